@@ -1,0 +1,160 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+
+#include "base/secmem.h"
+
+struct pv_secret {
+	uint8_t *data; /* sodium_malloc'd: guard pages, mlock'd, no-dump */
+	size_t len;
+	size_t cap;
+};
+
+pv_err
+pv_secmem_init(void)
+{
+	struct rlimit rl = {0, 0};
+
+	if (sodium_init() < 0)
+		return PV_ERR_CRYPTO;
+	/* Secrets must never land in a core file or be ptrace-readable. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return PV_ERR_INTERNAL;
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return PV_ERR_INTERNAL;
+	return PV_OK;
+}
+
+pv_err
+pv_secret_new(size_t cap, pv_secret **out)
+{
+	pv_secret *s = NULL;
+	pv_err r = PV_ERR_INTERNAL;
+
+	*out = NULL;
+	if (cap == 0)
+		return PV_ERR_USAGE;
+	if (sodium_init() < 0)
+		return PV_ERR_CRYPTO;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((s->data = sodium_malloc(cap)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	sodium_memzero(s->data, cap);
+	s->cap = cap;
+	*out = s;
+	s = NULL;
+	r = PV_OK;
+out:
+	pv_secret_free(s);
+	return r;
+}
+
+pv_err
+pv_secret_from(const void *data, size_t len, pv_secret **out)
+{
+	pv_secret *s = NULL;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_secret_new(len ? len : 1, &s)) != PV_OK)
+		goto out;
+	if (len > 0)
+		memcpy(s->data, data, len);
+	s->len = len;
+	pv_secret_lock(s);
+	*out = s;
+	s = NULL;
+out:
+	pv_secret_free(s);
+	return r;
+}
+
+void
+pv_secret_free(pv_secret *s)
+{
+	if (s == NULL)
+		return;
+	if (s->data != NULL) {
+		(void)sodium_mprotect_readwrite(s->data);
+		/* sodium_free wipes too; the explicit call keeps the rule visible */
+		sodium_memzero(s->data, s->cap);
+		sodium_free(s->data);
+	}
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+size_t
+pv_secret_len(const pv_secret *s)
+{
+	return s->len;
+}
+
+size_t
+pv_secret_cap(const pv_secret *s)
+{
+	return s->cap;
+}
+
+pv_err
+pv_secret_set_len(pv_secret *s, size_t len)
+{
+	if (len > s->cap)
+		return PV_ERR_TOO_LARGE;
+	s->len = len;
+	return PV_OK;
+}
+
+pv_err
+pv_secret_append(pv_secret *s, const void *data, size_t len)
+{
+	if (len > s->cap - s->len)
+		return PV_ERR_TOO_LARGE;
+	(void)sodium_mprotect_readwrite(s->data);
+	memcpy(s->data + s->len, data, len);
+	s->len += len;
+	return PV_OK;
+}
+
+const uint8_t *
+pv_secret_ro(pv_secret *s)
+{
+	(void)sodium_mprotect_readonly(s->data);
+	return s->data;
+}
+
+uint8_t *
+pv_secret_rw(pv_secret *s)
+{
+	(void)sodium_mprotect_readwrite(s->data);
+	return s->data;
+}
+
+void
+pv_secret_lock(pv_secret *s)
+{
+	(void)sodium_mprotect_noaccess(s->data);
+}
+
+int
+pv_ct_equal(const void *a, const void *b, size_t len)
+{
+	return sodium_memcmp(a, b, len) == 0;
+}
+
+void
+pv_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		sodium_memzero(p, len);
+}
