@@ -151,6 +151,15 @@ pv_err p11_sign(p11_token *tok, CK_MECHANISM *mech, p11_obj *key, const uint8_t 
 pv_err p11_verify(p11_token *tok, CK_MECHANISM *mech, p11_obj *key, const uint8_t *in, size_t inlen,
 		  const uint8_t *sig, size_t siglen) PV_WUR;
 
+/*
+ * Initialise a fresh token: the first slot whose token is not initialised
+ * (SoftHSM's free slot), C_InitToken with the label and the SO PIN, then
+ * C_InitPIN with the user PIN. Both PINs come from PIN sources (same syntax
+ * as p11_token_opts.pin_source), never from argv. module as in the opts.
+ */
+pv_err p11_token_init(const char *module, const char *label, const char *so_pin_source,
+		      const char *user_pin_source) PV_WUR;
+
 /* Mapping of CKR_ values: every one to a pv_err, and its CKR_ name. */
 pv_err p11_rv_to_err(CK_RV rv);
 const char *p11_rv_name(CK_RV rv);
