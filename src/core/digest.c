@@ -1,0 +1,101 @@
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "core/digest.h"
+#include "core/keccak.h"
+
+static const struct {
+	pv_digest d;
+	const char *name;
+	size_t len;
+} digests[] = {
+    {PV_DIGEST_NONE, "none", 0},
+    {PV_DIGEST_SHA256, "sha256", 32},
+    {PV_DIGEST_SHA384, "sha384", 48},
+    {PV_DIGEST_SHA512, "sha512", 64},
+    {PV_DIGEST_KECCAK256, "keccak256", PV_KECCAK256_LEN},
+};
+
+pv_err
+pv_digest_from_name(const char *name, pv_digest *out)
+{
+	size_t i;
+
+	*out = PV_DIGEST_DEFAULT;
+	if (name == NULL)
+		return PV_ERR_USAGE;
+	for (i = 0; i < PV_NELEM(digests); i++) {
+		if (strcmp(digests[i].name, name) == 0) {
+			*out = digests[i].d;
+			return PV_OK;
+		}
+	}
+	pv_err_set_detail("unknown digest \"%.32s\"", name);
+	return PV_ERR_USAGE;
+}
+
+const char *
+pv_digest_name(pv_digest d)
+{
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(digests); i++)
+		if (digests[i].d == d)
+			return digests[i].name;
+	return "default";
+}
+
+size_t
+pv_digest_len(pv_digest d)
+{
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(digests); i++)
+		if (digests[i].d == d)
+			return digests[i].len;
+	return 0;
+}
+
+static const EVP_MD *
+evp_md(pv_digest d)
+{
+	switch (d) {
+	case PV_DIGEST_SHA256:
+		return EVP_sha256();
+	case PV_DIGEST_SHA384:
+		return EVP_sha384();
+	case PV_DIGEST_SHA512:
+		return EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+pv_err
+pv_digest_compute(pv_digest d, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
+{
+	const EVP_MD *md;
+	unsigned int mdlen = 0;
+
+	*outlen = 0;
+	if (in == NULL && len != 0)
+		return PV_ERR_USAGE;
+	if (d == PV_DIGEST_KECCAK256) {
+		pv_keccak256(in, len, out);
+		*outlen = PV_KECCAK256_LEN;
+		return PV_OK;
+	}
+	if ((md = evp_md(d)) == NULL) {
+		pv_err_set_detail("digest %s cannot be computed", pv_digest_name(d));
+		return PV_ERR_USAGE;
+	}
+	if (EVP_Digest(in, len, out, &mdlen, md, NULL) != 1) {
+		pv_err_set_detail("EVP_Digest failed");
+		return PV_ERR_CRYPTO;
+	}
+	*outlen = mdlen;
+	return PV_OK;
+}
