@@ -1,0 +1,339 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "core/keymeta.h"
+
+static const char *const state_names[] = {
+    [PV_STATE_NEXT] = "next",
+    [PV_STATE_ACTIVE] = "active",
+    [PV_STATE_VERIFY_ONLY] = "verify-only",
+    [PV_STATE_RETIRED] = "retired",
+};
+
+int
+pv_key_name_valid(const char *name)
+{
+	size_t i, n;
+
+	if (name == NULL)
+		return 0;
+	n = strlen(name);
+	if (n == 0 || n > PV_KEY_NAME_MAX || !isalnum((unsigned char)name[0]))
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!(isascii(c) && (isalnum(c) || c == '-' || c == '_')))
+			return 0;
+	}
+	return 1;
+}
+
+const char *
+pv_key_state_name(pv_key_state st)
+{
+	if (st < PV_STATE_NEXT || st > PV_STATE_RETIRED)
+		return "unknown";
+	return state_names[st];
+}
+
+pv_err
+pv_key_state_from_name(const char *s, pv_key_state *out)
+{
+	int i;
+
+	for (i = PV_STATE_NEXT; i <= PV_STATE_RETIRED; i++) {
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (pv_key_state)i;
+			return PV_OK;
+		}
+	}
+	return PV_ERR_BAD_INPUT;
+}
+
+void
+pv_key_free(struct pv_key *key)
+{
+	if (key == NULL)
+		return;
+	free(key->versions);
+	free(key);
+}
+
+pv_err
+pv_key_dup(const struct pv_key *key, struct pv_key **out)
+{
+	struct pv_key *k = NULL;
+	pv_err r = PV_ERR_NOMEM;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		goto out;
+	*k = *key;
+	k->versions = NULL;
+	if (key->nversions > 0) {
+		if ((k->versions = calloc(key->nversions, sizeof(*k->versions))) == NULL)
+			goto out;
+		memcpy(k->versions, key->versions, key->nversions * sizeof(*k->versions));
+	}
+	*out = k;
+	k = NULL;
+	r = PV_OK;
+out:
+	pv_key_free(k);
+	return r;
+}
+
+struct pv_key_version *
+pv_key_find_version(const struct pv_key *key, unsigned version)
+{
+	size_t i;
+
+	for (i = 0; i < key->nversions; i++) {
+		if (key->versions[i].version == version)
+			return &key->versions[i];
+	}
+	return NULL;
+}
+
+struct pv_key_version *
+pv_key_active(const struct pv_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < key->nversions; i++) {
+		if (key->versions[i].state == PV_STATE_ACTIVE)
+			return &key->versions[i];
+	}
+	return NULL;
+}
+
+pv_err
+pv_key_add_version(struct pv_key *key, pv_key_state st, const uint8_t *id, size_t id_len, int adopted,
+		   struct pv_key_version **out)
+{
+	struct pv_key_version *nv = NULL, *v;
+	unsigned next = 1;
+
+	*out = NULL;
+	if (id_len == 0 || id_len > PV_KEY_ID_MAX)
+		return PV_ERR_USAGE;
+	if (key->nversions >= PV_KEY_VERSIONS_MAX)
+		return PV_ERR_TOO_LARGE;
+	if (key->nversions > 0)
+		next = key->versions[key->nversions - 1].version + 1;
+	if ((nv = reallocarray(key->versions, key->nversions + 1, sizeof(*nv))) == NULL)
+		return PV_ERR_NOMEM;
+	key->versions = nv;
+	v = &key->versions[key->nversions++];
+	memset(v, 0, sizeof(*v));
+	v->version = next;
+	v->state = st;
+	memcpy(v->id, id, id_len);
+	v->id_len = id_len;
+	v->created = (int64_t)time(NULL);
+	v->adopted = adopted;
+	*out = v;
+	return PV_OK;
+}
+
+/* ---- JSON <-> struct ---- */
+
+static pv_err
+time_to_iso(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return PV_ERR_INTERNAL;
+	return PV_OK;
+}
+
+static pv_err
+iso_to_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 20 || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+		return PV_ERR_BAD_INPUT;
+	*out = (int64_t)timegm(&tm);
+	return PV_OK;
+}
+
+pv_err
+pv_keymeta_serialize(const struct pv_key *key, char **out)
+{
+	cJSON *root = NULL, *arr = NULL, *o = NULL;
+	char hex[PV_KEY_ID_MAX * 2 + 1], when[32];
+	char *s = NULL;
+	size_t i;
+	pv_err r = PV_ERR_NOMEM;
+
+	*out = NULL;
+	if ((root = cJSON_CreateObject()) == NULL)
+		goto out;
+	if (!cJSON_AddNumberToObject(root, "format", PV_KEYMETA_FORMAT) ||
+	    !cJSON_AddStringToObject(root, "name", key->name) ||
+	    !cJSON_AddStringToObject(root, "alg", pv_alg_info(key->alg)->name) ||
+	    !cJSON_AddNumberToObject(root, "serial", (double)key->serial))
+		goto out;
+	if ((arr = cJSON_AddArrayToObject(root, "versions")) == NULL)
+		goto out;
+	for (i = 0; i < key->nversions; i++) {
+		const struct pv_key_version *v = &key->versions[i];
+
+		if ((o = cJSON_CreateObject()) == NULL)
+			goto out;
+		if (!cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto out;
+		}
+		sodium_bin2hex(hex, sizeof(hex), v->id, v->id_len);
+		if ((r = time_to_iso(v->created, when, sizeof(when))) != PV_OK)
+			goto out;
+		r = PV_ERR_NOMEM;
+		if (!cJSON_AddNumberToObject(o, "version", v->version) ||
+		    !cJSON_AddStringToObject(o, "state", pv_key_state_name(v->state)) ||
+		    !cJSON_AddStringToObject(o, "id", hex) || !cJSON_AddStringToObject(o, "created", when) ||
+		    !cJSON_AddStringToObject(o, "origin", v->adopted ? "adopted" : "generated"))
+			goto out;
+	}
+	if ((s = cJSON_PrintUnformatted(root)) == NULL)
+		goto out;
+	*out = s;
+	r = PV_OK;
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* A JSON number that is an integer within [lo, hi]. */
+static pv_err
+get_uint(const cJSON *obj, const char *field, double lo, double hi, double *out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
+	double d;
+
+	if (!cJSON_IsNumber(it))
+		return PV_ERR_BAD_INPUT;
+	d = it->valuedouble;
+	if (!(d >= lo && d <= hi) || d != (double)(uint64_t)d)
+		return PV_ERR_BAD_INPUT;
+	*out = d;
+	return PV_OK;
+}
+
+static const char *
+get_str(const cJSON *obj, const char *field)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static pv_err
+parse_version(const cJSON *o, struct pv_key_version *v)
+{
+	const char *state, *id, *created, *origin;
+	double d;
+	size_t idlen = 0;
+	pv_err r = PV_ERR_BAD_INPUT;
+
+	if (!cJSON_IsObject(o))
+		goto out;
+	if (get_uint(o, "version", 1, PV_KEY_VERSIONS_MAX * 1000.0, &d) != PV_OK)
+		goto out;
+	v->version = (unsigned)d;
+	if ((state = get_str(o, "state")) == NULL || pv_key_state_from_name(state, &v->state) != PV_OK)
+		goto out;
+	if ((id = get_str(o, "id")) == NULL || strlen(id) == 0 || strlen(id) > PV_KEY_ID_MAX * 2 ||
+	    sodium_hex2bin(v->id, sizeof(v->id), id, strlen(id), NULL, &idlen, NULL) != 0 ||
+	    idlen * 2 != strlen(id))
+		goto out;
+	v->id_len = idlen;
+	if ((created = get_str(o, "created")) == NULL || iso_to_time(created, &v->created) != PV_OK)
+		goto out;
+	if ((origin = get_str(o, "origin")) == NULL)
+		goto out;
+	if (strcmp(origin, "adopted") == 0)
+		v->adopted = 1;
+	else if (strcmp(origin, "generated") != 0)
+		goto out;
+	r = PV_OK;
+out:
+	return r;
+}
+
+pv_err
+pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
+{
+	cJSON *root = NULL;
+	const cJSON *arr, *it;
+	struct pv_key *k = NULL;
+	const char *name, *alg;
+	double d;
+	size_t n, i, active = 0;
+	pv_err r = PV_ERR_INTEGRITY;
+
+	*out = NULL;
+	if (len == 0 || len > PV_KEYMETA_MAX_BYTES)
+		goto out;
+	if ((root = cJSON_ParseWithLengthOpts((const char *)json, len, NULL, 0)) == NULL ||
+	    !cJSON_IsObject(root))
+		goto out;
+	if (get_uint(root, "format", 1, 1000, &d) != PV_OK || d != PV_KEYMETA_FORMAT)
+		goto out;
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((name = get_str(root, "name")) == NULL || !pv_key_name_valid(name))
+		goto out;
+	memcpy(k->name, name, strlen(name) + 1);
+	if ((alg = get_str(root, "alg")) == NULL || (k->alg = pv_alg_from_name(alg)) == PV_ALG_NONE)
+		goto out;
+	if (get_uint(root, "serial", 0, 9007199254740991.0, &d) != PV_OK)
+		goto out;
+	k->serial = (uint64_t)d;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "versions");
+	if (!cJSON_IsArray(arr) || (n = (size_t)cJSON_GetArraySize(arr)) == 0 || n > PV_KEY_VERSIONS_MAX)
+		goto out;
+	if ((k->versions = calloc(n, sizeof(*k->versions))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (parse_version(it, &k->versions[i]) != PV_OK)
+			goto out;
+		/* strictly ascending version numbers: no duplicates */
+		if (i > 0 && k->versions[i].version <= k->versions[i - 1].version)
+			goto out;
+		if (k->versions[i].state == PV_STATE_ACTIVE)
+			active++;
+		i++;
+	}
+	k->nversions = n;
+	if (active > 1)
+		goto out;
+	*out = k;
+	k = NULL;
+	r = PV_OK;
+out:
+	if (r != PV_OK)
+		pv_err_set_detail("key metadata on the token is malformed");
+	cJSON_Delete(root);
+	pv_key_free(k);
+	return r;
+}

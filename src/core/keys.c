@@ -1,0 +1,913 @@
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/keys.h"
+#include "core/pubkey.h"
+#include "pkcs11/objuri.h"
+
+#define KEY_ID_LEN  16
+#define APPLICATION "p11vault"
+
+struct pv_keystore {
+	p11_token *tok;
+	pthread_mutex_t mu; /* guards the caches only; never held across a token call */
+	struct pv_key **meta;
+	size_t nmeta;
+};
+
+static CK_BBOOL ck_true = CK_TRUE;
+static CK_BBOOL ck_false = CK_FALSE;
+
+pv_err
+pv_keystore_new(p11_token *tok, pv_keystore **out)
+{
+	pv_keystore *ks = NULL;
+
+	*out = NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		return PV_ERR_NOMEM;
+	if (pthread_mutex_init(&ks->mu, NULL) != 0) {
+		free(ks);
+		return PV_ERR_INTERNAL;
+	}
+	ks->tok = tok;
+	*out = ks;
+	return PV_OK;
+}
+
+static void
+cache_clear(pv_keystore *ks)
+{
+	size_t i;
+
+	for (i = 0; i < ks->nmeta; i++)
+		pv_key_free(ks->meta[i]);
+	free(ks->meta);
+	ks->meta = NULL;
+	ks->nmeta = 0;
+}
+
+void
+pv_keystore_free(pv_keystore *ks)
+{
+	if (ks == NULL)
+		return;
+	cache_clear(ks);
+	pthread_mutex_destroy(&ks->mu);
+	free(ks);
+}
+
+p11_token *
+pv_keystore_token(pv_keystore *ks)
+{
+	return ks->tok;
+}
+
+void
+pv_keystore_flush(pv_keystore *ks)
+{
+	pthread_mutex_lock(&ks->mu);
+	cache_clear(ks);
+	pthread_mutex_unlock(&ks->mu);
+}
+
+/* Replace or add the cached copy of a key (NULL key data = drop name). */
+static void
+cache_put(pv_keystore *ks, const char *name, const struct pv_key *key)
+{
+	struct pv_key *copy = NULL, **grown;
+	size_t i;
+
+	if (key != NULL && pv_key_dup(key, &copy) != PV_OK)
+		copy = NULL; /* caching is an optimisation: fall through to drop */
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->nmeta; i++) {
+		if (strcmp(ks->meta[i]->name, name) == 0) {
+			pv_key_free(ks->meta[i]);
+			ks->meta[i] = ks->meta[--ks->nmeta];
+			break;
+		}
+	}
+	if (copy != NULL && (grown = reallocarray(ks->meta, ks->nmeta + 1, sizeof(*grown))) != NULL) {
+		ks->meta = grown;
+		ks->meta[ks->nmeta++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&ks->mu);
+	pv_key_free(copy);
+}
+
+static pv_err
+cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
+{
+	pv_err r = PV_ERR_NOT_FOUND;
+	size_t i;
+
+	*out = NULL;
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->nmeta; i++) {
+		if (strcmp(ks->meta[i]->name, name) == 0) {
+			r = pv_key_dup(ks->meta[i], out);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return r;
+}
+
+/* ---- metadata object on the token ---- */
+
+static void
+meta_ref(const char *name, p11_obj *obj)
+{
+	memset(obj, 0, sizeof(*obj));
+	obj->cls = CKO_DATA;
+	snprintf(obj->label, sizeof(obj->label), "%s", name);
+	snprintf(obj->application, sizeof(obj->application), "%s", APPLICATION);
+	obj->handle = CK_INVALID_HANDLE;
+}
+
+static pv_err
+meta_load(pv_keystore *ks, const char *name, struct pv_key **out, p11_obj *obj)
+{
+	struct pv_key *k = NULL;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	*out = NULL;
+	meta_ref(name, obj);
+	if ((r = p11_obj_find(ks->tok, obj)) != PV_OK) {
+		if (r == PV_ERR_NOT_FOUND)
+			pv_err_set_detail("no key named '%s'", name);
+		goto out;
+	}
+	if ((r = p11_obj_get_attr(ks->tok, obj, CKA_VALUE, &val, &len)) != PV_OK)
+		goto out;
+	if ((r = pv_keymeta_parse(val, len, &k)) != PV_OK)
+		goto out;
+	if (strcmp(k->name, name) != 0) {
+		pv_err_set_detail("key metadata for '%s' names another key", name);
+		r = PV_ERR_INTEGRITY;
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+out:
+	free(val);
+	pv_key_free(k);
+	return r;
+}
+
+/*
+ * Write changed metadata. Re-reads the stored serial first so that two
+ * operators (or replicas) changing the same key do not silently overwrite
+ * each other: the loser gets PV_ERR_STATE and retries.
+ */
+static pv_err
+meta_store(pv_keystore *ks, struct pv_key *key, p11_obj *obj, int create)
+{
+	struct pv_key *cur = NULL;
+	p11_obj again;
+	char *json = NULL;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	pv_err r;
+
+	if (!create) {
+		if ((r = meta_load(ks, key->name, &cur, &again)) != PV_OK)
+			goto out;
+		if (cur->serial != key->serial) {
+			pv_err_set_detail("key '%s' was changed concurrently; try again", key->name);
+			r = PV_ERR_STATE;
+			goto out;
+		}
+	}
+	key->serial++;
+	if ((r = pv_keymeta_serialize(key, &json)) != PV_OK)
+		goto out;
+	if (create) {
+		CK_ATTRIBUTE t[] = {
+		    {CKA_CLASS, &cls, sizeof(cls)},
+		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		    {CKA_MODIFIABLE, &ck_true, sizeof(ck_true)},
+		    {CKA_LABEL, key->name, strlen(key->name)},
+		    {CKA_APPLICATION, (void *)obj->application, strlen(obj->application)},
+		    {CKA_VALUE, json, strlen(json)},
+		};
+		if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) != PV_OK)
+			goto out;
+	} else {
+		CK_ATTRIBUTE t[] = {{CKA_VALUE, json, strlen(json)}};
+		if ((r = p11_obj_set_attrs(ks->tok, obj, t, PV_NELEM(t))) != PV_OK)
+			goto out;
+	}
+	cache_put(ks, key->name, key);
+out:
+	if (r != PV_OK && key->serial > 0 && json != NULL)
+		key->serial--;
+	free(json);
+	pv_key_free(cur);
+	return r;
+}
+
+/* ---- key objects ---- */
+
+void
+pv_keys_label(const struct pv_key *key, const struct pv_key_version *ver, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.v%u", key->name, ver->version);
+}
+
+static void
+obj_ref(const struct pv_key_version *ver, CK_OBJECT_CLASS cls, p11_obj *obj)
+{
+	memset(obj, 0, sizeof(*obj));
+	obj->cls = cls;
+	memcpy(obj->id, ver->id, ver->id_len);
+	obj->id_len = ver->id_len;
+	obj->handle = CK_INVALID_HANDLE;
+}
+
+static CK_OBJECT_CLASS
+secret_class(pv_alg alg)
+{
+	return pv_alg_is_asymmetric(alg) ? CKO_PRIVATE_KEY : CKO_SECRET_KEY;
+}
+
+/* The token must have kept the key sensitive, non-extractable, private and
+ * persistent; a token that silently drops any of these is not trusted. */
+static pv_err
+check_honoured(p11_token *tok, CK_OBJECT_HANDLE h)
+{
+	static const struct {
+		CK_ATTRIBUTE_TYPE type;
+		CK_BBOOL want;
+		const char *name;
+	} need[] = {
+	    {CKA_TOKEN, CK_TRUE, "CKA_TOKEN"},
+	    {CKA_PRIVATE, CK_TRUE, "CKA_PRIVATE"},
+	    {CKA_SENSITIVE, CK_TRUE, "CKA_SENSITIVE"},
+	    {CKA_EXTRACTABLE, CK_FALSE, "CKA_EXTRACTABLE"},
+	    {CKA_ALWAYS_SENSITIVE, CK_TRUE, "CKA_ALWAYS_SENSITIVE"},
+	    {CKA_NEVER_EXTRACTABLE, CK_TRUE, "CKA_NEVER_EXTRACTABLE"},
+	};
+	CK_BBOOL v = CK_FALSE;
+	size_t i;
+	pv_err r;
+
+	for (i = 0; i < PV_NELEM(need); i++) {
+		if ((r = p11_handle_get_bool(tok, h, need[i].type, &v)) != PV_OK)
+			return r;
+		if (v != need[i].want) {
+			pv_err_set_detail("token reports %s=%s on the new key", need[i].name,
+					  v ? "TRUE" : "FALSE");
+			return PV_ERR_NOT_HONOURED;
+		}
+	}
+	return PV_OK;
+}
+
+/* Generate one version's objects; on any failure nothing is left behind. */
+static pv_err
+generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version, uint8_t *id, size_t id_len)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
+	CK_MECHANISM mech = {ai->keygen, NULL, 0};
+	CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY, privcls = CKO_PRIVATE_KEY, seccls = CKO_SECRET_KEY;
+	CK_KEY_TYPE ckk = ai->ckk;
+	CK_ULONG bits = ai->bits, vlen = ai->bits / 8;
+	CK_BYTE exp[] = {0x01, 0x00, 0x01};
+	CK_BBOOL is_aes = ai->family == PV_FAMILY_AES ? CK_TRUE : CK_FALSE;
+	CK_BBOOL is_hmac = ai->family == PV_FAMILY_HMAC ? CK_TRUE : CK_FALSE;
+	CK_BBOOL can_derive = ai->family == PV_FAMILY_EC ? CK_TRUE : CK_FALSE;
+	char label[P11_LABEL_MAX];
+	CK_ULONG npub = 0;
+	pv_err r, r2;
+
+	snprintf(label, sizeof(label), "%s.v%u", name, version);
+	randombytes_buf(id, id_len);
+
+	if (!pv_alg_is_asymmetric(alg)) {
+		CK_ATTRIBUTE sec[] = {
+		    {CKA_CLASS, &seccls, sizeof(seccls)},
+		    {CKA_KEY_TYPE, &ckk, sizeof(ckk)},
+		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		    {CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		    {CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
+		    {CKA_LABEL, label, strlen(label)},
+		    {CKA_ID, id, id_len},
+		    {CKA_VALUE_LEN, &vlen, sizeof(vlen)},
+		    {CKA_ENCRYPT, &is_aes, sizeof(is_aes)},
+		    {CKA_DECRYPT, &is_aes, sizeof(is_aes)},
+		    {CKA_WRAP, &is_aes, sizeof(is_aes)},
+		    {CKA_UNWRAP, &is_aes, sizeof(is_aes)},
+		    {CKA_SIGN, &is_hmac, sizeof(is_hmac)},
+		    {CKA_VERIFY, &is_hmac, sizeof(is_hmac)},
+		};
+		if ((r = p11_generate_key(ks->tok, &mech, sec, PV_NELEM(sec), &hpriv)) != PV_OK)
+			goto out;
+	} else {
+		CK_ATTRIBUTE pub[] = {
+		    {CKA_CLASS, &pubcls, sizeof(pubcls)},
+		    {CKA_KEY_TYPE, &ckk, sizeof(ckk)},
+		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		    {CKA_PRIVATE, &ck_false, sizeof(ck_false)},
+		    {CKA_VERIFY, &ck_true, sizeof(ck_true)},
+		    {CKA_LABEL, label, strlen(label)},
+		    {CKA_ID, id, id_len},
+		    {0, NULL, 0}, /* curve or modulus size */
+		    {0, NULL, 0}, /* RSA public exponent */
+		};
+		CK_ATTRIBUTE priv[] = {
+		    {CKA_CLASS, &privcls, sizeof(privcls)},
+		    {CKA_KEY_TYPE, &ckk, sizeof(ckk)},
+		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		    {CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		    {CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
+		    {CKA_SIGN, &ck_true, sizeof(ck_true)},
+		    {CKA_DERIVE, &can_derive, sizeof(can_derive)},
+		    {CKA_LABEL, label, strlen(label)},
+		    {CKA_ID, id, id_len},
+		};
+		npub = 7;
+		if (ai->family == PV_FAMILY_RSA) {
+			pub[npub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+			pub[npub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exp, sizeof(exp)};
+		} else {
+			pub[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)(uintptr_t)ai->ec_params,
+						     ai->ec_params_len};
+		}
+		if ((r = p11_generate_key_pair(ks->tok, &mech, pub, npub, priv, PV_NELEM(priv), &hpub,
+					       &hpriv)) != PV_OK)
+			goto out;
+	}
+	r = check_honoured(ks->tok, hpriv);
+out:
+	if (r != PV_OK) {
+		/* keep the first error; a failed clean-up is reported in the detail */
+		if (hpriv != CK_INVALID_HANDLE && (r2 = p11_handle_destroy(ks->tok, hpriv)) != PV_OK)
+			pv_err_set_detail("%s; and removing the half-made key failed", pv_strerror(r));
+		if (hpub != CK_INVALID_HANDLE && (r2 = p11_handle_destroy(ks->tok, hpub)) != PV_OK)
+			pv_err_set_detail("%s; and removing the half-made key failed", pv_strerror(r));
+	}
+	return r;
+}
+
+/* Destroy both halves of a version (private/secret and, if any, public). */
+static pv_err
+destroy_version(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver)
+{
+	p11_obj o;
+	pv_err r;
+
+	obj_ref(ver, secret_class(key->alg), &o);
+	if ((r = p11_obj_destroy(ks->tok, &o)) != PV_OK && r != PV_ERR_NOT_FOUND)
+		return r;
+	if (pv_alg_is_asymmetric(key->alg)) {
+		obj_ref(ver, CKO_PUBLIC_KEY, &o);
+		if ((r = p11_obj_destroy(ks->tok, &o)) != PV_OK && r != PV_ERR_NOT_FOUND)
+			return r;
+	}
+	return PV_OK;
+}
+
+/* Remove a version whose metadata could not be written (keeps error r). */
+static void
+undo_version(pv_keystore *ks, pv_alg alg, const uint8_t *id, size_t id_len, pv_err r)
+{
+	struct pv_key tmpk = {.alg = alg};
+	struct pv_key_version tmpv = {.id_len = id_len};
+
+	memcpy(tmpv.id, id, id_len);
+	if (destroy_version(ks, &tmpk, &tmpv) != PV_OK)
+		pv_err_set_detail("%s; and removing the half-made key failed", pv_strerror(r));
+}
+
+pv_err
+pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out)
+{
+	struct pv_key *k = NULL, *existing = NULL;
+	struct pv_key_version *v = NULL;
+	uint8_t id[KEY_ID_LEN];
+	p11_obj mobj;
+	pv_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!pv_key_name_valid(name)) {
+		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
+		return PV_ERR_USAGE;
+	}
+	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL)
+		return PV_ERR_USAGE;
+	r = meta_load(ks, name, &existing, &mobj);
+	if (r == PV_OK) {
+		pv_err_set_detail("key '%s' already exists", name);
+		r = PV_ERR_EXISTS;
+		goto out;
+	}
+	if (r != PV_ERR_NOT_FOUND)
+		goto out;
+	pv_err_clear_detail();
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->alg = alg;
+	if ((r = generate_version(ks, name, alg, 1, id, sizeof(id))) != PV_OK)
+		goto out;
+	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) != PV_OK ||
+	    (r = meta_store(ks, k, &mobj, 1)) != PV_OK) {
+		undo_version(ks, alg, id, sizeof(id), r);
+		goto out;
+	}
+	if (out != NULL) {
+		*out = k;
+		k = NULL;
+	}
+out:
+	pv_key_free(existing);
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out)
+{
+	p11_obj mobj;
+	pv_err r;
+
+	*out = NULL;
+	if (!pv_key_name_valid(name)) {
+		pv_err_set_detail("invalid key name '%.80s'", name);
+		return PV_ERR_NOT_FOUND;
+	}
+	if (cache_get(ks, name, out) == PV_OK)
+		return PV_OK;
+	if ((r = meta_load(ks, name, out, &mobj)) == PV_OK)
+		cache_put(ks, name, *out);
+	return r;
+}
+
+static int
+cmp_key_name(const void *a, const void *b)
+{
+	const struct pv_key *const *ka = a, *const *kb = b;
+
+	return strcmp((*ka)->name, (*kb)->name);
+}
+
+void
+pv_keys_list_free(struct pv_key **keys, size_t count)
+{
+	size_t i;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < count; i++)
+		pv_key_free(keys[i]);
+	free(keys);
+}
+
+pv_err
+pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_APPLICATION, (void *)(uintptr_t)APPLICATION, strlen(APPLICATION)},
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	struct pv_key **keys = NULL;
+	uint8_t *val = NULL;
+	size_t n = 0, i, nkeys = 0, len = 0;
+	pv_err r;
+
+	*out = NULL;
+	*count = 0;
+	if ((r = p11_find_all(ks->tok, t, PV_NELEM(t), &hs, &n)) != PV_OK)
+		goto out;
+	if (n > 0 && (keys = calloc(n, sizeof(*keys))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK)
+			goto out;
+		r = pv_keymeta_parse(val, len, &keys[nkeys]);
+		free(val);
+		val = NULL;
+		if (r != PV_OK)
+			goto out;
+		nkeys++;
+	}
+	if (nkeys > 1)
+		qsort(keys, nkeys, sizeof(*keys), cmp_key_name);
+	*out = keys;
+	*count = nkeys;
+	keys = NULL;
+out:
+	pv_keys_list_free(keys, nkeys);
+	free(hs);
+	return r;
+}
+
+/* Load fresh metadata (not the cache) for a change. */
+static pv_err
+load_for_change(pv_keystore *ks, const char *name, struct pv_key **key, p11_obj *mobj)
+{
+	if (!pv_key_name_valid(name)) {
+		pv_err_set_detail("invalid key name '%.80s'", name);
+		return PV_ERR_NOT_FOUND;
+	}
+	return meta_load(ks, name, key, mobj);
+}
+
+static pv_err
+find_version(struct pv_key *key, unsigned version, struct pv_key_version **v)
+{
+	if ((*v = pv_key_find_version(key, version)) == NULL) {
+		pv_err_set_detail("key '%s' has no version %u", key->name, version);
+		return PV_ERR_NOT_FOUND;
+	}
+	return PV_OK;
+}
+
+pv_err
+pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL, *prev;
+	uint8_t id[KEY_ID_LEN];
+	unsigned next;
+	p11_obj mobj;
+	size_t i;
+	pv_err r;
+
+	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if (as_next) {
+		for (i = 0; i < k->nversions; i++) {
+			if (k->versions[i].state == PV_STATE_NEXT) {
+				pv_err_set_detail(
+				    "key '%s' already has a next version (%u); activate it first", name,
+				    k->versions[i].version);
+				r = PV_ERR_STATE;
+				goto out;
+			}
+		}
+	}
+	next = k->versions[k->nversions - 1].version + 1;
+	/* The new key exists on the token before the metadata points at it;
+	 * if anything fails after that it is removed and the old one stays. */
+	if ((r = generate_version(ks, name, k->alg, next, id, sizeof(id))) != PV_OK)
+		goto out;
+	prev = pv_key_active(k);
+	if (!as_next && prev != NULL)
+		prev->state = PV_STATE_VERIFY_ONLY;
+	if ((r = pv_key_add_version(k, as_next ? PV_STATE_NEXT : PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) !=
+		PV_OK ||
+	    (r = meta_store(ks, k, &mobj, 0)) != PV_OK) {
+		undo_version(ks, k->alg, id, sizeof(id), r);
+		goto out;
+	}
+	if (new_version != NULL)
+		*new_version = v->version;
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL, *prev;
+	p11_obj mobj;
+	pv_err r;
+
+	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if ((r = find_version(k, version, &v)) != PV_OK)
+		goto out;
+	if (v->state == PV_STATE_ACTIVE)
+		goto out; /* already: nothing to do */
+	if (v->state == PV_STATE_RETIRED) {
+		pv_err_set_detail("version %u of '%s' is retired and cannot be activated", version, name);
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if ((prev = pv_key_active(k)) != NULL)
+		prev->state = PV_STATE_VERIFY_ONLY;
+	v->state = PV_STATE_ACTIVE;
+	r = meta_store(ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL;
+	p11_obj mobj;
+	pv_err r;
+
+	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if ((r = find_version(k, version, &v)) != PV_OK)
+		goto out;
+	if (v->state == PV_STATE_ACTIVE) {
+		pv_err_set_detail("version %u is the active version of '%s'; rotate first", version, name);
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if (v->state == PV_STATE_RETIRED)
+		goto out;
+	v->state = PV_STATE_RETIRED;
+	r = meta_store(ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL;
+	p11_obj mobj;
+	size_t idx;
+	pv_err r;
+
+	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if ((r = find_version(k, version, &v)) != PV_OK)
+		goto out;
+	if (v->state != PV_STATE_RETIRED) {
+		pv_err_set_detail("version %u of '%s' is %s; only retired versions can be destroyed", version,
+				  name, pv_key_state_name(v->state));
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	/* Token objects first: metadata pointing at a missing key is visible
+	 * and repairable; a key no metadata names would be an orphan. */
+	if ((r = destroy_version(ks, k, v)) != PV_OK)
+		goto out;
+	idx = (size_t)(v - k->versions);
+	memmove(&k->versions[idx], &k->versions[idx + 1], (k->nversions - idx - 1) * sizeof(*v));
+	k->nversions--;
+	if (k->nversions == 0) {
+		if ((r = p11_obj_destroy(ks->tok, &mobj)) == PV_OK)
+			cache_put(ks, name, NULL);
+	} else {
+		r = meta_store(ks, k, &mobj, 0);
+	}
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+		struct pv_key_version *ver, p11_obj *obj)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL;
+	pv_err r;
+
+	*key = NULL;
+	if ((r = pv_keys_get(ks, name, &k)) != PV_OK)
+		goto out;
+	if (version == 0) {
+		if ((v = pv_key_active(k)) == NULL) {
+			pv_err_set_detail("key '%s' has no active version", name);
+			r = PV_ERR_STATE;
+			goto out;
+		}
+	} else if ((r = find_version(k, version, &v)) != PV_OK) {
+		goto out;
+	}
+	*ver = *v;
+	obj_ref(v, secret_class(k->alg), obj);
+	*key = k;
+	k = NULL;
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver, EVP_PKEY **out)
+{
+	const struct pv_alg_info *ai = pv_alg_info(key->alg);
+	uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	pv_alg got = PV_ALG_NONE;
+	p11_obj pub;
+	pv_err r;
+
+	*out = NULL;
+	if (!pv_alg_is_asymmetric(key->alg)) {
+		pv_err_set_detail("%s keys have no public half", ai->name);
+		return PV_ERR_KEY_TYPE;
+	}
+	obj_ref(ver, CKO_PUBLIC_KEY, &pub);
+	if (ai->family == PV_FAMILY_RSA) {
+		if ((r = p11_obj_get_attr(ks->tok, &pub, CKA_MODULUS, &a, &alen)) != PV_OK ||
+		    (r = p11_obj_get_attr(ks->tok, &pub, CKA_PUBLIC_EXPONENT, &b, &blen)) != PV_OK)
+			goto out;
+		r = pv_pubkey_from_rsa(a, alen, b, blen, out);
+	} else {
+		if ((r = p11_obj_get_attr(ks->tok, &pub, CKA_EC_PARAMS, &a, &alen)) != PV_OK ||
+		    (r = p11_obj_get_attr(ks->tok, &pub, CKA_EC_POINT, &b, &blen)) != PV_OK)
+			goto out;
+		r = pv_pubkey_from_ec(a, alen, b, blen, &got, out);
+	}
+	if (r == PV_OK && pv_pubkey_alg(*out) != key->alg) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		pv_err_set_detail("public key of '%s' v%u is not %s", key->name, ver->version, ai->name);
+		r = PV_ERR_INTEGRITY;
+	}
+out:
+	free(a);
+	free(b);
+	return r;
+}
+
+pv_err
+pv_keys_uri(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver, char **out)
+{
+	uint8_t *label = NULL;
+	char lbl[P11_LABEL_MAX];
+	size_t len = 0;
+	p11_obj o;
+	pv_err r;
+
+	*out = NULL;
+	obj_ref(ver, secret_class(key->alg), &o);
+	/* the label actually on the token (adopted keys keep their own) */
+	if ((r = p11_obj_get_attr(ks->tok, &o, CKA_LABEL, &label, &len)) != PV_OK)
+		goto out;
+	if (len >= sizeof(lbl))
+		len = sizeof(lbl) - 1;
+	memcpy(lbl, label, len);
+	lbl[len] = '\0';
+	r = p11_object_uri(ks->tok, o.cls, lbl, ver->id, ver->id_len, out);
+out:
+	free(label);
+	return r;
+}
+
+/* Which p11vault algorithm an existing token key is, from its attributes. */
+static pv_err
+adopted_alg(p11_token *tok, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, pv_alg *alg)
+{
+	CK_ULONG ckk = 0, vlen = 0;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	*alg = PV_ALG_NONE;
+	if ((r = p11_handle_get_ulong(tok, h, CKA_KEY_TYPE, &ckk)) != PV_OK)
+		goto out;
+	if (cls == CKO_PRIVATE_KEY && ckk == CKK_RSA) {
+		if ((r = p11_handle_get_attr(tok, h, CKA_MODULUS, &val, &len)) != PV_OK)
+			goto out;
+		*alg = len == 256   ? PV_ALG_RSA2048
+		       : len == 384 ? PV_ALG_RSA3072
+		       : len == 512 ? PV_ALG_RSA4096
+				    : PV_ALG_NONE;
+	} else if (cls == CKO_PRIVATE_KEY && (ckk == CKK_EC || ckk == CKK_EC_EDWARDS)) {
+		if ((r = p11_handle_get_attr(tok, h, CKA_EC_PARAMS, &val, &len)) != PV_OK)
+			goto out;
+		*alg = pv_alg_from_ec_params(val, len);
+	} else if (cls == CKO_SECRET_KEY && (ckk == CKK_AES || ckk == CKK_GENERIC_SECRET)) {
+		if ((r = p11_handle_get_ulong(tok, h, CKA_VALUE_LEN, &vlen)) != PV_OK)
+			goto out;
+		if (ckk == CKK_AES && vlen == 32)
+			*alg = PV_ALG_AES256;
+		else if (ckk == CKK_GENERIC_SECRET && vlen >= 32)
+			*alg = PV_ALG_HMAC_SHA256;
+	}
+	r = PV_OK;
+	if (*alg == PV_ALG_NONE) {
+		pv_err_set_detail("the key's type or size is not one p11vault supports");
+		r = PV_ERR_KEY_TYPE;
+	}
+out:
+	free(val);
+	return r;
+}
+
+pv_err
+pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key **out)
+{
+	CK_OBJECT_HANDLE *hs = NULL, h = CK_INVALID_HANDLE;
+	CK_OBJECT_CLASS cls = 0, c = 0, found_cls = 0;
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE;
+	struct pv_key *k = NULL, *existing = NULL;
+	struct pv_key_version *v = NULL;
+	uint8_t *id = NULL;
+	size_t n = 0, i, nfound = 0, idlen = 0;
+	pv_alg alg = PV_ALG_NONE;
+	p11_obj mobj, pub;
+	pv_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!pv_key_name_valid(name)) {
+		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
+		return PV_ERR_USAGE;
+	}
+	if ((r = meta_load(ks, name, &existing, &mobj)) == PV_OK) {
+		pv_err_set_detail("key '%s' already exists", name);
+		r = PV_ERR_EXISTS;
+		goto out;
+	}
+	if (r != PV_ERR_NOT_FOUND)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = p11_find_by_uri(ks->tok, uri, &hs, &n)) != PV_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((r = p11_handle_get_ulong(ks->tok, hs[i], CKA_CLASS, &c)) != PV_OK)
+			goto out;
+		if (c == CKO_PRIVATE_KEY || c == CKO_SECRET_KEY) {
+			h = hs[i];
+			found_cls = c;
+			nfound++;
+		}
+	}
+	cls = found_cls;
+	if (nfound != 1) {
+		pv_err_set_detail(nfound == 0 ? "no private or secret key matches the URI"
+					      : "the URI matches several keys; add id= or object=");
+		r = nfound == 0 ? PV_ERR_NOT_FOUND : PV_ERR_USAGE;
+		goto out;
+	}
+	if ((r = adopted_alg(ks->tok, h, cls, &alg)) != PV_OK)
+		goto out;
+	if ((r = p11_handle_get_bool(ks->tok, h, CKA_SENSITIVE, &sens)) != PV_OK ||
+	    (r = p11_handle_get_bool(ks->tok, h, CKA_EXTRACTABLE, &extr)) != PV_OK)
+		goto out;
+	if (sens != CK_TRUE || extr != CK_FALSE) {
+		pv_err_set_detail("the key is %s; p11vault only adopts sensitive, non-extractable keys",
+				  sens != CK_TRUE ? "not sensitive" : "extractable");
+		r = PV_ERR_NOT_HONOURED;
+		goto out;
+	}
+	if ((r = p11_handle_get_attr(ks->tok, h, CKA_ID, &id, &idlen)) != PV_OK || idlen == 0 ||
+	    idlen > PV_KEY_ID_MAX) {
+		pv_err_set_detail("the key needs a CKA_ID of 1-%d bytes to be adopted", PV_KEY_ID_MAX);
+		r = r != PV_OK ? r : PV_ERR_USAGE;
+		goto out;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->alg = alg;
+	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, idlen, 1, &v)) != PV_OK)
+		goto out;
+	/* exactly one private and (for key pairs) one public object with this id */
+	obj_ref(v, cls, &pub);
+	if ((r = p11_obj_find(ks->tok, &pub)) != PV_OK) {
+		pv_err_set_detail("the key's CKA_ID is not unique on the token");
+		goto out;
+	}
+	if (cls == CKO_PRIVATE_KEY) {
+		obj_ref(v, CKO_PUBLIC_KEY, &pub);
+		if ((r = p11_obj_find(ks->tok, &pub)) != PV_OK) {
+			pv_err_set_detail("no unique public key object with the same CKA_ID");
+			goto out;
+		}
+	}
+	if ((r = meta_store(ks, k, &mobj, 1)) != PV_OK)
+		goto out;
+	if (out != NULL) {
+		*out = k;
+		k = NULL;
+	}
+out:
+	free(hs);
+	free(id);
+	pv_key_free(existing);
+	pv_key_free(k);
+	return r;
+}

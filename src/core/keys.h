@@ -1,0 +1,59 @@
+/*
+ * Key lifecycle on the token: create, list, rotate, activate, retire,
+ * destroy, adopt, and the public half of each version.
+ *
+ * A keystore wraps one p11_token and caches, per (name, version), the
+ * p11_obj references that find the token objects again (the handle cache),
+ * so signing never searches the token once a key has been used.
+ */
+#ifndef PV_KEYS_H
+#define PV_KEYS_H
+
+#include <openssl/evp.h>
+
+#include "base/err.h"
+#include "core/keymeta.h"
+#include "pkcs11/token.h"
+
+typedef struct pv_keystore pv_keystore;
+
+/* The keystore borrows tok (the caller closes it after the keystore). */
+pv_err pv_keystore_new(p11_token *tok, pv_keystore **out) PV_WUR;
+void pv_keystore_free(pv_keystore *ks);
+p11_token *pv_keystore_token(pv_keystore *ks);
+/* Forget cached metadata (handles stay valid; the token layer re-finds). */
+void pv_keystore_flush(pv_keystore *ks);
+
+/* Version 1, active. Fails with PV_ERR_EXISTS, PV_ERR_NOT_HONOURED (and
+ * leaves nothing behind) ... */
+pv_err pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out) PV_WUR;
+/* All p11vault keys on the token, sorted by name. */
+pv_err pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count) PV_WUR;
+void pv_keys_list_free(struct pv_key **keys, size_t count);
+pv_err pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
+
+/* New version: active (previous active -> verify-only) or next. */
+pv_err pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version) PV_WUR;
+pv_err pv_keys_activate(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
+pv_err pv_keys_retire(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
+/* Only retired versions; destroying the last one removes the key. */
+pv_err pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
+/* Take over an existing token key (private or secret) found by URI. */
+pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key **out) PV_WUR;
+
+/*
+ * Resolve (name, version) for an operation: version 0 = the active one.
+ * *obj receives the reference to the private/secret key object.
+ */
+pv_err pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+		       struct pv_key_version *ver, p11_obj *obj) PV_WUR;
+/* Public key of an asymmetric version, as an OpenSSL key. */
+pv_err pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver,
+		      EVP_PKEY **out) PV_WUR;
+/* "pkcs11:...;object=NAME.vN;id=...;type=private|secret-key" (malloc'd). */
+pv_err pv_keys_uri(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver,
+		   char **out) PV_WUR;
+/* Token label of a version's objects: "NAME.vN" (adopted keys keep theirs). */
+void pv_keys_label(const struct pv_key *key, const struct pv_key_version *ver, char *buf, size_t len);
+
+#endif

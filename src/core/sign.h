@@ -1,0 +1,43 @@
+/*
+ * Signing and verification with named, versioned keys. The digest is
+ * computed in software (or supplied: --digest none) and the token signs
+ * it; Ed25519 and HMAC sign the message itself. Verification of asymmetric
+ * signatures runs in software (OpenSSL) against the public key read from
+ * the token; HMAC verification runs on the token.
+ */
+#ifndef PV_SIGN_H
+#define PV_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "core/digest.h"
+#include "core/keys.h"
+
+#define PV_SIGN_INPUT_MAX (1024 * 1024)
+#define PV_SIG_MAX        512 /* RSA-4096 */
+
+struct pv_sign_opts {
+	unsigned version; /* 0 = the active version */
+	pv_digest digest; /* PV_DIGEST_DEFAULT = the algorithm's default */
+	int pss;          /* RSA: RSASSA-PSS instead of PKCS#1 v1.5 */
+};
+
+/* A signature in raw form (r||s for ECDSA) and what produced it. */
+struct pv_sig {
+	uint8_t bytes[PV_SIG_MAX];
+	size_t len;
+	pv_alg alg;
+	unsigned version;
+	pv_digest digest; /* the digest actually applied (NONE: message) */
+};
+
+pv_err pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *opts, const uint8_t *msg,
+	       size_t msglen, struct pv_sig *out) PV_WUR;
+
+/* PV_OK, or PV_ERR_BAD_SIGNATURE. sig is raw (r||s for ECDSA). */
+pv_err pv_verify(pv_keystore *ks, const char *name, const struct pv_sign_opts *opts, const uint8_t *msg,
+		 size_t msglen, const uint8_t *sig, size_t siglen) PV_WUR;
+
+#endif

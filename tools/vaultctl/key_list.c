@@ -1,0 +1,53 @@
+/* vaultctl key list */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "keyargs.h"
+#include "keyout.h"
+#include "subcommands.h"
+
+#define USAGE "key list [--json]"
+
+int
+key_list_main(struct vctl *c, int argc, char *argv[])
+{
+	struct pv_key **keys = NULL;
+	pv_keystore *ks = NULL;
+	cJSON *doc = NULL, *arr;
+	size_t n = 0, i;
+	int rc = 0;
+	pv_err r;
+
+	if (argc > 1) {
+		if (argv[1][0] == '-' && (argv[1][1] == 'h' || argv[1][2] == 'h')) {
+			printf("Usage: vaultctl %s\n", USAGE);
+			return 0;
+		}
+		return vctl_usage(c, USAGE, "unexpected argument '%.64s'", argv[1]);
+	}
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_list(ks, &keys, &n)) != PV_OK)
+		return vctl_fail(c, r, "key list");
+	if (c->json) {
+		if ((doc = cJSON_CreateObject()) == NULL ||
+		    (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL) {
+			cJSON_Delete(doc);
+			rc = vctl_fail(c, PV_ERR_NOMEM, "key list");
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, keyout_json(ks, keys[i], 0));
+		rc = vctl_print_json(doc);
+		goto out;
+	}
+	if (n == 0) {
+		printf("no keys on this token\n");
+		goto out;
+	}
+	keyout_table_header();
+	for (i = 0; i < n; i++)
+		keyout_table_rows(keys[i]);
+out:
+	pv_keys_list_free(keys, n);
+	return rc;
+}

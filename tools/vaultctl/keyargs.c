@@ -1,0 +1,54 @@
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keyargs.h"
+
+int
+keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int flags, struct keyargs *out)
+{
+	static const struct option opts[] = {
+	    {"version", required_argument, NULL, 'V'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"next", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	memset(out, 0, sizeof(*out));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'V':
+			if (!(flags & KEYARGS_VERSION))
+				return vctl_usage(c, usage, "--version is not an option here");
+			if ((out->version = vctl_parse_version(optarg)) == 0)
+				return vctl_usage(c, usage, "--version takes a positive number");
+			break;
+		case 'y':
+			if (!(flags & KEYARGS_YES))
+				return vctl_usage(c, usage, "--yes is not an option here");
+			out->yes = 1;
+			break;
+		case 'n':
+			if (!(flags & KEYARGS_NEXT))
+				return vctl_usage(c, usage, "--next is not an option here");
+			out->next = 1;
+			break;
+		case 'h':
+			printf("Usage: vaultctl %s\n", usage);
+			return 0;
+		default:
+			return vctl_usage(c, usage, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return vctl_usage(c, usage, optind >= argc ? "a key NAME is required" : "too many arguments");
+	out->name = argv[optind];
+	if ((flags & KEYARGS_NEED_VERSION) && out->version == 0)
+		return vctl_usage(c, usage, "--version N is required");
+	return -1;
+}

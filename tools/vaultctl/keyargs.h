@@ -1,0 +1,25 @@
+/* Argument parsing shared by the key commands that take NAME --version N. */
+#ifndef VAULTCTL_KEYARGS_H
+#define VAULTCTL_KEYARGS_H
+
+#include "vaultctl.h"
+
+struct keyargs {
+	const char *name;
+	unsigned version; /* 0 = not given */
+	int yes;          /* --yes given */
+	int next;         /* --next given */
+	int help;         /* -h: usage printed, exit 0 */
+};
+
+enum keyargs_flags {
+	KEYARGS_VERSION = 1,      /* accepts --version */
+	KEYARGS_NEED_VERSION = 2, /* requires --version */
+	KEYARGS_YES = 4,          /* accepts --yes */
+	KEYARGS_NEXT = 8,         /* accepts --next */
+};
+
+/* Returns -1 when parsing succeeded, else the exit code to return. */
+int keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int flags, struct keyargs *out);
+
+#endif

@@ -1,0 +1,70 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "keyout.h"
+
+static void
+iso_time(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+cJSON *
+keyout_json(pv_keystore *ks, const struct pv_key *key, int with_uris)
+{
+	cJSON *o = cJSON_CreateObject(), *arr, *v;
+	char when[32], *uri = NULL;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", key->name);
+	cJSON_AddStringToObject(o, "alg", pv_alg_info(key->alg)->name);
+	if ((arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
+		return o;
+	for (i = 0; i < key->nversions; i++) {
+		const struct pv_key_version *ver = &key->versions[i];
+
+		if ((v = cJSON_CreateObject()) == NULL)
+			break;
+		cJSON_AddItemToArray(arr, v);
+		cJSON_AddNumberToObject(v, "version", ver->version);
+		cJSON_AddStringToObject(v, "state", pv_key_state_name(ver->state));
+		iso_time(ver->created, when, sizeof(when));
+		cJSON_AddStringToObject(v, "created", when);
+		cJSON_AddStringToObject(v, "origin", ver->adopted ? "adopted" : "generated");
+		if (with_uris && pv_keys_uri(ks, key, ver, &uri) == PV_OK) {
+			cJSON_AddStringToObject(v, "uri", uri);
+			free(uri);
+			uri = NULL;
+		}
+	}
+	return o;
+}
+
+void
+keyout_table_header(void)
+{
+	printf("%-24s %-12s %7s  %-12s %s\n", "NAME", "ALG", "VERSION", "STATE", "CREATED");
+}
+
+void
+keyout_table_rows(const struct pv_key *key)
+{
+	char when[32];
+	size_t i;
+
+	for (i = 0; i < key->nversions; i++) {
+		iso_time(key->versions[i].created, when, sizeof(when));
+		printf("%-24s %-12s %7u  %-12s %s%s\n", key->name, pv_alg_info(key->alg)->name,
+		       key->versions[i].version, pv_key_state_name(key->versions[i].state), when,
+		       key->versions[i].adopted ? " (adopted)" : "");
+	}
+}

@@ -1,0 +1,37 @@
+/* The vaultctl subcommand table: one file and one <name>_main per command. */
+#ifndef VAULTCTL_SUBCOMMANDS_H
+#define VAULTCTL_SUBCOMMANDS_H
+
+#include "vaultctl.h"
+
+struct subcommand {
+	const char *name;
+	int (*main)(struct vctl *c, int argc, char *argv[]);
+	const char *summary;
+};
+
+int token_main(struct vctl *c, int argc, char *argv[]);
+int doctor_main(struct vctl *c, int argc, char *argv[]);
+int key_main(struct vctl *c, int argc, char *argv[]);
+int sign_main(struct vctl *c, int argc, char *argv[]);
+int verify_main(struct vctl *c, int argc, char *argv[]);
+
+/* key subcommands (tools/vaultctl/key_*.c) */
+int key_create_main(struct vctl *c, int argc, char *argv[]);
+int key_list_main(struct vctl *c, int argc, char *argv[]);
+int key_show_main(struct vctl *c, int argc, char *argv[]);
+int key_rotate_main(struct vctl *c, int argc, char *argv[]);
+int key_activate_main(struct vctl *c, int argc, char *argv[]);
+int key_retire_main(struct vctl *c, int argc, char *argv[]);
+int key_destroy_main(struct vctl *c, int argc, char *argv[]);
+int key_adopt_main(struct vctl *c, int argc, char *argv[]);
+
+/* token subcommands (tools/vaultctl/token_*.c) */
+int token_info_main(struct vctl *c, int argc, char *argv[]);
+int token_init_main(struct vctl *c, int argc, char *argv[]);
+
+/* Find and run a subcommand from a table; prints the table on no match. */
+int subcommand_dispatch(struct vctl *c, const struct subcommand *table, size_t n, const char *group, int argc,
+			char *argv[]);
+
+#endif
