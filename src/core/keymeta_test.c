@@ -1,0 +1,165 @@
+/* Unit tests for key metadata: names, states, JSON round trip, and the
+ * parser's refusal of malformed or hostile metadata. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/keymeta.h"
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_true(pv_key_name_valid("jwt-issuer"));
+	assert_true(pv_key_name_valid("treasury_2"));
+	assert_true(pv_key_name_valid("A"));
+	assert_false(pv_key_name_valid(""));
+	assert_false(pv_key_name_valid("-lead"));
+	assert_false(pv_key_name_valid("has.dot"));
+	assert_false(pv_key_name_valid("has/slash"));
+	assert_false(pv_key_name_valid("sp ace"));
+	assert_false(pv_key_name_valid("\xc3\xa9t\xc3\xa9"));
+	assert_true(pv_key_name_valid("a234567890123456789012345678901234567890123456789012345678901234"));
+	assert_false(pv_key_name_valid("a2345678901234567890123456789012345678901234567890123456789012345"));
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct pv_key k, *back = NULL;
+	struct pv_key_version *v = NULL;
+	uint8_t id1[16], id2[4] = {1, 2, 3, 4};
+	char *json = NULL;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	memset(id1, 0xab, sizeof(id1));
+	strcpy(k.name, "treasury");
+	k.alg = PV_ALG_SECP256K1;
+	k.serial = 7;
+	assert_int_equal(pv_key_add_version(&k, PV_STATE_VERIFY_ONLY, id1, sizeof(id1), 0, &v), PV_OK);
+	assert_int_equal(v->version, 1);
+	assert_int_equal(pv_key_add_version(&k, PV_STATE_ACTIVE, id2, sizeof(id2), 1, &v), PV_OK);
+	assert_int_equal(v->version, 2);
+	assert_int_equal(pv_keymeta_serialize(&k, &json), PV_OK);
+	assert_non_null(strstr(json, "\"state\":\"verify-only\""));
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)json, strlen(json), &back), PV_OK);
+	assert_string_equal(back->name, "treasury");
+	assert_int_equal(back->alg, PV_ALG_SECP256K1);
+	assert_int_equal(back->serial, 7);
+	assert_int_equal(back->nversions, 2);
+	assert_int_equal(back->versions[1].id_len, 4);
+	assert_memory_equal(back->versions[1].id, id2, 4);
+	assert_true(back->versions[1].adopted);
+	assert_int_equal(back->versions[0].created, k.versions[0].created);
+	assert_ptr_equal(pv_key_active(back), &back->versions[1]);
+	assert_null(pv_key_find_version(back, 3));
+	free(json);
+	free(k.versions);
+	pv_key_free(back);
+}
+
+static const char *const bad_docs[] = {
+    "",
+    "[]",
+    "{}",
+    "not json",
+    /* wrong format version */
+    "{\"format\":2,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* invalid name */
+    "{\"format\":1,\"name\":\"a.b\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* unknown algorithm */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"dsa\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* two active versions */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"},{\"version\":2,"
+    "\"state\":\"active\",\"id\":\"01\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* versions not ascending */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":2,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"},{\"version\":2,"
+    "\"state\":\"next\",\"id\":\"01\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* odd-length hex id */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"abc\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* negative / fractional numbers */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":-1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1.5,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    /* unknown state, bad time, bad origin, empty versions */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"dormant\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"yesterday\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"magic\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[]}",
+};
+
+static void
+test_rejects_malformed(void **state)
+{
+	struct pv_key *k = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
+		assert_int_equal(pv_keymeta_parse((const uint8_t *)bad_docs[i], strlen(bad_docs[i]), &k),
+				 PV_ERR_INTEGRITY);
+		assert_null(k);
+	}
+}
+
+static void
+test_accepts_minimal(void **state)
+{
+	const char *doc =
+	    "{\"format\":1,\"name\":\"a\",\"alg\":\"ed25519\",\"serial\":0,\"versions\":[{\"version\":"
+	    "1,\"state\":\"next\",\"id\":\"00ff\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+	    "\"generated\"}]}";
+	struct pv_key *k = NULL;
+
+	(void)state;
+	/* not NUL-terminated input must work: pass the length only */
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_OK);
+	assert_null(pv_key_active(k));
+	assert_int_equal(k->versions[0].created, 1767225600);
+	pv_key_free(k);
+}
+
+static void
+test_too_large(void **state)
+{
+	uint8_t *big = calloc(1, PV_KEYMETA_MAX_BYTES + 1);
+	struct pv_key *k = NULL;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, ' ', PV_KEYMETA_MAX_BYTES + 1);
+	assert_int_equal(pv_keymeta_parse(big, PV_KEYMETA_MAX_BYTES + 1, &k), PV_ERR_INTEGRITY);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_rejects_malformed),
+	    cmocka_unit_test(test_accepts_minimal),
+	    cmocka_unit_test(test_too_large),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
