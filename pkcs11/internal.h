@@ -1,0 +1,121 @@
+/*
+ * Token layer internals shared by the files in pkcs11/ (not a public API).
+ */
+#ifndef PV_P11_INTERNAL_H
+#define PV_P11_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/uri.h>
+
+#include "base/secmem.h"
+#include "pkcs11/token.h"
+
+#define P11_DEFAULT_POOL    8u
+#define P11_DEFAULT_RETRIES 3u
+
+/* A pooled session; epoch says which module/slot incarnation opened it. */
+struct p11_sess {
+	CK_SESSION_HANDLE h;
+	unsigned long epoch;
+};
+
+struct p11_token {
+	CK_FUNCTION_LIST *f;
+	char module_desc[512]; /* path or name, for info and errors */
+	P11KitUri *uri;        /* token selection */
+	atomic_ulong slot;     /* CK_SLOT_ID; may change after device loss */
+	int we_initialized;    /* C_Initialize said OK (not ALREADY_INITIALIZED) */
+	atomic_int pid;        /* process that initialised the module */
+
+	/* copied options */
+	char *pin_source; /* NULL = defaults */
+	char *uri_pin_source;
+	int allow_prompt;
+	unsigned max_retries;
+	int finalize_on_close;
+	unsigned pool_cap;
+
+	/* session pool: mu guards only these fields, never held across C_* */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct p11_sess *free_list;
+	unsigned nfree;
+	unsigned pool_size;  /* sessions we may have open */
+	unsigned open_count; /* sessions open (free + borrowed) */
+	unsigned in_use;
+
+	/* recovery */
+	pthread_mutex_t reinit_mu; /* serialises Finalize/Initialize cycles */
+	atomic_ulong epoch;        /* bumps when all sessions are gone */
+	atomic_ulong generation;   /* bumps when object handles are stale */
+	atomic_ulong recoveries;
+	atomic_ulong reinits;
+
+	/* login */
+	pthread_mutex_t login_mu;
+	pv_secret *pin; /* kept (no-access) after a successful login */
+	atomic_int want_login;
+};
+
+/* module.c */
+pv_err p11_module_load(const char *module, const char *uri_path, const char *uri_name, CK_FUNCTION_LIST **f,
+		       char *desc, size_t desclen) PV_WUR;
+void p11_module_release(CK_FUNCTION_LIST *f);
+/* C_Initialize with OS locking; ALREADY_INITIALIZED counts as success. */
+pv_err p11_module_initialize(CK_FUNCTION_LIST *f, int *we_initialized) PV_WUR;
+/* First slot whose token matches uri (present tokens only). */
+pv_err p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot) PV_WUR;
+/* Copy a blank-padded PKCS#11 string into a NUL-terminated, trimmed one. */
+void p11_copy_padded(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen);
+
+/* session.c */
+pv_err p11_pool_init(p11_token *tok, CK_ULONG max_sessions) PV_WUR;
+void p11_pool_destroy(p11_token *tok);
+/* Borrow a session (opening and logging in as needed); CK_RV in *rv. */
+pv_err p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rv) PV_WUR;
+void p11_sess_return(p11_token *tok, struct p11_sess *s);
+/* Close (when still valid) and forget a borrowed session. */
+void p11_sess_drop(p11_token *tok, struct p11_sess *s, int close_it);
+/* Forget every pooled session (after reinit or device loss). */
+void p11_pool_forget_all(p11_token *tok, int close_them);
+
+/* login.c */
+pv_err p11_login_with(p11_token *tok, CK_SESSION_HANDLE h, pv_secret *pin) PV_WUR;
+pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
+
+/* recover.c */
+int p11_rv_recoverable(CK_RV rv);
+int p11_rv_stale_object(CK_RV rv);
+/*
+ * Make the layer usable again after rv. s is the session the call failed
+ * on (or NULL); it is returned or dropped here. attempt counts from 0.
+ */
+pv_err p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s,
+		   unsigned long seen_epoch) PV_WUR;
+/* Reinitialise after fork() when the pid changed. */
+pv_err p11_fork_check(p11_token *tok) PV_WUR;
+pv_err p11_reinit(p11_token *tok, int finalize_first) PV_WUR;
+void p11_backoff(unsigned attempt);
+
+/*
+ * One operation: fn runs on a borrowed session and returns the CK_RV of the
+ * call that failed (setting *fname), or CKR_OK; it may set *err for a
+ * non-PKCS#11 outcome (e.g. NOT_FOUND) and *dirty when the session must not
+ * be reused (an operation may still be active on it).
+ */
+struct p11_call {
+	const char *fname;
+	pv_err err;
+	int dirty;
+	int no_refind; /* raw handles: a stale handle cannot be re-found */
+};
+typedef CK_RV (*p11_op_fn)(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c);
+pv_err p11_run(p11_token *tok, p11_op_fn fn, void *ctx) PV_WUR;
+/* Resolve obj on session h if its handle is stale (used inside ops). */
+CK_RV p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_call *c);
+
+#endif

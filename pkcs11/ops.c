@@ -1,0 +1,493 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkcs11/internal.h"
+
+/*
+ * Object and crypto operations. Each is a small function run by p11_run on
+ * a borrowed session; every C_* call appears once here.
+ */
+
+#define FIND_BATCH 64
+
+CK_RV
+p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_call *c)
+{
+	unsigned long gen = atomic_load(&tok->generation);
+	CK_ATTRIBUTE tmpl[4];
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG n = 0, nfound = 0;
+	CK_RV rv, rv2;
+
+	if (obj->handle != CK_INVALID_HANDLE && obj->gen == gen)
+		return CKR_OK;
+	if (obj->id_len == 0 && obj->label[0] == '\0' && obj->application[0] == '\0') {
+		pv_err_set_detail("object reference has neither CKA_ID nor label");
+		c->err = PV_ERR_USAGE;
+		return CKR_OK;
+	}
+	if (obj->id_len > sizeof(obj->id)) {
+		c->err = PV_ERR_USAGE;
+		return CKR_OK;
+	}
+	tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, &obj->cls, sizeof(obj->cls)};
+	if (obj->id_len)
+		tmpl[n++] = (CK_ATTRIBUTE){CKA_ID, obj->id, obj->id_len};
+	if (obj->label[0])
+		tmpl[n++] = (CK_ATTRIBUTE){CKA_LABEL, obj->label, strnlen(obj->label, sizeof(obj->label))};
+	if (obj->application[0])
+		tmpl[n++] = (CK_ATTRIBUTE){CKA_APPLICATION, obj->application,
+					   strnlen(obj->application, sizeof(obj->application))};
+	c->fname = "C_FindObjectsInit";
+	if ((rv = tok->f->C_FindObjectsInit(h, tmpl, n)) != CKR_OK)
+		return rv;
+	c->fname = "C_FindObjects";
+	rv = tok->f->C_FindObjects(h, found, 2, &nfound);
+	rv2 = tok->f->C_FindObjectsFinal(h);
+	if (rv == CKR_OK && rv2 != CKR_OK) {
+		c->fname = "C_FindObjectsFinal";
+		rv = rv2;
+	}
+	if (rv != CKR_OK)
+		return rv;
+	if (nfound == 0) {
+		pv_err_set_detail("no token object matches the reference");
+		c->err = PV_ERR_NOT_FOUND;
+		return CKR_OK;
+	}
+	if (nfound > 1) {
+		pv_err_set_detail("several token objects match one reference");
+		c->err = PV_ERR_INTEGRITY;
+		return CKR_OK;
+	}
+	obj->handle = found[0];
+	obj->gen = gen;
+	return CKR_OK;
+}
+
+static CK_RV
+find_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
+{
+	return p11_obj_resolve(tok, h, ctx, c);
+}
+
+pv_err
+p11_obj_find(p11_token *tok, p11_obj *obj)
+{
+	return p11_run(tok, find_op, obj);
+}
+
+struct find_all_ctx {
+	const CK_ATTRIBUTE *tmpl;
+	CK_ULONG n;
+	CK_OBJECT_HANDLE *out;
+	size_t count;
+};
+
+static CK_RV
+find_all_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct find_all_ctx *ctx = vctx;
+	CK_OBJECT_HANDLE batch[FIND_BATCH], *grown;
+	CK_ULONG got;
+	CK_RV rv, rv2;
+
+	free(ctx->out);
+	ctx->out = NULL;
+	ctx->count = 0;
+	c->fname = "C_FindObjectsInit";
+	/* The template is only read; PKCS#11 just lacks const. */
+	if ((rv = tok->f->C_FindObjectsInit(h, (CK_ATTRIBUTE *)(uintptr_t)ctx->tmpl, ctx->n)) != CKR_OK)
+		return rv;
+	c->fname = "C_FindObjects";
+	for (;;) {
+		if ((rv = tok->f->C_FindObjects(h, batch, FIND_BATCH, &got)) != CKR_OK || got == 0)
+			break;
+		if ((grown = realloc(ctx->out, (ctx->count + got) * sizeof(*grown))) == NULL) {
+			c->err = PV_ERR_NOMEM;
+			break;
+		}
+		ctx->out = grown;
+		memcpy(ctx->out + ctx->count, batch, got * sizeof(*batch));
+		ctx->count += got;
+	}
+	rv2 = tok->f->C_FindObjectsFinal(h);
+	if (rv == CKR_OK && rv2 != CKR_OK) {
+		c->fname = "C_FindObjectsFinal";
+		rv = rv2;
+	}
+	return rv;
+}
+
+pv_err
+p11_find_all(p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out, size_t *count)
+{
+	struct find_all_ctx ctx = {tmpl, n, NULL, 0};
+	pv_err r;
+
+	*out = NULL;
+	*count = 0;
+	if ((r = p11_run(tok, find_all_op, &ctx)) != PV_OK) {
+		free(ctx.out);
+		return r;
+	}
+	*out = ctx.out;
+	*count = ctx.count;
+	return PV_OK;
+}
+
+struct attr_ctx {
+	p11_obj *obj;
+	CK_OBJECT_HANDLE h;
+	CK_ATTRIBUTE_TYPE type;
+	uint8_t *val;
+	size_t len;
+	CK_ATTRIBUTE *tmpl; /* set_attrs / create */
+	CK_ULONG n;
+};
+
+static CK_RV
+ctx_handle(p11_token *tok, CK_SESSION_HANDLE h, struct attr_ctx *ctx, struct p11_call *c,
+	   CK_OBJECT_HANDLE *oh)
+{
+	CK_RV rv;
+
+	if (ctx->obj == NULL) {
+		c->no_refind = 1;
+		*oh = ctx->h;
+		return CKR_OK;
+	}
+	if ((rv = p11_obj_resolve(tok, h, ctx->obj, c)) != CKR_OK)
+		return rv;
+	*oh = ctx->obj->handle;
+	return CKR_OK;
+}
+
+static CK_RV
+get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct attr_ctx *ctx = vctx;
+	CK_ATTRIBUTE a = {ctx->type, NULL, 0};
+	CK_OBJECT_HANDLE oh;
+	CK_RV rv;
+
+	free(ctx->val);
+	ctx->val = NULL;
+	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	c->fname = "C_GetAttributeValue";
+	rv = tok->f->C_GetAttributeValue(h, oh, &a, 1);
+	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx unavailable (%s)", ctx->type,
+				  p11_rv_name(rv));
+		c->err = PV_ERR_NOT_FOUND;
+		return CKR_OK;
+	}
+	if (rv != CKR_OK)
+		return rv;
+	if (a.ulValueLen > (1u << 20)) {
+		c->err = PV_ERR_TOO_LARGE;
+		return CKR_OK;
+	}
+	if ((a.pValue = ctx->val = malloc(a.ulValueLen ? a.ulValueLen : 1)) == NULL) {
+		c->err = PV_ERR_NOMEM;
+		return CKR_OK;
+	}
+	if ((rv = tok->f->C_GetAttributeValue(h, oh, &a, 1)) != CKR_OK)
+		return rv;
+	ctx->len = a.ulValueLen;
+	return CKR_OK;
+}
+
+static pv_err
+get_attr(p11_token *tok, p11_obj *obj, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **val, size_t *len)
+{
+	struct attr_ctx ctx;
+	pv_err r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.obj = obj;
+	ctx.h = h;
+	ctx.type = type;
+	*val = NULL;
+	*len = 0;
+	if ((r = p11_run(tok, get_attr_op, &ctx)) != PV_OK) {
+		free(ctx.val);
+		return r;
+	}
+	*val = ctx.val;
+	*len = ctx.len;
+	return PV_OK;
+}
+
+pv_err
+p11_obj_get_attr(p11_token *tok, p11_obj *obj, CK_ATTRIBUTE_TYPE type, uint8_t **val, size_t *len)
+{
+	return get_attr(tok, obj, CK_INVALID_HANDLE, type, val, len);
+}
+
+pv_err
+p11_handle_get_attr(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **val, size_t *len)
+{
+	return get_attr(tok, NULL, h, type, val, len);
+}
+
+pv_err
+p11_handle_get_bool(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_BBOOL *v)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	if ((r = get_attr(tok, NULL, h, type, &val, &len)) != PV_OK)
+		return r;
+	if (len != sizeof(CK_BBOOL)) {
+		pv_err_set_detail("attribute 0x%lx is not a CK_BBOOL", type);
+		r = PV_ERR_BAD_INPUT;
+	} else {
+		*v = val[0];
+	}
+	free(val);
+	return r;
+}
+
+pv_err
+p11_handle_get_ulong(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	if ((r = get_attr(tok, NULL, h, type, &val, &len)) != PV_OK)
+		return r;
+	if (len != sizeof(CK_ULONG)) {
+		pv_err_set_detail("attribute 0x%lx is not a CK_ULONG", type);
+		r = PV_ERR_BAD_INPUT;
+	} else {
+		memcpy(v, val, sizeof(*v));
+	}
+	free(val);
+	return r;
+}
+
+static CK_RV
+set_attrs_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct attr_ctx *ctx = vctx;
+	CK_OBJECT_HANDLE oh;
+	CK_RV rv;
+
+	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	c->fname = "C_SetAttributeValue";
+	return tok->f->C_SetAttributeValue(h, oh, ctx->tmpl, ctx->n);
+}
+
+pv_err
+p11_obj_set_attrs(p11_token *tok, p11_obj *obj, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	struct attr_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.obj = obj;
+	ctx.tmpl = tmpl;
+	ctx.n = n;
+	return p11_run(tok, set_attrs_op, &ctx);
+}
+
+static CK_RV
+create_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct attr_ctx *ctx = vctx;
+
+	c->fname = "C_CreateObject";
+	return tok->f->C_CreateObject(h, ctx->tmpl, ctx->n, &ctx->h);
+}
+
+pv_err
+p11_create_object(p11_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+	struct attr_ctx ctx;
+	pv_err r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.tmpl = tmpl;
+	ctx.n = n;
+	ctx.h = CK_INVALID_HANDLE;
+	if ((r = p11_run(tok, create_op, &ctx)) == PV_OK)
+		*h = ctx.h;
+	return r;
+}
+
+static CK_RV
+destroy_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct attr_ctx *ctx = vctx;
+	CK_OBJECT_HANDLE oh;
+	CK_RV rv;
+
+	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	c->fname = "C_DestroyObject";
+	if ((rv = tok->f->C_DestroyObject(h, oh)) == CKR_OK && ctx->obj)
+		ctx->obj->handle = CK_INVALID_HANDLE;
+	return rv;
+}
+
+pv_err
+p11_obj_destroy(p11_token *tok, p11_obj *obj)
+{
+	struct attr_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.obj = obj;
+	return p11_run(tok, destroy_op, &ctx);
+}
+
+pv_err
+p11_handle_destroy(p11_token *tok, CK_OBJECT_HANDLE h)
+{
+	struct attr_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.h = h;
+	return p11_run(tok, destroy_op, &ctx);
+}
+
+struct gen_ctx {
+	CK_MECHANISM *mech;
+	CK_ATTRIBUTE *pub, *priv;
+	CK_ULONG npub, npriv;
+	CK_OBJECT_HANDLE hpub, hpriv;
+};
+
+static CK_RV
+gen_pair_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct gen_ctx *ctx = vctx;
+
+	c->fname = "C_GenerateKeyPair";
+	return tok->f->C_GenerateKeyPair(h, ctx->mech, ctx->pub, ctx->npub, ctx->priv, ctx->npriv, &ctx->hpub,
+					 &ctx->hpriv);
+}
+
+pv_err
+p11_generate_key_pair(p11_token *tok, CK_MECHANISM *mech, CK_ATTRIBUTE *pub, CK_ULONG npub,
+		      CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv)
+{
+	struct gen_ctx ctx = {mech, pub, priv, npub, npriv, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+	pv_err r;
+
+	if ((r = p11_run(tok, gen_pair_op, &ctx)) != PV_OK)
+		return r;
+	*hpub = ctx.hpub;
+	*hpriv = ctx.hpriv;
+	return PV_OK;
+}
+
+static CK_RV
+gen_key_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct gen_ctx *ctx = vctx;
+
+	c->fname = "C_GenerateKey";
+	return tok->f->C_GenerateKey(h, ctx->mech, ctx->priv, ctx->npriv, &ctx->hpriv);
+}
+
+pv_err
+p11_generate_key(p11_token *tok, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+	struct gen_ctx ctx = {mech, NULL, tmpl, 0, n, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+	pv_err r;
+
+	if ((r = p11_run(tok, gen_key_op, &ctx)) != PV_OK)
+		return r;
+	*h = ctx.hpriv;
+	return PV_OK;
+}
+
+struct sig_ctx {
+	CK_MECHANISM *mech;
+	p11_obj *key;
+	const uint8_t *in;
+	size_t inlen;
+	uint8_t *sig;
+	size_t siglen;
+	const uint8_t *vsig;
+};
+
+static CK_RV
+sign_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct sig_ctx *ctx = vctx;
+	CK_ULONG len = ctx->siglen;
+	CK_RV rv;
+
+	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	c->fname = "C_SignInit";
+	if ((rv = tok->f->C_SignInit(h, ctx->mech, ctx->key->handle)) != CKR_OK)
+		return rv;
+	c->fname = "C_Sign";
+	/* PKCS#11 has no const; the input is only read. */
+	rv = tok->f->C_Sign(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->sig, &len);
+	if (rv == CKR_BUFFER_TOO_SMALL) {
+		/* The operation stays active: the session must not be reused. */
+		c->dirty = 1;
+		pv_err_set_detail("C_Sign: signature needs %lu bytes, buffer has %zu", len, ctx->siglen);
+		c->err = PV_ERR_TOO_LARGE;
+		return CKR_OK;
+	}
+	if (rv == CKR_OK)
+		ctx->siglen = len;
+	return rv;
+}
+
+pv_err
+p11_sign(p11_token *tok, CK_MECHANISM *mech, p11_obj *key, const uint8_t *in, size_t inlen, uint8_t *sig,
+	 size_t *siglen)
+{
+	struct sig_ctx ctx = {mech, key, in, inlen, sig, *siglen, NULL};
+	pv_err r;
+
+	if (sig == NULL || *siglen == 0)
+		return PV_ERR_USAGE;
+	if ((r = p11_run(tok, sign_op, &ctx)) != PV_OK)
+		return r;
+	*siglen = ctx.siglen;
+	return PV_OK;
+}
+
+static CK_RV
+verify_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct sig_ctx *ctx = vctx;
+	CK_RV rv;
+
+	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	c->fname = "C_VerifyInit";
+	if ((rv = tok->f->C_VerifyInit(h, ctx->mech, ctx->key->handle)) != CKR_OK)
+		return rv;
+	c->fname = "C_Verify";
+	rv = tok->f->C_Verify(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, (CK_BYTE *)(uintptr_t)ctx->vsig,
+			      ctx->siglen);
+	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
+		pv_err_set_detail("C_Verify: %s", p11_rv_name(rv));
+		c->err = PV_ERR_BAD_SIGNATURE;
+		return CKR_OK;
+	}
+	return rv;
+}
+
+pv_err
+p11_verify(p11_token *tok, CK_MECHANISM *mech, p11_obj *key, const uint8_t *in, size_t inlen,
+	   const uint8_t *sig, size_t siglen)
+{
+	struct sig_ctx ctx = {mech, key, in, inlen, NULL, siglen, sig};
+
+	return p11_run(tok, verify_op, &ctx);
+}

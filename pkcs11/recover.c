@@ -1,0 +1,189 @@
+#include "config.h"
+
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pkcs11/internal.h"
+
+/*
+ * Recovery. Light steps first (drop the session, re-login, re-find handles,
+ * re-find the slot); from the third attempt, or when the module says it is
+ * not initialised, a full C_Finalize/C_Initialize cycle.
+ */
+
+int
+p11_rv_stale_object(CK_RV rv)
+{
+	return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID ||
+	       rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+}
+
+static int
+rv_session_lost(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
+}
+
+static int
+rv_device_lost(CK_RV rv)
+{
+	return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR;
+}
+
+int
+p11_rv_recoverable(CK_RV rv)
+{
+	return rv_session_lost(rv) || p11_rv_stale_object(rv) || rv_device_lost(rv) ||
+	       rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+void
+p11_backoff(unsigned attempt)
+{
+	static const long ms[] = {10, 50, 250};
+	struct timespec ts;
+	long d = ms[attempt < PV_NELEM(ms) ? attempt : PV_NELEM(ms) - 1];
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = d * 1000000L;
+	while (nanosleep(&ts, &ts) != 0) {
+	}
+}
+
+/* Caller holds reinit_mu. */
+static pv_err
+reinit_locked(p11_token *tok, int finalize_first)
+{
+	CK_SLOT_ID slot;
+	int we = 0;
+	pv_err r;
+
+	p11_pool_forget_all(tok, 0);
+	atomic_fetch_add(&tok->generation, 1);
+	if (finalize_first)
+		(void)tok->f->C_Finalize(NULL);
+	if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
+		return r;
+	tok->we_initialized = tok->we_initialized || we;
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
+		return r == PV_ERR_TOKEN_NOT_FOUND ? PV_ERR_TOKEN_UNAVAILABLE : r;
+	atomic_store(&tok->slot, slot);
+	atomic_fetch_add(&tok->reinits, 1);
+	return PV_OK;
+}
+
+pv_err
+p11_reinit(p11_token *tok, int finalize_first)
+{
+	pv_err r;
+
+	pthread_mutex_lock(&tok->reinit_mu);
+	r = reinit_locked(tok, finalize_first);
+	pthread_mutex_unlock(&tok->reinit_mu);
+	return r;
+}
+
+/* All sessions gone (device pulled): close what is left, find the slot again. */
+static pv_err
+device_recover_locked(p11_token *tok)
+{
+	CK_SLOT_ID slot;
+	pv_err r;
+
+	p11_pool_forget_all(tok, 0);
+	atomic_fetch_add(&tok->generation, 1);
+	(void)tok->f->C_CloseAllSessions(atomic_load(&tok->slot));
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
+		return reinit_locked(tok, 1);
+	atomic_store(&tok->slot, slot);
+	return PV_OK;
+}
+
+pv_err
+p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsigned long seen_epoch)
+{
+	pv_err r = PV_OK;
+
+	atomic_fetch_add(&tok->recoveries, 1);
+	if (rv == CKR_USER_NOT_LOGGED_IN && attempt < 2) {
+		if (s == NULL)
+			return PV_OK;
+		r = p11_relogin(tok, s->h);
+		if (r == PV_OK) {
+			p11_sess_return(tok, s);
+			return PV_OK;
+		}
+		if (r != PV_ERR_SESSION && r != PV_ERR_TOKEN_UNAVAILABLE) {
+			p11_sess_return(tok, s);
+			return r; /* no PIN, wrong PIN, locked: do not loop */
+		}
+		p11_sess_drop(tok, s, 0);
+		return PV_OK;
+	}
+	if (p11_rv_stale_object(rv) && s != NULL && attempt < 2) {
+		/* Handles went stale; the session itself is fine. */
+		atomic_fetch_add(&tok->generation, 1);
+		p11_sess_return(tok, s);
+		return PV_OK;
+	}
+	if (s != NULL)
+		p11_sess_drop(tok, s, 0);
+	if (rv_session_lost(rv) && attempt < 2)
+		return PV_OK;
+
+	pthread_mutex_lock(&tok->reinit_mu);
+	/* Another thread recovered the token meanwhile: just retry. */
+	if (atomic_load(&tok->epoch) != seen_epoch)
+		goto out;
+	if (rv_device_lost(rv) && attempt < 2)
+		r = device_recover_locked(tok);
+	else
+		r = reinit_locked(tok, rv != CKR_CRYPTOKI_NOT_INITIALIZED);
+out:
+	pthread_mutex_unlock(&tok->reinit_mu);
+	return r;
+}
+
+pv_err
+p11_fork_check(p11_token *tok)
+{
+	int expected = atomic_load(&tok->pid);
+	int now = (int)getpid();
+	CK_SLOT_ID slot;
+	int we = 0;
+	pv_err r;
+
+	if (expected == now)
+		return PV_OK;
+	if (!atomic_compare_exchange_strong(&tok->pid, &expected, now))
+		return PV_OK; /* another thread of this child is on it */
+	/*
+	 * The child has one thread: locks held by other parent threads at fork()
+	 * time would never be released, so start them afresh. Every session and
+	 * handle belongs to the parent.
+	 */
+	pthread_mutex_init(&tok->mu, NULL);
+	pthread_cond_init(&tok->cv, NULL);
+	pthread_mutex_init(&tok->reinit_mu, NULL);
+	pthread_mutex_init(&tok->login_mu, NULL);
+	tok->nfree = 0;
+	tok->open_count = 0;
+	tok->in_use = 0;
+	atomic_fetch_add(&tok->epoch, 1);
+	atomic_fetch_add(&tok->generation, 1);
+	/* PKCS#11: a child must C_Initialize; a module blind to fork says ALREADY. */
+	if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
+		return r;
+	if (!we) {
+		(void)tok->f->C_Finalize(NULL);
+		if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
+			return r;
+	}
+	tok->we_initialized = we;
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
+		return r;
+	atomic_store(&tok->slot, slot);
+	atomic_fetch_add(&tok->reinits, 1);
+	return PV_OK;
+}

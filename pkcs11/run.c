@@ -1,0 +1,71 @@
+#include "config.h"
+
+#include "pkcs11/internal.h"
+
+/*
+ * The one operation loop: borrow a session, run the calls, give the session
+ * back; on a recoverable return code recover and retry, at most
+ * max_retries times, with backoff.
+ */
+
+/* Give back or discard the session after a call sequence ended with rv. */
+static void
+settle(p11_token *tok, struct p11_sess *s, CK_RV rv, int dirty)
+{
+	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED ||
+	    rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_CRYPTOKI_NOT_INITIALIZED)
+		p11_sess_drop(tok, s, 0);
+	else if (dirty || rv == CKR_DEVICE_ERROR)
+		p11_sess_drop(tok, s, 1); /* an operation may still be active on it */
+	else
+		p11_sess_return(tok, s);
+}
+
+pv_err
+p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
+{
+	struct p11_sess s;
+	struct p11_call c;
+	unsigned long seen_epoch;
+	unsigned attempt;
+	CK_RV rv;
+	pv_err r;
+
+	for (attempt = 0;; attempt++) {
+		if ((r = p11_fork_check(tok)) != PV_OK)
+			return r;
+		seen_epoch = atomic_load(&tok->epoch);
+		c.fname = "C_OpenSession";
+		c.err = PV_OK;
+		c.dirty = 0;
+		c.no_refind = 0;
+		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK) {
+			if (rv == CKR_OK || !p11_rv_recoverable(rv) || attempt >= tok->max_retries)
+				return r;
+			if ((r = p11_recover(tok, rv, attempt, NULL, seen_epoch)) != PV_OK)
+				return r;
+			p11_backoff(attempt);
+			continue;
+		}
+		rv = fn(tok, s.h, ctx, &c);
+		if (rv == CKR_OK) {
+			settle(tok, &s, rv, c.dirty);
+			return c.err;
+		}
+		if (!p11_rv_recoverable(rv) || attempt >= tok->max_retries ||
+		    (c.no_refind && p11_rv_stale_object(rv))) {
+			settle(tok, &s, rv, c.dirty);
+			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
+			return p11_rv_to_err(rv);
+		}
+		if (c.dirty) {
+			p11_sess_drop(tok, &s, 1);
+			r = p11_recover(tok, rv, attempt, NULL, seen_epoch);
+		} else {
+			r = p11_recover(tok, rv, attempt, &s, seen_epoch);
+		}
+		if (r != PV_OK)
+			return r;
+		p11_backoff(attempt);
+	}
+}

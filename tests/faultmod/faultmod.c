@@ -1,0 +1,357 @@
+/*
+ * libpvfault: a PKCS#11 fault-injection shim for tests.
+ *
+ * Forwards every call to the module named by $PV_FAULT_MODULE and injects
+ * the faults described by $PV_FAULT_SPEC (or pv_fault_set()):
+ *   "C_Sign:CKR_SESSION_HANDLE_INVALID:2,C_Login:CKR_DEVICE_ERROR"
+ * = the next 2 C_Sign calls fail with that code, the next C_Login too
+ * (count defaults to 1; "*" = always). Faults are made real where it
+ * matters: the session is closed before SESSION_HANDLE_INVALID, the user is
+ * logged out before USER_NOT_LOGGED_IN, all sessions are closed before
+ * DEVICE_REMOVED/TOKEN_NOT_PRESENT, the module is finalized before
+ * CRYPTOKI_NOT_INITIALIZED. $PV_FAULT_TOKEN_FLAGS (read on every call) is
+ * OR-ed into C_GetTokenInfo's flags. pv_fault_count("C_Login") tells tests
+ * how often a function was called.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/pkcs11.h>
+
+#define MAX_RULES 16
+#define MAX_NAMES 96
+
+struct rule {
+	char fn[40];
+	CK_RV rv;
+	long left; /* -1 = forever */
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rule rules[MAX_RULES];
+static int nrules;
+static struct {
+	char fn[40];
+	unsigned long n;
+} counts[MAX_NAMES];
+static int ncounts;
+static CK_FUNCTION_LIST *real;
+static CK_FUNCTION_LIST shim;
+
+/* Exported for tests (found with dlsym). */
+int pv_fault_set(const char *spec);
+unsigned long pv_fault_count(const char *fn);
+void pv_fault_reset_counts(void);
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
+
+static const struct {
+	const char *name;
+	CK_RV rv;
+} codes[] = {
+    {"CKR_SESSION_HANDLE_INVALID", CKR_SESSION_HANDLE_INVALID},
+    {"CKR_SESSION_CLOSED", CKR_SESSION_CLOSED},
+    {"CKR_OBJECT_HANDLE_INVALID", CKR_OBJECT_HANDLE_INVALID},
+    {"CKR_KEY_HANDLE_INVALID", CKR_KEY_HANDLE_INVALID},
+    {"CKR_USER_NOT_LOGGED_IN", CKR_USER_NOT_LOGGED_IN},
+    {"CKR_DEVICE_REMOVED", CKR_DEVICE_REMOVED},
+    {"CKR_TOKEN_NOT_PRESENT", CKR_TOKEN_NOT_PRESENT},
+    {"CKR_DEVICE_ERROR", CKR_DEVICE_ERROR},
+    {"CKR_DEVICE_MEMORY", CKR_DEVICE_MEMORY},
+    {"CKR_CRYPTOKI_NOT_INITIALIZED", CKR_CRYPTOKI_NOT_INITIALIZED},
+    {"CKR_GENERAL_ERROR", CKR_GENERAL_ERROR},
+    {"CKR_FUNCTION_FAILED", CKR_FUNCTION_FAILED},
+    {"CKR_PIN_INCORRECT", CKR_PIN_INCORRECT},
+    {"CKR_PIN_LOCKED", CKR_PIN_LOCKED},
+    {"CKR_SESSION_COUNT", CKR_SESSION_COUNT},
+    {"CKR_HOST_MEMORY", CKR_HOST_MEMORY},
+};
+
+static int
+parse_code(const char *s, CK_RV *rv)
+{
+	char *end;
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, s) == 0) {
+			*rv = codes[i].rv;
+			return 0;
+		}
+	*rv = strtoul(s, &end, 0);
+	return (*s && *end == '\0') ? 0 : -1;
+}
+
+/* Caller holds mu. */
+static int
+parse_spec(const char *spec)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	nrules = 0;
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		return -1;
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *code = strchr(tok, ':'), *cnt;
+		struct rule *r;
+
+		if (code == NULL || nrules == MAX_RULES)
+			return -1;
+		*code++ = '\0';
+		if ((cnt = strchr(code, ':')) != NULL)
+			*cnt++ = '\0';
+		r = &rules[nrules];
+		if (strlen(tok) >= sizeof(r->fn) || parse_code(code, &r->rv) != 0)
+			return -1;
+		strcpy(r->fn, tok);
+		r->left = cnt == NULL ? 1 : strcmp(cnt, "*") == 0 ? -1 : strtol(cnt, NULL, 10);
+		nrules++;
+	}
+	return 0;
+}
+
+int
+pv_fault_set(const char *spec)
+{
+	int ret;
+
+	pthread_mutex_lock(&mu);
+	ret = parse_spec(spec);
+	pthread_mutex_unlock(&mu);
+	return ret;
+}
+
+unsigned long
+pv_fault_count(const char *fn)
+{
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < ncounts; i++)
+		if (strcmp(counts[i].fn, fn) == 0)
+			n = counts[i].n;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+void
+pv_fault_reset_counts(void)
+{
+	pthread_mutex_lock(&mu);
+	ncounts = 0;
+	pthread_mutex_unlock(&mu);
+}
+
+/* Count the call; return 1 and the code when a rule fires. */
+static int
+fires(const char *fn, CK_RV *rv)
+{
+	int hit = 0, i;
+
+	pthread_mutex_lock(&mu);
+	for (i = 0; i < ncounts && strcmp(counts[i].fn, fn) != 0; i++) {
+	}
+	if (i == ncounts && ncounts < MAX_NAMES)
+		snprintf(counts[ncounts++].fn, sizeof(counts[0].fn), "%s", fn);
+	if (i < ncounts)
+		counts[i].n++;
+	for (i = 0; i < nrules; i++) {
+		if (strcmp(rules[i].fn, fn) != 0 || rules[i].left == 0)
+			continue;
+		if (rules[i].left > 0)
+			rules[i].left--;
+		*rv = rules[i].rv;
+		hit = 1;
+		break;
+	}
+	pthread_mutex_unlock(&mu);
+	return hit;
+}
+
+/* Make the injected failure true in the real module. */
+static CK_RV
+make_real(CK_SESSION_HANDLE s, CK_RV rv)
+{
+	CK_SESSION_INFO si;
+
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		(void)real->C_CloseSession(s);
+		break;
+	case CKR_USER_NOT_LOGGED_IN:
+		(void)real->C_Logout(s);
+		break;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+		if (real->C_GetSessionInfo(s, &si) == CKR_OK)
+			(void)real->C_CloseAllSessions(si.slotID);
+		break;
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		(void)real->C_Finalize(NULL);
+		break;
+	default:
+		break;
+	}
+	return rv;
+}
+
+#define FAULT(fn, s)                                                                                         \
+	do {                                                                                                 \
+		CK_RV frv_;                                                                                  \
+		if (fires(#fn, &frv_))                                                                       \
+			return make_real((s), frv_);                                                         \
+	} while (0)
+
+/* Session-first functions: one wrapper each, same shape. */
+#define SESSION_FUNCS(X)                                                                                     \
+	X(C_CloseSession, (CK_SESSION_HANDLE s), (s))                                                        \
+	X(C_GetSessionInfo, (CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR i), (s, i))                            \
+	X(C_Login, (CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG l), (s, u, p, l))       \
+	X(C_Logout, (CK_SESSION_HANDLE s), (s))                                                              \
+	X(C_InitPIN, (CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR p, CK_ULONG l), (s, p, l))                        \
+	X(C_CreateObject, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o),     \
+	  (s, t, n, o))                                                                                      \
+	X(C_DestroyObject, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o), (s, o))                                \
+	X(C_GetAttributeValue, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n),    \
+	  (s, o, t, n))                                                                                      \
+	X(C_SetAttributeValue, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n),    \
+	  (s, o, t, n))                                                                                      \
+	X(C_FindObjectsInit, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n), (s, t, n))               \
+	X(C_FindObjects, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_ULONG_PTR n),          \
+	  (s, o, m, n))                                                                                      \
+	X(C_FindObjectsFinal, (CK_SESSION_HANDLE s), (s))                                                    \
+	X(C_EncryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))           \
+	X(C_Encrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol),      \
+	  (s, d, dl, o, ol))                                                                                 \
+	X(C_DecryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))           \
+	X(C_Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol),      \
+	  (s, d, dl, o, ol))                                                                                 \
+	X(C_SignInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))              \
+	X(C_Sign, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol),         \
+	  (s, d, dl, o, ol))                                                                                 \
+	X(C_VerifyInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))            \
+	X(C_Verify, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR g, CK_ULONG gl),           \
+	  (s, d, dl, g, gl))                                                                                 \
+	X(C_GenerateKey,                                                                                     \
+	  (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
+	  (s, m, t, n, k))                                                                                   \
+	X(C_GenerateKeyPair,                                                                                 \
+	  (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pt, CK_ULONG pn, CK_ATTRIBUTE_PTR vt,   \
+	   CK_ULONG vn, CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR vk),                                   \
+	  (s, m, pt, pn, vt, vn, pk, vk))                                                                    \
+	X(C_WrapKey,                                                                                         \
+	  (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE w, CK_OBJECT_HANDLE k, CK_BYTE_PTR o,   \
+	   CK_ULONG_PTR ol),                                                                                 \
+	  (s, m, w, k, o, ol))                                                                               \
+	X(C_UnwrapKey,                                                                                       \
+	  (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u, CK_BYTE_PTR w, CK_ULONG wl,          \
+	   CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k),                                          \
+	  (s, m, u, w, wl, t, n, k))                                                                         \
+	X(C_DeriveKey,                                                                                       \
+	  (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR t, CK_ULONG n,      \
+	   CK_OBJECT_HANDLE_PTR k),                                                                          \
+	  (s, m, b, t, n, k))                                                                                \
+	X(C_GenerateRandom, (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG n), (s, o, n))
+
+#define WRAP(fn, params, args)                                                                               \
+	static CK_RV w_##fn params                                                                           \
+	{                                                                                                    \
+		FAULT(fn, s);                                                                                \
+		return real->fn args;                                                                        \
+	}
+SESSION_FUNCS(WRAP)
+
+static CK_RV
+w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify, CK_SESSION_HANDLE_PTR s)
+{
+	FAULT(C_OpenSession, CK_INVALID_HANDLE);
+	return real->C_OpenSession(slot, flags, app, notify, s);
+}
+
+static CK_RV
+w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	const char *extra = getenv("PV_FAULT_TOKEN_FLAGS");
+	CK_RV rv;
+
+	FAULT(C_GetTokenInfo, CK_INVALID_HANDLE);
+	rv = real->C_GetTokenInfo(slot, info);
+	if (rv == CKR_OK && extra && *extra)
+		info->flags |= strtoul(extra, NULL, 0);
+	return rv;
+}
+
+static CK_RV
+w_C_Initialize(CK_VOID_PTR args)
+{
+	FAULT(C_Initialize, CK_INVALID_HANDLE);
+	return real->C_Initialize(args);
+}
+
+static CK_RV
+w_C_Finalize(CK_VOID_PTR r)
+{
+	FAULT(C_Finalize, CK_INVALID_HANDLE);
+	return real->C_Finalize(r);
+}
+
+static CK_RV
+load_real(void)
+{
+	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+	const char *path = getenv("PV_FAULT_MODULE");
+	void *dl;
+	CK_RV rv;
+
+	if (path == NULL || (dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return CKR_GENERAL_ERROR;
+	*(void **)(&get) = dlsym(dl, "C_GetFunctionList");
+	if (get == NULL)
+		return CKR_GENERAL_ERROR;
+	if ((rv = get(&real)) != CKR_OK)
+		return rv;
+	shim = *real;
+	shim.version.major = 2;
+	shim.version.minor = 40;
+#define SET(fn, params, args) shim.fn = w_##fn;
+	SESSION_FUNCS(SET)
+	shim.C_OpenSession = w_C_OpenSession;
+	shim.C_GetTokenInfo = w_C_GetTokenInfo;
+	shim.C_Initialize = w_C_Initialize;
+	shim.C_Finalize = w_C_Finalize;
+	shim.C_GetFunctionList = C_GetFunctionList;
+	pthread_mutex_lock(&mu);
+	if (parse_spec(getenv("PV_FAULT_SPEC")) != 0)
+		rv = CKR_ARGUMENTS_BAD;
+	pthread_mutex_unlock(&mu);
+	return rv;
+}
+
+static CK_RV load_rv = CKR_GENERAL_ERROR;
+
+static void
+load_once(void)
+{
+	load_rv = load_real();
+}
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (list == NULL)
+		return CKR_ARGUMENTS_BAD;
+	pthread_once(&once, load_once);
+	if (load_rv != CKR_OK)
+		return load_rv;
+	*list = &shim;
+	return CKR_OK;
+}
