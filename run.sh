@@ -1,0 +1,71 @@
+#!/bin/bash
+# The README's run command: build (./build), make the development token
+# under softhsm/dev/ on first use, load its environment and run the main job.
+# Idempotent: the token and the demo key are made once and reused.
+set -euo pipefail
+cd "$(dirname "$0")"
+. tests/lib/build.sh
+
+pv_build
+top=$PWD
+VAULTCTL=$top/build/vaultctl
+DEV=$top/softhsm/dev
+SOFTHSM_MODULE=$(pv_build_var SOFTHSM_MODULE)
+
+ensure_dev_token() {
+	# env is written last, only on success: a dev dir without it is a
+	# failed first attempt and is made again.
+	if [ ! -s "$DEV/env" ]; then
+		[ ! -d "$DEV" ] || rm -rf "$DEV"
+		pv_step "making the development token in softhsm/dev (label p11vault-dev)"
+		mkdir -m 700 -p "$DEV"
+		bash softhsm/make-token.sh --dir "$DEV" --label p11vault-dev --vaultctl "$VAULTCTL" \
+			--module "$SOFTHSM_MODULE" >"$DEV/env.new"
+		mv "$DEV/env.new" "$DEV/env"
+	fi
+	# Same reason as the tests: no provider from the system OpenSSL config
+	# inside SoftHSM's own OpenSSL calls.
+	if [ ! -f "$DEV/openssl.cnf" ]; then
+		printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'providers = provider_sect' \
+			'[provider_sect]' 'default = default_sect' '[default_sect]' 'activate = 1' >"$DEV/openssl.cnf"
+	fi
+	export OPENSSL_CONF=$DEV/openssl.cnf
+	# shellcheck disable=SC1091
+	. "$DEV/env"
+	pv_step "token: $P11VAULT_TOKEN (module $P11VAULT_MODULE, PIN from ${P11VAULT_PIN_SOURCE%%:*})"
+}
+
+# The main job. Until vaultd exists: check the token, make sure a demo key
+# exists, sign a message and verify it with OpenSSL. Later: exec vaultd.
+main_job() {
+	local d=$DEV/demo rc=0
+	mkdir -p "$d"
+	pv_step "vaultctl doctor"
+	"$VAULTCTL" doctor
+
+	pv_step "demo key (p256)"
+	"$VAULTCTL" key show demo --format uri >/dev/null 2>"$d/show.err" || rc=$?
+	case $rc in
+	0) echo "demo exists: $("$VAULTCTL" key show demo --format uri)" ;;
+	5) "$VAULTCTL" key create demo --alg p256 ;;
+	*)
+		cat "$d/show.err" >&2
+		return "$rc"
+		;;
+	esac
+	"$VAULTCTL" key list
+
+	pv_step "sign a message with demo"
+	printf 'hello from p11vault at %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$d/message.txt"
+	"$VAULTCTL" sign demo --in "$d/message.txt" --out "$d/message.sig"
+	echo "signature: $(wc -c <"$d/message.sig") bytes (DER) in softhsm/dev/demo/message.sig"
+
+	pv_step "verify with OpenSSL against the public key from the token"
+	"$VAULTCTL" key show demo --format pem >"$d/demo.pem"
+	openssl dgst -sha256 -verify "$d/demo.pem" -signature "$d/message.sig" "$d/message.txt"
+	pv_step "verify with vaultctl"
+	"$VAULTCTL" verify demo --in "$d/message.txt" --sig "$d/message.sig"
+}
+
+ensure_dev_token
+main_job
