@@ -123,45 +123,103 @@ cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
 
 /* ---- metadata object on the token ---- */
 
-static void
-meta_ref(const char *name, p11_obj *obj)
-{
-	memset(obj, 0, sizeof(*obj));
-	obj->cls = CKO_DATA;
-	snprintf(obj->label, sizeof(obj->label), "%s", name);
-	snprintf(obj->application, sizeof(obj->application), "%s", APPLICATION);
-	obj->handle = CK_INVALID_HANDLE;
-}
+/*
+ * Where a key's metadata lives. Tokens (SoftHSM among them) may refuse to
+ * modify CKA_VALUE of a data object, so an update writes a new object with
+ * a higher serial and then destroys the old one; a reader takes the highest
+ * serial, so a crash between the two steps loses nothing.
+ */
+#define META_OLD_MAX 4
+struct meta_loc {
+	CK_OBJECT_HANDLE cur;
+	CK_OBJECT_HANDLE old[META_OLD_MAX];
+	size_t nold;
+};
 
 static pv_err
-meta_load(pv_keystore *ks, const char *name, struct pv_key **out, p11_obj *obj)
+meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc)
 {
-	struct pv_key *k = NULL;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_APPLICATION, (void *)(uintptr_t)APPLICATION, strlen(APPLICATION)},
+	    {CKA_LABEL, (void *)(uintptr_t)name, strlen(name)},
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	struct pv_key *best = NULL, *k = NULL;
 	uint8_t *val = NULL;
-	size_t len = 0;
+	size_t n = 0, i, len = 0;
+	int tie = 0;
 	pv_err r;
 
 	*out = NULL;
-	meta_ref(name, obj);
-	if ((r = p11_obj_find(ks->tok, obj)) != PV_OK) {
-		if (r == PV_ERR_NOT_FOUND)
-			pv_err_set_detail("no key named '%s'", name);
+	memset(loc, 0, sizeof(*loc));
+	loc->cur = CK_INVALID_HANDLE;
+	if ((r = p11_find_all(ks->tok, t, PV_NELEM(t), &hs, &n)) != PV_OK)
+		goto out;
+	if (n == 0) {
+		pv_err_set_detail("no key named '%s'", name);
+		r = PV_ERR_NOT_FOUND;
 		goto out;
 	}
-	if ((r = p11_obj_get_attr(ks->tok, obj, CKA_VALUE, &val, &len)) != PV_OK)
-		goto out;
-	if ((r = pv_keymeta_parse(val, len, &k)) != PV_OK)
-		goto out;
-	if (strcmp(k->name, name) != 0) {
-		pv_err_set_detail("key metadata for '%s' names another key", name);
+	for (i = 0; i < n; i++) {
+		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK)
+			goto out;
+		r = pv_keymeta_parse(val, len, &k);
+		free(val);
+		val = NULL;
+		if (r != PV_OK)
+			goto out;
+		if (strcmp(k->name, name) != 0) {
+			pv_err_set_detail("key metadata for '%s' names another key", name);
+			r = PV_ERR_INTEGRITY;
+			goto out;
+		}
+		if (best == NULL || k->serial > best->serial) {
+			if (best != NULL && loc->nold < META_OLD_MAX)
+				loc->old[loc->nold++] = loc->cur;
+			pv_key_free(best);
+			best = k;
+			loc->cur = hs[i];
+			tie = 0;
+		} else {
+			tie |= k->serial == best->serial;
+			if (loc->nold < META_OLD_MAX)
+				loc->old[loc->nold++] = hs[i];
+			pv_key_free(k);
+		}
+		k = NULL;
+	}
+	if (tie) {
+		pv_err_set_detail("two copies of the metadata of '%s' claim the same serial", name);
 		r = PV_ERR_INTEGRITY;
 		goto out;
 	}
-	*out = k;
-	k = NULL;
+	*out = best;
+	best = NULL;
+	r = PV_OK;
 out:
-	free(val);
+	free(hs);
 	pv_key_free(k);
+	pv_key_free(best);
+	return r;
+}
+
+/* Destroy the metadata objects of a key (current and leftovers). */
+static pv_err
+meta_remove(pv_keystore *ks, const struct meta_loc *loc)
+{
+	pv_err r = PV_OK;
+	size_t i;
+
+	/* leftovers from an interrupted update: best effort, the reader
+	 * ignores lower serials anyway */
+	for (i = 0; i < loc->nold; i++) {
+		if (p11_handle_destroy(ks->tok, loc->old[i]) != PV_OK)
+			continue;
+	}
+	if (loc->cur != CK_INVALID_HANDLE)
+		r = p11_handle_destroy(ks->tok, loc->cur);
 	return r;
 }
 
@@ -171,48 +229,47 @@ out:
  * each other: the loser gets PV_ERR_STATE and retries.
  */
 static pv_err
-meta_store(pv_keystore *ks, struct pv_key *key, p11_obj *obj, int create)
+meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int create)
 {
 	struct pv_key *cur = NULL;
-	p11_obj again;
+	struct meta_loc again;
 	char *json = NULL;
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	uint64_t serial = key->serial;
 	pv_err r;
 
 	if (!create) {
 		if ((r = meta_load(ks, key->name, &cur, &again)) != PV_OK)
 			goto out;
-		if (cur->serial != key->serial) {
+		if (cur->serial != key->serial || again.cur != loc->cur) {
 			pv_err_set_detail("key '%s' was changed concurrently; try again", key->name);
 			r = PV_ERR_STATE;
 			goto out;
 		}
 	}
-	key->serial++;
+	key->serial = serial + 1;
 	if ((r = pv_keymeta_serialize(key, &json)) != PV_OK)
 		goto out;
-	if (create) {
-		CK_ATTRIBUTE t[] = {
-		    {CKA_CLASS, &cls, sizeof(cls)},
-		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
-		    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
-		    {CKA_MODIFIABLE, &ck_true, sizeof(ck_true)},
-		    {CKA_LABEL, key->name, strlen(key->name)},
-		    {CKA_APPLICATION, (void *)obj->application, strlen(obj->application)},
-		    {CKA_VALUE, json, strlen(json)},
-		};
-		if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) != PV_OK)
-			goto out;
-	} else {
-		CK_ATTRIBUTE t[] = {{CKA_VALUE, json, strlen(json)}};
-		if ((r = p11_obj_set_attrs(ks->tok, obj, t, PV_NELEM(t))) != PV_OK)
-			goto out;
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
+	    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+	    {CKA_LABEL, key->name, strlen(key->name)},
+	    {CKA_APPLICATION, (void *)(uintptr_t)APPLICATION, strlen(APPLICATION)},
+	    {CKA_VALUE, json, strlen(json)},
+	};
+	if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) != PV_OK)
+		goto out;
+	/* the new copy is authoritative now (higher serial); drop the old */
+	if (!create && meta_remove(ks, loc) != PV_OK) {
+		/* harmless: readers take the highest serial; the next change
+		 * removes it */
 	}
 	cache_put(ks, key->name, key);
 out:
-	if (r != PV_OK && key->serial > 0 && json != NULL)
-		key->serial--;
+	if (r != PV_OK)
+		key->serial = serial;
 	free(json);
 	pv_key_free(cur);
 	return r;
@@ -400,7 +457,7 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **ou
 	struct pv_key *k = NULL, *existing = NULL;
 	struct pv_key_version *v = NULL;
 	uint8_t id[KEY_ID_LEN];
-	p11_obj mobj;
+	struct meta_loc mobj;
 	pv_err r;
 
 	if (out != NULL)
@@ -446,7 +503,7 @@ out:
 pv_err
 pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out)
 {
-	p11_obj mobj;
+	struct meta_loc mobj;
 	pv_err r;
 
 	*out = NULL;
@@ -526,7 +583,7 @@ out:
 
 /* Load fresh metadata (not the cache) for a change. */
 static pv_err
-load_for_change(pv_keystore *ks, const char *name, struct pv_key **key, p11_obj *mobj)
+load_for_change(pv_keystore *ks, const char *name, struct pv_key **key, struct meta_loc *mobj)
 {
 	if (!pv_key_name_valid(name)) {
 		pv_err_set_detail("invalid key name '%.80s'", name);
@@ -552,7 +609,7 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 	struct pv_key_version *v = NULL, *prev;
 	uint8_t id[KEY_ID_LEN];
 	unsigned next;
-	p11_obj mobj;
+	struct meta_loc mobj;
 	size_t i;
 	pv_err r;
 
@@ -595,7 +652,7 @@ pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
-	p11_obj mobj;
+	struct meta_loc mobj;
 	pv_err r;
 
 	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
@@ -623,7 +680,7 @@ pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
-	p11_obj mobj;
+	struct meta_loc mobj;
 	pv_err r;
 
 	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
@@ -649,7 +706,7 @@ pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
-	p11_obj mobj;
+	struct meta_loc mobj;
 	size_t idx;
 	pv_err r;
 
@@ -671,7 +728,7 @@ pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 	memmove(&k->versions[idx], &k->versions[idx + 1], (k->nversions - idx - 1) * sizeof(*v));
 	k->nversions--;
 	if (k->nversions == 0) {
-		if ((r = p11_obj_destroy(ks->tok, &mobj)) == PV_OK)
+		if ((r = meta_remove(ks, &mobj)) == PV_OK)
 			cache_put(ks, name, NULL);
 	} else {
 		r = meta_store(ks, k, &mobj, 0);
@@ -825,7 +882,8 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 	uint8_t *id = NULL;
 	size_t n = 0, i, nfound = 0, idlen = 0;
 	pv_alg alg = PV_ALG_NONE;
-	p11_obj mobj, pub;
+	struct meta_loc mobj;
+	p11_obj pub;
 	pv_err r;
 
 	if (out != NULL)
