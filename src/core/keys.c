@@ -380,6 +380,9 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
 		    {CKA_PRIVATE, &ck_false, sizeof(ck_false)},
 		    {CKA_VERIFY, &ck_true, sizeof(ck_true)},
+		    /* signing keys only sign: no encryption or wrapping */
+		    {CKA_ENCRYPT, &ck_false, sizeof(ck_false)},
+		    {CKA_WRAP, &ck_false, sizeof(ck_false)},
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
 		    {0, NULL, 0}, /* curve or modulus size */
@@ -393,11 +396,13 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 		    {CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
 		    {CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
 		    {CKA_SIGN, &ck_true, sizeof(ck_true)},
+		    {CKA_DECRYPT, &ck_false, sizeof(ck_false)},
+		    {CKA_UNWRAP, &ck_false, sizeof(ck_false)},
 		    {CKA_DERIVE, &can_derive, sizeof(can_derive)},
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
 		};
-		npub = 7;
+		npub = 9;
 		if (ai->family == PV_FAMILY_RSA) {
 			pub[npub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
 			pub[npub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exp, sizeof(exp)};
