@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,8 +88,17 @@ vctl_usage(struct vctl *c, const char *usage, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vaultctl: %s: %s\nUsage: vaultctl %s\n", c->cmd ? c->cmd : "usage", msg, usage);
+	/* one line, like every other error; the usage is in --help */
+	fprintf(stderr, "vaultctl: %s: %s (usage: vaultctl %s)\n", c->cmd ? c->cmd : "usage", msg, usage);
 	return PV_EXIT_USAGE;
+}
+
+int
+vctl_bad_option(struct vctl *c, const char *usage, char *argv[])
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	return vctl_usage(c, usage, "unknown option or missing value: '%.64s'", opt ? opt : "?");
 }
 
 int

@@ -66,7 +66,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	CK_MECHANISM_TYPE *mechs = NULL;
 	struct p11_token_info info;
 	p11_token *tok = NULL;
-	cJSON *doc = NULL, *arr = NULL, *f = NULL, *missing = NULL;
+	cJSON *doc = NULL, *arr = NULL, *f = NULL, *missing = NULL, *needs = NULL;
 	char mname[64];
 	size_t nmech = 0, i, k;
 	int ch, ok, nbad = 0, rc = 0;
@@ -78,7 +78,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		}
-		return vctl_usage(c, USAGE, "unknown option");
+		return vctl_bad_option(c, USAGE, argv);
 	}
 	if (optind != argc)
 		return vctl_usage(c, USAGE, "unexpected argument '%s'", argv[optind]);
@@ -99,14 +99,16 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		f = cJSON_CreateObject();
 		cJSON_AddItemToArray(arr, f);
 		cJSON_AddStringToObject(f, "feature", features[i].name);
+		needs = cJSON_AddArrayToObject(f, "mechanisms");
 		missing = cJSON_AddArrayToObject(f, "missing");
 		ok = 1;
 		for (k = 0; k < MAX_NEEDS && features[i].needs[k] != 0; k++) {
+			const char *mn = p11_mech_name(features[i].needs[k], mname, sizeof(mname));
+
+			cJSON_AddItemToArray(needs, cJSON_CreateString(mn));
 			if (!has_mech(mechs, nmech, features[i].needs[k])) {
 				ok = 0;
-				cJSON_AddItemToArray(missing,
-						     cJSON_CreateString(p11_mech_name(features[i].needs[k],
-										      mname, sizeof(mname))));
+				cJSON_AddItemToArray(missing, cJSON_CreateString(mn));
 			}
 		}
 		cJSON_AddBoolToObject(f, "available", ok);
@@ -116,15 +118,17 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		}
 		if (c->json)
 			continue;
-		if (ok) {
-			printf("  ok       %s\n", features[i].name);
-		} else {
-			printf("  MISSING  %s\n           no", features[i].name);
+		printf("  %-8s %s\n           needs", ok ? "ok" : "MISSING", features[i].name);
+		for (k = 0; k < (size_t)cJSON_GetArraySize(needs); k++)
+			printf("%s %s", k ? "," : "", cJSON_GetArrayItem(needs, (int)k)->valuestring);
+		if (!ok) {
+			printf("\n           no");
 			for (k = 0; k < (size_t)cJSON_GetArraySize(missing); k++)
 				printf("%s %s", k ? "," : "",
 				       cJSON_GetArrayItem(missing, (int)k)->valuestring);
-			printf(": %s\n", features[i].without);
+			printf(": %s", features[i].without);
 		}
+		printf("\n");
 	}
 	if (!(info.flags & CKF_USER_PIN_INITIALIZED))
 		cJSON_AddStringToObject(doc, "warning", "the user PIN is not initialised");

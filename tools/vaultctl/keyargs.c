@@ -42,7 +42,7 @@ keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int fla
 			printf("Usage: vaultctl %s\n", usage);
 			return 0;
 		default:
-			return vctl_usage(c, usage, "unknown option");
+			return vctl_bad_option(c, usage, argv);
 		}
 	}
 	if (optind + 1 != argc)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "base/secmem.h"
@@ -138,6 +139,8 @@ main(int argc, char *argv[])
 		c.topts.pin_source = s;
 	if (take_global_options(&c, &argc, argv) != 0)
 		return PV_EXIT_USAGE;
+	/* getopt's own messages would make a second error line */
+	opterr = 0;
 	/* a no-echo prompt is allowed only for a person at a terminal */
 	c.topts.allow_prompt = isatty(STDIN_FILENO);
 	rc = subcommand_dispatch(&c, commands, PV_NELEM(commands), NULL, argc - 1, argv + 1);

@@ -9,8 +9,8 @@
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
-	"sign NAME [--version N] [--in FILE|-] [--digest sha256|sha384|sha512|keccak256|none]\n"             \
-	"       [--padding pkcs1|pss] [--format raw|der|jose] [--out FILE]"
+	"sign NAME [--version N] [--in FILE|-] [--digest sha256|sha384|sha512|keccak256|none] "              \
+	"[--padding pkcs1|pss] [--format raw|der|jose] [--out FILE]"
 
 int
 sign_main(struct vctl *c, int argc, char *argv[])

@@ -77,7 +77,7 @@ token_info_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		}
-		return vctl_usage(c, USAGE, "unknown option");
+		return vctl_bad_option(c, USAGE, argv);
 	}
 	if (optind != argc)
 		return vctl_usage(c, USAGE, "unexpected argument '%s'", argv[optind]);

@@ -34,7 +34,7 @@ token_init_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
-			return vctl_usage(c, USAGE, "unknown option");
+			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
 	if (optind != argc)

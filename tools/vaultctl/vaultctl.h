@@ -36,6 +36,8 @@ void vctl_close(struct vctl *c);
 int vctl_fail(struct vctl *c, pv_err err, const char *fmt, ...) PV_PRINTF(3, 4);
 /* Usage error: message plus the command's usage line; exit code 2. */
 int vctl_usage(struct vctl *c, const char *usage, const char *fmt, ...) PV_PRINTF(3, 4);
+/* Usage error for the option getopt just rejected (unknown, or no value). */
+int vctl_bad_option(struct vctl *c, const char *usage, char *argv[]);
 /* Print JSON to stdout (pretty) and free it. Returns 0 or 1 on failure. */
 int vctl_print_json(cJSON *doc);
 /* Say something on stderr with --verbose only. */

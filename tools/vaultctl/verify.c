@@ -8,8 +8,8 @@
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
-	"verify NAME [--version N] [--in FILE|-] --sig FILE [--digest ...] [--padding pkcs1|pss]\n"          \
-	"       [--format raw|der|jose]"
+	"verify NAME [--version N] [--in FILE|-] --sig FILE [--digest ...] [--padding pkcs1|pss]"            \
+	" [--format raw|der|jose]"
 #define SIG_FILE_MAX 8192
 
 int
