@@ -29,7 +29,7 @@ pv_err pv_pubkey_from_ec(const uint8_t *params, size_t paramslen, const uint8_t 
 
 /*
  * RSA public key from CKA_MODULUS and CKA_PUBLIC_EXPONENT (unsigned
- * big-endian, leading zeros allowed). The modulus must be 2048..16384 bits.
+ * big-endian, leading zeros allowed). The modulus must be 2048..8192 bits (the cap bounds verification cost).
  */
 pv_err pv_pubkey_from_rsa(const uint8_t *mod, size_t modlen, const uint8_t *exp, size_t explen,
 			  EVP_PKEY **out) PV_WUR;

@@ -212,6 +212,17 @@ is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+static int
+all_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
 static pv_err
 wrong_length(const struct pv_alg_info *ai, size_t need)
 {
@@ -262,6 +273,12 @@ pv_sig_parse(pv_sigfmt fmt, const uint8_t *in, size_t inlen, pv_alg alg, uint8_t
 		break;
 	default:
 		return PV_ERR_USAGE;
+	}
+	/* the same rule for every format: DER refuses zero integers too */
+	if (ai->family == PV_FAMILY_EC &&
+	    (all_zero(raw, ai->field_len) || all_zero(raw + ai->field_len, ai->field_len))) {
+		pv_err_set_detail("ECDSA signature has r or s zero");
+		return PV_ERR_BAD_INPUT;
 	}
 	*rawlen = n;
 	return PV_OK;

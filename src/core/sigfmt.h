@@ -58,7 +58,7 @@ pv_err pv_secp256k1_low_s(uint8_t rs[64], int *flipped) PV_WUR;
  * form. raw holds rawmax bytes (PV_SIG_MAX_RAW is always enough). JOSE text
  * may end in whitespace (a trailing newline from a file). The raw length must
  * be exactly pv_sig_raw_len(alg); DER is for ECDSA keys only (PV_ERR_USAGE
- * otherwise). Does not normalise: a high-S secp256k1 signature stays high-S.
+ * otherwise), and ECDSA r and s must be non-zero in every format. Does not normalise: a high-S secp256k1 signature stays high-S.
  */
 pv_err pv_sig_parse(pv_sigfmt fmt, const uint8_t *in, size_t inlen, pv_alg alg, uint8_t *raw, size_t rawmax,
 		    size_t *rawlen) PV_WUR;
