@@ -57,8 +57,9 @@ struct p11_token {
 
 	/* login */
 	pthread_mutex_t login_mu;
-	pv_secret *pin; /* kept (no-access) after a successful login */
-	atomic_int want_login;
+	pv_secret *pin;            /* kept (no-access) after a successful login */
+	atomic_int want_login;     /* we logged in: keep the token logged in */
+	atomic_int relogin_needed; /* a call said CKR_USER_NOT_LOGGED_IN */
 };
 
 /* module.c */
@@ -90,6 +91,8 @@ pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
 /* recover.c */
 int p11_rv_recoverable(CK_RV rv);
 int p11_rv_stale_object(CK_RV rv);
+/* The session is gone with this code (nothing left to close). */
+int p11_rv_session_gone(CK_RV rv);
 /*
  * Make the layer usable again after rv. s is the session the call failed
  * on (or NULL); it is returned or dropped here. attempt counts from 0.

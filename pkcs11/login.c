@@ -78,8 +78,10 @@ p11_relogin(p11_token *tok, CK_SESSION_HANDLE h)
 	}
 	/* Another thread may have logged in again already. */
 	if (tok->f->C_GetSessionInfo(h, &si) == CKR_OK &&
-	    (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS))
+	    (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)) {
+		atomic_store(&tok->relogin_needed, 0);
 		goto out;
+	}
 	if ((r = check_pin_flags(tok)) != PV_OK)
 		goto out;
 	rv = do_login(tok, h, tok->pin);
@@ -92,6 +94,9 @@ p11_relogin(p11_token *tok, CK_SESSION_HANDLE h)
 		}
 		goto out;
 	}
+	atomic_store(&tok->relogin_needed, 0);
+	/* Some modules (SoftHSM) renumber private objects after a new login. */
+	atomic_fetch_add(&tok->generation, 1);
 	atomic_fetch_add(&tok->recoveries, 1);
 out:
 	pthread_mutex_unlock(&tok->login_mu);
@@ -141,12 +146,14 @@ p11_token_login(p11_token *tok)
 	rv = do_login(tok, s.h, pin);
 	if ((r = login_result(rv)) != PV_OK)
 		goto out;
-	if (rv == CKR_OK) {
-		/* Verified by the token: keep it (no-access) for re-login. */
-		tok->pin = pin;
-		pin = NULL;
-		atomic_store(&tok->want_login, 1);
-	}
+	/*
+	 * Keep it (no-access) for re-login. ALREADY_LOGGED_IN (another user of
+	 * the module in this process) did not verify it; a wrong one is dropped
+	 * on its first rejection and final try is checked before every login.
+	 */
+	tok->pin = pin;
+	pin = NULL;
+	atomic_store(&tok->want_login, 1);
 out:
 	if (have_sess)
 		p11_sess_return(tok, &s);

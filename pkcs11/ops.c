@@ -443,6 +443,8 @@ sign_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	}
 	if (rv == CKR_OK)
 		ctx->siglen = len;
+	else if (!p11_rv_session_gone(rv))
+		c->dirty = 1; /* a module that kept the operation active must not bite later */
 	return rv;
 }
 
@@ -480,6 +482,8 @@ verify_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 		c->err = PV_ERR_BAD_SIGNATURE;
 		return CKR_OK;
 	}
+	if (rv != CKR_OK && !p11_rv_session_gone(rv))
+		c->dirty = 1;
 	return rv;
 }
 

@@ -32,6 +32,13 @@ rv_device_lost(CK_RV rv)
 }
 
 int
+p11_rv_session_gone(CK_RV rv)
+{
+	return rv_session_lost(rv) || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+	       rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+int
 p11_rv_recoverable(CK_RV rv)
 {
 	return rv_session_lost(rv) || p11_rv_stale_object(rv) || rv_device_lost(rv) ||
@@ -107,18 +114,14 @@ p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsi
 
 	atomic_fetch_add(&tok->recoveries, 1);
 	if (rv == CKR_USER_NOT_LOGGED_IN && attempt < 2) {
-		if (s == NULL)
-			return PV_OK;
-		r = p11_relogin(tok, s->h);
-		if (r == PV_OK) {
+		/* The next borrow logs in again with the kept PIN. */
+		if (s != NULL)
 			p11_sess_return(tok, s);
-			return PV_OK;
+		if (!atomic_load(&tok->want_login)) {
+			pv_err_set_detail("the token needs a login (C_Login was not done or failed)");
+			return PV_ERR_NOT_LOGGED_IN;
 		}
-		if (r != PV_ERR_SESSION && r != PV_ERR_TOKEN_UNAVAILABLE) {
-			p11_sess_return(tok, s);
-			return r; /* no PIN, wrong PIN, locked: do not loop */
-		}
-		p11_sess_drop(tok, s, 0);
+		atomic_store(&tok->relogin_needed, 1);
 		return PV_OK;
 	}
 	if (p11_rv_stale_object(rv) && s != NULL && attempt < 2) {

@@ -12,8 +12,7 @@
 static void
 settle(p11_token *tok, struct p11_sess *s, CK_RV rv, int dirty)
 {
-	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED ||
-	    rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_CRYPTOKI_NOT_INITIALIZED)
+	if (p11_rv_session_gone(rv))
 		p11_sess_drop(tok, s, 0);
 	else if (dirty || rv == CKR_DEVICE_ERROR)
 		p11_sess_drop(tok, s, 1); /* an operation may still be active on it */

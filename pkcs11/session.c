@@ -54,14 +54,19 @@ open_session(p11_token *tok, CK_SESSION_HANDLE *h)
 	return rv;
 }
 
-/* A fresh session on a token we logged in to must be in a user state. */
+/*
+ * A fresh session on a token we logged in to must be in a user state; so
+ * must any session after a call reported the login lost.
+ */
 static pv_err
-ensure_login(p11_token *tok, CK_SESSION_HANDLE h, CK_RV *rvp)
+ensure_login(p11_token *tok, CK_SESSION_HANDLE h, int fresh, CK_RV *rvp)
 {
 	CK_SESSION_INFO si;
 	CK_RV rv;
 
 	if (!atomic_load(&tok->want_login))
+		return PV_OK;
+	if (!fresh && !atomic_load(&tok->relogin_needed))
 		return PV_OK;
 	if ((rv = tok->f->C_GetSessionInfo(h, &si)) != CKR_OK) {
 		*rvp = rv;
@@ -89,6 +94,12 @@ p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rvp)
 			if (s->epoch == epoch) {
 				tok->in_use++;
 				pthread_mutex_unlock(&tok->mu);
+				if ((r = ensure_login(tok, s->h, 0, rvp)) != PV_OK) {
+					p11_sess_drop(tok, s,
+						      *rvp != CKR_SESSION_HANDLE_INVALID &&
+							  *rvp != CKR_SESSION_CLOSED);
+					return r;
+				}
 				return PV_OK;
 			}
 			tok->open_count--; /* from before a reinit: already gone */
@@ -109,7 +120,7 @@ p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rvp)
 		p11_sess_drop(tok, s, 0);
 		return p11_rv_to_err(rv);
 	}
-	if ((r = ensure_login(tok, s->h, rvp)) != PV_OK) {
+	if ((r = ensure_login(tok, s->h, 1, rvp)) != PV_OK) {
 		p11_sess_drop(tok, s, 1);
 		return r;
 	}

@@ -10,8 +10,10 @@
  * logged out before USER_NOT_LOGGED_IN, all sessions are closed before
  * DEVICE_REMOVED/TOKEN_NOT_PRESENT, the module is finalized before
  * CRYPTOKI_NOT_INITIALIZED. $PV_FAULT_TOKEN_FLAGS (read on every call) is
- * OR-ed into C_GetTokenInfo's flags. pv_fault_count("C_Login") tells tests
- * how often a function was called.
+ * OR-ed into C_GetTokenInfo's flags and $PV_FAULT_MAX_SESSIONS replaces its
+ * ulMaxSessionCount. pv_fault_count("C_Login") tells tests
+ * how often a function was called. $PV_FAULT_TRACE traces every wrapped call
+ * to stderr.
  */
 #include "config.h"
 
@@ -157,8 +159,10 @@ fires(const char *fn, CK_RV *rv)
 	pthread_mutex_lock(&mu);
 	for (i = 0; i < ncounts && strcmp(counts[i].fn, fn) != 0; i++) {
 	}
-	if (i == ncounts && ncounts < MAX_NAMES)
-		snprintf(counts[ncounts++].fn, sizeof(counts[0].fn), "%s", fn);
+	if (i == ncounts && ncounts < MAX_NAMES) {
+		snprintf(counts[ncounts].fn, sizeof(counts[0].fn), "%s", fn);
+		counts[ncounts++].n = 0;
+	}
 	if (i < ncounts)
 		counts[i].n++;
 	for (i = 0; i < nrules; i++) {
@@ -260,11 +264,43 @@ make_real(CK_SESSION_HANDLE s, CK_RV rv)
 	  (s, m, b, t, n, k))                                                                                \
 	X(C_GenerateRandom, (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG n), (s, o, n))
 
+static void
+trace(const char *fn, CK_SESSION_HANDLE s, CK_RV rv, int injected)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("PV_FAULT_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "pvfault: %s(session %lu) = 0x%lx%s\n", fn, s, rv,
+			injected ? " (injected)" : "");
+}
+
+/*
+ * Functions that end an active operation whatever they return: let the real
+ * call happen first (as if only the answer was lost), so that the real
+ * module is in the state a real failure would leave it in.
+ */
+static int
+ends_operation(const char *fn)
+{
+	return strcmp(fn, "C_Sign") == 0 || strcmp(fn, "C_Verify") == 0 || strcmp(fn, "C_Encrypt") == 0 ||
+	       strcmp(fn, "C_Decrypt") == 0;
+}
+
 #define WRAP(fn, params, args)                                                                               \
 	static CK_RV w_##fn params                                                                           \
 	{                                                                                                    \
-		FAULT(fn, s);                                                                                \
-		return real->fn args;                                                                        \
+		CK_RV frv_, rrv_;                                                                            \
+		if (fires(#fn, &frv_)) {                                                                     \
+			if (ends_operation(#fn))                                                             \
+				(void)real->fn args;                                                         \
+			trace(#fn, s, frv_, 1);                                                              \
+			return make_real(s, frv_);                                                           \
+		}                                                                                            \
+		rrv_ = real->fn args;                                                                        \
+		trace(#fn, s, rrv_, 0);                                                                      \
+		return rrv_;                                                                                 \
 	}
 SESSION_FUNCS(WRAP)
 
@@ -283,8 +319,12 @@ w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 	FAULT(C_GetTokenInfo, CK_INVALID_HANDLE);
 	rv = real->C_GetTokenInfo(slot, info);
+	const char *max = getenv("PV_FAULT_MAX_SESSIONS");
+
 	if (rv == CKR_OK && extra && *extra)
 		info->flags |= strtoul(extra, NULL, 0);
+	if (rv == CKR_OK && max && *max)
+		info->ulMaxSessionCount = strtoul(max, NULL, 0);
 	return rv;
 }
 

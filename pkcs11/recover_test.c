@@ -1,0 +1,266 @@
+/*
+ * Recovery, login refusals and the retry bound, through the fault-injection
+ * shim (tests/faultmod) in front of SoftHSM.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/secmem.h"
+#include "pkcs11/testutil.h"
+#include "pkcs11/token.h"
+
+static struct tu_token T;
+static int (*fault_set)(const char *spec);
+static unsigned long (*fault_count)(const char *fn);
+static void (*fault_reset_counts)(void);
+
+static void
+shim_opts(struct p11_token_opts *o)
+{
+	tu_opts(&T, o);
+	o->module = PV_FAULTMOD;
+}
+
+/* The shim is loaded by p11-kit; reach its test controls with dlsym. */
+static void
+bind_shim(void)
+{
+	void *dl = dlopen(PV_FAULTMOD, RTLD_NOW | RTLD_NOLOAD);
+
+	assert_non_null(dl);
+	*(void **)(&fault_set) = dlsym(dl, "pv_fault_set");
+	*(void **)(&fault_count) = dlsym(dl, "pv_fault_count");
+	*(void **)(&fault_reset_counts) = dlsym(dl, "pv_fault_reset_counts");
+	assert_non_null(fault_set);
+	assert_non_null(fault_count);
+	assert_non_null(fault_reset_counts);
+	dlclose(dl);
+}
+
+static p11_token *
+open_shim(void)
+{
+	struct p11_token_opts o;
+	p11_token *tok = NULL;
+
+	shim_opts(&o);
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	bind_shim();
+	assert_int_equal(fault_set(""), 0);
+	fault_reset_counts();
+	return tok;
+}
+
+static void
+test_wrong_pin_not_retried(void **state)
+{
+	struct p11_token_opts o;
+	p11_token *tok = NULL;
+	p11_obj priv;
+	char path[128], src[160];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/wrong.pin", T.dir);
+	snprintf(src, sizeof(src), "file:%s", path);
+	assert_int_equal(tu_write_file(path, "PVPIN-wrong\n", 0600), 0);
+	shim_opts(&o);
+	o.pin_source = src;
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	bind_shim();
+	fault_reset_counts();
+	assert_int_equal(p11_token_login(tok), PV_ERR_PIN_INCORRECT);
+	assert_non_null(strstr(pv_err_detail(), "CKR_PIN_INCORRECT"));
+	assert_int_equal(fault_count("C_Login"), 1);
+	/* An operation that needs a login does not try the PIN again. */
+	memset(&priv, 0, sizeof(priv));
+	priv.cls = CKO_PRIVATE_KEY;
+	priv.id[0] = 1;
+	priv.id_len = 1;
+	assert_int_not_equal(tu_sign(tok, &priv), PV_OK);
+	assert_int_equal(fault_count("C_Login"), 1);
+	p11_token_close(tok);
+}
+
+static void
+test_final_try_and_locked_refused(void **state)
+{
+	p11_token *tok;
+	char flags[32];
+
+	(void)state;
+	tok = open_shim();
+	snprintf(flags, sizeof(flags), "0x%lx", (unsigned long)CKF_USER_PIN_FINAL_TRY);
+	setenv("PV_FAULT_TOKEN_FLAGS", flags, 1);
+	assert_int_equal(p11_token_login(tok), PV_ERR_PIN_FINAL_TRY);
+	snprintf(flags, sizeof(flags), "0x%lx", (unsigned long)CKF_USER_PIN_LOCKED);
+	setenv("PV_FAULT_TOKEN_FLAGS", flags, 1);
+	assert_int_equal(p11_token_login(tok), PV_ERR_PIN_LOCKED);
+	assert_int_equal(fault_count("C_Login"), 0); /* no try was spent */
+	unsetenv("PV_FAULT_TOKEN_FLAGS");
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	assert_int_equal(fault_count("C_Login"), 1);
+	p11_token_close(tok);
+}
+
+static void
+test_pool_respects_max_session_count(void **state)
+{
+	struct p11_token_opts o;
+	struct p11_token_stats st;
+	p11_token *tok = NULL;
+
+	(void)state;
+	shim_opts(&o);
+	setenv("PV_FAULT_MAX_SESSIONS", "3", 1);
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	p11_token_get_stats(tok, &st);
+	assert_int_equal(st.pool_size, 3);
+	p11_token_close(tok);
+	o.max_sessions = 2;
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	p11_token_get_stats(tok, &st);
+	assert_int_equal(st.pool_size, 2);
+	p11_token_close(tok);
+	unsetenv("PV_FAULT_MAX_SESSIONS");
+}
+
+/* Sign once with spec injected; expect success and report the stats delta. */
+static void
+sign_through(p11_token *tok, p11_obj *key, const char *spec, struct p11_token_stats *before,
+	     struct p11_token_stats *after)
+{
+	p11_token_get_stats(tok, before);
+	assert_int_equal(fault_set(spec), 0);
+	assert_int_equal(tu_sign(tok, key), PV_OK);
+	p11_token_get_stats(tok, after);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(after->pool_in_use, 0);
+}
+
+static void
+test_recovers(void **state)
+{
+	struct p11_token_stats a, b;
+	p11_token *tok;
+	p11_obj priv, pub;
+	unsigned long logins;
+
+	(void)state;
+	tok = open_shim();
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	assert_int_equal(tu_gen_ec(tok, "rec", 0x61, &priv, &pub), PV_OK);
+	assert_int_equal(tu_sign(tok, &priv), PV_OK);
+
+	/* Session loss (the shim really closes it), twice in a row. */
+	sign_through(tok, &priv, "C_Sign:CKR_SESSION_HANDLE_INVALID:2", &a, &b);
+	assert_true(b.recoveries >= a.recoveries + 2); /* re-logins count too */
+	assert_int_equal(b.reinits, a.reinits);
+	sign_through(tok, &priv, "C_SignInit:CKR_SESSION_CLOSED", &a, &b);
+	assert_true(b.recoveries > a.recoveries);
+
+	/* Login loss (the shim really logs out): one re-login with the kept PIN. */
+	logins = fault_count("C_Login");
+	sign_through(tok, &priv, "C_Sign:CKR_USER_NOT_LOGGED_IN", &a, &b);
+	assert_true(b.recoveries > a.recoveries);
+	assert_int_equal(fault_count("C_Login"), logins + 1);
+
+	/* Stale handle: re-found through a new generation. */
+	sign_through(tok, &priv, "C_SignInit:CKR_KEY_HANDLE_INVALID", &a, &b);
+	assert_true(b.generation > a.generation);
+	sign_through(tok, &priv, "C_SignInit:CKR_OBJECT_HANDLE_INVALID", &a, &b);
+	assert_true(b.generation > a.generation);
+
+	/* Device removed (all sessions really closed): new session + re-login. */
+	logins = fault_count("C_Login");
+	sign_through(tok, &priv, "C_Sign:CKR_DEVICE_REMOVED", &a, &b);
+	assert_true(b.recoveries > a.recoveries);
+	assert_true(b.generation > a.generation);
+	assert_int_equal(fault_count("C_Login"), logins + 1);
+	sign_through(tok, &priv, "C_SignInit:CKR_TOKEN_NOT_PRESENT", &a, &b);
+	assert_true(b.recoveries > a.recoveries);
+
+	/* The module lost its state (really finalized): C_Initialize again. */
+	sign_through(tok, &priv, "C_Sign:CKR_CRYPTOKI_NOT_INITIALIZED", &a, &b);
+	assert_int_equal(b.reinits, a.reinits + 1);
+
+	/* Three failures in a row escalate to a full reinit and still succeed. */
+	sign_through(tok, &priv, "C_Sign:CKR_SESSION_HANDLE_INVALID:3", &a, &b);
+	assert_int_equal(b.reinits, a.reinits + 1);
+	p11_token_close(tok);
+}
+
+static void
+test_retry_bound(void **state)
+{
+	struct p11_token_opts o;
+	p11_token *tok = NULL;
+	p11_obj priv, pub;
+
+	(void)state;
+	shim_opts(&o);
+	o.max_retries = 2;
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	bind_shim();
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	assert_int_equal(tu_gen_ec(tok, "bound", 0x71, &priv, &pub), PV_OK);
+
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_Sign:CKR_SESSION_HANDLE_INVALID:*"), 0);
+	assert_int_equal(tu_sign(tok, &priv), PV_ERR_SESSION);
+	assert_non_null(strstr(pv_err_detail(), "C_Sign: CKR_SESSION_HANDLE_INVALID"));
+	assert_int_equal(fault_count("C_Sign"), 3); /* first try + max_retries */
+
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:*"), 0);
+	assert_int_equal(tu_sign(tok, &priv), PV_ERR_TOKEN_UNAVAILABLE);
+	assert_int_equal(fault_count("C_Sign"), 3);
+
+	/* A fault that is not recoverable is returned at once. */
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_Sign:CKR_GENERAL_ERROR"), 0);
+	assert_int_equal(tu_sign(tok, &priv), PV_ERR_PKCS11);
+	assert_int_equal(fault_count("C_Sign"), 1);
+
+	/* Faults gone: the same token works again. */
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(tu_sign(tok, &priv), PV_OK);
+	p11_token_close(tok);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_wrong_pin_not_retried),
+	    cmocka_unit_test(test_final_try_and_locked_refused),
+	    cmocka_unit_test(test_pool_respects_max_session_count),
+	    cmocka_unit_test(test_recovers),
+	    cmocka_unit_test(test_retry_bound),
+	};
+	int r;
+
+	if (pv_secmem_init() != PV_OK)
+		return 1;
+	if ((r = tu_make_token(&T, "pvfault")) != 0)
+		return r == TU_SKIP ? TU_SKIP : 1;
+	if (access(PV_FAULTMOD, R_OK) != 0) {
+		fprintf(stderr, "fault shim %s not built\n", PV_FAULTMOD);
+		return 1;
+	}
+	setenv("PV_FAULT_MODULE", T.module, 1);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	tu_remove_token(&T);
+	return r;
+}
