@@ -131,7 +131,7 @@ p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsi
 		return PV_OK;
 	}
 	if (s != NULL)
-		p11_sess_drop(tok, s, 0);
+		p11_sess_drop(tok, s, !p11_rv_session_gone(rv));
 	if (rv_session_lost(rv) && attempt < 2)
 		return PV_OK;
 
