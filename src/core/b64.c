@@ -67,6 +67,28 @@ decode_result(int rc, size_t *outlen)
 	return errno == ERANGE ? PV_ERR_TOO_LARGE : PV_ERR_BAD_INPUT;
 }
 
+/*
+ * libsodium 1.0.18 decodes bytes >= 0x80 as if they were base64 characters
+ * (found by fuzz_b64), so the alphabet is checked here first.
+ */
+static int
+in_alphabet(const char *in, size_t len, int variant)
+{
+	int url = variant == sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+	unsigned char c;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)in[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (url ? (c == '-' || c == '_') : (c == '+' || c == '/' || c == '='))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
 static pv_err
 decode_variant(const char *in, size_t inlen, int variant, uint8_t *out, size_t max, size_t *outlen)
 {
@@ -80,6 +102,8 @@ decode_variant(const char *in, size_t inlen, int variant, uint8_t *out, size_t m
 		return PV_OK;
 	/* libsodium reports missing padding as ERANGE: catch it here */
 	if (variant == sodium_base64_VARIANT_ORIGINAL && inlen % 4 != 0)
+		return PV_ERR_BAD_INPUT;
+	if (!in_alphabet(in, inlen, variant))
 		return PV_ERR_BAD_INPUT;
 	errno = 0;
 	rc = sodium_base642bin(out, max, in, inlen, NULL, outlen, &end, variant);

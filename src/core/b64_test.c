@@ -76,16 +76,19 @@ static void
 test_strict_rejections(void **state)
 {
 	static const char *const bad_url[] = {
-	    "Zg==",   /* padding in the unpadded variant */
-	    "Zh",     /* non-zero leftover bits */
-	    "Z",      /* a lone character carries no whole byte */
-	    "Zm9v\n", /* whitespace */
-	    " Zm9v",  /* leading space */
-	    "Zm9v!",  /* foreign character */
-	    "Zm\0v",  /* embedded NUL */
+	    "Zg==",    /* padding in the unpadded variant */
+	    "Zh",      /* non-zero leftover bits */
+	    "Z",       /* a lone character carries no whole byte */
+	    "Zm9v\n",  /* whitespace */
+	    " Zm9v",   /* leading space */
+	    "Zm9v!",   /* foreign character */
+	    "Zm\0v",   /* embedded NUL */
+	    "Zm9\x81", /* a byte libsodium 1.0.18 alone would take for a letter */
+	    "\xffZm9",
 	};
-	static const size_t bad_url_len[] = {4, 2, 1, 5, 5, 5, 4};
-	static const char *const bad_std[] = {"Zg", "Zg=", "Zg===", "Zh==", "Zm9v Zm9v"};
+	static const size_t bad_url_len[] = {4, 2, 1, 5, 5, 5, 4, 4, 4};
+	static const char *const bad_std[] = {
+	    "Zg", "Zg=", "Zg===", "Zh==", "Zm9v Zm9v", "Zm9\x81", "Zm\xc3\xa9"};
 	static const char *const bad_hex[] = {"6", "6g", "0x66", "66 ", " 66"};
 	uint8_t buf[16];
 	size_t i, n = 7;
