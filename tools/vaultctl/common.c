@@ -143,6 +143,26 @@ vctl_parse_version(const char *s)
 	return (unsigned)v;
 }
 
+pv_err
+vctl_read_input(const char *path, size_t max, pv_buf **out)
+{
+	pv_err r;
+
+	/* read one byte more than allowed to tell "too large" from "at the limit" */
+	r = pv_buf_read_file(path, max + 1, out);
+	if (r == PV_OK && pv_buf_len(*out) > max) {
+		pv_buf_free(*out);
+		*out = NULL;
+		r = PV_ERR_TOO_LARGE;
+	}
+	if (r == PV_ERR_TOO_LARGE)
+		pv_err_set_detail("%s is larger than %zu bytes", strcmp(path, "-") == 0 ? "input" : path,
+				  max);
+	else if (r == PV_ERR_NOT_FOUND || r == PV_ERR_IO)
+		r = PV_ERR_USAGE; /* the detail names the file and the reason */
+	return r;
+}
+
 static pv_err
 write_all(int fd, const void *data, size_t len)
 {

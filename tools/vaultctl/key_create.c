@@ -59,8 +59,10 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 	if (c->json) {
 		rc = vctl_print_json(keyout_json(ks, key, 1));
 	} else {
-		printf("created %s key '%s' version 1 (active)\n%s\n", pv_alg_info(alg)->name, key->name,
-		       uri);
+		/* stdout is the URI alone, so scripts can capture it */
+		fprintf(stderr, "created %s key '%s' version 1 (active)\n", pv_alg_info(alg)->name,
+			key->name);
+		printf("%s\n", uri);
 	}
 out:
 	free(uri);

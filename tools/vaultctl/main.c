@@ -61,9 +61,8 @@ subcommand_dispatch(struct vctl *c, const struct subcommand *table, size_t n, co
 			return table[i].main(c, argc, argv);
 		}
 	}
-	fprintf(stderr, "vaultctl: unknown command '%s%s%.64s'\n\n", group ? group : "", group ? " " : "",
-		argv[0]);
-	print_commands(stderr, table, n, group);
+	fprintf(stderr, "vaultctl: %s%s%.64s: unknown command (see vaultctl %s%s--help)\n",
+		group ? group : "", group ? " " : "", argv[0], group ? group : "", group ? " " : "");
 	return PV_EXIT_USAGE;
 }
 

@@ -29,10 +29,7 @@ sign_main(struct vctl *c, int argc, char *argv[])
 	if ((rc = sigargs_parse(c, argc, argv, USAGE, 0, &a)) >= 0)
 		return rc;
 	rc = 0;
-	/* one byte over the limit tells "too large" apart from "exactly at it" */
-	if ((r = pv_buf_read_file(a.in, PV_SIGN_INPUT_MAX + 1, &in)) != PV_OK) {
-		if (r == PV_ERR_TOO_LARGE)
-			pv_err_set_detail("input is larger than %d bytes", PV_SIGN_INPUT_MAX);
+	if ((r = vctl_read_input(a.in, PV_SIGN_INPUT_MAX, &in)) != PV_OK) {
 		rc = vctl_fail(c, r, "sign '%s': reading input", a.name);
 		goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "core/keys.h"
 #include "pkcs11/token.h"
@@ -48,6 +49,12 @@ unsigned vctl_parse_version(const char *s);
 /* Write bytes to FILE (atomically, mode 0600, via a temp file and rename)
  * or to stdout when path is NULL or "-". */
 pv_err vctl_write_output(const char *path, const void *data, size_t len) PV_WUR;
+
+/*
+ * Read an input file ("-" = stdin) of at most max bytes. A file that cannot
+ * be opened is a bad argument (exit 2), like an oversized one.
+ */
+pv_err vctl_read_input(const char *path, size_t max, pv_buf **out) PV_WUR;
 
 /* Help text for global options (for usage output). */
 extern const char vctl_global_help[];

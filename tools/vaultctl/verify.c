@@ -29,11 +29,11 @@ verify_main(struct vctl *c, int argc, char *argv[])
 	if ((rc = sigargs_parse(c, argc, argv, USAGE, 1, &a)) >= 0)
 		return rc;
 	rc = 0;
-	if ((r = pv_buf_read_file(a.in, PV_SIGN_INPUT_MAX + 1, &in)) != PV_OK) {
+	if ((r = vctl_read_input(a.in, PV_SIGN_INPUT_MAX, &in)) != PV_OK) {
 		rc = vctl_fail(c, r, "verify '%s': reading input", a.name);
 		goto out;
 	}
-	if ((r = pv_buf_read_file(a.sig, SIG_FILE_MAX, &sigbuf)) != PV_OK) {
+	if ((r = vctl_read_input(a.sig, SIG_FILE_MAX, &sigbuf)) != PV_OK) {
 		rc = vctl_fail(c, r, "verify '%s': reading the signature", a.name);
 		goto out;
 	}
