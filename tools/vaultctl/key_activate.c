@@ -20,7 +20,8 @@ key_activate_main(struct vctl *c, int argc, char *argv[])
 		return rc;
 	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_activate(ks, a.name, a.version)) != PV_OK)
 		return vctl_fail(c, r, "key activate '%s' version %u", a.name, a.version);
-	if (!c->json)
-		printf("key '%s' version %u is active\n", a.name, a.version);
+	if (c->json)
+		return keyargs_print_result(a.name, a.version, "active");
+	printf("key '%s' version %u is active\n", a.name, a.version);
 	return 0;
 }

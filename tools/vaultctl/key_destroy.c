@@ -24,7 +24,8 @@ key_destroy_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "destroying a key version cannot be undone; add --yes");
 	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_destroy(ks, a.name, a.version)) != PV_OK)
 		return vctl_fail(c, r, "key destroy '%s' version %u", a.name, a.version);
-	if (!c->json)
-		printf("key '%s' version %u destroyed\n", a.name, a.version);
+	if (c->json)
+		return keyargs_print_result(a.name, a.version, "destroyed");
+	printf("key '%s' version %u destroyed\n", a.name, a.version);
 	return 0;
 }

@@ -52,3 +52,16 @@ keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int fla
 		return vctl_usage(c, usage, "--version N is required");
 	return -1;
 }
+
+int
+keyargs_print_result(const char *name, unsigned version, const char *state)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (doc == NULL)
+		return PV_EXIT_INTERNAL;
+	cJSON_AddStringToObject(doc, "name", name);
+	cJSON_AddNumberToObject(doc, "version", version);
+	cJSON_AddStringToObject(doc, "state", state);
+	return vctl_print_json(doc);
+}

@@ -22,4 +22,7 @@ enum keyargs_flags {
 /* Returns -1 when parsing succeeded, else the exit code to return. */
 int keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int flags, struct keyargs *out);
 
+/* {"name":..,"version":..,"state":..} on stdout for --json. */
+int keyargs_print_result(const char *name, unsigned version, const char *state);
+
 #endif
