@@ -295,6 +295,32 @@ test_ec_curves(void **state)
 	check_ec(PV_ALG_SECP256K1, "secp256k1");
 }
 
+/* EVM: secp256k1 over keccak256(message). */
+static void
+test_secp256k1_keccak(void **state)
+{
+	const struct pv_alg_info *ai = pv_alg_info(PV_ALG_SECP256K1);
+	EVP_PKEY *priv = EVP_EC_gen("secp256k1"), *pk = NULL;
+	uint8_t der[80], dgst[PV_DIGEST_MAX_LEN], raw[64];
+	const uint8_t msg[] = "\x19"
+			      "Ethereum Signed Message:\n5hello";
+	size_t derlen, dlen = 0;
+
+	assert_non_null(priv);
+	derlen = ec_point_der(priv, der, sizeof(der));
+	assert_int_equal(pv_pubkey_from_ec(ai->ec_params, ai->ec_params_len, der, derlen, NULL, &pk), PV_OK);
+	assert_int_equal(pv_digest_compute(PV_DIGEST_KECCAK256, msg, sizeof(msg) - 1, dgst, &dlen), PV_OK);
+	sign_digest_raw(priv, dgst, dlen, 32, raw);
+	assert_int_equal(
+	    pv_pubkey_verify(pk, PV_ALG_SECP256K1, 0, PV_DIGEST_KECCAK256, msg, sizeof(msg) - 1, 0, raw, 64),
+	    PV_OK);
+	assert_int_equal(
+	    pv_pubkey_verify(pk, PV_ALG_SECP256K1, 0, PV_DIGEST_SHA256, msg, sizeof(msg) - 1, 0, raw, 64),
+	    PV_ERR_BAD_SIGNATURE);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_free(priv);
+}
+
 static void
 test_ec_unknown_curve(void **state)
 {
@@ -431,9 +457,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ed25519_jwk),        cmocka_unit_test(test_ed25519_verify_rfc8032),
-	    cmocka_unit_test(test_rfc7638_thumbprint), cmocka_unit_test(test_ec_curves),
-	    cmocka_unit_test(test_ec_unknown_curve),   cmocka_unit_test(test_rsa),
+	    cmocka_unit_test(test_ed25519_jwk),
+	    cmocka_unit_test(test_ed25519_verify_rfc8032),
+	    cmocka_unit_test(test_rfc7638_thumbprint),
+	    cmocka_unit_test(test_ec_curves),
+	    cmocka_unit_test(test_ec_unknown_curve),
+	    cmocka_unit_test(test_secp256k1_keccak),
+	    cmocka_unit_test(test_rsa),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
