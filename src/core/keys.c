@@ -19,6 +19,14 @@ struct pv_keystore {
 	pthread_mutex_t mu; /* guards the caches only; never held across a token call */
 	struct pv_key **meta;
 	size_t nmeta;
+	struct handle_entry *handles; /* the handle cache, per (name, version) */
+	size_t nhandles;
+};
+
+struct handle_entry {
+	char name[PV_KEY_NAME_MAX + 1];
+	unsigned version;
+	p11_obj obj; /* handle + token generation it belongs to */
 };
 
 static CK_BBOOL ck_true = CK_TRUE;
@@ -51,6 +59,9 @@ cache_clear(pv_keystore *ks)
 	free(ks->meta);
 	ks->meta = NULL;
 	ks->nmeta = 0;
+	free(ks->handles);
+	ks->handles = NULL;
+	ks->nhandles = 0;
 }
 
 void
@@ -119,6 +130,52 @@ cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
 	}
 	pthread_mutex_unlock(&ks->mu);
 	return r;
+}
+
+/* Cached reference for (name, version) with the same CKA_ID, if any. */
+static int
+handle_get(pv_keystore *ks, const char *name, unsigned version, p11_obj *obj)
+{
+	int found = 0;
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->nhandles; i++) {
+		const struct handle_entry *e = &ks->handles[i];
+
+		if (e->version == version && strcmp(e->name, name) == 0 && e->obj.cls == obj->cls &&
+		    e->obj.id_len == obj->id_len && memcmp(e->obj.id, obj->id, obj->id_len) == 0) {
+			*obj = e->obj;
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return found;
+}
+
+void
+pv_keys_remember(pv_keystore *ks, const char *name, unsigned version, const p11_obj *obj)
+{
+	struct handle_entry *grown;
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->nhandles; i++) {
+		if (ks->handles[i].version == version && strcmp(ks->handles[i].name, name) == 0)
+			break;
+	}
+	if (i == ks->nhandles) {
+		if ((grown = reallocarray(ks->handles, ks->nhandles + 1, sizeof(*grown))) == NULL)
+			goto out; /* a cache: forgetting is allowed */
+		ks->handles = grown;
+		ks->nhandles++;
+		snprintf(ks->handles[i].name, sizeof(ks->handles[i].name), "%s", name);
+		ks->handles[i].version = version;
+	}
+	ks->handles[i].obj = *obj;
+out:
+	pthread_mutex_unlock(&ks->mu);
 }
 
 /* ---- metadata object on the token ---- */
@@ -765,6 +822,16 @@ pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_k
 	}
 	*ver = *v;
 	obj_ref(v, secret_class(k->alg), obj);
+	/* the handle cache: no C_FindObjects once a version has been used */
+	if (!handle_get(ks, name, v->version, obj)) {
+		if ((r = p11_obj_find(ks->tok, obj)) != PV_OK) {
+			if (r == PV_ERR_NOT_FOUND)
+				pv_err_set_detail("the token has no key object for '%s' version %u", name,
+						  v->version);
+			goto out;
+		}
+		pv_keys_remember(ks, name, v->version, obj);
+	}
 	*key = k;
 	k = NULL;
 out:

@@ -47,6 +47,9 @@ pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct 
  */
 pv_err pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
 		       struct pv_key_version *ver, p11_obj *obj) PV_WUR;
+/* Store a (re-)resolved object reference in the handle cache, e.g. after
+ * an operation during which the token layer had to find it again. */
+void pv_keys_remember(pv_keystore *ks, const char *name, unsigned version, const p11_obj *obj);
 /* Public key of an asymmetric version, as an OpenSSL key. */
 pv_err pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver,
 		      EVP_PKEY **out) PV_WUR;

@@ -178,6 +178,7 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 	}
 	if (r != PV_OK)
 		goto out;
+	pv_keys_remember(ks, name, ver.version, &obj);
 	if (ai->family == PV_FAMILY_EC && out->len != 2 * ai->field_len) {
 		pv_err_set_detail("token returned a %zu-byte ECDSA signature", out->len);
 		r = PV_ERR_INTEGRITY;
