@@ -89,7 +89,8 @@ unchanged "unknown key"
 say "bad names and algorithms: 2, no key"
 for name in -leading-dash _leading-underscore "has space" "dot.name" "slash/name" "" \
 	"$(printf 'a%.0s' $(seq 1 65))"; do
-	run_expect 2 vc key create "$name" --alg p256
+	# "--" so that a leading dash is a name, not an option.
+	run_expect 2 vc key create --alg p256 -- "$name"
 	assert_one_line_error "$RUN_ERR"
 done
 run_expect 0 vc key create "$(printf 'b%.0s' $(seq 1 64))" --alg p256 # 64 is allowed
@@ -163,6 +164,15 @@ run_expect "2|6" vc verify ok-p256 --in "$W/msg" --sig "$W/bad.jose" --format jo
 run_expect 2 vc verify ok-p256 --in "$W/msg" --sig "$W/no-such-sig-file"
 run_expect 2 vc sign ok-p256 --in "$W/no-such-input"
 run_expect 2 vc verify ok-p256 --in "$W/msg"
+
+say "unknown options: 2, one line"
+run_expect 2 vc key create x-opt --alg p256 --no-such-option
+assert_one_line_error "$RUN_ERR"
+run_expect 2 vc key create x-opt --alg p256 -Z
+assert_one_line_error "$RUN_ERR"
+run_expect 2 vc sign ok-p256 --in "$W/msg" --format
+assert_one_line_error "$RUN_ERR"
+unchanged "unknown options"
 
 say "destroy without --yes, bad versions"
 run_expect 2 vc key destroy ok-p256 --version 1

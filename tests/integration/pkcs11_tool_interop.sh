@@ -24,7 +24,7 @@ say "keys made by vaultctl, seen by pkcs11-tool"
 for alg in p256 ed25519 rsa2048 secp256k1; do
 	k=vc-$alg
 	run_expect 0 vc key create $k --alg $alg
-	uri=$(head -n 1 "$RUN_OUT")
+	uri=$(printed_uri "$RUN_OUT")
 	label=$(uri_attr "$uri" object)
 	id=$(uri_attr "$uri" id)
 	[ -n "$label$id" ] || fail "the URI of $k names neither object nor id: $uri"

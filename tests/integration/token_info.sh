@@ -43,13 +43,17 @@ run_expect 0 vc key create --help
 run_expect 2 vc no-such-command
 assert_one_line_error "$RUN_ERR"
 run_expect 2 vc token info --no-such-option
+assert_one_line_error "$RUN_ERR"
 
 say "PIN sources: file (environment), env:, fd:, cred:, URI pin-source"
 # key create needs a login, so each success proves the PIN source was read.
 run_expect 0 vc key create ps-file --alg p256
-pin_value=$(cat "$PV_USER_PIN_FILE")
-run_expect 0 env -u P11VAULT_PIN_SOURCE PV_TEST_PIN="$pin_value" "$VAULTCTL" \
-	--pin-source env:PV_TEST_PIN key create ps-env --alg p256
+# Exported, not `env NAME=PIN cmd`: that would put the PIN on env's argv
+# (and into this log).
+PV_TEST_PIN=$(cat "$PV_USER_PIN_FILE")
+export PV_TEST_PIN
+run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source env:PV_TEST_PIN key create ps-env --alg p256
+unset PV_TEST_PIN
 run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source fd:7 key create ps-fd --alg p256 \
 	7<"$PV_USER_PIN_FILE"
 mkdir -m 700 "$PV_WORK/creds"
@@ -62,7 +66,6 @@ run_expect 0 env -u P11VAULT_PIN_SOURCE CREDENTIALS_DIRECTORY="$PV_WORK/creds" "
 	key create ps-cred-default --alg p256 </dev/null
 run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" \
 	--token "$P11VAULT_TOKEN?pin-source=file:$PV_USER_PIN_FILE" key create ps-uri --alg p256
-unset pin_value
 for k in ps-file ps-env ps-fd ps-cred ps-cred-default ps-uri; do
 	assert_versions "$k" "1:active"
 done

@@ -77,7 +77,7 @@ assert_one_line_error() {
 		cat "$1" >&2
 		fail "error output has $n lines, want exactly one"
 	}
-	grep -q '^vaultctl: .*: ' "$1" || fail "error line is not 'vaultctl: <what failed>: <why>': $(cat "$1")"
+	grep -q '^vaultctl: ' "$1" || fail "error line does not start with 'vaultctl: ': $(cat "$1")"
 }
 
 # The secret in a PIN file, never printed, only compared.
@@ -372,6 +372,11 @@ if any(k in jwk for k in ("d", "p", "q", "dp", "dq", "qi", "k")): errs.append("J
 if errs:
     sys.exit("\n".join(errs))
 EOF
+}
+
+# The pkcs11: URI a command printed (key create prints it among other lines).
+printed_uri() {
+	grep -m 1 '^pkcs11:' "$1" || fail "no pkcs11: URI in the output of the last command"
 }
 
 # ---- pkcs11-tool (OpenSC): an independent view of the token ----
