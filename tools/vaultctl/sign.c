@@ -3,14 +3,45 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
+#include "core/b64.h"
 #include "sigargs.h"
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
 	"sign NAME [--version N] [--in FILE|-] [--digest sha256|sha384|sha512|keccak256|none] "              \
 	"[--padding pkcs1|pss] [--format raw|der|jose] [--out FILE]"
+
+/* --json: the signature base64url-encoded in a small document. */
+static int
+print_json(const struct sigargs *a, const struct pv_sig *sig, pv_sigfmt fmt, const uint8_t *enc,
+	   size_t enclen)
+{
+	cJSON *doc = cJSON_CreateObject();
+	char *b64 = NULL;
+	int rc = PV_EXIT_INTERNAL;
+
+	/* JOSE already is base64url text; raw and DER bytes get encoded */
+	if (doc == NULL || (fmt == PV_SIGFMT_JOSE ? (b64 = strndup((const char *)enc, enclen)) == NULL
+						  : pv_b64url_encode(enc, enclen, &b64) != PV_OK))
+		goto out;
+	cJSON_AddStringToObject(doc, "name", a->name);
+	cJSON_AddNumberToObject(doc, "version", sig->version);
+	cJSON_AddStringToObject(doc, "alg", pv_alg_info(sig->alg)->name);
+	cJSON_AddStringToObject(doc, "digest", pv_digest_name(sig->digest));
+	cJSON_AddStringToObject(doc, "format", pv_sigfmt_name(fmt));
+	cJSON_AddStringToObject(doc, "signature_b64url", b64);
+	if (a->out != NULL && vctl_write_output(a->out, enc, enclen) != PV_OK)
+		goto out;
+	rc = vctl_print_json(doc);
+	doc = NULL;
+out:
+	cJSON_Delete(doc);
+	free(b64);
+	return rc;
+}
 
 int
 sign_main(struct vctl *c, int argc, char *argv[])
@@ -52,6 +83,10 @@ sign_main(struct vctl *c, int argc, char *argv[])
 	}
 	vctl_info(c, "signed %zu bytes with '%s' version %u (%s, digest %s)", pv_buf_len(in), a.name,
 		  sig.version, pv_alg_info(sig.alg)->name, pv_digest_name(sig.digest));
+	if (c->json) {
+		rc = print_json(&a, &sig, fmt, enc, enclen);
+		goto out;
+	}
 	/* JOSE is text: end it with a newline (its NUL terminator's place) */
 	if (fmt == PV_SIGFMT_JOSE)
 		enc[enclen++] = '\n';
