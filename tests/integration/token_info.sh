@@ -33,6 +33,11 @@ run_expect 0 vc doctor
 for m in CKM_ECDSA CKM_EDDSA CKM_RSA_PKCS_PSS CKM_SHA256_HMAC; do
 	assert_contains "$RUN_OUT" "$m" "doctor does not mention $m"
 done
+# "each p11vault feature, the mechanisms it needs": no feature without them.
+! grep -Eq '^[[:space:]]*needs[[:space:]]*$' "$RUN_OUT" || {
+	grep -B1 -E '^[[:space:]]*needs[[:space:]]*$' "$RUN_OUT" >&2
+	fail "doctor lists a feature that needs no mechanisms"
+}
 run_expect 3 env P11VAULT_TOKEN=pkcs11:token=no-such-token "$VAULTCTL" doctor
 assert_one_line_error "$RUN_ERR"
 
