@@ -124,9 +124,22 @@ if ! make_token; then
 	esac
 fi
 
-rc=0
-timeout -k 10 "${PV_TEST_TIMEOUT:-900}" "${runner[@]}" "$@" || rc=$?
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+# timeout runs the test in its own process group (so it can kill all of it),
+# which keeps make's Ctrl-C from reaching it: pass signals on by hand. In the
+# background, so that bash handles the trap at once instead of after the test.
+timeout -k 10 "${PV_TEST_TIMEOUT:-900}" "${runner[@]}" "$@" </dev/null &
+child=$!
+interrupted=0
+trap 'interrupted=1; kill -TERM "$child" 2>/dev/null' HUP INT TERM
+while :; do
+	rc=0
+	wait "$child" || rc=$?
+	kill -0 "$child" 2>/dev/null || break # else wait was cut short by a signal
+done
+if [ "$interrupted" = 1 ]; then
+	echo "run-with-token: $test_name interrupted" >&2
+	rc=99
+elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "run-with-token: $test_name timed out after ${PV_TEST_TIMEOUT:-900}s" >&2
 	rc=99
 fi
