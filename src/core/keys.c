@@ -664,6 +664,19 @@ find_version(struct pv_key *key, unsigned version, struct pv_key_version **v)
 	return PV_OK;
 }
 
+/* Fresh metadata plus one of its versions, for a state change. */
+static pv_err
+load_version_for_change(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+			struct pv_key_version **ver, struct meta_loc *mobj)
+{
+	pv_err r;
+
+	*ver = NULL;
+	if ((r = load_for_change(ks, name, key, mobj)) != PV_OK)
+		return r;
+	return find_version(*key, version, ver);
+}
+
 pv_err
 pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
 {
@@ -717,9 +730,7 @@ pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
 	struct meta_loc mobj;
 	pv_err r;
 
-	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
-		goto out;
-	if ((r = find_version(k, version, &v)) != PV_OK)
+	if ((r = load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state == PV_STATE_ACTIVE)
 		goto out; /* already: nothing to do */
@@ -745,9 +756,7 @@ pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
 	struct meta_loc mobj;
 	pv_err r;
 
-	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
-		goto out;
-	if ((r = find_version(k, version, &v)) != PV_OK)
+	if ((r = load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state == PV_STATE_ACTIVE) {
 		pv_err_set_detail("version %u is the active version of '%s'; rotate first", version, name);
@@ -772,9 +781,7 @@ pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 	size_t idx;
 	pv_err r;
 
-	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
-		goto out;
-	if ((r = find_version(k, version, &v)) != PV_OK)
+	if ((r = load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state != PV_STATE_RETIRED) {
 		pv_err_set_detail("version %u of '%s' is %s; only retired versions can be destroyed", version,

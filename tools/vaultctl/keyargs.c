@@ -65,3 +65,26 @@ keyargs_print_result(const char *name, unsigned version, const char *state)
 	cJSON_AddStringToObject(doc, "state", state);
 	return vctl_print_json(doc);
 }
+
+int
+keyargs_version_command(struct vctl *c, int argc, char *argv[], const char *usage, int flags,
+			pv_err (*op)(pv_keystore *, const char *, unsigned), const char *state)
+{
+	struct keyargs a;
+	pv_keystore *ks = NULL;
+	int rc;
+	pv_err r;
+
+	if ((rc = keyargs_parse(c, argc, argv, usage, flags | KEYARGS_VERSION | KEYARGS_NEED_VERSION, &a)) >=
+	    0)
+		return rc;
+	/* destruction cannot be undone: such commands require the explicit flag */
+	if ((flags & KEYARGS_YES) && !a.yes)
+		return vctl_usage(c, usage, "this cannot be undone; add --yes");
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = op(ks, a.name, a.version)) != PV_OK)
+		return vctl_fail(c, r, "%s '%s' version %u", c->cmd, a.name, a.version);
+	if (c->json)
+		return keyargs_print_result(a.name, a.version, state);
+	printf("key '%s' version %u is %s\n", a.name, a.version, state);
+	return 0;
+}

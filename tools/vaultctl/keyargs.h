@@ -22,6 +22,13 @@ enum keyargs_flags {
 /* Returns -1 when parsing succeeded, else the exit code to return. */
 int keyargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int flags, struct keyargs *out);
 
+/*
+ * The shape shared by `key activate|retire|destroy NAME --version N`: parse,
+ * run op on the keystore, report "key 'NAME' version N is STATE".
+ */
+int keyargs_version_command(struct vctl *c, int argc, char *argv[], const char *usage, int flags,
+			    pv_err (*op)(pv_keystore *, const char *, unsigned), const char *state);
+
 /* {"name":..,"version":..,"state":..} on stdout for --json. */
 int keyargs_print_result(const char *name, unsigned version, const char *state);
 
