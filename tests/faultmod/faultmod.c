@@ -11,7 +11,11 @@
  * DEVICE_REMOVED/TOKEN_NOT_PRESENT, the module is finalized before
  * CRYPTOKI_NOT_INITIALIZED. $PV_FAULT_TOKEN_FLAGS (read on every call) is
  * OR-ed into C_GetTokenInfo's flags and $PV_FAULT_MAX_SESSIONS replaces its
- * ulMaxSessionCount. pv_fault_count("C_Login") tells tests
+ * ulMaxSessionCount. $PV_FAULT_ATTR (or pv_fault_set_attr()), e.g.
+ *   "CKA_SENSITIVE=FALSE,CKA_EXTRACTABLE=TRUE"
+ * rewrites those CK_BBOOL attributes in every C_GetAttributeValue answer
+ * (a token that silently ignores the protection template; the real object is
+ * unchanged). pv_fault_count("C_Login") tells tests
  * how often a function was called. $PV_FAULT_TRACE traces every wrapped call
  * to stderr.
  */
@@ -27,6 +31,7 @@
 
 #define MAX_RULES 16
 #define MAX_NAMES 96
+#define MAX_ATTRS 8
 
 struct rule {
 	char fn[40];
@@ -42,11 +47,17 @@ static struct {
 	unsigned long n;
 } counts[MAX_NAMES];
 static int ncounts;
+static struct {
+	CK_ATTRIBUTE_TYPE type;
+	CK_BBOOL value;
+} attrs[MAX_ATTRS];
+static int nattrs;
 static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST shim;
 
 /* Exported for tests (found with dlsym). */
 int pv_fault_set(const char *spec);
+int pv_fault_set_attr(const char *spec);
 unsigned long pv_fault_count(const char *fn);
 void pv_fault_reset_counts(void);
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
@@ -127,6 +138,81 @@ pv_fault_set(const char *spec)
 	ret = parse_spec(spec);
 	pthread_mutex_unlock(&mu);
 	return ret;
+}
+
+static const struct {
+	const char *name;
+	CK_ATTRIBUTE_TYPE type;
+} bool_attrs[] = {
+    {"CKA_SENSITIVE", CKA_SENSITIVE},
+    {"CKA_EXTRACTABLE", CKA_EXTRACTABLE},
+    {"CKA_PRIVATE", CKA_PRIVATE},
+    {"CKA_TOKEN", CKA_TOKEN},
+    {"CKA_ALWAYS_SENSITIVE", CKA_ALWAYS_SENSITIVE},
+    {"CKA_NEVER_EXTRACTABLE", CKA_NEVER_EXTRACTABLE},
+};
+
+/* Caller holds mu. All or nothing: a bad spec leaves no overrides. */
+static int
+parse_attrs(const char *spec)
+{
+	char buf[512], *save = NULL, *tok;
+	size_t i;
+
+	nattrs = 0;
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		return -1;
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+
+		if (val == NULL || nattrs == MAX_ATTRS)
+			goto bad;
+		*val++ = '\0';
+		for (i = 0; i < sizeof(bool_attrs) / sizeof(bool_attrs[0]); i++)
+			if (strcmp(bool_attrs[i].name, tok) == 0)
+				break;
+		if (i == sizeof(bool_attrs) / sizeof(bool_attrs[0]) ||
+		    (strcmp(val, "TRUE") != 0 && strcmp(val, "FALSE") != 0))
+			goto bad;
+		attrs[nattrs].type = bool_attrs[i].type;
+		attrs[nattrs].value = strcmp(val, "TRUE") == 0 ? CK_TRUE : CK_FALSE;
+		nattrs++;
+	}
+	return 0;
+bad:
+	nattrs = 0;
+	return -1;
+}
+
+int
+pv_fault_set_attr(const char *spec)
+{
+	int ret;
+
+	pthread_mutex_lock(&mu);
+	ret = parse_attrs(spec);
+	pthread_mutex_unlock(&mu);
+	return ret;
+}
+
+/* Rewrite the overridden attributes the real module filled in. */
+static void
+override_attrs(CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	pthread_mutex_lock(&mu);
+	for (CK_ULONG i = 0; i < n; i++) {
+		/* only values actually returned: not size queries, not
+		 * CK_UNAVAILABLE_INFORMATION */
+		if (t[i].pValue == NULL || t[i].ulValueLen != sizeof(CK_BBOOL))
+			continue;
+		for (int j = 0; j < nattrs; j++)
+			if (attrs[j].type == t[i].type)
+				*(CK_BBOOL *)t[i].pValue = attrs[j].value;
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 unsigned long
@@ -223,8 +309,6 @@ make_real(CK_SESSION_HANDLE s, CK_RV rv)
 	X(C_CreateObject, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o),     \
 	  (s, t, n, o))                                                                                      \
 	X(C_DestroyObject, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o), (s, o))                                \
-	X(C_GetAttributeValue, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n),    \
-	  (s, o, t, n))                                                                                      \
 	X(C_SetAttributeValue, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n),    \
 	  (s, o, t, n))                                                                                      \
 	X(C_FindObjectsInit, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n), (s, t, n))               \
@@ -305,6 +389,24 @@ ends_operation(const char *fn)
 SESSION_FUNCS(WRAP)
 
 static CK_RV
+w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	CK_RV frv, rv;
+
+	if (fires("C_GetAttributeValue", &frv)) {
+		trace("C_GetAttributeValue", s, frv, 1);
+		return make_real(s, frv);
+	}
+	rv = real->C_GetAttributeValue(s, o, t, n);
+	trace("C_GetAttributeValue", s, rv, 0);
+	/* these answer every attribute they can (PKCS#11 2.40, C_GetAttributeValue) */
+	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_BUFFER_TOO_SMALL)
+		override_attrs(t, n);
+	return rv;
+}
+
+static CK_RV
 w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify, CK_SESSION_HANDLE_PTR s)
 {
 	FAULT(C_OpenSession, CK_INVALID_HANDLE);
@@ -362,13 +464,14 @@ load_real(void)
 	shim.version.minor = 40;
 #define SET(fn, params, args) shim.fn = w_##fn;
 	SESSION_FUNCS(SET)
+	shim.C_GetAttributeValue = w_C_GetAttributeValue;
 	shim.C_OpenSession = w_C_OpenSession;
 	shim.C_GetTokenInfo = w_C_GetTokenInfo;
 	shim.C_Initialize = w_C_Initialize;
 	shim.C_Finalize = w_C_Finalize;
 	shim.C_GetFunctionList = C_GetFunctionList;
 	pthread_mutex_lock(&mu);
-	if (parse_spec(getenv("PV_FAULT_SPEC")) != 0)
+	if (parse_spec(getenv("PV_FAULT_SPEC")) != 0 || parse_attrs(getenv("PV_FAULT_ATTR")) != 0)
 		rv = CKR_ARGUMENTS_BAD;
 	pthread_mutex_unlock(&mu);
 	return rv;
