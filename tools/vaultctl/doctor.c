@@ -13,38 +13,40 @@
 #endif
 
 #define USAGE     "doctor [--json]"
-#define MAX_NEEDS 3
+#define MAX_NEEDS 4
+/* CKM_RSA_PKCS_KEY_PAIR_GEN is 0, so the list needs another terminator */
+#define END       ((CK_MECHANISM_TYPE)~0UL)
 
 struct feature {
 	const char *name;
-	CK_MECHANISM_TYPE needs[MAX_NEEDS]; /* 0-terminated */
+	CK_MECHANISM_TYPE needs[MAX_NEEDS]; /* END-terminated */
 	const char *without;                /* what is lost when a mechanism is missing */
 };
 
 static const struct feature features[] = {
     {"ECDSA P-256 / P-384 keys (ES256, ES384 JWT, TLS)",
-     {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, 0},
+     {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, END},
      "ECDSA signing (ES256/ES384 JWTs, secp256k1 wallets) unavailable on this token"},
     {"secp256k1 keys (EVM wallets, ES256K)",
-     {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, 0},
+     {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, END},
      "EVM transaction signing and ES256K unavailable on this token"},
     {"Ed25519 keys (Solana wallets, EdDSA JWT)",
-     {CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, 0},
+     {CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, END},
      "Solana and EdDSA JWT signing unavailable on this token"},
     {"RSA PKCS#1 v1.5 (RS256 JWT)",
-     {CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, 0},
+     {CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, END},
      "RSA keys and RS256 JWTs unavailable on this token"},
-    {"RSA-PSS (PS256 JWT)", {CKM_RSA_PKCS_PSS, 0}, "PS256 JWTs unavailable on this token"},
+    {"RSA-PSS (PS256 JWT)", {CKM_RSA_PKCS_PSS, END}, "PS256 JWTs unavailable on this token"},
     {"AES-256 key-encryption keys (bundle aes-kwp recipient)",
-     {CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM},
+     {CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, END},
      "aes-kwp bundle recipients unavailable on this token (use rsa-oaep-sha256)"},
     {"RSA-OAEP unwrap (bundle rsa-oaep-sha256 recipient)",
-     {CKM_RSA_PKCS_OAEP, 0},
+     {CKM_RSA_PKCS_OAEP, END},
      "rsa-oaep-sha256 bundle recipients unavailable on this token"},
     {"HMAC-SHA256 derivation keys",
-     {CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC, 0},
+     {CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC, END},
      "hmac-sha256 keys and /v1/derive unavailable on this token"},
-    {"ECDH key agreement", {CKM_ECDH1_DERIVE, 0}, "ECDH (/v1/ecdh) unavailable on this token"},
+    {"ECDH key agreement", {CKM_ECDH1_DERIVE, END}, "ECDH (/v1/ecdh) unavailable on this token"},
 };
 
 static int
@@ -102,7 +104,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		needs = cJSON_AddArrayToObject(f, "mechanisms");
 		missing = cJSON_AddArrayToObject(f, "missing");
 		ok = 1;
-		for (k = 0; k < MAX_NEEDS && features[i].needs[k] != 0; k++) {
+		for (k = 0; k < MAX_NEEDS && features[i].needs[k] != END; k++) {
 			const char *mn = p11_mech_name(features[i].needs[k], mname, sizeof(mname));
 
 			cJSON_AddItemToArray(needs, cJSON_CreateString(mn));
