@@ -430,6 +430,44 @@ w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	return rv;
 }
 
+/*
+ * PV_FAULT_HIDE_MECHS="0x1057,0x1041": a token without those mechanisms
+ * (for `doctor`'s plain-words report). Numbers, as strtoul reads them.
+ */
+static int
+mech_hidden(CK_MECHANISM_TYPE m)
+{
+	const char *list = getenv("PV_FAULT_HIDE_MECHS");
+	char *end = NULL;
+
+	while (list != NULL && *list != '\0') {
+		if (strtoul(list, &end, 0) == m)
+			return 1;
+		if (end == list)
+			break;
+		list = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static CK_RV
+w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	CK_ULONG i, kept = 0;
+	CK_RV rv;
+
+	FAULT(C_GetMechanismList, CK_INVALID_HANDLE);
+	rv = real->C_GetMechanismList(slot, list, count);
+	if (rv != CKR_OK || list == NULL)
+		return rv; /* a size query may over-count: allowed by the spec */
+	for (i = 0; i < *count; i++) {
+		if (!mech_hidden(list[i]))
+			list[kept++] = list[i];
+	}
+	*count = kept;
+	return rv;
+}
+
 static CK_RV
 w_C_Initialize(CK_VOID_PTR args)
 {
@@ -467,6 +505,7 @@ load_real(void)
 	shim.C_GetAttributeValue = w_C_GetAttributeValue;
 	shim.C_OpenSession = w_C_OpenSession;
 	shim.C_GetTokenInfo = w_C_GetTokenInfo;
+	shim.C_GetMechanismList = w_C_GetMechanismList;
 	shim.C_Initialize = w_C_Initialize;
 	shim.C_Finalize = w_C_Finalize;
 	shim.C_GetFunctionList = C_GetFunctionList;
