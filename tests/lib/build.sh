@@ -6,7 +6,11 @@
 
 pv_step() { printf '\n==> %s\n' "$*"; }
 
+# shellcheck source=tests/lib/deps.sh
+. "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
+
 pv_build() {
+	pv_install_deps
 	if [ ! -x configure ]; then
 		pv_step "autoreconf -fi"
 		autoreconf -fi
