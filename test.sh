@@ -7,9 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . tests/lib/build.sh
-. tests/lib/deps.sh
 
-pv_install_deps # only what is missing, and only where that is possible
 pv_build
 pv_step "make -j2 check"
 rm -f build/test-suite.log
