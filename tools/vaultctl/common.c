@@ -96,9 +96,18 @@ vctl_usage(struct vctl *c, const char *usage, const char *fmt, ...)
 int
 vctl_bad_option(struct vctl *c, const char *usage, char *argv[])
 {
-	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *last = optind > 0 ? argv[optind - 1] : NULL;
+	const char *opt = "?";
 
-	return vctl_usage(c, usage, "unknown option or missing value: '%.64s'", opt ? opt : "?");
+	/* a long option names itself; a bad short one only through optopt */
+	if (last != NULL && strncmp(last, "--", 2) == 0)
+		opt = last;
+	else if (optopt > ' ' && optopt < 127)
+		opt = shortopt;
+	else if (last != NULL)
+		opt = last;
+	return vctl_usage(c, usage, "unknown option or missing value: '%.64s'", opt);
 }
 
 int
