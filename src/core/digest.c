@@ -59,8 +59,8 @@ pv_digest_len(pv_digest d)
 	return 0;
 }
 
-static const EVP_MD *
-evp_md(pv_digest d)
+const EVP_MD *
+pv_digest_evp_md(pv_digest d)
 {
 	switch (d) {
 	case PV_DIGEST_SHA256:
@@ -88,7 +88,7 @@ pv_digest_compute(pv_digest d, const uint8_t *in, size_t len, uint8_t *out, size
 		*outlen = PV_KECCAK256_LEN;
 		return PV_OK;
 	}
-	if ((md = evp_md(d)) == NULL) {
+	if ((md = pv_digest_evp_md(d)) == NULL) {
 		pv_err_set_detail("digest %s cannot be computed", pv_digest_name(d));
 		return PV_ERR_USAGE;
 	}
@@ -98,4 +98,19 @@ pv_digest_compute(pv_digest d, const uint8_t *in, size_t len, uint8_t *out, size
 	}
 	*outlen = mdlen;
 	return PV_OK;
+}
+
+pv_digest
+pv_digest_by_len(size_t len)
+{
+	switch (len) {
+	case 32:
+		return PV_DIGEST_SHA256;
+	case 48:
+		return PV_DIGEST_SHA384;
+	case 64:
+		return PV_DIGEST_SHA512;
+	default:
+		return PV_DIGEST_NONE;
+	}
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ test_round_trip(void **state)
 	(void)state;
 	memset(&k, 0, sizeof(k));
 	memset(id1, 0xab, sizeof(id1));
-	strcpy(k.name, "treasury");
+	snprintf(k.name, sizeof(k.name), "%s", "treasury");
 	k.alg = PV_ALG_SECP256K1;
 	k.serial = 7;
 	assert_int_equal(pv_key_add_version(&k, PV_STATE_VERIFY_ONLY, id1, sizeof(id1), 0, &v), PV_OK);

@@ -502,37 +502,6 @@ pv_pubkey_thumbprint(const EVP_PKEY *pk, char **out)
 	return r;
 }
 
-static const EVP_MD *
-digest_md(pv_digest d)
-{
-	switch (d) {
-	case PV_DIGEST_SHA256:
-		return EVP_sha256();
-	case PV_DIGEST_SHA384:
-		return EVP_sha384();
-	case PV_DIGEST_SHA512:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
-}
-
-/* The hash a prehashed input of this length most likely came from. */
-static pv_digest
-digest_for_len(size_t len)
-{
-	switch (len) {
-	case 32:
-		return PV_DIGEST_SHA256;
-	case 48:
-		return PV_DIGEST_SHA384;
-	case 64:
-		return PV_DIGEST_SHA512;
-	default:
-		return PV_DIGEST_NONE;
-	}
-}
-
 static pv_err
 verify_eddsa(EVP_PKEY *pk, pv_digest digest, const uint8_t *msg, size_t msglen, int msg_is_digest,
 	     const uint8_t *sig, size_t siglen)
@@ -575,7 +544,7 @@ verify_digest(EVP_PKEY *pk, const struct pv_alg_info *ai, int pss, pv_digest dig
 			return PV_ERR_BAD_SIGNATURE;
 		sig = der;
 		siglen = derlen;
-	} else if ((md = digest_md(digest)) == NULL) {
+	} else if ((md = pv_digest_evp_md(digest)) == NULL) {
 		pv_err_set_detail("RSA signatures need sha256, sha384 or sha512");
 		return PV_ERR_USAGE;
 	}
@@ -633,12 +602,12 @@ pv_pubkey_verify(EVP_PKEY *pk, pv_alg alg, int pss, pv_digest digest, const uint
 	if (digest == PV_DIGEST_NONE) {
 		/* the input is the digest; RSA still needs to know which hash */
 		msg_is_digest = 1;
-		if (digest_for_len(msglen) == PV_DIGEST_NONE) {
+		if (pv_digest_by_len(msglen) == PV_DIGEST_NONE) {
 			pv_err_set_detail("a prehashed input must be 32, 48 or 64 bytes, not %zu", msglen);
 			return PV_ERR_USAGE;
 		}
 		if (ai->family == PV_FAMILY_RSA)
-			digest = digest_for_len(msglen);
+			digest = pv_digest_by_len(msglen);
 	}
 	if (msg_is_digest) {
 		if (digest != PV_DIGEST_NONE && msglen != pv_digest_len(digest)) {

@@ -24,15 +24,6 @@ struct tbs {
 	uint8_t buf[PV_DIGEST_MAX_LEN];
 };
 
-static pv_digest
-digest_by_len(size_t len)
-{
-	return len == 32   ? PV_DIGEST_SHA256
-	       : len == 48 ? PV_DIGEST_SHA384
-	       : len == 64 ? PV_DIGEST_SHA512
-			   : PV_DIGEST_NONE;
-}
-
 static pv_err
 prepare(const struct pv_alg_info *ai, const struct pv_sign_opts *o, const uint8_t *msg, size_t len,
 	struct tbs *t)
@@ -76,7 +67,7 @@ prepare(const struct pv_alg_info *ai, const struct pv_sign_opts *o, const uint8_
 		d = ai->default_digest;
 	if (d == PV_DIGEST_NONE) {
 		/* the input is the digest; its length says which one */
-		if ((t->digest = digest_by_len(len)) == PV_DIGEST_NONE) {
+		if ((t->digest = pv_digest_by_len(len)) == PV_DIGEST_NONE) {
 			pv_err_set_detail(
 			    "with --digest none the input must be a 32, 48 or 64-byte digest (got %zu bytes)",
 			    len);

@@ -109,7 +109,7 @@ parse_spec(const char *spec)
 		return 0;
 	if (strlen(spec) >= sizeof(buf))
 		return -1;
-	strcpy(buf, spec);
+	memcpy(buf, spec, strlen(spec) + 1); /* length checked above */
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *code = strchr(tok, ':'), *cnt;
 		struct rule *r;
@@ -122,7 +122,7 @@ parse_spec(const char *spec)
 		r = &rules[nrules];
 		if (strlen(tok) >= sizeof(r->fn) || parse_code(code, &r->rv) != 0)
 			return -1;
-		strcpy(r->fn, tok);
+		memcpy(r->fn, tok, strlen(tok) + 1); /* length checked above */
 		r->left = cnt == NULL ? 1 : strcmp(cnt, "*") == 0 ? -1 : strtol(cnt, NULL, 10);
 		nrules++;
 	}
@@ -164,7 +164,7 @@ parse_attrs(const char *spec)
 		return 0;
 	if (strlen(spec) >= sizeof(buf))
 		return -1;
-	strcpy(buf, spec);
+	memcpy(buf, spec, strlen(spec) + 1); /* length checked above */
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(tok, '=');
 
