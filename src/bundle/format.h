@@ -1,0 +1,111 @@
+/*
+ * Bundle format 1 (docs/bundle-format.md): the in-memory model, the strict
+ * parser and the writer, and the exact bytes of the entry AAD (§5) and of
+ * the check digest (§6). No cryptography with the data key happens here.
+ */
+#ifndef PV_BUNDLE_FORMAT_H
+#define PV_BUNDLE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "bundle/kv.h"
+#include "core/alg.h"
+
+#define PV_BUNDLE_FORMAT         1
+#define PV_BUNDLE_MAX            (16u << 20)
+#define PV_BUNDLE_MAX_ENTRIES    10000
+#define PV_BUNDLE_MAX_RECIPIENTS 16
+#define PV_BUNDLE_MAX_CONTEXT    32
+#define PV_BUNDLE_ID_LEN         16
+#define PV_BUNDLE_NONCE_LEN      12
+#define PV_BUNDLE_TAG_LEN        16
+#define PV_BUNDLE_CHECK_LEN      (PV_BUNDLE_NONCE_LEN + PV_BUNDLE_TAG_LEN)
+#define PV_BUNDLE_VALUE_MAX      (1u << 20)
+#define PV_BUNDLE_WRAPPED_MAX    (16u << 10)
+#define PV_BUNDLE_TIME_LEN       20 /* YYYY-MM-DDTHH:MM:SSZ */
+
+enum pv_rcpt_type {
+	PV_RCPT_AES_KWP = 1,
+	PV_RCPT_RSA_OAEP_SHA256 = 2,
+};
+
+struct pv_bundle_recipient {
+	enum pv_rcpt_type type;
+	char *kid;
+	char *label; /* NULL when absent */
+	uint8_t *wrapped_dek;
+	size_t wrapped_len;
+};
+
+struct pv_bundle_entry {
+	char name[129];
+	int kind; /* PV_ENTRY_ENV, PV_ENTRY_FILE, PV_ENTRY_PRIVATE_KEY */
+	/* env/file: nonce + ct (ciphertext || tag); private-key: data = wrapped */
+	uint8_t nonce[PV_BUNDLE_NONCE_LEN];
+	uint8_t *data;
+	size_t data_len;
+	/* private-key only */
+	pv_alg alg;
+	uint8_t *public_key; /* DER SubjectPublicKeyInfo */
+	size_t public_key_len;
+};
+
+struct pv_bundle_ctx {
+	char *name;
+	char *value;
+};
+
+struct pv_bundle {
+	uint8_t id[PV_BUNDLE_ID_LEN];
+	char created[PV_BUNDLE_TIME_LEN + 1];
+	char not_after[PV_BUNDLE_TIME_LEN + 1]; /* "" when absent */
+	uint64_t version;
+	struct pv_bundle_ctx *ctx; /* sorted by name */
+	size_t nctx;
+	struct pv_bundle_recipient *rcpt;
+	size_t nrcpt;
+	struct pv_bundle_entry *entries; /* sorted by name */
+	size_t nentries;
+	uint8_t check[PV_BUNDLE_CHECK_LEN];
+};
+
+/* Strict parse of format 1 (§2, §3). Every failure is PV_ERR_INTEGRITY
+ * (or NOMEM) with a detail naming the member, e.g. "entries[3].name: ...". */
+pv_err pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out) PV_WUR;
+/* The document, one entry per line, with a final newline (malloc'd). */
+pv_err pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *len) PV_WUR;
+void pv_bundle_free(struct pv_bundle *b);
+
+/* An empty bundle: random id, created = now, version 1, no members. */
+pv_err pv_bundle_new(struct pv_bundle **out) PV_WUR;
+/* Context pairs: add/replace keeps the list sorted; names/values validated. */
+pv_err pv_bundle_set_context(struct pv_bundle *b, const char *name, const char *value) PV_WUR;
+const char *pv_bundle_get_context(const struct pv_bundle *b, const char *name);
+/* Entries: find by name; insert keeps order (takes ownership of e's buffers
+ * on success; PV_ERR_EXISTS if the name is taken); remove frees the entry. */
+struct pv_bundle_entry *pv_bundle_find(const struct pv_bundle *b, const char *name);
+pv_err pv_bundle_insert(struct pv_bundle *b, struct pv_bundle_entry *e) PV_WUR;
+pv_err pv_bundle_remove(struct pv_bundle *b, const char *name) PV_WUR;
+void pv_bundle_entry_clear(struct pv_bundle_entry *e);
+/* Recipients: append (takes ownership of r's buffers), remove by index. */
+pv_err pv_bundle_add_recipient(struct pv_bundle *b, struct pv_bundle_recipient *r) PV_WUR;
+void pv_bundle_remove_recipient(struct pv_bundle *b, size_t i);
+void pv_bundle_recipient_clear(struct pv_bundle_recipient *r);
+
+/* §5: the AAD of an env/file entry. */
+pv_err pv_bundle_entry_aad(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_buf **aad) PV_WUR;
+/* §6: H, the SHA-256 that the check authenticates. */
+pv_err pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32]) PV_WUR;
+
+const char *pv_rcpt_type_name(enum pv_rcpt_type t);
+const char *pv_entry_kind_name(int kind);
+
+/* RFC 3339 UTC with whole seconds and 'Z' only (20 bytes). */
+pv_err pv_time_parse(const char *s, time_t *t) PV_WUR;
+void pv_time_format(time_t t, char buf[PV_BUNDLE_TIME_LEN + 1]);
+
+#endif
