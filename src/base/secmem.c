@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -144,6 +147,77 @@ void
 pv_secret_lock(pv_secret *s)
 {
 	(void)sodium_mprotect_noaccess(s->data);
+}
+
+/* First allocation of pv_secret_read_fd; doubled as needed. */
+#define PV_SECRET_READ_CHUNK 4096
+
+pv_err
+pv_secret_read_fd(int fd, size_t max, pv_secret **out)
+{
+	pv_secret *s = NULL, *bigger = NULL;
+	/* one byte past max tells "exactly max" from "too large" */
+	size_t limit = max < SIZE_MAX ? max + 1 : max, cap;
+	ssize_t n;
+	pv_err r;
+
+	*out = NULL;
+	cap = limit < PV_SECRET_READ_CHUNK ? limit : PV_SECRET_READ_CHUNK;
+	if ((r = pv_secret_new(cap, &s)) != PV_OK)
+		goto out;
+	for (;;) {
+		if (s->len == s->cap) {
+			if (s->cap >= limit)
+				break;
+			cap = s->cap <= limit / 2 ? s->cap * 2 : limit;
+			if ((r = pv_secret_new(cap, &bigger)) != PV_OK)
+				goto out;
+			memcpy(bigger->data, s->data, s->len);
+			bigger->len = s->len;
+			pv_secret_free(s);
+			s = bigger;
+			bigger = NULL;
+		}
+		n = read(fd, s->data + s->len, s->cap - s->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pv_err_set_detail("read: %s", strerror(errno));
+			r = PV_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		s->len += (size_t)n;
+	}
+	if (s->len > max) {
+		r = PV_ERR_TOO_LARGE;
+		goto out;
+	}
+	pv_secret_lock(s);
+	*out = s;
+	s = NULL;
+	r = PV_OK;
+out:
+	pv_secret_free(s);
+	return r;
+}
+
+pv_err
+pv_secret_read_file(const char *path, size_t max, pv_secret **out)
+{
+	int fd, e;
+	pv_err r;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		e = errno;
+		pv_err_set_detail("cannot open %s: %s", path, strerror(e));
+		return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+	}
+	r = pv_secret_read_fd(fd, max, out);
+	close(fd);
+	return r;
 }
 
 int

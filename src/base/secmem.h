@@ -41,6 +41,15 @@ uint8_t *pv_secret_rw(pv_secret *s);
 /* Back to no-access until the next use. */
 void pv_secret_lock(pv_secret *s);
 
+/*
+ * Read a whole stream (fd) or file straight into guarded memory: the buffer
+ * grows by moving into a larger secret and wiping the old one, so no
+ * ordinary heap copy ever exists. PV_ERR_TOO_LARGE beyond max bytes. The
+ * result is locked (no access). A path of "-" is not special here.
+ */
+pv_err pv_secret_read_fd(int fd, size_t max, pv_secret **out) PV_WUR;
+pv_err pv_secret_read_file(const char *path, size_t max, pv_secret **out) PV_WUR;
+
 /* Constant-time equality of two byte strings of equal length. */
 int pv_ct_equal(const void *a, const void *b, size_t len);
 /* Wipe memory the compiler must not optimise away. */
