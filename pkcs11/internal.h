@@ -17,10 +17,16 @@
 #define P11_DEFAULT_POOL    8u
 #define P11_DEFAULT_RETRIES 3u
 
-/* A pooled session; epoch says which module/slot incarnation opened it. */
+/*
+ * A pooled session; epoch says which module/slot incarnation opened it.
+ * pinned: objects were created on it. Session objects die with the session
+ * that created them, so a pinned session is never closed while the token is
+ * open (a dirty one is parked instead: kept open, out of the pool).
+ */
 struct p11_sess {
 	CK_SESSION_HANDLE h;
 	unsigned long epoch;
+	int pinned;
 };
 
 struct p11_token {
@@ -47,6 +53,8 @@ struct p11_token {
 	unsigned pool_size;  /* sessions we may have open */
 	unsigned open_count; /* sessions open (free + borrowed) */
 	unsigned in_use;
+	struct p11_sess *parked; /* pinned sessions that must not be reused */
+	unsigned nparked, parked_cap;
 
 	/* recovery */
 	pthread_mutex_t reinit_mu; /* serialises Finalize/Initialize cycles */
@@ -79,7 +87,8 @@ void p11_pool_destroy(p11_token *tok);
 /* Borrow a session (opening and logging in as needed); CK_RV in *rv. */
 pv_err p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rv) PV_WUR;
 void p11_sess_return(p11_token *tok, struct p11_sess *s);
-/* Close (when still valid) and forget a borrowed session. */
+/* Close (when still valid) and forget a borrowed session; a pinned one is
+ * parked instead of closed. */
 void p11_sess_drop(p11_token *tok, struct p11_sess *s, int close_it);
 /* Forget every pooled session (after reinit or device loss). */
 void p11_pool_forget_all(p11_token *tok, int close_them);
@@ -115,6 +124,7 @@ struct p11_call {
 	pv_err err;
 	int dirty;
 	int no_refind; /* raw handles: a stale handle cannot be re-found */
+	int created;   /* objects were created: pin the session (see p11_sess) */
 };
 typedef CK_RV (*p11_op_fn)(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c);
 pv_err p11_run(p11_token *tok, p11_op_fn fn, void *ctx) PV_WUR;

@@ -106,7 +106,7 @@ out:
 pv_err
 p11_token_login(p11_token *tok)
 {
-	struct p11_sess s = {CK_INVALID_HANDLE, 0};
+	struct p11_sess s = {CK_INVALID_HANDLE, 0, 0};
 	pv_secret *pin = NULL;
 	char what[80], label[33];
 	CK_TOKEN_INFO ti;

@@ -303,8 +303,12 @@ create_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
 	struct attr_ctx *ctx = vctx;
 
+	CK_RV rv;
+
 	c->fname = "C_CreateObject";
-	return tok->f->C_CreateObject(h, ctx->tmpl, ctx->n, &ctx->h);
+	if ((rv = tok->f->C_CreateObject(h, ctx->tmpl, ctx->n, &ctx->h)) == CKR_OK)
+		c->created = 1;
+	return rv;
 }
 
 pv_err
@@ -369,9 +373,14 @@ gen_pair_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
 	struct gen_ctx *ctx = vctx;
 
+	CK_RV rv;
+
 	c->fname = "C_GenerateKeyPair";
-	return tok->f->C_GenerateKeyPair(h, ctx->mech, ctx->pub, ctx->npub, ctx->priv, ctx->npriv, &ctx->hpub,
-					 &ctx->hpriv);
+	rv = tok->f->C_GenerateKeyPair(h, ctx->mech, ctx->pub, ctx->npub, ctx->priv, ctx->npriv, &ctx->hpub,
+				       &ctx->hpriv);
+	if (rv == CKR_OK)
+		c->created = 1;
+	return rv;
 }
 
 pv_err
@@ -393,8 +402,12 @@ gen_key_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
 	struct gen_ctx *ctx = vctx;
 
+	CK_RV rv;
+
 	c->fname = "C_GenerateKey";
-	return tok->f->C_GenerateKey(h, ctx->mech, ctx->priv, ctx->npriv, &ctx->hpriv);
+	if ((rv = tok->f->C_GenerateKey(h, ctx->mech, ctx->priv, ctx->npriv, &ctx->hpriv)) == CKR_OK)
+		c->created = 1;
+	return rv;
 }
 
 pv_err

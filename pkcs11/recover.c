@@ -171,6 +171,7 @@ p11_fork_check(p11_token *tok)
 	pthread_mutex_init(&tok->reinit_mu, NULL);
 	pthread_mutex_init(&tok->login_mu, NULL);
 	tok->nfree = 0;
+	tok->nparked = 0;
 	tok->open_count = 0;
 	tok->in_use = 0;
 	atomic_fetch_add(&tok->epoch, 1);

@@ -38,6 +38,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		c.err = PV_OK;
 		c.dirty = 0;
 		c.no_refind = 0;
+		c.created = 0;
 		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK) {
 			if (rv == CKR_OK || !p11_rv_recoverable(rv) || attempt >= tok->max_retries)
 				return r;
@@ -47,6 +48,8 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			continue;
 		}
 		rv = fn(tok, s.h, ctx, &c);
+		if (c.created)
+			s.pinned = 1;
 		if (rv == CKR_OK) {
 			settle(tok, &s, rv, c.dirty);
 			return c.err;

@@ -36,10 +36,16 @@ p11_pool_destroy(p11_token *tok)
 		for (unsigned i = 0; i < tok->nfree; i++)
 			if (tok->free_list[i].epoch == epoch)
 				(void)tok->f->C_CloseSession(tok->free_list[i].h);
+		for (unsigned i = 0; i < tok->nparked; i++)
+			if (tok->parked[i].epoch == epoch)
+				(void)tok->f->C_CloseSession(tok->parked[i].h);
 	}
 	tok->nfree = 0;
 	free(tok->free_list);
 	tok->free_list = NULL;
+	tok->nparked = tok->parked_cap = 0;
+	free(tok->parked);
+	tok->parked = NULL;
 }
 
 static CK_RV
@@ -114,6 +120,7 @@ p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rvp)
 
 	s->epoch = epoch;
 	s->h = CK_INVALID_HANDLE;
+	s->pinned = 0;
 	if ((rv = open_session(tok, &s->h)) != CKR_OK) {
 		*rvp = rv;
 		pv_err_set_detail("C_OpenSession: %s", p11_rv_name(rv));
@@ -144,15 +151,43 @@ p11_sess_return(p11_token *tok, struct p11_sess *s)
 	s->h = CK_INVALID_HANDLE;
 }
 
+/*
+ * Keep a pinned session open but out of the pool (mu held): closing it would
+ * destroy the session objects created on it. If the list cannot grow the
+ * session is left open untracked (C_Finalize or exit closes it).
+ */
+static void
+park_locked(p11_token *tok, const struct p11_sess *s)
+{
+	struct p11_sess *grown;
+	unsigned cap;
+
+	if (tok->nparked == tok->parked_cap) {
+		cap = tok->parked_cap ? 2 * tok->parked_cap : 4;
+		if ((grown = realloc(tok->parked, cap * sizeof(*grown))) == NULL)
+			return;
+		tok->parked = grown;
+		tok->parked_cap = cap;
+	}
+	tok->parked[tok->nparked++] = *s;
+}
+
 void
 p11_sess_drop(p11_token *tok, struct p11_sess *s, int close_it)
 {
+	int current;
+
 	pthread_mutex_lock(&tok->mu);
 	tok->in_use--;
 	tok->open_count--;
+	current = s->h != CK_INVALID_HANDLE && s->epoch == atomic_load(&tok->epoch);
+	if (close_it && current && s->pinned) {
+		park_locked(tok, s);
+		close_it = 0;
+	}
 	pthread_cond_signal(&tok->cv);
 	pthread_mutex_unlock(&tok->mu);
-	if (close_it && s->h != CK_INVALID_HANDLE && s->epoch == atomic_load(&tok->epoch))
+	if (close_it && current)
 		(void)tok->f->C_CloseSession(s->h);
 	s->h = CK_INVALID_HANDLE;
 }
@@ -164,13 +199,16 @@ p11_pool_forget_all(p11_token *tok, int close_them)
 	unsigned n = 0;
 
 	pthread_mutex_lock(&tok->mu);
-	if (close_them && tok->nfree > 0 && (old = calloc(tok->nfree, sizeof(*old))) != NULL) {
+	if (close_them && tok->nfree + tok->nparked > 0 &&
+	    (old = calloc(tok->nfree + tok->nparked, sizeof(*old))) != NULL) {
 		for (unsigned i = 0; i < tok->nfree; i++)
-			old[i] = tok->free_list[i];
-		n = tok->nfree;
+			old[n++] = tok->free_list[i];
+		for (unsigned i = 0; i < tok->nparked; i++)
+			old[n++] = tok->parked[i];
 	}
 	tok->open_count -= tok->nfree;
 	tok->nfree = 0;
+	tok->nparked = 0; /* their session objects are lost with the recovery */
 	/* Borrowed sessions now carry an old epoch and are dropped on return. */
 	atomic_fetch_add(&tok->epoch, 1);
 	pthread_cond_broadcast(&tok->cv);
