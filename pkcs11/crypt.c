@@ -130,12 +130,15 @@ static pv_err
 run_cipher(p11_token *tok, p11_op_fn fn, CK_MECHANISM *mech, CK_OBJECT_HANDLE key, const uint8_t *in,
 	   size_t inlen, uint8_t *out, size_t *outlen)
 {
+	static const uint8_t empty[1];
 	struct cipher_ctx ctx = {mech, key, in, inlen, out, 0};
 	pv_err r;
 
-	/* A zero-length GCM decryption still needs a valid pointer. */
 	if (mech == NULL || out == NULL || outlen == NULL || (in == NULL && inlen > 0))
 		return PV_ERR_USAGE;
+	/* Modules refuse a NULL input even of length 0 (SoftHSM: ARGUMENTS_BAD). */
+	if (in == NULL)
+		ctx.in = empty;
 	ctx.outlen = *outlen;
 	if ((r = p11_run(tok, fn, &ctx)) != PV_OK)
 		return r;
