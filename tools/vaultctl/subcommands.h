@@ -15,6 +15,19 @@ int doctor_main(struct vctl *c, int argc, char *argv[]);
 int key_main(struct vctl *c, int argc, char *argv[]);
 int sign_main(struct vctl *c, int argc, char *argv[]);
 int verify_main(struct vctl *c, int argc, char *argv[]);
+int bundle_main(struct vctl *c, int argc, char *argv[]);
+int unwrap_main(struct vctl *c, int argc, char *argv[]);
+int exec_main(struct vctl *c, int argc, char *argv[]);
+
+/* bundle subcommands (tools/vaultctl/bundle_*.c) */
+int bundle_seal_main(struct vctl *c, int argc, char *argv[]);
+int bundle_set_main(struct vctl *c, int argc, char *argv[]);
+int bundle_rm_main(struct vctl *c, int argc, char *argv[]);
+int bundle_import_key_main(struct vctl *c, int argc, char *argv[]);
+int bundle_list_main(struct vctl *c, int argc, char *argv[]);
+int bundle_verify_main(struct vctl *c, int argc, char *argv[]);
+int bundle_rewrap_main(struct vctl *c, int argc, char *argv[]);
+int bundle_rotate_main(struct vctl *c, int argc, char *argv[]);
 
 /* key subcommands (tools/vaultctl/key_*.c) */
 int key_create_main(struct vctl *c, int argc, char *argv[]);

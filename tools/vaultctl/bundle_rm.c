@@ -1,0 +1,60 @@
+/* vaultctl bundle rm BUNDLE NAME... [--out FILE] */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "bundleargs.h"
+#include "subcommands.h"
+
+#define USAGE "bundle rm BUNDLE NAME... [--out FILE]"
+
+int
+bundle_rm_main(struct vctl *c, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct bundle_edit e = {0};
+	const char *out = NULL;
+	int ch, i, rc;
+	pv_err r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			printf("Usage: vaultctl %s\n", USAGE);
+			return 0;
+		default:
+			return vctl_bad_option(c, USAGE, argv);
+		}
+	}
+	if (optind + 2 > argc)
+		return vctl_usage(c, USAGE, "BUNDLE and at least one NAME are required");
+	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK) {
+		rc = vctl_fail(c, r, "bundle rm");
+		goto done;
+	}
+	/* all or nothing: a missing name writes nothing */
+	for (i = optind + 1; i < argc; i++) {
+		if ((r = pv_bundle_remove(e.b, argv[i])) != PV_OK) {
+			rc = vctl_fail(c, r, "bundle rm %.64s", argv[i]);
+			goto done;
+		}
+	}
+	if ((r = bundle_edit_commit(c, &e)) != PV_OK) {
+		rc = vctl_fail(c, r, "bundle rm");
+		goto done;
+	}
+	fprintf(stderr, "bundle: %d entr%s removed; version %llu\n", argc - optind - 1, argc - optind - 1 == 1 ? "y" : "ies",
+		(unsigned long long)e.b->version);
+	rc = 0;
+done:
+	bundle_edit_end(&e);
+	return rc;
+}

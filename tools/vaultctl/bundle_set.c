@@ -1,0 +1,79 @@
+/* vaultctl bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bundleargs.h"
+#include "subcommands.h"
+
+#define USAGE "bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE]"
+
+int
+bundle_set_main(struct vctl *c, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"kind", required_argument, NULL, 'k'}, {"in", required_argument, NULL, 'i'},
+	    {"out", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct bundle_edit e = {0};
+	const char *in = "-", *out = NULL, *name;
+	pv_secret *value = NULL;
+	int ch, kind = PV_ENTRY_ENV, rc;
+	size_t len;
+	pv_err r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			if (strcmp(optarg, "env") == 0)
+				kind = PV_ENTRY_ENV;
+			else if (strcmp(optarg, "file") == 0)
+				kind = PV_ENTRY_FILE;
+			else
+				return vctl_usage(c, USAGE, "--kind is env or file");
+			break;
+		case 'i':
+			in = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			printf("Usage: vaultctl %s\n", USAGE);
+			return 0;
+		default:
+			return vctl_bad_option(c, USAGE, argv);
+		}
+	}
+	if (optind + 2 != argc)
+		return vctl_usage(c, USAGE, "BUNDLE and NAME are required (the value comes from --in or stdin)");
+	name = argv[optind + 1];
+	if (!pv_entry_name_valid(kind, name))
+		return vctl_usage(c, USAGE, "%.64s is not a valid %s entry name", name, kind == PV_ENTRY_ENV ? "env" : "file");
+	if (strcmp(in, "-") == 0 && strcmp(argv[optind], "-") == 0)
+		return vctl_usage(c, USAGE, "the bundle and the value cannot both come from stdin");
+	/* the value first: a bad value must not cost a token login */
+	if ((r = bundleargs_read_secret(in, PV_BUNDLE_VALUE_MAX, &value)) != PV_OK) {
+		rc = vctl_fail(c, r, "bundle set: reading the value");
+		goto done;
+	}
+	len = pv_secret_len(value);
+	/* a value typed or piped with a final newline: env values drop it */
+	if (kind == PV_ENTRY_ENV && len > 0 && pv_secret_ro(value)[len - 1] == '\n')
+		len -= (len > 1 && pv_secret_ro(value)[len - 2] == '\r') ? 2 : 1;
+	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
+	    (r = pv_bundle_put_value(e.b, e.op.dek, name, kind, pv_secret_ro(value), len)) != PV_OK ||
+	    (r = bundle_edit_commit(c, &e)) != PV_OK) {
+		rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "bundle set %s", name);
+		goto done;
+	}
+	fprintf(stderr, "bundle: %s set (%zu bytes); version %llu\n", name, len, (unsigned long long)e.b->version);
+	rc = 0;
+done:
+	pv_secret_free(value);
+	bundle_edit_end(&e);
+	return rc;
+}

@@ -1,0 +1,351 @@
+/* Shared pieces of the bundle commands (see bundleargs.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "bundleargs.h"
+#include "core/pubkey.h"
+#include "pkcs11/objuri.h"
+
+int
+bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *arg, struct bundle_read_args *a)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	switch (ch) {
+	case OPT_MIN_VERSION:
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || v < 1 || arg[0] == '-')
+			return vctl_usage(c, usage, "--min-version takes a positive number");
+		a->ro.min_version = v;
+		return 0;
+	case OPT_EXPECT_CONTEXT:
+		if (strchr(arg, '=') == NULL || arg[0] == '=')
+			return vctl_usage(c, usage, "--expect-context takes NAME=VALUE");
+		if (a->ro.nexpect >= BUNDLEARGS_MAX_EXPECT)
+			return vctl_usage(c, usage, "too many --expect-context");
+		a->expect[a->ro.nexpect++] = arg;
+		a->ro.expect_ctx = a->expect;
+		return 0;
+	case OPT_KEY:
+		a->key = arg;
+		return 0;
+	case OPT_REQUIRE_TOKEN_UNWRAP:
+		a->ro.require_token_unwrap = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+pv_err
+bundleargs_read_secret(const char *path, size_t max, pv_secret **out)
+{
+	pv_err r;
+
+	r = strcmp(path, "-") == 0 ? pv_secret_read_fd(0, max, out) : pv_secret_read_file(path, max, out);
+	if (r == PV_ERR_NOT_FOUND || r == PV_ERR_IO) {
+		pv_err_set_detail("cannot read %s", strcmp(path, "-") == 0 ? "stdin" : path);
+		r = PV_ERR_USAGE;
+	} else if (r == PV_ERR_TOO_LARGE) {
+		pv_err_set_detail("%s is larger than %zu bytes", strcmp(path, "-") == 0 ? "stdin" : path, max);
+	}
+	return r;
+}
+
+pv_err
+bundleargs_load(const char *path, struct pv_bundle **b)
+{
+	pv_err r;
+
+	r = strcmp(path, "-") == 0 ? pv_bundle_load_fd(0, b) : pv_bundle_load_file(path, b);
+	if (r == PV_ERR_NOT_FOUND || r == PV_ERR_IO) {
+		pv_err_set_detail("cannot read %s", path);
+		r = PV_ERR_USAGE;
+	}
+	return r;
+}
+
+pv_err
+bundleargs_save(const char *path, const char *out, const struct pv_bundle *b)
+{
+	char *text = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	if ((r = pv_bundle_serialize(b, &text, &len)) != PV_OK)
+		return r;
+	r = vctl_write_output(out != NULL ? out : path, text, len);
+	free(text);
+	return r;
+}
+
+static void
+set_label(struct pv_rcpt_spec *s, const char *label, size_t len)
+{
+	size_t i, n = len < sizeof(s->label) - 1 ? len : sizeof(s->label) - 1;
+
+	for (i = 0; i < n; i++) /* labels are for people: printable only */
+		s->label[i] = (label[i] >= 0x20 && label[i] < 0x7f) ? label[i] : '?';
+	s->label[n] = '\0';
+}
+
+static pv_err
+recipient_from_pem(const char *path, struct pv_rcpt_spec *s)
+{
+	BIO *bio = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *pk = NULL;
+	const char *base = strrchr(path, '/');
+	pv_err r = PV_ERR_USAGE;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		pv_err_set_detail("cannot read %s", path);
+		goto out;
+	}
+	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+		(void)BIO_reset(bio);
+		if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+			pk = X509_get_pubkey(cert);
+	}
+	if (pk == NULL) {
+		pv_err_set_detail("%s holds no PEM public key or certificate", path);
+		goto out;
+	}
+	if (EVP_PKEY_base_id(pk) != EVP_PKEY_RSA) {
+		pv_err_set_detail("%s: only RSA public keys can be recipients", path);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	s->type = PV_RCPT_RSA_OAEP_SHA256;
+	base = base ? base + 1 : path;
+	set_label(s, base, strlen(base));
+	s->pub = pk;
+	pk = NULL;
+	r = PV_OK;
+out:
+	EVP_PKEY_free(pk);
+	X509_free(cert);
+	BIO_free(bio);
+	return r;
+}
+
+static pv_err
+recipient_from_uri(struct vctl *c, const char *uri, struct pv_rcpt_spec *s)
+{
+	p11_token *tok = NULL;
+	CK_OBJECT_HANDLE *hs = NULL;
+	uint8_t *mod = NULL, *exp = NULL, *label = NULL;
+	size_t n = 0, i, modlen = 0, explen = 0, labellen = 0;
+	CK_ULONG cls, kt;
+	pv_err r;
+
+	if ((r = vctl_token(c, 1, &tok)) != PV_OK || (r = p11_find_by_uri(tok, uri, &hs, &n)) != PV_OK)
+		goto out;
+	r = PV_ERR_NOT_FOUND;
+	pv_err_set_detail("no AES or RSA key matches %s", uri);
+	for (i = 0; i < n; i++) {
+		if (p11_handle_get_ulong(tok, hs[i], CKA_CLASS, &cls) != PV_OK ||
+		    p11_handle_get_ulong(tok, hs[i], CKA_KEY_TYPE, &kt) != PV_OK)
+			continue;
+		if (cls == CKO_SECRET_KEY && kt == CKK_AES) {
+			s->type = PV_RCPT_AES_KWP;
+			s->tok = tok;
+			s->kek = hs[i];
+		} else if ((cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY) && kt == CKK_RSA) {
+			if ((r = p11_handle_get_attr(tok, hs[i], CKA_MODULUS, &mod, &modlen)) != PV_OK ||
+			    (r = p11_handle_get_attr(tok, hs[i], CKA_PUBLIC_EXPONENT, &exp, &explen)) != PV_OK ||
+			    (r = pv_pubkey_from_rsa(mod, modlen, exp, explen, &s->pub)) != PV_OK)
+				goto out;
+			s->type = PV_RCPT_RSA_OAEP_SHA256;
+		} else {
+			continue;
+		}
+		if (p11_handle_get_attr(tok, hs[i], CKA_LABEL, &label, &labellen) == PV_OK)
+			set_label(s, (const char *)label, labellen);
+		r = PV_OK;
+		break;
+	}
+out:
+	free(hs);
+	free(mod);
+	free(exp);
+	free(label);
+	return r;
+}
+
+static pv_err
+recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
+{
+	pv_keystore *ks = NULL;
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	p11_obj obj;
+	char label[P11_LABEL_MAX];
+	pv_err r;
+
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK)
+		goto out;
+	pv_keys_label(key, &ver, label, sizeof(label));
+	set_label(s, label, strlen(label));
+	if (key->alg == PV_ALG_AES256) {
+		if ((r = p11_obj_find(pv_keystore_token(ks), &obj)) != PV_OK)
+			goto out;
+		s->type = PV_RCPT_AES_KWP;
+		s->tok = pv_keystore_token(ks);
+		s->kek = obj.handle;
+	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA && key->usage == PV_USAGE_DECRYPT) {
+		if ((r = pv_keys_public(ks, key, &ver, &s->pub)) != PV_OK)
+			goto out;
+		s->type = PV_RCPT_RSA_OAEP_SHA256;
+	} else {
+		pv_err_set_detail("key %s (%s) cannot be a recipient: use an aes256 key or an RSA key created "
+				  "with --usage decrypt",
+				  name, pv_alg_info(key->alg)->name);
+		r = PV_ERR_KEY_TYPE;
+	}
+out:
+	pv_key_free(key);
+	return r;
+}
+
+pv_err
+bundleargs_recipient(struct vctl *c, const char *arg, struct pv_rcpt_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (strncmp(arg, "pkcs11:", 7) == 0)
+		return recipient_from_uri(c, arg, s);
+	if (strchr(arg, '/') != NULL || access(arg, F_OK) == 0)
+		return recipient_from_pem(arg, s);
+	return recipient_from_key(c, arg, s);
+}
+
+pv_err
+bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg, char kid[129])
+{
+	struct pv_rcpt_spec s;
+	long hit = -1;
+	size_t i;
+	pv_err r;
+
+	/* a kid or a label exactly as the bundle shows it (bundle list) */
+	if ((hit = pv_bundle_find_rcpt(b, arg)) < 0) {
+		for (i = 0; i < b->nrcpt; i++) {
+			if (b->rcpt[i].label != NULL && strcmp(b->rcpt[i].label, arg) == 0) {
+				if (hit >= 0) {
+					pv_err_set_detail("two recipients are labelled %s: give the kid", arg);
+					return PV_ERR_USAGE;
+				}
+				hit = (long)i;
+			}
+		}
+	}
+	if (hit >= 0) {
+		snprintf(kid, 129, "%s", b->rcpt[hit].kid);
+		return PV_OK;
+	}
+	if ((r = bundleargs_recipient(c, arg, &s)) != PV_OK)
+		return r;
+	r = pv_bundle_rcpt_spec_kid(&s);
+	if (r == PV_OK)
+		snprintf(kid, 129, "%s", s.kid);
+	EVP_PKEY_free(s.pub);
+	return r;
+}
+
+const char *
+bundleargs_rcpt_name(const struct pv_bundle_recipient *rc)
+{
+	return rc->label != NULL ? rc->label : rc->kid;
+}
+
+pv_err
+bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a, enum pv_dek_mode mode,
+		struct pv_bundle_opened *op)
+{
+	p11_token *tok = NULL;
+	const struct pv_bundle_recipient *rc;
+	pv_err r;
+
+	if ((r = pv_bundle_precheck(b, &a->ro)) != PV_OK)
+		return r;
+	if (a->key != NULL) {
+		if ((r = bundleargs_kid(c, b, a->key, a->kid)) != PV_OK)
+			return r;
+		a->ro.kid = a->kid;
+	}
+	if ((r = vctl_token(c, 1, &tok)) != PV_OK || (r = pv_bundle_open(tok, b, &a->ro, mode, op)) != PV_OK)
+		return r;
+	rc = &b->rcpt[op->rcpt];
+	vctl_info(c, "bundle version %llu opened through recipient %s (%s)", (unsigned long long)b->version,
+		  bundleargs_rcpt_name(rc), pv_rcpt_type_name(rc->type));
+	if (op->info.fallback > 0)
+		fprintf(stderr,
+			"vaultctl: warning: the token cannot unwrap with RSA-OAEP-SHA-256 (%s); the data key "
+			"passed through guarded memory (--require-token-unwrap refuses this)\n",
+			op->info.fallback == 1 ? "decrypted with C_Decrypt" : "raw RSA, OAEP decoded in software");
+	if (mode == PV_DEK_IN_MEMORY)
+		vctl_info(c, "editing: the data key is held in guarded memory for this command");
+	return PV_OK;
+}
+
+int
+bundleargs_split_names(char *list, const char **names, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (*tok == '\0')
+			continue;
+		if (n >= max)
+			return -1;
+		names[n++] = tok;
+	}
+	return (int)n;
+}
+
+pv_err
+bundle_edit_begin(struct vctl *c, const char *path, const char *out, struct bundle_edit *e)
+{
+	pv_err r;
+
+	memset(e, 0, sizeof(*e));
+	e->path = path;
+	e->out = out;
+	if ((r = bundleargs_load(path, &e->b)) != PV_OK)
+		return r;
+	return bundleargs_open(c, e->b, &e->ra, PV_DEK_IN_MEMORY, &e->op);
+}
+
+pv_err
+bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
+{
+	pv_err r;
+
+	e->b->version++;
+	if ((r = pv_bundle_seal_check(e->b, e->op.dek)) != PV_OK)
+		return r;
+	if ((r = bundleargs_save(e->path, e->out, e->b)) != PV_OK)
+		return r;
+	vctl_info(c, "bundle written: version %llu, %zu entries, %zu recipients", (unsigned long long)e->b->version,
+		  e->b->nentries, e->b->nrcpt);
+	return PV_OK;
+}
+
+void
+bundle_edit_end(struct bundle_edit *e)
+{
+	pv_bundle_opened_clear(&e->op);
+	pv_bundle_free(e->b);
+	memset(e, 0, sizeof(*e));
+}

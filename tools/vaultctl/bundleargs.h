@@ -1,0 +1,78 @@
+/*
+ * Shared pieces of the bundle commands: reading options, recipient
+ * arguments, loading a bundle (file or stdin) and writing it back.
+ */
+#ifndef VAULTCTL_BUNDLEARGS_H
+#define VAULTCTL_BUNDLEARGS_H
+
+#include <getopt.h>
+
+#include "bundle/bundle.h"
+#include "vaultctl.h"
+
+#define BUNDLEARGS_MAX_EXPECT 32
+
+/* getopt_long values of the reading options (above any short option). */
+enum {
+	OPT_MIN_VERSION = 0x100,
+	OPT_EXPECT_CONTEXT,
+	OPT_KEY,
+	OPT_REQUIRE_TOKEN_UNWRAP,
+	OPT_BUNDLE_FIRST_FREE,
+};
+#define BUNDLEARGS_READ_OPTIONS                                                                              \
+	{"min-version", required_argument, NULL, OPT_MIN_VERSION},                                            \
+	    {"expect-context", required_argument, NULL, OPT_EXPECT_CONTEXT},                                  \
+	    {"key", required_argument, NULL, OPT_KEY},                                                        \
+	    {"require-token-unwrap", no_argument, NULL, OPT_REQUIRE_TOKEN_UNWRAP}
+
+struct bundle_read_args {
+	struct pv_bundle_read_opts ro;
+	const char *expect[BUNDLEARGS_MAX_EXPECT];
+	const char *key; /* --key R, resolved to ro.kid by bundleargs_open */
+	char kid[129];
+};
+
+/* Take one reading option; returns -1 if ch is not one, else 0 or an exit
+ * code (usage) that the caller returns when > 0. */
+int bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *arg, struct bundle_read_args *a);
+
+/* Read a secret input ("-" = stdin) into guarded memory; an unreadable
+ * file is a usage error. */
+pv_err bundleargs_read_secret(const char *path, size_t max, pv_secret **out) PV_WUR;
+/* Load BUNDLE ("-" = stdin). */
+pv_err bundleargs_load(const char *path, struct pv_bundle **b) PV_WUR;
+/* Write the bundle to out (or back to path when out is NULL; stdout for "-"). */
+pv_err bundleargs_save(const char *path, const char *out, const struct pv_bundle *b) PV_WUR;
+
+/* Resolve a recipient argument (URI, key name or PEM file). Opens and logs
+ * in to the token only when R is on the token. The caller frees s->pub. */
+pv_err bundleargs_recipient(struct vctl *c, const char *arg, struct pv_rcpt_spec *s) PV_WUR;
+/* A recipient argument, or a kid as it appears in the bundle, to a kid. */
+pv_err bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg, char kid[129]) PV_WUR;
+
+/* Precheck, resolve --key, log in and open the DEK (reading: on the token;
+ * editing: in guarded memory). Says on stderr (-v) which recipient opened it
+ * and warns when an rsa-oaep fallback held the DEK in memory. */
+pv_err bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a, enum pv_dek_mode mode,
+		       struct pv_bundle_opened *op) PV_WUR;
+
+/* Split "A,B,C" into names (in place); returns the count or -1 if > max. */
+int bundleargs_split_names(char *list, const char **names, size_t max);
+
+/* A recipient's display name: its label, else its kid. */
+const char *bundleargs_rcpt_name(const struct pv_bundle_recipient *rc);
+
+/* Editing (set, rm, import-key, rewrap, rotate): load, open the DEK in
+ * guarded memory; then version + 1, a new check, and write back. */
+struct bundle_edit {
+	const char *path, *out;
+	struct pv_bundle *b;
+	struct pv_bundle_opened op;
+	struct bundle_read_args ra;
+};
+pv_err bundle_edit_begin(struct vctl *c, const char *path, const char *out, struct bundle_edit *e) PV_WUR;
+pv_err bundle_edit_commit(struct vctl *c, struct bundle_edit *e) PV_WUR;
+void bundle_edit_end(struct bundle_edit *e);
+
+#endif
