@@ -12,7 +12,7 @@ top_srcdir=$(cd "${top_srcdir:-$here/../..}" && pwd)
 top_builddir=$(cd "${top_builddir:-.}" && pwd)
 module=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 
-for p in vault-bench vaultctl; do
+for p in vault-bench bundle-bench vaultctl; do
 	[ -x "$top_builddir/$p" ] || {
 		echo "bench.sh: $top_builddir/$p is not built" >&2
 		exit 2
@@ -57,3 +57,5 @@ sh "$top_srcdir/softhsm/make-token.sh" --dir "$tmp/token" --label p11vault-bench
 export SOFTHSM2_CONF P11VAULT_MODULE P11VAULT_TOKEN P11VAULT_PIN_SOURCE
 
 "$top_builddir/vault-bench" "$@"
+echo
+"$top_builddir/bundle-bench" ${BUNDLE_BENCH_ENTRIES:-1000}
