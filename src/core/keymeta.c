@@ -58,6 +58,59 @@ pv_key_state_from_name(const char *s, pv_key_state *out)
 	return PV_ERR_BAD_INPUT;
 }
 
+static const char *const usage_names[] = {
+    [PV_USAGE_SIGN] = "sign",
+    [PV_USAGE_DECRYPT] = "decrypt",
+};
+
+const char *
+pv_key_usage_name(pv_key_usage u)
+{
+	if (u > PV_USAGE_DECRYPT)
+		return "unknown";
+	return usage_names[u];
+}
+
+pv_err
+pv_key_usage_from_name(const char *s, pv_key_usage *out)
+{
+	int i;
+
+	for (i = PV_USAGE_SIGN; i <= PV_USAGE_DECRYPT; i++) {
+		if (strcmp(s, usage_names[i]) == 0) {
+			*out = (pv_key_usage)i;
+			return PV_OK;
+		}
+	}
+	return PV_ERR_BAD_INPUT;
+}
+
+int
+pv_key_usage_valid(pv_alg alg, pv_key_usage u)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+
+	if (ai == NULL)
+		return 0;
+	switch (u) {
+	case PV_USAGE_SIGN:
+		return 1;
+	case PV_USAGE_DECRYPT:
+		return ai->family == PV_FAMILY_RSA;
+	}
+	return 0;
+}
+
+const char *
+pv_key_usage_label(pv_alg alg, pv_key_usage u)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+
+	if (ai != NULL && ai->family == PV_FAMILY_AES)
+		return "wrap";
+	return pv_key_usage_name(u);
+}
+
 void
 pv_key_free(struct pv_key *key)
 {
@@ -184,8 +237,14 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 		goto out;
 	if (!cJSON_AddNumberToObject(root, "format", PV_KEYMETA_FORMAT) ||
 	    !cJSON_AddStringToObject(root, "name", key->name) ||
-	    !cJSON_AddStringToObject(root, "alg", pv_alg_info(key->alg)->name) ||
-	    !cJSON_AddNumberToObject(root, "serial", (double)key->serial))
+	    !cJSON_AddStringToObject(root, "alg", pv_alg_info(key->alg)->name))
+		goto out;
+	/* the default is left out: metadata written before usages existed and
+	 * metadata of signing keys stay byte-identical */
+	if (key->usage != PV_USAGE_SIGN &&
+	    !cJSON_AddStringToObject(root, "usage", pv_key_usage_name(key->usage)))
+		goto out;
+	if (!cJSON_AddNumberToObject(root, "serial", (double)key->serial))
 		goto out;
 	if ((arr = cJSON_AddArrayToObject(root, "versions")) == NULL)
 		goto out;
@@ -280,7 +339,7 @@ pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
 	cJSON *root = NULL;
 	const cJSON *arr, *it;
 	struct pv_key *k = NULL;
-	const char *name, *alg;
+	const char *name, *alg, *usage;
 	double d;
 	size_t n, i, active = 0;
 	pv_err r = PV_ERR_INTEGRITY;
@@ -301,6 +360,12 @@ pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
 		goto out;
 	memcpy(k->name, name, strlen(name) + 1);
 	if ((alg = get_str(root, "alg")) == NULL || (k->alg = pv_alg_from_name(alg)) == PV_ALG_NONE)
+		goto out;
+	/* optional; when present it must be a usage this algorithm can have */
+	k->usage = PV_USAGE_SIGN;
+	if (cJSON_GetObjectItemCaseSensitive(root, "usage") != NULL &&
+	    ((usage = get_str(root, "usage")) == NULL || pv_key_usage_from_name(usage, &k->usage) != PV_OK ||
+	     !pv_key_usage_valid(k->alg, k->usage)))
 		goto out;
 	if (get_uint(root, "serial", 0, 9007199254740991.0, &d) != PV_OK)
 		goto out;

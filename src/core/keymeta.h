@@ -8,6 +8,9 @@
  *    "versions":[{"version":1,"state":"active","id":"<hex CKA_ID>",
  *                 "created":"2026-11-23T10:00:00Z","origin":"generated"}]}
  *
+ * An RSA key made to receive bundle data keys also carries "usage":"decrypt";
+ * the default usage ("sign") is not written, so older metadata reads the same.
+ *
  * The JSON comes back from a token other programs can write to, so it is
  * parsed as untrusted input (bounded, every field checked; fuzzed).
  */
@@ -34,6 +37,17 @@ typedef enum pv_key_state {
 	PV_STATE_RETIRED,
 } pv_key_state;
 
+/*
+ * What a key pair is for. The token enforces it (CKA_SIGN, CKA_DECRYPT, ...);
+ * the metadata records it so that rotation keeps it and signing can refuse
+ * early. Symmetric keys have one use fixed by their algorithm (aes256 wraps,
+ * hmac-sha256 signs) and always carry PV_USAGE_SIGN here.
+ */
+typedef enum pv_key_usage {
+	PV_USAGE_SIGN = 0, /* default: sign (private) and verify (public) */
+	PV_USAGE_DECRYPT,  /* RSA only: decrypt/unwrap (private), encrypt/wrap (public) */
+} pv_key_usage;
+
 struct pv_key_version {
 	unsigned version;
 	pv_key_state state;
@@ -46,6 +60,7 @@ struct pv_key_version {
 struct pv_key {
 	char name[PV_KEY_NAME_MAX + 1];
 	pv_alg alg;
+	pv_key_usage usage;
 	uint64_t serial; /* bumped on every change (lost-update detection) */
 	size_t nversions;
 	struct pv_key_version *versions; /* ascending by version */
@@ -55,6 +70,13 @@ struct pv_key {
 int pv_key_name_valid(const char *name);
 const char *pv_key_state_name(pv_key_state st);
 pv_err pv_key_state_from_name(const char *s, pv_key_state *out) PV_WUR;
+/* "sign" / "decrypt" (the metadata and --usage spelling). */
+const char *pv_key_usage_name(pv_key_usage u);
+pv_err pv_key_usage_from_name(const char *s, pv_key_usage *out) PV_WUR;
+/* Whether alg can have usage u (decrypt: RSA only). */
+int pv_key_usage_valid(pv_alg alg, pv_key_usage u);
+/* What the key does, for people: "sign", "decrypt", or "wrap" for aes256. */
+const char *pv_key_usage_label(pv_alg alg, pv_key_usage u);
 
 pv_err pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out) PV_WUR;
 /* Compact JSON, malloc'd NUL-terminated. */

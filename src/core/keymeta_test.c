@@ -67,6 +67,80 @@ test_round_trip(void **state)
 	pv_key_free(back);
 }
 
+/* Metadata of a signing key is byte-identical to what was written before
+ * usages existed: the default usage is not serialized. */
+static void
+test_default_usage_omitted(void **state)
+{
+	const char *doc = "{\"format\":1,\"name\":\"jwt\",\"alg\":\"rsa2048\",\"serial\":3,\"versions\":[{"
+			  "\"version\":1,\"state\":\"active\",\"id\":\"0a0b\",\"created\":\"2026-01-01T00:"
+			  "00:00Z\",\"origin\":\"generated\"}]}";
+	struct pv_key *k = NULL;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_SIGN);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, doc);
+	free(json);
+	pv_key_free(k);
+}
+
+static void
+test_decrypt_usage_round_trip(void **state)
+{
+	const char *doc = "{\"format\":1,\"name\":\"recipient\",\"alg\":\"rsa3072\",\"usage\":\"decrypt\","
+			  "\"serial\":1,\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":\"00ff\","
+			  "\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}";
+	struct pv_key *k = NULL, *back = NULL;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, doc);
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)json, strlen(json), &back), PV_OK);
+	assert_int_equal(back->usage, PV_USAGE_DECRYPT);
+	/* a copy keeps it (rotation works on copies) */
+	pv_key_free(k);
+	assert_int_equal(pv_key_dup(back, &k), PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	free(json);
+	pv_key_free(k);
+	pv_key_free(back);
+}
+
+static void
+test_usage_names(void **state)
+{
+	pv_key_usage u = PV_USAGE_DECRYPT;
+
+	(void)state;
+	assert_int_equal(pv_key_usage_from_name("sign", &u), PV_OK);
+	assert_int_equal(u, PV_USAGE_SIGN);
+	assert_int_equal(pv_key_usage_from_name("decrypt", &u), PV_OK);
+	assert_int_equal(u, PV_USAGE_DECRYPT);
+	assert_int_equal(pv_key_usage_from_name("Decrypt", &u), PV_ERR_BAD_INPUT);
+	assert_int_equal(pv_key_usage_from_name("encrypt", &u), PV_ERR_BAD_INPUT);
+	assert_int_equal(pv_key_usage_from_name("", &u), PV_ERR_BAD_INPUT);
+	assert_string_equal(pv_key_usage_name(PV_USAGE_SIGN), "sign");
+	assert_string_equal(pv_key_usage_name(PV_USAGE_DECRYPT), "decrypt");
+	/* decrypt is for RSA only */
+	assert_true(pv_key_usage_valid(PV_ALG_RSA2048, PV_USAGE_DECRYPT));
+	assert_true(pv_key_usage_valid(PV_ALG_RSA4096, PV_USAGE_DECRYPT));
+	assert_false(pv_key_usage_valid(PV_ALG_P256, PV_USAGE_DECRYPT));
+	assert_false(pv_key_usage_valid(PV_ALG_ED25519, PV_USAGE_DECRYPT));
+	assert_false(pv_key_usage_valid(PV_ALG_AES256, PV_USAGE_DECRYPT));
+	assert_false(pv_key_usage_valid(PV_ALG_HMAC_SHA256, PV_USAGE_DECRYPT));
+	assert_true(pv_key_usage_valid(PV_ALG_SECP256K1, PV_USAGE_SIGN));
+	assert_false(pv_key_usage_valid(PV_ALG_NONE, PV_USAGE_SIGN));
+	assert_string_equal(pv_key_usage_label(PV_ALG_AES256, PV_USAGE_SIGN), "wrap");
+	assert_string_equal(pv_key_usage_label(PV_ALG_RSA2048, PV_USAGE_DECRYPT), "decrypt");
+	assert_string_equal(pv_key_usage_label(PV_ALG_P256, PV_USAGE_SIGN), "sign");
+}
+
 static const char *const bad_docs[] = {
     "",
     "[]",
@@ -105,6 +179,25 @@ static const char *const bad_docs[] = {
     "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
     "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"magic\"}]}",
     "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[]}",
+    /* unknown usage, usage of the wrong type, decrypt on a non-RSA key */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"usage\":\"encrypt\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"usage\":\"\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"usage\":1,\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"usage\":null,\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"usage\":\"decrypt\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"aes256\",\"usage\":\"decrypt\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
 };
 
 static void
@@ -157,6 +250,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_default_usage_omitted),
+	    cmocka_unit_test(test_decrypt_usage_round_trip),
+	    cmocka_unit_test(test_usage_names),
 	    cmocka_unit_test(test_rejects_malformed),
 	    cmocka_unit_test(test_accepts_minimal),
 	    cmocka_unit_test(test_too_large),

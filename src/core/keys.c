@@ -356,16 +356,71 @@ secret_class(pv_alg alg)
 	return pv_alg_is_asymmetric(alg) ? CKO_PRIVATE_KEY : CKO_SECRET_KEY;
 }
 
-/* The token must have kept the key sensitive, non-extractable, private and
- * persistent; a token that silently drops any of these is not trusted. */
-static pv_err
-check_honoured(p11_token *tok, CK_OBJECT_HANDLE h)
+/* What each object of a new version may do, from its algorithm and usage. */
+struct usage_attrs {
+	CK_BBOOL sign, verify, encrypt, decrypt, wrap, unwrap;
+};
+
+static void
+usage_attrs(pv_alg alg, pv_key_usage usage, struct usage_attrs *u)
 {
-	static const struct {
-		CK_ATTRIBUTE_TYPE type;
-		CK_BBOOL want;
-		const char *name;
-	} need[] = {
+	memset(u, 0, sizeof(*u)); /* CK_FALSE */
+	switch (pv_alg_info(alg)->family) {
+	case PV_FAMILY_AES:
+		/* a key-encryption key: it wraps and unwraps data keys and never
+		 * encrypts data itself (the unwrapped data key does that) */
+		u->wrap = u->unwrap = CK_TRUE;
+		break;
+	case PV_FAMILY_HMAC:
+		u->sign = u->verify = CK_TRUE;
+		break;
+	case PV_FAMILY_RSA:
+	case PV_FAMILY_EC:
+	case PV_FAMILY_EDDSA:
+		if (usage == PV_USAGE_DECRYPT)
+			u->encrypt = u->decrypt = u->wrap = u->unwrap = CK_TRUE;
+		else
+			u->sign = u->verify = CK_TRUE;
+		break;
+	}
+}
+
+struct want_bool {
+	CK_ATTRIBUTE_TYPE type;
+	CK_BBOOL want;
+	const char *name;
+};
+
+static pv_err
+check_bools(p11_token *tok, CK_OBJECT_HANDLE h, const struct want_bool *w, size_t n, const char *what)
+{
+	CK_BBOOL v = CK_FALSE;
+	size_t i;
+	pv_err r;
+
+	for (i = 0; i < n; i++) {
+		if ((r = p11_handle_get_bool(tok, h, w[i].type, &v)) != PV_OK)
+			return r;
+		if (v != w[i].want) {
+			pv_err_set_detail("token reports %s=%s on the new %s (asked for %s)", w[i].name,
+					  v ? "TRUE" : "FALSE", what, w[i].want ? "TRUE" : "FALSE");
+			return PV_ERR_NOT_HONOURED;
+		}
+	}
+	return PV_OK;
+}
+
+/*
+ * The token must have kept the key sensitive, non-extractable, private and
+ * persistent, and limited to the usage asked for (a decryption key that can
+ * also sign would be a signing key nobody rotates as one); a token that
+ * silently drops any of these is not trusted. hpub is CK_INVALID_HANDLE
+ * for a secret key: then hpriv carries all the usage attributes.
+ */
+static pv_err
+check_honoured(p11_token *tok, CK_OBJECT_HANDLE hpriv, CK_OBJECT_HANDLE hpub, const struct usage_attrs *u)
+{
+	static const struct want_bool protection[] = {
 	    {CKA_TOKEN, CK_TRUE, "CKA_TOKEN"},
 	    {CKA_PRIVATE, CK_TRUE, "CKA_PRIVATE"},
 	    {CKA_SENSITIVE, CK_TRUE, "CKA_SENSITIVE"},
@@ -373,25 +428,29 @@ check_honoured(p11_token *tok, CK_OBJECT_HANDLE h)
 	    {CKA_ALWAYS_SENSITIVE, CK_TRUE, "CKA_ALWAYS_SENSITIVE"},
 	    {CKA_NEVER_EXTRACTABLE, CK_TRUE, "CKA_NEVER_EXTRACTABLE"},
 	};
-	CK_BBOOL v = CK_FALSE;
-	size_t i;
+	const struct want_bool priv[] = {
+	    {CKA_SIGN, u->sign, "CKA_SIGN"},
+	    {CKA_DECRYPT, u->decrypt, "CKA_DECRYPT"},
+	    {CKA_UNWRAP, u->unwrap, "CKA_UNWRAP"},
+	};
+	const struct want_bool pub[] = {
+	    {CKA_VERIFY, u->verify, "CKA_VERIFY"},
+	    {CKA_ENCRYPT, u->encrypt, "CKA_ENCRYPT"},
+	    {CKA_WRAP, u->wrap, "CKA_WRAP"},
+	};
+	int secret = hpub == CK_INVALID_HANDLE;
 	pv_err r;
 
-	for (i = 0; i < PV_NELEM(need); i++) {
-		if ((r = p11_handle_get_bool(tok, h, need[i].type, &v)) != PV_OK)
-			return r;
-		if (v != need[i].want) {
-			pv_err_set_detail("token reports %s=%s on the new key", need[i].name,
-					  v ? "TRUE" : "FALSE");
-			return PV_ERR_NOT_HONOURED;
-		}
-	}
-	return PV_OK;
+	if ((r = check_bools(tok, hpriv, protection, PV_NELEM(protection), "key")) != PV_OK ||
+	    (r = check_bools(tok, hpriv, priv, PV_NELEM(priv), "key")) != PV_OK)
+		return r;
+	return check_bools(tok, secret ? hpriv : hpub, pub, PV_NELEM(pub), secret ? "key" : "public key");
 }
 
 /* Generate one version's objects; on any failure nothing is left behind. */
 static pv_err
-generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version, uint8_t *id, size_t id_len)
+generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage, unsigned version,
+		 uint8_t *id, size_t id_len)
 {
 	const struct pv_alg_info *ai = pv_alg_info(alg);
 	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
@@ -400,15 +459,15 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 	CK_KEY_TYPE ckk = ai->ckk;
 	CK_ULONG bits = ai->bits, vlen = ai->bits / 8;
 	CK_BYTE exp[] = {0x01, 0x00, 0x01};
-	CK_BBOOL is_aes = ai->family == PV_FAMILY_AES ? CK_TRUE : CK_FALSE;
-	CK_BBOOL is_hmac = ai->family == PV_FAMILY_HMAC ? CK_TRUE : CK_FALSE;
 	CK_BBOOL can_derive = ai->family == PV_FAMILY_EC ? CK_TRUE : CK_FALSE;
+	struct usage_attrs u;
 	char label[P11_LABEL_MAX];
 	CK_ULONG npub = 0;
 	pv_err r, r2;
 
 	snprintf(label, sizeof(label), "%s.v%u", name, version);
 	randombytes_buf(id, id_len);
+	usage_attrs(alg, usage, &u);
 
 	if (!pv_alg_is_asymmetric(alg)) {
 		CK_ATTRIBUTE sec[] = {
@@ -421,12 +480,12 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
 		    {CKA_VALUE_LEN, &vlen, sizeof(vlen)},
-		    {CKA_ENCRYPT, &is_aes, sizeof(is_aes)},
-		    {CKA_DECRYPT, &is_aes, sizeof(is_aes)},
-		    {CKA_WRAP, &is_aes, sizeof(is_aes)},
-		    {CKA_UNWRAP, &is_aes, sizeof(is_aes)},
-		    {CKA_SIGN, &is_hmac, sizeof(is_hmac)},
-		    {CKA_VERIFY, &is_hmac, sizeof(is_hmac)},
+		    {CKA_ENCRYPT, &u.encrypt, sizeof(u.encrypt)},
+		    {CKA_DECRYPT, &u.decrypt, sizeof(u.decrypt)},
+		    {CKA_WRAP, &u.wrap, sizeof(u.wrap)},
+		    {CKA_UNWRAP, &u.unwrap, sizeof(u.unwrap)},
+		    {CKA_SIGN, &u.sign, sizeof(u.sign)},
+		    {CKA_VERIFY, &u.verify, sizeof(u.verify)},
 		};
 		if ((r = p11_generate_key(ks->tok, &mech, sec, PV_NELEM(sec), &hpriv)) != PV_OK)
 			goto out;
@@ -436,10 +495,10 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 		    {CKA_KEY_TYPE, &ckk, sizeof(ckk)},
 		    {CKA_TOKEN, &ck_true, sizeof(ck_true)},
 		    {CKA_PRIVATE, &ck_false, sizeof(ck_false)},
-		    {CKA_VERIFY, &ck_true, sizeof(ck_true)},
-		    /* signing keys only sign: no encryption or wrapping */
-		    {CKA_ENCRYPT, &ck_false, sizeof(ck_false)},
-		    {CKA_WRAP, &ck_false, sizeof(ck_false)},
+		    /* a key pair either signs or decrypts, never both */
+		    {CKA_VERIFY, &u.verify, sizeof(u.verify)},
+		    {CKA_ENCRYPT, &u.encrypt, sizeof(u.encrypt)},
+		    {CKA_WRAP, &u.wrap, sizeof(u.wrap)},
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
 		    {0, NULL, 0}, /* curve or modulus size */
@@ -452,9 +511,9 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 		    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
 		    {CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
 		    {CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
-		    {CKA_SIGN, &ck_true, sizeof(ck_true)},
-		    {CKA_DECRYPT, &ck_false, sizeof(ck_false)},
-		    {CKA_UNWRAP, &ck_false, sizeof(ck_false)},
+		    {CKA_SIGN, &u.sign, sizeof(u.sign)},
+		    {CKA_DECRYPT, &u.decrypt, sizeof(u.decrypt)},
+		    {CKA_UNWRAP, &u.unwrap, sizeof(u.unwrap)},
 		    {CKA_DERIVE, &can_derive, sizeof(can_derive)},
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
@@ -471,7 +530,7 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, unsigned version
 					       &hpriv)) != PV_OK)
 			goto out;
 	}
-	r = check_honoured(ks->tok, hpriv);
+	r = check_honoured(ks->tok, hpriv, hpub, &u);
 out:
 	if (r != PV_OK) {
 		/* keep the first error; a failed clean-up is reported in the detail */
@@ -516,6 +575,12 @@ undo_version(pv_keystore *ks, pv_alg alg, const uint8_t *id, size_t id_len, pv_e
 pv_err
 pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out)
 {
+	return pv_keys_create_with(ks, name, alg, PV_USAGE_SIGN, out);
+}
+
+pv_err
+pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage, struct pv_key **out)
+{
 	struct pv_key *k = NULL, *existing = NULL;
 	struct pv_key_version *v = NULL;
 	uint8_t id[KEY_ID_LEN];
@@ -528,8 +593,14 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **ou
 		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
 		return PV_ERR_USAGE;
 	}
-	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL)
+	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL ||
+	    (usage != PV_USAGE_SIGN && usage != PV_USAGE_DECRYPT))
 		return PV_ERR_USAGE;
+	if (!pv_key_usage_valid(alg, usage)) {
+		pv_err_set_detail("usage %s is for RSA keys only; %s keys cannot have it",
+				  pv_key_usage_name(usage), pv_alg_info(alg)->name);
+		return PV_ERR_KEY_TYPE;
+	}
 	r = meta_load(ks, name, &existing, &mobj);
 	if (r == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
@@ -545,7 +616,8 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **ou
 	}
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->alg = alg;
-	if ((r = generate_version(ks, name, alg, 1, id, sizeof(id))) != PV_OK)
+	k->usage = usage;
+	if ((r = generate_version(ks, name, alg, usage, 1, id, sizeof(id))) != PV_OK)
 		goto out;
 	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) != PV_OK ||
 	    (r = meta_store(ks, k, &mobj, 1)) != PV_OK) {
@@ -703,8 +775,9 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 	}
 	next = k->versions[k->nversions - 1].version + 1;
 	/* The new key exists on the token before the metadata points at it;
-	 * if anything fails after that it is removed and the old one stays. */
-	if ((r = generate_version(ks, name, k->alg, next, id, sizeof(id))) != PV_OK)
+	 * if anything fails after that it is removed and the old one stays.
+	 * It keeps the key's usage: a bundle recipient stays one. */
+	if ((r = generate_version(ks, name, k->alg, k->usage, next, id, sizeof(id))) != PV_OK)
 		goto out;
 	prev = pv_key_active(k);
 	if (!as_next && prev != NULL)
@@ -950,6 +1023,26 @@ out:
 	return r;
 }
 
+/* An adopted RSA key that cannot sign but decrypts or unwraps is a
+ * decryption key; everything else keeps the default usage. */
+static pv_err
+adopted_usage(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_usage *usage)
+{
+	CK_BBOOL sign = CK_FALSE, decrypt = CK_FALSE, unwrap = CK_FALSE;
+	pv_err r;
+
+	*usage = PV_USAGE_SIGN;
+	if (!pv_key_usage_valid(alg, PV_USAGE_DECRYPT))
+		return PV_OK;
+	if ((r = p11_handle_get_bool(tok, h, CKA_SIGN, &sign)) != PV_OK ||
+	    (r = p11_handle_get_bool(tok, h, CKA_DECRYPT, &decrypt)) != PV_OK ||
+	    (r = p11_handle_get_bool(tok, h, CKA_UNWRAP, &unwrap)) != PV_OK)
+		return r;
+	if (!sign && (decrypt || unwrap))
+		*usage = PV_USAGE_DECRYPT;
+	return PV_OK;
+}
+
 pv_err
 pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key **out)
 {
@@ -961,6 +1054,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 	uint8_t *id = NULL;
 	size_t n = 0, i, nfound = 0, idlen = 0;
 	pv_alg alg = PV_ALG_NONE;
+	pv_key_usage usage = PV_USAGE_SIGN;
 	struct meta_loc mobj;
 	p11_obj pub;
 	pv_err r;
@@ -997,7 +1091,8 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 		r = nfound == 0 ? PV_ERR_NOT_FOUND : PV_ERR_USAGE;
 		goto out;
 	}
-	if ((r = adopted_alg(ks->tok, h, cls, &alg)) != PV_OK)
+	if ((r = adopted_alg(ks->tok, h, cls, &alg)) != PV_OK ||
+	    (r = adopted_usage(ks->tok, h, alg, &usage)) != PV_OK)
 		goto out;
 	if ((r = p11_handle_get_bool(ks->tok, h, CKA_SENSITIVE, &sens)) != PV_OK ||
 	    (r = p11_handle_get_bool(ks->tok, h, CKA_EXTRACTABLE, &extr)) != PV_OK)
@@ -1020,6 +1115,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 	}
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->alg = alg;
+	k->usage = usage;
 	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, idlen, 1, &v)) != PV_OK)
 		goto out;
 	/* exactly one private and (for key pairs) one public object with this id */

@@ -24,15 +24,23 @@ p11_token *pv_keystore_token(pv_keystore *ks);
 /* Forget cached metadata (handles stay valid; the token layer re-finds). */
 void pv_keystore_flush(pv_keystore *ks);
 
-/* Version 1, active. Fails with PV_ERR_EXISTS, PV_ERR_NOT_HONOURED (and
- * leaves nothing behind) ... */
+/*
+ * Version 1, active, with the given usage (PV_USAGE_DECRYPT: RSA only, else
+ * PV_ERR_KEY_TYPE). Fails with PV_ERR_EXISTS, PV_ERR_NOT_HONOURED when the
+ * token did not keep the protection or usage attributes (and leaves nothing
+ * behind) ...
+ */
+pv_err pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage,
+			   struct pv_key **out) PV_WUR;
+/* pv_keys_create_with(..., PV_USAGE_SIGN, ...). */
 pv_err pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out) PV_WUR;
 /* All p11vault keys on the token, sorted by name. */
 pv_err pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count) PV_WUR;
 void pv_keys_list_free(struct pv_key **keys, size_t count);
 pv_err pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
 
-/* New version: active (previous active -> verify-only) or next. */
+/* New version (same algorithm and usage): active (previous active ->
+ * verify-only) or next. */
 pv_err pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version) PV_WUR;
 pv_err pv_keys_activate(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
 pv_err pv_keys_retire(pv_keystore *ks, const char *name, unsigned version) PV_WUR;

@@ -26,6 +26,7 @@ static struct tu_token T;
 static int (*fault_set)(const char *spec);
 static unsigned long (*fault_count)(const char *fn);
 static void (*fault_reset_counts)(void);
+static int (*fault_set_attr)(const char *spec);
 
 struct fixture {
 	p11_token *tok;
@@ -51,8 +52,9 @@ setup(void **state)
 	*(void **)(&fault_set) = dlsym(dl, "pv_fault_set");
 	*(void **)(&fault_count) = dlsym(dl, "pv_fault_count");
 	*(void **)(&fault_reset_counts) = dlsym(dl, "pv_fault_reset_counts");
+	*(void **)(&fault_set_attr) = dlsym(dl, "pv_fault_set_attr");
 	dlclose(dl);
-	if (fault_set == NULL || fault_count == NULL || fault_reset_counts == NULL)
+	if (fault_set == NULL || fault_count == NULL || fault_reset_counts == NULL || fault_set_attr == NULL)
 		return -1;
 	*state = f;
 	return 0;
@@ -229,13 +231,305 @@ test_leftover_metadata_copy(void **state)
 	free(json);
 }
 
+/* A CK_BBOOL attribute of one object of a key version, read from the token. */
+static CK_BBOOL
+version_bool(struct fixture *f, const struct pv_key *k, unsigned version, CK_OBJECT_CLASS cls,
+	     CK_ATTRIBUTE_TYPE type)
+{
+	const struct pv_key_version *v = pv_key_find_version(k, version);
+	CK_BBOOL b = 0x55; /* neither TRUE nor FALSE until the token answers */
+	p11_obj o;
+
+	assert_non_null(v);
+	memset(&o, 0, sizeof(o));
+	o.cls = cls;
+	memcpy(o.id, v->id, v->id_len);
+	o.id_len = v->id_len;
+	o.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_obj_find(f->tok, &o), PV_OK);
+	assert_int_equal(p11_handle_get_bool(f->tok, o.handle, type, &b), PV_OK);
+	return b;
+}
+
+static void
+assert_usage_on_token(struct fixture *f, const struct pv_key *k, unsigned version, int decrypt)
+{
+	CK_BBOOL want_dec = decrypt ? CK_TRUE : CK_FALSE, want_sig = decrypt ? CK_FALSE : CK_TRUE;
+
+	assert_int_equal(version_bool(f, k, version, CKO_PRIVATE_KEY, CKA_DECRYPT), want_dec);
+	assert_int_equal(version_bool(f, k, version, CKO_PRIVATE_KEY, CKA_UNWRAP), want_dec);
+	assert_int_equal(version_bool(f, k, version, CKO_PRIVATE_KEY, CKA_SIGN), want_sig);
+	assert_int_equal(version_bool(f, k, version, CKO_PUBLIC_KEY, CKA_ENCRYPT), want_dec);
+	assert_int_equal(version_bool(f, k, version, CKO_PUBLIC_KEY, CKA_WRAP), want_dec);
+	assert_int_equal(version_bool(f, k, version, CKO_PUBLIC_KEY, CKA_VERIFY), want_sig);
+	/* protection as for every key */
+	assert_int_equal(version_bool(f, k, version, CKO_PRIVATE_KEY, CKA_SENSITIVE), CK_TRUE);
+	assert_int_equal(version_bool(f, k, version, CKO_PRIVATE_KEY, CKA_EXTRACTABLE), CK_FALSE);
+}
+
+static void
+test_decrypt_usage_on_token(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL, *sk = NULL;
+	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	uint8_t sig[512];
+	size_t siglen = sizeof(sig);
+	p11_obj obj;
+
+	assert_int_equal(pv_keys_create_with(f->ks, "recipient", PV_ALG_RSA2048, PV_USAGE_DECRYPT, &k),
+			 PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	assert_usage_on_token(f, k, 1, 1);
+	/* the stored metadata says so too (not only the returned copy) */
+	pv_key_free(k);
+	k = NULL;
+	pv_keystore_flush(f->ks);
+	assert_int_equal(pv_keys_get(f->ks, "recipient", &k), PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	/* the token itself refuses to sign with it, not only p11vault */
+	memset(&obj, 0, sizeof(obj));
+	obj.cls = CKO_PRIVATE_KEY;
+	memcpy(obj.id, k->versions[0].id, k->versions[0].id_len);
+	obj.id_len = k->versions[0].id_len;
+	obj.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_obj_find(f->tok, &obj), PV_OK);
+	assert_int_not_equal(p11_sign(f->tok, &mech, &obj, msg, 32, sig, &siglen), PV_OK);
+	/* the default usage is unchanged: sign, never decrypt */
+	assert_int_equal(pv_keys_create(f->ks, "signer", PV_ALG_RSA2048, &sk), PV_OK);
+	assert_int_equal(sk->usage, PV_USAGE_SIGN);
+	assert_usage_on_token(f, sk, 1, 0);
+	pv_key_free(sk);
+	pv_key_free(k);
+}
+
+static void
+test_decrypt_usage_rsa_only(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL;
+	static const pv_alg not_rsa[] = {PV_ALG_P256, PV_ALG_ED25519, PV_ALG_SECP256K1, PV_ALG_AES256,
+					 PV_ALG_HMAC_SHA256};
+	size_t i;
+
+	for (i = 0; i < sizeof(not_rsa) / sizeof(not_rsa[0]); i++) {
+		pv_err_clear_detail();
+		assert_int_equal(pv_keys_create_with(f->ks, "no-decrypt", not_rsa[i], PV_USAGE_DECRYPT, &k),
+				 PV_ERR_KEY_TYPE);
+		assert_null(k);
+		assert_non_null(strstr(pv_err_detail(), "RSA keys only"));
+		assert_int_equal(pv_keys_get(f->ks, "no-decrypt", &k), PV_ERR_NOT_FOUND);
+	}
+	assert_int_equal(pv_keys_create_with(f->ks, "no-decrypt", PV_ALG_RSA2048, (pv_key_usage)7, &k),
+			 PV_ERR_USAGE);
+}
+
+static void
+test_rotate_keeps_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL;
+	unsigned v = 0;
+
+	assert_int_equal(pv_keys_create_with(f->ks, "recip-rot", PV_ALG_RSA3072, PV_USAGE_DECRYPT, NULL),
+			 PV_OK);
+	assert_int_equal(pv_keys_rotate(f->ks, "recip-rot", 1, &v), PV_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(pv_keys_activate(f->ks, "recip-rot", 2), PV_OK);
+	assert_int_equal(pv_keys_rotate(f->ks, "recip-rot", 0, &v), PV_OK);
+	assert_int_equal(v, 3);
+	pv_keystore_flush(f->ks);
+	assert_int_equal(pv_keys_get(f->ks, "recip-rot", &k), PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	assert_int_equal(k->alg, PV_ALG_RSA3072);
+	assert_usage_on_token(f, k, 2, 1);
+	assert_usage_on_token(f, k, 3, 1);
+	pv_key_free(k);
+}
+
+static void
+test_sign_refuses_decrypt_key(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	uint8_t fake[256] = {0};
+
+	assert_int_equal(pv_keys_create_with(f->ks, "no-sign", PV_ALG_RSA2048, PV_USAGE_DECRYPT, NULL),
+			 PV_OK);
+	fault_reset_counts();
+	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
+	assert_non_null(
+	    strstr(pv_err_detail(), "key 'no-sign' is a decryption key (usage decrypt); it cannot sign"));
+	o.pss = 1;
+	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
+	assert_int_equal(fault_count("C_SignInit"), 0); /* refused before the token */
+	assert_int_equal(pv_verify(f->ks, "no-sign", &o, msg, sizeof(msg), fake, sizeof(fake)),
+			 PV_ERR_KEY_TYPE);
+	assert_non_null(strstr(pv_err_detail(), "it cannot verify"));
+}
+
+static void
+test_aes256_is_key_encryption_key(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL;
+	const struct pv_key_version *v;
+	CK_BBOOL b = CK_FALSE;
+	p11_obj o;
+	size_t i;
+	static const struct {
+		CK_ATTRIBUTE_TYPE type;
+		CK_BBOOL want;
+	} attrs[] = {
+	    {CKA_WRAP, CK_TRUE},      {CKA_UNWRAP, CK_TRUE},       {CKA_ENCRYPT, CK_FALSE},
+	    {CKA_DECRYPT, CK_FALSE},  {CKA_SIGN, CK_FALSE},        {CKA_VERIFY, CK_FALSE},
+	    {CKA_SENSITIVE, CK_TRUE}, {CKA_EXTRACTABLE, CK_FALSE},
+	};
+
+	assert_int_equal(pv_keys_create(f->ks, "kek", PV_ALG_AES256, &k), PV_OK);
+	v = &k->versions[0];
+	memset(&o, 0, sizeof(o));
+	o.cls = CKO_SECRET_KEY;
+	memcpy(o.id, v->id, v->id_len);
+	o.id_len = v->id_len;
+	o.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_obj_find(f->tok, &o), PV_OK);
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		assert_int_equal(p11_handle_get_bool(f->tok, o.handle, attrs[i].type, &b), PV_OK);
+		assert_int_equal(b, attrs[i].want);
+	}
+	pv_key_free(k);
+}
+
+static size_t
+count_label(p11_token *tok, const char *label)
+{
+	CK_ATTRIBUTE a[] = {{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)}};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(p11_find_all(tok, a, 1, &hs, &n), PV_OK);
+	free(hs);
+	return n;
+}
+
+/* A token that ignores the usage template: refused, and nothing is left. */
+static void
+test_usage_not_honoured(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL;
+	static const struct {
+		const char *attr;
+		pv_alg alg;
+		pv_key_usage usage;
+	} cases[] = {
+	    {"CKA_SIGN=TRUE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
+	    {"CKA_VERIFY=TRUE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
+	    {"CKA_UNWRAP=FALSE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
+	    {"CKA_DECRYPT=TRUE", PV_ALG_P256, PV_USAGE_SIGN},
+	    {"CKA_WRAP=TRUE", PV_ALG_ED25519, PV_USAGE_SIGN},
+	    {"CKA_ENCRYPT=TRUE", PV_ALG_AES256, PV_USAGE_SIGN},
+	    {"CKA_WRAP=FALSE", PV_ALG_AES256, PV_USAGE_SIGN},
+	    {"CKA_DECRYPT=TRUE", PV_ALG_HMAC_SHA256, PV_USAGE_SIGN},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(fault_set_attr(cases[i].attr), 0);
+		assert_int_equal(pv_keys_create_with(f->ks, "ignored", cases[i].alg, cases[i].usage, &k),
+				 PV_ERR_NOT_HONOURED);
+		assert_int_equal(fault_set_attr(""), 0);
+		assert_null(k);
+		assert_non_null(strstr(pv_err_detail(), "token reports CKA_"));
+		assert_int_equal(pv_keys_get(f->ks, "ignored", &k), PV_ERR_NOT_FOUND);
+		assert_int_equal(count_label(f->tok, "ignored.v1"), 0);
+	}
+	/* the shim really was the cause: without it the same key is made */
+	assert_int_equal(pv_keys_create_with(f->ks, "ignored", PV_ALG_RSA2048, PV_USAGE_DECRYPT, NULL),
+			 PV_OK);
+	assert_int_equal(count_label(f->tok, "ignored.v1"), 2);
+}
+
+/* An RSA key pair made by another tool: either decrypt-only or sign-only. */
+static void
+gen_foreign_rsa(struct fixture *f, const char *label, uint8_t idbyte, int decrypt)
+{
+	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+	CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY, privcls = CKO_PRIVATE_KEY;
+	CK_BBOOL t = CK_TRUE, fa = CK_FALSE, dec = decrypt ? CK_TRUE : CK_FALSE,
+		 sig = decrypt ? CK_FALSE : CK_TRUE;
+	CK_ULONG bits = 2048;
+	CK_BYTE exp[] = {0x01, 0x00, 0x01}, id[] = {0xad, idbyte};
+	CK_OBJECT_HANDLE hpub, hpriv;
+	CK_ATTRIBUTE pub[] = {
+	    {CKA_CLASS, &pubcls, sizeof(pubcls)},
+	    {CKA_TOKEN, &t, sizeof(t)},
+	    {CKA_ENCRYPT, &dec, sizeof(dec)},
+	    {CKA_VERIFY, &sig, sizeof(sig)},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_PUBLIC_EXPONENT, exp, sizeof(exp)},
+	    {CKA_ID, id, sizeof(id)},
+	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
+	};
+	CK_ATTRIBUTE priv[] = {
+	    {CKA_CLASS, &privcls, sizeof(privcls)},
+	    {CKA_TOKEN, &t, sizeof(t)},
+	    {CKA_PRIVATE, &t, sizeof(t)},
+	    {CKA_SENSITIVE, &t, sizeof(t)},
+	    {CKA_EXTRACTABLE, &fa, sizeof(fa)},
+	    {CKA_DECRYPT, &dec, sizeof(dec)},
+	    {CKA_SIGN, &sig, sizeof(sig)},
+	    {CKA_ID, id, sizeof(id)},
+	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
+	};
+
+	assert_int_equal(p11_generate_key_pair(f->tok, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
+					       sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv),
+			 PV_OK);
+}
+
+/* An adopted RSA key that may decrypt but not sign is a decryption key. */
+static void
+test_adopt_reads_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	struct pv_key *k = NULL;
+
+	gen_foreign_rsa(f, "foreign-dec", 1, 1);
+	gen_foreign_rsa(f, "foreign-sig", 2, 0);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "adopted-dec", &k),
+			 PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	pv_key_free(k);
+	k = NULL;
+	assert_int_equal(pv_sign(f->ks, "adopted-dec", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig", &k),
+			 PV_OK);
+	assert_int_equal(k->usage, PV_USAGE_SIGN);
+	pv_key_free(k);
+	assert_int_equal(pv_sign(f->ks, "adopted-sig", &o, msg, sizeof(msg), &sig), PV_OK);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sign_does_not_search),      cmocka_unit_test(test_states_gate_operations),
-	    cmocka_unit_test(test_sign_survives_device_loss), cmocka_unit_test(test_hostile_metadata),
+	    cmocka_unit_test(test_sign_does_not_search),
+	    cmocka_unit_test(test_states_gate_operations),
+	    cmocka_unit_test(test_sign_survives_device_loss),
+	    cmocka_unit_test(test_hostile_metadata),
 	    cmocka_unit_test(test_leftover_metadata_copy),
+	    cmocka_unit_test(test_decrypt_usage_on_token),
+	    cmocka_unit_test(test_decrypt_usage_rsa_only),
+	    cmocka_unit_test(test_rotate_keeps_usage),
+	    cmocka_unit_test(test_sign_refuses_decrypt_key),
+	    cmocka_unit_test(test_aes256_is_key_encryption_key),
+	    cmocka_unit_test(test_usage_not_honoured),
+	    cmocka_unit_test(test_adopt_reads_usage),
 	};
 	int r;
 

@@ -16,6 +16,18 @@ static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x
 static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
 				    0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
 
+/* A decryption key's private half cannot sign on the token (CKA_SIGN is
+ * FALSE), and its public half is no signature key either: refuse both
+ * directions before reaching the token. */
+static pv_err
+refuse_decrypt_key(const struct pv_key *key, const char *op)
+{
+	if (key->usage != PV_USAGE_DECRYPT)
+		return PV_OK;
+	pv_err_set_detail("key '%s' is a decryption key (usage decrypt); it cannot %s", key->name, op);
+	return PV_ERR_KEY_TYPE;
+}
+
 /* What gets signed: either the message, or a digest of it. */
 struct tbs {
 	const uint8_t *p;
@@ -39,7 +51,8 @@ prepare(const struct pv_alg_info *ai, const struct pv_sign_opts *o, const uint8_
 	}
 	switch (ai->family) {
 	case PV_FAMILY_AES:
-		pv_err_set_detail("%s keys encrypt and wrap; they cannot sign", ai->name);
+		pv_err_set_detail("%s keys are key-encryption keys (wrap and unwrap only); they cannot sign",
+				  ai->name);
 		return PV_ERR_KEY_TYPE;
 	case PV_FAMILY_EDDSA:
 	case PV_FAMILY_HMAC:
@@ -149,7 +162,8 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 	pv_err r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK)
+	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
+	    (r = refuse_decrypt_key(key, "sign")) != PV_OK)
 		goto out;
 	ai = pv_alg_info(key->alg);
 	if (ver.state != PV_STATE_ACTIVE) {
@@ -199,7 +213,8 @@ pv_verify(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const
 	p11_obj obj;
 	pv_err r;
 
-	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK)
+	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
+	    (r = refuse_decrypt_key(key, "verify")) != PV_OK)
 		goto out;
 	ai = pv_alg_info(key->alg);
 	if (ver.state == PV_STATE_RETIRED) {

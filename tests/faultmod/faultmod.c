@@ -150,6 +150,13 @@ static const struct {
     {"CKA_TOKEN", CKA_TOKEN},
     {"CKA_ALWAYS_SENSITIVE", CKA_ALWAYS_SENSITIVE},
     {"CKA_NEVER_EXTRACTABLE", CKA_NEVER_EXTRACTABLE},
+    /* usages: a token that ignores what a key may be used for */
+    {"CKA_SIGN", CKA_SIGN},
+    {"CKA_VERIFY", CKA_VERIFY},
+    {"CKA_ENCRYPT", CKA_ENCRYPT},
+    {"CKA_DECRYPT", CKA_DECRYPT},
+    {"CKA_WRAP", CKA_WRAP},
+    {"CKA_UNWRAP", CKA_UNWRAP},
 };
 
 /* Caller holds mu. All or nothing: a bad spec leaves no overrides. */

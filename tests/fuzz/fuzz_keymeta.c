@@ -22,7 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (pv_keymeta_parse((const uint8_t *)json, strlen(json), &back) != PV_OK)
 		abort();
-	if (back->nversions != k->nversions || back->alg != k->alg || strcmp(back->name, k->name) != 0 ||
+	if (back->nversions != k->nversions || back->alg != k->alg || back->usage != k->usage ||
+	    strcmp(back->name, k->name) != 0 ||
 	    memcmp(back->versions, k->versions, k->nversions * sizeof(*k->versions)) != 0)
 		abort();
 	free(json);
