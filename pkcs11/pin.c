@@ -201,19 +201,15 @@ pin_from_cred(const char *name, pv_secret **out)
 	return pin_from_file(path, "a credential", out);
 }
 
-static pv_err
-pin_from_prompt(int allow_prompt, const char *what, pv_secret **out)
+pv_err
+p11_prompt_hidden(const char *prompt, size_t cap, pv_secret **out)
 {
 	struct termios old, quiet;
 	pv_secret *s = NULL;
-	char prompt[160];
-	int tty = -1, restore = 0, n;
+	int tty = -1, restore = 0;
 	pv_err r = PV_ERR_PIN_SOURCE;
 
-	if (!allow_prompt || !isatty(STDIN_FILENO)) {
-		pv_err_set_detail("no PIN source configured and no terminal to prompt on");
-		goto out;
-	}
+	*out = NULL;
 	if ((tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
 		pv_err_set_detail("cannot open /dev/tty: %s", strerror(errno));
 		goto out;
@@ -230,14 +226,11 @@ pin_from_prompt(int allow_prompt, const char *what, pv_secret **out)
 		goto out;
 	}
 	restore = 1;
-	n = snprintf(prompt, sizeof(prompt), "PIN for %s: ", what ? what : "the token");
-	if (n > 0 && write(tty, prompt, strlen(prompt)) < 0)
+	if (write(tty, prompt, strlen(prompt)) < 0)
 		goto out;
-	if ((r = pv_secret_new(PIN_READ_CAP, &s)) != PV_OK)
+	if ((r = pv_secret_new(cap, &s)) != PV_OK)
 		goto out;
 	if ((r = read_into(tty, s, 1, "the terminal")) != PV_OK)
-		goto out;
-	if ((r = pin_finish(s, "the terminal")) != PV_OK)
 		goto out;
 	*out = s;
 	s = NULL;
@@ -250,6 +243,29 @@ out:
 	}
 	if (tty >= 0)
 		close(tty);
+	pv_secret_free(s);
+	return r;
+}
+
+static pv_err
+pin_from_prompt(int allow_prompt, const char *what, pv_secret **out)
+{
+	pv_secret *s = NULL;
+	char prompt[160];
+	pv_err r = PV_ERR_PIN_SOURCE;
+
+	if (!allow_prompt || !isatty(STDIN_FILENO)) {
+		pv_err_set_detail("no PIN source configured and no terminal to prompt on");
+		goto out;
+	}
+	snprintf(prompt, sizeof(prompt), "PIN for %s: ", what ? what : "the token");
+	if ((r = p11_prompt_hidden(prompt, PIN_READ_CAP, &s)) != PV_OK)
+		goto out;
+	if ((r = pin_finish(s, "the terminal")) != PV_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
 	pv_secret_free(s);
 	return r;
 }

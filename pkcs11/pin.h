@@ -28,4 +28,11 @@ pv_err p11_pin_read(const char *source, int allow_prompt, const char *what, pv_s
 pv_err p11_pin_resolve(const char *source, const char *uri_source, int allow_prompt, const char *what,
 		       pv_secret **out) PV_WUR;
 
+/*
+ * Print prompt on the controlling terminal and read one line without echo
+ * into guarded memory of cap bytes (the newline kept). For PINs and for
+ * secret values typed by an operator (vaultctl bundle set).
+ */
+pv_err p11_prompt_hidden(const char *prompt, size_t cap, pv_secret **out) PV_WUR;
+
 #endif

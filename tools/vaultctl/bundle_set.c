@@ -3,8 +3,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundleargs.h"
+#include "pkcs11/pin.h"
 #include "subcommands.h"
 
 #define USAGE "bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE]"
@@ -55,8 +57,16 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "%.64s is not a valid %s entry name", name, kind == PV_ENTRY_ENV ? "env" : "file");
 	if (strcmp(in, "-") == 0 && strcmp(argv[optind], "-") == 0)
 		return vctl_usage(c, USAGE, "the bundle and the value cannot both come from stdin");
-	/* the value first: a bad value must not cost a token login */
-	if ((r = bundleargs_read_secret(in, PV_BUNDLE_VALUE_MAX, &value)) != PV_OK) {
+	/* the value first: a bad value must not cost a token login; typed at
+	 * a terminal it is not echoed (it would stay in the scrollback) */
+	if (strcmp(in, "-") == 0 && isatty(STDIN_FILENO)) {
+		char prompt[160];
+		snprintf(prompt, sizeof(prompt), "value for %s (not echoed): ", name);
+		r = p11_prompt_hidden(prompt, 64 * 1024, &value);
+	} else {
+		r = bundleargs_read_secret(in, PV_BUNDLE_VALUE_MAX, &value);
+	}
+	if (r != PV_OK) {
 		rc = vctl_fail(c, r, "bundle set: reading the value");
 		goto done;
 	}
