@@ -19,7 +19,7 @@ say "no CKM_EDDSA (0x1057): Solana and EdDSA JWT signing reported unavailable"
 run_expect 0 hidden 0x1057 "$VAULTCTL" doctor
 assert_contains "$RUN_OUT" "MISSING  Ed25519 keys"
 assert_contains "$RUN_OUT" "no CKM_EDDSA: Solana and EdDSA JWT signing unavailable on this token"
-assert_contains "$RUN_OUT" "8 of 9 features available"
+assert_contains "$RUN_OUT" "9 of 10 features available"
 
 say "no CKM_AES_KEY_WRAP_PAD (0x210a) and no CKM_RSA_PKCS_PSS (0x0d): --json names both"
 run_expect 0 hidden 0x210a,0x0d "$VAULTCTL" --json doctor
@@ -41,4 +41,28 @@ PY
 say "a missing key-pair mechanism whose value is 0 (CKM_RSA_PKCS_KEY_PAIR_GEN) is still seen"
 run_expect 0 hidden 0x0 "$VAULTCTL" doctor
 assert_contains "$RUN_OUT" "no CKM_RSA_PKCS_KEY_PAIR_GEN: RSA keys and RS256 JWTs unavailable on this token"
+say "no CKM_RSA_PKCS_OAEP (0x09): rsa-oaep-sha256 recipients through the raw RSA fallback, said so"
+run_expect 0 hidden 0x9 "$VAULTCTL" doctor
+assert_contains "$RUN_OUT" "fallback bundle rsa-oaep-sha256 recipient"
+assert_contains "$RUN_OUT" "no CKM_RSA_PKCS_OAEP: falls back to C_Decrypt with raw RSA"
+assert_contains "$RUN_OUT" "10 of 10 features available (1 through a fallback)"
+run_expect 0 hidden 0x9 "$VAULTCTL" --json doctor
+python3 - "$RUN_OUT" <<'PY'
+import json, sys
+f = [f for f in json.load(open(sys.argv[1]))["features"] if "rsa-oaep-sha256" in f["feature"]]
+assert len(f) == 1, f
+f = f[0]
+assert f["available"] and f["using_fallback"], f
+assert f["missing"] == ["CKM_RSA_PKCS_OAEP"] and f["fallback"] == ["CKM_RSA_X_509"], f
+PY
+
+say "no CKM_RSA_PKCS_OAEP and no CKM_RSA_X_509 (0x03): no rsa-oaep-sha256 recipients"
+run_expect 0 hidden 0x9,0x3 "$VAULTCTL" doctor
+assert_contains "$RUN_OUT" "MISSING  bundle rsa-oaep-sha256 recipient"
+assert_contains "$RUN_OUT" "no CKM_RSA_PKCS_OAEP, CKM_RSA_X_509: rsa-oaep-sha256 bundle recipients unavailable on this token"
+
+say "no CKM_AES_GCM (0x1087): bundle entries cannot be decrypted on the token"
+run_expect 0 hidden 0x1087 "$VAULTCTL" doctor
+assert_contains "$RUN_OUT" "MISSING  bundle entries (token-side decryption)"
+assert_contains "$RUN_OUT" "9 of 10 features available"
 echo "doctor_missing: ok"

@@ -21,32 +21,57 @@ struct feature {
 	const char *name;
 	CK_MECHANISM_TYPE needs[MAX_NEEDS]; /* END-terminated */
 	const char *without;                /* what is lost when a mechanism is missing */
+	/* optional: what p11vault falls back to when `needs` is incomplete
+	 * (END-terminated; {END} = no fallback) and how, in plain words */
+	CK_MECHANISM_TYPE fallback[MAX_NEEDS];
+	const char *fallback_how;
 };
 
 static const struct feature features[] = {
     {"ECDSA P-256 / P-384 keys (ES256, ES384 JWT, TLS)",
      {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, END},
-     "ECDSA signing (ES256/ES384 JWTs, secp256k1 wallets) unavailable on this token"},
+     "ECDSA signing (ES256/ES384 JWTs, secp256k1 wallets) unavailable on this token",
+     {END},
+     NULL},
     {"secp256k1 keys (EVM wallets, ES256K)",
      {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, END},
-     "EVM transaction signing and ES256K unavailable on this token"},
+     "EVM transaction signing and ES256K unavailable on this token",
+     {END},
+     NULL},
     {"Ed25519 keys (Solana wallets, EdDSA JWT)",
      {CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, END},
-     "Solana and EdDSA JWT signing unavailable on this token"},
+     "Solana and EdDSA JWT signing unavailable on this token",
+     {END},
+     NULL},
     {"RSA PKCS#1 v1.5 (RS256 JWT)",
      {CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, END},
-     "RSA keys and RS256 JWTs unavailable on this token"},
-    {"RSA-PSS (PS256 JWT)", {CKM_RSA_PKCS_PSS, END}, "PS256 JWTs unavailable on this token"},
-    {"AES-256 key-encryption keys (bundle aes-kwp recipient)",
-     {CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, END},
-     "aes-kwp bundle recipients unavailable on this token (use rsa-oaep-sha256)"},
-    {"RSA-OAEP unwrap (bundle rsa-oaep-sha256 recipient)",
+     "RSA keys and RS256 JWTs unavailable on this token",
+     {END},
+     NULL},
+    {"RSA-PSS (PS256 JWT)", {CKM_RSA_PKCS_PSS, END}, "PS256 JWTs unavailable on this token", {END}, NULL},
+    {"bundle aes-kwp recipient (aes256 key-encryption keys)",
+     {CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP_PAD, END},
+     "aes-kwp bundle recipients unavailable on this token (use rsa-oaep-sha256)",
+     {END},
+     NULL},
+    {"bundle entries (token-side decryption)",
+     {CKM_AES_GCM, END},
+     "the token cannot decrypt bundle entries with the unwrapped data key: bundles cannot be opened on "
+     "this token",
+     {END},
+     NULL},
+    {"bundle rsa-oaep-sha256 recipient (rsa keys with --usage decrypt)",
      {CKM_RSA_PKCS_OAEP, END},
-     "rsa-oaep-sha256 bundle recipients unavailable on this token"},
+     "rsa-oaep-sha256 bundle recipients unavailable on this token",
+     {CKM_RSA_X_509, END},
+     "C_Decrypt with raw RSA and OAEP decoding in software; the data key passes through guarded "
+     "memory (refused with --require-token-unwrap)"},
     {"HMAC-SHA256 derivation keys",
      {CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC, END},
-     "hmac-sha256 keys and /v1/derive unavailable on this token"},
-    {"ECDH key agreement", {CKM_ECDH1_DERIVE, END}, "ECDH (/v1/ecdh) unavailable on this token"},
+     "hmac-sha256 keys and /v1/derive unavailable on this token",
+     {END},
+     NULL},
+    {"ECDH key agreement", {CKM_ECDH1_DERIVE, END}, "ECDH (/v1/ecdh) unavailable on this token", {END}, NULL},
 };
 
 static int
@@ -61,6 +86,40 @@ has_mech(const CK_MECHANISM_TYPE *list, size_t n, CK_MECHANISM_TYPE m)
 	return 0;
 }
 
+/* Whether the token has every mechanism of an END-terminated list; the
+ * names go to names (if not NULL) and the missing ones to missing. */
+static int
+has_all(const CK_MECHANISM_TYPE *mechs, size_t nmech, const CK_MECHANISM_TYPE *list, cJSON *names,
+	cJSON *missing)
+{
+	char mname[64];
+	int ok = 1;
+	size_t k;
+
+	for (k = 0; k < MAX_NEEDS && list[k] != END; k++) {
+		const char *mn = p11_mech_name(list[k], mname, sizeof(mname));
+
+		if (names != NULL)
+			cJSON_AddItemToArray(names, cJSON_CreateString(mn));
+		if (!has_mech(mechs, nmech, list[k])) {
+			ok = 0;
+			if (missing != NULL)
+				cJSON_AddItemToArray(missing, cJSON_CreateString(mn));
+		}
+	}
+	return ok;
+}
+
+static void
+print_names(const char *lead, const cJSON *arr)
+{
+	int k;
+
+	printf("%s", lead);
+	for (k = 0; k < cJSON_GetArraySize(arr); k++)
+		printf("%s %s", k ? "," : "", cJSON_GetArrayItem(arr, k)->valuestring);
+}
+
 int
 doctor_main(struct vctl *c, int argc, char *argv[])
 {
@@ -68,10 +127,9 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	CK_MECHANISM_TYPE *mechs = NULL;
 	struct p11_token_info info;
 	p11_token *tok = NULL;
-	cJSON *doc = NULL, *arr = NULL, *f = NULL, *missing = NULL, *needs = NULL;
-	char mname[64];
-	size_t nmech = 0, i, k;
-	int ch, ok, nbad = 0, rc = 0;
+	cJSON *doc = NULL, *arr = NULL, *f = NULL, *missing = NULL, *needs = NULL, *fb = NULL;
+	size_t nmech = 0, i;
+	int ch, ok, fb_ok, via_fallback, nbad = 0, nfallback = 0, rc = 0;
 	pv_err r;
 
 	optind = 1;
@@ -98,37 +156,41 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		printf("token '%s' (%s, %s), %zu mechanisms\n\n", info.label, info.manufacturer, info.model,
 		       nmech);
 	for (i = 0; i < PV_NELEM(features); i++) {
+		const struct feature *ft = &features[i];
+
 		f = cJSON_CreateObject();
 		cJSON_AddItemToArray(arr, f);
-		cJSON_AddStringToObject(f, "feature", features[i].name);
+		cJSON_AddStringToObject(f, "feature", ft->name);
 		needs = cJSON_AddArrayToObject(f, "mechanisms");
 		missing = cJSON_AddArrayToObject(f, "missing");
-		ok = 1;
-		for (k = 0; k < MAX_NEEDS && features[i].needs[k] != END; k++) {
-			const char *mn = p11_mech_name(features[i].needs[k], mname, sizeof(mname));
-
-			cJSON_AddItemToArray(needs, cJSON_CreateString(mn));
-			if (!has_mech(mechs, nmech, features[i].needs[k])) {
-				ok = 0;
-				cJSON_AddItemToArray(missing, cJSON_CreateString(mn));
-			}
+		ok = has_all(mechs, nmech, ft->needs, needs, missing);
+		fb = NULL;
+		via_fallback = 0;
+		if (ft->fallback[0] != END) {
+			fb = cJSON_AddArrayToObject(f, "fallback");
+			cJSON_AddStringToObject(f, "fallback_how", ft->fallback_how);
+			fb_ok = has_all(mechs, nmech, ft->fallback, fb, ok ? NULL : missing);
+			via_fallback = !ok && fb_ok;
+			cJSON_AddBoolToObject(f, "using_fallback", via_fallback);
 		}
-		cJSON_AddBoolToObject(f, "available", ok);
-		if (!ok) {
+		nfallback += via_fallback;
+		cJSON_AddBoolToObject(f, "available", ok || via_fallback);
+		if (!ok && !via_fallback) {
 			nbad++;
-			cJSON_AddStringToObject(f, "consequence", features[i].without);
+			cJSON_AddStringToObject(f, "consequence", ft->without);
 		}
 		if (c->json)
 			continue;
-		printf("  %-8s %s\n           needs", ok ? "ok" : "MISSING", features[i].name);
-		for (k = 0; k < (size_t)cJSON_GetArraySize(needs); k++)
-			printf("%s %s", k ? "," : "", cJSON_GetArrayItem(needs, (int)k)->valuestring);
-		if (!ok) {
-			printf("\n           no");
-			for (k = 0; k < (size_t)cJSON_GetArraySize(missing); k++)
-				printf("%s %s", k ? "," : "",
-				       cJSON_GetArrayItem(missing, (int)k)->valuestring);
-			printf(": %s", features[i].without);
+		printf("  %-8s %s\n", ok ? "ok" : via_fallback ? "fallback" : "MISSING", ft->name);
+		print_names("           needs", needs);
+		if (fb != NULL)
+			print_names("\n           or else (fallback)", fb);
+		if (via_fallback) {
+			print_names("\n           no", missing);
+			printf(": falls back to %s", ft->fallback_how);
+		} else if (!ok) {
+			print_names("\n           no", missing);
+			printf(": %s", ft->without);
 		}
 		printf("\n");
 	}
@@ -146,7 +208,10 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	if (info.flags & (CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED))
 		printf(
 		    "\nwarning: the user PIN is locked or on its final try; p11vault will refuse to log in\n");
-	printf("\n%zu of %zu features available\n", PV_NELEM(features) - (size_t)nbad, PV_NELEM(features));
+	printf("\n%zu of %zu features available", PV_NELEM(features) - (size_t)nbad, PV_NELEM(features));
+	if (nfallback > 0)
+		printf(" (%d through a fallback)", nfallback);
+	printf("\n");
 out:
 	cJSON_Delete(doc);
 	free(mechs);

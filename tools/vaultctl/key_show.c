@@ -12,11 +12,14 @@
 
 #define USAGE "key show NAME [--version N] [--format text|pem|der|jwk|uri]"
 
-/* JWS "alg" a key of this algorithm signs with by default (RFC 7518/8037/8812). */
+/* JWS "alg" a key of this algorithm signs with by default (RFC 7518/8037/8812);
+ * a decryption key's JWE key-management "alg" (RFC 7518, section 4.3). */
 static const char *
-jose_alg(pv_alg alg)
+jose_alg(const struct pv_key *key)
 {
-	switch (alg) {
+	if (key->usage == PV_USAGE_DECRYPT)
+		return "RSA-OAEP-256";
+	switch (key->alg) {
 	case PV_ALG_P256:
 		return "ES256";
 	case PV_ALG_P384:
@@ -41,8 +44,9 @@ show_jwk(EVP_PKEY *pk, const struct pv_key *key, char **out)
 	if ((r = pv_pubkey_jwk(pk, &jwk)) != PV_OK || (r = pv_pubkey_thumbprint(pk, &kid)) != PV_OK)
 		goto out;
 	cJSON_AddStringToObject(jwk, "kid", kid);
-	cJSON_AddStringToObject(jwk, "alg", jose_alg(key->alg));
-	cJSON_AddStringToObject(jwk, "use", "sig");
+	cJSON_AddStringToObject(jwk, "alg", jose_alg(key));
+	/* RFC 7517, section 4.2: "sig" or "enc" */
+	cJSON_AddStringToObject(jwk, "use", key->usage == PV_USAGE_DECRYPT ? "enc" : "sig");
 	if ((*out = cJSON_Print(jwk)) == NULL)
 		r = PV_ERR_NOMEM;
 out:

@@ -27,6 +27,7 @@ keyout_json(pv_keystore *ks, const struct pv_key *key, int with_uris)
 		return NULL;
 	cJSON_AddStringToObject(o, "name", key->name);
 	cJSON_AddStringToObject(o, "alg", pv_alg_info(key->alg)->name);
+	cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage));
 	if ((arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
 		return o;
 	for (i = 0; i < key->nversions; i++) {
@@ -52,7 +53,7 @@ keyout_json(pv_keystore *ks, const struct pv_key *key, int with_uris)
 void
 keyout_table_header(void)
 {
-	printf("%-24s %-12s %7s  %-12s %s\n", "NAME", "ALG", "VERSION", "STATE", "CREATED");
+	printf("%-24s %-12s %7s  %-12s %-8s %s\n", "NAME", "ALG", "VERSION", "STATE", "USAGE", "CREATED");
 }
 
 void
@@ -63,8 +64,9 @@ keyout_table_rows(const struct pv_key *key)
 
 	for (i = 0; i < key->nversions; i++) {
 		iso_time(key->versions[i].created, when, sizeof(when));
-		printf("%-24s %-12s %7u  %-12s %s%s\n", key->name, pv_alg_info(key->alg)->name,
-		       key->versions[i].version, pv_key_state_name(key->versions[i].state), when,
+		printf("%-24s %-12s %7u  %-12s %-8s %s%s\n", key->name, pv_alg_info(key->alg)->name,
+		       key->versions[i].version, pv_key_state_name(key->versions[i].state),
+		       pv_key_usage_label(key->alg, key->usage), when,
 		       key->versions[i].adopted ? " (adopted)" : "");
 	}
 }
