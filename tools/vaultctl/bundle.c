@@ -8,6 +8,7 @@ static const struct subcommand bundle_commands[] = {
     {"set", bundle_set_main, "add or replace one value (from stdin or a file)"},
     {"rm", bundle_rm_main, "remove entries"},
     {"import-key", bundle_import_key_main, "add an existing private key (PEM) as a private-key entry"},
+    {"install-key", bundle_install_key_main, "unwrap a private-key entry into the token as a p11vault key"},
     {"list", bundle_list_main, "header, recipients, names, kinds and sizes (never values)"},
     {"verify", bundle_verify_main, "full integrity check on the token; releases nothing"},
     {"rewrap", bundle_rewrap_main, "add/remove recipients or move to a new KEK (same data key)"},

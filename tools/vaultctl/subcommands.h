@@ -24,6 +24,7 @@ int bundle_seal_main(struct vctl *c, int argc, char *argv[]);
 int bundle_set_main(struct vctl *c, int argc, char *argv[]);
 int bundle_rm_main(struct vctl *c, int argc, char *argv[]);
 int bundle_import_key_main(struct vctl *c, int argc, char *argv[]);
+int bundle_install_key_main(struct vctl *c, int argc, char *argv[]);
 int bundle_list_main(struct vctl *c, int argc, char *argv[]);
 int bundle_verify_main(struct vctl *c, int argc, char *argv[]);
 int bundle_rewrap_main(struct vctl *c, int argc, char *argv[]);
