@@ -87,7 +87,9 @@ bundle_rewrap_main(struct vctl *c, int argc, char *argv[])
 {
 	struct rewrap_args a;
 	struct bundle_edit e = {0};
-	char kid[129];
+	char kid[129], kept[PV_BUNDLE_MAX_RECIPIENTS + 1][129];
+	size_t nkept = 0, j;
+	int keep;
 	long at;
 	size_t i;
 	int rc;
@@ -112,19 +114,23 @@ bundle_rewrap_main(struct vctl *c, int argc, char *argv[])
 		pv_bundle_remove_recipient(e.b, (size_t)at);
 	}
 	for (i = 0; i < a.nadd; i++) {
-		if ((r = add_recipient(c, &e, a.add[i], 0, NULL)) != PV_OK) {
+		if ((r = add_recipient(c, &e, a.add[i], 0, kept[nkept++])) != PV_OK) {
 			rc = vctl_fail(c, r, "bundle rewrap: --add-recipient %s", a.add[i]);
 			goto done;
 		}
 	}
 	if (a.to != NULL) {
-		if ((r = add_recipient(c, &e, a.to, 1, kid)) != PV_OK) {
+		if ((r = add_recipient(c, &e, a.to, 1, kept[nkept++])) != PV_OK) {
 			rc = vctl_fail(c, r, "bundle rewrap: --to %s", a.to);
 			goto done;
 		}
-		for (i = e.b->nrcpt; i-- > 0;)
-			if (strcmp(e.b->rcpt[i].kid, kid) != 0)
+		/* every other recipient goes, except those added in this command */
+		for (i = e.b->nrcpt; i-- > 0;) {
+			for (keep = 0, j = 0; j < nkept; j++)
+				keep |= strcmp(e.b->rcpt[i].kid, kept[j]) == 0;
+			if (!keep)
 				pv_bundle_remove_recipient(e.b, i);
+		}
 	}
 	if (e.b->nrcpt == 0) {
 		rc = vctl_usage(c, USAGE, "at least one recipient must remain");

@@ -1,6 +1,7 @@
 /* vaultctl bundle seal --recipient R... [--context K=V]... [--not-after T] [--in X] [--out FILE] */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
-	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME]\n"        \
+	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME] [--version N]\n"        \
 	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE]"
 
 struct seal_args {
@@ -20,6 +21,7 @@ struct seal_args {
 	const char *ctx[PV_BUNDLE_MAX_CONTEXT];
 	size_t nctx;
 	const char *not_after, *in, *in_format, *out;
+	unsigned long long version;
 };
 
 static int
@@ -29,7 +31,8 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 	    {"recipient", required_argument, NULL, 'r'}, {"context", required_argument, NULL, 'c'},
 	    {"not-after", required_argument, NULL, 'n'}, {"in", required_argument, NULL, 'i'},
 	    {"in-format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},		 {NULL, 0, NULL, 0},
+	    {"version", required_argument, NULL, 'V'},   {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -60,6 +63,16 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 		case 'o':
 			a->out = optarg;
 			break;
+		case 'V': {
+			char *end = NULL;
+			errno = 0;
+			a->version = strtoull(optarg, &end, 10);
+			/* JSON integers: at most 2^53 - 1 */
+			if (errno || end == optarg || *end || optarg[0] == '-' || a->version < 1 ||
+			    a->version > 9007199254740991ULL)
+				return vctl_usage(c, USAGE, "--version takes a number from 1 to 2^53-1");
+			break;
+		}
 		case 'h':
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
@@ -128,6 +141,10 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 	pv_kvlist_init(&kv);
 	if ((r = pv_bundle_new(&b)) != PV_OK)
 		goto fail;
+	/* CI can seal with its pipeline number, so hosts can refuse older
+	 * bundles with --min-version */
+	if (a.version)
+		b->version = a.version;
 	for (i = 0; i < a.nctx; i++) {
 		char name[65];
 		const char *eq = strchr(a.ctx[i], '=');

@@ -332,6 +332,10 @@ bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
 {
 	pv_err r;
 
+	if (e->b->version >= 9007199254740991ULL) {
+		pv_err_set_detail("the bundle version cannot grow past 2^53-1");
+		return PV_ERR_STATE;
+	}
 	e->b->version++;
 	if ((r = pv_bundle_seal_check(e->b, e->op.dek)) != PV_OK)
 		return r;

@@ -97,7 +97,7 @@ exec_main(struct vctl *c, int argc, char *argv[])
 	const char *only[256];
 	char *missing = NULL;
 	size_t i, nenv = 0, nfile = 0, kept = 0;
-	unsigned loaded = 0, kept2 = 0;
+	struct deliver_plan plan;
 	int n = 0, rc;
 	pv_err r;
 
@@ -132,8 +132,16 @@ exec_main(struct vctl *c, int argc, char *argv[])
 	/* the token is not needed any more: close it (and its session keys) */
 	pv_bundle_opened_clear(&op);
 	vctl_close(c);
-	r = deliver_exec(&a.eo, &kv, a.cmd, &loaded, &kept2);
-	/* only reached when the exec failed */
+	memset(&plan, 0, sizeof(plan));
+	if ((r = deliver_exec_plan(&a.eo, &kv, &plan)) != PV_OK)
+		goto fail;
+	if (plan.files_not_ram)
+		fprintf(stderr,
+			"vaultctl: warning: %s is not on tmpfs/ramfs: the secrets are on disk (use /run or "
+			"a RuntimeDirectory=)\n",
+			a.eo.files_dir);
+	r = deliver_exec_planned(&plan, a.cmd);
+	/* only reached when the exec failed (the plan is freed then) */
 fail:
 	rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "exec %.64s", r == PV_ERR_NOT_FOUND && a.cmd ? a.cmd[0] : a.bundle);
 	free(missing);
