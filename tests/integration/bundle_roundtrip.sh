@@ -158,6 +158,16 @@ run_expect 0 vc unwrap "$W/dir.b" --out-dir "$W/fod" --only nul.bin
 # A second unwrap into the same directory replaces (or refuses): never mixes.
 cmp -s "$W/fod/nul.bin" "$W/files/nul.bin" || fail "nul.bin differs after a second unwrap"
 
+say "seal --version N (CI pipeline number) and --min-version"
+run_expect 0 vc bundle seal --recipient kek --version 41 --in "$W/t/in.env" --out "$W/v41.b"
+assert_eq "$(bj "$W/v41.b" 'd["version"]')" 41 "seal --version 41"
+run_expect 0 vc unwrap "$W/v41.b" --format json --min-version 41
+check_json_output "$RUN_OUT" "$W/t/exp"
+run_expect 6 vc unwrap "$W/v41.b" --format json --min-version 42
+[ ! -s "$RUN_OUT" ] || fail "--min-version refused but printed values"
+printf 'X=1\n' | run_expect 0 vc bundle set "$W/v41.b" X
+assert_eq "$(bj "$W/v41.b" 'd["version"]')" 42 "set after seal --version 41"
+
 say "seal with only the RSA public PEM, no token reachable (CI)"
 (
 	unset P11VAULT_TOKEN P11VAULT_PIN_SOURCE
@@ -309,6 +319,14 @@ run_expect 6 vc unwrap "$W/rw.b" --format json --key kek
 [ ! -s "$RUN_OUT" ] || fail "the old KEK printed values after --to kek2"
 run_expect 0 vc unwrap "$W/rw.b" --format json
 check_json_output "$RUN_OUT" "$W/e2"
+# --to with --add-recipient in the same command keeps both (KEK rotation
+# that keeps the break-glass key).
+run_expect 0 vc bundle rewrap "$W/rw.b" --to kek --add-recipient "$W/bg.pem" --out "$W/rw-both.b"
+assert_eq "$(bj "$W/rw-both.b" '" ".join(sorted(r["type"] for r in d["recipients"]))')" "aes-kwp rsa-oaep-sha256" \
+	"recipients after --to kek --add-recipient bg.pem"
+assert_eq "$(bj "$W/rw-both.b" '[r["kid"] for r in d["recipients"] if r["type"] == "aes-kwp"][0]')" "$kek_id" "--to kek"
+run_expect 0 vc unwrap "$W/rw-both.b" --format json --key bg
+check_json_output "$RUN_OUT" "$W/e2"
 # Documented (cli.md): a removed recipient's old copy still opens; rotate cuts it off.
 run_expect 0 vc unwrap "$W/old-copy.b" --format json --key kek
 check_json_output "$RUN_OUT" "$W/e2"
@@ -355,8 +373,11 @@ if have_node; then
 	done
 	# The edits keep the format: set/rotate outputs open in Node as well.
 	printf 'after-edit\n' | run_expect 0 vc bundle set "$W/soft.b" EDITED
-	# A PEM-only recipient cannot be re-wrapped from its kid: rotate takes its
-	# public key again (--recipient; not in docs/cli.md, see the report).
+	# A PEM-only recipient cannot be re-wrapped from its kid: without its
+	# public key again (--recipient) rotate exits 5 and writes nothing.
+	cp "$W/soft.b" "$W/soft.before"
+	run_expect 5 vc bundle rotate "$W/soft.b"
+	assert_same_file "$W/soft.b" "$W/soft.before" "rotate without the offline recipient's PEM changed the bundle"
 	run_expect 0 vc bundle rotate "$W/soft.b" --recipient "$W/soft.pem"
 	soft_rsa_dek "$W/soft.b" "$W/soft.key" "$W/soft2.dek"
 	! cmp -s "$W/soft.dek" "$W/soft2.dek" || fail "rotate kept the DEK"
