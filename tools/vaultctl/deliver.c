@@ -273,26 +273,6 @@ deliver_exec_plan(const struct deliver_exec_opts *o, const struct pv_kvlist *l, 
 	pv_err r;
 
 	memset(plan, 0, sizeof(*plan));
-	for (i = 0; i < l->n; i++)
-		nfiles += l->items[i].kind == PV_ENTRY_FILE;
-	if (nfiles > 0) {
-		if (o->files_dir == NULL) {
-			pv_err_set_detail("%u file %s --files-dir", nfiles,
-					  nfiles == 1 ? "entry needs" : "entries need");
-			r = PV_ERR_USAGE;
-			goto out;
-		}
-		if ((r = out_dir_kind(o->files_dir, l, PV_ENTRY_FILE, &p.files_not_ram, &p.files)) != PV_OK)
-			goto out;
-		if ((abs_dir = realpath(o->files_dir, NULL)) == NULL) {
-			pv_err_set_detail("%s: %s", o->files_dir, strerror(errno));
-			r = PV_ERR_IO;
-			goto out;
-		}
-		p.loaded += p.files;
-		size += sizeof(cred_var) + 1 + strlen(abs_dir);
-		count++;
-	}
 	/* which bundle variables are set, and the size of everything */
 	if (l->n > 0 && (set = calloc(l->n, sizeof(*set))) == NULL) {
 		r = PV_ERR_NOMEM;
@@ -319,6 +299,27 @@ deliver_exec_plan(const struct deliver_exec_opts *o, const struct pv_kvlist *l, 
 		set[i] = 1;
 		p.loaded++;
 		size += strlen(kv->name) + 1 + vlen + 1;
+		count++;
+	}
+	for (i = 0; i < l->n; i++)
+		nfiles += l->items[i].kind == PV_ENTRY_FILE;
+	/* files only once the environment is known to be deliverable */
+	if (nfiles > 0) {
+		if (o->files_dir == NULL) {
+			pv_err_set_detail("%u file %s --files-dir", nfiles,
+					  nfiles == 1 ? "entry needs" : "entries need");
+			r = PV_ERR_USAGE;
+			goto out;
+		}
+		if ((r = out_dir_kind(o->files_dir, l, PV_ENTRY_FILE, &p.files_not_ram, &p.files)) != PV_OK)
+			goto out;
+		if ((abs_dir = realpath(o->files_dir, NULL)) == NULL) {
+			pv_err_set_detail("%s: %s", o->files_dir, strerror(errno));
+			r = PV_ERR_IO;
+			goto out;
+		}
+		p.loaded += p.files;
+		size += sizeof(cred_var) + 1 + strlen(abs_dir);
 		count++;
 	}
 	for (b = base; b != NULL && *b != NULL; b++) {

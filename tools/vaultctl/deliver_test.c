@@ -343,7 +343,12 @@ test_exec_plan(void **state)
 	pv_kvlist_init(&l);
 	assert_int_equal(pv_secret_from("a\0b", 3, &v), PV_OK);
 	assert_int_equal(pv_kvlist_add(&l, "PV_T_NUL", PV_ENTRY_ENV, v), PV_OK);
+	assert_int_equal(pv_kvlist_add(&l, "new.pem", PV_ENTRY_FILE, secret("N")), PV_OK);
+	o.files_dir = dir;
 	assert_int_equal(deliver_exec_plan(&o, &l, &p), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), "PV_T_NUL: value holds a NUL byte"));
+	/* refused before any file was written */
+	assert_int_equal(count_entries(dir), 2);
 	pv_kvlist_free(&l);
 	unsetenv("PV_T_X");
 }
