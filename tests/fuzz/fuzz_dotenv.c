@@ -33,7 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(orig != NULL);
 		n = pv_secret_len(orig->value);
 		FUZZ_ASSERT(pv_secret_len(back.items[i].value) == n);
-		FUZZ_ASSERT(n == 0 || memcmp(pv_secret_ro(orig->value), pv_secret_ro(back.items[i].value), n) == 0);
+		FUZZ_ASSERT(n == 0 ||
+			    memcmp(pv_secret_ro(orig->value), pv_secret_ro(back.items[i].value), n) == 0);
 	}
 	pv_secret_free(text);
 	text = NULL;
