@@ -207,6 +207,7 @@ deliver_plan_free(struct deliver_plan *plan)
 		return;
 	pv_secret_free(plan->strings);
 	free(plan->envp);
+	free(plan->kept_names);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -274,7 +275,8 @@ deliver_exec_plan(const struct deliver_exec_opts *o, const struct pv_kvlist *l, 
 
 	memset(plan, 0, sizeof(*plan));
 	/* which bundle variables are set, and the size of everything */
-	if (l->n > 0 && (set = calloc(l->n, sizeof(*set))) == NULL) {
+	if (l->n > 0 && ((set = calloc(l->n, sizeof(*set))) == NULL ||
+			 (p.kept_names = calloc(l->n, sizeof(*p.kept_names))) == NULL)) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
@@ -284,7 +286,7 @@ deliver_exec_plan(const struct deliver_exec_opts *o, const struct pv_kvlist *l, 
 		if (kv->kind != PV_ENTRY_ENV)
 			continue;
 		if (!o->override && in_environ(base, kv->name)) {
-			p.kept++;
+			p.kept_names[p.kept++] = kv->name;
 			continue;
 		}
 		vlen = pv_secret_len(kv->value);

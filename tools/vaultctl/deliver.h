@@ -42,10 +42,11 @@ struct deliver_plan {
 	pv_secret *strings; /* every "NAME=value" string, NUL-terminated, guarded */
 	char **envp;        /* NULL-terminated, pointing into strings */
 	size_t nenv;
-	unsigned loaded;   /* env entries set from the bundle + file entries written */
-	unsigned kept;     /* env entries not set: already in the environment, no override */
-	unsigned files;    /* file entries written to files_dir */
-	int files_not_ram; /* files_dir is not tmpfs/ramfs */
+	unsigned loaded;         /* env entries set from the bundle + file entries written */
+	unsigned kept;           /* env entries not set: already in the environment, no override */
+	const char **kept_names; /* their names (pointing into the list), for the stderr report */
+	unsigned files;          /* file entries written to files_dir */
+	int files_not_ram;       /* files_dir is not tmpfs/ramfs */
 };
 
 /*

@@ -282,6 +282,7 @@ test_exec_plan(void **state)
 	assert_int_equal(deliver_exec_plan(&o, &l, &p), PV_OK);
 	assert_int_equal(p.loaded, 1);
 	assert_int_equal(p.kept, 1);
+	assert_string_equal(p.kept_names[0], "PV_T_X");
 	assert_string_equal(plan_get(&p, "PV_T_X"), "from-env");
 	assert_string_equal(plan_get(&p, "PV_T_Y"), "bundle y\nline 2");
 	assert_string_equal(plan_get(&p, "PATH"), "/usr/bin:/bin");
