@@ -5,7 +5,7 @@
 PV_DEBIAN_PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libp11-kit-dev libssl-dev libsodium-dev libcjson-dev libsecp256k1-dev
 	libcmocka-dev libmicrohttpd-dev softhsm2 opensc openssl
-	clang libclang-rt-14-dev clang-format python3 ca-certificates git"
+	clang libclang-rt-14-dev clang-format python3 nodejs ca-certificates git"
 
 pv_missing_packages() {
 	local p missing=""
