@@ -99,6 +99,35 @@ write_stdout(const uint8_t *p, size_t len)
 	return PV_OK;
 }
 
+/* Take the file entries out of kv (wiped); named ones (--only) are an error. */
+static pv_err
+drop_files(struct pv_kvlist *kv, int named)
+{
+	size_t i, j, dropped = 0;
+
+	for (i = 0, j = 0; i < kv->n; i++) {
+		if (kv->items[i].kind != PV_ENTRY_FILE) {
+			kv->items[j++] = kv->items[i];
+			continue;
+		}
+		if (named) {
+			pv_err_set_detail("%s is a file value: use --out-dir or --format json", kv->items[i].name);
+			/* keep the list whole so that it is freed completely */
+			for (; i < kv->n; i++)
+				kv->items[j++] = kv->items[i];
+			kv->n = j;
+			return PV_ERR_USAGE;
+		}
+		pv_secret_free(kv->items[i].value);
+		dropped++;
+	}
+	kv->n = j;
+	if (dropped)
+		fprintf(stderr, "vaultctl: %zu file value%s not written (use --out-dir or --format json)\n", dropped,
+			dropped == 1 ? "" : "s");
+	return PV_OK;
+}
+
 int
 unwrap_main(struct vctl *c, int argc, char *argv[])
 {
@@ -133,6 +162,9 @@ unwrap_main(struct vctl *c, int argc, char *argv[])
 				"a RuntimeDirectory=)\n",
 				a.out_dir);
 	} else {
+		/* env/dotenv carry variables: file values need --out-dir or json */
+		if (a.format != PV_OUT_JSON && (r = drop_files(&kv, a.only != NULL)) != PV_OK)
+			goto fail;
 		if ((r = pv_output_format(a.format, &kv, &text)) != PV_OK)
 			goto fail;
 		r = a.out != NULL && strcmp(a.out, "-") != 0
