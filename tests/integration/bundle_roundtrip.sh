@@ -35,7 +35,7 @@ assert_eq "$(bj "$W/env.b" '" ".join(e["name"] for e in d["entries"])')" "$(exp_
 	"entry names (sorted)"
 assert_eq "$(bj "$W/env.b" '" ".join(sorted(set(e["kind"] for e in d["entries"])))')" env "kinds of dotenv entries"
 # Sizes are visible (ct = plaintext + 16-byte tag): checks the GCM layout.
-while read -r n k s; do
+while read -r n _ s; do
 	assert_eq "$s" "$(stat -c %s "$W/t/exp/$n")" "plaintext size of $n from its ct"
 done < <(entry_sizes "$W/env.b")
 # aes-kwp: kid = hex(CKA_ID) of the KEK, wrapped_dek 40 bytes (bundle_shape).
@@ -155,7 +155,7 @@ mkdir -m 700 "$W/fod"
 run_expect 0 vc unwrap "$W/dir.b" --out-dir "$W/fod"
 check_out_dir "$W/fod" "$W/files"
 run_expect 0 vc unwrap "$W/dir.b" --out-dir "$W/fod" --only nul.bin
-# A second unwrap into the same directory replaces (or refuses): never mixes.
+# A second unwrap into the same directory replaces the file with the same bytes.
 cmp -s "$W/fod/nul.bin" "$W/files/nul.bin" || fail "nul.bin differs after a second unwrap"
 
 say "seal --version N (CI pipeline number) and --min-version"
