@@ -116,6 +116,10 @@ openssl dgst -sha256 -verify "$W/jwt.pub.pem" -signature "$W/copy.sig" "$W/msg" 
 	fail "OpenSSL rejects jwt-copy's signature"
 run_expect 0 vc key rotate jwt-copy
 assert_versions jwt-copy "1:verify-only 2:active"
+run_expect 0 vc bundle install-key "$B" wallet --as wallet-json --json
+json_valid "$RUN_OUT"
+assert_eq "$(json_get "$RUN_OUT" name)" wallet-json "name in --json output"
+assert_eq "$(json_get "$RUN_OUT" alg)" secp256k1 "alg in --json output"
 
 say "Ed25519: SoftHSM 2.6 cannot unwrap it (exit 3, nothing left); another token may"
 objects "$W/objs.before-ed"
