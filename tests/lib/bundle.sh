@@ -440,16 +440,8 @@ soft_rsa_dek() {
 }
 
 # assert_verify_ok OUT N V: `bundle verify` said, as docs/cli.md has it,
-# "bundle: ok (N entries, version V, recipient LABEL)".
+# "bundle: ok (N entries, K private key(s) proved, version V, recipient LABEL)".
 assert_verify_ok() {
-	grep -qE "^bundle: ok \($2 entries, version $3, recipient [^)]+\)\$" "$1" && return 0
-	# KNOWN: vaultctl prints "bundle: ok (N entries, K private key(s) proved,
-	# version V, recipient LABEL)" (as docs/operations.md shows), docs/cli.md
-	# has no "K private keys proved". Until the docs and the tool agree, that
-	# one extra part is accepted (and said); N, V and LABEL are still checked.
-	if grep -qE "^bundle: ok \($2 entries, [0-9]+ private keys? proved, version $3, recipient [^)]+\)\$" "$1"; then
-		echo "KNOWN: bundle verify output has 'K private keys proved', not in docs/cli.md"
-		return 0
-	fi
-	fail "bundle verify printed '$(head -c 300 "$1")', want 'bundle: ok ($2 entries, version $3, recipient LABEL)'"
+	grep -qE "^bundle: ok \($2 entries, [0-9]+ private keys? proved, version $3, recipient [^)]+\)\$" "$1" && return 0
+	fail "bundle verify printed '$(head -c 300 "$1")', want 'bundle: ok ($2 entries, K private keys proved, version $3, recipient LABEL)'"
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "bundleargs.h"
 #include "subcommands.h"
@@ -45,7 +46,11 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 	if ((r = bundleargs_load(argv[optind], &b)) != PV_OK ||
 	    (r = bundleargs_open(c, b, &ra, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
 	    (r = vctl_token(c, 1, &tok)) != PV_OK) {
-		rc = vctl_fail(c, r, "bundle verify");
+		/* name the entry unless the library's reason already does */
+			if (strstr(pv_err_detail(), e->name) != NULL)
+				rc = vctl_fail(c, r, "bundle verify");
+			else
+				rc = vctl_fail(c, r, "bundle verify: entry %s", e->name);
 		goto done;
 	}
 	for (i = 0; i < b->nentries; i++) {
@@ -63,7 +68,11 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 			v = NULL;
 		}
 		if (r != PV_OK) {
-			rc = vctl_fail(c, r, "bundle verify: entry %s", e->name);
+			/* name the entry unless the library's reason already does */
+			if (strstr(pv_err_detail(), e->name) != NULL)
+				rc = vctl_fail(c, r, "bundle verify");
+			else
+				rc = vctl_fail(c, r, "bundle verify: entry %s", e->name);
 			goto done;
 		}
 	}
