@@ -46,11 +46,7 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 	if ((r = bundleargs_load(argv[optind], &b)) != PV_OK ||
 	    (r = bundleargs_open(c, b, &ra, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
 	    (r = vctl_token(c, 1, &tok)) != PV_OK) {
-		/* name the entry unless the library's reason already does */
-			if (strstr(pv_err_detail(), e->name) != NULL)
-				rc = vctl_fail(c, r, "bundle verify");
-			else
-				rc = vctl_fail(c, r, "bundle verify: entry %s", e->name);
+		rc = vctl_fail(c, r, "bundle verify");
 		goto done;
 	}
 	for (i = 0; i < b->nentries; i++) {
