@@ -82,8 +82,9 @@ pv_bundle_precheck(const struct pv_bundle *b, const struct pv_bundle_read_opts *
 		}
 	}
 	if (b->version < o->min_version) {
-		pv_err_set_detail("bundle version %llu is lower than the minimum %llu (a rolled-back bundle?)",
-				  (unsigned long long)b->version, (unsigned long long)o->min_version);
+		pv_err_set_detail(
+		    "bundle version %llu is lower than the minimum %llu (a rolled-back bundle?)",
+		    (unsigned long long)b->version, (unsigned long long)o->min_version);
 		return PV_ERR_INTEGRITY;
 	}
 	for (i = 0; i < o->nexpect; i++) {
@@ -104,7 +105,8 @@ pv_bundle_precheck(const struct pv_bundle *b, const struct pv_bundle_read_opts *
 			return PV_ERR_INTEGRITY;
 		}
 		if (strcmp(have, eq + 1) != 0) {
-			pv_err_set_detail("bundle context %s is \"%.64s\", expected \"%.64s\"", name, have, eq + 1);
+			pv_err_set_detail("bundle context %s is \"%.64s\", expected \"%.64s\"", name, have,
+					  eq + 1);
 			return PV_ERR_INTEGRITY;
 		}
 	}
@@ -120,7 +122,8 @@ pv_bundle_verify_check(const struct pv_bundle *b, pv_dek *dek)
 
 	if ((r = pv_bundle_check_digest(b, h)) != PV_OK)
 		goto out;
-	r = pv_dek_gcm_open(dek, b->check, h, sizeof(h), b->check + PV_BUNDLE_NONCE_LEN, PV_BUNDLE_TAG_LEN, &pt);
+	r = pv_dek_gcm_open(dek, b->check, h, sizeof(h), b->check + PV_BUNDLE_NONCE_LEN, PV_BUNDLE_TAG_LEN,
+			    &pt);
 	if (r == PV_ERR_INTEGRITY || (r == PV_OK && pv_secret_len(pt) != 0)) {
 		pv_err_set_detail("the check does not verify: header, recipients or entries were altered");
 		r = PV_ERR_INTEGRITY;
@@ -157,8 +160,8 @@ try_recipient(p11_token *tok, const struct pv_bundle *b, size_t i, const struct 
 	} else {
 		if ((r = pv_recipient_find_rsa(tok, rc->kid, &h)) != PV_OK)
 			return r;
-		r = pv_recipient_open_rsa(tok, h, rc->wrapped_dek, rc->wrapped_len, mode, !o->require_token_unwrap,
-					  &op->info, &op->dek);
+		r = pv_recipient_open_rsa(tok, h, rc->wrapped_dek, rc->wrapped_len, mode,
+					  !o->require_token_unwrap, &op->info, &op->dek);
 	}
 	if (r == PV_ERR_NOT_FOUND) /* the key is there: any failure now is not "absent" */
 		r = PV_ERR_INTEGRITY;
@@ -168,8 +171,8 @@ try_recipient(p11_token *tok, const struct pv_bundle *b, size_t i, const struct 
 }
 
 pv_err
-pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle_read_opts *o, enum pv_dek_mode mode,
-	       struct pv_bundle_opened *out)
+pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle_read_opts *o,
+	       enum pv_dek_mode mode, struct pv_bundle_opened *out)
 {
 	struct pv_bundle_opened op = {0};
 	int pass;
@@ -185,16 +188,18 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 	for (pass = 0; pass < 2 && r == PV_ERR_NOT_FOUND; pass++) {
 		enum pv_rcpt_type want = pass == 0 ? PV_RCPT_AES_KWP : PV_RCPT_RSA_OAEP_SHA256;
 		for (i = 0; i < b->nrcpt && r == PV_ERR_NOT_FOUND; i++) {
-			if (b->rcpt[i].type != want || (o->kid != NULL && strcmp(b->rcpt[i].kid, o->kid) != 0))
+			if (b->rcpt[i].type != want ||
+			    (o->kid != NULL && strcmp(b->rcpt[i].kid, o->kid) != 0))
 				continue;
 			r = try_recipient(tok, b, i, o, mode, &op);
 		}
 	}
 	if (r == PV_ERR_NOT_FOUND) {
-		pv_err_set_detail("no recipient of this bundle has its key on this token (sealed for %zu other key%s, "
-				  "first: %s %.64s)",
-				  b->nrcpt, b->nrcpt == 1 ? "" : "s", pv_rcpt_type_name(b->rcpt[0].type),
-				  b->rcpt[0].label ? b->rcpt[0].label : b->rcpt[0].kid);
+		pv_err_set_detail(
+		    "no recipient of this bundle has its key on this token (sealed for %zu other key%s, "
+		    "first: %s %.64s)",
+		    b->nrcpt, b->nrcpt == 1 ? "" : "s", pv_rcpt_type_name(b->rcpt[0].type),
+		    b->rcpt[0].label ? b->rcpt[0].label : b->rcpt[0].kid);
 		r = PV_ERR_INTEGRITY;
 	}
 	if (r != PV_OK)
@@ -209,7 +214,8 @@ out:
 }
 
 pv_err
-pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek, pv_secret **value)
+pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek,
+			pv_secret **value)
 {
 	pv_buf *aad = NULL;
 	pv_err r;
@@ -222,7 +228,8 @@ pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry 
 		goto out;
 	r = pv_dek_gcm_open(dek, e->nonce, pv_buf_ptr(aad), pv_buf_len(aad), e->data, e->data_len, value);
 	if (r == PV_ERR_INTEGRITY)
-		pv_err_set_detail("entry %s does not decrypt: its value, name, kind or bundle was altered", e->name);
+		pv_err_set_detail("entry %s does not decrypt: its value, name, kind or bundle was altered",
+				  e->name);
 out:
 	pv_buf_free(aad);
 	return r;
@@ -346,8 +353,8 @@ out:
 }
 
 pv_err
-pv_bundle_unwrap_key(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, const struct pv_key_import *ki,
-		     CK_OBJECT_HANDLE *out)
+pv_bundle_unwrap_key(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek,
+		     const struct pv_key_import *ki, CK_OBJECT_HANDLE *out)
 {
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	struct pv_key_import k = *ki;
@@ -418,7 +425,8 @@ pv_bundle_add_rcpt(struct pv_bundle *b, pv_dek *dek, struct pv_rcpt_spec *s)
 		goto out;
 	}
 	rc.type = s->type;
-	if ((rc.kid = strdup(s->kid)) == NULL || (s->label[0] != '\0' && (rc.label = strdup(s->label)) == NULL)) {
+	if ((rc.kid = strdup(s->kid)) == NULL ||
+	    (s->label[0] != '\0' && (rc.label = strdup(s->label)) == NULL)) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
@@ -435,7 +443,8 @@ out:
 }
 
 pv_err
-pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, int kind, const uint8_t *value, size_t len)
+pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, int kind, const uint8_t *value,
+		    size_t len)
 {
 	struct pv_bundle_entry e = {0};
 	struct pv_bundle_entry *old;
@@ -453,7 +462,8 @@ pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, int kind
 		return PV_ERR_TOO_LARGE;
 	}
 	if (kind == PV_ENTRY_ENV && memchr(value, '\0', len) != NULL) {
-		pv_err_set_detail("entry %s: an env value cannot contain a NUL byte (use a file entry)", name);
+		pv_err_set_detail("entry %s: an env value cannot contain a NUL byte (use a file entry)",
+				  name);
 		return PV_ERR_BAD_INPUT;
 	}
 	memcpy(e.name, name, strlen(name) + 1);
@@ -461,8 +471,8 @@ pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, int kind
 	randombytes_buf(e.nonce, sizeof(e.nonce));
 	if ((r = pv_bundle_entry_aad(b, &e, &aad)) != PV_OK)
 		goto out;
-	if ((r = pv_dek_gcm_seal(dek, e.nonce, pv_buf_ptr(aad), pv_buf_len(aad), value, len, &e.data, &e.data_len)) !=
-	    PV_OK)
+	if ((r = pv_dek_gcm_seal(dek, e.nonce, pv_buf_ptr(aad), pv_buf_len(aad), value, len, &e.data,
+				 &e.data_len)) != PV_OK)
 		goto out;
 	if ((old = pv_bundle_find(b, name)) != NULL && (r = pv_bundle_remove(b, name)) != PV_OK)
 		goto out;
@@ -567,8 +577,8 @@ pv_bundle_reencrypt(p11_token *tok, struct pv_bundle *b, pv_dek *old_dek, pv_dek
 				    (r = pv_dek_to_token(new_dek, tok, &new_tok)) != PV_OK)
 					goto out;
 			}
-			if ((r = pv_dek_rewrap_private_key(old_tok, new_tok, e->alg, e->data, e->data_len, &wrapped,
-							   &wlen)) != PV_OK)
+			if ((r = pv_dek_rewrap_private_key(old_tok, new_tok, e->alg, e->data, e->data_len,
+							   &wrapped, &wlen)) != PV_OK)
 				goto out;
 			free(e->data);
 			e->data = wrapped;
@@ -578,7 +588,8 @@ pv_bundle_reencrypt(p11_token *tok, struct pv_bundle *b, pv_dek *old_dek, pv_dek
 		}
 		if ((r = pv_bundle_decrypt_entry(b, e, old_dek, &v)) != PV_OK)
 			goto out;
-		if ((r = pv_bundle_put_value(b, new_dek, e->name, e->kind, pv_secret_ro(v), pv_secret_len(v))) != PV_OK)
+		if ((r = pv_bundle_put_value(b, new_dek, e->name, e->kind, pv_secret_ro(v),
+					     pv_secret_len(v))) != PV_OK)
 			goto out;
 		pv_secret_free(v);
 		v = NULL;

@@ -17,12 +17,12 @@
 /* ---- reading ---- */
 
 struct pv_bundle_read_opts {
-	time_t now;                     /* 0 = time(NULL) */
-	uint64_t min_version;           /* 0 = any */
-	const char *const *expect_ctx;  /* "name=value" pairs the context must hold */
+	time_t now;                    /* 0 = time(NULL) */
+	uint64_t min_version;          /* 0 = any */
+	const char *const *expect_ctx; /* "name=value" pairs the context must hold */
 	size_t nexpect;
-	const char *kid;                /* only this recipient (its kid), NULL = any */
-	int require_token_unwrap;       /* refuse the rsa-oaep fallbacks */
+	const char *kid;          /* only this recipient (its kid), NULL = any */
+	int require_token_unwrap; /* refuse the rsa-oaep fallbacks */
 };
 
 /* Read at most PV_BUNDLE_MAX bytes and parse (size/JSON/§3 failures are
@@ -34,8 +34,8 @@ pv_err pv_bundle_load_file(const char *path, struct pv_bundle **out) PV_WUR;
 pv_err pv_bundle_precheck(const struct pv_bundle *b, const struct pv_bundle_read_opts *o) PV_WUR;
 
 struct pv_bundle_opened {
-	pv_dek *dek;         /* on the token (reading) or in memory (editing) */
-	size_t rcpt;         /* index of the recipient used */
+	pv_dek *dek; /* on the token (reading) or in memory (editing) */
+	size_t rcpt; /* index of the recipient used */
 	struct pv_open_info info;
 };
 /* §7 steps 3-4: find a recipient whose key is on the token, get the DEK
@@ -52,8 +52,8 @@ pv_err pv_bundle_verify_check(const struct pv_bundle *b, pv_dek *dek) PV_WUR;
  * only = NULL: all env/file entries; otherwise those names (missing ones are
  * reported through *missing, a malloc'd comma list, or PV_ERR_NOT_FOUND with
  * strict). private-key entries are never decrypted here. */
-pv_err pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *only, size_t nonly, int strict,
-			 struct pv_kvlist *out, char **missing) PV_WUR;
+pv_err pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *only, size_t nonly,
+			 int strict, struct pv_kvlist *out, char **missing) PV_WUR;
 pv_err pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek,
 			       pv_secret **value) PV_WUR;
 
@@ -68,11 +68,11 @@ pv_err pv_bundle_unwrap_key(p11_token *tok, const struct pv_bundle_entry *e, pv_
 /* A recipient to seal for: rsa (pub set) or aes-kwp (tok + kek set). */
 struct pv_rcpt_spec {
 	enum pv_rcpt_type type;
-	EVP_PKEY *pub;            /* rsa-oaep-sha256 */
-	p11_token *tok;           /* aes-kwp */
-	CK_OBJECT_HANDLE kek;     /* aes-kwp */
-	char label[129];          /* "" = none */
-	char kid[129];            /* filled by pv_bundle_rcpt_spec_kid */
+	EVP_PKEY *pub;        /* rsa-oaep-sha256 */
+	p11_token *tok;       /* aes-kwp */
+	CK_OBJECT_HANDLE kek; /* aes-kwp */
+	char label[129];      /* "" = none */
+	char kid[129];        /* filled by pv_bundle_rcpt_spec_kid */
 };
 pv_err pv_bundle_rcpt_spec_kid(struct pv_rcpt_spec *s) PV_WUR;
 /* Wrap the DEK (in memory) for s and append the recipient. PV_ERR_EXISTS if

@@ -478,7 +478,8 @@ parse_recipient(const cJSON *o, size_t idx, struct pv_bundle_recipient *rc)
 	if (get_b64(o, "wrapped_dek", 1024, &rc->wrapped_dek, &rc->wrapped_len) != PV_OK)
 		BAD("%s.wrapped_dek: missing or not base64url (at most 1024 bytes)", path);
 	if (rc->type == PV_RCPT_AES_KWP && rc->wrapped_len != 40)
-		BAD("%s.wrapped_dek: an AES-KWP wrapped 32-byte key is 40 bytes, not %zu", path, rc->wrapped_len);
+		BAD("%s.wrapped_dek: an AES-KWP wrapped 32-byte key is 40 bytes, not %zu", path,
+		    rc->wrapped_len);
 	if (rc->type == PV_RCPT_RSA_OAEP_SHA256 && (rc->wrapped_len < 256 || rc->wrapped_len > 512))
 		BAD("%s.wrapped_dek: %zu bytes is not an RSA-2048..4096 ciphertext", path, rc->wrapped_len);
 	r = PV_OK;
@@ -511,7 +512,8 @@ parse_entry(const cJSON *o, size_t idx, struct pv_bundle_entry *e)
 		    cJSON_GetObjectItemCaseSensitive(o, "ct") != NULL)
 			BAD("%s: a private-key entry has no nonce or ct", path);
 		alg = get_string(o, "alg");
-		if (alg == NULL || (e->alg = pv_alg_from_name(alg)) == PV_ALG_NONE || !pv_alg_is_asymmetric(e->alg))
+		if (alg == NULL || (e->alg = pv_alg_from_name(alg)) == PV_ALG_NONE ||
+		    !pv_alg_is_asymmetric(e->alg))
 			BAD("%s.alg: missing or not an asymmetric algorithm", path);
 		if (get_b64(o, "public_key", 2048, &e->public_key, &e->public_key_len) != PV_OK ||
 		    e->public_key_len == 0)
@@ -526,7 +528,8 @@ parse_entry(const cJSON *o, size_t idx, struct pv_bundle_entry *e)
 			BAD("%s: alg, public_key and wrapped belong to private-key entries", path);
 		if (get_b64_fixed(o, "nonce", e->nonce, sizeof(e->nonce)) != PV_OK)
 			BAD("%s.nonce: missing or not 12 bytes of base64url", path);
-		if (get_b64(o, "ct", PV_BUNDLE_VALUE_MAX + PV_BUNDLE_TAG_LEN, &e->data, &e->data_len) != PV_OK ||
+		if (get_b64(o, "ct", PV_BUNDLE_VALUE_MAX + PV_BUNDLE_TAG_LEN, &e->data, &e->data_len) !=
+			PV_OK ||
 		    e->data_len < PV_BUNDLE_TAG_LEN)
 			BAD("%s.ct: missing, not base64url, shorter than a tag or over 1 MiB", path);
 	}
@@ -543,7 +546,8 @@ has_escaped_nul(const uint8_t *json, size_t len)
 	size_t i;
 
 	for (i = 0; i + 6 <= len; i++)
-		if (json[i] == '\\' && (json[i + 1] == 'u' || json[i + 1] == 'U') && memcmp(json + i + 2, "0000", 4) == 0)
+		if (json[i] == '\\' && (json[i + 1] == 'u' || json[i + 1] == 'U') &&
+		    memcmp(json + i + 2, "0000", 4) == 0)
 			return 1;
 	return 0;
 }
@@ -551,7 +555,7 @@ has_escaped_nul(const uint8_t *json, size_t len)
 pv_err
 pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 {
-	static const char *const members[] = {"format",	 "id",	    "created",	  "not_after", "version",
+	static const char *const members[] = {"format",  "id",         "created", "not_after", "version",
 					      "context", "recipients", "entries", "check"};
 	struct pv_bundle *b = NULL;
 	cJSON *doc = NULL;
@@ -810,7 +814,8 @@ pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *outlen)
 		goto out;
 	for (i = 0; i < b->nrcpt; i++) {
 		if ((r = recipient_json(&b->rcpt[i], &item)) != PV_OK ||
-		    (r = pv_buf_put_cstr(buf, i ? ",\n    " : "\n    ")) != PV_OK || (r = put_json(buf, item)) != PV_OK)
+		    (r = pv_buf_put_cstr(buf, i ? ",\n    " : "\n    ")) != PV_OK ||
+		    (r = put_json(buf, item)) != PV_OK)
 			goto out;
 		cJSON_Delete(item);
 		item = NULL;
@@ -819,7 +824,8 @@ pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *outlen)
 		goto out;
 	for (i = 0; i < b->nentries; i++) {
 		if ((r = entry_json(&b->entries[i], &item)) != PV_OK ||
-		    (r = pv_buf_put_cstr(buf, i ? ",\n    " : "\n    ")) != PV_OK || (r = put_json(buf, item)) != PV_OK)
+		    (r = pv_buf_put_cstr(buf, i ? ",\n    " : "\n    ")) != PV_OK ||
+		    (r = put_json(buf, item)) != PV_OK)
 			goto out;
 		cJSON_Delete(item);
 		item = NULL;
@@ -828,7 +834,8 @@ pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *outlen)
 	text = NULL;
 	if ((r = pv_b64url_encode(b->check, sizeof(b->check), &text)) != PV_OK)
 		goto out;
-	if ((r = pv_buf_put_cstr(buf, b->nentries ? "\n  ],\n  \"check\": \"" : "],\n  \"check\": \"")) != PV_OK ||
+	if ((r = pv_buf_put_cstr(buf, b->nentries ? "\n  ],\n  \"check\": \"" : "],\n  \"check\": \"")) !=
+		PV_OK ||
 	    (r = pv_buf_put_cstr(buf, text)) != PV_OK || (r = pv_buf_put_cstr(buf, "\"\n}\n")) != PV_OK)
 		goto out;
 	free(text);
@@ -970,17 +977,20 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 		goto out;
 	}
 	if ((r = pv_buf_put(buf, check_label, sizeof(check_label))) != PV_OK || /* with its NUL */
-	    (r = put_u32(buf, PV_BUNDLE_FORMAT)) != PV_OK || (r = pv_buf_put(buf, b->id, sizeof(b->id))) != PV_OK ||
-	    (r = put_lps(buf, b->created)) != PV_OK ||
+	    (r = put_u32(buf, PV_BUNDLE_FORMAT)) != PV_OK ||
+	    (r = pv_buf_put(buf, b->id, sizeof(b->id))) != PV_OK || (r = put_lps(buf, b->created)) != PV_OK ||
 	    (r = put_opt(buf, b->not_after, strlen(b->not_after), b->not_after[0] != '\0')) != PV_OK ||
 	    (r = put_u64(buf, b->version)) != PV_OK || (r = put_ctx(buf, b)) != PV_OK ||
 	    (r = put_u32(buf, (uint32_t)b->nrcpt)) != PV_OK || (r = hash_buf(md, buf)) != PV_OK)
 		goto out;
 	for (i = 0; i < b->nrcpt; i++) {
 		const struct pv_bundle_recipient *rc = &b->rcpt[i];
-		if ((r = put_lps(buf, pv_rcpt_type_name(rc->type))) != PV_OK || (r = put_lps(buf, rc->kid)) != PV_OK ||
-		    (r = put_opt(buf, rc->label, rc->label ? strlen(rc->label) : 0, rc->label != NULL)) != PV_OK ||
-		    (r = put_lp(buf, rc->wrapped_dek, rc->wrapped_len)) != PV_OK || (r = hash_buf(md, buf)) != PV_OK)
+		if ((r = put_lps(buf, pv_rcpt_type_name(rc->type))) != PV_OK ||
+		    (r = put_lps(buf, rc->kid)) != PV_OK ||
+		    (r = put_opt(buf, rc->label, rc->label ? strlen(rc->label) : 0, rc->label != NULL)) !=
+			PV_OK ||
+		    (r = put_lp(buf, rc->wrapped_dek, rc->wrapped_len)) != PV_OK ||
+		    (r = hash_buf(md, buf)) != PV_OK)
 			goto out;
 	}
 	if ((r = put_u32(buf, (uint32_t)b->nentries)) != PV_OK)
@@ -994,7 +1004,8 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 			r = PV_ERR_CRYPTO;
 			goto out;
 		}
-		if ((r = put_lps(buf, e->name)) != PV_OK || (r = put_lps(buf, pv_entry_kind_name(e->kind))) != PV_OK ||
+		if ((r = put_lps(buf, e->name)) != PV_OK ||
+		    (r = put_lps(buf, pv_entry_kind_name(e->kind))) != PV_OK ||
 		    (r = put_opt(buf, alg, strlen(alg), pk)) != PV_OK ||
 		    (r = put_opt(buf, e->public_key, e->public_key_len, pk)) != PV_OK ||
 		    (r = put_opt(buf, e->nonce, sizeof(e->nonce), !pk)) != PV_OK ||

@@ -109,8 +109,8 @@ test_parse_bad(void **state)
 	expect_bad("\"kind\":\"env\"", "\"kind\":\"secret\"", "entries[0].kind");
 	expect_bad("\"nonce\":\"AAAAAAAAAAAAAAAA\"", "\"nonce\":\"AAAAAAAAAAAA\"", "entries[0].nonce");
 	expect_bad("\"ct\":\"AQIDBAUGBwgJCgsMDQ4PEBES\"", "\"ct\":\"AQID\"", "entries[0].ct");
-	expect_bad("\"ct\":\"AQIDBAUGBwgJCgsMDQ4PEBES\"", "\"ct\":\"AQIDBAUGBwgJCgsMDQ4PEBES\",\"alg\":\"p256\"",
-		   "private-key");
+	expect_bad("\"ct\":\"AQIDBAUGBwgJCgsMDQ4PEBES\"",
+		   "\"ct\":\"AQIDBAUGBwgJCgsMDQ4PEBES\",\"alg\":\"p256\"", "private-key");
 	expect_bad("\"name\":\"API_KEY\"", "\"name\":\"API\\u0000KEY\"", "NUL");
 	expect_bad("\"recipients\":[{", "\"recipients\":[],\"x\":[{", "unknown member");
 	expect_bad("Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}", "Q0hFQ0tD\"}", "check");
@@ -330,10 +330,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_parse_good),     cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_parse_not_json), cmocka_unit_test(test_roundtrip),
-	    cmocka_unit_test(test_aad_bytes),	   cmocka_unit_test(test_check_bytes),
-	    cmocka_unit_test(test_model_edits),	   cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_aad_bytes),      cmocka_unit_test(test_check_bytes),
+	    cmocka_unit_test(test_model_edits),    cmocka_unit_test(test_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,7 +65,8 @@ make_bundle(p11_token *tok, CK_OBJECT_HANDLE kek, unsigned n, size_t vlen, char 
 	pv_err r;
 
 	if ((r = pv_bundle_new(&b)) != PV_OK || (r = pv_dek_generate(&dek)) != PV_OK ||
-	    (r = pv_bundle_set_context(b, "env", "bench")) != PV_OK || (r = pv_bundle_add_rcpt(b, dek, &spec)) != PV_OK)
+	    (r = pv_bundle_set_context(b, "env", "bench")) != PV_OK ||
+	    (r = pv_bundle_add_rcpt(b, dek, &spec)) != PV_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "SECRET_%05u", i);
@@ -95,7 +96,8 @@ full_unwrap(p11_token *tok, const char *text, size_t len, size_t *count)
 	pv_err r;
 
 	pv_kvlist_init(&kv);
-	if ((r = pv_bundle_parse((const uint8_t *)text, len, &b)) != PV_OK || (r = pv_bundle_precheck(b, &ro)) != PV_OK ||
+	if ((r = pv_bundle_parse((const uint8_t *)text, len, &b)) != PV_OK ||
+	    (r = pv_bundle_precheck(b, &ro)) != PV_OK ||
 	    (r = pv_bundle_open(tok, b, &ro, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
 	    (r = pv_bundle_decrypt(b, op.dek, NULL, 0, 0, &kv, &missing)) != PV_OK)
 		goto out;
@@ -112,8 +114,8 @@ out:
  * plaintexts going to a stack buffer (the pipeline puts each one in its
  * own guarded allocation: that cost is the pipeline's, not the token's). */
 static pv_err
-token_only(p11_token *tok, CK_OBJECT_HANDLE kek, const struct pv_bundle *b, pv_buf *const *aads, const uint8_t *h,
-	   double *ms)
+token_only(p11_token *tok, CK_OBJECT_HANDLE kek, const struct pv_bundle *b, pv_buf *const *aads,
+	   const uint8_t *h, double *ms)
 {
 	pv_dek *dek = NULL;
 	uint8_t pt[256], iv[PV_BUNDLE_NONCE_LEN];
@@ -124,8 +126,8 @@ token_only(p11_token *tok, CK_OBJECT_HANDLE kek, const struct pv_bundle *b, pv_b
 	pv_err r;
 
 	t0 = now_ms();
-	if ((r = pv_recipient_open_kwp(tok, kek, b->rcpt[0].wrapped_dek, b->rcpt[0].wrapped_len, PV_DEK_ON_TOKEN,
-				       &dek)) != PV_OK)
+	if ((r = pv_recipient_open_kwp(tok, kek, b->rcpt[0].wrapped_dek, b->rcpt[0].wrapped_len,
+				       PV_DEK_ON_TOKEN, &dek)) != PV_OK)
 		goto out;
 	for (i = 0; i <= b->nentries; i++) {
 		const struct pv_bundle_entry *e = i < b->nentries ? &b->entries[i] : NULL;
@@ -138,7 +140,8 @@ token_only(p11_token *tok, CK_OBJECT_HANDLE kek, const struct pv_bundle *b, pv_b
 		gp.aad_len = e ? pv_buf_len(aads[i]) : 32;
 		gp.tag_bits = 8 * PV_BUNDLE_TAG_LEN;
 		ptlen = sizeof(pt);
-		if ((r = p11_decrypt(tok, &mech, pv_dek_handle(dek), e ? e->data : b->check + PV_BUNDLE_NONCE_LEN,
+		if ((r = p11_decrypt(tok, &mech, pv_dek_handle(dek),
+				     e ? e->data : b->check + PV_BUNDLE_NONCE_LEN,
 				     e ? e->data_len : PV_BUNDLE_TAG_LEN, pt, &ptlen)) != PV_OK)
 			goto out;
 	}
@@ -191,7 +194,8 @@ main(int argc, char **argv)
 	pv_err r;
 
 	if (n == 0 || n > PV_BUNDLE_MAX_ENTRIES) {
-		fprintf(stderr, "usage: bundle-bench [ENTRIES (1..%d, default 1000)]\n", PV_BUNDLE_MAX_ENTRIES);
+		fprintf(stderr, "usage: bundle-bench [ENTRIES (1..%d, default 1000)]\n",
+			PV_BUNDLE_MAX_ENTRIES);
 		return 2;
 	}
 	topts.token_uri = getenv("P11VAULT_TOKEN");
@@ -199,8 +203,10 @@ main(int argc, char **argv)
 	topts.pin_source = getenv("P11VAULT_PIN_SOURCE");
 	if ((r = pv_secmem_init()) != PV_OK || (r = p11_token_open(&topts, &tok)) != PV_OK ||
 	    (r = p11_token_login(tok)) != PV_OK || (r = pv_keystore_new(tok, &ks)) != PV_OK ||
-	    (r = prepare_kek(ks, &kek)) != PV_OK || (r = make_bundle(tok, kek, n, 48, &text, &len)) != PV_OK ||
-	    (r = pv_bundle_parse((const uint8_t *)text, len, &b)) != PV_OK || (r = pv_bundle_check_digest(b, h)) != PV_OK)
+	    (r = prepare_kek(ks, &kek)) != PV_OK ||
+	    (r = make_bundle(tok, kek, n, 48, &text, &len)) != PV_OK ||
+	    (r = pv_bundle_parse((const uint8_t *)text, len, &b)) != PV_OK ||
+	    (r = pv_bundle_check_digest(b, h)) != PV_OK)
 		goto fail;
 	if ((aads = calloc(b->nentries, sizeof(*aads))) == NULL) {
 		r = PV_ERR_NOMEM;
@@ -230,17 +236,19 @@ main(int argc, char **argv)
 	mf = median(full, ROUNDS);
 	mt = median(tokms, ROUNDS);
 	mp = median(parse, ROUNDS);
-	printf("bundle unwrap, %u env entries of 48 bytes, %zu-byte bundle, aes-kwp, median of %d:\n", n, len, ROUNDS);
+	printf("bundle unwrap, %u env entries of 48 bytes, %zu-byte bundle, aes-kwp, median of %d:\n", n, len,
+	       ROUNDS);
 	printf("  full pipeline (parse, DEK unwrap, check, decrypt all): %8.1f ms  (%.1f us/entry)\n", mf,
 	       mf * 1000.0 / n);
-	printf("  token calls alone (C_UnwrapKey + %u C_Decrypt):       %8.1f ms  = %.0f%% of the unwrap\n", n + 1, mt,
-	       mf > 0 ? 100.0 * mt / mf : 0);
+	printf("  token calls alone (C_UnwrapKey + %u C_Decrypt):       %8.1f ms  = %.0f%% of the unwrap\n",
+	       n + 1, mt, mf > 0 ? 100.0 * mt / mf : 0);
 	printf("  JSON parse alone:                                       %8.1f ms  = %.0f%%\n", mp,
 	       mf > 0 ? 100.0 * mp / mf : 0);
 	rc = 0;
 	goto out;
 fail:
-	fprintf(stderr, "bundle-bench: %s%s%s\n", pv_strerror(r), *pv_err_detail() ? ": " : "", pv_err_detail());
+	fprintf(stderr, "bundle-bench: %s%s%s\n", pv_strerror(r), *pv_err_detail() ? ": " : "",
+		pv_err_detail());
 out:
 	for (i = 0; aads != NULL && b != NULL && i < b->nentries; i++)
 		pv_buf_free(aads[i]);

@@ -18,5 +18,6 @@ static const struct subcommand bundle_commands[] = {
 int
 bundle_main(struct vctl *c, int argc, char *argv[])
 {
-	return subcommand_dispatch(c, bundle_commands, PV_NELEM(bundle_commands), "bundle", argc - 1, argv + 1);
+	return subcommand_dispatch(c, bundle_commands, PV_NELEM(bundle_commands), "bundle", argc - 1,
+				   argv + 1);
 }

@@ -81,7 +81,8 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 		goto done;
 	}
 	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
-	    (r = pv_bundle_put_key(e.b, e.op.dek, name, pk)) != PV_OK || (r = bundle_edit_commit(c, &e)) != PV_OK) {
+	    (r = pv_bundle_put_key(e.b, e.op.dek, name, pk)) != PV_OK ||
+	    (r = bundle_edit_commit(c, &e)) != PV_OK) {
 		rc = vctl_fail(c, r == PV_ERR_KEY_TYPE ? PV_ERR_USAGE : r, "bundle import-key %s", name);
 		goto done;
 	}

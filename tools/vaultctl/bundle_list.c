@@ -82,7 +82,8 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 	}
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "one BUNDLE is required");
-	if ((r = bundleargs_load(argv[optind], &b)) != PV_OK || (r = pv_b64url_encode(b->id, sizeof(b->id), &id)) != PV_OK) {
+	if ((r = bundleargs_load(argv[optind], &b)) != PV_OK ||
+	    (r = pv_b64url_encode(b->id, sizeof(b->id), &id)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle list %.64s", argv[optind]);
 		goto done;
 	}
@@ -105,7 +106,8 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 		if (e->kind == PV_ENTRY_PRIVATE_KEY)
 			printf("  %-32s %-12s %s\n", e->name, "private-key", pv_alg_info(e->alg)->name);
 		else
-			printf("  %-32s %-12s %zu bytes\n", e->name, pv_entry_kind_name(e->kind), plain_size(e));
+			printf("  %-32s %-12s %zu bytes\n", e->name, pv_entry_kind_name(e->kind),
+			       plain_size(e));
 	}
 	printf("(not verified: use vaultctl bundle verify)\n");
 	rc = 0;

@@ -21,9 +21,12 @@ static int
 parse_args(struct vctl *c, int argc, char *argv[], struct rewrap_args *a)
 {
 	static const struct option opts[] = {
-	    {"add-recipient", required_argument, NULL, 'a'}, {"remove-recipient", required_argument, NULL, 'r'},
-	    {"to", required_argument, NULL, 't'},	      {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},		      {NULL, 0, NULL, 0},
+	    {"add-recipient", required_argument, NULL, 'a'},
+	    {"remove-recipient", required_argument, NULL, 'r'},
+	    {"to", required_argument, NULL, 't'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -57,7 +60,8 @@ parse_args(struct vctl *c, int argc, char *argv[], struct rewrap_args *a)
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "one BUNDLE is required");
 	if (a->nadd == 0 && a->nrm == 0 && a->to == NULL)
-		return vctl_usage(c, USAGE, "nothing to do: give --add-recipient, --remove-recipient or --to");
+		return vctl_usage(c, USAGE,
+				  "nothing to do: give --add-recipient, --remove-recipient or --to");
 	if (a->to != NULL && a->nrm > 0)
 		return vctl_usage(c, USAGE, "--to already removes every other recipient");
 	return -1;
@@ -75,7 +79,8 @@ add_recipient(struct vctl *c, struct bundle_edit *e, const char *arg, int ok_if_
 	if (r == PV_ERR_EXISTS && ok_if_present)
 		r = PV_OK;
 	if (r == PV_OK)
-		vctl_info(c, "recipient %s (%s) added", s.label[0] ? s.label : s.kid, pv_rcpt_type_name(s.type));
+		vctl_info(c, "recipient %s (%s) added", s.label[0] ? s.label : s.kid,
+			  pv_rcpt_type_name(s.type));
 	if (kid != NULL)
 		memcpy(kid, s.kid, sizeof(s.kid));
 	EVP_PKEY_free(s.pub);
@@ -142,8 +147,9 @@ bundle_rewrap_main(struct vctl *c, int argc, char *argv[])
 	}
 	fprintf(stderr, "bundle: %zu recipient%s; version %llu%s\n", e.b->nrcpt, e.b->nrcpt == 1 ? "" : "s",
 		(unsigned long long)e.b->version,
-		a.nrm || a.to ? " (a removed recipient can still open older copies: run bundle rotate to cut it off)"
-			      : "");
+		a.nrm || a.to
+		    ? " (a removed recipient can still open older copies: run bundle rotate to cut it off)"
+		    : "");
 	rc = 0;
 done:
 	bundle_edit_end(&e);

@@ -51,8 +51,8 @@ bundle_rm_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle rm");
 		goto done;
 	}
-	fprintf(stderr, "bundle: %d entr%s removed; version %llu\n", argc - optind - 1, argc - optind - 1 == 1 ? "y" : "ies",
-		(unsigned long long)e.b->version);
+	fprintf(stderr, "bundle: %d entr%s removed; version %llu\n", argc - optind - 1,
+		argc - optind - 1 == 1 ? "y" : "ies", (unsigned long long)e.b->version);
 	rc = 0;
 done:
 	bundle_edit_end(&e);

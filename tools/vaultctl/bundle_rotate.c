@@ -25,7 +25,8 @@ recipient_key(struct vctl *c, const struct pv_bundle_recipient *rc, const char *
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < ngiven; i++) {
-		if ((r = bundleargs_recipient(c, given[i], s)) != PV_OK || (r = pv_bundle_rcpt_spec_kid(s)) != PV_OK)
+		if ((r = bundleargs_recipient(c, given[i], s)) != PV_OK ||
+		    (r = pv_bundle_rcpt_spec_kid(s)) != PV_OK)
 			return r;
 		if (strcmp(s->kid, rc->kid) == 0)
 			return PV_OK;
@@ -50,9 +51,10 @@ recipient_key(struct vctl *c, const struct pv_bundle_recipient *rc, const char *
 	}
 out:
 	if (r == PV_ERR_NOT_FOUND)
-		pv_err_set_detail("recipient %s (%s) is not on this token: give its key with --recipient, or remove it "
-				  "with bundle rewrap first",
-				  bundleargs_rcpt_name(rc), pv_rcpt_type_name(rc->type));
+		pv_err_set_detail(
+		    "recipient %s (%s) is not on this token: give its key with --recipient, or remove it "
+		    "with bundle rewrap first",
+		    bundleargs_rcpt_name(rc), pv_rcpt_type_name(rc->type));
 	free(mod);
 	free(exp);
 	return r;
@@ -97,8 +99,8 @@ bundle_rotate_main(struct vctl *c, int argc, char *argv[])
 	}
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "one BUNDLE is required");
-	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK || (r = vctl_token(c, 1, &tok)) != PV_OK ||
-	    (r = pv_dek_generate(&dek)) != PV_OK)
+	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
+	    (r = vctl_token(c, 1, &tok)) != PV_OK || (r = pv_dek_generate(&dek)) != PV_OK)
 		goto fail;
 	/* every recipient first: a missing key must stop us before any change */
 	for (i = 0; i < e.b->nrcpt; i++) {
@@ -106,7 +108,7 @@ bundle_rotate_main(struct vctl *c, int argc, char *argv[])
 		if ((r = recipient_key(c, rcpt, given, ngiven, &s)) != PV_OK)
 			goto fail;
 		r = rcpt->type == PV_RCPT_AES_KWP ? pv_recipient_wrap_kwp(s.tok, s.kek, dek, &wrapped, &wlen)
-						: pv_recipient_wrap_rsa(s.pub, dek, &wrapped, &wlen);
+						  : pv_recipient_wrap_rsa(s.pub, dek, &wrapped, &wlen);
 		EVP_PKEY_free(s.pub);
 		memset(&s, 0, sizeof(s));
 		if (r != PV_OK)
@@ -124,7 +126,8 @@ bundle_rotate_main(struct vctl *c, int argc, char *argv[])
 	dek = NULL;
 	if ((r = bundle_edit_commit(c, &e)) != PV_OK)
 		goto fail;
-	fprintf(stderr, "bundle: new data key; %zu entries re-encrypted, %zu recipients re-wrapped; version %llu\n",
+	fprintf(stderr,
+		"bundle: new data key; %zu entries re-encrypted, %zu recipients re-wrapped; version %llu\n",
 		e.b->nentries, e.b->nrcpt, (unsigned long long)e.b->version);
 	rc = 0;
 	goto done;

@@ -11,8 +11,8 @@
 #include "bundleargs.h"
 #include "subcommands.h"
 
-#define USAGE                                                                                                \
-	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME] [--version N]\n"        \
+#define USAGE                                                                                                       \
+	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME] [--version N]\n" \
 	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE]"
 
 struct seal_args {
@@ -28,10 +28,14 @@ static int
 parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 {
 	static const struct option opts[] = {
-	    {"recipient", required_argument, NULL, 'r'}, {"context", required_argument, NULL, 'c'},
-	    {"not-after", required_argument, NULL, 'n'}, {"in", required_argument, NULL, 'i'},
-	    {"in-format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
-	    {"version", required_argument, NULL, 'V'},   {"help", no_argument, NULL, 'h'},
+	    {"recipient", required_argument, NULL, 'r'},
+	    {"context", required_argument, NULL, 'c'},
+	    {"not-after", required_argument, NULL, 'n'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"in-format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"version", required_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -43,12 +47,14 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 		switch (ch) {
 		case 'r':
 			if (a->nrcpt >= PV_BUNDLE_MAX_RECIPIENTS)
-				return vctl_usage(c, USAGE, "at most %d recipients", PV_BUNDLE_MAX_RECIPIENTS);
+				return vctl_usage(c, USAGE, "at most %d recipients",
+						  PV_BUNDLE_MAX_RECIPIENTS);
 			a->rcpt[a->nrcpt++] = optarg;
 			break;
 		case 'c':
 			if (a->nctx >= PV_BUNDLE_MAX_CONTEXT)
-				return vctl_usage(c, USAGE, "at most %d context pairs", PV_BUNDLE_MAX_CONTEXT);
+				return vctl_usage(c, USAGE, "at most %d context pairs",
+						  PV_BUNDLE_MAX_CONTEXT);
 			a->ctx[a->nctx++] = optarg;
 			break;
 		case 'n':
@@ -106,8 +112,8 @@ read_values(const struct seal_args *a, struct pv_kvlist *kv)
 
 	if (fmt == NULL)
 		fmt = (strcmp(a->in, "-") != 0 && stat(a->in, &st) == 0 && S_ISDIR(st.st_mode)) ? "dir"
-		      : ends_with(a->in, ".json")						       ? "json"
-												       : "dotenv";
+		      : ends_with(a->in, ".json")                                               ? "json"
+												: "dotenv";
 	if (strcmp(fmt, "dir") == 0)
 		return pv_dir_read(a->in, kv);
 	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "dotenv") != 0) {
@@ -172,8 +178,8 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 		memcpy(b->not_after, a.not_after, PV_BUNDLE_TIME_LEN + 1);
 	}
 	if ((r = read_values(&a, &kv)) != PV_OK) {
-		rc = vctl_fail(c, r == PV_ERR_BAD_INPUT || r == PV_ERR_TOO_LARGE ? PV_ERR_USAGE : r, "bundle seal: %s",
-			       a.in);
+		rc = vctl_fail(c, r == PV_ERR_BAD_INPUT || r == PV_ERR_TOO_LARGE ? PV_ERR_USAGE : r,
+			       "bundle seal: %s", a.in);
 		goto done;
 	}
 	if ((r = pv_dek_generate(&dek)) != PV_OK)
@@ -184,14 +190,17 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 			rc = vctl_fail(c, r, "bundle seal: recipient %s", a.rcpt[i]);
 			goto done;
 		}
-		vctl_info(c, "recipient %s: %s", spec.label[0] ? spec.label : spec.kid, pv_rcpt_type_name(spec.type));
+		vctl_info(c, "recipient %s: %s", spec.label[0] ? spec.label : spec.kid,
+			  pv_rcpt_type_name(spec.type));
 		EVP_PKEY_free(spec.pub);
 		memset(&spec, 0, sizeof(spec));
 	}
 	for (i = 0; i < kv.n; i++) {
-		if ((r = pv_bundle_put_value(b, dek, kv.items[i].name, kv.items[i].kind, pv_secret_ro(kv.items[i].value),
+		if ((r = pv_bundle_put_value(b, dek, kv.items[i].name, kv.items[i].kind,
+					     pv_secret_ro(kv.items[i].value),
 					     pv_secret_len(kv.items[i].value))) != PV_OK) {
-			rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "bundle seal: %s", kv.items[i].name);
+			rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "bundle seal: %s",
+				       kv.items[i].name);
 			goto done;
 		}
 		pv_secret_lock(kv.items[i].value);

@@ -15,8 +15,10 @@ int
 bundle_set_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-	    {"kind", required_argument, NULL, 'k'}, {"in", required_argument, NULL, 'i'},
-	    {"out", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
@@ -51,10 +53,12 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 		}
 	}
 	if (optind + 2 != argc)
-		return vctl_usage(c, USAGE, "BUNDLE and NAME are required (the value comes from --in or stdin)");
+		return vctl_usage(c, USAGE,
+				  "BUNDLE and NAME are required (the value comes from --in or stdin)");
 	name = argv[optind + 1];
 	if (!pv_entry_name_valid(kind, name))
-		return vctl_usage(c, USAGE, "%.64s is not a valid %s entry name", name, kind == PV_ENTRY_ENV ? "env" : "file");
+		return vctl_usage(c, USAGE, "%.64s is not a valid %s entry name", name,
+				  kind == PV_ENTRY_ENV ? "env" : "file");
 	if (strcmp(in, "-") == 0 && strcmp(argv[optind], "-") == 0)
 		return vctl_usage(c, USAGE, "the bundle and the value cannot both come from stdin");
 	/* the value first: a bad value must not cost a token login; typed at
@@ -80,7 +84,8 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "bundle set %s", name);
 		goto done;
 	}
-	fprintf(stderr, "bundle: %s set (%zu bytes); version %llu\n", name, len, (unsigned long long)e.b->version);
+	fprintf(stderr, "bundle: %s set (%zu bytes); version %llu\n", name, len,
+		(unsigned long long)e.b->version);
 	rc = 0;
 done:
 	pv_secret_free(value);

@@ -72,8 +72,9 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 			goto done;
 		}
 	}
-	printf("bundle: ok (%zu entries, %zu private key%s proved, version %llu, recipient %s)\n", b->nentries, keys,
-	       keys == 1 ? "" : "s", (unsigned long long)b->version, bundleargs_rcpt_name(&b->rcpt[op.rcpt]));
+	printf("bundle: ok (%zu entries, %zu private key%s proved, version %llu, recipient %s)\n",
+	       b->nentries, keys, keys == 1 ? "" : "s", (unsigned long long)b->version,
+	       bundleargs_rcpt_name(&b->rcpt[op.rcpt]));
 	rc = 0;
 done:
 	pv_bundle_opened_clear(&op);

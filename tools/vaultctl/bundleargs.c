@@ -57,7 +57,8 @@ bundleargs_read_secret(const char *path, size_t max, pv_secret **out)
 		pv_err_set_detail("cannot read %s", strcmp(path, "-") == 0 ? "stdin" : path);
 		r = PV_ERR_USAGE;
 	} else if (r == PV_ERR_TOO_LARGE) {
-		pv_err_set_detail("%s is larger than %zu bytes", strcmp(path, "-") == 0 ? "stdin" : path, max);
+		pv_err_set_detail("%s is larger than %zu bytes", strcmp(path, "-") == 0 ? "stdin" : path,
+				  max);
 	}
 	return r;
 }
@@ -163,7 +164,8 @@ recipient_from_uri(struct vctl *c, const char *uri, struct pv_rcpt_spec *s)
 			s->kek = hs[i];
 		} else if ((cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY) && kt == CKK_RSA) {
 			if ((r = p11_handle_get_attr(tok, hs[i], CKA_MODULUS, &mod, &modlen)) != PV_OK ||
-			    (r = p11_handle_get_attr(tok, hs[i], CKA_PUBLIC_EXPONENT, &exp, &explen)) != PV_OK ||
+			    (r = p11_handle_get_attr(tok, hs[i], CKA_PUBLIC_EXPONENT, &exp, &explen)) !=
+				PV_OK ||
 			    (r = pv_pubkey_from_rsa(mod, modlen, exp, explen, &s->pub)) != PV_OK)
 				goto out;
 			s->type = PV_RCPT_RSA_OAEP_SHA256;
@@ -193,7 +195,8 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 	char label[P11_LABEL_MAX];
 	pv_err r;
 
-	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK)
+	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
+	    (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK)
 		goto out;
 	pv_keys_label(key, &ver, label, sizeof(label));
 	set_label(s, label, strlen(label));
@@ -208,9 +211,10 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 			goto out;
 		s->type = PV_RCPT_RSA_OAEP_SHA256;
 	} else {
-		pv_err_set_detail("key %s (%s) cannot be a recipient: use an aes256 key or an RSA key created "
-				  "with --usage decrypt",
-				  name, pv_alg_info(key->alg)->name);
+		pv_err_set_detail(
+		    "key %s (%s) cannot be a recipient: use an aes256 key or an RSA key created "
+		    "with --usage decrypt",
+		    name, pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 	}
 out:
@@ -242,7 +246,8 @@ bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg, char 
 		for (i = 0; i < b->nrcpt; i++) {
 			if (b->rcpt[i].label != NULL && strcmp(b->rcpt[i].label, arg) == 0) {
 				if (hit >= 0) {
-					pv_err_set_detail("two recipients are labelled %s: give the kid", arg);
+					pv_err_set_detail("two recipients are labelled %s: give the kid",
+							  arg);
 					return PV_ERR_USAGE;
 				}
 				hit = (long)i;
@@ -292,7 +297,8 @@ bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_ar
 		fprintf(stderr,
 			"vaultctl: warning: the token cannot unwrap with RSA-OAEP-SHA-256 (%s); the data key "
 			"passed through guarded memory (--require-token-unwrap refuses this)\n",
-			op->info.fallback == 1 ? "decrypted with C_Decrypt" : "raw RSA, OAEP decoded in software");
+			op->info.fallback == 1 ? "decrypted with C_Decrypt"
+					       : "raw RSA, OAEP decoded in software");
 	if (mode == PV_DEK_IN_MEMORY)
 		vctl_info(c, "editing: the data key is held in guarded memory for this command");
 	return PV_OK;
@@ -341,8 +347,8 @@ bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
 		return r;
 	if ((r = bundleargs_save(e->path, e->out, e->b)) != PV_OK)
 		return r;
-	vctl_info(c, "bundle written: version %llu, %zu entries, %zu recipients", (unsigned long long)e->b->version,
-		  e->b->nentries, e->b->nrcpt);
+	vctl_info(c, "bundle written: version %llu, %zu entries, %zu recipients",
+		  (unsigned long long)e->b->version, e->b->nentries, e->b->nrcpt);
 	return PV_OK;
 }
 

@@ -21,10 +21,12 @@ enum {
 	OPT_BUNDLE_FIRST_FREE,
 };
 #define BUNDLEARGS_READ_OPTIONS                                                                              \
-	{"min-version", required_argument, NULL, OPT_MIN_VERSION},                                            \
-	    {"expect-context", required_argument, NULL, OPT_EXPECT_CONTEXT},                                  \
-	    {"key", required_argument, NULL, OPT_KEY},                                                        \
-	    {"require-token-unwrap", no_argument, NULL, OPT_REQUIRE_TOKEN_UNWRAP}
+	{"min-version", required_argument, NULL, OPT_MIN_VERSION},                                           \
+	    {"expect-context", required_argument, NULL, OPT_EXPECT_CONTEXT},                                 \
+	    {"key", required_argument, NULL, OPT_KEY},                                                       \
+	{                                                                                                    \
+		"require-token-unwrap", no_argument, NULL, OPT_REQUIRE_TOKEN_UNWRAP                          \
+	}
 
 struct bundle_read_args {
 	struct pv_bundle_read_opts ro;
@@ -35,7 +37,8 @@ struct bundle_read_args {
 
 /* Take one reading option; returns -1 if ch is not one, else 0 or an exit
  * code (usage) that the caller returns when > 0. */
-int bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *arg, struct bundle_read_args *a);
+int bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *arg,
+			   struct bundle_read_args *a);
 
 /* Read a secret input ("-" = stdin) into guarded memory; an unreadable
  * file is a usage error. */
@@ -54,8 +57,8 @@ pv_err bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg
 /* Precheck, resolve --key, log in and open the DEK (reading: on the token;
  * editing: in guarded memory). Says on stderr (-v) which recipient opened it
  * and warns when an rsa-oaep fallback held the DEK in memory. */
-pv_err bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a, enum pv_dek_mode mode,
-		       struct pv_bundle_opened *op) PV_WUR;
+pv_err bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a,
+		       enum pv_dek_mode mode, struct pv_bundle_opened *op) PV_WUR;
 
 /* Split "A,B,C" into names (in place); returns the count or -1 if > max. */
 int bundleargs_split_names(char *list, const char **names, size_t max);

@@ -11,8 +11,8 @@
 #include "deliver.h"
 #include "subcommands.h"
 
-#define USAGE                                                                                                \
-	"exec BUNDLE|- [--override] [--pristine] [--strict] [--only NAME,...] [--files-dir DIR]\n"            \
+#define USAGE                                                                                                  \
+	"exec BUNDLE|- [--override] [--pristine] [--strict] [--only NAME,...] [--files-dir DIR]\n"             \
 	"             [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n" \
 	"             -- CMD [ARGS...]"
 
@@ -108,7 +108,8 @@ exec_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "--only lists at most %zu names", PV_NELEM(only));
 	if ((r = bundleargs_load(a.bundle, &b)) != PV_OK ||
 	    (r = bundleargs_open(c, b, &a.ra, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
-	    (r = pv_bundle_decrypt(b, op.dek, a.only ? only : NULL, (size_t)n, a.strict, &kv, &missing)) != PV_OK)
+	    (r = pv_bundle_decrypt(b, op.dek, a.only ? only : NULL, (size_t)n, a.strict, &kv, &missing)) !=
+		PV_OK)
 		goto fail;
 	if (missing != NULL)
 		fprintf(stderr, "vaultctl: warning: not in the bundle (or not a value): %.200s\n", missing);
@@ -121,14 +122,18 @@ exec_main(struct vctl *c, int argc, char *argv[])
 		/* the emergency override: an operator's value wins unless --override */
 		if (!a.eo.override && !a.eo.pristine && getenv(kv.items[i].name) != NULL) {
 			kept++;
-			fprintf(stderr, "vaultctl: %s is already set in the environment; keeping it (--override to replace)\n",
-				kv.items[i].name);
+			fprintf(
+			    stderr,
+			    "vaultctl: %s is already set in the environment; keeping it (--override to replace)\n",
+			    kv.items[i].name);
 		}
 	}
-	vctl_info(c, "loaded %zu secret%s (%zu as files) from bundle version %llu through recipient %s; %zu kept from "
-		     "the environment",
-		  nenv + nfile, nenv + nfile == 1 ? "" : "s", nfile, (unsigned long long)b->version,
-		  bundleargs_rcpt_name(&b->rcpt[op.rcpt]), kept);
+	vctl_info(
+	    c,
+	    "loaded %zu secret%s (%zu as files) from bundle version %llu through recipient %s; %zu kept from "
+	    "the environment",
+	    nenv + nfile, nenv + nfile == 1 ? "" : "s", nfile, (unsigned long long)b->version,
+	    bundleargs_rcpt_name(&b->rcpt[op.rcpt]), kept);
 	/* the token is not needed any more: close it (and its session keys) */
 	pv_bundle_opened_clear(&op);
 	vctl_close(c);
@@ -143,7 +148,8 @@ exec_main(struct vctl *c, int argc, char *argv[])
 	r = deliver_exec_planned(&plan, a.cmd);
 	/* only reached when the exec failed (the plan is freed then) */
 fail:
-	rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "exec %.64s", r == PV_ERR_NOT_FOUND && a.cmd ? a.cmd[0] : a.bundle);
+	rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "exec %.64s",
+		       r == PV_ERR_NOT_FOUND && a.cmd ? a.cmd[0] : a.bundle);
 	free(missing);
 	pv_kvlist_free(&kv);
 	pv_bundle_opened_clear(&op);

@@ -11,7 +11,7 @@
 #include "deliver.h"
 #include "subcommands.h"
 
-#define USAGE                                                                                                \
+#define USAGE                                                                                                    \
 	"unwrap BUNDLE|- [--format env|dotenv|json] [--out FILE | --out-dir DIR] [--only NAME,...] [--strict]\n" \
 	"               [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]"
 
@@ -111,7 +111,8 @@ drop_files(struct pv_kvlist *kv, int named)
 			continue;
 		}
 		if (named) {
-			pv_err_set_detail("%s is a file value: use --out-dir or --format json", kv->items[i].name);
+			pv_err_set_detail("%s is a file value: use --out-dir or --format json",
+					  kv->items[i].name);
 			/* keep the list whole so that it is freed completely */
 			for (; i < kv->n; i++)
 				kv->items[j++] = kv->items[i];
@@ -123,8 +124,8 @@ drop_files(struct pv_kvlist *kv, int named)
 	}
 	kv->n = j;
 	if (dropped)
-		fprintf(stderr, "vaultctl: %zu file value%s not written (use --out-dir or --format json)\n", dropped,
-			dropped == 1 ? "" : "s");
+		fprintf(stderr, "vaultctl: %zu file value%s not written (use --out-dir or --format json)\n",
+			dropped, dropped == 1 ? "" : "s");
 	return PV_OK;
 }
 
@@ -148,7 +149,8 @@ unwrap_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "--only lists at most %zu names", PV_NELEM(only));
 	if ((r = bundleargs_load(a.bundle, &b)) != PV_OK ||
 	    (r = bundleargs_open(c, b, &a.ra, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
-	    (r = pv_bundle_decrypt(b, op.dek, a.only ? only : NULL, (size_t)n, a.strict, &kv, &missing)) != PV_OK)
+	    (r = pv_bundle_decrypt(b, op.dek, a.only ? only : NULL, (size_t)n, a.strict, &kv, &missing)) !=
+		PV_OK)
 		goto fail;
 	if (missing != NULL)
 		fprintf(stderr, "vaultctl: warning: not in the bundle (or not a value): %.200s\n", missing);
@@ -157,10 +159,11 @@ unwrap_main(struct vctl *c, int argc, char *argv[])
 		if ((r = deliver_out_dir(a.out_dir, &kv, &not_ram)) != PV_OK)
 			goto fail;
 		if (not_ram)
-			fprintf(stderr,
-				"vaultctl: warning: %s is not on tmpfs/ramfs: the secrets are on disk (use /run or "
-				"a RuntimeDirectory=)\n",
-				a.out_dir);
+			fprintf(
+			    stderr,
+			    "vaultctl: warning: %s is not on tmpfs/ramfs: the secrets are on disk (use /run or "
+			    "a RuntimeDirectory=)\n",
+			    a.out_dir);
 	} else {
 		/* env/dotenv carry variables: file values need --out-dir or json */
 		if (a.format != PV_OUT_JSON && (r = drop_files(&kv, a.only != NULL)) != PV_OK)
@@ -173,8 +176,9 @@ unwrap_main(struct vctl *c, int argc, char *argv[])
 		if (r != PV_OK)
 			goto fail;
 	}
-	vctl_info(c, "unwrapped %zu value%s from bundle version %llu through recipient %s", kv.n, kv.n == 1 ? "" : "s",
-		  (unsigned long long)b->version, bundleargs_rcpt_name(&b->rcpt[op.rcpt]));
+	vctl_info(c, "unwrapped %zu value%s from bundle version %llu through recipient %s", kv.n,
+		  kv.n == 1 ? "" : "s", (unsigned long long)b->version,
+		  bundleargs_rcpt_name(&b->rcpt[op.rcpt]));
 	rc = 0;
 	goto done;
 fail:
