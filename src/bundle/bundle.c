@@ -21,48 +21,37 @@
 
 /* ---- loading ---- */
 
+/* Parse what pv_buf_read_* returned (r); an oversized bundle is an
+ * integrity failure like any other bad bundle. */
 static pv_err
-parse_buf(pv_buf *buf, struct pv_bundle **out)
+parse_read(pv_err r, pv_buf *buf, struct pv_bundle **out)
 {
-	return pv_bundle_parse(pv_buf_ptr(buf), pv_buf_len(buf), out);
+	if (r == PV_ERR_TOO_LARGE) {
+		pv_err_set_detail("bundle is larger than the %u-byte limit", PV_BUNDLE_MAX);
+		r = PV_ERR_INTEGRITY;
+	}
+	if (r == PV_OK)
+		r = pv_bundle_parse(pv_buf_ptr(buf), pv_buf_len(buf), out);
+	pv_buf_free(buf);
+	return r;
 }
 
 pv_err
 pv_bundle_load_fd(int fd, struct pv_bundle **out)
 {
 	pv_buf *buf = NULL;
-	pv_err r;
+	pv_err r = pv_buf_read_fd(fd, PV_BUNDLE_MAX, &buf);
 
-	if ((r = pv_buf_read_fd(fd, PV_BUNDLE_MAX, &buf)) != PV_OK) {
-		if (r == PV_ERR_TOO_LARGE) {
-			pv_err_set_detail("bundle is larger than the %u-byte limit", PV_BUNDLE_MAX);
-			r = PV_ERR_INTEGRITY;
-		}
-		goto out;
-	}
-	r = parse_buf(buf, out);
-out:
-	pv_buf_free(buf);
-	return r;
+	return parse_read(r, buf, out);
 }
 
 pv_err
 pv_bundle_load_file(const char *path, struct pv_bundle **out)
 {
 	pv_buf *buf = NULL;
-	pv_err r;
+	pv_err r = pv_buf_read_file(path, PV_BUNDLE_MAX, &buf);
 
-	if ((r = pv_buf_read_file(path, PV_BUNDLE_MAX, &buf)) != PV_OK) {
-		if (r == PV_ERR_TOO_LARGE) {
-			pv_err_set_detail("bundle is larger than the %u-byte limit", PV_BUNDLE_MAX);
-			r = PV_ERR_INTEGRITY;
-		}
-		goto out;
-	}
-	r = parse_buf(buf, out);
-out:
-	pv_buf_free(buf);
-	return r;
+	return parse_read(r, buf, out);
 }
 
 /* ---- reading ---- */
