@@ -65,6 +65,18 @@ main_job() {
 	openssl dgst -sha256 -verify "$d/demo.pem" -signature "$d/message.sig" "$d/message.txt"
 	pv_step "verify with vaultctl"
 	"$VAULTCTL" verify demo --in "$d/message.txt" --sig "$d/message.sig"
+
+	pv_step "secrets bundle: seal for a KEK on the token, unwrap, exec"
+	"$VAULTCTL" key show demo-kek --format uri >/dev/null 2>&1 ||
+		"$VAULTCTL" key create demo-kek --alg aes256 >/dev/null
+	umask 077
+	printf 'DATABASE_URL="postgres://app:demo-only@db/app"\nAPI_KEY=demo-%s\n' "$(date +%s)" >"$d/secrets.env"
+	"$VAULTCTL" bundle seal --recipient demo-kek --context env=dev --in "$d/secrets.env" --out "$d/bundle.json"
+	rm -f "$d/secrets.env"
+	"$VAULTCTL" bundle list "$d/bundle.json"
+	"$VAULTCTL" bundle verify "$d/bundle.json" --expect-context env=dev
+	"$VAULTCTL" exec "$d/bundle.json" --expect-context env=dev -- \
+		sh -c 'echo "a child process got DATABASE_URL (${#DATABASE_URL} characters) and API_KEY (${#API_KEY})"'
 }
 
 ensure_dev_token
