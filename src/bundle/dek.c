@@ -102,15 +102,16 @@ out:
 }
 
 pv_err
-pv_dek_create_object(pv_dek *soft, p11_token *tok, int extractable, CK_OBJECT_HANDLE *h)
+pv_dek_create_object(pv_dek *soft, p11_token *tok, int flags, CK_OBJECT_HANDLE *h)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, ext = extractable ? CK_TRUE : CK_FALSE;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, ext = (flags & PV_DEK_OBJ_EXTRACTABLE) ? CK_TRUE : CK_FALSE;
+	CK_BBOOL writer = (flags & PV_DEK_OBJ_READER) ? CK_FALSE : CK_TRUE;
 	CK_ATTRIBUTE t[] = {
 	    {CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_TOKEN, &no, 1},
 	    {CKA_PRIVATE, &yes, 1},         {CKA_SENSITIVE, &yes, 1},        {CKA_EXTRACTABLE, &ext, 1},
-	    {CKA_ENCRYPT, &yes, 1},         {CKA_DECRYPT, &yes, 1},          {CKA_WRAP, &yes, 1},
+	    {CKA_ENCRYPT, &writer, 1},      {CKA_DECRYPT, &yes, 1},          {CKA_WRAP, &writer, 1},
 	    {CKA_UNWRAP, &yes, 1},          {CKA_VALUE, NULL, PV_DEK_LEN},
 	};
 	pv_err r;

@@ -39,11 +39,14 @@ pv_err pv_dek_from_token(p11_token *tok, CK_OBJECT_HANDLE h, pv_dek **out) PV_WU
  */
 pv_err pv_dek_to_token(pv_dek *soft, p11_token *tok, pv_dek **out) PV_WUR;
 /*
- * Lower level: C_CreateObject the session AES key of a DEK in memory, with
- * CKA_EXTRACTABLE as given (TRUE only for a copy that is wrapped at once and
- * destroyed). The caller destroys *h.
+ * Lower level: C_CreateObject the session AES key of a DEK in memory.
+ * flags: PV_DEK_OBJ_EXTRACTABLE only for a copy that is wrapped at once and
+ * destroyed; PV_DEK_OBJ_READER for a reader's DEK, which may only decrypt
+ * and unwrap (no encrypt, no wrap). The caller destroys *h.
  */
-pv_err pv_dek_create_object(pv_dek *soft, p11_token *tok, int extractable, CK_OBJECT_HANDLE *h) PV_WUR;
+#define PV_DEK_OBJ_EXTRACTABLE 1
+#define PV_DEK_OBJ_READER      2
+pv_err pv_dek_create_object(pv_dek *soft, p11_token *tok, int flags, CK_OBJECT_HANDLE *h) PV_WUR;
 /* A copy of a DEK in memory, in guarded memory (e.g. to wrap it in software);
  * PV_ERR_USAGE for a token DEK. */
 pv_err pv_dek_export(pv_dek *soft, pv_secret **out) PV_WUR;

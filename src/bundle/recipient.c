@@ -134,7 +134,7 @@ pv_recipient_wrap_kwp(p11_token *tok, CK_OBJECT_HANDLE kek, pv_dek *dek, uint8_t
 		}
 	} else {
 		/* A short-lived copy: C_WrapKey needs the key on the token. */
-		if ((r = pv_dek_create_object(dek, tok, 1, &copy)) != PV_OK)
+		if ((r = pv_dek_create_object(dek, tok, PV_DEK_OBJ_EXTRACTABLE, &copy)) != PV_OK)
 			goto out;
 		h = copy;
 	}
@@ -176,12 +176,13 @@ out:
 	return r;
 }
 
-/* Template of the session AES key a DEK becomes on the token (§3.2). */
+/* Template of the session AES key a reader's DEK becomes on the token
+ * (§3.2): it decrypts entries and unwraps private keys, nothing else. */
 #define DEK_TEMPLATE(cls, kt, yes, no)                                                                       \
 	{                                                                                                    \
 		{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_TOKEN, &no, 1},        \
 		    {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1},             \
-		    {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}, {CKA_WRAP, &yes, 1},                     \
+		    {CKA_ENCRYPT, &no, 1}, {CKA_DECRYPT, &yes, 1}, {CKA_WRAP, &no, 1},                       \
 		    {CKA_UNWRAP, &yes, 1},                                                                   \
 	}
 
@@ -215,6 +216,7 @@ adopt_unwrapped(p11_token *tok, CK_OBJECT_HANDLE h, pv_dek **out)
 static pv_err
 adopt_clear(p11_token *tok, pv_secret *clear, size_t n, enum pv_dek_mode mode, pv_dek **out)
 {
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	pv_dek *soft = NULL;
 	pv_err r;
 
@@ -229,7 +231,9 @@ adopt_clear(p11_token *tok, pv_secret *clear, size_t n, enum pv_dek_mode mode, p
 		soft = NULL;
 		goto out;
 	}
-	r = pv_dek_to_token(soft, tok, out);
+	if ((r = pv_dek_create_object(soft, tok, PV_DEK_OBJ_READER, &h)) != PV_OK)
+		goto out;
+	r = pv_dek_from_token(tok, h, out);
 out:
 	pv_dek_free(soft);
 	return r;
