@@ -199,6 +199,15 @@ run_expect 0 vc unwrap "$W/two.b" --format json --key "$W/bg.pem"
 check_json_output "$RUN_OUT" "$W/t/exp"
 run_expect 0 vc bundle verify "$W/two.b" --key kek
 assert_verify_ok "$RUN_OUT" "$(exp_names "$W/t" | wc -l)" 1
+
+say "recipients named by pkcs11: URI give the same recipients as by key name"
+kek_uri=$(vc key show kek --format uri) || fail "key show kek --format uri"
+bg_uri=$(vc key show bg --format uri) || fail "key show bg --format uri"
+run_expect 0 vc bundle seal --recipient "$kek_uri" --recipient "$bg_uri" --in "$W/t/in.env" --out "$W/uri.b"
+assert_eq "$(bj "$W/uri.b" '" ".join(r["type"] + ":" + r["kid"] for r in d["recipients"])')" \
+	"$(bj "$W/two.b" '" ".join(r["type"] + ":" + r["kid"] for r in d["recipients"])')" "URI recipients = name recipients"
+run_expect 0 vc unwrap "$W/uri.b" --format json --key "$bg_uri"
+check_json_output "$RUN_OUT" "$W/t/exp"
 run_expect 6 vc unwrap "$W/two.b" --format json --key kek2
 [ ! -s "$RUN_OUT" ] || fail "--key naming a key that is not a recipient printed values"
 
