@@ -1,0 +1,119 @@
+/* The JWK Set of the JWT-capable keys, and the key -> JWS algorithm map. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pubkey.h"
+#include "jose/jwt.h"
+
+const char *
+pv_jwt_alg_name(pv_alg alg, int pss)
+{
+	switch (alg) {
+	case PV_ALG_P256:
+		return "ES256";
+	case PV_ALG_P384:
+		return "ES384";
+	case PV_ALG_SECP256K1:
+		return "ES256K";
+	case PV_ALG_ED25519:
+		return "EdDSA";
+	case PV_ALG_RSA2048:
+	case PV_ALG_RSA3072:
+	case PV_ALG_RSA4096:
+		return pss ? "PS256" : "RS256";
+	default:
+		return NULL;
+	}
+}
+
+static int
+jwt_capable(const struct pv_key *key)
+{
+	return key->usage == PV_USAGE_SIGN && pv_jwt_alg_name(key->alg, 0) != NULL;
+}
+
+pv_err
+pv_jwks_entry(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver, int pss,
+	      cJSON **out)
+{
+	EVP_PKEY *pk = NULL;
+	cJSON *jwk = NULL;
+	char *kid = NULL;
+	const char *alg = pv_jwt_alg_name(key->alg, pss);
+	pv_err r;
+
+	*out = NULL;
+	if (!jwt_capable(key)) {
+		pv_err_set_detail("key '%s' cannot sign JWTs", key->name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if ((r = pv_keys_public(ks, key, ver, &pk)) != PV_OK || (r = pv_pubkey_jwk(pk, &jwk)) != PV_OK ||
+	    (r = pv_jwk_thumbprint(jwk, &kid)) != PV_OK)
+		goto out;
+	if (cJSON_AddStringToObject(jwk, "kid", kid) == NULL ||
+	    cJSON_AddStringToObject(jwk, "alg", alg) == NULL ||
+	    cJSON_AddStringToObject(jwk, "use", "sig") == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	*out = jwk;
+	jwk = NULL;
+out:
+	free(kid);
+	cJSON_Delete(jwk);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+static int
+published(pv_key_state st)
+{
+	return st == PV_STATE_NEXT || st == PV_STATE_ACTIVE || st == PV_STATE_VERIFY_ONLY;
+}
+
+pv_err
+pv_jwks_build(pv_keystore *ks, cJSON **out)
+{
+	struct pv_key **keys = NULL;
+	size_t nkeys = 0, i, j;
+	cJSON *doc = NULL, *arr, *jwk = NULL;
+	int pss;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_keys_list(ks, &keys, &nkeys)) != PV_OK)
+		goto out;
+	if ((doc = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	/* pv_keys_list sorts by name, versions are ascending */
+	for (i = 0; i < nkeys; i++) {
+		if (!jwt_capable(keys[i]))
+			continue;
+		for (j = 0; j < keys[i]->nversions; j++) {
+			if (!published(keys[i]->versions[j].state))
+				continue;
+			for (pss = 0; pss <= (pv_alg_info(keys[i]->alg)->family == PV_FAMILY_RSA); pss++) {
+				if ((r = pv_jwks_entry(ks, keys[i], &keys[i]->versions[j], pss, &jwk)) !=
+				    PV_OK)
+					goto out;
+				if (!cJSON_AddItemToArray(arr, jwk)) {
+					r = PV_ERR_NOMEM;
+					goto out;
+				}
+				jwk = NULL;
+			}
+		}
+	}
+	*out = doc;
+	doc = NULL;
+out:
+	cJSON_Delete(jwk);
+	cJSON_Delete(doc);
+	pv_keys_list_free(keys, nkeys);
+	return r;
+}
