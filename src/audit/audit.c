@@ -1,0 +1,958 @@
+/* The tamper-evident audit log: writer and verifier (docs/audit.md). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "audit/audit.h"
+#include "core/b64.h"
+#include "core/digest.h"
+#include "core/sign.h"
+
+#define INT_LIMIT   999999999999999.0 /* 10^15 - 1: cJSON prints it without exponent */
+#define LOG_ID_LEN  16
+#define TIME_LEN    24 /* 2026-11-23T14:00:00.123Z */
+#define MAC_MSG_LEN (PV_AUDIT_HASH_LEN + 8)
+#define READ_CHUNK  65536
+
+enum line_kind { LINE_OPEN, LINE_RECORD, LINE_CHECKPOINT };
+
+/* What the verifier needs from a parsed line. */
+struct aline {
+	enum line_kind kind;
+	uint64_t seq;
+	unsigned every;
+	uint8_t prev[PV_AUDIT_HASH_LEN];
+	uint8_t mac[PV_AUDIT_HASH_LEN];
+};
+
+static const char *const open_members[] = {"type", "seq", "time", "log", "every", "prev"};
+static const char *const record_members[] = {"seq",     "time",   "rid",        "client",
+					     "op",      "key",    "version",    "input_sha256",
+					     "outcome", "status", "latency_us", "prev"};
+static const char *const checkpoint_members[] = {"type", "seq", "time", "prev", "mac"};
+
+static pv_err
+hash_line(const uint8_t *line, size_t len, uint8_t out[PV_AUDIT_HASH_LEN])
+{
+	uint8_t md[PV_DIGEST_MAX_LEN];
+	size_t mdlen = 0;
+	pv_err r;
+
+	if ((r = pv_digest_compute(PV_DIGEST_SHA256, line, len, md, &mdlen)) != PV_OK)
+		return r;
+	if (mdlen != PV_AUDIT_HASH_LEN)
+		return PV_ERR_INTERNAL;
+	memcpy(out, md, PV_AUDIT_HASH_LEN);
+	return PV_OK;
+}
+
+static void
+mac_message(const uint8_t head[PV_AUDIT_HASH_LEN], uint64_t seq, uint8_t msg[MAC_MSG_LEN])
+{
+	int i;
+
+	memcpy(msg, head, PV_AUDIT_HASH_LEN);
+	for (i = 0; i < 8; i++)
+		msg[PV_AUDIT_HASH_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+/* ---- strict line parser ---- */
+
+static int
+get_int(const cJSON *v, double max, uint64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return -1;
+	d = v->valuedouble;
+	if (!(d >= 0 && d <= max) || floor(d) != d)
+		return -1;
+	*out = (uint64_t)d;
+	return 0;
+}
+
+static int
+get_hash(const cJSON *v, uint8_t *out, size_t want)
+{
+	size_t n = 0;
+
+	if (!cJSON_IsString(v) ||
+	    pv_b64url_decode(v->valuestring, strlen(v->valuestring), out, want, &n) != PV_OK)
+		return -1;
+	return n == want ? 0 : -1;
+}
+
+static int
+valid_time(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	size_t i;
+
+	if (strlen(s) != TIME_LEN)
+		return 0;
+	for (i = 0; i < TIME_LEN; i++) {
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* 0 if member v (named name) has a valid value; fills l. */
+static int
+check_value(const char *name, const cJSON *v, struct aline *l)
+{
+	uint8_t scratch[LOG_ID_LEN];
+	uint64_t n = 0;
+
+	if (strcmp(name, "type") == 0)
+		return 0; /* decided by the caller */
+	if (strcmp(name, "seq") == 0)
+		return get_int(v, INT_LIMIT, &l->seq);
+	if (strcmp(name, "version") == 0 || strcmp(name, "latency_us") == 0)
+		return get_int(v, INT_LIMIT, &n);
+	if (strcmp(name, "status") == 0)
+		return get_int(v, 999, &n);
+	if (strcmp(name, "every") == 0) {
+		if (get_int(v, PV_AUDIT_EVERY_MAX, &n) != 0 || n == 0)
+			return -1;
+		l->every = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(name, "prev") == 0)
+		return get_hash(v, l->prev, PV_AUDIT_HASH_LEN);
+	if (strcmp(name, "mac") == 0)
+		return get_hash(v, l->mac, PV_AUDIT_HASH_LEN);
+	if (strcmp(name, "input_sha256") == 0) {
+		uint8_t h[PV_AUDIT_HASH_LEN];
+		return get_hash(v, h, sizeof(h));
+	}
+	if (strcmp(name, "log") == 0)
+		return get_hash(v, scratch, sizeof(scratch));
+	if (!cJSON_IsString(v))
+		return -1;
+	if (strcmp(name, "time") == 0)
+		return valid_time(v->valuestring) ? 0 : -1;
+	if (strcmp(name, "outcome") == 0)
+		return strcmp(v->valuestring, "ok") == 0 || strcmp(v->valuestring, "denied") == 0 ||
+			       strcmp(v->valuestring, "error") == 0
+			   ? 0
+			   : -1;
+	/* rid, client, op, key */
+	return strlen(v->valuestring) <= PV_AUDIT_FIELD_MAX ? 0 : -1;
+}
+
+static size_t
+member_index(const char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return n;
+}
+
+static int
+check_members(const cJSON *doc, const char *const *names, size_t n, struct aline *l, char *why, size_t whylen)
+{
+	const cJSON *v;
+	size_t i = 0, j;
+
+	for (v = doc->child; v != NULL; v = v->next, i++) {
+		const char *name = v->string != NULL ? v->string : "";
+		j = member_index(names, n, name);
+		if (j == n) {
+			snprintf(why, whylen, "unknown member \"%.64s\"", name);
+			return -1;
+		}
+		if (j > i) {
+			snprintf(why, whylen, "missing member \"%s\"", names[i]);
+			return -1;
+		}
+		if (j < i) {
+			snprintf(why, whylen, "member \"%s\" repeated or out of order", names[j]);
+			return -1;
+		}
+		if (check_value(name, v, l) != 0) {
+			snprintf(why, whylen, "bad value for \"%s\"", name);
+			return -1;
+		}
+	}
+	if (i < n) {
+		snprintf(why, whylen, "missing member \"%s\"", names[i]);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0, or -1 with the reason (without the "line n: " prefix) in why. */
+static int
+parse_line(const uint8_t *p, size_t len, struct aline *l, char *why, size_t whylen)
+{
+	cJSON *doc = NULL;
+	const cJSON *first;
+	const char *end = NULL;
+	char *again = NULL;
+	int rc = -1;
+
+	memset(l, 0, sizeof(*l));
+	if (len > PV_AUDIT_LINE_MAX) {
+		snprintf(why, whylen, "longer than %d bytes", PV_AUDIT_LINE_MAX);
+		goto out;
+	}
+	if (len == 0 || memchr(p, '\0', len) != NULL ||
+	    (doc = cJSON_ParseWithLengthOpts((const char *)p, len, &end, 0)) == NULL ||
+	    end != (const char *)p + len) {
+		snprintf(why, whylen, "not JSON");
+		goto out;
+	}
+	if (!cJSON_IsObject(doc)) {
+		snprintf(why, whylen, "not a JSON object");
+		goto out;
+	}
+	first = doc->child;
+	if (first != NULL && first->string != NULL && strcmp(first->string, "type") == 0) {
+		if (cJSON_IsString(first) && strcmp(first->valuestring, "open") == 0)
+			l->kind = LINE_OPEN;
+		else if (cJSON_IsString(first) && strcmp(first->valuestring, "checkpoint") == 0)
+			l->kind = LINE_CHECKPOINT;
+		else {
+			snprintf(why, whylen, "bad value for \"type\"");
+			goto out;
+		}
+	} else
+		l->kind = LINE_RECORD;
+	if (l->kind == LINE_OPEN) {
+		if (check_members(doc, open_members, PV_NELEM(open_members), l, why, whylen) != 0)
+			goto out;
+	} else if (l->kind == LINE_CHECKPOINT) {
+		if (check_members(doc, checkpoint_members, PV_NELEM(checkpoint_members), l, why, whylen) != 0)
+			goto out;
+	} else if (check_members(doc, record_members, PV_NELEM(record_members), l, why, whylen) != 0)
+		goto out;
+	/* one spelling per line: what the writer's printer would produce */
+	if ((again = cJSON_PrintUnformatted(doc)) == NULL || strlen(again) != len ||
+	    memcmp(again, p, len) != 0) {
+		snprintf(why, whylen, "not in canonical form");
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_free(again);
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* ---- verifier ---- */
+
+struct vstate {
+	pv_keystore *ks;
+	const char *hmac_key;
+	struct pv_audit_report *rep;
+	uint8_t head[PV_AUDIT_HASH_LEN];
+	uint64_t seq;
+	unsigned every;
+	uint64_t since_cp;
+	int need_cp;
+};
+
+static pv_err bad(struct vstate *st, const char *fmt, ...) PV_PRINTF(2, 3);
+
+static pv_err
+bad(struct vstate *st, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	st->rep->bad_line = st->rep->lines;
+	snprintf(st->rep->reason, sizeof(st->rep->reason), "line %llu: %s",
+		 (unsigned long long)st->rep->lines, why);
+	pv_err_set_detail("%s", st->rep->reason);
+	return PV_ERR_INTEGRITY;
+}
+
+static pv_err
+check_mac(struct vstate *st, const struct aline *l)
+{
+	struct pv_sign_opts o = {0};
+	uint8_t msg[MAC_MSG_LEN];
+	pv_err r;
+
+	if (st->ks == NULL)
+		return PV_OK;
+	mac_message(l->prev, l->seq, msg);
+	o.digest = PV_DIGEST_NONE;
+	r = pv_verify(st->ks, st->hmac_key, &o, msg, sizeof(msg), l->mac, sizeof(l->mac));
+	if (r == PV_ERR_BAD_SIGNATURE)
+		return bad(st, "checkpoint MAC does not verify");
+	if (r == PV_OK)
+		st->rep->verified++;
+	return r;
+}
+
+/* One line (without its newline; complete: it had one). */
+static pv_err
+verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
+{
+	struct aline l;
+	char why[160];
+	uint64_t n = ++st->rep->lines;
+	pv_err r;
+
+	if (len > PV_AUDIT_LINE_MAX)
+		return bad(st, "longer than %d bytes", PV_AUDIT_LINE_MAX);
+	if (!complete)
+		return bad(st, "truncated (no newline at the end of the file)");
+	if (parse_line(p, len, &l, why, sizeof(why)) != 0)
+		return bad(st, "%s", why);
+	if (n == 1 && l.kind != LINE_OPEN)
+		return bad(st, "the first line is not an open line");
+	if (n > 1) {
+		if (sodium_memcmp(l.prev, st->head, PV_AUDIT_HASH_LEN) != 0)
+			return bad(st,
+				   "prev does not match the hash of line %llu (edited, deleted, inserted or "
+				   "reordered)",
+				   (unsigned long long)(n - 1));
+		if (l.seq != st->seq + 1)
+			return bad(st, "seq %llu expected", (unsigned long long)(st->seq + 1));
+		if (st->need_cp && l.kind != LINE_CHECKPOINT)
+			return bad(st, "checkpoint expected after the open line");
+	}
+	switch (l.kind) {
+	case LINE_OPEN:
+		st->every = l.every;
+		st->need_cp = 1;
+		st->since_cp = 0;
+		st->rep->after_last++;
+		break;
+	case LINE_RECORD:
+		if (++st->since_cp > st->every)
+			return bad(st, "more than %u records since the last checkpoint (checkpoint missing)",
+				   st->every);
+		st->rep->records++;
+		st->rep->after_last++;
+		break;
+	case LINE_CHECKPOINT:
+		if ((r = check_mac(st, &l)) != PV_OK)
+			return r;
+		st->need_cp = 0;
+		st->since_cp = 0;
+		st->rep->checkpoints++;
+		st->rep->after_last = 0;
+		break;
+	}
+	st->seq = l.seq;
+	return hash_line(p, len, st->head);
+}
+
+static void
+verify_init(struct vstate *st, pv_keystore *ks, const char *hmac_key, struct pv_audit_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	memset(st, 0, sizeof(*st));
+	st->ks = ks;
+	st->hmac_key = hmac_key;
+	st->rep = rep;
+}
+
+pv_err
+pv_audit_verify_mem(pv_keystore *ks, const char *hmac_key, const uint8_t *data, size_t len,
+		    struct pv_audit_report *rep)
+{
+	struct vstate st;
+	const uint8_t *nl;
+	size_t off = 0;
+	pv_err r;
+
+	if (rep == NULL || (data == NULL && len > 0) || (ks != NULL && hmac_key == NULL))
+		return PV_ERR_USAGE;
+	verify_init(&st, ks, hmac_key, rep);
+	while (off < len) {
+		nl = memchr(data + off, '\n', len - off);
+		if (nl == NULL)
+			return verify_step(&st, data + off, len - off, 0);
+		if ((r = verify_step(&st, data + off, (size_t)(nl - (data + off)), 1)) != PV_OK)
+			return r;
+		off = (size_t)(nl - data) + 1;
+	}
+	return PV_OK;
+}
+
+pv_err
+pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_report *rep)
+{
+	struct vstate st;
+	uint8_t *buf = NULL, *nl;
+	size_t start = 0, have = 0;
+	ssize_t got;
+	pv_err r = PV_OK;
+
+	if (rep == NULL || fd < 0 || (ks != NULL && hmac_key == NULL))
+		return PV_ERR_USAGE;
+	verify_init(&st, ks, hmac_key, rep);
+	if ((buf = malloc(READ_CHUNK)) == NULL)
+		return PV_ERR_NOMEM;
+	for (;;) {
+		while ((nl = memchr(buf + start, '\n', have - start)) != NULL) {
+			if ((r = verify_step(&st, buf + start, (size_t)(nl - (buf + start)), 1)) != PV_OK)
+				goto out;
+			start = (size_t)(nl - buf) + 1;
+		}
+		if (have - start > PV_AUDIT_LINE_MAX) {
+			r = verify_step(&st, buf + start, have - start, 1);
+			goto out;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		start = 0;
+		do
+			got = read(fd, buf + have, READ_CHUNK - have);
+		while (got < 0 && errno == EINTR);
+		if (got < 0) {
+			pv_err_set_detail("reading the audit log: %s", strerror(errno));
+			r = PV_ERR_IO;
+			goto out;
+		}
+		if (got == 0) {
+			if (have > 0)
+				r = verify_step(&st, buf, have, 0);
+			goto out;
+		}
+		have += (size_t)got;
+	}
+out:
+	free(buf);
+	return r;
+}
+
+/* ---- writer ---- */
+
+struct pv_audit {
+	pthread_mutex_t mu;
+	int fd;
+	pv_keystore *ks;
+	char *hmac_key;
+	unsigned every;
+	unsigned seconds;
+	pv_audit_fsync fsync;
+	int use_syslog;
+	uint8_t head[PV_AUDIT_HASH_LEN]; /* H(last line): the next line's prev */
+	uint64_t next_seq;
+	uint64_t since_cp;
+	struct timespec last_cp; /* CLOCK_MONOTONIC */
+	pv_err broken;           /* a failed write: the chain on disk is broken */
+};
+
+static void
+now_rfc3339(char out[TIME_LEN + 1])
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[32];
+	unsigned ms;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	if (strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+		memcpy(sec, "0000-00-00T00:00:00", 20);
+	ms = (unsigned)(ts.tv_nsec / 1000000L) % 1000u;
+	snprintf(out, TIME_LEN + 1, "%.19s.%03uZ", sec, ms);
+}
+
+static int
+add_b64(cJSON *doc, const char *name, const uint8_t *p, size_t len)
+{
+	char *s = NULL;
+	int ok;
+
+	if (pv_b64url_encode(p, len, &s) != PV_OK)
+		return 0;
+	ok = cJSON_AddStringToObject(doc, name, s) != NULL;
+	free(s);
+	return ok;
+}
+
+/* The start of every line after "type": seq and time. */
+static cJSON *
+line_start(pv_audit *a, const char *type)
+{
+	cJSON *doc = cJSON_CreateObject();
+	char t[TIME_LEN + 1];
+
+	now_rfc3339(t);
+	if (doc == NULL || (type != NULL && cJSON_AddStringToObject(doc, "type", type) == NULL) ||
+	    cJSON_AddNumberToObject(doc, "seq", (double)a->next_seq) == NULL ||
+	    cJSON_AddStringToObject(doc, "time", t) == NULL) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* Serialise, append in one write(2), advance the chain. Called locked. */
+static pv_err
+emit(pv_audit *a, const cJSON *doc)
+{
+	char *s = NULL, *line = NULL;
+	size_t len;
+	ssize_t w;
+	uint8_t h[PV_AUDIT_HASH_LEN];
+	pv_err r;
+
+	if ((s = cJSON_PrintUnformatted(doc)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	len = strlen(s);
+	if (len > PV_AUDIT_LINE_MAX) {
+		pv_err_set_detail("audit line of %zu bytes", len);
+		r = PV_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((r = hash_line((const uint8_t *)s, len, h)) != PV_OK)
+		goto out;
+	if ((line = malloc(len + 1)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(line, s, len);
+	line[len] = '\n';
+	do
+		w = write(a->fd, line, len + 1);
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)(len + 1)) {
+		pv_err_set_detail("writing the audit log: %s", w < 0 ? strerror(errno) : "short write");
+		r = a->broken = PV_ERR_IO;
+		goto out;
+	}
+	memcpy(a->head, h, sizeof(h));
+	a->next_seq++;
+	if (a->use_syslog)
+		syslog(LOG_AUTHPRIV | LOG_INFO, "%s", s);
+	r = PV_OK;
+out:
+	free(line);
+	cJSON_free(s);
+	return r;
+}
+
+static pv_err
+sync_if(pv_audit *a, int checkpoint)
+{
+	if (a->fsync == PV_AUDIT_FSYNC_EVERY || (checkpoint && a->fsync == PV_AUDIT_FSYNC_CHECKPOINT)) {
+		if (fsync(a->fd) != 0) {
+			pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
+			return PV_ERR_IO;
+		}
+	}
+	return PV_OK;
+}
+
+static pv_err
+write_checkpoint(pv_audit *a)
+{
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	uint8_t msg[MAC_MSG_LEN];
+	cJSON *doc = NULL;
+	pv_err r;
+
+	mac_message(a->head, a->next_seq, msg);
+	o.digest = PV_DIGEST_NONE;
+	if ((r = pv_sign(a->ks, a->hmac_key, &o, msg, sizeof(msg), &sig)) != PV_OK)
+		goto out;
+	if (sig.len != PV_AUDIT_HASH_LEN) {
+		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", a->hmac_key);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if ((doc = line_start(a, "checkpoint")) == NULL ||
+	    !add_b64(doc, "prev", a->head, PV_AUDIT_HASH_LEN) || !add_b64(doc, "mac", sig.bytes, sig.len)) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = emit(a, doc)) != PV_OK || (r = sync_if(a, 1)) != PV_OK)
+		goto out;
+	a->since_cp = 0;
+	(void)clock_gettime(CLOCK_MONOTONIC, &a->last_cp);
+out:
+	cJSON_Delete(doc);
+	return r;
+}
+
+static pv_err
+write_open(pv_audit *a)
+{
+	uint8_t id[LOG_ID_LEN];
+	cJSON *doc = NULL;
+	pv_err r;
+
+	randombytes_buf(id, sizeof(id));
+	if ((doc = line_start(a, "open")) == NULL || !add_b64(doc, "log", id, sizeof(id)) ||
+	    cJSON_AddNumberToObject(doc, "every", a->every) == NULL ||
+	    !add_b64(doc, "prev", a->head, PV_AUDIT_HASH_LEN)) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = emit(a, doc)) != PV_OK || (r = sync_if(a, 0)) != PV_OK)
+		goto out;
+	r = write_checkpoint(a);
+out:
+	cJSON_Delete(doc);
+	return r;
+}
+
+static pv_err
+read_all_at(int fd, uint8_t *buf, size_t len, off_t off)
+{
+	ssize_t got;
+	size_t done = 0;
+
+	while (done < len) {
+		got = pread(fd, buf + done, len - done, off + (off_t)done);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			pv_err_set_detail("reading the audit log: %s",
+					  got < 0 ? strerror(errno) : "end of file");
+			return PV_ERR_IO;
+		}
+		done += (size_t)got;
+	}
+	return PV_OK;
+}
+
+static pv_err tail_bad(const char *fmt, ...) PV_PRINTF(1, 2);
+
+static pv_err
+tail_bad(const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pv_err_set_detail("existing audit log: %s", why);
+	return PV_ERR_INTEGRITY;
+}
+
+/* Continue the chain of a non-empty file: its last two lines must chain. */
+static pv_err
+resume_tail(pv_audit *a, off_t size)
+{
+	size_t want = (size_t)size < 2 * (PV_AUDIT_LINE_MAX + 1) ? (size_t)size : 2 * (PV_AUDIT_LINE_MAX + 1);
+	uint8_t *buf = NULL, *p;
+	size_t last, end, prev = 0;
+	struct aline l, pl;
+	uint8_t h[PV_AUDIT_HASH_LEN];
+	char why[160];
+	int whole = want == (size_t)size;
+	pv_err r;
+
+	if ((buf = malloc(want)) == NULL)
+		return PV_ERR_NOMEM;
+	if ((r = read_all_at(a->fd, buf, want, size - (off_t)want)) != PV_OK)
+		goto out;
+	end = want - 1;
+	if (buf[end] != '\n') {
+		r = tail_bad("the last line has no newline (an interrupted write?)");
+		goto out;
+	}
+	p = memrchr(buf, '\n', end);
+	last = p != NULL ? (size_t)(p - buf) + 1 : 0;
+	if (p == NULL && !whole) {
+		r = tail_bad("the last line is longer than %d bytes", PV_AUDIT_LINE_MAX);
+		goto out;
+	}
+	if (parse_line(buf + last, end - last, &l, why, sizeof(why)) != 0) {
+		r = tail_bad("last line: %s", why);
+		goto out;
+	}
+	if (last > 0) {
+		p = last > 1 ? memrchr(buf, '\n', last - 1) : NULL;
+		prev = p != NULL ? (size_t)(p - buf) + 1 : 0;
+		if (p == NULL && !whole) {
+			r = tail_bad("the last but one line is longer than %d bytes", PV_AUDIT_LINE_MAX);
+			goto out;
+		}
+		if (parse_line(buf + prev, last - 1 - prev, &pl, why, sizeof(why)) != 0) {
+			r = tail_bad("last but one line: %s", why);
+			goto out;
+		}
+		if ((r = hash_line(buf + prev, last - 1 - prev, h)) != PV_OK)
+			goto out;
+		if (sodium_memcmp(h, l.prev, sizeof(h)) != 0 || l.seq != pl.seq + 1) {
+			r = tail_bad("the last two lines do not chain");
+			goto out;
+		}
+	} else if (l.kind != LINE_OPEN) {
+		r = tail_bad("the only line is not an open line");
+		goto out;
+	}
+	if (l.seq >= (uint64_t)INT_LIMIT - 2) {
+		r = tail_bad("seq is exhausted");
+		goto out;
+	}
+	if ((r = hash_line(buf + last, end - last, a->head)) != PV_OK)
+		goto out;
+	a->next_seq = l.seq + 1;
+out:
+	free(buf);
+	return r;
+}
+
+static void
+audit_free(pv_audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->fd >= 0)
+		(void)close(a->fd);
+	free(a->hmac_key);
+	free(a);
+}
+
+pv_err
+pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
+{
+	pv_audit *a = NULL;
+	struct pv_key *key = NULL;
+	struct stat sb;
+	pv_err r;
+
+	if (out == NULL || o == NULL || o->path == NULL || o->ks == NULL || o->hmac_key == NULL ||
+	    o->every > PV_AUDIT_EVERY_MAX || o->first_seq >= (uint64_t)INT_LIMIT - 2)
+		return PV_ERR_USAGE;
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return PV_ERR_NOMEM;
+	a->fd = -1;
+	a->ks = o->ks;
+	a->every = o->every != 0 ? o->every : 100;
+	a->seconds = o->seconds;
+	a->fsync = o->fsync;
+	a->use_syslog = o->syslog;
+	if ((a->hmac_key = strdup(o->hmac_key)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((a->fd = open(o->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		pv_err_set_detail("%s: %s", o->path, strerror(errno));
+		r = PV_ERR_IO;
+		goto out;
+	}
+	if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+		pv_err_set_detail("%s: %s", o->path,
+				  errno == EWOULDBLOCK ? "another writer has it open" : strerror(errno));
+		r = errno == EWOULDBLOCK ? PV_ERR_BUSY : PV_ERR_IO;
+		goto out;
+	}
+	if (fstat(a->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		pv_err_set_detail("%s: not a regular file", o->path);
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	/* refuse a wrong key before writing anything */
+	if ((r = pv_keys_get(a->ks, a->hmac_key, &key)) != PV_OK)
+		goto out;
+	if (key->alg != PV_ALG_HMAC_SHA256) {
+		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", a->hmac_key);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if (sb.st_size == 0) {
+		if (o->rotated_from != NULL)
+			memcpy(a->head, o->rotated_from, PV_AUDIT_HASH_LEN);
+		a->next_seq = o->first_seq;
+	} else if ((r = resume_tail(a, sb.st_size)) != PV_OK)
+		goto out;
+	if (a->use_syslog)
+		openlog("p11vault-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if ((r = write_open(a)) != PV_OK)
+		goto out;
+	if (pthread_mutex_init(&a->mu, NULL) != 0) {
+		r = PV_ERR_INTERNAL;
+		goto out;
+	}
+	*out = a;
+	a = NULL;
+out:
+	pv_key_free(key);
+	if (a != NULL && a->use_syslog)
+		closelog();
+	audit_free(a);
+	return r;
+}
+
+static int
+checkpoint_due(const pv_audit *a)
+{
+	struct timespec now;
+
+	if (a->since_cp >= a->every)
+		return 1;
+	if (a->seconds == 0 || a->since_cp == 0)
+		return 0;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - a->last_cp.tv_sec >= (time_t)a->seconds;
+}
+
+static const char *
+outcome_name(pv_audit_outcome o)
+{
+	switch (o) {
+	case PV_AUDIT_OK:
+		return "ok";
+	case PV_AUDIT_DENIED:
+		return "denied";
+	case PV_AUDIT_ERROR:
+		return "error";
+	}
+	return NULL;
+}
+
+static int
+field_ok(const char *s)
+{
+	return s == NULL || strlen(s) <= PV_AUDIT_FIELD_MAX;
+}
+
+static pv_err
+build_record(pv_audit *a, const struct pv_audit_rec *rec, cJSON **out)
+{
+	uint8_t h[PV_DIGEST_MAX_LEN];
+	size_t hlen = 0;
+	cJSON *doc = NULL;
+	pv_err r;
+
+	if ((r = pv_digest_compute(PV_DIGEST_SHA256, rec->input != NULL ? rec->input : (const uint8_t *)"",
+				   rec->input != NULL ? rec->input_len : 0, h, &hlen)) != PV_OK)
+		return r;
+	if ((doc = line_start(a, NULL)) == NULL ||
+	    cJSON_AddStringToObject(doc, "rid", rec->rid != NULL ? rec->rid : "") == NULL ||
+	    cJSON_AddStringToObject(doc, "client", rec->client != NULL ? rec->client : "") == NULL ||
+	    cJSON_AddStringToObject(doc, "op", rec->op != NULL ? rec->op : "") == NULL ||
+	    cJSON_AddStringToObject(doc, "key", rec->key != NULL ? rec->key : "") == NULL ||
+	    cJSON_AddNumberToObject(doc, "version", rec->version) == NULL ||
+	    !add_b64(doc, "input_sha256", h, hlen) ||
+	    cJSON_AddStringToObject(doc, "outcome", outcome_name(rec->outcome)) == NULL ||
+	    cJSON_AddNumberToObject(doc, "status", rec->status) == NULL ||
+	    cJSON_AddNumberToObject(doc, "latency_us", (double)rec->latency_us) == NULL ||
+	    !add_b64(doc, "prev", a->head, PV_AUDIT_HASH_LEN)) {
+		cJSON_Delete(doc);
+		return PV_ERR_NOMEM;
+	}
+	*out = doc;
+	return PV_OK;
+}
+
+pv_err
+pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
+{
+	cJSON *doc = NULL;
+	pv_err r;
+
+	if (a == NULL || rec == NULL)
+		return PV_ERR_USAGE;
+	if (outcome_name(rec->outcome) == NULL || rec->status > 999 ||
+	    rec->latency_us > (uint64_t)INT_LIMIT || !field_ok(rec->rid) || !field_ok(rec->client) ||
+	    !field_ok(rec->op) || !field_ok(rec->key) || (rec->input == NULL && rec->input_len > 0)) {
+		pv_err_set_detail("audit record out of range (fields are at most %d bytes)",
+				  PV_AUDIT_FIELD_MAX);
+		return PV_ERR_USAGE;
+	}
+	pthread_mutex_lock(&a->mu);
+	if ((r = a->broken) != PV_OK) {
+		pv_err_set_detail("the audit log failed earlier");
+		goto out;
+	}
+	if (a->next_seq >= (uint64_t)INT_LIMIT - 2) {
+		pv_err_set_detail("audit seq exhausted: rotate the log");
+		r = PV_ERR_TOO_LARGE;
+		goto out;
+	}
+	/* never more than `every` records without a checkpoint: fail closed */
+	if (checkpoint_due(a) && (r = write_checkpoint(a)) != PV_OK)
+		goto out;
+	if ((r = build_record(a, rec, &doc)) != PV_OK || (r = emit(a, doc)) != PV_OK ||
+	    (r = sync_if(a, 0)) != PV_OK)
+		goto out;
+	a->since_cp++;
+	/* a failure here is retried before the next record */
+	if (checkpoint_due(a))
+		(void)write_checkpoint(a);
+	r = a->broken;
+out:
+	pthread_mutex_unlock(&a->mu);
+	cJSON_Delete(doc);
+	return r;
+}
+
+pv_err
+pv_audit_checkpoint(pv_audit *a)
+{
+	pv_err r;
+
+	if (a == NULL)
+		return PV_ERR_USAGE;
+	pthread_mutex_lock(&a->mu);
+	r = a->broken != PV_OK ? a->broken : write_checkpoint(a);
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
+pv_err
+pv_audit_head(pv_audit *a, uint8_t head[PV_AUDIT_HASH_LEN], uint64_t *seq)
+{
+	if (a == NULL || head == NULL || seq == NULL)
+		return PV_ERR_USAGE;
+	pthread_mutex_lock(&a->mu);
+	memcpy(head, a->head, PV_AUDIT_HASH_LEN);
+	*seq = a->next_seq - 1;
+	pthread_mutex_unlock(&a->mu);
+	return PV_OK;
+}
+
+pv_err
+pv_audit_close(pv_audit *a)
+{
+	pv_err r = PV_OK;
+
+	if (a == NULL)
+		return PV_OK;
+	pthread_mutex_lock(&a->mu);
+	if (a->broken == PV_OK && a->since_cp > 0)
+		r = write_checkpoint(a);
+	if (r == PV_OK && a->broken == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && fsync(a->fd) != 0) {
+		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
+		r = PV_ERR_IO;
+	}
+	if (r == PV_OK)
+		r = a->broken;
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_destroy(&a->mu);
+	if (a->use_syslog)
+		closelog();
+	audit_free(a);
+	return r;
+}

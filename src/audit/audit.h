@@ -1,0 +1,94 @@
+/*
+ * The tamper-evident audit log of vaultd (docs/audit.md): JSON lines chained
+ * by SHA-256, with checkpoints MAC'd by an hmac-sha256 key on the token.
+ */
+#ifndef PV_AUDIT_H
+#define PV_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "core/keys.h"
+
+#define PV_AUDIT_LINE_MAX  16384 /* bytes, without the newline */
+#define PV_AUDIT_FIELD_MAX 256   /* rid, client, op, key */
+#define PV_AUDIT_EVERY_MAX 1000000
+#define PV_AUDIT_HASH_LEN  32
+
+typedef struct pv_audit pv_audit;
+
+typedef enum pv_audit_fsync {
+	PV_AUDIT_FSYNC_NEVER = 0,
+	PV_AUDIT_FSYNC_CHECKPOINT, /* after each checkpoint */
+	PV_AUDIT_FSYNC_EVERY,      /* after every line */
+} pv_audit_fsync;
+
+struct pv_audit_opts {
+	const char *path;
+	pv_keystore *ks;      /* borrowed; used under the log's mutex */
+	const char *hmac_key; /* name of an hmac-sha256 key, e.g. "audit-hmac" */
+	unsigned every;       /* checkpoint after this many records (0: 100) */
+	unsigned seconds;     /* ... or after this many seconds (0: never) */
+	pv_audit_fsync fsync;
+	int syslog; /* also send each line to LOG_AUTHPRIV|LOG_INFO */
+	/* New file after a rotation: H(last line of the old file) and its seq
+	 * + 1. NULL: 32 zero bytes and seq 0. Ignored for an existing file. */
+	const uint8_t *rotated_from;
+	uint64_t first_seq;
+};
+
+typedef enum pv_audit_outcome {
+	PV_AUDIT_OK = 0,
+	PV_AUDIT_DENIED,
+	PV_AUDIT_ERROR,
+} pv_audit_outcome;
+
+/* One request. Strings may be NULL (written as ""); input is hashed, never
+ * written. */
+struct pv_audit_rec {
+	const char *rid;
+	const char *client;
+	const char *op;
+	const char *key;
+	unsigned version;
+	const uint8_t *input;
+	size_t input_len;
+	pv_audit_outcome outcome;
+	unsigned status; /* 0-999 */
+	uint64_t latency_us;
+};
+
+pv_err pv_audit_open(const struct pv_audit_opts *o, pv_audit **out) PV_WUR;
+/* Thread-safe. May also write a checkpoint (interval reached). */
+pv_err pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec) PV_WUR;
+pv_err pv_audit_checkpoint(pv_audit *a) PV_WUR;
+/* Chain head (H of the last line) and the seq of the last line, e.g. for
+ * rotation. */
+pv_err pv_audit_head(pv_audit *a, uint8_t head[PV_AUDIT_HASH_LEN], uint64_t *seq) PV_WUR;
+/* Writes a final checkpoint (if records follow the last one) and closes.
+ * NULL is fine. Returns the first error. */
+pv_err pv_audit_close(pv_audit *a);
+
+struct pv_audit_report {
+	uint64_t lines;
+	uint64_t records;
+	uint64_t checkpoints;
+	uint64_t verified;   /* checkpoints whose MAC verified on the token */
+	uint64_t after_last; /* lines after the last checkpoint */
+	uint64_t bad_line;   /* 0 when intact */
+	char reason[256];    /* "line 17: ..." when bad_line != 0 */
+};
+
+/*
+ * Check a log read from fd (docs/audit.md §3). ks NULL: the hash chain only,
+ * checkpoints unverified. PV_OK, PV_ERR_INTEGRITY (rep->bad_line and
+ * rep->reason say where and why; also the error detail), or another error
+ * (I/O, token, unknown hmac key).
+ */
+pv_err pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_report *rep) PV_WUR;
+/* The same over a buffer (the fuzz harness uses it). */
+pv_err pv_audit_verify_mem(pv_keystore *ks, const char *hmac_key, const uint8_t *data, size_t len,
+			   struct pv_audit_report *rep) PV_WUR;
+
+#endif

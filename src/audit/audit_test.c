@@ -1,0 +1,658 @@
+/*
+ * The audit log on a throwaway SoftHSM token: a written log verifies, and
+ * every kind of tampering is found at the right line for the right reason,
+ * including an edit whose hash chain was recomputed by someone without the
+ * token's HMAC key.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "audit/audit.h"
+#include "base/secmem.h"
+#include "core/b64.h"
+#include "core/digest.h"
+#include "pkcs11/testutil.h"
+
+static struct tu_token T;
+
+struct fixture {
+	p11_token *tok;
+	pv_keystore *ks;
+	char path[128];
+};
+
+/* A log as lines without their newlines. */
+struct lines {
+	char *l[512];
+	size_t n;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct p11_token_opts o;
+
+	if (f == NULL)
+		return -1;
+	tu_opts(&T, &o);
+	if (p11_token_open(&o, &f->tok) != PV_OK || p11_token_login(f->tok) != PV_OK ||
+	    pv_keystore_new(f->tok, &f->ks) != PV_OK)
+		return -1;
+	if (pv_keys_create(f->ks, "audit-hmac", PV_ALG_HMAC_SHA256, NULL) != PV_OK ||
+	    pv_keys_create(f->ks, "other-hmac", PV_ALG_HMAC_SHA256, NULL) != PV_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	pv_keystore_free(f->ks);
+	p11_token_close(f->tok);
+	free(f);
+	return 0;
+}
+
+static void
+fresh_path(struct fixture *f, const char *name)
+{
+	snprintf(f->path, sizeof(f->path), "%s/%s.log", T.dir, name);
+	(void)unlink(f->path);
+}
+
+static void
+opts(struct fixture *f, struct pv_audit_opts *o, unsigned every)
+{
+	memset(o, 0, sizeof(*o));
+	o->path = f->path;
+	o->ks = f->ks;
+	o->hmac_key = "audit-hmac";
+	o->every = every;
+	o->fsync = PV_AUDIT_FSYNC_CHECKPOINT;
+}
+
+static void
+record(unsigned i, struct pv_audit_rec *rec, char *rid, size_t ridlen, char *input, size_t inlen)
+{
+	snprintf(rid, ridlen, "req-%u", i);
+	snprintf(input, inlen, "secret-input-%u", i);
+	memset(rec, 0, sizeof(*rec));
+	rec->rid = rid;
+	rec->client = "api";
+	rec->op = "sign";
+	rec->key = "jwt";
+	rec->version = 2;
+	rec->input = (const uint8_t *)input;
+	rec->input_len = strlen(input);
+	rec->outcome = i % 5 == 4 ? PV_AUDIT_DENIED : PV_AUDIT_OK;
+	rec->status = i % 5 == 4 ? 403 : 200;
+	rec->latency_us = 100 + i;
+}
+
+static void
+write_records(pv_audit *a, unsigned from, unsigned n)
+{
+	struct pv_audit_rec rec;
+	char rid[32], input[64];
+	unsigned i;
+
+	for (i = from; i < from + n; i++) {
+		record(i, &rec, rid, sizeof(rid), input, sizeof(input));
+		assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	}
+}
+
+static void
+make_log(struct fixture *f, const char *name, unsigned n, unsigned every)
+{
+	struct pv_audit_opts o;
+	pv_audit *a = NULL;
+
+	fresh_path(f, name);
+	opts(f, &o, every);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, n);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+}
+
+static void
+load(const char *path, struct lines *ls)
+{
+	FILE *fp = fopen(path, "r");
+	char buf[PV_AUDIT_LINE_MAX + 2];
+	size_t len;
+
+	assert_non_null(fp);
+	ls->n = 0;
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		len = strlen(buf);
+		assert_true(len > 0 && buf[len - 1] == '\n');
+		buf[len - 1] = '\0';
+		assert_true(ls->n < PV_NELEM(ls->l));
+		ls->l[ls->n] = strdup(buf);
+		assert_non_null(ls->l[ls->n]);
+		ls->n++;
+	}
+	fclose(fp);
+}
+
+static void
+lines_free(struct lines *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		free(ls->l[i]);
+	ls->n = 0;
+}
+
+/* Join with newlines (the last one too unless cut > 0: drop cut bytes). */
+static pv_err
+verify_lines(struct fixture *f, const struct lines *ls, const char *key, size_t cut,
+	     struct pv_audit_report *rep)
+{
+	size_t i, len = 0, off = 0;
+	uint8_t *buf;
+	pv_err r;
+
+	for (i = 0; i < ls->n; i++)
+		len += strlen(ls->l[i]) + 1;
+	buf = malloc(len);
+	assert_non_null(buf);
+	for (i = 0; i < ls->n; i++) {
+		memcpy(buf + off, ls->l[i], strlen(ls->l[i]));
+		off += strlen(ls->l[i]);
+		buf[off++] = '\n';
+	}
+	assert_true(cut <= len);
+	r = pv_audit_verify_mem(key != NULL ? f->ks : NULL, key, buf, len - cut, rep);
+	free(buf);
+	return r;
+}
+
+static void
+expect_bad(struct fixture *f, const struct lines *ls, const char *key, uint64_t line, const char *reason)
+{
+	struct pv_audit_report rep;
+	char want[256];
+
+	assert_int_equal(verify_lines(f, ls, key, 0, &rep), PV_ERR_INTEGRITY);
+	snprintf(want, sizeof(want), "line %llu: %s", (unsigned long long)line, reason);
+	if (strncmp(rep.reason, want, strlen(want)) != 0)
+		fail_msg("got \"%s\", want \"%s...\"", rep.reason, want);
+	assert_int_equal(rep.bad_line, line);
+}
+
+/* What an attacker without the HMAC key can do: recompute prev (and
+ * optionally renumber seq) from line `from` (0-based) on. */
+static void
+rechain(struct lines *ls, size_t from, int renumber)
+{
+	uint8_t h[PV_DIGEST_MAX_LEN];
+	size_t i, hlen = 0;
+	char *b64 = NULL;
+	cJSON *doc, *seq;
+
+	for (i = from > 0 ? from : 1; i < ls->n; i++) {
+		assert_int_equal(pv_digest_compute(PV_DIGEST_SHA256, (const uint8_t *)ls->l[i - 1],
+						   strlen(ls->l[i - 1]), h, &hlen),
+				 PV_OK);
+		assert_int_equal(pv_b64url_encode(h, hlen, &b64), PV_OK);
+		doc = cJSON_Parse(ls->l[i]);
+		assert_non_null(doc);
+		assert_true(cJSON_ReplaceItemInObjectCaseSensitive(doc, "prev", cJSON_CreateString(b64)));
+		if (renumber) {
+			seq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
+			assert_non_null(seq);
+			cJSON_SetNumberValue(seq, (double)i);
+		}
+		free(b64);
+		free(ls->l[i]);
+		ls->l[i] = cJSON_PrintUnformatted(doc);
+		assert_non_null(ls->l[i]);
+		cJSON_Delete(doc);
+	}
+}
+
+static void
+remove_line(struct lines *ls, size_t i)
+{
+	free(ls->l[i]);
+	memmove(&ls->l[i], &ls->l[i + 1], (ls->n - i - 1) * sizeof(ls->l[0]));
+	ls->n--;
+}
+
+/* 1-based line number of record k (0-based) with checkpoints every 10. */
+static size_t
+record_line(size_t k)
+{
+	return 3 + (k / 10) * 11 + k % 10;
+}
+
+static void
+test_written_log_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_report rep;
+	struct lines ls;
+	struct stat sb;
+	int fd;
+
+	make_log(f, "clean", 100, 10);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pv_audit_verify(f->ks, "audit-hmac", fd, &rep), PV_OK);
+	close(fd);
+	/* open, checkpoint, then 10 x (10 records, checkpoint) */
+	assert_int_equal(rep.lines, 112);
+	assert_int_equal(rep.records, 100);
+	assert_int_equal(rep.checkpoints, 11);
+	assert_int_equal(rep.verified, 11);
+	assert_int_equal(rep.after_last, 0);
+	assert_int_equal(rep.bad_line, 0);
+	load(f->path, &ls);
+	assert_int_equal(ls.n, 112);
+	assert_int_equal(strncmp(ls.l[0], "{\"type\":\"open\",\"seq\":0,", 23), 0);
+	assert_int_equal(strncmp(ls.l[1], "{\"type\":\"checkpoint\",\"seq\":1,", 29), 0);
+	assert_int_equal(strncmp(ls.l[2], "{\"seq\":2,\"time\":\"", 17), 0);
+	assert_non_null(strstr(ls.l[2],
+			       "\"rid\":\"req-0\",\"client\":\"api\",\"op\":\"sign\",\"key\":\"jwt\","
+			       "\"version\":2,\"input_sha256\":\""));
+	assert_non_null(strstr(ls.l[2], "\"outcome\":\"ok\",\"status\":200,\"latency_us\":100,\"prev\":\""));
+	/* the input itself is never written */
+	assert_null(strstr(ls.l[2], "secret-input"));
+	/* without the token: the chain only */
+	assert_int_equal(verify_lines(f, &ls, NULL, 0, &rep), PV_OK);
+	assert_int_equal(rep.checkpoints, 11);
+	assert_int_equal(rep.verified, 0);
+	lines_free(&ls);
+}
+
+static void
+test_edit_one_byte(void **state)
+{
+	struct fixture *f = *state;
+	struct lines ls;
+	char *p;
+
+	make_log(f, "edit", 100, 10);
+	load(f->path, &ls);
+	/* still valid JSON: the next line's prev no longer matches */
+	p = strstr(ls.l[4], "\"client\":\"api\"");
+	assert_non_null(p);
+	p[12] = 'j';
+	expect_bad(f, &ls, "audit-hmac", 6, "prev does not match the hash of line 5 (edited");
+	expect_bad(f, &ls, NULL, 6, "prev does not match the hash of line 5 (edited");
+	lines_free(&ls);
+	/* no longer JSON */
+	load(f->path, &ls);
+	ls.l[6][0] = '[';
+	expect_bad(f, &ls, NULL, 7, "not JSON");
+	lines_free(&ls);
+	/* an extra member, a missing one, another spelling */
+	load(f->path, &ls);
+	p = strstr(ls.l[7], "\"op\":");
+	assert_non_null(p);
+	memcpy(p, "\"oq\":", 5);
+	expect_bad(f, &ls, NULL, 8, "unknown member \"oq\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	p = strstr(ls.l[7], "\"rid\":");
+	assert_non_null(p);
+	memcpy(p, "\"ri\" :", 6);
+	expect_bad(f, &ls, NULL, 8, "unknown member \"ri\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	p = strstr(ls.l[7], "\"status\":200");
+	assert_non_null(p);
+	memcpy(p, "\"status\":2e2", 12);
+	expect_bad(f, &ls, NULL, 8, "not in canonical form");
+	lines_free(&ls);
+	load(f->path, &ls);
+	p = strstr(ls.l[7], "\"outcome\":\"ok\"");
+	assert_non_null(p);
+	memcpy(p, "\"outcome\":\"no\"", 14);
+	expect_bad(f, &ls, NULL, 8, "bad value for \"outcome\"");
+	lines_free(&ls);
+}
+
+static void
+test_delete_insert_swap(void **state)
+{
+	struct fixture *f = *state;
+	struct lines ls;
+	char *tmp;
+
+	make_log(f, "dis", 100, 10);
+	load(f->path, &ls);
+	remove_line(&ls, 19);
+	expect_bad(f, &ls, "audit-hmac", 20, "prev does not match the hash of line 19");
+	lines_free(&ls);
+
+	load(f->path, &ls);
+	memmove(&ls.l[41], &ls.l[40], (ls.n - 40) * sizeof(ls.l[0]));
+	ls.n++;
+	ls.l[40] = strdup(ls.l[29]);
+	expect_bad(f, &ls, "audit-hmac", 41, "prev does not match the hash of line 40");
+	lines_free(&ls);
+
+	load(f->path, &ls);
+	tmp = ls.l[49];
+	ls.l[49] = ls.l[50];
+	ls.l[50] = tmp;
+	expect_bad(f, &ls, "audit-hmac", 50, "prev does not match the hash of line 49");
+	lines_free(&ls);
+
+	/* the first line removed: the file must start with an open line */
+	load(f->path, &ls);
+	remove_line(&ls, 0);
+	expect_bad(f, &ls, NULL, 1, "the first line is not an open line");
+	lines_free(&ls);
+}
+
+static void
+test_truncated_last_line(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_report rep;
+	struct lines ls;
+
+	make_log(f, "trunc", 100, 10);
+	load(f->path, &ls);
+	/* the newline only, then part of the line */
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 1, &rep), PV_ERR_INTEGRITY);
+	assert_int_equal(rep.bad_line, 112);
+	assert_string_equal(rep.reason, "line 112: truncated (no newline at the end of the file)");
+	assert_int_equal(verify_lines(f, &ls, NULL, 20, &rep), PV_ERR_INTEGRITY);
+	assert_int_equal(rep.bad_line, 112);
+	lines_free(&ls);
+}
+
+static void
+test_rechained_edit_caught_by_mac(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_report rep;
+	struct lines ls;
+	char *p;
+
+	make_log(f, "rechain", 100, 10);
+	load(f->path, &ls);
+	p = strstr(ls.l[record_line(2) - 1], "\"client\":\"api\"");
+	assert_non_null(p);
+	memcpy(p + 10, "xyz", 3);
+	rechain(&ls, record_line(2), 0);
+	/* the chain alone is fine now ... */
+	assert_int_equal(verify_lines(f, &ls, NULL, 0, &rep), PV_OK);
+	assert_int_equal(rep.verified, 0);
+	/* ... but the next checkpoint's MAC (line 13) is not */
+	expect_bad(f, &ls, "audit-hmac", 13, "checkpoint MAC does not verify");
+	lines_free(&ls);
+}
+
+static void
+test_seq_and_missing_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct lines ls;
+	cJSON *doc;
+
+	make_log(f, "seq", 100, 10);
+	load(f->path, &ls);
+	doc = cJSON_Parse(ls.l[29]);
+	assert_non_null(doc);
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "seq"), 99);
+	free(ls.l[29]);
+	ls.l[29] = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	rechain(&ls, 29, 0);
+	expect_bad(f, &ls, NULL, 30, "seq 29 expected");
+	lines_free(&ls);
+
+	/* a checkpoint dropped and everything renumbered and rechained */
+	load(f->path, &ls);
+	remove_line(&ls, 12);
+	rechain(&ls, 12, 1);
+	expect_bad(f, &ls, NULL, 13, "more than 10 records since the last checkpoint");
+	lines_free(&ls);
+
+	/* the checkpoint after the open line dropped */
+	load(f->path, &ls);
+	remove_line(&ls, 1);
+	rechain(&ls, 1, 1);
+	expect_bad(f, &ls, NULL, 2, "checkpoint expected after the open line");
+	lines_free(&ls);
+}
+
+static void
+test_other_hmac_key(void **state)
+{
+	struct fixture *f = *state;
+	struct lines ls;
+
+	make_log(f, "otherkey", 20, 10);
+	load(f->path, &ls);
+	expect_bad(f, &ls, "other-hmac", 2, "checkpoint MAC does not verify");
+	lines_free(&ls);
+}
+
+static void
+test_resume(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pv_audit *a = NULL, *b = NULL;
+	uint8_t head[PV_AUDIT_HASH_LEN];
+	uint64_t seq = 0;
+	struct lines ls;
+	FILE *fp;
+
+	make_log(f, "resume", 5, 10);
+	opts(f, &o, 10);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	/* one writer at a time */
+	assert_int_equal(pv_audit_open(&o, &b), PV_ERR_BUSY);
+	write_records(a, 5, 5);
+	assert_int_equal(pv_audit_head(a, head, &seq), PV_OK);
+	assert_int_equal(seq, 14);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	/* open, cp, 5 records, cp (close), open, cp, 5 records, cp (close) */
+	assert_int_equal(ls.n, 16);
+	assert_int_equal(strncmp(ls.l[8], "{\"type\":\"open\",\"seq\":8,", 23), 0);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 10);
+	assert_int_equal(rep.verified, 4);
+	lines_free(&ls);
+
+	/* an interrupted last line: the writer refuses to continue */
+	fp = fopen(f->path, "a");
+	assert_non_null(fp);
+	fputs("{\"seq\":16,\"ti", fp);
+	fclose(fp);
+	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_INTEGRITY);
+	/* a last line that does not chain: likewise */
+	make_log(f, "resume", 3, 10);
+	load(f->path, &ls);
+	fp = fopen(f->path, "a");
+	assert_non_null(fp);
+	fprintf(fp, "%s\n", ls.l[3]);
+	fclose(fp);
+	lines_free(&ls);
+	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_INTEGRITY);
+}
+
+static void
+test_rotation_and_time(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pv_audit *a = NULL;
+	uint8_t head[PV_AUDIT_HASH_LEN];
+	uint64_t seq = 0;
+	struct lines ls;
+
+	fresh_path(f, "timed");
+	opts(f, &o, 1000);
+	o.seconds = 1;
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 1);
+	sleep(2);
+	write_records(a, 1, 1); /* the time-due checkpoint comes first */
+	assert_int_equal(pv_audit_head(a, head, &seq), PV_OK);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_int_equal(ls.n, 6);
+	assert_non_null(strstr(ls.l[3], "\"type\":\"checkpoint\""));
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.verified, 3);
+	lines_free(&ls);
+
+	/* the next file starts from the old head */
+	fresh_path(f, "rotated");
+	opts(f, &o, 10);
+	o.rotated_from = head;
+	o.first_seq = seq + 2; /* the close checkpoint was seq+1 */
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_int_equal(strncmp(ls.l[0], "{\"type\":\"open\",\"seq\":6,", 23), 0);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	lines_free(&ls);
+}
+
+static void
+test_bad_records_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_rec rec;
+	pv_audit *a = NULL;
+	char rid[32], input[64], big[PV_AUDIT_FIELD_MAX + 2];
+
+	fresh_path(f, "refuse");
+	opts(f, &o, 10);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	record(0, &rec, rid, sizeof(rid), input, sizeof(input));
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rec.client = big;
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	rec.client = "api";
+	rec.status = 1000;
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	rec.status = 200;
+	rec.outcome = (pv_audit_outcome)7;
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	/* no hmac key of that name: the log does not open */
+	fresh_path(f, "nokey");
+	opts(f, &o, 10);
+	o.hmac_key = "missing";
+	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_NOT_FOUND);
+}
+
+struct thread_arg {
+	pv_audit *a;
+	unsigned base;
+};
+
+static void *
+writer_thread(void *p)
+{
+	struct thread_arg *t = p;
+	struct pv_audit_rec rec;
+	char rid[32], input[64];
+	unsigned i;
+	intptr_t bad = 0;
+
+	for (i = 0; i < 50; i++) {
+		record(t->base + i, &rec, rid, sizeof(rid), input, sizeof(input));
+		if (pv_audit_write(t->a, &rec) != PV_OK)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void
+test_concurrent_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct thread_arg args[4];
+	pthread_t th[4];
+	pv_audit *a = NULL;
+	void *ret;
+	int fd, i;
+
+	fresh_path(f, "threads");
+	opts(f, &o, 7);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	for (i = 0; i < 4; i++) {
+		args[i].a = a;
+		args[i].base = (unsigned)i * 1000;
+		assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &args[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pv_audit_verify(f->ks, "audit-hmac", fd, &rep), PV_OK);
+	close(fd);
+	assert_int_equal(rep.records, 200);
+	/* 1 after open, 28 after each 7 records, 1 at close for the last 4 */
+	assert_int_equal(rep.verified, 30);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_written_log_verifies),
+	    cmocka_unit_test(test_edit_one_byte),
+	    cmocka_unit_test(test_delete_insert_swap),
+	    cmocka_unit_test(test_truncated_last_line),
+	    cmocka_unit_test(test_rechained_edit_caught_by_mac),
+	    cmocka_unit_test(test_seq_and_missing_checkpoint),
+	    cmocka_unit_test(test_other_hmac_key),
+	    cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_rotation_and_time),
+	    cmocka_unit_test(test_bad_records_refused),
+	    cmocka_unit_test(test_concurrent_writers),
+	};
+	int r;
+
+	if (pv_secmem_init() != PV_OK)
+		return 1;
+	if ((r = tu_make_token(&T, "pvaudit")) != 0)
+		return r == TU_SKIP ? TU_SKIP : 1;
+	r = cmocka_run_group_tests(tests, setup, teardown);
+	tu_remove_token(&T);
+	return r;
+}
