@@ -19,6 +19,7 @@ static const struct subcommand commands[] = {
     {"bundle", bundle_main, "bundle seal|set|rm|import-key|list|verify|rewrap|rotate: secrets bundles"},
     {"unwrap", unwrap_main, "decrypt a bundle's values to stdout, a file or a directory"},
     {"exec", exec_main, "run a command with a bundle's values in its environment"},
+    {"audit", audit_main, "audit verify: check a vaultd audit log"},
 };
 
 const char vctl_global_help[] =

@@ -18,6 +18,8 @@ int verify_main(struct vctl *c, int argc, char *argv[]);
 int bundle_main(struct vctl *c, int argc, char *argv[]);
 int unwrap_main(struct vctl *c, int argc, char *argv[]);
 int exec_main(struct vctl *c, int argc, char *argv[]);
+int audit_main(struct vctl *c, int argc, char *argv[]);
+int audit_verify_main(struct vctl *c, int argc, char *argv[]);
 
 /* bundle subcommands (tools/vaultctl/bundle_*.c) */
 int bundle_seal_main(struct vctl *c, int argc, char *argv[]);

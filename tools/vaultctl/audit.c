@@ -1,0 +1,102 @@
+/* vaultctl audit verify FILE: check an audit log (docs/audit.md). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "subcommands.h"
+
+#define USAGE "audit verify FILE [--hmac-key NAME] [--no-token]"
+
+static const struct subcommand audit_commands[] = {
+    {"verify", audit_verify_main, "check an audit log's hash chain and checkpoint MACs"},
+};
+
+int
+audit_main(struct vctl *c, int argc, char *argv[])
+{
+	return subcommand_dispatch(c, audit_commands, PV_NELEM(audit_commands), "audit", argc - 1, argv + 1);
+}
+
+static int
+print_ok(struct vctl *c, const struct pv_audit_report *rep, int token)
+{
+	cJSON *doc;
+
+	if (!c->json) {
+		if (token)
+			printf("audit: ok (%llu lines, %llu checkpoints verified",
+			       (unsigned long long)rep->lines, (unsigned long long)rep->verified);
+		else
+			printf("audit: ok (%llu lines, %llu checkpoints not verified: --no-token",
+			       (unsigned long long)rep->lines, (unsigned long long)rep->checkpoints);
+		if (rep->after_last > 0)
+			printf("; %llu lines after the last checkpoint", (unsigned long long)rep->after_last);
+		printf(")\n");
+		return 0;
+	}
+	if ((doc = cJSON_CreateObject()) == NULL || cJSON_AddBoolToObject(doc, "ok", 1) == NULL ||
+	    cJSON_AddNumberToObject(doc, "lines", (double)rep->lines) == NULL ||
+	    cJSON_AddNumberToObject(doc, "records", (double)rep->records) == NULL ||
+	    cJSON_AddNumberToObject(doc, "checkpoints", (double)rep->checkpoints) == NULL ||
+	    cJSON_AddNumberToObject(doc, "checkpoints_verified", (double)rep->verified) == NULL ||
+	    cJSON_AddNumberToObject(doc, "after_last_checkpoint", (double)rep->after_last) == NULL) {
+		cJSON_Delete(doc);
+		return PV_EXIT_INTERNAL;
+	}
+	return vctl_print_json(doc);
+}
+
+int
+audit_verify_main(struct vctl *c, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"hmac-key", required_argument, NULL, 'k'},
+	    {"no-token", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pv_audit_report rep;
+	const char *hmac_key = "audit-hmac";
+	pv_keystore *ks = NULL;
+	int ch, fd = -1, no_token = 0, rc;
+	pv_err r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			hmac_key = optarg;
+			break;
+		case 'n':
+			no_token = 1;
+			break;
+		case 'h':
+			printf("Usage: vaultctl %s\n", USAGE);
+			return 0;
+		default:
+			return vctl_bad_option(c, USAGE, argv);
+		}
+	}
+	if (optind + 1 != argc)
+		return vctl_usage(c, USAGE, "one FILE is required");
+	if ((fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0)
+		return vctl_usage(c, USAGE, "%s: %s", argv[optind], strerror(errno));
+	if (!no_token && (r = vctl_keystore(c, &ks)) != PV_OK) {
+		rc = vctl_fail(c, r, "audit verify");
+		goto done;
+	}
+	if ((r = pv_audit_verify(ks, hmac_key, fd, &rep)) != PV_OK) {
+		rc = vctl_fail(c, r, "audit verify: %s", argv[optind]);
+		goto done;
+	}
+	rc = print_ok(c, &rep, !no_token);
+done:
+	(void)close(fd);
+	return rc;
+}
