@@ -16,6 +16,7 @@ static const struct subcommand commands[] = {
     {"key", key_main, "key create|list|show|rotate|activate|retire|destroy|adopt"},
     {"sign", sign_main, "sign input with a key's active version"},
     {"verify", verify_main, "verify a signature against a key version"},
+    {"client", client_main, "client add: a bearer token for a vaultd client"},
     {"bundle", bundle_main, "bundle seal|set|rm|import-key|list|verify|rewrap|rotate: secrets bundles"},
     {"unwrap", unwrap_main, "decrypt a bundle's values to stdout, a file or a directory"},
     {"exec", exec_main, "run a command with a bundle's values in its environment"},

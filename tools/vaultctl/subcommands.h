@@ -15,6 +15,7 @@ int doctor_main(struct vctl *c, int argc, char *argv[]);
 int key_main(struct vctl *c, int argc, char *argv[]);
 int sign_main(struct vctl *c, int argc, char *argv[]);
 int verify_main(struct vctl *c, int argc, char *argv[]);
+int client_main(struct vctl *c, int argc, char *argv[]);
 int bundle_main(struct vctl *c, int argc, char *argv[]);
 int unwrap_main(struct vctl *c, int argc, char *argv[]);
 int exec_main(struct vctl *c, int argc, char *argv[]);
