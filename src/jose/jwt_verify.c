@@ -35,7 +35,7 @@ pv_jwt_digest(pv_alg alg)
 	case PV_ALG_ED25519:
 		return PV_DIGEST_DEFAULT; /* pure EdDSA over the signing input */
 	default:
-		return PV_DIGEST_SHA256; /* also ES256K: not the key's keccak default */
+		return PV_DIGEST_SHA256; /* ES256, ES256K, RS256, PS256 */
 	}
 }
 

@@ -21,6 +21,8 @@ static const struct subcommand commands[] = {
     {"unwrap", unwrap_main, "decrypt a bundle's values to stdout, a file or a directory"},
     {"exec", exec_main, "run a command with a bundle's values in its environment"},
     {"audit", audit_main, "audit verify: check a vaultd audit log"},
+    {"jwt", jwt_main, "jwt issue|verify: JWTs signed by a key on the token"},
+    {"jwks", jwks_main, "the JWK Set of every JWT-capable key (next, active, verify-only)"},
 };
 
 const char vctl_global_help[] =

@@ -19,6 +19,8 @@ int client_main(struct vctl *c, int argc, char *argv[]);
 int bundle_main(struct vctl *c, int argc, char *argv[]);
 int unwrap_main(struct vctl *c, int argc, char *argv[]);
 int exec_main(struct vctl *c, int argc, char *argv[]);
+int jwt_main(struct vctl *c, int argc, char *argv[]);
+int jwks_main(struct vctl *c, int argc, char *argv[]);
 int audit_main(struct vctl *c, int argc, char *argv[]);
 int audit_verify_main(struct vctl *c, int argc, char *argv[]);
 
