@@ -36,6 +36,7 @@ struct aline {
 	enum line_kind kind;
 	uint64_t seq;
 	unsigned every;
+	unsigned key_version;
 	uint8_t prev[PV_AUDIT_HASH_LEN];
 	uint8_t mac[PV_AUDIT_HASH_LEN];
 };
@@ -44,7 +45,7 @@ static const char *const open_members[] = {"type", "seq", "time", "log", "every"
 static const char *const record_members[] = {"seq",     "time",   "rid",        "client",
 					     "op",      "key",    "version",    "input_sha256",
 					     "outcome", "status", "latency_us", "prev"};
-static const char *const checkpoint_members[] = {"type", "seq", "time", "prev", "mac"};
+static const char *const checkpoint_members[] = {"type", "seq", "time", "key_version", "prev", "mac"};
 
 static pv_err
 hash_line(const uint8_t *line, size_t len, uint8_t out[PV_AUDIT_HASH_LEN])
@@ -132,6 +133,12 @@ check_value(const char *name, const cJSON *v, struct aline *l)
 		if (get_int(v, PV_AUDIT_EVERY_MAX, &n) != 0 || n == 0)
 			return -1;
 		l->every = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(name, "key_version") == 0) {
+		if (get_int(v, UINT32_MAX, &n) != 0 || n == 0)
+			return -1;
+		l->key_version = (unsigned)n;
 		return 0;
 	}
 	if (strcmp(name, "prev") == 0)
@@ -301,6 +308,7 @@ check_mac(struct vstate *st, const struct aline *l)
 		return PV_OK;
 	mac_message(l->prev, l->seq, msg);
 	o.digest = PV_DIGEST_NONE;
+	o.version = l->key_version;
 	r = pv_verify(st->ks, st->hmac_key, &o, msg, sizeof(msg), l->mac, sizeof(l->mac));
 	if (r == PV_ERR_BAD_SIGNATURE)
 		return bad(st, "checkpoint MAC does not verify");
@@ -586,6 +594,7 @@ write_checkpoint(pv_audit *a)
 		goto out;
 	}
 	if ((doc = line_start(a, "checkpoint")) == NULL ||
+	    cJSON_AddNumberToObject(doc, "key_version", sig.version) == NULL ||
 	    !add_b64(doc, "prev", a->head, PV_AUDIT_HASH_LEN) || !add_b64(doc, "mac", sig.bytes, sig.len)) {
 		r = PV_ERR_NOMEM;
 		goto out;

@@ -574,6 +574,42 @@ test_bad_records_refused(void **state)
 	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_NOT_FOUND);
 }
 
+static void
+test_hmac_key_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pv_audit *a = NULL;
+	struct lines ls;
+	unsigned v = 0;
+	char *p;
+
+	assert_int_equal(pv_keys_create(f->ks, "rot-hmac", PV_ALG_HMAC_SHA256, NULL), PV_OK);
+	fresh_path(f, "keyrot");
+	opts(f, &o, 10);
+	o.hmac_key = "rot-hmac";
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 3);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	/* checkpoints name the key version that made them */
+	assert_int_equal(pv_keys_rotate(f->ks, "rot-hmac", 0, &v), PV_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 3, 3);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_non_null(strstr(ls.l[1], "\"key_version\":1,"));
+	assert_non_null(strstr(ls.l[ls.n - 1], "\"key_version\":2,"));
+	assert_int_equal(verify_lines(f, &ls, "rot-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.verified, 4);
+	/* a MAC checked with another version of the key does not verify */
+	p = strstr(ls.l[1], "\"key_version\":1,");
+	p[14] = '2';
+	expect_bad(f, &ls, "rot-hmac", 2, "checkpoint MAC does not verify");
+	lines_free(&ls);
+}
+
 struct thread_arg {
 	pv_audit *a;
 	unsigned base;
@@ -645,6 +681,7 @@ main(void)
 	    cmocka_unit_test(test_rotation_and_time),
 	    cmocka_unit_test(test_bad_records_refused),
 	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_hmac_key_rotation),
 	};
 	int r;
 
