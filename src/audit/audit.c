@@ -669,7 +669,9 @@ tail_bad(const char *fmt, ...)
 static pv_err
 resume_tail(pv_audit *a, off_t size)
 {
-	size_t want = (size_t)size < 2 * (PV_AUDIT_LINE_MAX + 1) ? (size_t)size : 2 * (PV_AUDIT_LINE_MAX + 1);
+	/* two longest lines with their newlines, and the newline before them */
+	size_t most = 2 * (PV_AUDIT_LINE_MAX + 1) + 1;
+	size_t want = (size_t)size < most ? (size_t)size : most;
 	uint8_t *buf = NULL, *p;
 	size_t last, end, prev = 0;
 	struct aline l, pl;
