@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -18,7 +19,9 @@ struct pv_keystore {
 	p11_token *tok;
 	pthread_mutex_t mu; /* guards the caches only; never held across a token call */
 	struct pv_key **meta;
+	time_t *meta_at; /* when each cached copy was read (CLOCK_MONOTONIC s) */
 	size_t nmeta;
+	unsigned meta_ttl;            /* seconds a cached copy is trusted; 0 = until flushed */
 	struct handle_entry *handles; /* the handle cache, per (name, version) */
 	size_t nhandles;
 };
@@ -57,7 +60,9 @@ cache_clear(pv_keystore *ks)
 	for (i = 0; i < ks->nmeta; i++)
 		pv_key_free(ks->meta[i]);
 	free(ks->meta);
+	free(ks->meta_at);
 	ks->meta = NULL;
+	ks->meta_at = NULL;
 	ks->nmeta = 0;
 	free(ks->handles);
 	ks->handles = NULL;
@@ -80,6 +85,23 @@ pv_keystore_token(pv_keystore *ks)
 	return ks->tok;
 }
 
+static time_t
+mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+void
+pv_keystore_set_meta_ttl(pv_keystore *ks, unsigned seconds)
+{
+	pthread_mutex_lock(&ks->mu);
+	ks->meta_ttl = seconds;
+	pthread_mutex_unlock(&ks->mu);
+}
+
 void
 pv_keystore_flush(pv_keystore *ks)
 {
@@ -93,6 +115,7 @@ static void
 cache_put(pv_keystore *ks, const char *name, const struct pv_key *key)
 {
 	struct pv_key *copy = NULL, **grown;
+	time_t *grown_at;
 	size_t i;
 
 	if (key != NULL && pv_key_dup(key, &copy) != PV_OK)
@@ -101,14 +124,21 @@ cache_put(pv_keystore *ks, const char *name, const struct pv_key *key)
 	for (i = 0; i < ks->nmeta; i++) {
 		if (strcmp(ks->meta[i]->name, name) == 0) {
 			pv_key_free(ks->meta[i]);
-			ks->meta[i] = ks->meta[--ks->nmeta];
+			--ks->nmeta;
+			ks->meta[i] = ks->meta[ks->nmeta];
+			ks->meta_at[i] = ks->meta_at[ks->nmeta];
 			break;
 		}
 	}
-	if (copy != NULL && (grown = reallocarray(ks->meta, ks->nmeta + 1, sizeof(*grown))) != NULL) {
-		ks->meta = grown;
-		ks->meta[ks->nmeta++] = copy;
-		copy = NULL;
+	if (copy != NULL &&
+	    (grown_at = reallocarray(ks->meta_at, ks->nmeta + 1, sizeof(*grown_at))) != NULL) {
+		ks->meta_at = grown_at;
+		if ((grown = reallocarray(ks->meta, ks->nmeta + 1, sizeof(*grown))) != NULL) {
+			ks->meta = grown;
+			ks->meta_at[ks->nmeta] = mono_now();
+			ks->meta[ks->nmeta++] = copy;
+			copy = NULL;
+		}
 	}
 	pthread_mutex_unlock(&ks->mu);
 	pv_key_free(copy);
@@ -124,6 +154,9 @@ cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
 	pthread_mutex_lock(&ks->mu);
 	for (i = 0; i < ks->nmeta; i++) {
 		if (strcmp(ks->meta[i]->name, name) == 0) {
+			/* too old: read the token again (a rotation by another host) */
+			if (ks->meta_ttl != 0 && mono_now() - ks->meta_at[i] >= (time_t)ks->meta_ttl)
+				break;
 			r = pv_key_dup(ks->meta[i], out);
 			break;
 		}

@@ -23,6 +23,11 @@ void pv_keystore_free(pv_keystore *ks);
 p11_token *pv_keystore_token(pv_keystore *ks);
 /* Forget cached metadata (handles stay valid; the token layer re-finds). */
 void pv_keystore_flush(pv_keystore *ks);
+/* Trust a cached copy of a key's metadata for at most seconds (0, the
+ * default, = until flushed: right for one-shot vaultctl). A long-running
+ * service sets a few seconds, so a rotation made by another host sharing the
+ * token is seen without a restart. */
+void pv_keystore_set_meta_ttl(pv_keystore *ks, unsigned seconds);
 
 /*
  * Version 1, active, with the given usage (PV_USAGE_DECRYPT: RSA only, else

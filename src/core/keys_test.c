@@ -347,6 +347,36 @@ test_rotate_keeps_usage(void **state)
 	pv_key_free(k);
 }
 
+/* A second keystore on the same token (another vaultd replica) sees a
+ * rotation only once its cached metadata is older than its TTL. */
+static void
+test_meta_ttl_sees_other_writer(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *other = NULL;
+	struct pv_key *k = NULL;
+	unsigned v = 0;
+
+	assert_int_equal(pv_keys_create(f->ks, "ttl-key", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keystore_new(f->tok, &other), PV_OK);
+	assert_int_equal(pv_keys_get(other, "ttl-key", &k), PV_OK); /* now cached there */
+	assert_int_equal(k->nversions, 1);
+	pv_key_free(k);
+	assert_int_equal(pv_keys_rotate(f->ks, "ttl-key", 0, &v), PV_OK);
+	/* default: trusted until flushed (one-shot vaultctl) */
+	assert_int_equal(pv_keys_get(other, "ttl-key", &k), PV_OK);
+	assert_int_equal(k->nversions, 1);
+	pv_key_free(k);
+	/* with a TTL the copy expires and the token is read again */
+	pv_keystore_set_meta_ttl(other, 1);
+	sleep(2);
+	assert_int_equal(pv_keys_get(other, "ttl-key", &k), PV_OK);
+	assert_int_equal(k->nversions, 2);
+	assert_int_equal(pv_key_active(k)->version, v);
+	pv_key_free(k);
+	pv_keystore_free(other);
+}
+
 static void
 test_sign_refuses_decrypt_key(void **state)
 {
@@ -526,6 +556,7 @@ main(void)
 	    cmocka_unit_test(test_decrypt_usage_on_token),
 	    cmocka_unit_test(test_decrypt_usage_rsa_only),
 	    cmocka_unit_test(test_rotate_keeps_usage),
+	    cmocka_unit_test(test_meta_ttl_sees_other_writer),
 	    cmocka_unit_test(test_sign_refuses_decrypt_key),
 	    cmocka_unit_test(test_aes256_is_key_encryption_key),
 	    cmocka_unit_test(test_usage_not_honoured),
