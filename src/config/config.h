@@ -1,0 +1,134 @@
+/*
+ * vaultd's configuration file (vaultd.json, docs/config.md): parsed with
+ * cJSON from a bounded buffer and validated completely at load, so that a
+ * running daemon never meets a half-valid setting. Every refusal is
+ * PV_ERR_BAD_INPUT (PV_ERR_TOO_LARGE over the size limit) with a detail
+ * that starts with the path of the offending field, e.g.
+ * `clients[2].rules[0].ops[1]: unknown operation "sgin"`.
+ *
+ * The config holds no secrets: bearer tokens appear only as SHA-256 hashes,
+ * the PIN only as a pin source, the audit HMAC key only by its name.
+ */
+#ifndef PV_CONFIG_H
+#define PV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+/* Largest vaultd.json accepted. */
+#define PV_CONFIG_MAX_BYTES ((size_t)1 << 20)
+
+/* Operations a policy rule can grant (bit positions of a rule's ops). */
+typedef enum pv_op {
+	PV_OP_SIGN = 0,
+	PV_OP_VERIFY,
+	PV_OP_JWT_ISSUE,
+	PV_OP_JWKS,
+	PV_OP_DERIVE,
+	PV_OP_ECDH,
+	PV_OP_KEYS_READ,
+	PV_OP_WALLET_SIGN,
+	PV_OP_WALLET_READ,
+	PV_OP_SECRETS_LIST,
+	PV_OP_SECRETS_READ,
+	PV_OP_RELOAD, /* implied by role admin; never granted by a rule */
+	PV_OP_COUNT
+} pv_op;
+
+/* "sign" -> PV_OP_SIGN; PV_ERR_NOT_FOUND for unknown names. */
+pv_err pv_op_from_name(const char *name, pv_op *out) PV_WUR;
+const char *pv_op_name(pv_op op);
+/* Ops that may be asked about without a key name (listings, reload). */
+int pv_op_keyless(pv_op op);
+
+typedef enum pv_role { PV_ROLE_CLIENT = 0, PV_ROLE_ADMIN } pv_role;
+
+typedef enum pv_auth_kind { PV_AUTH_TOKEN = 0, PV_AUTH_UID, PV_AUTH_CERT } pv_auth_kind;
+
+struct pv_config_rule {
+	uint32_t ops; /* bit (1u << pv_op) per granted op */
+	char **keys;  /* fnmatch(3) patterns over key names */
+	size_t n_keys;
+	uint32_t max_ttl; /* JWT TTL cap in seconds; 0 = no cap of its own */
+	char **audiences; /* allowed JWT audiences; none = any */
+	size_t n_audiences;
+	uint64_t *chain_ids; /* allowed EVM chain ids; none = any */
+	size_t n_chain_ids;
+	char *max_value_wei; /* decimal, at most 2^256-1; NULL = no cap */
+};
+
+struct pv_config_client {
+	char *name;
+	pv_auth_kind auth;
+	uint8_t token_sha256[32]; /* PV_AUTH_TOKEN */
+	uint32_t uid;             /* PV_AUTH_UID */
+	uint8_t cert_sha256[32];  /* PV_AUTH_CERT */
+	pv_role role;
+	struct pv_config_rule *rules;
+	size_t n_rules;
+	double rate_per_second;
+	uint32_t rate_burst;
+};
+
+struct pv_config_kv {
+	char *name;
+	char *value;
+};
+
+struct pv_config {
+	struct {
+		char *uri;
+		char *module;     /* NULL: the URI or p11-kit decides */
+		char *pin_source; /* file:, env:, fd:, cred: (never the PIN) */
+		uint32_t max_sessions;
+	} token;
+	struct {
+		int has_unix;
+		char *unix_path;
+		uint32_t unix_mode;
+		char *unix_group; /* NULL: the daemon's own group */
+		int has_tcp;
+		char *tcp_address; /* "127.0.0.1:8443", "[::1]:8443" */
+		char *tls_cert;
+		char *tls_key;
+		char *client_ca; /* NULL: no client certificates asked for */
+	} listen;
+	uint32_t workers;
+	struct {
+		uint32_t max_body_bytes;
+		uint32_t request_timeout_ms;
+	} limits;
+	struct {
+		int present;
+		char *path;
+		uint64_t min_version;
+		struct pv_config_kv *expect_context;
+		size_t n_expect_context;
+		int required;
+	} bundle;
+	struct {
+		char *file; /* NULL: no file */
+		int syslog;
+		char *hmac_key; /* key name on the token; NULL: no checkpoints */
+		uint32_t checkpoint_every;
+		uint32_t checkpoint_seconds;
+	} audit;
+	struct {
+		int present;
+		char *issuer;
+		uint32_t default_ttl;
+	} jwt;
+	struct pv_config_client *clients;
+	size_t n_clients;
+};
+
+/* Parse and validate the unread bytes of in (not consumed). */
+pv_err pv_config_parse(const pv_buf *in, struct pv_config **out) PV_WUR;
+/* Read path (at most PV_CONFIG_MAX_BYTES) and parse it. */
+pv_err pv_config_load(const char *path, struct pv_config **out) PV_WUR;
+void pv_config_free(struct pv_config *cfg);
+
+#endif
