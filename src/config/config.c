@@ -1,5 +1,6 @@
 /* vaultd.json: parsing and validation (docs/config.md is the spec). */
-#include "config.h"
+/* <>: the build's config.h, not src/config/config.h beside this file */
+#include <config.h>
 
 #include "config/config.h"
 

@@ -1,4 +1,5 @@
-#include "config.h"
+/* <>: the build's config.h, not src/config/config.h beside this file */
+#include <config.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
