@@ -74,13 +74,39 @@ published(pv_key_state st)
 	return st == PV_STATE_NEXT || st == PV_STATE_ACTIVE || st == PV_STATE_VERIFY_ONLY;
 }
 
+/* Append the published versions of key to arr (RSA: RS256 and PS256). */
+static pv_err
+add_key(pv_keystore *ks, const struct pv_key *key, cJSON *arr)
+{
+	cJSON *jwk = NULL;
+	size_t j;
+	int pss;
+	pv_err r = PV_OK;
+
+	for (j = 0; j < key->nversions; j++) {
+		if (!published(key->versions[j].state))
+			continue;
+		for (pss = 0; pss <= (pv_alg_info(key->alg)->family == PV_FAMILY_RSA); pss++) {
+			if ((r = pv_jwks_entry(ks, key, &key->versions[j], pss, &jwk)) != PV_OK)
+				goto out;
+			if (!cJSON_AddItemToArray(arr, jwk)) {
+				r = PV_ERR_NOMEM;
+				goto out;
+			}
+			jwk = NULL;
+		}
+	}
+out:
+	cJSON_Delete(jwk);
+	return r;
+}
+
 pv_err
 pv_jwks_build(pv_keystore *ks, cJSON **out)
 {
 	struct pv_key **keys = NULL;
-	size_t nkeys = 0, i, j;
-	cJSON *doc = NULL, *arr, *jwk = NULL;
-	int pss;
+	size_t nkeys = 0, i;
+	cJSON *doc = NULL, *arr;
 	pv_err r;
 
 	*out = NULL;
@@ -91,29 +117,42 @@ pv_jwks_build(pv_keystore *ks, cJSON **out)
 		goto out;
 	}
 	/* pv_keys_list sorts by name, versions are ascending */
-	for (i = 0; i < nkeys; i++) {
-		if (!jwt_capable(keys[i]))
-			continue;
-		for (j = 0; j < keys[i]->nversions; j++) {
-			if (!published(keys[i]->versions[j].state))
-				continue;
-			for (pss = 0; pss <= (pv_alg_info(keys[i]->alg)->family == PV_FAMILY_RSA); pss++) {
-				if ((r = pv_jwks_entry(ks, keys[i], &keys[i]->versions[j], pss, &jwk)) !=
-				    PV_OK)
-					goto out;
-				if (!cJSON_AddItemToArray(arr, jwk)) {
-					r = PV_ERR_NOMEM;
-					goto out;
-				}
-				jwk = NULL;
-			}
-		}
-	}
+	for (i = 0; i < nkeys; i++)
+		if (jwt_capable(keys[i]) && (r = add_key(ks, keys[i], arr)) != PV_OK)
+			goto out;
 	*out = doc;
 	doc = NULL;
 out:
-	cJSON_Delete(jwk);
 	cJSON_Delete(doc);
 	pv_keys_list_free(keys, nkeys);
+	return r;
+}
+
+pv_err
+pv_jwks_build_key(pv_keystore *ks, const char *name, cJSON **out)
+{
+	struct pv_key *key = NULL;
+	cJSON *doc = NULL, *arr;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_keys_get(ks, name, &key)) != PV_OK)
+		goto out;
+	if (!jwt_capable(key)) {
+		pv_err_set_detail("key '%s' cannot sign JWTs", name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if ((doc = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = add_key(ks, key, arr)) != PV_OK)
+		goto out;
+	*out = doc;
+	doc = NULL;
+out:
+	cJSON_Delete(doc);
+	pv_key_free(key);
 	return r;
 }

@@ -83,6 +83,8 @@ pv_err pv_jwt_verify(const cJSON *jwks, const char *token, time_t now, long leew
  * appear twice, as RS256 and as PS256, with the same kid (the same key).
  */
 pv_err pv_jwks_build(pv_keystore *ks, cJSON **out) PV_WUR;
+/* The same for one key (PV_ERR_KEY_TYPE if it cannot sign JWTs). */
+pv_err pv_jwks_build_key(pv_keystore *ks, const char *name, cJSON **out) PV_WUR;
 
 /* One version's public JWK with kid, alg and use (the JWKS entry). */
 pv_err pv_jwks_entry(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver, int pss,

@@ -189,45 +189,6 @@ out:
 	return rc;
 }
 
-/* The JWK Set of one key's published versions. */
-static pv_err
-key_jwks(pv_keystore *ks, const char *name, cJSON **out)
-{
-	struct pv_key *key = NULL;
-	cJSON *doc = NULL, *arr, *jwk = NULL;
-	size_t i;
-	int pss;
-	pv_err r;
-
-	*out = NULL;
-	if ((r = pv_keys_get(ks, name, &key)) != PV_OK)
-		goto out;
-	if ((doc = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < key->nversions; i++) {
-		if (key->versions[i].state == PV_STATE_RETIRED)
-			continue;
-		for (pss = 0; pss <= (pv_alg_info(key->alg)->family == PV_FAMILY_RSA); pss++) {
-			if ((r = pv_jwks_entry(ks, key, &key->versions[i], pss, &jwk)) != PV_OK)
-				goto out;
-			if (!cJSON_AddItemToArray(arr, jwk)) {
-				r = PV_ERR_NOMEM;
-				goto out;
-			}
-			jwk = NULL;
-		}
-	}
-	*out = doc;
-	doc = NULL;
-out:
-	cJSON_Delete(jwk);
-	cJSON_Delete(doc);
-	pv_key_free(key);
-	return r;
-}
-
 static int
 jwt_verify_main(struct vctl *c, int argc, char *argv[])
 {
@@ -278,7 +239,7 @@ jwt_verify_main(struct vctl *c, int argc, char *argv[])
 	if (jwks_path != NULL)
 		r = read_json(jwks_path, JWKS_FILE_MAX, &jwks);
 	else if ((r = vctl_keystore(c, &ks)) == PV_OK)
-		r = key_jwks(ks, keyname, &jwks);
+		r = pv_jwks_build_key(ks, keyname, &jwks);
 	if (r != PV_OK) {
 		rc = vctl_fail(c, r, "jwt verify: the keys");
 		goto out;
