@@ -1,8 +1,7 @@
 /* vaultd.json: parsing and validation (docs/config.md is the spec). */
-/* <>: the build's config.h, not src/config/config.h beside this file */
-#include <config.h>
+#include "config.h"
 
-#include "config/config.h"
+#include "config/vaultd_config.h"
 
 #include <ctype.h>
 #include <limits.h>

@@ -1,5 +1,4 @@
-/* <>: the build's config.h, not src/config/config.h beside this file */
-#include <config.h>
+#include "config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "config/config.h"
+#include "config/vaultd_config.h"
 
 /* SHA-256 of "pvt_test" in base64url (openssl dgst -sha256 -binary | basenc --base64url). */
 #define TOKEN_HASH "J4v6eUDZf4zyQ6EaHyaxzk4nTdCIPc5ldSQ-Im2jiVE"

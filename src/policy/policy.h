@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "base/err.h"
-#include "config/config.h"
+#include "config/vaultd_config.h"
 
 typedef struct pv_policy pv_policy;
 typedef struct pv_client pv_client;

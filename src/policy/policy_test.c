@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config/config.h"
+#include "config/vaultd_config.h"
 #include "policy/policy.h"
 
 /* Bearer tokens and their SHA-256 in base64url (openssl dgst -sha256 -binary | basenc --base64url). */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "config/config.h"
+#include "config/vaultd_config.h"
 #include "fuzz.h"
 #include "policy/policy.h"
 

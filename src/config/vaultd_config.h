@@ -9,8 +9,8 @@
  * The config holds no secrets: bearer tokens appear only as SHA-256 hashes,
  * the PIN only as a pin source, the audit HMAC key only by its name.
  */
-#ifndef PV_CONFIG_H
-#define PV_CONFIG_H
+#ifndef PV_VAULTD_CONFIG_H
+#define PV_VAULTD_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
