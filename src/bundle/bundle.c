@@ -252,12 +252,13 @@ pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *onl
 		char *grown;
 		if (e != NULL && e->kind != PV_ENTRY_PRIVATE_KEY)
 			continue;
-		if ((grown = realloc(miss, mlen + strlen(only[i]) + 2)) == NULL) {
+		size_t need = strlen(only[i]) + 2; /* a comma, the name, the NUL */
+		if ((grown = realloc(miss, mlen + need)) == NULL) {
 			r = PV_ERR_NOMEM;
 			goto out;
 		}
 		miss = grown;
-		mlen += (size_t)sprintf(miss + mlen, "%s%s", mlen ? "," : "", only[i]);
+		mlen += (size_t)snprintf(miss + mlen, need, "%s%s", mlen ? "," : "", only[i]);
 	}
 	if (miss != NULL && strict) {
 		pv_err_set_detail("not in the bundle (or not a value): %.200s", miss);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <cjson/cJSON.h>
 
 #include "core/b64.h"
@@ -969,7 +971,7 @@ check_unique(struct ctx *c, const struct pv_config *cfg, size_t i)
 		if (o->auth != k->auth)
 			continue;
 		if ((k->auth == PV_AUTH_UID && o->uid == k->uid) ||
-		    (k->auth == PV_AUTH_TOKEN && memcmp(o->token_sha256, k->token_sha256, 32) == 0) ||
+		    (k->auth == PV_AUTH_TOKEN && sodium_memcmp(o->token_sha256, k->token_sha256, 32) == 0) ||
 		    (k->auth == PV_AUTH_CERT && memcmp(o->cert_sha256, k->cert_sha256, 32) == 0)) {
 			saved = path_key(c, "auth");
 			r = fail(c, "same credential as clients[%zu]", j);
