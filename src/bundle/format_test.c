@@ -41,11 +41,11 @@ mutate(const char *from, const char *to)
 	char *s;
 
 	assert_non_null(at);
-	s = malloc(strlen(good) + strlen(to) + 1);
+	size_t len = strlen(good) + strlen(to) + 1;
+
+	s = malloc(len);
 	assert_non_null(s);
-	memcpy(s, good, (size_t)(at - good));
-	strcpy(s + (at - good), to);
-	strcat(s, at + strlen(from));
+	snprintf(s, len, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
 	return s;
 }
 
@@ -290,13 +290,13 @@ test_model_edits(void **state)
 	assert_string_equal(b->ctx[0].name, "app");
 	assert_int_equal(pv_bundle_set_context(b, "bad name", "x"), PV_ERR_BAD_INPUT);
 	assert_int_equal(pv_bundle_set_context(b, "k", "line\nbreak"), PV_ERR_BAD_INPUT);
-	strcpy(e.name, "B");
+	snprintf(e.name, sizeof(e.name), "B");
 	e.kind = PV_ENTRY_ENV;
 	assert_int_equal(pv_bundle_insert(b, &e), PV_OK);
-	strcpy(e.name, "A");
+	snprintf(e.name, sizeof(e.name), "A");
 	e.kind = PV_ENTRY_ENV;
 	assert_int_equal(pv_bundle_insert(b, &e), PV_OK);
-	strcpy(e.name, "A");
+	snprintf(e.name, sizeof(e.name), "A");
 	assert_int_equal(pv_bundle_insert(b, &e), PV_ERR_EXISTS);
 	assert_string_equal(b->entries[0].name, "A");
 	assert_int_equal(pv_bundle_remove(b, "A"), PV_OK);

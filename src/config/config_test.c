@@ -56,7 +56,7 @@ patch(cJSON *root, const char *path, const char *json)
 
 		idx = -1;
 		if (*p == '[') {
-			idx = atoi(p + 1);
+			idx = (int)strtol(p + 1, NULL, 10);
 			p = strchr(p, ']') + 1;
 		} else {
 			while (*p != '\0' && *p != '.' && *p != '[')

@@ -137,10 +137,11 @@ b64(const char *s)
 static char *
 with_header(const char *tok, const char *header_json)
 {
-	char *h = b64(header_json), *out = malloc(strlen(h) + strlen(tok) + 2);
+	size_t len = 0;
+	char *h = b64(header_json), *out = malloc(len = strlen(h) + strlen(tok) + 2);
 
 	assert_non_null(out);
-	sprintf(out, "%s%s", h, strchr(tok, '.'));
+	snprintf(out, len, "%s%s", h, strchr(tok, '.'));
 	free(h);
 	return out;
 }
@@ -148,11 +149,12 @@ with_header(const char *tok, const char *header_json)
 static char *
 with_payload(const char *tok, const char *payload_json)
 {
-	char *p = b64(payload_json), *out = malloc(strlen(p) + strlen(tok) + 2);
+	size_t len = 0;
+	char *p = b64(payload_json), *out = malloc(len = strlen(p) + strlen(tok) + 2);
 	const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
 
 	assert_non_null(out);
-	sprintf(out, "%.*s.%s%s", (int)(d1 - tok), tok, p, d2);
+	snprintf(out, len, "%.*s.%s%s", (int)(d1 - tok), tok, p, d2);
 	free(p);
 	return out;
 }
@@ -417,6 +419,7 @@ test_alg_confusion_and_form(void **state)
 	char *tok = issue(f->ks, "es256", &o, "{}", PV_OK), *kid = kid_of(f->ks, "es256", 0);
 	char *rsakid = kid_of(f->ks, "rsa", 0);
 	char hdr[256], *t2, *bad;
+	size_t badlen;
 	time_t now = time(NULL);
 	static const struct {
 		const char *fmt;
@@ -460,20 +463,21 @@ test_alg_confusion_and_form(void **state)
 	assert_int_equal(pv_jwt_verify(jwks, t2, now, 0, NULL), PV_ERR_BAD_INPUT);
 	free(t2);
 	/* compact form: parts, padding, whitespace */
-	bad = malloc(strlen(tok) + 8);
+	badlen = strlen(tok) + 8;
+	bad = malloc(badlen);
 	assert_non_null(bad);
-	sprintf(bad, "%s.", tok);
+	snprintf(bad, badlen, "%s.", tok);
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
-	sprintf(bad, "%s=", tok);
+	snprintf(bad, badlen, "%s=", tok);
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
-	sprintf(bad, "%s\n", tok);
+	snprintf(bad, badlen, "%s\n", tok);
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
-	sprintf(bad, " %s", tok);
+	snprintf(bad, badlen, " %s", tok);
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
-	strcpy(bad, tok);
+	snprintf(bad, badlen, "%s", tok);
 	*strrchr(bad, '.') = '\0';
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
-	strcpy(bad, tok);
+	snprintf(bad, badlen, "%s", tok);
 	*strchr(bad, '.') = '\0';
 	assert_int_equal(pv_jwt_verify(jwks, bad, now, 0, NULL), PV_ERR_BAD_INPUT);
 	assert_int_equal(pv_jwt_verify(jwks, "", now, 0, NULL), PV_ERR_BAD_INPUT);
