@@ -4,7 +4,7 @@
 # they run as root on a Debian-like system (otherwise they say what to install).
 PV_DEBIAN_PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libp11-kit-dev libssl-dev libsodium-dev libcjson-dev libsecp256k1-dev
-	libcmocka-dev libmicrohttpd-dev softhsm2 opensc openssl
+	libcmocka-dev libmicrohttpd-dev libgnutls28-dev softhsm2 curl opensc openssl
 	clang libclang-rt-14-dev clang-format python3 nodejs ca-certificates git"
 
 pv_missing_packages() {
@@ -33,4 +33,14 @@ pv_install_deps() {
 	$sudo apt-get update
 	# shellcheck disable=SC2086
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
+}
+
+# npm for tests/interop: Node.js from Debian ships it as a separate package,
+# Node.js from other sources bundles it (installing Debian's npm beside that
+# would conflict), so it is installed only when missing.
+pv_install_npm() {
+	local sudo=""
+	command -v npm >/dev/null 2>&1 && return 0
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
 }
