@@ -112,4 +112,14 @@ void vd_gen_publish(struct vd_daemon *d, struct vd_gen *g);
  */
 void vd_dispatch(struct vd_daemon *d, const struct vd_req *req, struct vd_resp *resp);
 
+/*
+ * A request the HTTP layer refuses itself (413 too_large over the body
+ * limit, 401 unauthenticated for a client certificate that does not
+ * verify): fill resp with the JSON error {"error":{"code","message"}}, and
+ * write the audit line and the metrics like for any request. req->body is
+ * NULL. Never fails. Thread-safe.
+ */
+void vd_dispatch_reject(struct vd_daemon *d, const struct vd_req *req, unsigned status, const char *code,
+			const char *message, struct vd_resp *resp);
+
 #endif
