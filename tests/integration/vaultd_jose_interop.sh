@@ -1,0 +1,211 @@
+#!/bin/bash
+# JWTs issued by a running vaultd (POST /v1/jwt/{name}/issue over the Unix
+# socket) verified by the npm package `jose` (tests/interop/, pinned in its
+# package-lock.json) against the JWK Set jose fetches from the service
+# itself (GET /.well-known/jwks.json, createRemoteJWKSet over the socket):
+# ES256 (p256), ES384 (p384), ES256K (secp256k1), EdDSA (ed25519), RS256 and
+# PS256 (rsa2048). Then a rotation made by vaultctl while vaultd runs: new
+# tokens carry the new kid, old tokens still verify (verify-only version
+# still published); after `key retire` the old tokens fail in jose with
+# ERR_JWKS_NO_MATCHING_KEY. A token with a flipped signature byte fails
+# with ERR_JWS_SIGNATURE_VERIFICATION_FAILED.
+#
+# Node.js and npm: `npm ci` installs jose into $top_builddir/tests/interop-node
+# (a copy of tests/interop, so the source tree stays clean), again only when
+# the lockfile changed. Without node/npm or the registry the test skips
+# (77), except under CI=true, where it fails.
+set -eu
+. "$top_srcdir/tests/lib/common.sh"
+. "$top_srcdir/tests/lib/vaultd.sh"
+vd_need
+need_cmd basenc
+
+W=$PV_WORK
+ISS=https://issuer.interop.test
+AUD=interop
+
+# ---- jose ----
+
+interop_missing() {
+	if [ "${CI:-}" = true ]; then
+		fail "$* (required under CI=true)"
+	fi
+	skip "$*"
+}
+
+say "jose from tests/interop (npm ci into the build tree)"
+command -v node >/dev/null 2>&1 || interop_missing "node is not installed"
+command -v npm >/dev/null 2>&1 || interop_missing "npm is not installed"
+NODE_DIR=$top_builddir/tests/interop-node
+mkdir -p "$NODE_DIR"
+for f in package.json package-lock.json jwt_jose.mjs; do
+	cmp -s "$top_srcdir/tests/interop/$f" "$NODE_DIR/$f" || cp "$top_srcdir/tests/interop/$f" "$NODE_DIR/$f"
+done
+lock_sum=$(sha256sum <"$NODE_DIR/package-lock.json")
+if [ ! -f "$NODE_DIR/node_modules/jose/package.json" ] || [ "$(cat "$NODE_DIR/.installed" 2>/dev/null)" != "$lock_sum" ]; then
+	rm -f "$NODE_DIR/.installed"
+	if ! (cd "$NODE_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) >"$W/npm.log" 2>&1; then
+		cat "$W/npm.log" >&2
+		interop_missing "npm ci failed in $NODE_DIR (registry unreachable?)"
+	fi
+	printf '%s\n' "$lock_sum" >"$NODE_DIR/.installed"
+fi
+echo "node $(node --version), jose $(json_get "$NODE_DIR/node_modules/jose/package.json" version)"
+
+# jose_check CASE...: run the verifier; its output is kept as evidence.
+jose_check() {
+	run_expect 0 node "$NODE_DIR/jwt_jose.mjs" --socket "$VD_SOCK" --issuer "$ISS" --audience "$AUD" "$@"
+	cat "$RUN_OUT"
+}
+
+# ---- keys and the daemon ----
+
+say "JWT keys of every algorithm, vaultd with a jwt.issue client"
+for alg in p256 p384 secp256k1 ed25519 rsa2048; do
+	run_expect 0 vc key create "jose-$alg" --alg "$alg"
+done
+BEARER=$(vd_new_token)
+printf 'Authorization: Bearer %s\n' "$BEARER" >"$W/auth.hdr"
+chmod 600 "$W/auth.hdr"
+vd_base_config "[{\"name\": \"issuer\", \"role\": \"admin\",
+    \"auth\": {\"token_sha256\": \"$(vd_token_hash "$BEARER")\"},
+    \"rules\": [{\"ops\": [\"jwt.issue\"], \"keys\": [\"jose-*\"], \"max_ttl\": 900, \"audiences\": [\"$AUD\"]}],
+    \"rate\": {\"per_second\": 1000, \"burst\": 1000}}]" \
+	"\"jwt\": {\"issuer\": \"$ISS\", \"default_ttl\": 300}" >"$W/vaultd.json"
+json_valid "$W/vaultd.json"
+vd_start "$W/vaultd.json"
+vd_expect 200 GET /v1/ready
+
+# issue KEY ALG OUT: a token from vaultd in OUT, its kid (from the response)
+# in OUT.kid; the header must name the same kid.
+issue() {
+	local key=$1 alg=$2 out=$3 extra=""
+	[ "$alg" != PS256 ] || extra=', "alg": "PS256"'
+	printf '{"claims": {"sub": "alice", "aud": "%s", "scope": "read"}, "ttl": 600%s}\n' "$AUD" "$extra" >"$W/issue.json"
+	vd_expect 200 POST "/v1/jwt/$key/issue" -H @"$W/auth.hdr" -H 'Content-Type: application/json' \
+		--data-binary @"$W/issue.json"
+	json_get "$VD_BODY" token >"$out"
+	json_get "$VD_BODY" kid >"$out.kid"
+	[ -s "$out.kid" ] || fail "no kid in the issue response for $key"
+	python3 - "$out" "$(cat "$out.kid")" "$alg" <<'EOF' || fail "header of the $alg token from $key"
+import base64, json, sys
+h = open(sys.argv[1]).read().strip().split(".")[0]
+h = json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+assert h.get("kid") == sys.argv[2], "header kid %r, response kid %r" % (h.get("kid"), sys.argv[2])
+assert h.get("alg") == sys.argv[3], "header alg %r" % h.get("alg")
+EOF
+}
+
+# kid_in_jwks KID: 0 if GET /.well-known/jwks.json lists KID now.
+kid_in_jwks() {
+	vd_expect 200 GET /.well-known/jwks.json
+	python3 -c 'import json,sys; sys.exit(0 if any(k.get("kid") == sys.argv[2] for k in json.load(open(sys.argv[1]))["keys"]) else 1)' \
+		"$VD_BODY" "$1"
+}
+
+# wait_jwks present|absent KID: poll the JWK Set for up to 20 s (vaultd
+# refreshes key metadata every 5 s).
+wait_jwks() {
+	local i
+	for ((i = 0; i < 40; i++)); do
+		if kid_in_jwks "$2"; then
+			[ "$1" = absent ] || return 0
+		else
+			[ "$1" = present ] || return 0
+		fi
+		sleep 0.5
+	done
+	fail "kid $2 still not $1 in the JWK Set after 20 s"
+}
+
+# flip_sig IN OUT: the same token with one signature byte changed.
+flip_sig() {
+	python3 - "$1" "$2" <<'EOF'
+import base64, sys
+h, p, s = open(sys.argv[1]).read().strip().split(".")
+b = bytearray(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+b[len(b) // 2] ^= 0x01
+s = base64.urlsafe_b64encode(bytes(b)).decode().rstrip("=")
+open(sys.argv[2], "w").write("%s.%s.%s\n" % (h, p, s))
+EOF
+}
+
+KEYS="p256:ES256 p384:ES384 secp256k1:ES256K ed25519:EdDSA rsa2048:RS256 rsa2048:PS256"
+
+# ---- every algorithm ----
+
+say "tokens of every algorithm verify in jose against the served JWK Set"
+cases=()
+for ka in $KEYS; do
+	k=${ka%%:*} a=${ka#*:}
+	issue "jose-$k" "$a" "$W/v1-$a.jwt"
+	cases+=("$W/v1-$a.jwt:$a:$(cat "$W/v1-$a.jwt.kid"):ok")
+done
+for a in ES256 EdDSA RS256 ES256K; do
+	flip_sig "$W/v1-$a.jwt" "$W/bad-$a.jwt"
+	cases+=("$W/bad-$a.jwt:$a:$(cat "$W/v1-$a.jwt.kid"):ERR_JWS_SIGNATURE_VERIFICATION_FAILED")
+done
+jose_check "${cases[@]}"
+assert_contains "$RUN_OUT" "jwt_jose: 10 as expected, 0 not"
+
+# ---- rotation ----
+
+say "rotation by vaultctl while vaultd runs: the new kid is served and signs"
+# p256 the careful way (docs/jwt.md runbook): publish next, then activate.
+run_expect 0 vc key rotate jose-p256 --next
+run_expect 0 vc key show jose-p256 --format jwk --version 2
+json_get "$RUN_OUT" kid >"$W/p256-v2.kid"
+wait_jwks present "$(cat "$W/p256-v2.kid")"
+issue jose-p256 ES256 "$W/next-ES256.jwt"
+assert_eq "$(cat "$W/next-ES256.jwt.kid")" "$(cat "$W/v1-ES256.jwt.kid")" "kid while version 2 is only next"
+run_expect 0 vc key activate jose-p256 --version 2
+for k in p384 secp256k1 ed25519 rsa2048; do
+	run_expect 0 vc key rotate "jose-$k"
+done
+# the new versions sign once vaultd has seen the rotation (metadata TTL)
+cases=()
+for ka in $KEYS; do
+	k=${ka%%:*} a=${ka#*:}
+	for ((i = 0; i < 40; i++)); do
+		issue "jose-$k" "$a" "$W/v2-$a.jwt"
+		[ "$(cat "$W/v2-$a.jwt.kid")" = "$(cat "$W/v1-$a.jwt.kid")" ] || break
+		sleep 0.5
+	done
+	[ "$(cat "$W/v2-$a.jwt.kid")" != "$(cat "$W/v1-$a.jwt.kid")" ] ||
+		fail "jose-$k ($a) still signs with its old kid 20 s after the rotation"
+	cases+=("$W/v2-$a.jwt:$a:$(cat "$W/v2-$a.jwt.kid"):ok")
+	cases+=("$W/v1-$a.jwt:$a:$(cat "$W/v1-$a.jwt.kid"):ok")
+done
+assert_eq "$(cat "$W/v2-ES256.jwt.kid")" "$(cat "$W/p256-v2.kid")" "kid of jose-p256 after activate"
+assert_eq "$(cat "$W/v2-RS256.jwt.kid")" "$(cat "$W/v2-PS256.jwt.kid")" "RS256 and PS256 kid of one RSA key"
+
+say "after the rotation: new tokens and the old ones (verify-only) verify in jose"
+jose_check "${cases[@]}" "$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ok"
+assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
+
+# ---- retirement ----
+
+say "after key retire (and POST /v1/admin/reload) the old tokens no longer verify"
+for k in p256 p384 secp256k1 ed25519 rsa2048; do
+	run_expect 0 vc key retire "jose-$k" --version 1
+done
+vd_expect 200 POST /v1/admin/reload -H @"$W/auth.hdr"
+for ka in $KEYS; do
+	wait_jwks absent "$(cat "$W/v1-${ka#*:}.jwt.kid")"
+done
+cases=()
+for ka in $KEYS; do
+	a=${ka#*:}
+	cases+=("$W/v1-$a.jwt:$a:$(cat "$W/v1-$a.jwt.kid"):ERR_JWKS_NO_MATCHING_KEY")
+	cases+=("$W/v2-$a.jwt:$a:$(cat "$W/v2-$a.jwt.kid"):ok")
+done
+cases+=("$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ERR_JWKS_NO_MATCHING_KEY")
+jose_check "${cases[@]}"
+assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
+
+say "vaultd stops cleanly; the bearer token is in no log"
+assert_eq "$(vd_stop)" 0 "vaultd exit status"
+for f in "$PV_OUT"/vaultd*.log "$PV_OUT/audit.log"; do
+	[ ! -e "$f" ] || assert_not_contains "$f" "${BEARER#pvt_}" "the bearer token appears in $(basename "$f")"
+done
+echo "vaultd_jose_interop: ok"
