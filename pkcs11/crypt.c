@@ -317,3 +317,85 @@ p11_handle_read_attr(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
 	*len = ctx.len;
 	return PV_OK;
 }
+
+struct ecdh_ctx {
+	p11_obj *key;
+	const uint8_t *point;
+	size_t point_len;
+	uint8_t *out;
+	size_t want, len;
+};
+
+/*
+ * Derive, read and destroy on one session: the derived object never
+ * outlives this call sequence, so the session needs no pinning.
+ */
+static CK_RV
+ecdh_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct ecdh_ctx *ctx = vctx;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+	CK_ULONG vlen = ctx->want;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &no, sizeof(no)},         {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &no, sizeof(no)},     {CKA_EXTRACTABLE, &yes, sizeof(yes)},
+	    {CKA_VALUE_LEN, &vlen, sizeof(vlen)},
+	};
+	CK_ECDH1_DERIVE_PARAMS p;
+	CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &p, sizeof(p)};
+	CK_OBJECT_HANDLE made = CK_INVALID_HANDLE;
+	CK_ATTRIBUTE a = {CKA_VALUE, ctx->out, ctx->want};
+	CK_RV rv;
+
+	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	memset(&p, 0, sizeof(p));
+	p.kdf = CKD_NULL;
+	p.pPublicData = (CK_BYTE *)(uintptr_t)ctx->point;
+	p.ulPublicDataLen = ctx->point_len;
+	c->fname = "C_DeriveKey";
+	rv = tok->f->C_DeriveKey(h, &mech, ctx->key->handle, tmpl, PV_NELEM(tmpl), &made);
+	if (rv != CKR_OK)
+		return refine(rv, CKM_ECDH1_DERIVE, 0, c);
+	c->fname = "C_GetAttributeValue";
+	rv = tok->f->C_GetAttributeValue(h, made, &a, 1);
+	if (rv == CKR_OK && a.ulValueLen != ctx->want) {
+		pv_err_set_detail("C_DeriveKey returned a %lu-byte secret, expected %zu", a.ulValueLen,
+				  ctx->want);
+		c->err = PV_ERR_INTEGRITY;
+	} else if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_BUFFER_TOO_SMALL) {
+		pv_err_set_detail("C_GetAttributeValue: the derived secret is unreadable (%s)",
+				  p11_rv_name(rv));
+		c->err = PV_ERR_NOT_HONOURED;
+		rv = CKR_OK;
+	}
+	if (rv == CKR_OK && c->err == PV_OK)
+		ctx->len = a.ulValueLen;
+	/* Destroy whatever happened; a failure here would leave the secret on
+	 * the token for the session's life, so it is reported. */
+	if (tok->f->C_DestroyObject(h, made) != CKR_OK && rv == CKR_OK && c->err == PV_OK) {
+		pv_err_set_detail("C_DestroyObject of the derived secret failed");
+		c->err = PV_ERR_PKCS11;
+		c->dirty = 1;
+	}
+	return rv;
+}
+
+pv_err
+p11_ecdh_derive(p11_token *tok, p11_obj *key, const uint8_t *point, size_t point_len, uint8_t *out,
+		size_t len)
+{
+	struct ecdh_ctx ctx = {key, point, point_len, out, len, 0};
+	pv_err r;
+
+	if (key == NULL || point == NULL || point_len == 0 || out == NULL || len == 0)
+		return PV_ERR_USAGE;
+	if ((r = p11_run(tok, ecdh_op, &ctx)) != PV_OK) {
+		pv_wipe(out, len);
+		return r;
+	}
+	return PV_OK;
+}

@@ -71,4 +71,14 @@ pv_err p11_unwrap_key(p11_token *tok, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwra
 pv_err p11_handle_read_attr(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t *buf,
 			    size_t cap, size_t *len) PV_WUR;
 
+/*
+ * ECDH (CKM_ECDH1_DERIVE, CKD_NULL) of the private EC key with a peer's
+ * uncompressed point: the token derives a session CKK_GENERIC_SECRET of len
+ * bytes (not sensitive, extractable: its value is the result), its CKA_VALUE
+ * is read into out (pass guarded memory) and the object is destroyed within
+ * the same call. key is re-found after recovery like p11_sign's.
+ */
+pv_err p11_ecdh_derive(p11_token *tok, p11_obj *key, const uint8_t *point, size_t point_len, uint8_t *out,
+		       size_t len) PV_WUR;
+
 #endif

@@ -629,6 +629,56 @@ out:
 	return r;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]{0,127}: a portable environment variable name. */
+static int
+is_env_name(const char *s)
+{
+	size_t n;
+
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return 0;
+	for (n = 1; s[n] != '\0'; n++) {
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_')
+			return 0;
+	}
+	return n <= 128;
+}
+
+static pv_err
+parse_secrets(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+{
+	static const char *const fields[] = {"environment"};
+	const cJSON *sec = member(root, "secrets");
+	size_t saved = path_key(c, "secrets"), i, j, s2;
+	char q[80];
+	pv_err r = PV_OK;
+
+	if (sec == NULL)
+		goto out;
+	if ((r = check_object(c, sec, fields, PV_NELEM(fields))) != PV_OK ||
+	    (r = get_string_list(c, sec, "environment", 128, &cfg->secrets.environment,
+				 &cfg->secrets.n_environment)) != PV_OK)
+		goto out;
+	for (i = 0; i < cfg->secrets.n_environment; i++) {
+		const char *name = cfg->secrets.environment[i];
+
+		s2 = path_key(c, "environment");
+		path_idx(c, i);
+		if (!is_env_name(name))
+			r = fail(c, "\"%s\" is not an environment variable name", quoted(name, q, sizeof(q)));
+		for (j = 0; r == PV_OK && j < i; j++) {
+			if (strcmp(cfg->secrets.environment[j], name) == 0)
+				r = fail(c, "\"%s\" is listed twice", quoted(name, q, sizeof(q)));
+		}
+		path_pop(c, s2);
+		if (r != PV_OK)
+			goto out;
+	}
+out:
+	path_pop(c, saved);
+	return r;
+}
+
 static pv_err
 parse_audit(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 {
@@ -1077,16 +1127,16 @@ out:
 static pv_err
 parse_root(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"token",  "listen", "workers", "limits",
-					     "bundle", "audit",  "jwt",     "clients"};
+	static const char *const fields[] = {"token",   "listen", "workers", "limits", "bundle",
+					     "secrets", "audit",  "jwt",     "clients"};
 	pv_err r;
 
 	if ((r = check_object(c, root, fields, PV_NELEM(fields))) != PV_OK ||
 	    (r = parse_token(c, root, cfg)) != PV_OK || (r = parse_listen(c, root, cfg)) != PV_OK ||
 	    (r = get_u32(c, root, "workers", 1, 256, 4, &cfg->workers)) != PV_OK ||
 	    (r = parse_limits(c, root, cfg)) != PV_OK || (r = parse_bundle(c, root, cfg)) != PV_OK ||
-	    (r = parse_audit(c, root, cfg)) != PV_OK || (r = parse_jwt(c, root, cfg)) != PV_OK ||
-	    (r = parse_clients(c, root, cfg)) != PV_OK)
+	    (r = parse_secrets(c, root, cfg)) != PV_OK || (r = parse_audit(c, root, cfg)) != PV_OK ||
+	    (r = parse_jwt(c, root, cfg)) != PV_OK || (r = parse_clients(c, root, cfg)) != PV_OK)
 		return r;
 	return PV_OK;
 }
@@ -1188,6 +1238,7 @@ pv_config_free(struct pv_config *cfg)
 		free(cfg->bundle.expect_context[i].value);
 	}
 	free(cfg->bundle.expect_context);
+	free_list(cfg->secrets.environment, cfg->secrets.n_environment);
 	free(cfg->audit.file);
 	free(cfg->audit.hmac_key);
 	free(cfg->jwt.issuer);

@@ -188,6 +188,20 @@ static const struct bad_case bad_cases[] = {
     {{"clients[0].rate"}, {"{\"burst\":0}"}, "clients[0].rate.burst: must be between 1 and 1000000"},
     {{"clients[0].rate"}, {"{\"refill\":1}"}, "clients[0].rate.refill: unknown field \"refill\""},
     {{"unknown"}, {"true"}, "unknown: unknown field \"unknown\""},
+    {{"secrets"}, {"[]"}, "secrets: expected an object"},
+    {{"secrets"}, {"{\"env\":[\"A\"]}"}, "secrets.env: unknown field \"env\""},
+    {{"secrets"}, {"{\"environment\":[]}"}, "secrets.environment: must not be empty"},
+    {{"secrets"}, {"{\"environment\":\"A\"}"}, "secrets.environment: expected an array"},
+    {{"secrets"}, {"{\"environment\":[\"A\",7]}"}, "secrets.environment[1]: expected a string"},
+    {{"secrets"},
+     {"{\"environment\":[\"DB_URL\",\"1BAD\"]}"},
+     "secrets.environment[1]: \"1BAD\" is not an environment variable name"},
+    {{"secrets"},
+     {"{\"environment\":[\"A=B\"]}"},
+     "secrets.environment[0]: \"A=B\" is not an environment variable name"},
+    {{"secrets"},
+     {"{\"environment\":[\"DB_URL\",\"X\",\"DB_URL\"]}"},
+     "secrets.environment[2]: \"DB_URL\" is listed twice"},
 };
 
 static void
@@ -247,6 +261,31 @@ test_base_and_defaults(void **state)
 	assert_int_equal(cfg->clients[1].auth, PV_AUTH_UID);
 	assert_int_equal(cfg->clients[1].uid, 1001);
 	assert_int_equal(cfg->clients[1].rules[0].max_ttl, 60);
+	pv_config_free(cfg);
+}
+
+static void
+test_secrets_environment(void **state)
+{
+	static const char text[] =
+	    "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
+	    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},"
+	    "\"audit\":{\"file\":\"/a.log\"},\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}],"
+	    "\"secrets\":{\"environment\":[\"DB_URL\",\"_api_key2\"]}}";
+	struct pv_config *cfg = NULL;
+
+	(void)state;
+	if (parse_text(text, strlen(text), &cfg) != PV_OK)
+		fail_msg("%s", pv_err_detail());
+	assert_int_equal(cfg->secrets.n_environment, 2);
+	assert_string_equal(cfg->secrets.environment[0], "DB_URL");
+	assert_string_equal(cfg->secrets.environment[1], "_api_key2");
+	assert_false(cfg->bundle.present);
+	pv_config_free(cfg);
+	/* absent: none */
+	assert_int_equal(parse_text(base_config, strlen(base_config), &cfg), PV_OK);
+	assert_int_equal(cfg->secrets.n_environment, 0);
+	assert_null(cfg->secrets.environment);
 	pv_config_free(cfg);
 }
 
@@ -367,9 +406,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base_and_defaults), cmocka_unit_test(test_example_parses),
-	    cmocka_unit_test(test_field_errors),      cmocka_unit_test(test_document_errors),
-	    cmocka_unit_test(test_nul_and_size),      cmocka_unit_test(test_ops_table),
+	    cmocka_unit_test(test_base_and_defaults), cmocka_unit_test(test_secrets_environment),
+	    cmocka_unit_test(test_example_parses),    cmocka_unit_test(test_field_errors),
+	    cmocka_unit_test(test_document_errors),   cmocka_unit_test(test_nul_and_size),
+	    cmocka_unit_test(test_ops_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,11 @@ struct pv_config {
 		int required;
 	} bundle;
 	struct {
+		char **environment; /* vaultd's own environment variables served as
+				       secrets (origin "environment"); names only */
+		size_t n_environment;
+	} secrets;
+	struct {
 		char *file; /* NULL: no file */
 		int syslog;
 		char *hmac_key; /* key name on the token; NULL: no checkpoints */

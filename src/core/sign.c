@@ -119,7 +119,7 @@ hash_mech(pv_digest d, CK_RSA_PKCS_MGF_TYPE *mgf)
 }
 
 static pv_err
-sign_rsa(pv_keystore *ks, const struct pv_sign_opts *o, p11_obj *obj, const struct tbs *t, struct pv_sig *out)
+sign_rsa(p11_token *tok, const struct pv_sign_opts *o, p11_obj *obj, const struct tbs *t, struct pv_sig *out)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
@@ -133,7 +133,7 @@ sign_rsa(pv_keystore *ks, const struct pv_sign_opts *o, p11_obj *obj, const stru
 		pss.hashAlg = hash_mech(t->digest, &pss.mgf);
 		pss.sLen = t->len;
 		mech = (CK_MECHANISM){CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
-		r = p11_sign(pv_keystore_token(ks), &mech, obj, t->p, t->len, out->bytes, &siglen);
+		r = p11_sign(tok, &mech, obj, t->p, t->len, out->bytes, &siglen);
 	} else {
 		prefix = t->digest == PV_DIGEST_SHA384   ? di_sha384
 			 : t->digest == PV_DIGEST_SHA512 ? di_sha512
@@ -141,23 +141,63 @@ sign_rsa(pv_keystore *ks, const struct pv_sign_opts *o, p11_obj *obj, const stru
 		plen = sizeof(di_sha256);
 		memcpy(di, prefix, plen);
 		memcpy(di + plen, t->p, t->len);
-		r = p11_sign(pv_keystore_token(ks), &mech, obj, di, plen + t->len, out->bytes, &siglen);
+		r = p11_sign(tok, &mech, obj, di, plen + t->len, out->bytes, &siglen);
 	}
 	out->len = siglen;
 	return r;
+}
+
+/* Prepare, sign on the token, check the shape; out->version is left 0. */
+static pv_err
+sign_with(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *o, const uint8_t *msg,
+	  size_t msglen, struct pv_sig *out)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+	struct tbs t;
+	CK_MECHANISM mech;
+	size_t siglen = sizeof(out->bytes);
+	int flipped = 0;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (ai == NULL)
+		return PV_ERR_KEY_TYPE;
+	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
+		return r;
+	if (ai->family == PV_FAMILY_RSA) {
+		r = sign_rsa(tok, o, obj, &t, out);
+	} else {
+		mech = (CK_MECHANISM){ai->sign, NULL, 0};
+		r = p11_sign(tok, &mech, obj, t.p, t.len, out->bytes, &siglen);
+		out->len = siglen;
+	}
+	if (r != PV_OK)
+		return r;
+	if (ai->family == PV_FAMILY_EC && out->len != 2 * ai->field_len) {
+		pv_err_set_detail("token returned a %zu-byte ECDSA signature", out->len);
+		return PV_ERR_INTEGRITY;
+	}
+	/* Ethereum and Bitcoin reject high-S signatures (malleability). */
+	if (alg == PV_ALG_SECP256K1 && (r = pv_secp256k1_low_s(out->bytes, &flipped)) != PV_OK)
+		return r;
+	out->alg = alg;
+	out->digest = t.digest;
+	return PV_OK;
+}
+
+pv_err
+pv_sign_obj(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *o, const uint8_t *msg,
+	    size_t msglen, struct pv_sig *out)
+{
+	return sign_with(tok, obj, alg, o, msg, msglen, out);
 }
 
 pv_err
 pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const uint8_t *msg, size_t msglen,
 	struct pv_sig *out)
 {
-	const struct pv_alg_info *ai;
 	struct pv_key *key = NULL;
 	struct pv_key_version ver;
-	struct tbs t;
-	CK_MECHANISM mech;
-	size_t siglen = sizeof(out->bytes);
-	int flipped = 0;
 	p11_obj obj;
 	pv_err r;
 
@@ -165,39 +205,37 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
 	    (r = refuse_decrypt_key(key, "sign")) != PV_OK)
 		goto out;
-	ai = pv_alg_info(key->alg);
 	if (ver.state != PV_STATE_ACTIVE) {
 		pv_err_set_detail("version %u of '%s' is %s; only the active version signs", ver.version,
 				  name, pv_key_state_name(ver.state));
 		r = PV_ERR_STATE;
 		goto out;
 	}
-	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
-		goto out;
-	if (ai->family == PV_FAMILY_RSA) {
-		r = sign_rsa(ks, o, &obj, &t, out);
-	} else {
-		mech = (CK_MECHANISM){ai->sign, NULL, 0};
-		r = p11_sign(pv_keystore_token(ks), &mech, &obj, t.p, t.len, out->bytes, &siglen);
-		out->len = siglen;
-	}
-	if (r != PV_OK)
+	if ((r = sign_with(pv_keystore_token(ks), &obj, key->alg, o, msg, msglen, out)) != PV_OK)
 		goto out;
 	pv_keys_remember(ks, name, ver.version, &obj);
-	if (ai->family == PV_FAMILY_EC && out->len != 2 * ai->field_len) {
-		pv_err_set_detail("token returned a %zu-byte ECDSA signature", out->len);
-		r = PV_ERR_INTEGRITY;
-		goto out;
-	}
-	/* Ethereum and Bitcoin reject high-S signatures (malleability). */
-	if (key->alg == PV_ALG_SECP256K1 && (r = pv_secp256k1_low_s(out->bytes, &flipped)) != PV_OK)
-		goto out;
-	out->alg = key->alg;
 	out->version = ver.version;
-	out->digest = t.digest;
 out:
 	pv_key_free(key);
 	return r;
+}
+
+pv_err
+pv_verify_pub(EVP_PKEY *pk, pv_alg alg, const struct pv_sign_opts *o, const uint8_t *msg, size_t msglen,
+	      const uint8_t *sig, size_t siglen)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+	struct tbs t;
+	pv_err r;
+
+	if (ai == NULL || !pv_alg_is_asymmetric(alg)) {
+		pv_err_set_detail("only asymmetric keys verify in software");
+		return PV_ERR_KEY_TYPE;
+	}
+	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
+		return r;
+	return pv_pubkey_verify(pk, alg, o->pss, t.digest, t.p, t.len, t.digest != PV_DIGEST_NONE, sig,
+				siglen);
 }
 
 pv_err

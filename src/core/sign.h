@@ -40,4 +40,16 @@ pv_err pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *opt
 pv_err pv_verify(pv_keystore *ks, const char *name, const struct pv_sign_opts *opts, const uint8_t *msg,
 		 size_t msglen, const uint8_t *sig, size_t siglen) PV_WUR;
 
+/*
+ * The same two operations for a key that is not a named keystore key (e.g.
+ * a bundle's private key unwrapped into the token as a session object):
+ * pv_sign_obj signs with obj as a key of algorithm alg (o->version is
+ * ignored; out->version is 0); pv_verify_pub verifies in software against
+ * pk, which must be a key of alg. Same input rules and errors as above.
+ */
+pv_err pv_sign_obj(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *opts,
+		   const uint8_t *msg, size_t msglen, struct pv_sig *out) PV_WUR;
+pv_err pv_verify_pub(EVP_PKEY *pk, pv_alg alg, const struct pv_sign_opts *opts, const uint8_t *msg,
+		     size_t msglen, const uint8_t *sig, size_t siglen) PV_WUR;
+
 #endif
