@@ -1,0 +1,62 @@
+/*
+ * The strict reader of vaultd request bodies (untrusted bytes; fuzzed by
+ * tests/fuzz/fuzz_vdreq.c). A body is one JSON object: no member twice (at
+ * any depth), no member the endpoint does not know, no NUL (raw or \u0000,
+ * so C strings are never cut short), nothing after the object. Getters are
+ * typed and bounded. Every refusal is PV_ERR_BAD_INPUT with a detail that
+ * names at most a member name (never a value), for 400 bad_request.
+ */
+#ifndef PV_VAULTD_REQJSON_H
+#define PV_VAULTD_REQJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+typedef struct vd_rj vd_rj;
+
+/*
+ * Parse the unread bytes of body (not consumed; no NUL needed) against the
+ * NULL-terminated list of member names the endpoint knows. An empty body is
+ * {} when allow_empty.
+ */
+pv_err vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_rj **out) PV_WUR;
+void vd_rj_free(vd_rj *rj);
+
+/* Whether the member is present (any type). */
+int vd_rj_has(const vd_rj *rj, const char *name);
+
+/*
+ * String of at most maxlen bytes. Absent: *out = NULL (PV_ERR_BAD_INPUT if
+ * required). *out points into rj.
+ */
+pv_err vd_rj_string(const vd_rj *rj, const char *name, int required, size_t maxlen, const char **out) PV_WUR;
+
+/* Integer in [min, max] (a JSON number without fraction). Absent: *present
+ * = 0 and *out untouched (PV_ERR_BAD_INPUT if required). */
+pv_err vd_rj_int(const vd_rj *rj, const char *name, int required, int64_t min, int64_t max, int64_t *out,
+		 int *present) PV_WUR;
+
+/*
+ * Standard base64 with padding (libsodium, strict), decoded to at most
+ * maxlen bytes into a malloc'd buffer (never NULL on success, even when
+ * empty; free()). Absent: *out = NULL, *outlen = 0.
+ */
+pv_err vd_rj_b64(const vd_rj *rj, const char *name, int required, size_t maxlen, uint8_t **out,
+		 size_t *outlen) PV_WUR;
+
+/* A string from choices (NULL-terminated): *index, or -1 when absent. */
+pv_err vd_rj_enum(const vd_rj *rj, const char *name, int required, const char *const *choices,
+		  int *index) PV_WUR;
+
+/* A JSON object member (points into rj). Absent: *out = NULL. */
+pv_err vd_rj_object(const vd_rj *rj, const char *name, int required, const cJSON **out) PV_WUR;
+
+/* Deepest nesting accepted (cJSON's own limit is higher). */
+#define VD_RJ_MAX_DEPTH 32
+
+#endif
