@@ -1,6 +1,7 @@
 /*
- * vault-bench: the measurement loop, shared by the raw C_Sign runs and the
- * pv_sign runs so both pay the same timing overhead per operation.
+ * vault-bench: the measurement loop, shared by the raw C_Sign runs, the
+ * pv_sign runs and the vaultd (HTTP over the Unix socket) runs so all pay
+ * the same timing overhead per operation.
  */
 #ifndef PV_VAULT_BENCH_H
 #define PV_VAULT_BENCH_H
@@ -12,8 +13,9 @@
 #include "core/keys.h"
 
 enum bench_mode {
-	BENCH_RAW, /* p11_sign on the resolved object, fixed input */
-	BENCH_LIB, /* pv_sign by name */
+	BENCH_RAW,  /* p11_sign on the resolved object, fixed input */
+	BENCH_LIB,  /* pv_sign by name */
+	BENCH_HTTP, /* one request to vaultd per operation, one keep-alive connection per thread */
 };
 
 struct bench_job {
@@ -24,6 +26,13 @@ struct bench_job {
 	enum bench_mode mode;
 	unsigned threads;
 	double seconds;
+	/* BENCH_HTTP: the socket, the complete request (readable for the whole
+	 * run; it holds the bearer token, so it lives in guarded memory) and a
+	 * string every 200 response must contain */
+	const char *http_socket;
+	const uint8_t *http_req;
+	size_t http_req_len;
+	const char *http_expect;
 };
 
 struct bench_result {
@@ -32,6 +41,7 @@ struct bench_result {
 	double ops_per_sec;
 	double p50_us, p99_us;
 	uint64_t latency_dropped; /* ops past the preallocated latency array */
+	uint64_t reconnects;      /* BENCH_HTTP: connections re-opened (keep-alive lost) */
 };
 
 /* Run job.threads threads for job.seconds each; all must succeed. */

@@ -3,8 +3,14 @@
 #
 #   top_builddir=BUILD [top_srcdir=SRC] tools/vault-bench/bench.sh [vault-bench args]
 #
-# Makes the token with softhsm/make-token.sh (PINs in files, 0600), runs
-# vault-bench against it with a minimal OPENSSL_CONF and removes everything.
+# Makes the token with softhsm/make-token.sh (PINs in files, 0600), starts
+# vaultd on it (Unix socket; one bearer-token client allowed sign and
+# jwt.issue on bench-*, with a rate limit too high to matter), runs
+# vault-bench against the token and the daemon in one run (raw C_Sign,
+# pv_sign, and vaultd's sign and JWT issuance over HTTP, with the ratios),
+# stops vaultd and removes everything. Without a built vaultd the HTTP rows
+# are left out (and it says so). VAULTD_WORKERS sets vaultd's worker threads
+# (default 4).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,9 +24,22 @@ for p in vault-bench bundle-bench vaultctl; do
 		exit 2
 	}
 done
+vaultd=$top_builddir/vaultd
+[ -x "$vaultd" ] || vaultd=
+if [ -n "$vaultd" ] && ! command -v curl >/dev/null 2>&1; then
+	echo "bench.sh: curl is needed to wait for vaultd" >&2
+	exit 2
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pvbench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+vd_pid=
+stop_vaultd() {
+	[ -n "$vd_pid" ] || return 0
+	kill -TERM "$vd_pid" 2>/dev/null || true
+	wait "$vd_pid" 2>/dev/null || true
+	vd_pid=
+}
+trap 'stop_vaultd; rm -rf "$tmp"' EXIT
 trap 'exit 130' HUP INT TERM
 chmod 700 "$tmp"
 
@@ -56,6 +75,63 @@ sh "$top_srcdir/softhsm/make-token.sh" --dir "$tmp/token" --label p11vault-bench
 . "$tmp/token.env"
 export SOFTHSM2_CONF P11VAULT_MODULE P11VAULT_TOKEN P11VAULT_PIN_SOURCE
 
-"$top_builddir/vault-bench" "$@"
+vd_args=
+if [ -n "$vaultd" ]; then
+	# vault-bench's default keys, made before vaultd starts so that it
+	# knows them at once (others are made by vault-bench and appear in
+	# vaultd within its metadata refresh interval; vault-bench waits).
+	for alg in p256 ed25519 secp256k1 rsa2048; do
+		"$top_builddir/vaultctl" key create "bench-$alg" --alg "$alg" >/dev/null 2>"$tmp/vaultctl.err" || {
+			cat "$tmp/vaultctl.err" >&2
+			exit 1
+		}
+	done
+	# The bearer token goes to a 0600 file, never to argv; the config
+	# holds only its hash (the entry `client add` prints).
+	(umask 077 && "$top_builddir/vaultctl" client add bench >"$tmp/bearer" 2>"$tmp/client.err") || {
+		cat "$tmp/client.err" >&2
+		exit 1
+	}
+	hash=$(sed -n 's/.*"token_sha256" *: *"\([A-Za-z0-9_-]*\)".*/\1/p' "$tmp/client.err")
+	[ -n "$hash" ] || {
+		echo "bench.sh: no token_sha256 in the output of vaultctl client add" >&2
+		exit 1
+	}
+	cat >"$tmp/vaultd.json" <<EOF
+{
+  "token": { "uri": "$P11VAULT_TOKEN", "module": "$P11VAULT_MODULE", "pin_source": "$P11VAULT_PIN_SOURCE" },
+  "listen": { "unix": { "path": "$tmp/vaultd.sock", "mode": "0600" } },
+  "workers": ${VAULTD_WORKERS:-4},
+  "audit": { "file": "$tmp/audit.log" },
+  "jwt": { "issuer": "https://vault-bench.invalid", "default_ttl": 60 },
+  "clients": [
+    { "name": "bench", "auth": { "token_sha256": "$hash" },
+      "rules": [{ "ops": ["sign", "jwt.issue"], "keys": ["bench-*"] }],
+      "rate": { "per_second": 1000000, "burst": 1000000 } }
+  ]
+}
+EOF
+	"$vaultd" --config "$tmp/vaultd.json" >"$tmp/vaultd.log" 2>&1 </dev/null &
+	vd_pid=$!
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$tmp/vaultd.sock" \
+		http://vaultd/v1/ready 2>/dev/null)" = 200 ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 300 ] || ! kill -0 "$vd_pid" 2>/dev/null; then
+			echo "bench.sh: vaultd did not become ready within 30 s; its log:" >&2
+			cat "$tmp/vaultd.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "vaultd ready on $tmp/vaultd.sock (workers: ${VAULTD_WORKERS:-4})"
+	vd_args="--vaultd $tmp/vaultd.sock --bearer-file $tmp/bearer"
+else
+	echo "bench.sh: $top_builddir/vaultd is not built: no vaultd (HTTP) measurements" >&2
+fi
+
+# shellcheck disable=SC2086 # vd_args: two options with mktemp paths
+"$top_builddir/vault-bench" "$@" $vd_args
+stop_vaultd
 echo
 "$top_builddir/bundle-bench" ${BUNDLE_BENCH_ENTRIES:-1000}

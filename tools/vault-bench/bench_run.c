@@ -11,6 +11,7 @@
 #include "core/alg.h"
 #include "core/sign.h"
 #include "tools/vault-bench/bench.h"
+#include "tools/vault-bench/http_client.h"
 
 /* Latencies are kept in nanoseconds (saturating) up to this many per thread. */
 #define LAT_PER_SEC_GUESS 200000.0
@@ -26,6 +27,7 @@ struct worker {
 	uint32_t *lat;
 	size_t cap, n;
 	uint64_t ops, dropped;
+	struct bench_http *http; /* BENCH_HTTP: this thread's connection */
 	struct timespec start, end;
 	pv_err err;
 	char detail[256];
@@ -52,6 +54,37 @@ record(struct worker *w, uint64_t ns)
 		return;
 	}
 	w->lat[w->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+/* One request to vaultd; anything but a 200 carrying job->http_expect fails. */
+static pv_err
+http_op(struct worker *w)
+{
+	const struct bench_job *job = w->job;
+	const uint8_t *body;
+	size_t len, elen = strlen(job->http_expect);
+	unsigned status;
+	pv_err r;
+
+	r = bench_http_roundtrip(w->http, job->http_req, job->http_req_len, &status, &body, &len);
+	if (r != PV_OK)
+		return r;
+	if (status != 200) {
+		/* vaultd's error bodies are JSON without secrets; show a bounded, printable part */
+		char msg[161];
+		size_t n = len < sizeof(msg) - 1 ? len : sizeof(msg) - 1;
+
+		for (size_t i = 0; i < n; i++)
+			msg[i] = body[i] >= 0x20 && body[i] < 0x7f ? (char)body[i] : '.';
+		msg[n] = '\0';
+		pv_err_set_detail("HTTP status %u: %s", status, msg);
+		return PV_ERR_IO;
+	}
+	if (elen == 0 || len < elen || memmem(body, len, job->http_expect, elen) == NULL) {
+		pv_err_set_detail("200 response without %s", job->http_expect);
+		return PV_ERR_BAD_INPUT;
+	}
+	return PV_OK;
 }
 
 static void *
@@ -91,6 +124,8 @@ worker_main(void *arg)
 		if (job->mode == BENCH_RAW) {
 			siglen = sizeof(sig);
 			w->err = p11_sign(pv_keystore_token(job->ks), &mech, &obj, in, inlen, sig, &siglen);
+		} else if (job->mode == BENCH_HTTP) {
+			w->err = http_op(w);
 		} else {
 			w->err = pv_sign(job->ks, job->name, &opts, msg, sizeof(msg), &out);
 		}
@@ -153,7 +188,9 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 	pv_err r = PV_OK;
 
 	memset(res, 0, sizeof(*res));
-	if (nw == 0 || job->seconds <= 0)
+	if (nw == 0 || job->seconds <= 0 ||
+	    (job->mode == BENCH_HTTP &&
+	     (job->http_socket == NULL || job->http_req == NULL || job->http_expect == NULL)))
 		return PV_ERR_USAGE;
 	cap = (size_t)(job->seconds * LAT_PER_SEC_GUESS) + 1024;
 	if (cap > LAT_CAP_MAX)
@@ -173,6 +210,9 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 			r = PV_ERR_NOMEM;
 			goto out;
 		}
+		/* connected before the clock starts: keep-alive is what is measured */
+		if (job->mode == BENCH_HTTP && (r = bench_http_open(job->http_socket, &w[i].http)) != PV_OK)
+			goto out;
 	}
 	for (; started < nw; started++)
 		if (pthread_create(&tid[started], NULL, worker_main, &w[started]) != 0)
@@ -193,6 +233,8 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 		}
 		res->ops += w[i].ops;
 		res->latency_dropped += w[i].dropped;
+		if (w[i].http != NULL)
+			res->reconnects += bench_http_reconnects(w[i].http);
 		if (i == 0 || ts_sec(&w[i].start) < first)
 			first = ts_sec(&w[i].start);
 		if (i == 0 || ts_sec(&w[i].end) > last)
@@ -204,8 +246,10 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 	res->ops_per_sec = res->elapsed > 0 ? (double)res->ops / res->elapsed : 0;
 	r = percentiles(w, nw, res);
 out:
-	for (unsigned i = 0; w != NULL && i < nw; i++)
+	for (unsigned i = 0; w != NULL && i < nw; i++) {
 		free(w[i].lat);
+		bench_http_close(w[i].http);
+	}
 	free(w);
 	free(tid);
 	return r;

@@ -4,6 +4,12 @@
  * digest, low-S), measured in the same run on the same token so that the
  * ratio means something. Token from P11VAULT_TOKEN / P11VAULT_MODULE /
  * P11VAULT_PIN_SOURCE; see tools/vault-bench/bench.sh for a throwaway one.
+ *
+ * With --vaultd SOCKET --bearer-file FILE it also drives a running vaultd
+ * on the same token: POST /v1/keys/bench-ALG/sign and
+ * POST /v1/jwt/bench-ALG/issue over the Unix socket (HTTP/1.1 keep-alive,
+ * one connection per thread), each next to raw C_Sign on the same key, and
+ * prints the service/raw throughput ratios.
  */
 #include "config.h"
 
@@ -11,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "base/secmem.h"
+#include "core/b64.h"
 #include "core/sign.h"
 #include "tools/vault-bench/bench.h"
+#include "tools/vault-bench/http_client.h"
 
 #define LIST_MAX 8
 
@@ -24,6 +33,7 @@ struct row {
 	pv_alg alg;
 	unsigned threads;
 	struct bench_result raw, lib;
+	struct bench_result http_sign, http_jwt; /* --vaultd only */
 };
 
 struct config {
@@ -33,13 +43,16 @@ struct config {
 	unsigned threads[LIST_MAX];
 	size_t nthreads;
 	int json;
+	const char *vaultd;      /* vaultd's Unix socket; NULL: no HTTP runs */
+	const char *bearer_file; /* the bearer token for it (one line) */
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: vault-bench [--seconds S] [--threads 1,2] "
-		   "[--algs p256,ed25519,secp256k1,rsa2048] [--json]\n");
+		   "[--algs p256,ed25519,secp256k1,rsa2048] [--json]\n"
+		   "                   [--vaultd SOCKET --bearer-file FILE]\n");
 }
 
 /* Comma-separated list; each item through parse_one. */
@@ -96,6 +109,7 @@ parse_args(int argc, char **argv, struct config *c)
 	static const struct option longopts[] = {
 	    {"seconds", required_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
 	    {"algs", required_argument, NULL, 'a'},    {"json", no_argument, NULL, 'j'},
+	    {"vaultd", required_argument, NULL, 'v'},  {"bearer-file", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -119,6 +133,12 @@ parse_args(int argc, char **argv, struct config *c)
 		case 'j':
 			c->json = 1;
 			break;
+		case 'v':
+			c->vaultd = optarg;
+			break;
+		case 'b':
+			c->bearer_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -126,6 +146,8 @@ parse_args(int argc, char **argv, struct config *c)
 			return -1;
 		}
 	}
+	if ((c->vaultd == NULL) != (c->bearer_file == NULL))
+		return -1;
 	return optind == argc ? 0 : -1;
 }
 
@@ -159,10 +181,168 @@ out:
 	return r;
 }
 
+/* ---- vaultd over HTTP ---- */
+
+/* The input of the HTTP sign requests: 30 bytes, so that standard base64
+ * and base64url spell it the same, without padding. */
+static const char http_msg[] = "vault-bench: a fixed message..";
+
+/* Bearer token characters (RFC 6750 b64token). */
+static int
+is_b64token(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr("-._~+/=", c) != NULL;
+}
+
+/* The bearer token from its file (one line), in guarded memory. */
+static pv_err
+load_bearer(const char *path, pv_secret **out, size_t *len)
+{
+	pv_secret *s = NULL;
+	const uint8_t *p;
+	size_t n;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_secret_read_file(path, 1024, &s)) != PV_OK)
+		goto out;
+	p = pv_secret_ro(s);
+	n = pv_secret_len(s);
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	r = PV_ERR_BAD_INPUT;
+	for (size_t i = 0; i < n; i++)
+		if (!is_b64token(p[i]))
+			n = 0;
+	pv_secret_lock(s);
+	if (n == 0) {
+		pv_err_set_detail("%s does not hold one bearer token", path);
+		goto out;
+	}
+	*len = n;
+	*out = s;
+	s = NULL;
+	r = PV_OK;
+out:
+	pv_secret_free(s);
+	return r;
+}
+
+/* A complete POST request in guarded memory (it carries the bearer token). */
+static pv_err
+build_request(pv_secret *bearer, size_t blen, const char *path, const char *body, pv_secret **out)
+{
+	char head[PV_KEY_NAME_MAX + 128], tail[128];
+	pv_secret *s = NULL;
+	int n1, n2;
+	pv_err r;
+
+	*out = NULL;
+	n1 = snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: vaultd\r\nAuthorization: Bearer ", path);
+	n2 = snprintf(tail, sizeof(tail), "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		      strlen(body));
+	if (n1 < 0 || (size_t)n1 >= sizeof(head) || n2 < 0 || (size_t)n2 >= sizeof(tail))
+		return PV_ERR_INTERNAL;
+	if ((r = pv_secret_new((size_t)n1 + blen + (size_t)n2 + strlen(body), &s)) != PV_OK)
+		goto out;
+	if ((r = pv_secret_append(s, head, (size_t)n1)) != PV_OK ||
+	    (r = pv_secret_append(s, pv_secret_ro(bearer), blen)) != PV_OK ||
+	    (r = pv_secret_append(s, tail, (size_t)n2)) != PV_OK ||
+	    (r = pv_secret_append(s, body, strlen(body))) != PV_OK)
+		goto out;
+	pv_secret_lock(s);
+	*out = s;
+	s = NULL;
+out:
+	pv_secret_lock(bearer);
+	pv_secret_free(s);
+	return r;
+}
+
+/*
+ * One request until vaultd knows the key: a key made just before may take
+ * vaultd's metadata refresh interval to appear (404 until then).
+ */
+static pv_err
+http_warm_up(const char *sock, pv_secret *req, const char *expect)
+{
+	struct bench_http *c = NULL;
+	const uint8_t *body;
+	size_t len;
+	unsigned status = 0;
+	pv_err r;
+
+	if ((r = bench_http_open(sock, &c)) != PV_OK)
+		goto out;
+	for (int i = 0; i < 100; i++) {
+		r = bench_http_roundtrip(c, pv_secret_ro(req), pv_secret_len(req), &status, &body, &len);
+		pv_secret_lock(req);
+		if (r != PV_OK || status != 404)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+	}
+	if (r == PV_OK && (status != 200 || memmem(body, len, expect, strlen(expect)) == NULL)) {
+		pv_err_set_detail("vaultd answered %u to the warm-up request", status);
+		r = PV_ERR_IO;
+	}
+out:
+	bench_http_close(c);
+	return r;
+}
+
+/* bench_run in BENCH_HTTP mode with req readable only while it runs. */
+static pv_err
+run_http(struct bench_job *job, pv_secret *req, const char *expect, struct bench_result *res)
+{
+	pv_err r;
+
+	job->mode = BENCH_HTTP;
+	job->http_req = pv_secret_ro(req);
+	job->http_req_len = pv_secret_len(req);
+	job->http_expect = expect;
+	r = bench_run(job, res);
+	pv_secret_lock(req);
+	job->http_req = NULL;
+	return r;
+}
+
+/* The sign and JWT requests for one key, warmed up. */
+static pv_err
+http_requests(const struct config *c, pv_secret *bearer, size_t blen, const char *name, pv_secret **sign_req,
+	      pv_secret **jwt_req)
+{
+	char path[PV_KEY_NAME_MAX + 32], body[256];
+	char *b64 = NULL;
+	pv_err r;
+
+	if ((r = pv_b64_encode((const uint8_t *)http_msg, strlen(http_msg), &b64)) != PV_OK)
+		goto out;
+	snprintf(path, sizeof(path), "/v1/keys/%s/sign", name);
+	snprintf(body, sizeof(body), "{\"input_b64\":\"%s\"}", b64);
+	if ((r = build_request(bearer, blen, path, body, sign_req)) != PV_OK ||
+	    (r = http_warm_up(c->vaultd, *sign_req, "\"signature_b64\"")) != PV_OK)
+		goto out;
+	snprintf(path, sizeof(path), "/v1/jwt/%s/issue", name);
+	snprintf(body, sizeof(body), "{\"claims\":{\"sub\":\"vault-bench\"},\"ttl\":60}");
+	if ((r = build_request(bearer, blen, path, body, jwt_req)) != PV_OK ||
+	    (r = http_warm_up(c->vaultd, *jwt_req, "\"token\"")) != PV_OK)
+		goto out;
+out:
+	free(b64);
+	return r;
+}
+
+static double
+ops_ratio(const struct bench_result *x, const struct bench_result *raw)
+{
+	return raw->ops_per_sec > 0 ? x->ops_per_sec / raw->ops_per_sec : 0;
+}
+
 static double
 ratio(const struct row *w)
 {
-	return w->raw.ops_per_sec > 0 ? w->lib.ops_per_sec / w->raw.ops_per_sec : 0;
+	return ops_ratio(&w->lib, &w->raw);
 }
 
 static void
@@ -175,6 +355,28 @@ print_table(const struct config *c, const struct row *rows, size_t n)
 		       rows[i].threads, rows[i].raw.ops_per_sec, rows[i].lib.ops_per_sec, ratio(&rows[i]),
 		       rows[i].lib.p50_us, rows[i].lib.p99_us);
 	printf("(%.1f s per measurement; latencies are pv_sign's)\n", c->seconds);
+	if (c->vaultd == NULL)
+		return;
+	printf("\nvaultd over its Unix socket (HTTP/1.1 keep-alive, one connection per thread)\n"
+	       "against raw C_Sign on the same token and key (the ceiling):\n");
+	printf("%-10s %-10s %7s %12s %12s %8s %10s %10s %10s\n", "op", "alg", "threads", "raw ops/s",
+	       "vaultd ops/s", "ratio", "p50 us", "p99 us", "raw p50 us");
+	for (size_t i = 0; i < n; i++) {
+		const struct bench_result *h[2] = {&rows[i].http_sign, &rows[i].http_jwt};
+		static const char *const op[2] = {"sign", "jwt.issue"};
+
+		for (int k = 0; k < 2; k++)
+			printf("%-10s %-10s %7u %12.0f %12.0f %8.3f %10.1f %10.1f %10.1f\n", op[k],
+			       pv_alg_info(rows[i].alg)->name, rows[i].threads, rows[i].raw.ops_per_sec,
+			       h[k]->ops_per_sec, ops_ratio(h[k], &rows[i].raw), h[k]->p50_us, h[k]->p99_us,
+			       rows[i].raw.p50_us);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].http_sign.reconnects + rows[i].http_jwt.reconnects > 0)
+			printf(
+			    "note: %s x%u: keep-alive lost, %llu reconnects\n",
+			    pv_alg_info(rows[i].alg)->name, rows[i].threads,
+			    (unsigned long long)(rows[i].http_sign.reconnects + rows[i].http_jwt.reconnects));
 }
 
 static int
@@ -200,6 +402,23 @@ print_json(const struct config *c, const struct row *rows, size_t n)
 		    cJSON_AddNumberToObject(o, "raw_p50_us", rows[i].raw.p50_us) == NULL ||
 		    cJSON_AddNumberToObject(o, "raw_p99_us", rows[i].raw.p99_us) == NULL)
 			goto out;
+		if (c->vaultd != NULL &&
+		    (cJSON_AddNumberToObject(o, "vaultd_sign_ops_per_sec", rows[i].http_sign.ops_per_sec) ==
+			 NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_sign_ratio",
+					     ops_ratio(&rows[i].http_sign, &rows[i].raw)) == NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_sign_p50_us", rows[i].http_sign.p50_us) == NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_sign_p99_us", rows[i].http_sign.p99_us) == NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_jwt_ops_per_sec", rows[i].http_jwt.ops_per_sec) ==
+			 NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_jwt_ratio",
+					     ops_ratio(&rows[i].http_jwt, &rows[i].raw)) == NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_jwt_p50_us", rows[i].http_jwt.p50_us) == NULL ||
+		     cJSON_AddNumberToObject(o, "vaultd_jwt_p99_us", rows[i].http_jwt.p99_us) == NULL ||
+		     cJSON_AddNumberToObject(
+			 o, "vaultd_reconnects",
+			 (double)(rows[i].http_sign.reconnects + rows[i].http_jwt.reconnects)) == NULL))
+			goto out;
 	}
 	if ((text = cJSON_Print(root)) == NULL)
 		goto out;
@@ -214,32 +433,50 @@ out:
 static pv_err
 run_all(pv_keystore *ks, const struct config *c, struct row *rows, size_t *nrows)
 {
-	struct bench_job job = {.ks = ks, .seconds = c->seconds};
+	struct bench_job job = {.ks = ks, .seconds = c->seconds, .http_socket = c->vaultd};
 	char name[PV_KEY_NAME_MAX + 1];
+	pv_secret *bearer = NULL, *sign_req = NULL, *jwt_req = NULL;
+	size_t blen = 0;
 	struct row *w;
 	pv_err r = PV_OK;
 
 	*nrows = 0;
+	if (c->vaultd != NULL && (r = load_bearer(c->bearer_file, &bearer, &blen)) != PV_OK)
+		goto out;
 	for (size_t a = 0; a < c->nalgs; a++) {
 		snprintf(name, sizeof(name), "bench-%s", pv_alg_info(c->algs[a])->name);
 		job.name = name;
 		job.alg = c->algs[a];
 		if ((r = prepare_key(ks, c->algs[a], name, &job.obj)) != PV_OK)
-			return r;
+			goto out;
+		pv_secret_free(sign_req);
+		pv_secret_free(jwt_req);
+		sign_req = jwt_req = NULL;
+		if (c->vaultd != NULL &&
+		    (r = http_requests(c, bearer, blen, name, &sign_req, &jwt_req)) != PV_OK)
+			goto out;
 		for (size_t t = 0; t < c->nthreads; t++) {
 			w = &rows[(*nrows)++];
 			w->alg = c->algs[a];
 			w->threads = job.threads = c->threads[t];
 			job.mode = BENCH_RAW;
 			if ((r = bench_run(&job, &w->raw)) != PV_OK)
-				return r;
+				goto out;
 			job.mode = BENCH_LIB;
 			if ((r = bench_run(&job, &w->lib)) != PV_OK)
-				return r;
+				goto out;
+			if (c->vaultd != NULL &&
+			    ((r = run_http(&job, sign_req, "\"signature_b64\"", &w->http_sign)) != PV_OK ||
+			     (r = run_http(&job, jwt_req, "\"token\"", &w->http_jwt)) != PV_OK))
+				goto out;
 			if (!c->json)
 				fprintf(stderr, "vault-bench: %s x%u done\n", name, w->threads);
 		}
 	}
+out:
+	pv_secret_free(sign_req);
+	pv_secret_free(jwt_req);
+	pv_secret_free(bearer);
 	return r;
 }
 

@@ -1,0 +1,45 @@
+/*
+ * vault-bench: a minimal HTTP/1.1 keep-alive client over a Unix socket, for
+ * load against vaultd. One connection, one request at a time (no
+ * pipelining). Responses must carry Content-Length (vaultd always does);
+ * chunked transfer coding is refused. Headers are read with bounded reads
+ * into a fixed buffer; the whole response must fit in BENCH_HTTP_RESP_MAX.
+ */
+#ifndef PV_BENCH_HTTP_CLIENT_H
+#define PV_BENCH_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define BENCH_HTTP_HEAD_MAX 8192
+#define BENCH_HTTP_RESP_MAX 65536
+
+struct bench_http;
+
+/* Connect to the Unix socket at path. */
+pv_err bench_http_open(const char *path, struct bench_http **out) PV_WUR;
+void bench_http_close(struct bench_http *c);
+
+/*
+ * Send one complete request (request line, headers, body) and read its
+ * response. When the server had closed the kept-alive connection before
+ * the request (no byte of a response came back), reconnect once and
+ * resend. *body points into the client's buffer until the next call.
+ */
+pv_err bench_http_roundtrip(struct bench_http *c, const uint8_t *req, size_t req_len, unsigned *status,
+			    const uint8_t **body, size_t *body_len) PV_WUR;
+
+/* Connections opened after the first (keep-alive not held). */
+uint64_t bench_http_reconnects(const struct bench_http *c);
+
+/*
+ * Parse a response head (status line and headers, through the blank line)
+ * of head_len bytes: the status, the Content-Length and whether the server
+ * announced Connection: close. Exposed for the unit test.
+ */
+pv_err bench_http_parse_head(const uint8_t *head, size_t head_len, unsigned *status, size_t *content_length,
+			     int *conn_close) PV_WUR;
+
+#endif
