@@ -15,6 +15,7 @@
 #   vd_expect STATUS METHOD PATH [..] vd_call, fail unless STATUS
 #   vd_error_code                     error.code of $VD_BODY
 #   vd_header NAME                    a header of the last vd_call
+#   vd_audit_key [NAME]               create the audit HMAC key if missing
 #   vd_token_hash TOKEN               token_sha256 for the config
 #   vd_new_token                      a fresh pvt_ bearer token
 #   vd_free_port                      a free TCP port on 127.0.0.1
@@ -53,7 +54,9 @@ vd_need() {
 # placeholder client, uid 4294967294, that nobody is); EXTRA is more
 # top-level members, e.g. '"jwt": {"issuer": "https://t"}' (no trailing
 # comma). Listens on $PV_TEST_DIR/vd.sock (0600), audits to
-# $PV_OUT/audit.log.
+# $PV_OUT/audit.log with checkpoints MAC'd by the token key audit-hmac
+# (pv_audit needs one; vd_start creates it when the token lacks it, so a
+# listing of all keys also shows audit-hmac).
 vd_base_config() {
 	local clients=${1:-'[{"name": "placeholder", "auth": {"uid": 4294967294}}]'}
 	local extra=${2:-}
@@ -68,7 +71,7 @@ vd_base_config() {
     "unix": { "path": "$PV_TEST_DIR/vd.sock", "mode": "0600" }
   },
   "workers": 4,
-  "audit": { "file": "$PV_OUT/audit.log" },${extra:+
+  "audit": { "file": "$PV_OUT/audit.log", "hmac_key": "audit-hmac" },${extra:+
   $extra,}
   "clients": $clients
 }
@@ -98,6 +101,17 @@ json.dump(d, open(f + ".tmp", "w"), indent=2)
 import os
 os.replace(f + ".tmp", f)
 EOF
+}
+
+# vd_audit_key [NAME]: make sure the token has the hmac-sha256 key that
+# audit.hmac_key names (default audit-hmac).
+vd_audit_key() {
+	local name=${1:-audit-hmac}
+	"$VAULTCTL" key show "$name" >/dev/null 2>&1 && return 0
+	"$VAULTCTL" key create "$name" --alg hmac-sha256 >"$PV_WORK/vd-audit-key.out" 2>&1 || {
+		cat "$PV_WORK/vd-audit-key.out" >&2
+		fail "cannot create the audit HMAC key $name"
+	}
 }
 
 vd_socket_of() {
@@ -139,6 +153,9 @@ vd_start() {
 	local cfg=$1
 	shift
 	VD_SOCK=$(vd_socket_of "$cfg") || fail "no listen.unix.path in $cfg"
+	local hk
+	hk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["audit"].get("hmac_key", ""))' "$cfg")
+	[ -z "$hk" ] || vd_audit_key "$hk"
 	vd_launch --config "$cfg" "$@"
 	vd_wait_health || {
 		cat "$VD_LOG" >&2
