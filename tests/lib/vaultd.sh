@@ -106,12 +106,14 @@ EOF
 # vd_audit_key [NAME]: make sure the token has the hmac-sha256 key that
 # audit.hmac_key names (default audit-hmac).
 vd_audit_key() {
-	local name=${1:-audit-hmac}
-	"$VAULTCTL" key show "$name" >/dev/null 2>&1 && return 0
-	"$VAULTCTL" key create "$name" --alg hmac-sha256 >"$PV_WORK/vd-audit-key.out" 2>&1 || {
-		cat "$PV_WORK/vd-audit-key.out" >&2
-		fail "cannot create the audit HMAC key $name"
-	}
+	local name=${1:-audit-hmac} rc=0
+	# exit 7: the key exists already
+	"$VAULTCTL" key create "$name" --alg hmac-sha256 >"$PV_WORK/vd-audit-key.out" 2>&1 || rc=$?
+	case $rc in
+	0 | 7) return 0 ;;
+	esac
+	cat "$PV_WORK/vd-audit-key.out" >&2
+	fail "cannot create the audit HMAC key $name"
 }
 
 vd_socket_of() {
