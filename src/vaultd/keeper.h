@@ -5,12 +5,16 @@
  * an unprivileged HTTP front and a token-holding keeper process without
  * touching the handlers. Nothing here knows about HTTP.
  *
- * Keys are looked up by name among the token's p11vault keys first, then
- * among the private-key entries of the boot bundle (struct vd_secrets, may
- * be NULL): those were unwrapped into the token as non-extractable session
- * objects at load, appear as version 1, state active, origin "bundle", and
- * are unwrapped again after the token layer recovered (session objects do
- * not survive a re-login).
+ * Keys are looked up by name among the private-key entries of the boot
+ * bundle (struct vd_secrets, may be NULL), then among the token's p11vault
+ * keys. A bundle whose key has the name of a token key is refused at load,
+ * so the order only matters for a token key created later under that name:
+ * it stays hidden until the next reload (which then refuses the bundle), and
+ * signing with bundle keys never searches the token. Bundle keys were
+ * unwrapped into the token as non-extractable session objects at load,
+ * appear as version 1, state active, origin "bundle", and are unwrapped
+ * again after the token layer recovered (session objects do not survive a
+ * re-login).
  *
  * All calls are thread-safe; none holds a lock across a token call.
  */
@@ -54,7 +58,8 @@ pv_keystore *vd_keeper_keystore(struct vd_keeper *k);
 
 enum vd_key_origin { VD_ORIGIN_TOKEN = 0, VD_ORIGIN_BUNDLE };
 
-/* All keys (token keys by name, then bundle keys), each with its origin. */
+/* All keys (token keys by name, then bundle keys), each with its origin.
+ * Free with pv_keys_list_free(*keys, *n) and free(*origins). */
 pv_err vd_keeper_keys(struct vd_keeper *k, const struct vd_secrets *s, struct pv_key ***keys,
 		      enum vd_key_origin **origins, size_t *n) PV_WUR;
 pv_err vd_keeper_key(struct vd_keeper *k, const struct vd_secrets *s, const char *name, struct pv_key **out,

@@ -1,0 +1,616 @@
+/*
+ * The keeper: vaultd's only way to the token. Token keys go through the
+ * keystore (core/keys.h, core/sign.h, jose/jwt.h); bundle keys are session
+ * objects owned by a generation's secrets (secrets.c). No lock is held
+ * across a token call: the JWK Set cache lock is taken only to copy or swap.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include "core/b64.h"
+#include "core/digest.h"
+#include "core/pubkey.h"
+#include "pkcs11/crypt.h"
+#include "vaultd/keeper_int.h"
+
+#define DEFAULT_META_TTL 5
+#define JWT_LEEWAY       60
+#define P256_FIELD       32
+
+struct vd_keeper {
+	p11_token *tok;
+	pv_keystore *ks;
+	char label[33];
+	pthread_mutex_t mu; /* guards the fields below */
+	unsigned ttl;
+	char *jwks; /* cached serialized JWK Set, NULL: none */
+	size_t jwks_len;
+	char etag[48];
+	struct timespec jwks_at; /* CLOCK_MONOTONIC of the build */
+};
+
+static void
+trim_label(const char *in, char out[33])
+{
+	size_t n = strnlen(in, 32);
+
+	memcpy(out, in, n);
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+pv_err
+vd_keeper_open(const struct pv_config *cfg, struct vd_keeper **out)
+{
+	struct p11_token_opts o;
+	struct p11_token_info info;
+	struct vd_keeper *k = NULL;
+	pv_err r;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return PV_ERR_NOMEM;
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k);
+		return PV_ERR_NOMEM;
+	}
+	k->ttl = DEFAULT_META_TTL;
+	memset(&o, 0, sizeof(o));
+	o.token_uri = cfg->token.uri;
+	o.module = cfg->token.module;
+	o.pin_source = cfg->token.pin_source;
+	o.max_sessions = cfg->token.max_sessions;
+	o.finalize_on_close = 0; /* SoftHSM + OpenSSL 3 crash at exit otherwise */
+	if ((r = p11_token_open(&o, &k->tok)) != PV_OK || (r = p11_token_login(k->tok)) != PV_OK ||
+	    (r = pv_keystore_new(k->tok, &k->ks)) != PV_OK)
+		goto out;
+	pv_keystore_set_meta_ttl(k->ks, k->ttl);
+	if ((r = p11_token_get_info(k->tok, &info)) != PV_OK)
+		goto out;
+	trim_label(info.label, k->label);
+	*out = k;
+	k = NULL;
+out:
+	vd_keeper_close(k);
+	return r;
+}
+
+void
+vd_keeper_close(struct vd_keeper *k)
+{
+	if (k == NULL)
+		return;
+	pv_keystore_free(k->ks);
+	p11_token_close(k->tok);
+	free(k->jwks);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+void
+vd_keeper_set_meta_ttl(struct vd_keeper *k, unsigned seconds)
+{
+	pthread_mutex_lock(&k->mu);
+	k->ttl = seconds;
+	pthread_mutex_unlock(&k->mu);
+	/* the keystore's 0 means "until flushed"; the keeper's 0 means "do not
+	 * cache": the nearest the keystore has is one second */
+	pv_keystore_set_meta_ttl(k->ks, seconds ? seconds : 1);
+}
+
+void
+vd_keeper_flush(struct vd_keeper *k)
+{
+	pv_keystore_flush(k->ks);
+	pthread_mutex_lock(&k->mu);
+	free(k->jwks);
+	k->jwks = NULL;
+	k->jwks_len = 0;
+	k->etag[0] = '\0';
+	pthread_mutex_unlock(&k->mu);
+}
+
+const char *
+vd_keeper_token_label(const struct vd_keeper *k)
+{
+	return k->label;
+}
+
+void
+vd_keeper_stats(struct vd_keeper *k, struct p11_token_stats *st)
+{
+	p11_token_get_stats(k->tok, st);
+}
+
+pv_keystore *
+vd_keeper_keystore(struct vd_keeper *k)
+{
+	return k->ks;
+}
+
+p11_token *
+vd_keeper_token(struct vd_keeper *k)
+{
+	return k->tok;
+}
+
+/* ---- keys ---- */
+
+/* A bundle key as key metadata: version 1, active, usage sign. */
+static pv_err
+bundle_key_meta(const struct vd_bundle_key *bk, struct pv_key **out)
+{
+	struct pv_key *key = NULL;
+
+	*out = NULL;
+	if ((key = calloc(1, sizeof(*key))) == NULL ||
+	    (key->versions = calloc(1, sizeof(*key->versions))) == NULL) {
+		free(key);
+		return PV_ERR_NOMEM;
+	}
+	snprintf(key->name, sizeof(key->name), "%s", bk->name);
+	key->alg = bk->alg;
+	key->usage = PV_USAGE_SIGN;
+	key->nversions = 1;
+	key->versions[0].version = 1;
+	key->versions[0].state = PV_STATE_ACTIVE;
+	*out = key;
+	return PV_OK;
+}
+
+static pv_err
+not_found(const char *name)
+{
+	pv_err_set_detail("no key named %.64s", name);
+	return PV_ERR_NOT_FOUND;
+}
+
+/* Bundle keys take their names: a clash with a token key is refused when
+ * the bundle is loaded, and this keeps the hot path off C_FindObjects. */
+static const struct vd_bundle_key *
+bundle_key(const struct vd_secrets *s, const char *name)
+{
+	return s != NULL ? vd_secrets_key(s, name) : NULL;
+}
+
+/* Bundle keys have only version 1. */
+static pv_err
+bundle_version(const struct vd_bundle_key *bk, unsigned version)
+{
+	if (version == 0 || version == 1)
+		return PV_OK;
+	pv_err_set_detail("key %s has no version %u (bundle keys have version 1 only)", bk->name, version);
+	return PV_ERR_NOT_FOUND;
+}
+
+pv_err
+vd_keeper_keys(struct vd_keeper *k, const struct vd_secrets *s, struct pv_key ***keys,
+	       enum vd_key_origin **origins, size_t *n)
+{
+	struct pv_key **list = NULL, **all = NULL;
+	enum vd_key_origin *orig = NULL;
+	size_t nlist = 0, nall = 0, nb = s != NULL ? s->nkeys : 0, i;
+	pv_err r;
+
+	*keys = NULL;
+	*origins = NULL;
+	*n = 0;
+	if ((r = pv_keys_list(k->ks, &list, &nlist)) != PV_OK)
+		goto out;
+	if ((all = calloc(nlist + nb + 1, sizeof(*all))) == NULL ||
+	    (orig = calloc(nlist + nb + 1, sizeof(*orig))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < nlist; i++) {
+		if (bundle_key(s, list[i]->name) != NULL)
+			continue; /* shadowed, see bundle_key() */
+		orig[nall] = VD_ORIGIN_TOKEN;
+		all[nall++] = list[i];
+		list[i] = NULL;
+	}
+	for (i = 0; i < nb; i++) {
+		if ((r = bundle_key_meta(&s->keys[i], &all[nall])) != PV_OK)
+			goto out;
+		orig[nall++] = VD_ORIGIN_BUNDLE;
+	}
+	*keys = all;
+	*origins = orig;
+	*n = nall;
+	all = NULL;
+	orig = NULL;
+out:
+	pv_keys_list_free(list, nlist);
+	pv_keys_list_free(all, nall);
+	free(orig);
+	return r;
+}
+
+pv_err
+vd_keeper_key(struct vd_keeper *k, const struct vd_secrets *s, const char *name, struct pv_key **out,
+	      enum vd_key_origin *origin)
+{
+	const struct vd_bundle_key *bk = bundle_key(s, name);
+	pv_err r;
+
+	*out = NULL;
+	if (bk != NULL) {
+		if (origin != NULL)
+			*origin = VD_ORIGIN_BUNDLE;
+		return bundle_key_meta(bk, out);
+	}
+	if (origin != NULL)
+		*origin = VD_ORIGIN_TOKEN;
+	if ((r = pv_keys_get(k->ks, name, out)) == PV_ERR_NOT_FOUND)
+		return not_found(name);
+	return r;
+}
+
+pv_err
+vd_keeper_public(struct vd_keeper *k, const struct vd_secrets *s, const char *name, unsigned version,
+		 EVP_PKEY **out)
+{
+	const struct vd_bundle_key *bk = bundle_key(s, name);
+	struct pv_key *key = NULL;
+	struct pv_key_version *ver;
+	pv_err r;
+
+	*out = NULL;
+	if (bk != NULL) {
+		if ((r = bundle_version(bk, version)) != PV_OK)
+			return r;
+		if (EVP_PKEY_up_ref(bk->pub) != 1)
+			return PV_ERR_CRYPTO;
+		*out = bk->pub;
+		return PV_OK;
+	}
+	if ((r = pv_keys_get(k->ks, name, &key)) != PV_OK) {
+		if (r == PV_ERR_NOT_FOUND)
+			r = not_found(name);
+		goto out;
+	}
+	if (!pv_alg_is_asymmetric(key->alg)) {
+		pv_err_set_detail("key %s is a %s key; it has no public key", name,
+				  pv_alg_info(key->alg)->name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	ver = version == 0 ? pv_key_active(key) : pv_key_find_version(key, version);
+	if (ver == NULL) {
+		if (version == 0)
+			pv_err_set_detail("key %s has no active version", name);
+		else
+			pv_err_set_detail("key %s has no version %u", name, version);
+		r = PV_ERR_NOT_FOUND;
+		goto out;
+	}
+	r = pv_keys_public(k->ks, key, ver, out);
+out:
+	pv_key_free(key);
+	return r;
+}
+
+static pv_err
+bundle_sign(const struct vd_keeper *k, const struct vd_secrets *s, const struct vd_bundle_key *bk,
+	    const struct pv_sign_opts *o, const uint8_t *msg, size_t len, struct pv_sig *out)
+{
+	p11_obj obj;
+	pv_err r;
+	int attempt;
+
+	if ((r = bundle_version(bk, o->version)) != PV_OK)
+		return r;
+	for (attempt = 0; attempt < 2; attempt++) {
+		/* the object went away under us (a recovery): unwrap again, once */
+		if ((r = vd_secrets_key_obj(s, bk->name, attempt > 0, &obj)) != PV_OK)
+			return r;
+		r = pv_sign_obj(k->tok, &obj, bk->alg, o, msg, len, out);
+		if (r != PV_ERR_NOT_FOUND)
+			break;
+	}
+	if (r == PV_OK)
+		out->version = 1;
+	return r;
+}
+
+pv_err
+vd_keeper_sign(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
+	       const struct pv_sign_opts *o, const uint8_t *msg, size_t len, struct pv_sig *out)
+{
+	const struct vd_bundle_key *bk = bundle_key(s, name);
+
+	memset(out, 0, sizeof(*out));
+	if (bk != NULL)
+		return bundle_sign(k, s, bk, o, msg, len, out);
+	return pv_sign(k->ks, name, o, msg, len, out);
+}
+
+pv_err
+vd_keeper_verify(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
+		 const struct pv_sign_opts *o, const uint8_t *msg, size_t len, const uint8_t *sig,
+		 size_t siglen)
+{
+	const struct vd_bundle_key *bk = bundle_key(s, name);
+	pv_err r;
+
+	if (bk != NULL) {
+		if ((r = bundle_version(bk, o->version)) != PV_OK)
+			return r;
+		return pv_verify_pub(bk->pub, bk->alg, o, msg, len, sig, siglen);
+	}
+	return pv_verify(k->ks, name, o, msg, len, sig, siglen);
+}
+
+/* ---- JWT ---- */
+
+pv_err
+vd_keeper_jwt_issue(struct vd_keeper *k, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
+		    char **token)
+{
+	return pv_jwt_issue(k->ks, name, o, claims, token);
+}
+
+static double
+mono_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static pv_err
+copy_jwks(const char *json, size_t len, const char *etag, char **jout, size_t *lout, char **eout)
+{
+	char *j = NULL, *e = NULL;
+
+	if ((j = malloc(len + 1)) == NULL || (e = strdup(etag)) == NULL) {
+		free(j);
+		return PV_ERR_NOMEM;
+	}
+	memcpy(j, json, len);
+	j[len] = '\0';
+	*jout = j;
+	*lout = len;
+	*eout = e;
+	return PV_OK;
+}
+
+/* "\"" base64url(SHA-256(json)) "\"" */
+static pv_err
+make_etag(const char *json, size_t len, char etag[48])
+{
+	uint8_t h[32];
+	size_t hl = 0;
+	char *b = NULL;
+	pv_err r;
+
+	if ((r = pv_digest_compute(PV_DIGEST_SHA256, (const uint8_t *)json, len, h, &hl)) != PV_OK ||
+	    (r = pv_b64url_encode(h, hl, &b)) != PV_OK)
+		return r;
+	snprintf(etag, 48, "\"%s\"", b);
+	free(b);
+	return PV_OK;
+}
+
+pv_err
+vd_keeper_jwks(struct vd_keeper *k, char **json, size_t *len, char **etag)
+{
+	cJSON *set = NULL;
+	char *text = NULL, tag[48];
+	size_t tlen;
+	unsigned ttl;
+	pv_err r;
+
+	*json = NULL;
+	*etag = NULL;
+	*len = 0;
+	pthread_mutex_lock(&k->mu);
+	ttl = k->ttl;
+	if (k->jwks != NULL && ttl > 0 && mono_since(&k->jwks_at) < (double)ttl) {
+		r = copy_jwks(k->jwks, k->jwks_len, k->etag, json, len, etag);
+		pthread_mutex_unlock(&k->mu);
+		return r;
+	}
+	pthread_mutex_unlock(&k->mu);
+
+	if (ttl == 0)
+		pv_keystore_flush(k->ks);
+	if ((r = pv_jwks_build(k->ks, &set)) != PV_OK)
+		goto out;
+	if ((text = cJSON_PrintUnformatted(set)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	tlen = strlen(text);
+	if ((r = make_etag(text, tlen, tag)) != PV_OK ||
+	    (r = copy_jwks(text, tlen, tag, json, len, etag)) != PV_OK)
+		goto out;
+	pthread_mutex_lock(&k->mu);
+	free(k->jwks);
+	k->jwks = text;
+	k->jwks_len = tlen;
+	memcpy(k->etag, tag, sizeof(tag));
+	clock_gettime(CLOCK_MONOTONIC, &k->jwks_at);
+	pthread_mutex_unlock(&k->mu);
+	text = NULL;
+out:
+	cJSON_free(text);
+	cJSON_Delete(set);
+	return r;
+}
+
+/* The kid of a compact JWS header, if the header decodes (else NULL). */
+static char *
+header_kid(const char *token)
+{
+	const char *dot = strchr(token, '.');
+	const cJSON *kid;
+	uint8_t *hdr = NULL;
+	size_t hlen = 0;
+	cJSON *h = NULL;
+	char *out = NULL;
+
+	if (dot == NULL ||
+	    pv_b64url_decode_alloc(token, (size_t)(dot - token), PV_JWT_HEADER_MAX, &hdr, &hlen) != PV_OK)
+		return NULL;
+	if ((h = cJSON_ParseWithLength((const char *)hdr, hlen)) != NULL && cJSON_IsObject(h) &&
+	    cJSON_IsString(kid = cJSON_GetObjectItemCaseSensitive(h, "kid")) && kid->valuestring != NULL &&
+	    strlen(kid->valuestring) <= 128)
+		out = strdup(kid->valuestring);
+	cJSON_Delete(h);
+	free(hdr);
+	return out;
+}
+
+pv_err
+vd_keeper_jwt_verify(struct vd_keeper *k, const char *token, time_t now, cJSON **claims, char **kid)
+{
+	char *json = NULL, *etag = NULL;
+	cJSON *set = NULL;
+	size_t len = 0;
+	pv_err r;
+
+	if (claims != NULL)
+		*claims = NULL;
+	if (kid != NULL)
+		*kid = NULL;
+	if (strlen(token) > PV_JWT_TOKEN_MAX) {
+		pv_err_set_detail("token is longer than %d characters", PV_JWT_TOKEN_MAX);
+		return PV_ERR_BAD_INPUT;
+	}
+	if (kid != NULL)
+		*kid = header_kid(token);
+	if ((r = vd_keeper_jwks(k, &json, &len, &etag)) != PV_OK)
+		goto out;
+	if ((set = cJSON_ParseWithLength(json, len)) == NULL) {
+		r = PV_ERR_INTERNAL;
+		goto out;
+	}
+	r = pv_jwt_verify(set, token, now, JWT_LEEWAY, claims);
+out:
+	cJSON_Delete(set);
+	free(json);
+	free(etag);
+	return r;
+}
+
+/* ---- derivation ---- */
+
+pv_err
+vd_keeper_derive(struct vd_keeper *k, const char *name, const uint8_t *ctx, size_t len, uint8_t mac[32],
+		 unsigned *version)
+{
+	struct pv_sign_opts o = {0};
+	struct pv_key *key = NULL;
+	struct pv_sig sig;
+	pv_err r;
+
+	memset(mac, 0, 32);
+	if ((r = pv_keys_get(k->ks, name, &key)) != PV_OK) {
+		if (r == PV_ERR_NOT_FOUND)
+			r = not_found(name);
+		goto out;
+	}
+	if (key->alg != PV_ALG_HMAC_SHA256) {
+		pv_err_set_detail("key %s is a %s key; derive needs an hmac-sha256 key", name,
+				  pv_alg_info(key->alg)->name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	o.digest = PV_DIGEST_NONE; /* HMAC runs over the context itself */
+	if ((r = pv_sign(k->ks, name, &o, ctx, len, &sig)) != PV_OK)
+		goto out;
+	if (sig.len != 32) {
+		pv_err_set_detail("the token returned a %zu-byte HMAC-SHA256", sig.len);
+		r = PV_ERR_INTEGRITY;
+		goto out;
+	}
+	memcpy(mac, sig.bytes, 32);
+	if (version != NULL)
+		*version = sig.version;
+out:
+	pv_wipe(&sig, sizeof(sig));
+	pv_key_free(key);
+	return r;
+}
+
+/* 04 || X || Y of a P-256 public key, whatever its preferred encoding. */
+static pv_err
+p256_point(const EVP_PKEY *peer, uint8_t point[1 + 2 * P256_FIELD])
+{
+	BIGNUM *x = NULL, *y = NULL;
+	pv_err r = PV_ERR_KEY_TYPE;
+
+	if (peer == NULL || pv_pubkey_alg(peer) != PV_ALG_P256) {
+		pv_err_set_detail("the peer key must be a P-256 public key");
+		goto out;
+	}
+	if (EVP_PKEY_get_bn_param(peer, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+	    EVP_PKEY_get_bn_param(peer, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+	    BN_bn2binpad(x, point + 1, P256_FIELD) != P256_FIELD ||
+	    BN_bn2binpad(y, point + 1 + P256_FIELD, P256_FIELD) != P256_FIELD) {
+		pv_err_set_detail("the peer key's point cannot be read");
+		r = PV_ERR_CRYPTO;
+		goto out;
+	}
+	point[0] = 0x04;
+	r = PV_OK;
+out:
+	BN_free(x);
+	BN_free(y);
+	return r;
+}
+
+pv_err
+vd_keeper_ecdh(struct vd_keeper *k, const char *name, EVP_PKEY *peer, pv_secret **shared, unsigned *version)
+{
+	uint8_t point[1 + 2 * P256_FIELD];
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	pv_secret *sec = NULL;
+	p11_obj obj;
+	pv_err r;
+
+	*shared = NULL;
+	if ((r = pv_keys_resolve(k->ks, name, 0, &key, &ver, &obj)) != PV_OK)
+		goto out;
+	if (key->alg != PV_ALG_P256) {
+		pv_err_set_detail("key %s is a %s key; ECDH needs a p256 key", name,
+				  pv_alg_info(key->alg)->name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if (ver.state != PV_STATE_ACTIVE) {
+		pv_err_set_detail("version %u of %s is %s; only the active version derives", ver.version,
+				  name, pv_key_state_name(ver.state));
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if ((r = p256_point(peer, point)) != PV_OK)
+		goto out;
+	if ((r = pv_secret_new(P256_FIELD, &sec)) != PV_OK)
+		goto out;
+	if ((r = p11_ecdh_derive(k->tok, &obj, point, sizeof(point), pv_secret_rw(sec), P256_FIELD)) != PV_OK)
+		goto out;
+	pv_keys_remember(k->ks, name, ver.version, &obj);
+	if ((r = pv_secret_set_len(sec, P256_FIELD)) != PV_OK)
+		goto out;
+	pv_secret_lock(sec);
+	if (version != NULL)
+		*version = ver.version;
+	*shared = sec;
+	sec = NULL;
+out:
+	pv_secret_free(sec);
+	pv_key_free(key);
+	return r;
+}

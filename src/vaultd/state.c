@@ -1,0 +1,154 @@
+/*
+ * Configuration generations: a validated config, its policy and its
+ * secrets, built completely before it is published, shared by reference
+ * count with the requests that run under it, freed by the last one out.
+ *
+ * What a reload changes (docs/config.md, "Reload"): clients, rules, rates,
+ * jwt, audit checkpoint settings, bundle and secrets.environment. The token
+ * section (the keeper stays logged in), the listeners, workers and limits
+ * are read once at start: changing them needs a restart.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vaultd/keeper_int.h"
+#include "vaultd/vaultd.h"
+
+static void
+gen_free(struct vd_gen *g)
+{
+	if (g == NULL)
+		return;
+	/* the policy points into the config */
+	pv_policy_free(g->policy);
+	vd_secrets_free(g->secrets);
+	pv_config_free(g->cfg);
+	free(g);
+}
+
+struct vd_gen *
+vd_gen_acquire(struct vd_daemon *d)
+{
+	struct vd_gen *g;
+
+	pthread_mutex_lock(&d->gen_lock);
+	g = d->gen;
+	if (g != NULL)
+		atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&d->gen_lock);
+	return g;
+}
+
+void
+vd_gen_release(struct vd_gen *g)
+{
+	if (g != NULL && atomic_fetch_sub(&g->refs, 1) == 1)
+		gen_free(g);
+}
+
+static char *
+warning_text(const char *path, pv_err r)
+{
+	const char *detail = pv_err_detail();
+	size_t len;
+	char *w;
+
+	len = strlen(path) + strlen(detail) + strlen(pv_strerror(r)) + 64;
+	if ((w = malloc(len)) == NULL)
+		return NULL;
+	if (detail[0] != '\0')
+		snprintf(w, len, "bundle not loaded, continuing without it: %s", detail);
+	else
+		snprintf(w, len, "bundle %s not loaded, continuing without it: %s", path, pv_strerror(r));
+	return w;
+}
+
+pv_err
+vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, char **warning)
+{
+	struct vd_gen *g = NULL;
+	int bundle_failed = 0;
+	pv_err r;
+
+	*out = NULL;
+	if (warning != NULL)
+		*warning = NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		pv_config_free(cfg);
+		return PV_ERR_NOMEM;
+	}
+	atomic_init(&g->refs, 1);
+	g->cfg = cfg;
+	if ((r = pv_policy_from_config(cfg, &g->policy)) != PV_OK)
+		goto out;
+	if (!cfg->bundle.present && cfg->secrets.n_environment == 0)
+		goto done;
+	r = vd_secrets_load_ex(d->keeper, cfg, 1, &g->secrets, &bundle_failed);
+	if (r != PV_OK && bundle_failed && (d->dev || !cfg->bundle.required)) {
+		/* dev mode or an optional bundle: say so and go on without it */
+		if (warning != NULL && (*warning = warning_text(cfg->bundle.path, r)) == NULL) {
+			r = PV_ERR_NOMEM;
+			goto out;
+		}
+		r = vd_secrets_load_ex(d->keeper, cfg, 0, &g->secrets, NULL);
+	}
+	if (r != PV_OK)
+		goto out;
+done:
+	*out = g;
+	g = NULL;
+out:
+	if (g != NULL && warning != NULL && *warning != NULL) {
+		free(*warning);
+		*warning = NULL;
+	}
+	gen_free(g);
+	return r;
+}
+
+void
+vd_gen_publish(struct vd_daemon *d, struct vd_gen *g)
+{
+	struct vd_gen *old;
+
+	pthread_mutex_lock(&d->gen_lock);
+	old = d->gen;
+	g->number = old != NULL ? old->number + 1 : 1;
+	d->gen = g;
+	pthread_mutex_unlock(&d->gen_lock);
+	vd_gen_release(old);
+}
+
+pv_err
+vd_reload(struct vd_daemon *d)
+{
+	static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+	struct pv_config *cfg = NULL;
+	struct vd_gen *g = NULL;
+	char *warning = NULL;
+	pv_err r;
+
+	if (d->config_path == NULL) {
+		pv_err_set_detail("no configuration file to reload (--dev without --config)");
+		return PV_ERR_USAGE;
+	}
+	pthread_mutex_lock(&reload_mu);
+	if ((r = pv_config_load(d->config_path, &cfg)) != PV_OK)
+		goto out;
+	/* new key metadata and JWK Set for the new generation */
+	vd_keeper_flush(d->keeper);
+	if ((r = vd_gen_build(d, cfg, &g, &warning)) != PV_OK)
+		goto out;
+	vd_gen_publish(d, g);
+	if (warning != NULL)
+		pv_err_set_detail("%s", warning);
+	else
+		pv_err_clear_detail();
+out:
+	pthread_mutex_unlock(&reload_mu);
+	free(warning);
+	return r;
+}
