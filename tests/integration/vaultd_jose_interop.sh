@@ -10,6 +10,10 @@
 # ERR_JWKS_NO_MATCHING_KEY. A token with a flipped signature byte fails
 # with ERR_JWS_SIGNATURE_VERIFICATION_FAILED.
 #
+# jose fetches the JWK Set both ways a relying party could: over the Unix
+# socket (an http.Agent connecting to it) and from vaultd's TLS listener on
+# 127.0.0.1 (https URL, the test CA made here in NODE_EXTRA_CA_CERTS).
+#
 # Node.js and npm: `npm ci` installs jose into $top_builddir/tests/interop-node
 # (a copy of tests/interop, so the source tree stays clean), again only when
 # the lockfile changed. Without node/npm or the registry the test skips
@@ -52,10 +56,37 @@ if [ ! -f "$NODE_DIR/node_modules/jose/package.json" ] || [ "$(cat "$NODE_DIR/.i
 fi
 echo "node $(node --version), jose $(json_get "$NODE_DIR/node_modules/jose/package.json" version)"
 
-# jose_check CASE...: run the verifier; its output is kept as evidence.
+# jose_check socket|tls CASE...: run the verifier with the JWK Set fetched
+# over the Unix socket or over TLS; its output is kept as evidence.
 jose_check() {
-	run_expect 0 node "$NODE_DIR/jwt_jose.mjs" --socket "$VD_SOCK" --issuer "$ISS" --audience "$AUD" "$@"
+	local how=$1
+	shift
+	if [ "$how" = socket ]; then
+		run_expect 0 node "$NODE_DIR/jwt_jose.mjs" --socket "$VD_SOCK" --issuer "$ISS" --audience "$AUD" "$@"
+	else
+		run_expect 0 env NODE_EXTRA_CA_CERTS="$W/tls/ca.crt" node "$NODE_DIR/jwt_jose.mjs" \
+			--jwks-url "https://127.0.0.1:$PORT/.well-known/jwks.json" --issuer "$ISS" --audience "$AUD" "$@"
+	fi
 	cat "$RUN_OUT"
+}
+
+# A test CA and a server certificate for 127.0.0.1 (private keys 0600).
+make_tls() {
+	local d=$W/tls
+	mkdir -p "$d"
+	(
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+			-out "$d/ca.crt" -subj /CN=interop-test-ca -days 2 &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/srv.key" \
+				-out "$d/srv.csr" -subj /CN=127.0.0.1 &&
+			printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/ext" &&
+			openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+				-out "$d/srv.crt" -days 2 -extfile "$d/ext"
+	) >"$W/openssl-tls.log" 2>&1 || {
+		cat "$W/openssl-tls.log" >&2
+		fail "could not make the test certificates"
+	}
 }
 
 # ---- keys and the daemon ----
@@ -72,6 +103,9 @@ vd_base_config "[{\"name\": \"issuer\", \"role\": \"admin\",
     \"rules\": [{\"ops\": [\"jwt.issue\"], \"keys\": [\"jose-*\"], \"max_ttl\": 900, \"audiences\": [\"$AUD\"]}],
     \"rate\": {\"per_second\": 1000, \"burst\": 1000}}]" \
 	"\"jwt\": {\"issuer\": \"$ISS\", \"default_ttl\": 300}" >"$W/vaultd.json"
+make_tls
+PORT=$(vd_free_port)
+vd_json_set "$W/vaultd.json" "listen.tcp={\"address\": \"127.0.0.1:$PORT\", \"tls_cert\": \"$W/tls/srv.crt\", \"tls_key\": \"$W/tls/srv.key\"}"
 json_valid "$W/vaultd.json"
 vd_start "$W/vaultd.json"
 vd_expect 200 GET /v1/ready
@@ -145,8 +179,14 @@ for a in ES256 EdDSA RS256 ES256K; do
 	flip_sig "$W/v1-$a.jwt" "$W/bad-$a.jwt"
 	cases+=("$W/bad-$a.jwt:$a:$(cat "$W/v1-$a.jwt.kid"):ERR_JWS_SIGNATURE_VERIFICATION_FAILED")
 done
-jose_check "${cases[@]}"
+jose_check socket "${cases[@]}"
 assert_contains "$RUN_OUT" "jwt_jose: 10 as expected, 0 not"
+jose_check tls "${cases[@]}"
+assert_contains "$RUN_OUT" "jwt_jose: 10 as expected, 0 not"
+say "jose refuses the TLS listener without the test CA"
+run_expect 2 env -u NODE_EXTRA_CA_CERTS node "$NODE_DIR/jwt_jose.mjs" --jwks-url "https://127.0.0.1:$PORT/.well-known/jwks.json" \
+	--issuer "$ISS" --audience "$AUD" "${cases[0]}"
+assert_contains "$RUN_ERR" "cannot fetch the JWK Set"
 
 # ---- rotation ----
 
@@ -180,7 +220,7 @@ assert_eq "$(cat "$W/v2-ES256.jwt.kid")" "$(cat "$W/p256-v2.kid")" "kid of jose-
 assert_eq "$(cat "$W/v2-RS256.jwt.kid")" "$(cat "$W/v2-PS256.jwt.kid")" "RS256 and PS256 kid of one RSA key"
 
 say "after the rotation: new tokens and the old ones (verify-only) verify in jose"
-jose_check "${cases[@]}" "$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ok"
+jose_check tls "${cases[@]}" "$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ok"
 assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
 
 # ---- retirement ----
@@ -200,7 +240,7 @@ for ka in $KEYS; do
 	cases+=("$W/v2-$a.jwt:$a:$(cat "$W/v2-$a.jwt.kid"):ok")
 done
 cases+=("$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ERR_JWKS_NO_MATCHING_KEY")
-jose_check "${cases[@]}"
+jose_check socket "${cases[@]}"
 assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
 
 say "vaultd stops cleanly; the bearer token is in no log"

@@ -2,12 +2,15 @@
 // against the JWK Set that jose itself fetches from the service
 // (GET /.well-known/jwks.json). Used by tests/integration/vaultd_jose_interop.sh.
 //
-//   node jwt_jose.mjs --socket PATH --issuer ISS --audience AUD CASE...
+//   node jwt_jose.mjs (--socket PATH | --jwks-url URL) --issuer ISS --audience AUD CASE...
 //
 // The JWK Set is fetched with createRemoteJWKSet — the way a relying party
-// does it — over vaultd's Unix socket: an http.Agent whose connections go to
-// the socket, the URL being http://vaultd/.well-known/jwks.json. Each run
-// starts with an empty cache, so each run sees the service's current set.
+// does it — either over vaultd's Unix socket (--socket: an http.Agent whose
+// connections go to the socket, the URL being
+// http://vaultd/.well-known/jwks.json) or from vaultd's TLS listener
+// (--jwks-url https://127.0.0.1:PORT/.well-known/jwks.json, the test CA in
+// NODE_EXTRA_CA_CERTS). Each run starts with an empty cache, so each run
+// sees the service's current set.
 //
 // CASE is FILE:ALG:KID:EXPECT, where FILE holds one compact JWS, ALG is the
 // JWS algorithm the token must have (jwtVerify is limited to it), KID the kid
@@ -36,9 +39,10 @@ function parseArgs(argv) {
 	const o = { cases: [] };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
-		if (a === '--socket' || a === '--issuer' || a === '--audience') {
+		const opt = { '--socket': 'socket', '--jwks-url': 'jwksUrl', '--issuer': 'issuer', '--audience': 'audience' }[a];
+		if (opt) {
 			if (i + 1 >= argv.length) usage(`${a} needs a value`);
-			o[a.slice(2)] = argv[++i];
+			o[opt] = argv[++i];
 		} else if (a.startsWith('--')) {
 			usage(`unknown option ${a}`);
 		} else {
@@ -49,7 +53,9 @@ function parseArgs(argv) {
 			o.cases.push({ file: p.join(':'), alg, kid, expect });
 		}
 	}
-	if (!o.socket || !o.issuer || !o.audience) usage('--socket, --issuer and --audience are required');
+	if (!o.socket === !o.jwksUrl) usage('one of --socket and --jwks-url is required');
+	if (!o.issuer || !o.audience) usage('--issuer and --audience are required');
+	if (o.jwksUrl && !o.jwksUrl.startsWith('https://')) usage('--jwks-url must be https (vaultd has no plain TCP)');
 	if (o.cases.length === 0) usage('no cases');
 	return o;
 }
@@ -115,14 +121,11 @@ async function runCase(jwks, c, o) {
 
 async function main() {
 	const o = parseArgs(process.argv.slice(2));
-	const agent = new UnixSocketAgent(o.socket);
-	const jwks = jose.createRemoteJWKSet(new URL('http://vaultd/.well-known/jwks.json'), {
-		agent,
-		timeoutDuration: 10000,
-		cooldownDuration: 0,
-	});
+	const agent = o.socket ? new UnixSocketAgent(o.socket) : undefined;
+	const url = new URL(o.socket ? 'http://vaultd/.well-known/jwks.json' : o.jwksUrl);
+	const jwks = jose.createRemoteJWKSet(url, { agent, timeoutDuration: 10000, cooldownDuration: 0 });
 	const ver = JSON.parse(readFileSync(new URL('./node_modules/jose/package.json', import.meta.url), 'utf8')).version;
-	console.log(`jwt_jose: node ${process.version}, jose ${ver}, JWK Set over ${o.socket}`);
+	console.log(`jwt_jose: node ${process.version}, jose ${ver}, JWK Set from ${o.socket ? `${url} over ${o.socket}` : url}`);
 	try {
 		await jwks.reload();
 	} catch (e) {
@@ -141,7 +144,7 @@ async function main() {
 		if (!r.pass) bad++;
 		console.log(`${r.pass ? 'ok  ' : 'FAIL'} ${c.alg} kid=${c.kid} expect=${c.expect} (${c.file}): ${r.why}`);
 	}
-	agent.destroy();
+	if (agent) agent.destroy();
 	console.log(`jwt_jose: ${o.cases.length - bad} as expected, ${bad} not`);
 	process.exit(bad ? 1 : 0);
 }
