@@ -1,0 +1,284 @@
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "base/buf.h"
+#include "vaultd/handlers.h"
+#include "vaultd/metrics.h"
+
+static vd_handler *const handlers[VD_R_COUNT] = {
+    [VD_R_HEALTH] = vd_h_health,
+    [VD_R_READY] = vd_h_ready,
+    [VD_R_METRICS] = vd_h_metrics,
+    [VD_R_JWKS] = vd_h_jwks,
+    [VD_R_RELOAD] = vd_h_reload,
+    [VD_R_KEYS_LIST] = vd_h_keys_list,
+    [VD_R_KEY_GET] = vd_h_key_get,
+    [VD_R_KEY_SIGN] = vd_h_sign,
+    [VD_R_KEY_VERIFY] = vd_h_verify,
+    [VD_R_JWT_ISSUE] = vd_h_jwt_issue,
+    [VD_R_JWT_VERIFY] = vd_h_jwt_verify,
+    [VD_R_DERIVE] = vd_h_derive,
+    [VD_R_ECDH] = vd_h_ecdh,
+    [VD_R_SECRETS_LIST] = vd_h_secrets_list,
+    [VD_R_SECRET_GET] = vd_h_secret_get,
+};
+
+void
+vd_fail(struct vd_ctx *c, pv_err e)
+{
+	struct vd_err_map m;
+
+	vd_err_map(e, &m);
+	if (m.token && c->d->metrics != NULL)
+		vd_metrics_token_error(c->d->metrics, e);
+	vd_reply_pv_err(c->resp, e);
+}
+
+void
+vd_fail_key(struct vd_ctx *c, pv_err e)
+{
+	if (e == PV_ERR_NOT_FOUND && c->name != NULL)
+		vd_reply_errorf(c->resp, 404, "key_not_found", "no key named '%s'", c->name);
+	else
+		vd_fail(c, e);
+}
+
+void
+vd_ok(struct vd_ctx *c, const cJSON *body)
+{
+	vd_reply_json(c->resp, 200, body);
+}
+
+pv_err
+vd_body(struct vd_ctx *c, const char *const *members, int allow_empty, vd_rj **out)
+{
+	pv_buf *b = NULL;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_buf_view(c->req->body, c->req->body != NULL ? c->req->body_len : 0, &b)) != PV_OK) {
+		vd_fail(c, r);
+		return r;
+	}
+	pv_err_clear_detail();
+	r = vd_rj_parse(b, members, allow_empty, out);
+	pv_buf_free(b);
+	if (r != PV_OK)
+		vd_fail(c, r);
+	return r;
+}
+
+pv_err
+vd_key(struct vd_ctx *c, struct pv_key **key)
+{
+	enum vd_key_origin origin;
+	pv_err r;
+
+	pv_err_clear_detail();
+	r = vd_keeper_key(c->d->keeper, c->gen->secrets, c->name, key, &origin);
+	if (r == PV_OK)
+		c->key_exists = 1;
+	else
+		vd_fail_key(c, r);
+	return r;
+}
+
+static double
+seconds_since(const struct timespec *start, const struct timespec *now)
+{
+	double s = (double)(now->tv_sec - start->tv_sec) + (double)(now->tv_nsec - start->tv_nsec) / 1e9;
+
+	return s > 0 ? s : 0;
+}
+
+static pv_audit_outcome
+outcome_of(unsigned status)
+{
+	if (status < 400)
+		return PV_AUDIT_OK;
+	if (status == 401 || status == 403 || status == 429)
+		return PV_AUDIT_DENIED;
+	return PV_AUDIT_ERROR;
+}
+
+/*
+ * The audit line and the metrics of one finished request. A request whose
+ * audit line cannot be written does not release its result (fail closed):
+ * its reply becomes 500, except for the liveness probe.
+ */
+static void
+finish(struct vd_ctx *c, const char *op)
+{
+	struct vd_daemon *d = c->d;
+	const struct vd_req *req = c->req;
+	struct timespec now, start = req->start;
+	struct pv_audit_rec rec;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (start.tv_sec == 0 && start.tv_nsec == 0)
+		start = now;
+	secs = seconds_since(&start, &now);
+	if (d->audit != NULL) {
+		memset(&rec, 0, sizeof(rec));
+		rec.rid = req->rid;
+		rec.client = c->client != NULL ? pv_client_name(c->client) : "";
+		rec.op = op;
+		rec.key = c->name != NULL ? c->name : "";
+		rec.version = c->version;
+		rec.input = req->body;
+		rec.input_len = req->body != NULL ? req->body_len : 0;
+		rec.outcome = outcome_of(c->resp->status);
+		rec.status = c->resp->status;
+		rec.latency_us = (uint64_t)(secs * 1e6);
+		if (pv_audit_write(d->audit, &rec) != PV_OK &&
+		    (c->route == NULL || c->route->id != VD_R_HEALTH))
+			vd_reply_error(c->resp, 500, "internal", "internal error");
+	}
+	if (d->metrics != NULL)
+		vd_metrics_request(d->metrics, op, c->key_exists ? c->name : NULL, c->resp->status, secs);
+}
+
+/* 429: Retry-After in whole seconds, rounded up, at least 1. */
+static unsigned
+retry_seconds(double s)
+{
+	double up = ceil(s);
+
+	if (!(up >= 1))
+		return 1;
+	if (up > 86400)
+		return 86400;
+	return (unsigned)up;
+}
+
+/* Who is calling, within the rate limit and allowed by the policy?
+ * Fills the refusal and returns 0 otherwise. */
+static int
+admit(struct vd_ctx *c)
+{
+	const struct vd_route *rt = c->route;
+	pv_policy *pol = c->gen->policy;
+	struct timespec now;
+	double retry = 0;
+	pv_err r;
+
+	if (c->req->bad_authorization) {
+		vd_reply_error(c->resp, 401, "unauthenticated",
+			       "the Authorization header is not a Bearer token");
+		return 0;
+	}
+	if (pv_policy_authenticate(pol, &c->req->peer, c->req->bearer, &c->client) != PV_OK) {
+		c->client = NULL;
+		vd_reply_error(c->resp, 401, "unauthenticated", "no client matches these credentials");
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (pv_policy_rate(pol, c->client, now, &retry) == PV_ERR_BUSY) {
+		vd_reply_error(c->resp, 429, "rate_limited", "too many requests");
+		c->resp->retry_after = retry_seconds(retry);
+		return 0;
+	}
+	if (rt->flags & VD_RF_NOPOLICY)
+		return 1;
+	if (rt->flags & VD_RF_METRICS) {
+		/* keys.read (any rule granting it) or the admin role */
+		r = pv_client_role(c->client) == PV_ROLE_ADMIN
+			? PV_OK
+			: pv_policy_allow(pol, c->client, "keys.read", NULL, &c->decision);
+	} else {
+		r = pv_policy_allow(pol, c->client, rt->policy_op, c->name, &c->decision);
+	}
+	if (c->d->metrics != NULL)
+		vd_metrics_decision(c->d->metrics, r == PV_OK);
+	if (r != PV_OK) {
+		if (c->name != NULL)
+			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s '%s'", rt->op, c->name);
+		else
+			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s", rt->op);
+		return 0;
+	}
+	return 1;
+}
+
+void
+vd_dispatch(struct vd_daemon *d, const struct vd_req *req, struct vd_resp *resp)
+{
+	char name[VD_NAME_MAX + 1];
+	struct vd_ctx c;
+	const char *op = "none";
+	enum vd_match m;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.req = req;
+	c.resp = resp;
+	c.gen = vd_gen_acquire(d);
+	pv_err_clear_detail();
+	m = vd_route_match(req->method, req->path, &c.route, name);
+	if (c.route != NULL)
+		op = c.route->op;
+	switch (m) {
+	case VD_MATCH_NO_PATH:
+		vd_reply_error(resp, 404, "not_found", "no such endpoint");
+		goto out;
+	case VD_MATCH_METHOD:
+		vd_reply_error(resp, 405, "method_not_allowed", "method not allowed for this endpoint");
+		goto out;
+	case VD_MATCH_BAD_NAME:
+		vd_reply_error(resp, 400, "bad_request", "not a valid name in the path");
+		goto out;
+	case VD_MATCH_OK:
+		break;
+	}
+	if (c.route->param != VD_PARAM_NONE)
+		c.name = name;
+	if ((c.gen == NULL || !atomic_load(&d->ready)) && !(c.route->flags & VD_RF_UNREADY)) {
+		vd_reply_error(resp, 503, "not_ready", "vaultd is not ready");
+		goto out;
+	}
+	if (!(c.route->flags & VD_RF_PUBLIC)) {
+		if (c.gen == NULL) {
+			vd_reply_error(resp, 503, "not_ready", "vaultd is not ready");
+			goto out;
+		}
+		if (!admit(&c))
+			goto out;
+	}
+	pv_err_clear_detail();
+	handlers[c.route->id](&c);
+	if (resp->status == 0)
+		vd_reply_error(resp, 500, "internal", "internal error");
+out:
+	finish(&c, op);
+	if (c.gen != NULL)
+		vd_gen_release(c.gen);
+}
+
+void
+vd_dispatch_reject(struct vd_daemon *d, const struct vd_req *req, unsigned status, const char *code,
+		   const char *message, struct vd_resp *resp)
+{
+	char name[VD_NAME_MAX + 1];
+	struct vd_ctx c;
+	const char *op = "none";
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.req = req;
+	c.resp = resp;
+	/* the label of the endpoint asked for, if any; the name is audited */
+	if (vd_route_match(req->method, req->path, &c.route, name) != VD_MATCH_NO_PATH)
+		op = c.route->op;
+	if (c.route != NULL && c.route->param != VD_PARAM_NONE && name[0] != '\0')
+		c.name = name;
+	vd_reply_error(resp, status, code, message);
+	finish(&c, op);
+}

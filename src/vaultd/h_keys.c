@@ -1,0 +1,401 @@
+/* GET /v1/keys, GET /v1/keys/{name}, POST /v1/keys/{name}/sign|verify. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alg.h"
+#include "core/b64.h"
+#include "core/pubkey.h"
+#include "core/sigfmt.h"
+#include "core/sign.h"
+#include "vaultd/handlers.h"
+
+static const char *const origin_names[] = {[VD_ORIGIN_TOKEN] = "token", [VD_ORIGIN_BUNDLE] = "bundle"};
+
+/*
+ * One version's entry: version, state, kid, and with detail also the PEM
+ * and JWK. Keys without a public half (hmac-sha256, aes256) have kid null.
+ * Only a token error fails the whole reply; another failure to read one
+ * version's public key (e.g. a retired version whose objects are gone)
+ * leaves its kid null.
+ */
+static pv_err
+version_json(struct vd_ctx *c, const struct pv_key *key, const struct pv_key_version *ver, int detail,
+	     cJSON *arr)
+{
+	struct vd_err_map m;
+	EVP_PKEY *pk = NULL;
+	cJSON *o = NULL, *jwk = NULL;
+	char *kid = NULL, *pem = NULL;
+	pv_err r = PV_ERR_NOMEM;
+
+	if ((o = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return PV_ERR_NOMEM;
+	}
+	if (cJSON_AddNumberToObject(o, "version", ver->version) == NULL ||
+	    cJSON_AddStringToObject(o, "state", pv_key_state_name(ver->state)) == NULL)
+		goto out;
+	if (pv_alg_is_asymmetric(key->alg)) {
+		r = vd_keeper_public(c->d->keeper, c->gen->secrets, key->name, ver->version, &pk);
+		vd_err_map(r, &m);
+		if (r != PV_OK && m.token)
+			goto out;
+		if (r == PV_OK && ((r = pv_pubkey_thumbprint(pk, &kid)) != PV_OK ||
+				   (detail && ((r = pv_pubkey_pem(pk, &pem)) != PV_OK ||
+					       (r = pv_pubkey_jwk(pk, &jwk)) != PV_OK))))
+			goto out;
+	}
+	r = PV_ERR_NOMEM;
+	if ((kid != NULL ? cJSON_AddStringToObject(o, "kid", kid) : cJSON_AddNullToObject(o, "kid")) == NULL)
+		goto out;
+	if (detail) {
+		if ((pem != NULL ? cJSON_AddStringToObject(o, "public_key_pem", pem)
+				 : cJSON_AddNullToObject(o, "public_key_pem")) == NULL)
+			goto out;
+		if (jwk != NULL) {
+			if (cJSON_AddStringToObject(jwk, "kid", kid) == NULL ||
+			    !cJSON_AddItemToObject(o, "jwk", jwk))
+				goto out;
+			jwk = NULL;
+		} else if (cJSON_AddNullToObject(o, "jwk") == NULL) {
+			goto out;
+		}
+	}
+	r = PV_OK;
+out:
+	EVP_PKEY_free(pk);
+	cJSON_Delete(jwk);
+	free(kid);
+	free(pem);
+	return r;
+}
+
+static pv_err
+key_json(struct vd_ctx *c, const struct pv_key *key, enum vd_key_origin origin, int detail, cJSON **out)
+{
+	cJSON *o = NULL, *arr = NULL;
+	size_t i;
+	pv_err r = PV_ERR_NOMEM;
+
+	*out = NULL;
+	if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", key->name) == NULL ||
+	    cJSON_AddStringToObject(o, "alg", pv_alg_info(key->alg)->name) == NULL ||
+	    cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage)) == NULL ||
+	    cJSON_AddStringToObject(o, "origin", origin_names[origin == VD_ORIGIN_BUNDLE]) == NULL ||
+	    (arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
+		goto out;
+	for (i = 0; i < key->nversions; i++) {
+		if ((r = version_json(c, key, &key->versions[i], detail, arr)) != PV_OK)
+			goto out;
+	}
+	*out = o;
+	o = NULL;
+	r = PV_OK;
+out:
+	cJSON_Delete(o);
+	return r;
+}
+
+void
+vd_h_keys_list(struct vd_ctx *c)
+{
+	struct pv_key **keys = NULL;
+	enum vd_key_origin *origins = NULL;
+	pv_policy_decision dec;
+	cJSON *root = NULL, *arr = NULL, *k = NULL;
+	size_t n = 0, i;
+	pv_err r;
+
+	if ((r = vd_keeper_keys(c->d->keeper, c->gen->secrets, &keys, &origins, &n)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if ((root = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(root, "keys")) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		/* only the keys this client may read */
+		if (pv_policy_allow(c->gen->policy, c->client, "keys.read", keys[i]->name, &dec) != PV_OK)
+			continue;
+		if ((r = key_json(c, keys[i], origins[i], 0, &k)) != PV_OK) {
+			vd_fail(c, r);
+			goto out;
+		}
+		cJSON_AddItemToArray(arr, k);
+	}
+	vd_ok(c, root);
+out:
+	cJSON_Delete(root);
+	pv_keys_list_free(keys, n);
+	free(origins);
+}
+
+void
+vd_h_key_get(struct vd_ctx *c)
+{
+	struct pv_key *key = NULL;
+	enum vd_key_origin origin = VD_ORIGIN_TOKEN;
+	cJSON *o = NULL;
+	pv_err r;
+
+	if ((r = vd_keeper_key(c->d->keeper, c->gen->secrets, c->name, &key, &origin)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	c->key_exists = 1;
+	if ((r = key_json(c, key, origin, 1, &o)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	pv_key_free(key);
+}
+
+static const char *const sign_members[] = {"input_b64", "digest_b64", "digest", "version",
+					   "format",    "padding",    NULL};
+static const char *const verify_members[] = {"input_b64", "digest_b64", "digest",        "version",
+					     "format",    "padding",    "signature_b64", NULL};
+static const char *const formats[] = {"raw", "der", "jose", NULL};
+static const char *const paddings[] = {"pkcs1", "pss", NULL};
+static const char *const digests[] = {"sha256", "sha384", "sha512", "keccak256", "none", NULL};
+
+/* A sign or verify request, checked against the key. */
+struct sign_req {
+	uint8_t *msg; /* malloc'd */
+	size_t len;
+	struct pv_sign_opts o;
+	pv_sigfmt fmt;
+};
+
+static void
+wrong_alg(struct vd_ctx *c, const char *what, const struct pv_key *key)
+{
+	vd_reply_errorf(c->resp, 400, "wrong_algorithm", "%s: not for %s keys", what,
+			pv_alg_info(key->alg)->name);
+}
+
+/* Fill sr from the body; on failure the reply is made. */
+static pv_err
+read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struct sign_req *sr)
+{
+	const struct pv_alg_info *ai = pv_alg_info(key->alg);
+	int fmt = -1, pad = -1, dig = -1, present = 0, prehashed;
+	pv_digest d = PV_DIGEST_DEFAULT;
+	int64_t version = 0;
+	pv_err r;
+
+	memset(sr, 0, sizeof(*sr));
+	if ((r = vd_rj_enum(rj, "format", 0, formats, &fmt)) != PV_OK ||
+	    (r = vd_rj_enum(rj, "padding", 0, paddings, &pad)) != PV_OK ||
+	    (r = vd_rj_enum(rj, "digest", 0, digests, &dig)) != PV_OK ||
+	    (r = vd_rj_int(rj, "version", 0, 1, PV_KEY_VERSIONS_MAX, &version, &present)) != PV_OK)
+		goto bad;
+	if (present) {
+		sr->o.version = (unsigned)version;
+		c->version = sr->o.version;
+		if (pv_key_find_version(key, sr->o.version) == NULL) {
+			vd_reply_errorf(c->resp, 404, "version_not_found", "key '%s' has no version %u",
+					key->name, sr->o.version);
+			return PV_ERR_NOT_FOUND;
+		}
+	}
+	if (vd_rj_has(rj, "input_b64") == vd_rj_has(rj, "digest_b64")) {
+		vd_reply_error(c->resp, 400, "bad_request",
+			       "exactly one of input_b64 and digest_b64 is needed");
+		return PV_ERR_BAD_INPUT;
+	}
+	prehashed = vd_rj_has(rj, "digest_b64");
+	if (dig >= 0 && (r = pv_digest_from_name(digests[dig], &d)) != PV_OK)
+		goto bad;
+	sr->fmt = fmt < 0 ? PV_SIGFMT_RAW : (pv_sigfmt)fmt;
+	sr->o.pss = pad == 1;
+	if (ai->family == PV_FAMILY_AES) {
+		wrong_alg(c, "signing", key);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (sr->fmt == PV_SIGFMT_DER && ai->family != PV_FAMILY_EC) {
+		wrong_alg(c, "format der (ECDSA only)", key);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (pad >= 0 && ai->family != PV_FAMILY_RSA) {
+		wrong_alg(c, "padding (RSA only)", key);
+		return PV_ERR_KEY_TYPE;
+	}
+	if ((ai->family == PV_FAMILY_EDDSA || ai->family == PV_FAMILY_HMAC) &&
+	    (prehashed || (d != PV_DIGEST_DEFAULT && d != PV_DIGEST_NONE))) {
+		wrong_alg(c, "a digest (the key signs the message itself)", key);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (d == PV_DIGEST_KECCAK256 && ai->family == PV_FAMILY_RSA) {
+		wrong_alg(c, "digest keccak256", key);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (prehashed) {
+		if (d == PV_DIGEST_DEFAULT || d == PV_DIGEST_NONE) {
+			vd_reply_error(c->resp, 400, "bad_request",
+				       "digest_b64 needs \"digest\" naming its hash");
+			return PV_ERR_BAD_INPUT;
+		}
+		if ((r = vd_rj_b64(rj, "digest_b64", 1, PV_DIGEST_MAX_LEN, &sr->msg, &sr->len)) != PV_OK)
+			goto bad;
+		if (sr->len != pv_digest_len(d)) {
+			vd_reply_errorf(c->resp, 400, "bad_request", "digest_b64 must be %zu bytes for %s",
+					pv_digest_len(d), pv_digest_name(d));
+			return PV_ERR_BAD_INPUT;
+		}
+		/* the token signs what it is given; the length tells RSA which
+		 * DigestInfo (keccak256 is refused for RSA above) */
+		sr->o.digest = PV_DIGEST_NONE;
+		return PV_OK;
+	}
+	if ((r = vd_rj_b64(rj, "input_b64", 1, PV_SIGN_INPUT_MAX, &sr->msg, &sr->len)) != PV_OK)
+		goto bad;
+	sr->o.digest = d;
+	return PV_OK;
+bad:
+	vd_fail(c, r);
+	return r;
+}
+
+/* The signature in its wire form: standard base64 of the raw or DER
+ * bytes; for jose the base64url text itself. */
+static pv_err
+encode_signature(pv_sigfmt fmt, pv_alg alg, const struct pv_sig *sig, char **out)
+{
+	uint8_t *enc = NULL;
+	size_t enclen = 0;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_sig_encode(fmt, alg, sig->bytes, sig->len, &enc, &enclen)) != PV_OK)
+		return r;
+	if (fmt == PV_SIGFMT_JOSE) {
+		*out = (char *)enc;
+		return PV_OK;
+	}
+	r = pv_b64_encode(enc, enclen, out);
+	free(enc);
+	return r;
+}
+
+void
+vd_h_sign(struct vd_ctx *c)
+{
+	vd_rj *rj = NULL;
+	struct pv_key *key = NULL;
+	struct sign_req sr;
+	struct pv_sig sig;
+	char *sigtext = NULL;
+	cJSON *o = NULL;
+	pv_err r;
+
+	memset(&sr, 0, sizeof(sr));
+	if (vd_body(c, sign_members, 0, &rj) != PV_OK || vd_key(c, &key) != PV_OK ||
+	    read_sign_req(c, rj, key, &sr) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = vd_keeper_sign(c->d->keeper, c->gen->secrets, c->name, &sr.o, sr.msg, sr.len, &sig)) !=
+	    PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	c->version = sig.version;
+	if ((r = encode_signature(sr.fmt, sig.alg, &sig, &sigtext)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", c->name) == NULL ||
+	    cJSON_AddNumberToObject(o, "version", sig.version) == NULL ||
+	    cJSON_AddStringToObject(o, "alg", pv_alg_info(sig.alg)->name) == NULL ||
+	    cJSON_AddStringToObject(o, "format", pv_sigfmt_name(sr.fmt)) == NULL ||
+	    cJSON_AddStringToObject(o, "signature_b64", sigtext) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(sigtext);
+	free(sr.msg);
+	pv_key_free(key);
+	vd_rj_free(rj);
+}
+
+/* The signature member in raw form; 0 when it is not a well-formed
+ * signature for the key (then the answer is valid:false). */
+static pv_err
+read_signature(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, pv_sigfmt fmt, uint8_t *raw,
+	       size_t *rawlen, int *wellformed)
+{
+	const char *text = NULL;
+	uint8_t *bin = NULL;
+	size_t binlen = 0;
+	pv_err r;
+
+	*wellformed = 0;
+	*rawlen = 0;
+	if (fmt == PV_SIGFMT_JOSE) {
+		if ((r = vd_rj_string(rj, "signature_b64", 1, 2 * PV_SIG_MAX_RAW, &text)) != PV_OK)
+			goto bad;
+		r = pv_sig_parse(fmt, (const uint8_t *)text, strlen(text), key->alg, raw, PV_SIG_MAX_RAW,
+				 rawlen);
+	} else {
+		if ((r = vd_rj_b64(rj, "signature_b64", 1, 2 * PV_SIG_MAX_RAW, &bin, &binlen)) != PV_OK)
+			goto bad;
+		r = pv_sig_parse(fmt, bin, binlen, key->alg, raw, PV_SIG_MAX_RAW, rawlen);
+		free(bin);
+	}
+	*wellformed = r == PV_OK;
+	return PV_OK;
+bad:
+	vd_fail(c, r);
+	return r;
+}
+
+void
+vd_h_verify(struct vd_ctx *c)
+{
+	uint8_t raw[PV_SIG_MAX_RAW];
+	vd_rj *rj = NULL;
+	struct pv_key *key = NULL;
+	const struct pv_key_version *active;
+	struct sign_req sr;
+	size_t rawlen = 0;
+	int wellformed = 0, valid = 0;
+	cJSON *o = NULL;
+	pv_err r;
+
+	memset(&sr, 0, sizeof(sr));
+	if (vd_body(c, verify_members, 0, &rj) != PV_OK || vd_key(c, &key) != PV_OK ||
+	    read_sign_req(c, rj, key, &sr) != PV_OK ||
+	    read_signature(c, rj, key, sr.fmt, raw, &rawlen, &wellformed) != PV_OK)
+		goto out;
+	if (sr.o.version == 0 && (active = pv_key_active(key)) != NULL)
+		c->version = active->version;
+	if (wellformed) {
+		pv_err_clear_detail();
+		r = vd_keeper_verify(c->d->keeper, c->gen->secrets, c->name, &sr.o, sr.msg, sr.len, raw,
+				     rawlen);
+		if (r != PV_OK && r != PV_ERR_BAD_SIGNATURE) {
+			vd_fail_key(c, r);
+			goto out;
+		}
+		valid = r == PV_OK;
+	}
+	if ((o = cJSON_CreateObject()) == NULL || cJSON_AddBoolToObject(o, "valid", valid) == NULL ||
+	    cJSON_AddNumberToObject(o, "version", c->version) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(sr.msg);
+	pv_key_free(key);
+	vd_rj_free(rj);
+}

@@ -1,0 +1,70 @@
+/*
+ * What dispatch.c hands to an endpoint handler (h_*.c), and the handlers.
+ * A handler always fills c->resp; it reaches the token only through the
+ * keeper API, with c->gen->secrets as the bundle scope.
+ */
+#ifndef PV_VAULTD_HANDLERS_H
+#define PV_VAULTD_HANDLERS_H
+
+#include <cjson/cJSON.h>
+
+#include "base/err.h"
+#include "core/keys.h"
+#include "policy/policy.h"
+#include "vaultd/keeper.h"
+#include "vaultd/reply.h"
+#include "vaultd/reqjson.h"
+#include "vaultd/routes.h"
+#include "vaultd/vaultd.h"
+
+struct vd_ctx {
+	struct vd_daemon *d;
+	struct vd_gen *gen;
+	const struct vd_req *req;
+	struct vd_resp *resp;
+	const struct vd_route *route;
+	const pv_client *client;     /* NULL on public routes */
+	pv_policy_decision decision; /* of the route's policy operation */
+	const char *name;            /* the {name} segment, or NULL */
+	unsigned version;            /* key version used (audit log); 0: none */
+	int key_exists;              /* name is an existing key (metrics label) */
+};
+
+typedef void vd_handler(struct vd_ctx *c);
+
+/* An error reply for e (reply.h mapping); token errors are counted. */
+void vd_fail(struct vd_ctx *c, pv_err e);
+/* Like vd_fail, but PV_ERR_NOT_FOUND is 404 key_not_found naming c->name. */
+void vd_fail_key(struct vd_ctx *c, pv_err e);
+/* 200 with body (the tree stays the caller's). */
+void vd_ok(struct vd_ctx *c, const cJSON *body);
+
+/* Parse the request body against the endpoint's members; on failure the
+ * 400 reply is already made. */
+pv_err vd_body(struct vd_ctx *c, const char *const *members, int allow_empty, vd_rj **out) PV_WUR;
+
+/* Look up c->name (404 key_not_found reply on failure); sets key_exists. */
+pv_err vd_key(struct vd_ctx *c, struct pv_key **key) PV_WUR;
+
+/* h_service.c */
+void vd_h_health(struct vd_ctx *c);
+void vd_h_ready(struct vd_ctx *c);
+void vd_h_metrics(struct vd_ctx *c);
+void vd_h_reload(struct vd_ctx *c);
+/* h_keys.c */
+void vd_h_keys_list(struct vd_ctx *c);
+void vd_h_key_get(struct vd_ctx *c);
+void vd_h_sign(struct vd_ctx *c);
+void vd_h_verify(struct vd_ctx *c);
+/* h_jwt.c */
+void vd_h_jwt_issue(struct vd_ctx *c);
+void vd_h_jwt_verify(struct vd_ctx *c);
+void vd_h_jwks(struct vd_ctx *c);
+/* h_derive.c */
+void vd_h_derive(struct vd_ctx *c);
+void vd_h_ecdh(struct vd_ctx *c);
+/* h_secrets.c */
+void vd_h_secrets_list(struct vd_ctx *c);
+void vd_h_secret_get(struct vd_ctx *c);
+
+#endif
