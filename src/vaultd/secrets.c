@@ -146,7 +146,10 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, p11_obj
 	 * the handle look stale, and the next use searches for it by CKA_ID */
 	p11_token_get_stats(tok, &st);
 	if ((r = pv_bundle_unwrap_key(tok, e, dek, &ki, &h)) != PV_OK) {
-		pv_err_set_detail("bundle entry %s: %s (%s)", e->name, pv_strerror(r), pv_err_detail());
+		char detail[400];
+
+		snprintf(detail, sizeof(detail), "%s", pv_err_detail());
+		pv_err_set_detail("bundle entry %s: %s (%s)", e->name, pv_strerror(r), detail);
 		return r;
 	}
 	memset(obj, 0, sizeof(*obj));
@@ -269,6 +272,7 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 {
 	struct pv_bundle_opened op = {0};
 	struct pv_kvlist kv;
+	char *missing = NULL;
 	pv_err r;
 
 	pv_kvlist_init(&kv);
@@ -280,7 +284,7 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 	if ((r = collect_keys(s, k)) != PV_OK)
 		goto out;
 	if ((r = pv_bundle_open(s->tok, s->bundle, &s->ropts, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
-	    (r = pv_bundle_decrypt(s->bundle, op.dek, NULL, 0, 1, &kv, NULL)) != PV_OK ||
+	    (r = pv_bundle_decrypt(s->bundle, op.dek, NULL, 0, 1, &kv, &missing)) != PV_OK ||
 	    (r = take_values(s, &kv)) != PV_OK)
 		goto out;
 	pv_bundle_opened_clear(&op);
@@ -293,6 +297,7 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 		s->sync->gen = st.generation;
 	}
 out:
+	free(missing);
 	pv_bundle_opened_clear(&op);
 	pv_kvlist_free(&kv);
 	return r;
@@ -390,6 +395,7 @@ vd_secrets_load_ex(struct vd_keeper *k, const struct pv_config *cfg, int with_bu
 		   int *bundle_failed)
 {
 	struct vd_secrets *s = NULL;
+	char detail[512];
 	pv_err r;
 
 	*out = NULL;
@@ -405,8 +411,9 @@ vd_secrets_load_ex(struct vd_keeper *k, const struct pv_config *cfg, int with_bu
 	if (with_bundle && cfg->bundle.present && (r = load_bundle(s, k, cfg)) != PV_OK) {
 		if (bundle_failed != NULL)
 			*bundle_failed = 1;
-		pv_err_set_detail("bundle %s: %s", cfg->bundle.path,
-				  pv_err_detail()[0] ? pv_err_detail() : pv_strerror(r));
+		/* a copy: the detail cannot be formatted into itself */
+		snprintf(detail, sizeof(detail), "%s", pv_err_detail()[0] ? pv_err_detail() : pv_strerror(r));
+		pv_err_set_detail("bundle %s: %s", cfg->bundle.path, detail);
 		goto out;
 	}
 	if ((r = load_environment(s, cfg)) != PV_OK || (r = build_rows(s)) != PV_OK)

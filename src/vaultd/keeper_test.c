@@ -1,0 +1,764 @@
+/*
+ * The keeper on a throwaway SoftHSM token behind the fault-injection shim:
+ * signing and verification, HMAC derivation, ECDH against OpenSSL, the JWK
+ * Set cache and its ETag across a rotation, JWT verification, the boot
+ * bundle's values and keys (signatures checked with OpenSSL against the
+ * entry's public key), key objects unwrapped again after the token lost
+ * them, and configuration generations with reload.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include "base/secmem.h"
+#include "bundle/bundle.h"
+#include "core/sigfmt.h"
+#include "pkcs11/testutil.h"
+#include "vaultd/keeper_int.h"
+#include "vaultd/metrics.h"
+#include "vaultd/vaultd.h"
+
+static struct tu_token T;
+static char workdir[64];
+static int (*fault_set)(const char *spec);
+static unsigned long (*fault_count)(const char *fn);
+static void (*fault_reset_counts)(void);
+
+static const uint8_t msg[] = "p11vault keeper_test message";
+
+struct fixture {
+	struct vd_keeper *k;
+	struct pv_config *cfg;
+};
+
+/* A valid vaultd.json for the test token; extra: members added at the end. */
+static char *
+config_text(const char *extra)
+{
+	char *t = NULL;
+
+	assert_true(asprintf(&t,
+			     "{\"token\":{\"uri\":\"%s\",\"module\":\"%s\",\"pin_source\":\"%s\"},"
+			     "\"listen\":{\"unix\":{\"path\":\"%s/vd.sock\"}},"
+			     "\"audit\":{\"file\":\"%s/audit.log\"},"
+			     "\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}]%s%s}",
+			     T.uri, PV_FAULTMOD, T.pin_source, workdir, workdir, extra ? "," : "",
+			     extra ? extra : "") > 0);
+	return t;
+}
+
+static struct pv_config *
+config(const char *extra)
+{
+	struct pv_config *cfg = NULL;
+	char *text = config_text(extra);
+	pv_buf *b = NULL;
+
+	assert_int_equal(pv_buf_view(text, strlen(text), &b), PV_OK);
+	if (pv_config_parse(b, &cfg) != PV_OK)
+		fail_msg("config: %s", pv_err_detail());
+	pv_buf_free(b);
+	free(text);
+	return cfg;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->cfg = config(NULL);
+	if (vd_keeper_open(f->cfg, &f->k) != PV_OK) {
+		fprintf(stderr, "vd_keeper_open: %s\n", pv_err_detail());
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(fault_set(""), 0);
+	vd_keeper_close(f->k);
+	pv_config_free(f->cfg);
+	free(f);
+	return 0;
+}
+
+/* ECDSA raw r||s checked by OpenSSL (DER through sigfmt). */
+static int
+ossl_verify(EVP_PKEY *pk, const char *md, const uint8_t *m, size_t mlen, const uint8_t *sig, size_t siglen,
+	    size_t field)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	int ok;
+
+	assert_non_null(ctx);
+	if (field != 0) {
+		assert_int_equal(pv_ecdsa_raw_to_der(sig, siglen, field, &der, &derlen), PV_OK);
+		sig = der;
+		siglen = derlen;
+	}
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, md ? EVP_get_digestbyname(md) : NULL, NULL, pk), 1);
+	ok = EVP_DigestVerify(ctx, sig, siglen, m, mlen) == 1;
+	EVP_MD_CTX_free(ctx);
+	free(der);
+	return ok;
+}
+
+static void
+test_sign_verify(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *ks = vd_keeper_keystore(f->k);
+	struct pv_sign_opts o = {0};
+	struct pv_key **keys = NULL, *key = NULL;
+	enum vd_key_origin *orig = NULL, origin;
+	EVP_PKEY *pk = NULL;
+	struct pv_sig sig;
+	size_t n = 0, i;
+	int seen = 0;
+
+	assert_int_equal(pv_keys_create(ks, "sv-p256", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "sv-ed", PV_ALG_ED25519, NULL), PV_OK);
+	assert_string_not_equal(vd_keeper_token_label(f->k), "");
+
+	assert_int_equal(vd_keeper_sign(f->k, NULL, "sv-p256", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(sig.version, 1);
+	assert_int_equal(vd_keeper_verify(f->k, NULL, "sv-p256", &o, msg, sizeof(msg), sig.bytes, sig.len),
+			 PV_OK);
+	assert_int_equal(vd_keeper_public(f->k, NULL, "sv-p256", 0, &pk), PV_OK);
+	assert_true(ossl_verify(pk, "SHA256", msg, sizeof(msg), sig.bytes, sig.len, 32));
+	EVP_PKEY_free(pk);
+	pk = NULL;
+	sig.bytes[5] ^= 1;
+	assert_int_equal(vd_keeper_verify(f->k, NULL, "sv-p256", &o, msg, sizeof(msg), sig.bytes, sig.len),
+			 PV_ERR_BAD_SIGNATURE);
+
+	assert_int_equal(vd_keeper_sign(f->k, NULL, "sv-ed", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(vd_keeper_public(f->k, NULL, "sv-ed", 1, &pk), PV_OK);
+	assert_true(ossl_verify(pk, NULL, msg, sizeof(msg), sig.bytes, sig.len, 0));
+	EVP_PKEY_free(pk);
+	pk = NULL;
+	assert_int_equal(vd_keeper_public(f->k, NULL, "sv-ed", 7, &pk), PV_ERR_NOT_FOUND);
+
+	/* unknown key: NOT_FOUND naming it */
+	assert_int_equal(vd_keeper_sign(f->k, NULL, "no-such", &o, msg, sizeof(msg), &sig), PV_ERR_NOT_FOUND);
+	assert_non_null(strstr(pv_err_detail(), "no-such"));
+	assert_int_equal(vd_keeper_key(f->k, NULL, "no-such", &key, &origin), PV_ERR_NOT_FOUND);
+	assert_non_null(strstr(pv_err_detail(), "no-such"));
+	assert_int_equal(vd_keeper_public(f->k, NULL, "no-such", 0, &pk), PV_ERR_NOT_FOUND);
+
+	assert_int_equal(vd_keeper_key(f->k, NULL, "sv-ed", &key, &origin), PV_OK);
+	assert_int_equal(origin, VD_ORIGIN_TOKEN);
+	assert_int_equal(key->alg, PV_ALG_ED25519);
+	pv_key_free(key);
+	assert_int_equal(vd_keeper_keys(f->k, NULL, &keys, &orig, &n), PV_OK);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(orig[i], VD_ORIGIN_TOKEN);
+		seen += strcmp(keys[i]->name, "sv-p256") == 0 || strcmp(keys[i]->name, "sv-ed") == 0;
+	}
+	assert_int_equal(seen, 2);
+	pv_keys_list_free(keys, n);
+	free(orig);
+}
+
+static void
+test_derive(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *ks = vd_keeper_keystore(f->k);
+	uint8_t a1[32], a2[32], b[32], zero[32] = {0};
+	unsigned v = 0;
+
+	assert_int_equal(pv_keys_create(ks, "dv-hmac", PV_ALG_HMAC_SHA256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "dv-p256", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(vd_keeper_derive(f->k, "dv-hmac", (const uint8_t *)"ctx-a", 5, a1, &v), PV_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(vd_keeper_derive(f->k, "dv-hmac", (const uint8_t *)"ctx-a", 5, a2, NULL), PV_OK);
+	assert_int_equal(vd_keeper_derive(f->k, "dv-hmac", (const uint8_t *)"ctx-b", 5, b, NULL), PV_OK);
+	assert_memory_equal(a1, a2, 32);
+	assert_memory_not_equal(a1, b, 32);
+	assert_memory_not_equal(a1, zero, 32);
+	/* an empty context is a context too */
+	assert_int_equal(vd_keeper_derive(f->k, "dv-hmac", (const uint8_t *)"", 0, b, NULL), PV_OK);
+	assert_memory_not_equal(a1, b, 32);
+	/* after a rotation the new version derives other bytes */
+	assert_int_equal(pv_keys_rotate(ks, "dv-hmac", 0, NULL), PV_OK);
+	assert_int_equal(vd_keeper_derive(f->k, "dv-hmac", (const uint8_t *)"ctx-a", 5, a2, &v), PV_OK);
+	assert_int_equal(v, 2);
+	assert_memory_not_equal(a1, a2, 32);
+
+	assert_int_equal(vd_keeper_derive(f->k, "dv-p256", (const uint8_t *)"x", 1, b, NULL),
+			 PV_ERR_KEY_TYPE);
+	assert_int_equal(vd_keeper_derive(f->k, "dv-none", (const uint8_t *)"x", 1, b, NULL),
+			 PV_ERR_NOT_FOUND);
+	assert_non_null(strstr(pv_err_detail(), "dv-none"));
+}
+
+static void
+test_ecdh(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *ks = vd_keeper_keystore(f->k);
+	EVP_PKEY *peer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *ours = NULL;
+	EVP_PKEY_CTX *dc = NULL;
+	pv_secret *shared = NULL;
+	uint8_t want[64];
+	size_t wlen = sizeof(want);
+	unsigned v = 0;
+
+	assert_non_null(peer);
+	assert_non_null(p384);
+	assert_int_equal(pv_keys_create(ks, "ec-p256", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "ec-k1", PV_ALG_SECP256K1, NULL), PV_OK);
+	assert_int_equal(vd_keeper_ecdh(f->k, "ec-p256", peer, &shared, &v), PV_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(pv_secret_len(shared), 32);
+
+	/* the same secret from the peer's side, in OpenSSL */
+	assert_int_equal(vd_keeper_public(f->k, NULL, "ec-p256", 0, &ours), PV_OK);
+	assert_non_null(dc = EVP_PKEY_CTX_new(peer, NULL));
+	assert_int_equal(EVP_PKEY_derive_init(dc), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(dc, ours), 1);
+	assert_int_equal(EVP_PKEY_derive(dc, want, &wlen), 1);
+	assert_int_equal(wlen, 32);
+	assert_memory_equal(pv_secret_ro(shared), want, 32);
+	pv_secret_free(shared);
+	shared = NULL;
+
+	assert_int_equal(vd_keeper_ecdh(f->k, "ec-p256", p384, &shared, NULL), PV_ERR_KEY_TYPE);
+	assert_null(shared);
+	assert_int_equal(vd_keeper_ecdh(f->k, "ec-k1", peer, &shared, NULL), PV_ERR_KEY_TYPE);
+	assert_int_equal(vd_keeper_ecdh(f->k, "ec-none", peer, &shared, NULL), PV_ERR_NOT_FOUND);
+	assert_non_null(strstr(pv_err_detail(), "ec-none"));
+	EVP_PKEY_CTX_free(dc);
+	EVP_PKEY_free(ours);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(p384);
+}
+
+static void
+test_jwks_and_jwt(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *ks = vd_keeper_keystore(f->k);
+	struct pv_jwt_opts jo = {0};
+	char *j1 = NULL, *e1 = NULL, *j2 = NULL, *e2 = NULL, *tok = NULL, *kid = NULL, *dot;
+	cJSON *claims = cJSON_CreateObject(), *got = NULL;
+	size_t l1 = 0, l2 = 0;
+
+	vd_keeper_set_meta_ttl(f->k, 1);
+	assert_int_equal(pv_keys_create(ks, "jw-es", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(vd_keeper_jwks(f->k, &j1, &l1, &e1), PV_OK);
+	assert_int_equal(strlen(j1), l1);
+	assert_true(e1[0] == '"' && e1[strlen(e1) - 1] == '"' && strlen(e1) == 45);
+	/* cached: the same bytes and ETag */
+	assert_int_equal(vd_keeper_jwks(f->k, &j2, &l2, &e2), PV_OK);
+	assert_string_equal(j1, j2);
+	assert_string_equal(e1, e2);
+	free(j2);
+	free(e2);
+
+	/* a JWT issued now verifies against the set, and names its kid */
+	assert_non_null(claims);
+	assert_non_null(cJSON_AddStringToObject(claims, "sub", "alice"));
+	jo.iss = "https://issuer.test";
+	assert_int_equal(vd_keeper_jwt_issue(f->k, "jw-es", &jo, claims, &tok), PV_OK);
+	assert_int_equal(vd_keeper_jwt_verify(f->k, tok, time(NULL), &got, &kid), PV_OK);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(got, "sub")->valuestring, "alice");
+	assert_non_null(kid);
+	assert_non_null(strstr(j1, kid));
+	cJSON_Delete(got);
+	got = NULL;
+	free(kid);
+	kid = NULL;
+	/* a changed signature: refused, the kid still read */
+	dot = strrchr(tok, '.');
+	dot[3] = dot[3] == 'A' ? 'B' : 'A';
+	assert_int_equal(vd_keeper_jwt_verify(f->k, tok, time(NULL), &got, &kid), PV_ERR_BAD_SIGNATURE);
+	assert_null(got);
+	assert_non_null(kid);
+	free(kid);
+	kid = NULL;
+	assert_int_equal(vd_keeper_jwt_verify(f->k, "a.b", time(NULL), &got, &kid), PV_ERR_BAD_INPUT);
+	assert_null(kid);
+	/* a header that is not strict base64url gives no kid */
+	assert_int_equal(vd_keeper_jwt_verify(f->k, "eyJra WQiOiJ4In0.e30.AA", time(NULL), &got, &kid),
+			 PV_ERR_BAD_INPUT);
+	assert_null(kid);
+
+	/* a rotation shows once the TTL has passed */
+	assert_int_equal(pv_keys_rotate(ks, "jw-es", 1, NULL), PV_OK);
+	sleep(2);
+	assert_int_equal(vd_keeper_jwks(f->k, &j2, &l2, &e2), PV_OK);
+	assert_string_not_equal(e1, e2);
+	assert_true(l2 > l1);
+	free(j2);
+	free(e2);
+	/* flush drops the cache at once */
+	assert_int_equal(pv_keys_activate(ks, "jw-es", 2), PV_OK);
+	vd_keeper_set_meta_ttl(f->k, 60);
+	vd_keeper_flush(f->k);
+	assert_int_equal(vd_keeper_jwks(f->k, &j2, &l2, &e2), PV_OK);
+	free(j1);
+	free(e1);
+	assert_int_equal(vd_keeper_jwks(f->k, &j1, &l1, &e1), PV_OK);
+	assert_string_equal(e1, e2);
+	free(j1);
+	free(e1);
+	free(j2);
+	free(e2);
+	free(tok);
+	cJSON_Delete(claims);
+}
+
+/* ---- the boot bundle ---- */
+
+struct made_bundle {
+	char path[128];
+	EVP_PKEY *key; /* the private key sealed as entry "bk" */
+};
+
+/* A bundle for the token's AES KEK "kek" (made once) with env DB_PASSWORD,
+ * file tls.pem and private key NAME (P-256). */
+static void
+make_bundle(struct fixture *f, const char *file, const char *keyname, const char *db_password,
+	    struct made_bundle *mb)
+{
+	pv_keystore *ks = vd_keeper_keystore(f->k);
+	struct pv_key *kek = NULL;
+	struct pv_key_version ver;
+	struct pv_rcpt_spec spec;
+	struct pv_bundle *b = NULL;
+	pv_dek *dek = NULL;
+	p11_obj obj;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+	pv_err r;
+
+	r = pv_keys_create(ks, "kek", PV_ALG_AES256, NULL);
+	assert_true(r == PV_OK || r == PV_ERR_EXISTS);
+	assert_int_equal(pv_keys_resolve(ks, "kek", 0, &kek, &ver, &obj), PV_OK);
+	obj.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_obj_find(vd_keeper_token(f->k), &obj), PV_OK);
+	memset(&spec, 0, sizeof(spec));
+	spec.type = PV_RCPT_AES_KWP;
+	spec.tok = vd_keeper_token(f->k);
+	spec.kek = obj.handle;
+	assert_int_equal(pv_bundle_rcpt_spec_kid(&spec), PV_OK);
+	assert_int_equal(pv_bundle_new(&b), PV_OK);
+	assert_int_equal(pv_dek_generate(&dek), PV_OK);
+	assert_int_equal(pv_bundle_add_rcpt(b, dek, &spec), PV_OK);
+	assert_int_equal(pv_bundle_put_value(b, dek, "DB_PASSWORD", PV_ENTRY_ENV,
+					     (const uint8_t *)db_password, strlen(db_password)),
+			 PV_OK);
+	assert_int_equal(pv_bundle_put_value(b, dek, "tls.pem", PV_ENTRY_FILE, (const uint8_t *)"PEM\n", 4),
+			 PV_OK);
+	mb->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(mb->key);
+	assert_int_equal(pv_bundle_put_key(b, dek, keyname, mb->key), PV_OK);
+	assert_int_equal(pv_bundle_seal_check(b, dek), PV_OK);
+	assert_int_equal(pv_bundle_serialize(b, &text, &len), PV_OK);
+	snprintf(mb->path, sizeof(mb->path), "%s/%s", workdir, file);
+	assert_non_null(fp = fopen(mb->path, "w"));
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	free(text);
+	pv_dek_free(dek);
+	pv_bundle_free(b);
+	pv_key_free(kek);
+}
+
+static struct pv_config *
+bundle_config(const char *path, const char *more)
+{
+	char extra[512];
+
+	snprintf(extra, sizeof(extra), "\"bundle\":{\"path\":\"%s\"}%s%s", path, more ? "," : "",
+		 more ? more : "");
+	return config(extra);
+}
+
+/* Private key objects with the bundle keys' label (session objects too). */
+static size_t
+count_bundle_objects(p11_token *tok)
+{
+	static const char label[] = "p11vault-bundle-key";
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof(cls)},
+			    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)}};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(p11_find_all(tok, a, 2, &hs, &n), PV_OK);
+	free(hs);
+	return n;
+}
+
+static void
+sign_bundle_key(struct fixture *f, const struct vd_secrets *s, const char *name, EVP_PKEY *pub)
+{
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+
+	if (vd_keeper_sign(f->k, s, name, &o, msg, sizeof(msg), &sig) != PV_OK)
+		fail_msg("sign with %s: %s", name, pv_err_detail());
+	assert_int_equal(sig.version, 1);
+	assert_true(ossl_verify(pub, "SHA256", msg, sizeof(msg), sig.bytes, sig.len, 32));
+	assert_int_equal(vd_keeper_verify(f->k, s, name, &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	sig.bytes[0] ^= 0x80;
+	assert_int_equal(vd_keeper_verify(f->k, s, name, &o, msg, sizeof(msg), sig.bytes, sig.len),
+			 PV_ERR_BAD_SIGNATURE);
+}
+
+static void
+test_bundle_secrets(void **state)
+{
+	struct fixture *f = *state;
+	struct made_bundle mb;
+	struct pv_config *cfg;
+	struct vd_secrets *s = NULL;
+	struct vd_secret_info info;
+	struct pv_key **keys = NULL, *key = NULL;
+	enum vd_key_origin *orig = NULL, origin;
+	pv_secret *v = NULL;
+	EVP_PKEY *pk = NULL;
+	size_t n = 0, i;
+	int seen = 0;
+	static const char *const names[] = {"DB_PASSWORD", "PV_KT_ENV", "bk", "tls.pem"};
+	static const char *const kinds[] = {"env", "env", "private-key", "file"};
+	static const char *const origins[] = {"bundle", "environment", "bundle", "bundle"};
+
+	make_bundle(f, "b1.bundle", "bk", "hunter2-planted", &mb);
+	setenv("PV_KT_ENV", "env-value", 1);
+	cfg = bundle_config(mb.path, "\"secrets\":{\"environment\":[\"PV_KT_ENV\"]}");
+	if (vd_secrets_load(f->k, cfg, &s) != PV_OK)
+		fail_msg("load: %s", pv_err_detail());
+	assert_int_equal(vd_secrets_bundle_version(s), 1);
+	assert_int_equal(vd_secrets_count(s), 4);
+	for (i = 0; i < 4; i++) {
+		vd_secrets_info(s, i, &info);
+		assert_string_equal(info.name, names[i]);
+		assert_string_equal(info.kind, kinds[i]);
+		assert_string_equal(info.origin, origins[i]);
+	}
+	vd_secrets_info(s, 0, &info);
+	assert_int_equal(info.size, strlen("hunter2-planted"));
+	vd_secrets_info(s, 2, &info);
+	assert_int_equal(info.size, 0);
+
+	assert_int_equal(vd_secrets_get(s, "DB_PASSWORD", &v), PV_OK);
+	assert_int_equal(pv_secret_len(v), strlen("hunter2-planted"));
+	assert_memory_equal(pv_secret_ro(v), "hunter2-planted", strlen("hunter2-planted"));
+	pv_secret_free(v);
+	assert_int_equal(vd_secrets_get(s, "PV_KT_ENV", &v), PV_OK);
+	assert_memory_equal(pv_secret_ro(v), "env-value", 9);
+	pv_secret_free(v);
+	v = NULL;
+	assert_int_equal(vd_secrets_get(s, "bk", &v), PV_ERR_KEY_TYPE);
+	assert_null(v);
+	assert_int_equal(vd_secrets_get(s, "nope", &v), PV_ERR_NOT_FOUND);
+
+	/* the bundle key: signs, verifies with the entry's public key */
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 1);
+	sign_bundle_key(f, s, "bk", mb.key);
+	assert_int_equal(vd_keeper_public(f->k, s, "bk", 0, &pk), PV_OK);
+	assert_int_equal(EVP_PKEY_eq(pk, mb.key), 1);
+	EVP_PKEY_free(pk);
+	pk = NULL;
+	assert_int_equal(vd_keeper_public(f->k, s, "bk", 2, &pk), PV_ERR_NOT_FOUND);
+	assert_int_equal(vd_keeper_key(f->k, s, "bk", &key, &origin), PV_OK);
+	assert_int_equal(origin, VD_ORIGIN_BUNDLE);
+	assert_int_equal(key->alg, PV_ALG_P256);
+	assert_int_equal(key->nversions, 1);
+	assert_int_equal(key->versions[0].state, PV_STATE_ACTIVE);
+	pv_key_free(key);
+	assert_int_equal(vd_keeper_keys(f->k, s, &keys, &orig, &n), PV_OK);
+	for (i = 0; i < n; i++)
+		seen += strcmp(keys[i]->name, "bk") == 0 && orig[i] == VD_ORIGIN_BUNDLE;
+	assert_int_equal(seen, 1);
+	pv_keys_list_free(keys, n);
+	free(orig);
+
+	/* bundle keys do not issue JWTs (they never rotate) */
+	vd_secrets_free(s);
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 0);
+	pv_config_free(cfg);
+	EVP_PKEY_free(mb.key);
+	unsetenv("PV_KT_ENV");
+}
+
+static void
+expect_load_error(struct fixture *f, struct pv_config *cfg, pv_err want, const char *needle)
+{
+	struct vd_secrets *s = NULL;
+	pv_err r = vd_secrets_load(f->k, cfg, &s);
+
+	if (r != want || strstr(pv_err_detail(), needle) == NULL)
+		fail_msg("got %d \"%s\", want %d with \"%s\"", (int)r, pv_err_detail(), (int)want, needle);
+	assert_null(s);
+	pv_config_free(cfg);
+}
+
+static void
+test_bundle_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct made_bundle mb, clash;
+	char tampered[160], cmd[800];
+
+	make_bundle(f, "b2.bundle", "bk2", "v", &mb);
+	/* a configured environment variable that is not set */
+	unsetenv("PV_KT_MISSING");
+	expect_load_error(f, bundle_config(mb.path, "\"secrets\":{\"environment\":[\"PV_KT_MISSING\"]}"),
+			  PV_ERR_NOT_FOUND, "PV_KT_MISSING");
+	/* a name both in the bundle and in the environment list */
+	setenv("DB_PASSWORD", "x", 1);
+	expect_load_error(f, bundle_config(mb.path, "\"secrets\":{\"environment\":[\"DB_PASSWORD\"]}"),
+			  PV_ERR_EXISTS, "DB_PASSWORD");
+	unsetenv("DB_PASSWORD");
+	/* a bundle key named like a token key */
+	assert_int_equal(pv_keys_create(vd_keeper_keystore(f->k), "clash", PV_ALG_P256, NULL), PV_OK);
+	make_bundle(f, "b3.bundle", "clash", "v", &clash);
+	expect_load_error(f, bundle_config(clash.path, NULL), PV_ERR_EXISTS, "clash");
+	/* a changed byte in an entry's ciphertext */
+	snprintf(tampered, sizeof(tampered), "%s/tampered.bundle", workdir);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c \"import json,sys;d=json.load(open('%s'));"
+		 "e=[x for x in d['entries'] if x['name']=='DB_PASSWORD'][0];"
+		 "e['ct']=('A' if e['ct'][0]!='A' else 'B')+e['ct'][1:];"
+		 "json.dump(d,open('%s','w'))\"",
+		 mb.path, tampered);
+	assert_int_equal(system(cmd), 0);
+	expect_load_error(f, bundle_config(tampered, NULL), PV_ERR_INTEGRITY, tampered);
+	/* a missing file */
+	expect_load_error(f, bundle_config("/nonexistent/b.bundle", NULL), PV_ERR_NOT_FOUND,
+			  "/nonexistent/b.bundle");
+	/* rollback protection */
+	{
+		char more[600];
+
+		snprintf(more, sizeof(more), "\"bundle\":{\"path\":\"%s\",\"min_version\":2}", mb.path);
+		expect_load_error(f, config(more), PV_ERR_INTEGRITY, "minimum");
+	}
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 0);
+	EVP_PKEY_free(mb.key);
+	EVP_PKEY_free(clash.key);
+}
+
+/* The token lost its session objects (device removed): the bundle key is
+ * unwrapped again, once; a handle that only went stale is found again
+ * without unwrapping. */
+static void
+test_bundle_key_after_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {0};
+	struct p11_token_stats before, after;
+	struct made_bundle mb;
+	struct pv_config *cfg;
+	struct vd_secrets *s = NULL;
+	struct pv_sig sig;
+	p11_token *tok = vd_keeper_token(f->k);
+
+	assert_int_equal(pv_keys_create(vd_keeper_keystore(f->k), "rc-tok", PV_ALG_P256, NULL), PV_OK);
+	make_bundle(f, "b4.bundle", "rbk", "v", &mb);
+	cfg = bundle_config(mb.path, NULL);
+	assert_int_equal(vd_secrets_load(f->k, cfg, &s), PV_OK);
+	sign_bundle_key(f, s, "rbk", mb.key);
+
+	/* a stale handle only: found again by CKA_ID, no unwrap */
+	p11_token_get_stats(tok, &before);
+	assert_int_equal(fault_set("C_SignInit:CKR_OBJECT_HANDLE_INVALID:1"), 0);
+	assert_int_equal(vd_keeper_sign(f->k, s, "rc-tok", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	p11_token_get_stats(tok, &after);
+	assert_true(after.generation > before.generation);
+	fault_reset_counts();
+	sign_bundle_key(f, s, "rbk", mb.key);
+	assert_int_equal(fault_count("C_UnwrapKey"), 0);
+	assert_int_equal(count_bundle_objects(tok), 1);
+
+	/* the device went away: every session object is gone */
+	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:1"), 0);
+	assert_int_equal(vd_keeper_sign(f->k, s, "rc-tok", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(count_bundle_objects(tok), 0);
+	fault_reset_counts();
+	sign_bundle_key(f, s, "rbk", mb.key);
+	/* the DEK and the key: two unwraps, once */
+	assert_int_equal(fault_count("C_UnwrapKey"), 2);
+	sign_bundle_key(f, s, "rbk", mb.key);
+	assert_int_equal(fault_count("C_UnwrapKey"), 2);
+	assert_int_equal(count_bundle_objects(tok), 1);
+
+	/* lost while in use: the sign itself meets the recovery */
+	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:1"), 0);
+	sign_bundle_key(f, s, "rbk", mb.key);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(count_bundle_objects(tok), 1);
+
+	vd_secrets_free(s);
+	assert_int_equal(count_bundle_objects(tok), 0);
+	pv_config_free(cfg);
+	EVP_PKEY_free(mb.key);
+}
+
+/* Generations: build, publish, acquire across a reload; a bad file on
+ * reload keeps the running generation; dev mode and "required": false
+ * turn a bundle failure into a warning. */
+static void
+test_generations(void **state)
+{
+	struct fixture *f = *state;
+	struct vd_daemon d;
+	struct made_bundle mb;
+	struct vd_gen *g = NULL, *held, *now;
+	char path[128], *text, *warning = NULL, more[400];
+	pv_secret *v = NULL;
+	FILE *fp;
+
+	make_bundle(f, "b5.bundle", "gk", "first", &mb);
+	snprintf(path, sizeof(path), "%s/vaultd.json", workdir);
+	snprintf(more, sizeof(more), "\"bundle\":{\"path\":\"%s\"}", mb.path);
+	text = config_text(more);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	free(text);
+
+	memset(&d, 0, sizeof(d));
+	d.config_path = path;
+	d.keeper = f->k;
+	assert_int_equal(pthread_mutex_init(&d.gen_lock, NULL), 0);
+	assert_int_equal(vd_gen_build(&d, bundle_config(mb.path, NULL), &g, &warning), PV_OK);
+	assert_null(warning);
+	vd_gen_publish(&d, g);
+	held = vd_gen_acquire(&d);
+	assert_ptr_equal(held, g);
+	assert_int_equal(held->number, 1);
+	assert_int_equal(vd_secrets_get(held->secrets, "DB_PASSWORD", &v), PV_OK);
+	assert_memory_equal(pv_secret_ro(v), "first", 5);
+	pv_secret_free(v);
+
+	/* re-seal with a new value, reload: new requests see it, the held
+	 * generation keeps its own */
+	EVP_PKEY_free(mb.key);
+	make_bundle(f, "b5.bundle", "gk", "second", &mb);
+	if (vd_reload(&d) != PV_OK)
+		fail_msg("reload: %s", pv_err_detail());
+	now = vd_gen_acquire(&d);
+	assert_int_equal(now->number, 2);
+	assert_int_equal(vd_secrets_get(now->secrets, "DB_PASSWORD", &v), PV_OK);
+	assert_memory_equal(pv_secret_ro(v), "second", 6);
+	pv_secret_free(v);
+	assert_int_equal(vd_secrets_get(held->secrets, "DB_PASSWORD", &v), PV_OK);
+	assert_memory_equal(pv_secret_ro(v), "first", 5);
+	pv_secret_free(v);
+	/* both generations' keys are on the token until the old one is released */
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 2);
+	vd_gen_release(held);
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 1);
+
+	/* a bad file: refused with its field path, generation 2 stays */
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("{\"token\":{}}", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(vd_reload(&d), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), "token.uri"));
+	held = vd_gen_acquire(&d);
+	assert_ptr_equal(held, now);
+	vd_gen_release(held);
+	vd_gen_release(now);
+
+	/* a broken bundle: production refuses, dev mode and required:false warn */
+	assert_int_equal(vd_gen_build(&d, bundle_config("/nonexistent/x.bundle", NULL), &g, &warning),
+			 PV_ERR_NOT_FOUND);
+	assert_null(g);
+	assert_null(warning);
+	snprintf(more, sizeof(more), "\"bundle\":{\"path\":\"/nonexistent/x.bundle\",\"required\":false}");
+	assert_int_equal(vd_gen_build(&d, config(more), &g, &warning), PV_OK);
+	assert_non_null(warning);
+	assert_non_null(strstr(warning, "/nonexistent/x.bundle"));
+	assert_int_equal(vd_secrets_count(g->secrets), 0);
+	free(warning);
+	warning = NULL;
+	vd_gen_release(g);
+	g = NULL;
+	d.dev = 1;
+	assert_int_equal(vd_gen_build(&d, bundle_config("/nonexistent/x.bundle", NULL), &g, &warning), PV_OK);
+	assert_non_null(warning);
+	free(warning);
+	vd_gen_release(g);
+
+	/* no config file (--dev): nothing to reload */
+	d.config_path = NULL;
+	assert_int_equal(vd_reload(&d), PV_ERR_USAGE);
+	vd_gen_release(d.gen);
+	pthread_mutex_destroy(&d.gen_lock);
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 0);
+	EVP_PKEY_free(mb.key);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_sign_verify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_derive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ecdh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jwks_and_jwt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bundle_secrets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bundle_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bundle_key_after_recovery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
+	};
+	void *dl;
+	int r;
+
+	if (pv_secmem_init() != PV_OK)
+		return 1;
+	if ((r = tu_make_token(&T, "pvkeeper")) != 0)
+		return r == TU_SKIP ? TU_SKIP : 1;
+	if (access(PV_FAULTMOD, R_OK) != 0) {
+		fprintf(stderr, "fault shim %s not built\n", PV_FAULTMOD);
+		return 1;
+	}
+	setenv("PV_FAULT_MODULE", T.module, 1);
+	snprintf(workdir, sizeof(workdir), "%s", T.dir);
+	/* load the shim once so that its controls can be found */
+	if ((dl = dlopen(PV_FAULTMOD, RTLD_NOW)) == NULL)
+		return 1;
+	*(void **)(&fault_set) = dlsym(dl, "pv_fault_set");
+	*(void **)(&fault_count) = dlsym(dl, "pv_fault_count");
+	*(void **)(&fault_reset_counts) = dlsym(dl, "pv_fault_reset_counts");
+	if (fault_set == NULL || fault_count == NULL || fault_reset_counts == NULL)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	tu_remove_token(&T);
+	return r;
+}
