@@ -80,8 +80,11 @@ if [ -n "$vaultd" ]; then
 	# vault-bench's default keys, made before vaultd starts so that it
 	# knows them at once (others are made by vault-bench and appear in
 	# vaultd within its metadata refresh interval; vault-bench waits).
-	for alg in p256 ed25519 secp256k1 rsa2048; do
-		"$top_builddir/vaultctl" key create "bench-$alg" --alg "$alg" >/dev/null 2>"$tmp/vaultctl.err" || {
+	# audit-hmac: the token key MACing the audit log's checkpoints.
+	for alg in p256 ed25519 secp256k1 rsa2048 audit-hmac; do
+		name=bench-$alg
+		[ "$alg" != audit-hmac ] || { name=audit-hmac alg=hmac-sha256; }
+		"$top_builddir/vaultctl" key create "$name" --alg "$alg" >/dev/null 2>"$tmp/vaultctl.err" || {
 			cat "$tmp/vaultctl.err" >&2
 			exit 1
 		}
@@ -102,7 +105,7 @@ if [ -n "$vaultd" ]; then
   "token": { "uri": "$P11VAULT_TOKEN", "module": "$P11VAULT_MODULE", "pin_source": "$P11VAULT_PIN_SOURCE" },
   "listen": { "unix": { "path": "$tmp/vaultd.sock", "mode": "0600" } },
   "workers": ${VAULTD_WORKERS:-4},
-  "audit": { "file": "$tmp/audit.log" },
+  "audit": { "file": "$tmp/audit.log", "hmac_key": "audit-hmac" },
   "jwt": { "issuer": "https://vault-bench.invalid", "default_ttl": 60 },
   "clients": [
     { "name": "bench", "auth": { "token_sha256": "$hash" },
