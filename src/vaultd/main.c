@@ -359,7 +359,6 @@ drain(struct vd_daemon *d, struct vd_server *srv)
 	unsigned waited = 0, n = atomic_load(&d->inflight);
 
 	say("stopping: no new connections, %u request(s) in flight", n);
-	atomic_store(&d->ready, 0);
 	vd_server_quiesce(srv);
 	while (atomic_load(&d->inflight) > 0 && waited < DRAIN_SECONDS * 100) {
 		nanosleep(&step, NULL);
@@ -368,6 +367,8 @@ drain(struct vd_daemon *d, struct vd_server *srv)
 	n = atomic_load(&d->inflight);
 	if (n > 0)
 		say("stopping: %u request(s) still running after %d s are cut off", n, DRAIN_SECONDS);
+	/* Not before: requests still arriving on open connections are served. */
+	atomic_store(&d->ready, 0);
 	vd_server_stop(srv);
 }
 
