@@ -375,9 +375,10 @@ build_rows(struct vd_secrets *s)
 {
 	size_t i, n = s->nvals + s->nkeys;
 
-	qsort(s->vals, s->nvals, sizeof(*s->vals), val_cmp);
 	if (n == 0)
 		return PV_OK;
+	if (s->nvals > 0)
+		qsort(s->vals, s->nvals, sizeof(*s->vals), val_cmp);
 	if ((s->rows = calloc(n, sizeof(*s->rows))) == NULL)
 		return PV_ERR_NOMEM;
 	for (i = 0; i < s->nvals; i++)
