@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -628,6 +629,71 @@ test_bundle_key_after_recovery(void **state)
 	EVP_PKEY_free(mb.key);
 }
 
+struct racer {
+	struct fixture *f;
+	const struct vd_secrets *s;
+	pthread_barrier_t *go;
+	pv_err r;
+};
+
+static void *
+race_sign(void *arg)
+{
+	struct racer *rc = arg;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	int i;
+
+	pthread_barrier_wait(rc->go);
+	for (i = 0; i < 5 && rc->r == PV_OK; i++)
+		rc->r = vd_keeper_sign(rc->f->k, rc->s, "race", &o, msg, sizeof(msg), &sig);
+	return NULL;
+}
+
+/* Many threads meet the lost key at once: one unwraps, the others wait
+ * for it; nobody fails and the key is unwrapped once. */
+static void
+test_bundle_key_race(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {0};
+	struct made_bundle mb;
+	struct pv_config *cfg;
+	struct vd_secrets *s = NULL;
+	struct racer rc[8];
+	pthread_t th[8];
+	pthread_barrier_t go;
+	struct pv_sig sig;
+	size_t i;
+
+	assert_int_equal(pv_keys_create(vd_keeper_keystore(f->k), "race-tok", PV_ALG_P256, NULL), PV_OK);
+	make_bundle(f, "b6.bundle", "race", "v", &mb);
+	cfg = bundle_config(mb.path, NULL);
+	assert_int_equal(vd_secrets_load(f->k, cfg, &s), PV_OK);
+	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:1"), 0);
+	assert_int_equal(vd_keeper_sign(f->k, s, "race-tok", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 0);
+	fault_reset_counts();
+	assert_int_equal(pthread_barrier_init(&go, NULL, PV_NELEM(th)), 0);
+	for (i = 0; i < PV_NELEM(th); i++) {
+		rc[i] = (struct racer){f, s, &go, PV_OK};
+		assert_int_equal(pthread_create(&th[i], NULL, race_sign, &rc[i]), 0);
+	}
+	for (i = 0; i < PV_NELEM(th); i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(rc[i].r, PV_OK);
+	}
+	pthread_barrier_destroy(&go);
+	/* the DEK and the key, once */
+	assert_int_equal(fault_count("C_UnwrapKey"), 2);
+	assert_int_equal(count_bundle_objects(vd_keeper_token(f->k)), 1);
+	sign_bundle_key(f, s, "race", mb.key);
+	vd_secrets_free(s);
+	pv_config_free(cfg);
+	EVP_PKEY_free(mb.key);
+}
+
 /* Generations: build, publish, acquire across a reload; a bad file on
  * reload keeps the running generation; dev mode and "required": false
  * turn a bundle failure into a warning. */
@@ -735,6 +801,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_bundle_secrets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_key_after_recovery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bundle_key_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
 	};
 	void *dl;
