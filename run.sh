@@ -35,9 +35,9 @@ ensure_dev_token() {
 	pv_step "token: $P11VAULT_TOKEN (module $P11VAULT_MODULE, PIN from ${P11VAULT_PIN_SOURCE%%:*})"
 }
 
-# The main job. Until vaultd exists: check the token, make sure a demo key
-# exists, sign a message and verify it with OpenSSL. Later: exec vaultd.
-main_job() {
+# Warm-up: check the token, make sure a demo key exists, sign a message and
+# verify it with OpenSSL, seal and exec a secrets bundle.
+vaultctl_tour() {
 	local d=$DEV/demo rc=0
 	mkdir -p "$d"
 	pv_step "vaultctl doctor"
@@ -79,5 +79,48 @@ main_job() {
 		sh -c 'echo "a child process got DATABASE_URL (${#DATABASE_URL} characters) and API_KEY (${#API_KEY})"'
 }
 
+# The main job: vaultd in development mode on the dev token, in the
+# foreground until Ctrl-C (SIGINT drains and stops it). A few requests show
+# it working; the admin token it prints once is kept (mode 0600) in
+# softhsm/dev/vaultd/admin-token for your own curl calls.
+run_vaultd() {
+	local vd=$DEV/vaultd sock pid tok i
+	mkdir -m 700 -p "$vd"
+	sock=$vd/vaultd.sock
+	rm -f "$vd/admin-token"
+	pv_step "vaultd --dev (socket softhsm/dev/vaultd/vaultd.sock, audit log softhsm/dev/vaultd/audit.log)"
+	(umask 077 && exec "$top/build/vaultd" --dev --dev-dir "$vd" >"$vd/stdout") &
+	pid=$!
+	trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
+	for i in $(seq 1 100); do
+		curl -sf --unix-socket "$sock" http://vaultd/v1/ready >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || { wait "$pid"; return $?; }
+		sleep 0.2
+	done
+	tok=$(sed -n 's/^vaultd: dev admin token: //p' "$vd/stdout")
+	(umask 077 && printf '%s\n' "$tok" >"$vd/admin-token")
+	call() { curl -sS --unix-socket "$sock" -H "Authorization: Bearer $tok" "$@"; echo; }
+	pv_step "GET /v1/ready"
+	call http://vaultd/v1/ready
+	pv_step "POST /v1/keys/demo/sign (DER), verified with OpenSSL"
+	printf 'signed by vaultd\n' >"$DEV/demo/vaultd-message.txt"
+	call -d "{\"input_b64\":\"$(base64 -w0 <"$DEV/demo/vaultd-message.txt")\",\"format\":\"der\"}" \
+		http://vaultd/v1/keys/demo/sign | tee "$DEV/demo/vaultd-sign.json"
+	sed -n 's/.*"signature_b64":"\([^"]*\)".*/\1/p' "$DEV/demo/vaultd-sign.json" | base64 -d >"$DEV/demo/vaultd.sig"
+	openssl dgst -sha256 -verify "$DEV/demo/demo.pem" -signature "$DEV/demo/vaultd.sig" "$DEV/demo/vaultd-message.txt"
+	pv_step "POST /v1/jwt/demo/issue and GET /.well-known/jwks.json"
+	call -d '{"claims":{"sub":"demo-user","aud":"demo"},"ttl":300}' http://vaultd/v1/jwt/demo/issue
+	call http://vaultd/.well-known/jwks.json
+	cat <<EOT
+
+vaultd is running (pid $pid). Try:
+  curl --unix-socket $sock -H "Authorization: Bearer \$(cat $vd/admin-token)" http://vaultd/v1/keys
+  build/vaultctl audit verify $vd/audit.log --hmac-key audit-hmac
+Ctrl-C stops it.
+EOT
+	wait "$pid"
+}
+
 ensure_dev_token
-main_job
+vaultctl_tour
+run_vaultd
