@@ -81,6 +81,13 @@ assert_contains "$RUN_ERR" "clients[0].rules[0].ops[0]"
 run_expect 2 "$VAULTD" --config "$W/bad2.json"
 assert_contains "$RUN_ERR" "clients[0].rules[0].ops[0]"
 run_expect 2 "$VAULTD" --no-such-option
+run_expect 2 "$VAULTD"
+run_expect 0 "$VAULTD" --version
+assert_contains "$RUN_OUT" "vaultd "
+run_expect 0 "$VAULTD" --help
+assert_contains "$RUN_OUT" "--check-config"
+run_expect 2 env -u P11VAULT_TOKEN "$VAULTD" --dev --dev-dir "$PV_TEST_DIR/nodev"
+assert_contains "$RUN_ERR" "P11VAULT_TOKEN"
 
 # ---- start; the Unix socket ----
 say "start: health, ready, request ids; the socket has the configured mode"
