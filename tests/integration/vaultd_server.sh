@@ -57,7 +57,7 @@ write_config() { # OUT [EXTRA-CLIENTS]
 	vd_base_config "$(clients "${2:-}")" >"$1"
 	vd_json_set "$1" \
 		"listen.tcp={\"address\": \"127.0.0.1:$PORT\", \"tls_cert\": \"$W/server.crt\", \"tls_key\": \"$W/server.key\", \"client_ca\": \"$W/ca.crt\"}" \
-		'limits={"max_body_bytes": 2048, "request_timeout_ms": 2000}'
+		'limits={"max_body_bytes": 2048, "request_timeout_ms": 3000}'
 }
 write_config "$CFG"
 
@@ -169,16 +169,14 @@ print("closed after %.1f s" % (time.monotonic() - t0))
 EOF
 slow=$!
 sleep 0.5
-t0=$(date +%s%N)
 vd_expect 200 GET /v1/health
-t1=$(date +%s%N)
-[ $(((t1 - t0) / 1000000)) -lt 1500 ] || fail "another client waited $(((t1 - t0) / 1000000)) ms"
+[ ! -s "$W/slow.out" ] || fail "the slow connection was closed before another client was served"
 wait "$slow" || {
 	cat "$W/slow.out" >&2
 	fail "the slow connection was not closed"
 }
 secs=$(sed -n 's/^closed after \([0-9]*\)\..*/\1/p' "$W/slow.out")
-[ -n "$secs" ] && [ "$secs" -ge 1 ] && [ "$secs" -le 8 ] || fail "slow connection: $(cat "$W/slow.out")"
+[ -n "$secs" ] && [ "$secs" -ge 2 ] && [ "$secs" -le 10 ] || fail "slow connection: $(cat "$W/slow.out")"
 
 # ---- SIGHUP ----
 say "SIGHUP with a broken config: the running one stays, the log names the field"
