@@ -542,7 +542,8 @@ main(int argc, char **argv)
 		rc = pv_err_exit_code(e);
 		goto out;
 	}
-	vd_gen_publish(&d, g);
+	vd_gen_publish(&d, g); /* the daemon now holds g's reference */
+	g = NULL;
 
 	/* 5. listeners */
 	if (admin != NULL) {
@@ -554,20 +555,24 @@ main(int argc, char **argv)
 		admin = NULL;
 	}
 	pv_err_clear_detail();
-	if ((e = vd_server_start(&d, g->cfg, &srv)) != PV_OK) {
+	/* No request runs yet, so nothing can replace d.gen meanwhile. */
+	if ((e = vd_server_start(&d, d.gen->cfg, &srv)) != PV_OK) {
 		say_err("cannot listen", e);
 		rc = pv_err_exit_code(e);
 		goto out;
 	}
+	/* From here on POST /v1/admin/reload may swap d.gen: take a reference. */
+	g = vd_gen_acquire(&d);
 	if (g->cfg->listen.has_unix)
 		say("listening on %s", g->cfg->listen.unix_path);
 	if (g->cfg->listen.has_tcp)
 		say("listening on %s (TLS%s)", g->cfg->listen.tcp_address,
 		    g->cfg->listen.client_ca ? ", client certificates verified" : "");
-	g = NULL; /* the daemon holds the published generation */
 	atomic_store(&d.ready, 1);
-	say("ready (%u workers, body limit %u bytes, request timeout %u ms)", (unsigned)d.gen->cfg->workers,
-	    (unsigned)d.gen->cfg->limits.max_body_bytes, (unsigned)d.gen->cfg->limits.request_timeout_ms);
+	say("ready (%u workers, body limit %u bytes, request timeout %u ms)", (unsigned)g->cfg->workers,
+	    (unsigned)g->cfg->limits.max_body_bytes, (unsigned)g->cfg->limits.request_timeout_ms);
+	vd_gen_release(g);
+	g = NULL;
 
 	while (!stop) {
 		if (sigwait(&set, &sig) != 0)
@@ -595,7 +600,7 @@ out:
 			rc = pv_err_exit_code(e);
 	}
 	d.audit = NULL;
-	/* g is set only when it was never published. */
+	/* g is set here only when it was never published. */
 	if (g != NULL)
 		vd_gen_release(g);
 	if (d.gen != NULL) {

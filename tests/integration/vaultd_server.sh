@@ -103,6 +103,14 @@ assert_contains "$VD_HEADERS" "application/json"
 assert_file_mode "$VD_SOCK" 600
 assert_contains "$VD_LOG" "vaultd: ready"
 
+say "a second vaultd on the same socket path refuses to start (exit 7); the first keeps serving"
+cp "$CFG" "$W/second.json"
+vd_json_set "$W/second.json" "audit.file=\"$PV_OUT/audit-second.log\"" \
+	"listen.tcp.address=\"127.0.0.1:$(vd_free_port)\""
+run_expect 7 "$VAULTD" --config "$W/second.json"
+assert_contains "$RUN_ERR" "another process is listening"
+vd_expect 200 GET /v1/health
+
 say "the Unix socket peer uid authenticates; a bearer token is tried alone"
 vd_expect 200 GET /v1/keys
 assert_contains "$VD_BODY" app-sign
