@@ -133,8 +133,12 @@ else
 	echo "bench.sh: $top_builddir/vaultd is not built: no vaultd (HTTP) measurements" >&2
 fi
 
+# The figures are only as quiet as the machine: say how busy it was.
+loadavg() { [ -r /proc/loadavg ] && cut -d' ' -f1-3 /proc/loadavg || echo unknown; }
+echo "machine: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs, load average $(loadavg) before the run"
 # shellcheck disable=SC2086 # vd_args: two options with mktemp paths
 "$top_builddir/vault-bench" "$@" $vd_args
+echo "load average $(loadavg) after the run"
 stop_vaultd
 echo
 "$top_builddir/bundle-bench" ${BUNDLE_BENCH_ENTRIES:-1000}
