@@ -344,6 +344,10 @@ reload(struct vd_daemon *d, const char *boot_fixed)
 		say_err("reload failed, the running configuration stays", e);
 		return;
 	}
+	/* An optional bundle (or any bundle in dev mode) that failed leaves a
+	 * warning in the detail of a successful reload. */
+	if (pv_err_detail()[0] != '\0')
+		say("reload: warning: %s", pv_err_detail());
 	g = vd_gen_acquire(d);
 	fixed_settings(g->cfg, now, sizeof(now));
 	say("reloaded %s (generation %llu)", d->config_path, (unsigned long long)g->number);
