@@ -544,9 +544,11 @@ emit(pv_audit *a, const cJSON *doc)
 	}
 	memcpy(line, s, len);
 	line[len] = '\n';
-	do
-		w = write(a->fd, line, len + 1);
-	while (w < 0 && errno == EINTR);
+	/* syslog only (no file): the chain is still computed, for the
+	 * checkpoints that go to syslog with the lines */
+	w = (ssize_t)(len + 1);
+	while (a->fd >= 0 && (w = write(a->fd, line, len + 1)) < 0 && errno == EINTR)
+		;
 	if (w != (ssize_t)(len + 1)) {
 		pv_err_set_detail("writing the audit log: %s", w < 0 ? strerror(errno) : "short write");
 		r = a->broken = PV_ERR_IO;
@@ -566,7 +568,8 @@ out:
 static pv_err
 sync_if(pv_audit *a, int checkpoint)
 {
-	if (a->fsync == PV_AUDIT_FSYNC_EVERY || (checkpoint && a->fsync == PV_AUDIT_FSYNC_CHECKPOINT)) {
+	if (a->fd >= 0 &&
+	    (a->fsync == PV_AUDIT_FSYNC_EVERY || (checkpoint && a->fsync == PV_AUDIT_FSYNC_CHECKPOINT))) {
 		if (fsync(a->fd) != 0) {
 			pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
 			return PV_ERR_IO;
@@ -751,8 +754,8 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 	struct stat sb;
 	pv_err r;
 
-	if (out == NULL || o == NULL || o->path == NULL || o->ks == NULL || o->hmac_key == NULL ||
-	    o->every > PV_AUDIT_EVERY_MAX || o->first_seq >= (uint64_t)INT_LIMIT - 2)
+	if (out == NULL || o == NULL || (o->path == NULL && !o->syslog) || o->ks == NULL ||
+	    o->hmac_key == NULL || o->every > PV_AUDIT_EVERY_MAX || o->first_seq >= (uint64_t)INT_LIMIT - 2)
 		return PV_ERR_USAGE;
 	*out = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -767,18 +770,21 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((a->fd = open(o->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	if (o->path == NULL) {
+		/* syslog only: a new chain from zero at every start */
+		memset(&sb, 0, sizeof(sb));
+	} else if ((a->fd = open(o->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		pv_err_set_detail("%s: %s", o->path, strerror(errno));
 		r = PV_ERR_IO;
 		goto out;
 	}
-	if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+	if (a->fd >= 0 && flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
 		pv_err_set_detail("%s: %s", o->path,
 				  errno == EWOULDBLOCK ? "another writer has it open" : strerror(errno));
 		r = errno == EWOULDBLOCK ? PV_ERR_BUSY : PV_ERR_IO;
 		goto out;
 	}
-	if (fstat(a->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	if (a->fd >= 0 && (fstat(a->fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
 		pv_err_set_detail("%s: not a regular file", o->path);
 		r = PV_ERR_USAGE;
 		goto out;
@@ -954,7 +960,8 @@ pv_audit_close(pv_audit *a)
 	pthread_mutex_lock(&a->mu);
 	if (a->broken == PV_OK && a->since_cp > 0)
 		r = write_checkpoint(a);
-	if (r == PV_OK && a->broken == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && fsync(a->fd) != 0) {
+	if (r == PV_OK && a->broken == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 &&
+	    fsync(a->fd) != 0) {
 		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
 		r = PV_ERR_IO;
 	}

@@ -574,6 +574,29 @@ test_bad_records_refused(void **state)
 	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_NOT_FOUND);
 }
 
+/* syslog as the only sink: no file is made, records and checkpoints go
+ * through; neither a file nor syslog is a usage error. */
+static void
+test_syslog_only(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	pv_audit *a = NULL;
+	struct stat sb;
+
+	fresh_path(f, "syslog-only");
+	opts(f, &o, 2);
+	o.path = NULL;
+	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_USAGE);
+	o.syslog = 1;
+	o.fsync = PV_AUDIT_FSYNC_EVERY;
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 5);
+	assert_int_equal(pv_audit_checkpoint(a), PV_OK);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	assert_int_equal(stat(f->path, &sb), -1);
+}
+
 static void
 test_hmac_key_rotation(void **state)
 {
@@ -681,6 +704,7 @@ main(void)
 	    cmocka_unit_test(test_rotation_and_time),
 	    cmocka_unit_test(test_bad_records_refused),
 	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_syslog_only),
 	    cmocka_unit_test(test_hmac_key_rotation),
 	};
 	int r;

@@ -695,7 +695,7 @@ parse_audit(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 	if ((r = check_object(c, a, fields, PV_NELEM(fields))) != PV_OK ||
 	    (r = get_string(c, a, "file", 0, MAX_STR_LEN, &cfg->audit.file)) != PV_OK ||
 	    (r = get_bool(c, a, "syslog", 0, &cfg->audit.syslog)) != PV_OK ||
-	    (r = get_string(c, a, "hmac_key", 0, MAX_NAME_LEN, &cfg->audit.hmac_key)) != PV_OK ||
+	    (r = get_string(c, a, "hmac_key", 1, MAX_NAME_LEN, &cfg->audit.hmac_key)) != PV_OK ||
 	    (r = get_u32(c, a, "checkpoint_every", 1, 1000000, 1000, &cfg->audit.checkpoint_every)) !=
 		PV_OK ||
 	    (r = get_u32(c, a, "checkpoint_seconds", 1, 86400, 60, &cfg->audit.checkpoint_seconds)) != PV_OK)
@@ -705,7 +705,7 @@ parse_audit(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 		r = fail(c, "must be an absolute path");
 		goto out;
 	}
-	if (cfg->audit.hmac_key != NULL && !is_name(cfg->audit.hmac_key, MAX_NAME_LEN)) {
+	if (!is_name(cfg->audit.hmac_key, MAX_NAME_LEN)) {
 		path_key(c, "hmac_key");
 		r = fail(c, "not a key name");
 		goto out;

@@ -21,7 +21,7 @@ static const char base_config[] =
     "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
     "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"},"
     "\"tcp\":{\"address\":\"127.0.0.1:8443\",\"tls_cert\":\"/c\",\"tls_key\":\"/k\",\"client_ca\":\"/ca\"}},"
-    "\"limits\":{},\"audit\":{\"file\":\"/var/log/a.log\"},"
+    "\"limits\":{},\"audit\":{\"file\":\"/var/log/a.log\",\"hmac_key\":\"audit-hmac\"},"
     "\"jwt\":{\"issuer\":\"https://i\"},"
     "\"bundle\":{\"path\":\"/b\"},"
     "\"clients\":["
@@ -130,6 +130,7 @@ static const struct bad_case bad_cases[] = {
     {{"audit.file"}, {NULL}, "audit: needs file, syslog or both"},
     {{"audit.checkpoint_every"}, {"0"}, "audit.checkpoint_every: must be between 1 and 1000000"},
     {{"audit.hmac_key"}, {"\"a b\""}, "audit.hmac_key: not a key name"},
+    {{"audit.hmac_key"}, {NULL}, "audit.hmac_key: required field missing"},
     {{"jwt.default_ttl"}, {"100000"}, "jwt.default_ttl: must be between 1 and 86400"},
     {{"jwt"}, {NULL}, "clients[1].rules[0].ops[0]: jwt.issue needs the top-level jwt section"},
     {{"clients"}, {"[]"}, "clients: must not be empty"},
@@ -270,7 +271,7 @@ test_secrets_environment(void **state)
 	static const char text[] =
 	    "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
 	    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},"
-	    "\"audit\":{\"file\":\"/a.log\"},\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}],"
+	    "\"audit\":{\"file\":\"/a.log\",\"hmac_key\":\"audit-hmac\"},\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}],"
 	    "\"secrets\":{\"environment\":[\"DB_URL\",\"_api_key2\"]}}";
 	struct pv_config *cfg = NULL;
 
@@ -351,7 +352,7 @@ test_document_errors(void **state)
 	assert_non_null(text);
 	snprintf(text, n + 64, "{\"workers\":1,\"workers\":2,%s", base_config + 1);
 	expect_bad(text, "workers: duplicate key");
-	at = strstr(base_config, "a.log\"}") + 6;
+	at = strstr(base_config, "audit-hmac\"}") + 11;
 	snprintf(text, n + 64, "%.*s,\"syslog\":true,\"syslog\":false%s", (int)(at - base_config),
 		 base_config, at);
 	expect_bad(text, "audit.syslog: duplicate key");

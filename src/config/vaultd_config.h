@@ -117,7 +117,7 @@ struct pv_config {
 	struct {
 		char *file; /* NULL: no file */
 		int syslog;
-		char *hmac_key; /* key name on the token; NULL: no checkpoints */
+		char *hmac_key; /* key name on the token (required: checkpoint MACs) */
 		uint32_t checkpoint_every;
 		uint32_t checkpoint_seconds;
 	} audit;

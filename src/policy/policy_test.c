@@ -24,7 +24,7 @@ static const char policy_config[] =
     "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
     "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"},"
     "\"tcp\":{\"address\":\"[::1]:8443\",\"tls_cert\":\"/c\",\"tls_key\":\"/k\",\"client_ca\":\"/ca\"}},"
-    "\"audit\":{\"syslog\":true},\"jwt\":{\"issuer\":\"https://i\"},"
+    "\"audit\":{\"syslog\":true,\"hmac_key\":\"audit-hmac\"},\"jwt\":{\"issuer\":\"https://i\"},"
     "\"clients\":["
     /* 0 */ "{\"name\":\"wallet\",\"auth\":{\"token_sha256\":\"" WALLET_HASH "\"},"
     "\"rules\":[{\"ops\":[\"wallet.sign\"],\"keys\":[\"wallet-*\"],\"chain_ids\":[1,8453],"

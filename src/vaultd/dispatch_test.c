@@ -28,7 +28,7 @@
 
 static const char test_config[] =
     "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
-    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},\"audit\":{\"syslog\":true},"
+    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},\"audit\":{\"syslog\":true,\"hmac_key\":\"audit-hmac\"},"
     "\"clients\":["
     "{\"name\":\"app\",\"auth\":{\"token_sha256\":\"" APP_HASH "\"},"
     "\"rules\":[{\"ops\":[\"sign\",\"keys.read\"],\"keys\":[\"ec*\"]}],"

@@ -54,7 +54,7 @@ config_text(const char *extra)
 	assert_true(asprintf(&t,
 			     "{\"token\":{\"uri\":\"%s\",\"module\":\"%s\",\"pin_source\":\"%s\"},"
 			     "\"listen\":{\"unix\":{\"path\":\"%s/vd.sock\"}},"
-			     "\"audit\":{\"file\":\"%s/audit.log\"},"
+			     "\"audit\":{\"file\":\"%s/audit.log\",\"hmac_key\":\"audit-hmac\"},"
 			     "\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}]%s%s}",
 			     T.uri, PV_FAULTMOD, T.pin_source, workdir, workdir, extra ? "," : "",
 			     extra ? extra : "") > 0);

@@ -381,16 +381,6 @@ open_audit(struct vd_daemon *d, const struct pv_config *cfg)
 {
 	struct pv_audit_opts o;
 
-	if (cfg->audit.file == NULL) {
-		/* pv_audit writes a file; syslog is its copy, not a log of its own. */
-		pv_err_set_detail("audit.file: required by this version (syslog alone is not supported)");
-		return PV_ERR_USAGE;
-	}
-	if (cfg->audit.hmac_key == NULL) {
-		pv_err_set_detail(
-		    "audit.hmac_key: required by this version (the log's checkpoints are MAC'd on the token)");
-		return PV_ERR_USAGE;
-	}
 	memset(&o, 0, sizeof(o));
 	o.path = cfg->audit.file;
 	o.ks = vd_keeper_keystore(d->keeper);

@@ -198,7 +198,7 @@ make_config(const char *sock, const char *limits)
 	snprintf(json, sizeof(json),
 		 "{\"token\":{\"uri\":\"pkcs11:token=x\",\"pin_source\":\"env:X\"},"
 		 "\"listen\":{\"unix\":{\"path\":\"%s\",\"mode\":\"0660\"}},\"workers\":2,"
-		 "\"limits\":%s,\"audit\":{\"file\":\"/nonexistent/a.log\"},"
+		 "\"limits\":%s,\"audit\":{\"file\":\"/nonexistent/a.log\",\"hmac_key\":\"audit-hmac\"},"
 		 "\"clients\":[{\"name\":\"c\",\"auth\":{\"uid\":1}}]}",
 		 sock, limits);
 	assert_int_equal(pv_buf_view(json, strlen(json), &in), PV_OK);
