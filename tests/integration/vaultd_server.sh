@@ -1,7 +1,7 @@
 #!/bin/bash
 # vaultd's server side (docs/vaultd.8, docs/api.md §1): the Unix socket
 # (mode, peer uid), TLS on 127.0.0.1 with client certificates checked
-# against the configured CA, the body limit, the idle timeout against
+# against the configured CA, every endpoint over TLS, the body limit, the idle timeout against
 # slow-loris connections, SIGHUP (a bad config keeps the running one, a good
 # one takes effect), SIGTERM draining a request in flight, --check-config
 # and --dev. Certificates are made here with openssl.
@@ -15,7 +15,9 @@ CFG=$W/vaultd.json
 
 # ---- keys, tokens, certificates ----
 run_expect 0 vc key create app-sign --alg p256
+run_expect 0 vc key create app-mac --alg hmac-sha256
 READER=$(vd_new_token)
+EVERY=$(vd_new_token)
 ADMIN=$(vd_new_token)
 NEWBIE=$(vd_new_token)
 
@@ -49,12 +51,15 @@ clients() { # the clients array; $1 = extra client entries (JSON, with a leading
   {"name": "admin", "auth": {"token_sha256": "$(vd_token_hash "$ADMIN")"}, "role": "admin"},
   {"name": "me", "auth": {"uid": $(id -u)}, "rules": [{"ops": ["keys.read"], "keys": ["app-*"]}]},
   {"name": "certified", "auth": {"cert_sha256": "$CLIENT_FP"},
-   "rules": [{"ops": ["keys.read"], "keys": ["*"]}]}${1:-}
+   "rules": [{"ops": ["keys.read"], "keys": ["*"]}]},
+  {"name": "every", "auth": {"token_sha256": "$(vd_token_hash "$EVERY")"}, "role": "admin",
+   "rules": [{"ops": ["keys.read", "sign", "verify", "jwt.issue", "derive", "ecdh", "secrets.list",
+              "secrets.read"], "keys": ["app-*"]}]}${1:-}
 ]
 EOF
 }
 write_config() { # OUT [EXTRA-CLIENTS]
-	vd_base_config "$(clients "${2:-}")" >"$1"
+	vd_base_config "$(clients "${2:-}")" '"jwt": {"issuer": "https://tls.test"}' >"$1"
 	vd_json_set "$1" \
 		"listen.tcp={\"address\": \"127.0.0.1:$PORT\", \"tls_cert\": \"$W/server.crt\", \"tls_key\": \"$W/server.key\", \"client_ca\": \"$W/ca.crt\"}" \
 		'limits={"max_body_bytes": 2048, "request_timeout_ms": 3000}'
@@ -144,6 +149,52 @@ case $st in
 401 | handshake) ;;
 *) fail "a certificate of another CA with a good token got $st" ;;
 esac
+
+say "every endpoint over TLS (bearer token of an admin client with every operation on app-*)"
+tls_call() { # STATUS METHOD PATH [BODY]
+	local want=$1 method=$2 path=$3 st
+	if [ $# -ge 4 ]; then
+		st=$(tls -X "$method" -H "Authorization: Bearer $EVERY" -H "Content-Type: application/json" \
+			--data-binary "$4" "$path")
+	else
+		st=$(tls -X "$method" -H "Authorization: Bearer $EVERY" "$path")
+	fi
+	[ "$st" = "$want" ] || fail "TLS $method $path: got $st, want $want ($(cat "$VD_BODY"))"
+}
+tls_call 200 GET /v1/health
+tls_call 200 GET /v1/ready
+tls_call 200 GET /metrics
+assert_contains "$VD_BODY" "p11vault_requests_total"
+tls_call 200 GET /.well-known/jwks.json
+assert_contains "$VD_BODY" '"ES256"'
+tls_call 200 GET /v1/keys
+tls_call 200 GET /v1/keys/app-sign
+assert_contains "$VD_BODY" "BEGIN PUBLIC KEY"
+json_get "$VD_BODY" versions 0 public_key_pem >"$W/app-sign.pem"
+printf 'over TLS' >"$W/tls.msg"
+tls_call 200 POST /v1/keys/app-sign/sign "{\"input_b64\":\"$(base64 -w0 <"$W/tls.msg")\",\"format\":\"der\"}"
+SIG=$(json_get "$VD_BODY" signature_b64)
+printf '%s' "$SIG" | base64 -d >"$W/tls.sig"
+openssl dgst -sha256 -verify "$W/app-sign.pem" -signature "$W/tls.sig" "$W/tls.msg" >/dev/null ||
+	fail "OpenSSL does not verify the signature made over TLS"
+tls_call 200 POST /v1/keys/app-sign/verify \
+	"{\"input_b64\":\"$(base64 -w0 <"$W/tls.msg")\",\"format\":\"der\",\"signature_b64\":\"$SIG\"}"
+assert_eq "$(json_get "$VD_BODY" valid)" True
+tls_call 200 POST /v1/jwt/app-sign/issue '{"claims":{"sub":"tls"},"ttl":60}'
+JWT=$(json_get "$VD_BODY" token)
+tls_call 200 POST /v1/jwt/verify "{\"token\":\"$JWT\"}"
+assert_eq "$(json_get "$VD_BODY" valid)" True
+tls_call 200 POST /v1/derive/app-mac '{"context":"tls"}'
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/peer.key" 2>/dev/null
+openssl pkey -in "$W/peer.key" -pubout -out "$W/peer.pem" 2>/dev/null
+tls_call 200 POST /v1/ecdh/app-sign \
+	"$(python3 -c 'import json,sys; print(json.dumps({"peer_public_key_pem": open(sys.argv[1]).read()}))' "$W/peer.pem")"
+json_get "$VD_BODY" shared_secret_b64 | base64 -d >"$W/tls.shared"
+openssl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/app-sign.pem" -out "$W/tls.shared.ossl" 2>/dev/null
+cmp -s "$W/tls.shared" "$W/tls.shared.ossl" || fail "ECDH over TLS differs from OpenSSL's"
+tls_call 200 GET /v1/secrets
+tls_call 404 GET /v1/secrets/app-none
+tls_call 200 POST /v1/admin/reload ''
 
 # ---- body limit ----
 say "a body over limits.max_body_bytes is 413 too_large, by length and chunked; the server stays up"
