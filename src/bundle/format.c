@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "base/defs.h"
+#include "base/jsontext.h"
 #include "bundle/format.h"
 #include "core/b64.h"
 
@@ -538,20 +539,6 @@ out:
 	return r;
 }
 
-/* cJSON truncates strings at an escaped NUL; refuse them so that what is
- * authenticated is exactly what the file says. */
-static int
-has_escaped_nul(const uint8_t *json, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 6 <= len; i++)
-		if (json[i] == '\\' && (json[i + 1] == 'u' || json[i + 1] == 'U') &&
-		    memcmp(json + i + 2, "0000", 4) == 0)
-			return 1;
-	return 0;
-}
-
 pv_err
 pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 {
@@ -568,7 +555,7 @@ pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 
 	if (len > PV_BUNDLE_MAX)
 		BAD("bundle is %zu bytes; the limit is %u", len, PV_BUNDLE_MAX);
-	if (has_escaped_nul(json, len))
+	if (pv_json_has_nul_escape(json, len))
 		BAD("bundle contains an escaped NUL character");
 	doc = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
 	if (doc == NULL)

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "base/buf.h"
+#include "base/jsontext.h"
 #include "bundle/input.h"
 
 /* A pv_buf over the input and the line the next byte is on. */
@@ -379,22 +380,6 @@ out:
 	return r;
 }
 
-/* A "\u0000" escape would be cut short silently by cJSON's C strings. */
-static int
-has_nul_escape(const uint8_t *data, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (data[i] != '\\')
-			continue;
-		if (data[i + 1] == 'u' && len - i >= 6 && memcmp(data + i + 2, "0000", 4) == 0)
-			return 1;
-		i++; /* the escaped byte cannot start an escape */
-	}
-	return 0;
-}
-
 /* Wipe every string value in the tree before cJSON frees it. */
 static void
 wipe_json(cJSON *j)
@@ -420,7 +405,7 @@ pv_jsonobj_parse(const uint8_t *data, size_t len, struct pv_kvlist *out)
 	unsigned i = 0;
 	pv_err r;
 
-	if (memchr(data, '\0', len) != NULL || has_nul_escape(data, len)) {
+	if (memchr(data, '\0', len) != NULL || pv_json_has_nul_escape(data, len)) {
 		pv_err_set_detail("JSON input holds a NUL character");
 		r = PV_ERR_BAD_INPUT;
 		goto out;

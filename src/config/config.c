@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/jsontext.h"
 #include "core/b64.h"
 
 #define MAX_CLIENTS        1024
@@ -1159,6 +1160,10 @@ pv_config_parse(const pv_buf *in, struct pv_config **out)
 	}
 	if (len == 0 || memchr(text, '\0', len) != NULL) {
 		r = fail(&c, len == 0 ? "empty file" : "contains a NUL byte");
+		goto out;
+	}
+	if (pv_json_has_nul_escape((const uint8_t *)text, len)) {
+		r = fail(&c, "contains a \\u0000 escape (a name or path would be cut short)");
 		goto out;
 	}
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);

@@ -377,6 +377,9 @@ test_nul_and_size(void **state)
 	big[n + 1] = ' ';
 	assert_int_equal(parse_text(big, n + 2, &cfg), PV_ERR_BAD_INPUT);
 	assert_string_equal(pv_err_detail(), "vaultd.json: contains a NUL byte");
+	/* an escaped NUL would cut a string short in cJSON */
+	expect_bad("{\"token\":{\"uri\":\"pkcs11:token=a\\u0000b\"}}",
+		   "vaultd.json: contains a \\u0000 escape (a name or path would be cut short)");
 	/* exactly the limit is fine (whitespace padding), one more is not */
 	memset(big + n, ' ', PV_CONFIG_MAX_BYTES + 1 - n);
 	assert_int_equal(parse_text(big, PV_CONFIG_MAX_BYTES, &cfg), PV_OK);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsontext.h"
 #include "core/b64.h"
 #include "vaultd/reqjson.h"
 
@@ -83,20 +84,6 @@ out:
 	return r;
 }
 
-/* "\u0000" anywhere (even after an escaped backslash: refusing too much is
- * fine) would become a C string cut short. */
-static int
-has_nul_escape(const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 6 <= len; i++) {
-		if (p[i] == '\\' && (p[i + 1] == 'u' || p[i + 1] == 'U') && memcmp(p + i + 2, "0000", 4) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
  * above U+10FFFF), so nothing we echo into a token or reply is mangled. */
 static int
@@ -159,7 +146,7 @@ vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_
 		}
 		goto done;
 	}
-	if (len == 0 || memchr(p, '\0', len) != NULL || has_nul_escape(p, len)) {
+	if (len == 0 || memchr(p, '\0', len) != NULL || pv_json_has_nul_escape(p, len)) {
 		pv_err_set_detail(len == 0 ? "the body must be a JSON object"
 					   : "the body contains a NUL character");
 		r = PV_ERR_BAD_INPUT;
