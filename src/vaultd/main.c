@@ -1,48 +1,31 @@
 /*
- * vaultd: options, boot, signals (docs/vaultd.8).
+ * vaultd: options, boot (docs/vaultd.8).
  *
  * Boot: config -> token login (keeper) -> audit log -> metrics -> first
  * configuration generation (policy, bundle) -> listeners -> ready. Then
  * the main thread only waits for signals: SIGHUP reloads, SIGTERM/SIGINT
  * drain and stop. The signals are blocked before any thread exists, so
- * every thread inherits the mask and only sigwait() here sees them.
+ * every thread inherits the mask and only sigwait() in the main thread
+ * sees them (signals.c). --dev makes its configuration in dev.c.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
-#include <sodium.h>
 
 #include "audit/audit.h"
-#include "base/buf.h"
 #include "base/secmem.h"
-#include "core/keymeta.h"
-#include "core/keys.h"
 #include "vaultd/keeper.h"
+#include "vaultd/main_int.h"
 #include "vaultd/metrics.h"
 #include "vaultd/server.h"
 #include "vaultd/vaultd.h"
 
-#define DRAIN_SECONDS   10
-#define DEV_AUDIT_KEY   "audit-hmac"
-#define DEV_TOKEN_BYTES 32
-/* "pvt_" + base64url of 32 bytes (43) + NUL */
-#define DEV_TOKEN_LEN   (4 + 43)
-
-static void say(const char *fmt, ...) PV_PRINTF(1, 2);
-
-static void
+void
 say(const char *fmt, ...)
 {
 	char line[1024];
@@ -54,8 +37,7 @@ say(const char *fmt, ...)
 	fprintf(stderr, "vaultd: %s\n", line);
 }
 
-/* "what: reason" with the error's detail when there is one. */
-static void
+void
 say_err(const char *what, pv_err e)
 {
 	const char *d = pv_err_detail();
@@ -153,229 +135,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- --dev: a configuration made here, validated like a file ---- */
-
-/* The dev directory, created owner-only if missing, as an absolute path. */
-static pv_err
-dev_dir(const char *given, char **out)
-{
-	const char *dir = given;
-	char *abs = NULL;
-	struct stat st;
-
-	if (dir == NULL)
-		dir = getenv("P11VAULT_DEV_DIR");
-	if (dir == NULL || dir[0] == '\0')
-		dir = "./vaultd-dev";
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		pv_err_set_detail("--dev-dir %s: %s", dir, strerror(errno));
-		return PV_ERR_IO;
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		pv_err_set_detail("--dev-dir %s: not a directory", dir);
-		return PV_ERR_IO;
-	}
-	abs = realpath(dir, NULL);
-	if (abs == NULL) {
-		pv_err_set_detail("--dev-dir %s: %s", dir, strerror(errno));
-		return PV_ERR_IO;
-	}
-	*out = abs;
-	return PV_OK;
-}
-
-/* A fresh admin bearer token (pvt_ + 32 random bytes, base64url) in
- * guarded memory, and its SHA-256 as config.md's token_sha256. */
-static pv_err
-dev_token(pv_secret **out, char hash_b64[64])
-{
-	pv_secret *raw = NULL, *tok = NULL;
-	uint8_t h[crypto_hash_sha256_BYTES];
-	char *t;
-	pv_err r;
-
-	if ((r = pv_secret_new(DEV_TOKEN_BYTES, &raw)) != PV_OK ||
-	    (r = pv_secret_new(DEV_TOKEN_LEN + 1, &tok)) != PV_OK)
-		goto out;
-	randombytes_buf(pv_secret_rw(raw), DEV_TOKEN_BYTES);
-	if ((r = pv_secret_set_len(raw, DEV_TOKEN_BYTES)) != PV_OK)
-		goto out;
-	t = (char *)pv_secret_rw(tok);
-	memcpy(t, "pvt_", 4);
-	sodium_bin2base64(t + 4, DEV_TOKEN_LEN + 1 - 4, pv_secret_ro(raw), DEV_TOKEN_BYTES,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((r = pv_secret_set_len(tok, DEV_TOKEN_LEN)) != PV_OK)
-		goto out;
-	crypto_hash_sha256(h, pv_secret_ro(tok), DEV_TOKEN_LEN);
-	sodium_bin2base64(hash_b64, 64, h, sizeof(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	pv_secret_lock(tok);
-	*out = tok;
-	tok = NULL;
-out:
-	pv_secret_free(raw);
-	pv_secret_free(tok);
-	return r;
-}
-
-static pv_err
-dev_config(const char *dir, const char *token_hash, struct pv_config **out)
-{
-	const char *uri = getenv("P11VAULT_TOKEN"), *module = getenv("P11VAULT_MODULE");
-	const char *pin = getenv("P11VAULT_PIN_SOURCE"), *creds = getenv("CREDENTIALS_DIRECTORY");
-	cJSON *root = NULL, *o, *c, *rules, *rule, *ops;
-	char path[PATH_MAX];
-	char *text = NULL;
-	pv_buf *in = NULL;
-	pv_err r = PV_ERR_NOMEM;
-	int op;
-
-	if (uri == NULL || uri[0] == '\0') {
-		pv_err_set_detail(
-		    "--dev: set P11VAULT_TOKEN (and P11VAULT_MODULE, P11VAULT_PIN_SOURCE) as for vaultctl");
-		return PV_ERR_USAGE;
-	}
-	if ((pin == NULL || pin[0] == '\0') && creds != NULL)
-		pin = "cred:p11vault-pin";
-	if (pin == NULL || pin[0] == '\0') {
-		pv_err_set_detail(
-		    "--dev: set P11VAULT_PIN_SOURCE (file:, env:, fd: or cred:; a daemon cannot prompt)");
-		return PV_ERR_USAGE;
-	}
-	if ((root = cJSON_CreateObject()) == NULL)
-		goto out;
-	if ((o = cJSON_AddObjectToObject(root, "token")) == NULL || !cJSON_AddStringToObject(o, "uri", uri) ||
-	    (module != NULL && module[0] != '\0' && !cJSON_AddStringToObject(o, "module", module)) ||
-	    !cJSON_AddStringToObject(o, "pin_source", pin))
-		goto out;
-	snprintf(path, sizeof(path), "%s/vaultd.sock", dir);
-	if ((o = cJSON_AddObjectToObject(root, "listen")) == NULL ||
-	    (o = cJSON_AddObjectToObject(o, "unix")) == NULL || !cJSON_AddStringToObject(o, "path", path) ||
-	    !cJSON_AddStringToObject(o, "mode", "0600"))
-		goto out;
-	snprintf(path, sizeof(path), "%s/audit.log", dir);
-	if ((o = cJSON_AddObjectToObject(root, "audit")) == NULL ||
-	    !cJSON_AddStringToObject(o, "file", path) ||
-	    !cJSON_AddStringToObject(o, "hmac_key", DEV_AUDIT_KEY))
-		goto out;
-	if ((o = cJSON_AddObjectToObject(root, "jwt")) == NULL ||
-	    !cJSON_AddStringToObject(o, "issuer", "vaultd-dev"))
-		goto out;
-	if ((o = cJSON_AddArrayToObject(root, "clients")) == NULL || (c = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToArray(o, c))
-		goto out;
-	if (!cJSON_AddStringToObject(c, "name", "dev-admin") ||
-	    !cJSON_AddStringToObject(c, "role", "admin") ||
-	    (o = cJSON_AddObjectToObject(c, "auth")) == NULL ||
-	    !cJSON_AddStringToObject(o, "token_sha256", token_hash))
-		goto out;
-	/* Every operation a rule can grant (reload comes with the role). */
-	if ((rules = cJSON_AddArrayToObject(c, "rules")) == NULL || (rule = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToArray(rules, rule) || (ops = cJSON_AddArrayToObject(rule, "ops")) == NULL)
-		goto out;
-	for (op = 0; op < PV_OP_COUNT; op++) {
-		cJSON *s;
-
-		if (op == PV_OP_RELOAD)
-			continue;
-		if ((s = cJSON_CreateString(pv_op_name((pv_op)op))) == NULL || !cJSON_AddItemToArray(ops, s))
-			goto out;
-	}
-	if ((o = cJSON_AddArrayToObject(rule, "keys")) == NULL ||
-	    !cJSON_AddItemToArray(o, cJSON_CreateString("*")))
-		goto out;
-	if ((text = cJSON_PrintUnformatted(root)) == NULL)
-		goto out;
-	if ((r = pv_buf_view(text, strlen(text), &in)) != PV_OK)
-		goto out;
-	r = pv_config_parse(in, out);
-out:
-	pv_buf_free(in);
-	free(text);
-	cJSON_Delete(root);
-	return r;
-}
-
-/* In dev mode the audit log's checkpoint key is made when missing. */
-static pv_err
-dev_audit_key(struct vd_keeper *k)
-{
-	pv_keystore *ks = vd_keeper_keystore(k);
-	struct pv_key *key = NULL;
-	pv_err r = pv_keys_get(ks, DEV_AUDIT_KEY, &key);
-
-	if (r == PV_ERR_NOT_FOUND) {
-		r = pv_keys_create(ks, DEV_AUDIT_KEY, PV_ALG_HMAC_SHA256, &key);
-		if (r == PV_OK)
-			say("dev: created the audit checkpoint key %s on the token", DEV_AUDIT_KEY);
-	}
-	pv_key_free(key);
-	return r;
-}
-
-/* ---- running ---- */
-
-/* What a reload cannot change, as one comparable string. */
-static void
-fixed_settings(const struct pv_config *c, char *buf, size_t n)
-{
-	snprintf(buf, n, "%d|%s|%o|%s|%d|%s|%s|%s|%s|%u|%u|%u", c->listen.has_unix,
-		 c->listen.unix_path ? c->listen.unix_path : "", (unsigned)c->listen.unix_mode,
-		 c->listen.unix_group ? c->listen.unix_group : "", c->listen.has_tcp,
-		 c->listen.tcp_address ? c->listen.tcp_address : "",
-		 c->listen.tls_cert ? c->listen.tls_cert : "", c->listen.tls_key ? c->listen.tls_key : "",
-		 c->listen.client_ca ? c->listen.client_ca : "", (unsigned)c->workers,
-		 (unsigned)c->limits.max_body_bytes, (unsigned)c->limits.request_timeout_ms);
-}
-
-static void
-reload(struct vd_daemon *d, const char *boot_fixed)
-{
-	struct vd_gen *g;
-	char now[2048];
-	pv_err e;
-
-	if (d->config_path == NULL) {
-		say("SIGHUP: nothing to reload (--dev without --config)");
-		return;
-	}
-	pv_err_clear_detail();
-	e = vd_reload(d);
-	if (e != PV_OK) {
-		say_err("reload failed, the running configuration stays", e);
-		return;
-	}
-	/* An optional bundle (or any bundle in dev mode) that failed leaves a
-	 * warning in the detail of a successful reload. */
-	if (pv_err_detail()[0] != '\0')
-		say("reload: warning: %s", pv_err_detail());
-	g = vd_gen_acquire(d);
-	fixed_settings(g->cfg, now, sizeof(now));
-	say("reloaded %s (generation %llu)", d->config_path, (unsigned long long)g->number);
-	if (strcmp(now, boot_fixed) != 0)
-		say("listen, workers and limits changes take effect at the next start");
-	vd_gen_release(g);
-}
-
-static void
-drain(struct vd_daemon *d, struct vd_server *srv)
-{
-	struct timespec step = {0, 10 * 1000 * 1000};
-	unsigned waited = 0, n = atomic_load(&d->inflight);
-
-	say("stopping: no new connections, %u request(s) in flight", n);
-	vd_server_quiesce(srv);
-	while (atomic_load(&d->inflight) > 0 && waited < DRAIN_SECONDS * 100) {
-		nanosleep(&step, NULL);
-		waited++;
-	}
-	n = atomic_load(&d->inflight);
-	if (n > 0)
-		say("stopping: %u request(s) still running after %d s are cut off", n, DRAIN_SECONDS);
-	/* Not before: requests still arriving on open connections are served. */
-	atomic_store(&d->ready, 0);
-	vd_server_stop(srv);
-}
-
 static pv_err
 open_audit(struct vd_daemon *d, const struct pv_config *cfg)
 {
@@ -409,28 +168,6 @@ check_config(const char *path)
 	return 0;
 }
 
-/* Block the signals main() waits for, before any thread is started. */
-static void
-signals_setup(sigset_t *set)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* A parent may have left them ignored (a background job ignores
-	 * SIGINT); ignored signals are dropped even when blocked. */
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigemptyset(set);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, set, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -443,7 +180,7 @@ main(int argc, char **argv)
 	char *devdir = NULL, *warning = NULL;
 	char hash[64], boot_fixed[2048];
 	sigset_t set;
-	int sig, rc = PV_EXIT_INTERNAL, stop = 0;
+	int rc = PV_EXIT_INTERNAL;
 	pv_err e;
 
 	switch (parse_args(argc, argv, &o)) {
@@ -457,7 +194,7 @@ main(int argc, char **argv)
 	if (o.check)
 		return check_config(o.config);
 
-	signals_setup(&set);
+	vd_signals_block(&set);
 	memset(&d, 0, sizeof(d));
 	atomic_init(&d.ready, 0);
 	atomic_init(&d.inflight, 0);
@@ -483,18 +220,19 @@ main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		if ((e = dev_dir(o.dev_dir, &devdir)) != PV_OK || (e = dev_token(&admin, hash)) != PV_OK) {
+		if ((e = vd_dev_dir(o.dev_dir, &devdir)) != PV_OK ||
+		    (e = vd_dev_token(&admin, hash)) != PV_OK) {
 			say_err("--dev", e);
 			rc = pv_err_exit_code(e);
 			goto out;
 		}
-		if ((e = dev_config(devdir, hash, &cfg)) != PV_OK) {
+		if ((e = vd_dev_config(devdir, hash, &cfg)) != PV_OK) {
 			say_err("--dev configuration", e);
 			rc = PV_EXIT_USAGE;
 			goto out;
 		}
 	}
-	fixed_settings(cfg, boot_fixed, sizeof(boot_fixed));
+	vd_fixed_settings(cfg, boot_fixed, sizeof(boot_fixed));
 
 	/* 2. token */
 	pv_err_clear_detail();
@@ -504,7 +242,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	say("logged in to token \"%s\"", vd_keeper_token_label(d.keeper));
-	if (admin != NULL && (e = dev_audit_key(d.keeper)) != PV_OK) {
+	if (admin != NULL && (e = vd_dev_audit_key(d.keeper)) != PV_OK) {
 		say_err("dev: audit checkpoint key " DEV_AUDIT_KEY, e);
 		rc = pv_err_exit_code(e);
 		goto out;
@@ -568,22 +306,8 @@ main(int argc, char **argv)
 	vd_gen_release(g);
 	g = NULL;
 
-	while (!stop) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		switch (sig) {
-		case SIGHUP:
-			reload(&d, boot_fixed);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			stop = 1;
-			break;
-		default:
-			break;
-		}
-	}
-	drain(&d, srv);
+	vd_wait_for_stop(&d, &set, boot_fixed);
+	vd_drain(&d, srv);
 	srv = NULL;
 	rc = PV_EXIT_OK;
 out:

@@ -2,13 +2,14 @@
  * vaultd's HTTP layer on libmicrohttpd (server.h). One MHD daemon per
  * listener, each with its own worker thread pool; the sockets are made
  * here (mode and group of the Unix socket must be right before anyone can
- * connect) and handed to MHD.
+ * connect) and handed to MHD. Here: the daemons, request bodies and their
+ * limit, dispatch, responses, the TCP socket. The Unix socket is in
+ * listen_unix.c, certificates and TLS in tls.c.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -19,52 +20,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <gnutls/gnutls.h>
 #include <microhttpd.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
-#include "base/secmem.h"
-#include "vaultd/server.h"
+#include "vaultd/server_int.h"
 
 #define VD_CONNECTION_LIMIT 512 /* per listener, shared by its workers */
-#define VD_LISTEN_BACKLOG   128
-#define VD_PEM_MAX          ((size_t)1 << 20)
 #define VD_BODY_FIRST       4096
-/* TLS 1.2 and 1.3 only, GnuTLS's default ciphers for those. */
-#define VD_TLS_PRIORITIES   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-
-struct vd_listener {
-	struct vd_server *srv;
-	struct MHD_Daemon *mhd;
-	int fd;
-	int is_unix;
-	int verify_clients; /* listen.tcp.client_ca given */
-	int quiesced;       /* MHD gave the listening socket back */
-};
-
-struct vd_server {
-	struct vd_daemon *d;
-	struct vd_listener l[2];
-	size_t n;
-	size_t max_body;
-	uint32_t timeout_ms;
-	char *unix_path; /* removed at stop if it is still our socket */
-	dev_t unix_dev;
-	ino_t unix_ino;
-	atomic_int draining;
-};
-
-/* Per connection (MHD's socket context): the peer, worked out once. */
-struct vd_conn {
-	int peer_known;
-	int cert_untrusted; /* a client certificate was sent and failed */
-	struct pv_peer peer;
-};
 
 /* Per request (MHD's request context). */
 struct vd_reqctx {
@@ -145,51 +109,6 @@ seconds_since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* ---- the peer ---- */
-
-static void
-peer_from_unix(struct MHD_Connection *c, struct vd_conn *vc)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct ucred uc;
-	socklen_t n = sizeof(uc);
-
-	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &uc, &n) != 0 ||
-	    n != sizeof(uc))
-		return;
-	vc->peer.has_uid = 1;
-	vc->peer.uid = (uint32_t)uc.uid;
-}
-
-/* A client certificate counts only when GnuTLS verified its chain against
- * listen.tcp.client_ca; its identity is the SHA-256 of its DER. */
-static void
-peer_from_tls(struct MHD_Connection *c, struct vd_conn *vc)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_session_t s;
-	const gnutls_datum_t *certs;
-	unsigned n = 0, status = 0;
-
-	if (ci == NULL || ci->tls_session == NULL)
-		return;
-	s = (gnutls_session_t)ci->tls_session;
-	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509)
-		return;
-	certs = gnutls_certificate_get_peers(s, &n);
-	if (certs == NULL || n == 0)
-		return; /* no certificate: a bearer token may still do */
-	if (gnutls_certificate_verify_peers2(s, &status) != GNUTLS_E_SUCCESS || status != 0) {
-		vc->cert_untrusted = 1;
-		return;
-	}
-	if (EVP_Digest(certs[0].data, certs[0].size, vc->peer.cert_sha256, NULL, EVP_sha256(), NULL) != 1) {
-		vc->cert_untrusted = 1;
-		return;
-	}
-	vc->peer.has_cert = 1;
-}
-
 static struct vd_conn *
 conn_of(struct vd_listener *l, struct MHD_Connection *c)
 {
@@ -201,9 +120,9 @@ conn_of(struct vd_listener *l, struct MHD_Connection *c)
 	vc = ci->socket_context;
 	if (!vc->peer_known) {
 		if (l->is_unix)
-			peer_from_unix(c, vc);
+			vd_peer_from_unix(c, vc);
 		else if (l->verify_clients)
-			peer_from_tls(c, vc);
+			vd_peer_from_tls(c, vc);
 		vc->peer_known = 1;
 	}
 	return vc;
@@ -507,8 +426,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- sockets ---- */
 
-static pv_err
-set_nonblocking(int fd)
+pv_err
+vd_set_nonblocking(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -517,143 +436,6 @@ set_nonblocking(int fd)
 		return PV_ERR_IO;
 	}
 	return PV_OK;
-}
-
-/* An existing file at the socket path: a socket nobody answers on is a
- * leftover and goes; anything else stays and stops the start. */
-static pv_err
-clear_stale_socket(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd = -1;
-	pv_err r = PV_OK;
-
-	if (lstat(sa->sun_path, &st) != 0) {
-		if (errno == ENOENT)
-			return PV_OK;
-		pv_err_set_detail("%s: %s", sa->sun_path, strerror(errno));
-		return PV_ERR_IO;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		pv_err_set_detail("%s exists and is not a socket", sa->sun_path);
-		return PV_ERR_EXISTS;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		pv_err_set_detail("socket: %s", strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
-		pv_err_set_detail("%s: another process is listening on it", sa->sun_path);
-		r = PV_ERR_EXISTS;
-		goto out;
-	}
-	if (errno != ECONNREFUSED) {
-		pv_err_set_detail("%s: %s", sa->sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if (unlink(sa->sun_path) != 0) {
-		pv_err_set_detail("%s: cannot remove the stale socket: %s", sa->sun_path, strerror(errno));
-		r = PV_ERR_IO;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-static pv_err
-group_id(const char *name, gid_t *out)
-{
-	struct group gr, *res = NULL;
-	char buf[4096];
-	int e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
-
-	if (e != 0 || res == NULL) {
-		pv_err_set_detail("listen.unix.group: no group \"%s\"", name);
-		return PV_ERR_NOT_FOUND;
-	}
-	*out = gr.gr_gid;
-	return PV_OK;
-}
-
-static pv_err
-unix_listen(struct vd_server *srv, const struct pv_config *cfg, int *out)
-{
-	struct sockaddr_un sa;
-	struct stat st;
-	gid_t gid = (gid_t)-1;
-	mode_t old_umask;
-	int fd = -1, rc;
-	pv_err r;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(cfg->listen.unix_path) >= sizeof(sa.sun_path)) {
-		pv_err_set_detail("listen.unix.path: too long for a socket");
-		return PV_ERR_USAGE;
-	}
-	memcpy(sa.sun_path, cfg->listen.unix_path, strlen(cfg->listen.unix_path));
-	if (cfg->listen.unix_group != NULL && (r = group_id(cfg->listen.unix_group, &gid)) != PV_OK)
-		return r;
-	if ((r = clear_stale_socket(&sa)) != PV_OK)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		pv_err_set_detail("socket: %s", strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	/* Born owner-only, then opened up to the configured mode: nobody
-	 * connects in between. */
-	old_umask = umask(0177);
-	rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
-	umask(old_umask);
-	if (rc != 0) {
-		pv_err_set_detail("bind %s: %s", sa.sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if (lstat(sa.sun_path, &st) != 0) {
-		pv_err_set_detail("%s: %s", sa.sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	srv->unix_dev = st.st_dev;
-	srv->unix_ino = st.st_ino;
-	srv->unix_path = strdup(sa.sun_path);
-	if (srv->unix_path == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	if (gid != (gid_t)-1 && lchown(sa.sun_path, (uid_t)-1, gid) != 0) {
-		pv_err_set_detail("listen.unix.group: chgrp %s: %s", sa.sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if (chmod(sa.sun_path, (mode_t)cfg->listen.unix_mode) != 0) {
-		pv_err_set_detail("listen.unix.mode: chmod %s: %s", sa.sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if (listen(fd, VD_LISTEN_BACKLOG) != 0) {
-		pv_err_set_detail("listen %s: %s", sa.sun_path, strerror(errno));
-		r = PV_ERR_IO;
-		goto out;
-	}
-	if ((r = set_nonblocking(fd)) != PV_OK)
-		goto out;
-	*out = fd;
-	fd = -1;
-out:
-	if (fd >= 0) {
-		close(fd);
-		if (srv->unix_path != NULL)
-			unlink(srv->unix_path);
-	}
-	return r;
 }
 
 /* "127.0.0.1:8443", "[::1]:8443", "localhost:8443" */
@@ -729,7 +511,7 @@ tcp_listen(const struct pv_config *cfg, int *out)
 		r = PV_ERR_IO;
 		goto out;
 	}
-	if ((r = set_nonblocking(fd)) != PV_OK)
+	if ((r = vd_set_nonblocking(fd)) != PV_OK)
 		goto out;
 	*out = fd;
 	fd = -1;
@@ -741,57 +523,19 @@ out:
 	return r;
 }
 
-/* A PEM file as a NUL-terminated string in guarded memory (the server key
- * is a secret; certificates simply go the same way). */
-static pv_err
-read_pem(const char *field, const char *path, pv_secret **out)
-{
-	pv_secret *raw = NULL, *s = NULL;
-	pv_err r;
-
-	r = pv_secret_read_file(path, VD_PEM_MAX, &raw);
-	if (r != PV_OK) {
-		pv_err_set_detail("%s: cannot read %s: %s", field, path, pv_strerror(r));
-		goto out;
-	}
-	if ((r = pv_secret_new(pv_secret_len(raw) + 1, &s)) != PV_OK)
-		goto out;
-	if ((r = pv_secret_append(s, pv_secret_ro(raw), pv_secret_len(raw))) != PV_OK ||
-	    (r = pv_secret_append(s, "", 1)) != PV_OK)
-		goto out;
-	*out = s;
-	s = NULL;
-out:
-	pv_secret_free(raw);
-	pv_secret_free(s);
-	return r;
-}
-
 static pv_err
 start_mhd(struct vd_server *srv, struct vd_listener *l, unsigned workers, const struct pv_config *cfg)
 {
-	struct MHD_OptionItem tls[6];
-	pv_secret *key = NULL, *cert = NULL, *ca = NULL;
+	struct MHD_OptionItem tls[VD_TLS_OPTIONS + 1];
+	struct vd_tls_pems pems = {NULL, NULL, NULL};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	size_t n = 0;
 	pv_err r = PV_OK;
 
 	if (!l->is_unix) {
 		flags |= MHD_USE_TLS;
-		if ((r = read_pem("listen.tcp.tls_key", cfg->listen.tls_key, &key)) != PV_OK ||
-		    (r = read_pem("listen.tcp.tls_cert", cfg->listen.tls_cert, &cert)) != PV_OK)
+		if ((r = vd_tls_options(cfg, &pems, tls, &n, &l->verify_clients)) != PV_OK)
 			goto out;
-		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)pv_secret_rw(key)};
-		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)pv_secret_rw(cert)};
-		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-						   (void *)(uintptr_t)VD_TLS_PRIORITIES};
-		if (cfg->listen.client_ca != NULL) {
-			if ((r = read_pem("listen.tcp.client_ca", cfg->listen.client_ca, &ca)) != PV_OK)
-				goto out;
-			tls[n++] =
-			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)pv_secret_rw(ca)};
-			l->verify_clients = 1;
-		}
 	}
 	tls[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
@@ -816,9 +560,7 @@ start_mhd(struct vd_server *srv, struct vd_listener *l, unsigned workers, const 
 	}
 out:
 	/* GnuTLS parsed the PEMs at start; no copy stays here. */
-	pv_secret_free(key);
-	pv_secret_free(cert);
-	pv_secret_free(ca);
+	vd_tls_pems_free(&pems);
 	return r;
 }
 
@@ -839,7 +581,7 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	if (cfg->listen.has_unix) {
 		l = &srv->l[srv->n];
 		l->is_unix = 1;
-		if ((r = unix_listen(srv, cfg, &l->fd)) != PV_OK)
+		if ((r = vd_unix_listen(srv, cfg, &l->fd)) != PV_OK)
 			goto out;
 		srv->n++;
 		if ((r = start_mhd(srv, l, cfg->workers, cfg)) != PV_OK)
@@ -883,7 +625,6 @@ vd_server_quiesce(struct vd_server *s)
 void
 vd_server_stop(struct vd_server *s)
 {
-	struct stat st;
 	size_t i;
 
 	if (s == NULL)
@@ -903,9 +644,7 @@ vd_server_stop(struct vd_server *s)
 		l->fd = -1;
 	}
 	/* Remove the socket file only if it is still the one we made. */
-	if (s->unix_path != NULL && lstat(s->unix_path, &st) == 0 && st.st_dev == s->unix_dev &&
-	    st.st_ino == s->unix_ino)
-		unlink(s->unix_path);
+	vd_unix_remove_own(s);
 	free(s->unix_path);
 	free(s);
 }
