@@ -4,7 +4,10 @@
  * request holds while it runs.
  *
  * Layers (docs/architecture.md, "vaultd"):
- *   server.c   libmicrohttpd: listeners, TLS, peer identity, body limits
+ *   server.c   libmicrohttpd: daemons, request ids, body limits, replies
+ *   listen_unix.c, tls.c  the Unix socket (mode, peer uid); TLS and client
+ *              certificates
+ *   main.c, signals.c, dev.c  the program: boot, SIGHUP/SIGTERM, --dev
  *   dispatch.c routing, authentication, rate limit, policy, audit, metrics
  *   h_*.c      one file per endpoint group; they touch the token only
  *              through the keeper API (keeper.h)
