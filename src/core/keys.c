@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "core/keys.h"
+#include "core/pubcache.h"
 #include "core/pubkey.h"
 #include "pkcs11/objuri.h"
 
@@ -24,6 +25,7 @@ struct pv_keystore {
 	unsigned meta_ttl;            /* seconds a cached copy is trusted; 0 = until flushed */
 	struct handle_entry *handles; /* the handle cache, per (name, version) */
 	size_t nhandles;
+	struct pv_pubcache *pub; /* public keys per (name, version, id); own lock */
 };
 
 struct handle_entry {
@@ -43,7 +45,12 @@ pv_keystore_new(p11_token *tok, pv_keystore **out)
 	*out = NULL;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL)
 		return PV_ERR_NOMEM;
+	if (pv_pubcache_new(&ks->pub) != PV_OK) {
+		free(ks);
+		return PV_ERR_NOMEM;
+	}
 	if (pthread_mutex_init(&ks->mu, NULL) != 0) {
+		pv_pubcache_free(ks->pub);
 		free(ks);
 		return PV_ERR_INTERNAL;
 	}
@@ -75,6 +82,7 @@ pv_keystore_free(pv_keystore *ks)
 	if (ks == NULL)
 		return;
 	cache_clear(ks);
+	pv_pubcache_free(ks->pub);
 	pthread_mutex_destroy(&ks->mu);
 	free(ks);
 }
@@ -108,6 +116,7 @@ pv_keystore_flush(pv_keystore *ks)
 	pthread_mutex_lock(&ks->mu);
 	cache_clear(ks);
 	pthread_mutex_unlock(&ks->mu);
+	pv_pubcache_clear(ks->pub);
 }
 
 /* Replace or add the cached copy of a key (NULL key data = drop name). */
@@ -967,6 +976,8 @@ pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_ve
 		pv_err_set_detail("%s keys have no public half", ai->name);
 		return PV_ERR_KEY_TYPE;
 	}
+	if ((*out = pv_pubcache_get(ks->pub, key->name, ver->version, ver->id, ver->id_len)) != NULL)
+		return PV_OK;
 	obj_ref(ver, CKO_PUBLIC_KEY, &pub);
 	if (ai->family == PV_FAMILY_RSA) {
 		if ((r = p11_obj_get_attr(ks->tok, &pub, CKA_MODULUS, &a, &alen)) != PV_OK ||
@@ -985,6 +996,8 @@ pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_ve
 		pv_err_set_detail("public key of '%s' v%u is not %s", key->name, ver->version, ai->name);
 		r = PV_ERR_INTEGRITY;
 	}
+	if (r == PV_OK)
+		pv_pubcache_put(ks->pub, key->name, ver->version, ver->id, ver->id_len, *out);
 out:
 	free(a);
 	free(b);
