@@ -25,7 +25,7 @@ typedef enum pv_audit_fsync {
 } pv_audit_fsync;
 
 struct pv_audit_opts {
-	const char *path; /* NULL: syslog only (then syslog must be set) */
+	const char *path;     /* NULL: syslog only (then syslog must be set) */
 	pv_keystore *ks;      /* borrowed; used under the log's mutex */
 	const char *hmac_key; /* name of an hmac-sha256 key, e.g. "audit-hmac" */
 	unsigned every;       /* checkpoint after this many records (0: 100) */

@@ -70,7 +70,8 @@ pv_err vd_keeper_public(struct vd_keeper *k, const struct vd_secrets *s, const c
 
 /* pv_sign / pv_verify semantics (core/sign.h), for token and bundle keys. */
 pv_err vd_keeper_sign(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
-		      const struct pv_sign_opts *o, const uint8_t *msg, size_t len, struct pv_sig *out) PV_WUR;
+		      const struct pv_sign_opts *o, const uint8_t *msg, size_t len,
+		      struct pv_sig *out) PV_WUR;
 pv_err vd_keeper_verify(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
 			const struct pv_sign_opts *o, const uint8_t *msg, size_t len, const uint8_t *sig,
 			size_t siglen) PV_WUR;

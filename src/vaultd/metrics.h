@@ -22,7 +22,8 @@ void vd_metrics_free(struct vd_metrics *m);
  * for an unmatched path), key (an existing key's name, or NULL), HTTP
  * status, latency in seconds. Thread-safe.
  */
-void vd_metrics_request(struct vd_metrics *m, const char *op, const char *key, unsigned status, double seconds);
+void vd_metrics_request(struct vd_metrics *m, const char *op, const char *key, unsigned status,
+			double seconds);
 /* A policy decision (allowed != 0: permitted, else denied). */
 void vd_metrics_decision(struct vd_metrics *m, int allowed);
 /* A token error reached a handler (pv_err of the token class). */
@@ -30,6 +31,7 @@ void vd_metrics_token_error(struct vd_metrics *m, pv_err e);
 
 /* The exposition text (malloc'd), with the token's pool and recovery
  * counters from st. */
-pv_err vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char **out, size_t *len) PV_WUR;
+pv_err vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char **out,
+			 size_t *len) PV_WUR;
 
 #endif
