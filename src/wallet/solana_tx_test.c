@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "base/err.h"
 #include "wallet/solana_tx.h"
 
 /* clang-format off */
@@ -192,6 +193,14 @@ parse_shape(const struct shape *s)
 	return pv_solana_tx_parse(t.d, t.n, &p);
 }
 
+/* Refused, and for the reason named in the detail. */
+static void
+expect_refused(const struct shape *s, const char *why)
+{
+	assert_int_equal(parse_shape(s), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), why));
+}
+
 static void
 test_web3_legacy(void **state)
 {
@@ -339,8 +348,8 @@ test_trailing(void **state)
 	(void)state;
 	s.trailing = 1;
 	v.trailing = 1;
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
-	assert_int_equal(parse_shape(&v), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "1 trailing bytes");
+	expect_refused(&v, "1 trailing bytes");
 }
 
 static void
@@ -357,7 +366,7 @@ test_shortvec(void **state)
 	/* 12 with a trailing zero continuation byte: non-canonical. */
 	s.datalen = 12;
 	s.datalen_raw = "8c00";
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "non-canonical");
 	s.datalen_raw = "8c8000";
 	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
 	/* Signature count 1 as 81 00; 0 as 80 00. */
@@ -370,9 +379,9 @@ test_shortvec(void **state)
 	/* Third byte above 0x03 (value over 0xffff), and a continuation bit on
 	 * the third byte. */
 	s.sig_count_raw = "808004";
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "over 0xffff");
 	s.sig_count_raw = "808081";
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "over 0xffff");
 	/* 0xffff is well-formed but far beyond the bytes left. */
 	s.sig_count_raw = "ffff03";
 	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
@@ -425,11 +434,11 @@ test_header(void **state)
 	(void)state;
 	/* Signature count against num_required_signatures. */
 	s.nsig = 2;
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "2 signatures but the message requires 1");
 	s.nsig = 0;
 	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
 	s.hdr[0] = 0; /* zero signers: no fee payer */
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "no required signatures");
 
 	s = legacy_transfer; /* more signers than keys */
 	s.nsig = 4;
@@ -446,7 +455,11 @@ test_header(void **state)
 	assert_int_equal(parse_shape(&s), PV_OK);
 	s = legacy_transfer; /* the same key twice */
 	s.keys[1] = 0x01;
-	assert_int_equal(parse_shape(&s), PV_ERR_BAD_INPUT);
+	expect_refused(&s, "are the same");
+	s = legacy_transfer; /* a duplicate further down, among non-signers */
+	s.keys[2] = 0x02;
+	s.program = 1;
+	expect_refused(&s, "are the same");
 }
 
 static void
@@ -456,7 +469,7 @@ test_version(void **state)
 
 	(void)state;
 	v.version = 0x81;
-	assert_int_equal(parse_shape(&v), PV_ERR_BAD_INPUT);
+	expect_refused(&v, "unsupported message version 1");
 	v.version = 0xff;
 	assert_int_equal(parse_shape(&v), PV_ERR_BAD_INPUT);
 }
