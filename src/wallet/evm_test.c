@@ -99,7 +99,7 @@ test_single_case_accepted(void **state)
 
 	for (i = 0; i < PV_NELEM(eip55_vectors); i++) {
 		unhex(eip55_vectors[i] + 2, want, sizeof(want));
-		strcpy(text, eip55_vectors[i]);
+		snprintf(text, sizeof(text), "%s", eip55_vectors[i]);
 		for (j = 2; j < PV_EVM_ADDR_STR_LEN; j++)
 			if (text[j] >= 'A' && text[j] <= 'F')
 				text[j] = (char)(text[j] - 'A' + 'a');

@@ -97,7 +97,7 @@ test_kat_strings(void **state)
 	assert_buf_hex(b, "83646f67");
 	pv_buf_reset(b);
 	assert_int_equal(pv_rlp_put_string(b, lorem, 56), PV_OK); /* longstring */
-	strcpy(lorem_hex, "b838");
+	snprintf(lorem_hex, sizeof(lorem_hex), "b838");
 	for (i = 0; i < 56; i++)
 		snprintf(lorem_hex + 4 + 2 * i, 3, "%02x", (unsigned char)lorem[i]);
 	assert_buf_hex(b, lorem_hex);
@@ -113,7 +113,7 @@ test_kat_strings(void **state)
 	{
 		char hex[2 * 56 + 1];
 
-		strcpy(hex, "b7");
+		snprintf(hex, sizeof(hex), "b7");
 		for (i = 0; i < 55; i++)
 			snprintf(hex + 2 + 2 * i, 3, "%02x", (unsigned char)lorem[i]);
 		check_string(hex, lorem, 55);
