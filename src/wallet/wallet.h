@@ -1,0 +1,107 @@
+/*
+ * Wallet operations on a token key: addresses, Solana transaction and
+ * message signatures (pure Ed25519, CKM_EDDSA), EVM digest, personal_sign
+ * and transaction signatures (CKM_ECDSA, normalised to low-S, with the
+ * recovery id checked against the key's public key).
+ *
+ * The key is reached through a signer callback so that vaultctl (pv_sign on
+ * its keystore) and vaultd (its keeper: token keys and boot-bundle keys)
+ * share this code. The callback signs with one fixed key version, the one
+ * whose public key is in the signer, so a rotation between reading the
+ * public key and signing cannot mix two keys.
+ */
+#ifndef PV_WALLET_WALLET_H
+#define PV_WALLET_WALLET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "core/alg.h"
+#include "core/sign.h"
+#include "wallet/evm_tx.h"
+#include "wallet/solana_tx.h"
+
+typedef enum pv_chain {
+	PV_CHAIN_SOLANA = 0,
+	PV_CHAIN_EVM = 1,
+} pv_chain;
+
+/* "solana" / "evm"; PV_ERR_USAGE for anything else. */
+pv_err pv_chain_parse(const char *s, pv_chain *out) PV_WUR;
+const char *pv_chain_name(pv_chain c);
+/* The key algorithm a chain needs: ed25519 for Solana, secp256k1 for EVM. */
+pv_alg pv_chain_alg(pv_chain c);
+
+/* Largest off-chain message accepted for sign-message (either chain). */
+#define PV_WALLET_MESSAGE_MAX (64 * 1024)
+
+struct pv_wallet_signer {
+	/* Sign msg with the key version of `pub` (opts->version is set by the
+	 * caller of this API to `version`; digest PV_DIGEST_NONE). */
+	pv_err (*sign)(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len,
+		       struct pv_sig *out);
+	void *ctx;
+	pv_alg alg;     /* the key's algorithm */
+	unsigned version; /* the version that signs (not 0) */
+	EVP_PKEY *pub;  /* that version's public key (borrowed) */
+};
+
+/* Address text: base58 (Solana, 32..44 chars) or EIP-55 (EVM, 42 chars). */
+#define PV_WALLET_ADDR_MAX 64
+
+/* The address of the signer's key on chain; PV_ERR_KEY_TYPE when the key's
+ * algorithm is not the chain's. */
+pv_err pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s, char out[PV_WALLET_ADDR_MAX]) PV_WUR;
+
+/* ---- Solana ---- */
+
+/*
+ * Sign a serialized transaction in place: parse it (strict), find the
+ * signer's key among the required signers (PV_ERR_NOT_FOUND otherwise, with
+ * nothing signed), sign the message bytes, put the signature in its slot.
+ * *slot is the signature index; sig is the signature.
+ */
+pv_err pv_wallet_solana_sign_tx(const struct pv_wallet_signer *s, uint8_t *tx, size_t len, size_t *slot,
+				uint8_t sig[PV_SOLANA_SIG_LEN]) PV_WUR;
+
+/*
+ * Sign an off-chain message (raw bytes, 1..PV_WALLET_MESSAGE_MAX). Bytes
+ * that parse as a Solana transaction message (legacy or v0) are refused
+ * (PV_ERR_BAD_INPUT): sign-transaction is the only way to sign those.
+ */
+pv_err pv_wallet_solana_sign_message(const struct pv_wallet_signer *s, const uint8_t *msg, size_t len,
+				     uint8_t sig[PV_SOLANA_SIG_LEN]) PV_WUR;
+
+/* ---- EVM ---- */
+
+/* An Ethereum signature: r, s (low-S) and the recovery id (0 or 1). */
+struct pv_evm_sig {
+	uint8_t r[32];
+	uint8_t s[32];
+	int recid;
+};
+
+/* r || s || v as 65 bytes, v = recid + v_base (27 for personal_sign). */
+void pv_evm_sig_rsv(const struct pv_evm_sig *sig, unsigned v_base, uint8_t out[65]);
+
+/* Sign a 32-byte digest with CKM_ECDSA; low-S; recid checked against pub. */
+pv_err pv_wallet_evm_sign_digest(const struct pv_wallet_signer *s, const uint8_t hash[32],
+				 struct pv_evm_sig *out) PV_WUR;
+
+/* EIP-191 personal_sign of msg (0..PV_WALLET_MESSAGE_MAX bytes). */
+pv_err pv_wallet_evm_sign_message(const struct pv_wallet_signer *s, const uint8_t *msg, size_t len,
+				  struct pv_evm_sig *out) PV_WUR;
+
+/*
+ * Sign a parsed unsigned transaction: append the signed transaction to
+ * signed_raw, its transaction hash to tx_hash, and the signature to sig.
+ * Policy (chain id, value) is the caller's, before this call.
+ */
+pv_err pv_wallet_evm_sign_tx(const struct pv_wallet_signer *s, const struct pv_evm_tx *tx, pv_buf *signed_raw,
+			     uint8_t tx_hash[32], struct pv_evm_sig *sig) PV_WUR;
+
+#endif
