@@ -14,13 +14,14 @@
 # socket (an http.Agent connecting to it) and from vaultd's TLS listener on
 # 127.0.0.1 (https URL, the test CA made here in NODE_EXTRA_CA_CERTS).
 #
-# Node.js and npm: `npm ci` installs jose into $top_builddir/tests/interop-node
-# (a copy of tests/interop, so the source tree stays clean), again only when
-# the lockfile changed. Without node/npm or the registry the test skips
-# (77), except under CI=true, where it fails.
+# Node.js and npm: tests/lib/interop.sh runs `npm ci` in
+# $top_builddir/tests/interop-node (a copy of tests/interop, so the source
+# tree stays clean), again only when the lockfile changed. Without node/npm
+# or the registry the test skips (77), except under CI=true, where it fails.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/vaultd.sh"
+. "$top_srcdir/tests/lib/interop.sh"
 vd_need
 need_cmd basenc
 
@@ -30,30 +31,8 @@ AUD=interop
 
 # ---- jose ----
 
-interop_missing() {
-	if [ "${CI:-}" = true ]; then
-		fail "$* (required under CI=true)"
-	fi
-	skip "$*"
-}
-
 say "jose from tests/interop (npm ci into the build tree)"
-command -v node >/dev/null 2>&1 || interop_missing "node is not installed"
-command -v npm >/dev/null 2>&1 || interop_missing "npm is not installed"
-NODE_DIR=$top_builddir/tests/interop-node
-mkdir -p "$NODE_DIR"
-for f in package.json package-lock.json jwt_jose.mjs; do
-	cmp -s "$top_srcdir/tests/interop/$f" "$NODE_DIR/$f" || cp "$top_srcdir/tests/interop/$f" "$NODE_DIR/$f"
-done
-lock_sum=$(sha256sum <"$NODE_DIR/package-lock.json")
-if [ ! -f "$NODE_DIR/node_modules/jose/package.json" ] || [ "$(cat "$NODE_DIR/.installed" 2>/dev/null)" != "$lock_sum" ]; then
-	rm -f "$NODE_DIR/.installed"
-	if ! (cd "$NODE_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) >"$W/npm.log" 2>&1; then
-		cat "$W/npm.log" >&2
-		interop_missing "npm ci failed in $NODE_DIR (registry unreachable?)"
-	fi
-	printf '%s\n' "$lock_sum" >"$NODE_DIR/.installed"
-fi
+interop_node_setup tests/interop/jwt_jose.mjs
 echo "node $(node --version), jose $(json_get "$NODE_DIR/node_modules/jose/package.json" version)"
 
 # jose_check socket|tls CASE...: run the verifier with the JWK Set fetched
