@@ -106,7 +106,7 @@ parse_header(pv_buf *b, struct pv_solana_tx *t)
 /* Header against the static keys (the rules Solana's message sanitizer
  * applies): the fee payer, key 0, is a writable signer. */
 static pv_err
-check_keys(const struct pv_solana_tx *t)
+check_keys(const struct pv_solana_tx *t, int with_signatures)
 {
 	size_t i, j;
 
@@ -124,7 +124,7 @@ check_keys(const struct pv_solana_tx *t)
 		pv_err_set_detail("solana tx: every signer is read-only (the fee payer must be writable)");
 		return PV_ERR_BAD_INPUT;
 	}
-	if (t->num_signatures != t->num_required_signatures) {
+	if (with_signatures && t->num_signatures != t->num_required_signatures) {
 		pv_err_set_detail("solana tx: %zu signatures but the message requires %u", t->num_signatures,
 				  t->num_required_signatures);
 		return PV_ERR_BAD_INPUT;
@@ -209,76 +209,111 @@ parse_lookups(pv_buf *b, struct pv_solana_tx *t)
 	return PV_OK;
 }
 
-pv_err
-pv_solana_tx_parse(const uint8_t *tx, size_t len, struct pv_solana_tx *out)
+/*
+ * The message: from b's position to its end (nothing may follow). With
+ * with_signatures, t->num_signatures was read before it and must match the
+ * header.
+ */
+static pv_err
+parse_message(pv_buf *b, struct pv_solana_tx *t, int with_signatures)
 {
 	/* Each instruction takes at least 3 bytes, which bounds the list. */
 	struct ix_ref ixs[PV_SOLANA_TX_MAX / 3];
-	struct pv_solana_tx t;
-	pv_buf *b = NULL;
-	const uint8_t *p = NULL;
 	size_t i, num_total;
 	pv_err r;
 
-	memset(out, 0, sizeof(*out));
-	memset(&t, 0, sizeof(t));
-	if (tx == NULL && len != 0)
+	if ((r = parse_header(b, t)) != PV_OK ||
+	    (r = take_array(b, PV_SOLANA_KEY_LEN, &t->num_account_keys, &t->account_keys, "account keys")) !=
+		PV_OK ||
+	    (r = take(b, PV_SOLANA_KEY_LEN, &t->blockhash, "recent blockhash")) != PV_OK)
+		return r;
+	if ((r = check_keys(t, with_signatures)) != PV_OK)
+		return r;
+
+	if ((r = take_shortvec(b, &t->num_instructions, "instructions")) != PV_OK)
+		return r;
+	if (t->num_instructions > pv_buf_len(b) / 3) {
+		pv_err_set_detail("solana tx: instruction count %zu exceeds the remaining bytes",
+				  t->num_instructions);
+		return PV_ERR_BAD_INPUT;
+	}
+	for (i = 0; i < t->num_instructions; i++)
+		if ((r = parse_instruction(b, &ixs[i])) != PV_OK)
+			return r;
+
+	if (t->version == PV_SOLANA_V0 && (r = parse_lookups(b, t)) != PV_OK)
+		return r;
+	if (pv_buf_len(b) != 0) {
+		pv_err_set_detail("solana tx: %zu trailing bytes", pv_buf_len(b));
+		return PV_ERR_BAD_INPUT;
+	}
+
+	num_total = t->num_account_keys + t->num_lookup_writable + t->num_lookup_readonly;
+	if (num_total > ACCOUNTS_MAX) {
+		pv_err_set_detail("solana tx: %zu accounts, over %d", num_total, ACCOUNTS_MAX);
+		return PV_ERR_BAD_INPUT;
+	}
+	for (i = 0; i < t->num_instructions; i++)
+		if ((r = check_instruction(&ixs[i], i, t->num_account_keys, num_total)) != PV_OK)
+			return r;
+	return PV_OK;
+}
+
+static pv_err
+check_size(const uint8_t *p, size_t len)
+{
+	if (p == NULL && len != 0)
 		return PV_ERR_USAGE;
 	if (len > PV_SOLANA_TX_MAX) {
 		pv_err_set_detail("solana tx: %zu bytes, over the %d-byte packet limit", len,
 				  PV_SOLANA_TX_MAX);
 		return PV_ERR_TOO_LARGE;
 	}
-	if ((r = pv_buf_view(tx, len, &b)) != PV_OK)
-		goto out;
+	return PV_OK;
+}
 
+pv_err
+pv_solana_tx_parse(const uint8_t *tx, size_t len, struct pv_solana_tx *out)
+{
+	struct pv_solana_tx t;
+	pv_buf *b = NULL;
+	const uint8_t *p = NULL;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&t, 0, sizeof(t));
+	if ((r = check_size(tx, len)) != PV_OK || (r = pv_buf_view(tx, len, &b)) != PV_OK)
+		goto out;
 	if ((r = take_array(b, PV_SOLANA_SIG_LEN, &t.num_signatures, &p, "signatures")) != PV_OK)
 		goto out;
 	t.sig_off = (size_t)(p - tx);
 	t.message = pv_buf_ptr(b);
 	t.message_off = (size_t)(t.message - tx);
 	t.message_len = pv_buf_len(b);
-
-	if ((r = parse_header(b, &t)) != PV_OK ||
-	    (r = take_array(b, PV_SOLANA_KEY_LEN, &t.num_account_keys, &t.account_keys, "account keys")) !=
-		PV_OK ||
-	    (r = take(b, PV_SOLANA_KEY_LEN, &t.blockhash, "recent blockhash")) != PV_OK)
+	if ((r = parse_message(b, &t, 1)) != PV_OK)
 		goto out;
-	if ((r = check_keys(&t)) != PV_OK)
-		goto out;
-
-	if ((r = take_shortvec(b, &t.num_instructions, "instructions")) != PV_OK)
-		goto out;
-	if (t.num_instructions > pv_buf_len(b) / 3) {
-		pv_err_set_detail("solana tx: instruction count %zu exceeds the remaining bytes",
-				  t.num_instructions);
-		r = PV_ERR_BAD_INPUT;
-		goto out;
-	}
-	for (i = 0; i < t.num_instructions; i++)
-		if ((r = parse_instruction(b, &ixs[i])) != PV_OK)
-			goto out;
-
-	if (t.version == PV_SOLANA_V0 && (r = parse_lookups(b, &t)) != PV_OK)
-		goto out;
-	if (pv_buf_len(b) != 0) {
-		pv_err_set_detail("solana tx: %zu trailing bytes", pv_buf_len(b));
-		r = PV_ERR_BAD_INPUT;
-		goto out;
-	}
-
-	num_total = t.num_account_keys + t.num_lookup_writable + t.num_lookup_readonly;
-	if (num_total > ACCOUNTS_MAX) {
-		pv_err_set_detail("solana tx: %zu accounts, over %d", num_total, ACCOUNTS_MAX);
-		r = PV_ERR_BAD_INPUT;
-		goto out;
-	}
-	for (i = 0; i < t.num_instructions; i++)
-		if ((r = check_instruction(&ixs[i], i, t.num_account_keys, num_total)) != PV_OK)
-			goto out;
-
 	*out = t;
-	r = PV_OK;
+out:
+	pv_buf_free(b);
+	return r;
+}
+
+pv_err
+pv_solana_message_parse(const uint8_t *msg, size_t len, struct pv_solana_tx *out)
+{
+	struct pv_solana_tx t;
+	pv_buf *b = NULL;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&t, 0, sizeof(t));
+	if ((r = check_size(msg, len)) != PV_OK || (r = pv_buf_view(msg, len, &b)) != PV_OK)
+		goto out;
+	t.message = msg;
+	t.message_len = len;
+	if ((r = parse_message(b, &t, 0)) != PV_OK)
+		goto out;
+	*out = t;
 out:
 	pv_buf_free(b);
 	return r;

@@ -51,6 +51,14 @@ struct pv_solana_tx {
  */
 pv_err pv_solana_tx_parse(const uint8_t *tx, size_t len, struct pv_solana_tx *out) PV_WUR;
 
+/*
+ * Parse bytes as a bare message (legacy or v0, no signature list before
+ * it), with the same rules. Used to refuse off-chain "messages" that are
+ * really transactions. On success num_signatures and sig_off are 0 and
+ * message/message_len are msg/len.
+ */
+pv_err pv_solana_message_parse(const uint8_t *msg, size_t len, struct pv_solana_tx *out) PV_WUR;
+
 /* Which signature slot belongs to pubkey: PV_ERR_NOT_FOUND unless it is one
  * of the first num_required_signatures account keys. */
 pv_err pv_solana_tx_signer_index(const struct pv_solana_tx *tx, const uint8_t pubkey[PV_SOLANA_KEY_LEN],

@@ -495,6 +495,59 @@ test_size_limit(void **state)
 	assert_int_equal(pv_solana_tx_parse(t.d, sizeof(t.d), &p), PV_ERR_TOO_LARGE);
 }
 
+/* The message of a transaction parses as a bare message with the same
+ * fields; the whole transaction, a truncated or extended message, and a
+ * message whose header does not fit its keys do not. */
+static void
+test_message_parse(void **state)
+{
+	static const char *const vectors[] = {web3_legacy_hex, web3_v0_hex};
+	uint8_t tx[PV_SOLANA_TX_MAX], ext[PV_SOLANA_TX_MAX + 1];
+	struct pv_solana_tx p, m;
+	size_t n, i, k;
+
+	(void)state;
+	for (k = 0; k < PV_NELEM(vectors); k++) {
+		n = unhex(vectors[k], tx, sizeof(tx));
+		assert_int_equal(pv_solana_tx_parse(tx, n, &p), PV_OK);
+		assert_int_equal(pv_solana_message_parse(p.message, p.message_len, &m), PV_OK);
+		assert_ptr_equal(m.message, p.message);
+		assert_int_equal(m.message_len, p.message_len);
+		assert_int_equal(m.num_signatures, 0);
+		assert_int_equal(m.sig_off, 0);
+		assert_int_equal(m.message_off, 0);
+		assert_int_equal(m.version, p.version);
+		assert_int_equal(m.num_required_signatures, p.num_required_signatures);
+		assert_int_equal(m.num_account_keys, p.num_account_keys);
+		assert_ptr_equal(m.account_keys, p.account_keys);
+		assert_ptr_equal(m.blockhash, p.blockhash);
+		assert_int_equal(m.num_instructions, p.num_instructions);
+		assert_int_equal(m.num_lookups, p.num_lookups);
+
+		/* the signature list in front is not a message */
+		assert_int_equal(pv_solana_message_parse(tx, n, &m), PV_ERR_BAD_INPUT);
+		assert_int_equal(m.message_len, 0);
+		for (i = 0; i < p.message_len; i++)
+			assert_int_equal(pv_solana_message_parse(p.message, i, &m), PV_ERR_BAD_INPUT);
+		memcpy(ext, p.message, p.message_len);
+		ext[p.message_len] = 0;
+		assert_int_equal(pv_solana_message_parse(ext, p.message_len + 1, &m), PV_ERR_BAD_INPUT);
+		assert_non_null(strstr(pv_err_detail(), "1 trailing bytes"));
+	}
+
+	/* header: 4 required signers but 3 keys */
+	n = unhex(web3_legacy_hex, tx, sizeof(tx));
+	tx[65] = 4;
+	assert_int_equal(pv_solana_message_parse(tx + 65, n - 65, &m), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), "exceed"));
+
+	/* plain text is no message; over the packet limit is refused by size */
+	assert_int_equal(pv_solana_message_parse((const uint8_t *)"hello", 5, &m), PV_ERR_BAD_INPUT);
+	assert_int_equal(pv_solana_message_parse(NULL, 0, &m), PV_ERR_BAD_INPUT);
+	memset(ext, 0, sizeof(ext));
+	assert_int_equal(pv_solana_message_parse(ext, sizeof(ext), &m), PV_ERR_TOO_LARGE);
+}
+
 int
 main(void)
 {
@@ -504,6 +557,7 @@ main(void)
 	    cmocka_unit_test(test_trailing),      cmocka_unit_test(test_shortvec),
 	    cmocka_unit_test(test_index_range),   cmocka_unit_test(test_header),
 	    cmocka_unit_test(test_version),       cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_message_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
