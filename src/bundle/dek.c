@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "bundle/dek.h"
+#include "bundle/pkcs8_ed25519.h"
 #include "pkcs11/crypt.h"
 
 /*
@@ -398,16 +399,153 @@ check_token_dek(const pv_dek *dek)
 }
 
 /* A token that fails to import an algorithm says so in several ways. */
+static int
+token_refused(pv_alg alg, pv_err r)
+{
+	return alg == PV_ALG_ED25519 && (r == PV_ERR_PKCS11 || r == PV_ERR_MECHANISM);
+}
+
 static pv_err
 unwrap_refused(pv_alg alg, pv_err r)
 {
 	char why[128];
 
-	if (alg == PV_ALG_ED25519 && (r == PV_ERR_PKCS11 || r == PV_ERR_MECHANISM)) {
+	if (token_refused(alg, r)) {
 		snprintf(why, sizeof(why), "%s", pv_err_detail());
-		pv_err_set_detail("the token cannot unwrap Ed25519 private keys (%s)", why);
+		pv_err_set_detail("the token cannot unwrap Ed25519 private keys (%s); the explicit import "
+				  "fallback (vaultctl --allow-key-import-fallback, vaultd.json "
+				  "bundle.key_import_fallback) can import it through guarded memory",
+				  why);
 		return PV_ERR_MECHANISM;
 	}
+	return r;
+}
+
+/* The private key template of pv_dek_unwrap_private_key, with room for the
+ * two attributes the fallback adds; the attributes point into the struct. */
+struct priv_tmpl {
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	CK_BBOOL yes, no, persistent;
+	CK_ATTRIBUTE t[14];
+	CK_ULONG n;
+};
+
+static void
+priv_template(struct priv_tmpl *p, const struct pv_alg_info *ai, const struct pv_key_import *ki)
+{
+	p->cls = CKO_PRIVATE_KEY;
+	p->kt = ai->ckk;
+	p->yes = CK_TRUE;
+	p->no = CK_FALSE;
+	p->persistent = ki->persistent ? CK_TRUE : CK_FALSE;
+	p->n = 0;
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_CLASS, &p->cls, sizeof(p->cls)};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &p->kt, sizeof(p->kt)};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_TOKEN, &p->persistent, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_PRIVATE, &p->yes, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &p->yes, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &p->no, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_SIGN, &p->yes, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_DECRYPT, &p->no, 1};
+	p->t[p->n++] = (CK_ATTRIBUTE){CKA_UNWRAP, &p->no, 1};
+	if (ai->family == PV_FAMILY_EC)
+		p->t[p->n++] = (CK_ATTRIBUTE){CKA_DERIVE, &p->yes, 1};
+	if (ki->label != NULL)
+		p->t[p->n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)(uintptr_t)ki->label, strlen(ki->label)};
+	if (ki->id != NULL && ki->id_len > 0)
+		p->t[p->n++] = (CK_ATTRIBUTE){CKA_ID, (void *)(uintptr_t)ki->id, ki->id_len};
+}
+
+/* Destroy a temporary object; a second try before giving up, since a
+ * fallback object holds key bytes in the clear inside the token. */
+static pv_err
+destroy_temporary(p11_token *tok, CK_OBJECT_HANDLE *h)
+{
+	if (*h == CK_INVALID_HANDLE)
+		return PV_OK;
+	if (p11_handle_destroy(tok, *h) != PV_OK && p11_handle_destroy(tok, *h) != PV_OK) {
+		pv_err_set_detail("could not destroy the temporary key object (it goes with its session)");
+		return PV_ERR_PKCS11;
+	}
+	*h = CK_INVALID_HANDLE;
+	return PV_OK;
+}
+
+/*
+ * The KWP-wrapped bytes unwrapped as a session CKK_GENERIC_SECRET, no usage
+ * at all. sensitive=0: the fallback reads its value; sensitive=1 (rotate):
+ * it is only wrapped again.
+ */
+static pv_err
+unwrap_as_secret(pv_dek *dek, int sensitive, const uint8_t *wrapped, size_t len, CK_OBJECT_HANDLE *h)
+{
+	CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, sens = sensitive ? CK_TRUE : CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &no, 1},
+	    {CKA_PRIVATE, &yes, 1},
+	    {CKA_SENSITIVE, &sens, 1},
+	    {CKA_EXTRACTABLE, &yes, 1},
+	    {CKA_ENCRYPT, &no, 1},
+	    {CKA_DECRYPT, &no, 1},
+	    {CKA_SIGN, &no, 1},
+	    {CKA_VERIFY, &no, 1},
+	    {CKA_WRAP, &no, 1},
+	    {CKA_UNWRAP, &no, 1},
+	    {CKA_DERIVE, &no, 1},
+	};
+
+	return p11_unwrap_key(dek->tok, &kwp, dek->h, wrapped, len, t, PV_NELEM(t), h);
+}
+
+/* The explicit Ed25519 import fallback (dek.h). */
+static pv_err
+unwrap_ed25519_fallback(pv_dek *dek, const struct pv_key_import *ki, const uint8_t *wrapped, size_t len,
+			CK_OBJECT_HANDLE *out)
+{
+	const struct pv_alg_info *ai = pv_alg_info(PV_ALG_ED25519);
+	CK_OBJECT_HANDLE hs = CK_INVALID_HANDLE;
+	struct priv_tmpl pt;
+	pv_secret *p8 = NULL;
+	const uint8_t *seed = NULL;
+	size_t n = 0;
+	pv_err r, rd;
+
+	*out = CK_INVALID_HANDLE;
+	if ((r = unwrap_as_secret(dek, 0, wrapped, len, &hs)) != PV_OK)
+		goto out;
+	/* room for more than the one layout, so that a longer PKCS#8 is
+	 * refused by the layout check with a clear reason */
+	if ((r = pv_secret_new(128, &p8)) != PV_OK)
+		goto out;
+	r = p11_handle_read_attr(dek->tok, hs, CKA_VALUE, pv_secret_rw(p8), pv_secret_cap(p8), &n);
+	/* at once: the clear PKCS#8 must not outlive this read in the token */
+	if ((rd = destroy_temporary(dek->tok, &hs)) != PV_OK) {
+		r = rd;
+		goto out;
+	}
+	if (r == PV_ERR_TOO_LARGE) {
+		pv_err_set_detail("Ed25519 PKCS#8: longer than the RFC 8410 layout");
+		r = PV_ERR_BAD_INPUT;
+	}
+	if (r != PV_OK || (r = pv_secret_set_len(p8, n)) != PV_OK)
+		goto out;
+	if ((r = pv_pkcs8_ed25519_seed(pv_secret_ro(p8), n, &seed)) != PV_OK)
+		goto out;
+	priv_template(&pt, ai, ki);
+	pt.t[pt.n++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)(uintptr_t)ai->ec_params, ai->ec_params_len};
+	/* PKCS#11 has no const; the token only reads the seed */
+	pt.t[pt.n++] = (CK_ATTRIBUTE){CKA_VALUE, (void *)(uintptr_t)seed, PV_ED25519_SEED_LEN};
+	r = p11_create_object(dek->tok, pt.t, pt.n, out);
+out:
+	if (hs != CK_INVALID_HANDLE && (rd = destroy_temporary(dek->tok, &hs)) != PV_OK)
+		r = rd;
+	pv_secret_free(p8); /* wipes the PKCS#8 and the seed in it */
 	return r;
 }
 
@@ -417,12 +555,10 @@ pv_dek_unwrap_private_key(pv_dek *token_dek, const struct pv_key_import *ki, con
 {
 	const struct pv_alg_info *ai;
 	CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_KEY_TYPE kt;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, persistent, sensitive = CK_FALSE, extractable = CK_TRUE;
-	CK_ATTRIBUTE t[12];
-	CK_ULONG n = 0;
+	CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
+	struct priv_tmpl pt;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	char why[160];
 	pv_err r;
 
 	*out = CK_INVALID_HANDLE;
@@ -433,24 +569,24 @@ pv_dek_unwrap_private_key(pv_dek *token_dek, const struct pv_key_import *ki, con
 		r = PV_ERR_USAGE;
 		goto out;
 	}
-	kt = ai->ckk;
-	persistent = ki->persistent ? CK_TRUE : CK_FALSE;
-	t[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
-	t[n++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &kt, sizeof(kt)};
-	t[n++] = (CK_ATTRIBUTE){CKA_TOKEN, &persistent, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_PRIVATE, &yes, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_SIGN, &yes, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_DECRYPT, &no, 1};
-	t[n++] = (CK_ATTRIBUTE){CKA_UNWRAP, &no, 1};
-	if (ai->family == PV_FAMILY_EC)
-		t[n++] = (CK_ATTRIBUTE){CKA_DERIVE, &yes, 1};
-	if (ki->label != NULL)
-		t[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)(uintptr_t)ki->label, strlen(ki->label)};
-	if (ki->id != NULL && ki->id_len > 0)
-		t[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)(uintptr_t)ki->id, ki->id_len};
-	if ((r = p11_unwrap_key(token_dek->tok, &kwp, token_dek->h, wrapped, len, t, n, &h)) != PV_OK) {
+	if (ki->fallback_used != NULL)
+		*ki->fallback_used = 0;
+	priv_template(&pt, ai, ki);
+	r = p11_unwrap_key(token_dek->tok, &kwp, token_dek->h, wrapped, len, pt.t, pt.n, &h);
+	if (r != PV_OK && token_refused(ki->alg, r) && ki->allow_fallback) {
+		snprintf(why, sizeof(why), "%s", pv_err_detail());
+		if ((r = unwrap_ed25519_fallback(token_dek, ki, wrapped, len, &h)) != PV_OK) {
+			char more[256];
+
+			snprintf(more, sizeof(more), "%s", pv_err_detail());
+			pv_err_set_detail(
+			    "the Ed25519 import fallback failed: %s (the token's unwrap said: %s)", more,
+			    why);
+			goto out;
+		}
+		if (ki->fallback_used != NULL)
+			*ki->fallback_used = 1;
+	} else if (r != PV_OK) {
 		r = unwrap_refused(ki->alg, r);
 		goto out;
 	}
@@ -469,6 +605,8 @@ out:
 	if (h != CK_INVALID_HANDLE && p11_handle_destroy(token_dek->tok, h) != PV_OK) {
 		/* keep r: the first failure is the one to report */
 	}
+	if (r != PV_OK && ki != NULL && ki->fallback_used != NULL)
+		*ki->fallback_used = 0;
 	return r;
 }
 
@@ -502,11 +640,24 @@ pv_dek_rewrap_private_key(pv_dek *old_token_dek, pv_dek *new_token_dek, pv_alg a
 	t[4] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, 1};
 	/* Extractable only so C_WrapKey can move it under the new DEK. */
 	t[5] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &yes, 1};
-	if ((r = p11_unwrap_key(old_token_dek->tok, &kwp, old_token_dek->h, wrapped, len, t, PV_NELEM(t),
-				&h)) != PV_OK) {
+	r = p11_unwrap_key(old_token_dek->tok, &kwp, old_token_dek->h, wrapped, len, t, PV_NELEM(t), &h);
+	if (r != PV_OK && token_refused(alg, r)) {
+		/* A token that cannot parse the PKCS#8 (SoftHSM 2.6 and Ed25519)
+		 * can still move its bytes as an opaque sensitive secret: they stay
+		 * in the token, so this needs no fallback option. */
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s", pv_err_detail());
+		if ((r = unwrap_as_secret(old_token_dek, 1, wrapped, len, &h)) != PV_OK &&
+		    r != PV_ERR_INTEGRITY) {
+			pv_err_set_detail("%s", why);
+			r = unwrap_refused(alg, PV_ERR_MECHANISM);
+		}
+	} else if (r != PV_OK) {
 		r = unwrap_refused(alg, r);
-		goto out;
 	}
+	if (r != PV_OK)
+		goto out;
 	r = p11_wrap_key(new_token_dek->tok, &kwp, new_token_dek->h, h, out, outlen);
 out:
 	if (h != CK_INVALID_HANDLE && p11_handle_destroy(old_token_dek->tok, h) != PV_OK) {

@@ -81,6 +81,13 @@ struct pv_key_import {
 	const uint8_t *id; /* CKA_ID, NULL = none */
 	size_t id_len;
 	int persistent; /* CKA_TOKEN */
+	/*
+	 * The explicit Ed25519 key-import fallback (docs/operations.md §7), off
+	 * unless the operator turned it on: 1 = allowed. fallback_used (may be
+	 * NULL) is set to 1 when it made the key, so that the caller can warn.
+	 */
+	int allow_fallback;
+	int *fallback_used;
 };
 
 /*
@@ -89,7 +96,17 @@ struct pv_key_import {
  * DERIVE for EC), no DECRYPT/UNWRAP. The protection attributes are read back
  * (PV_ERR_NOT_HONOURED, object destroyed, if the token ignored them).
  * Altered wrapped bytes: PV_ERR_INTEGRITY. A token that cannot import the
- * algorithm (SoftHSM 2.6 and Ed25519): PV_ERR_MECHANISM.
+ * algorithm (SoftHSM 2.6 and Ed25519): PV_ERR_MECHANISM, whose detail names
+ * the fallback option.
+ *
+ * The fallback (ki->allow_fallback, Ed25519 only, only after the token
+ * refused the unwrap): the same wrapped bytes are unwrapped as a session,
+ * non-sensitive, extractable CKK_GENERIC_SECRET, its CKA_VALUE (the PKCS#8)
+ * is read into guarded memory and the object destroyed at once; the seed is
+ * taken from the fixed RFC 8410 layout (bundle/pkcs8_ed25519.h) and
+ * C_CreateObject makes the private key with the attributes above plus
+ * CKA_EC_PARAMS (the id-Ed25519 OID) and CKA_VALUE (the seed). Everything
+ * is wiped; *ki->fallback_used is set.
  */
 pv_err pv_dek_unwrap_private_key(pv_dek *token_dek, const struct pv_key_import *ki, const uint8_t *wrapped,
 				 size_t len, CK_OBJECT_HANDLE *out) PV_WUR;

@@ -363,7 +363,7 @@ import_one(pv_dek *soft, pv_dek *tok, pv_alg alg, uint8_t idbyte, int persistent
 	EVP_PKEY *pk = soft_key(alg);
 	uint8_t *der = NULL, *w = NULL, id[1] = {idbyte};
 	size_t derlen = 0, wlen = 0;
-	struct pv_key_import ki = {alg, "imported", id, 1, persistent};
+	struct pv_key_import ki = {alg, "imported", id, 1, persistent, 0, NULL};
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	CK_BBOOL b;
 	pv_err r;
@@ -375,6 +375,8 @@ import_one(pv_dek *soft, pv_dek *tok, pv_alg alg, uint8_t idbyte, int persistent
 		/* SoftHSM 2.6 cannot import Ed25519 PKCS#8; another token may. */
 		assert_int_equal(r, PV_ERR_MECHANISM);
 		assert_non_null(strstr(pv_err_detail(), "cannot unwrap Ed25519"));
+		/* the clear error names the option that enables the fallback */
+		assert_non_null(strstr(pv_err_detail(), "key_import_fallback"));
 		assert_int_equal(h, CK_INVALID_HANDLE);
 		goto out;
 	}
@@ -404,7 +406,7 @@ static void
 test_unwrap_private_keys(void **state)
 {
 	pv_dek *soft = NULL, *tok = NULL;
-	struct pv_key_import ki = {PV_ALG_P256, NULL, NULL, 0, 0};
+	struct pv_key_import ki = {PV_ALG_P256, NULL, NULL, 0, 0, 0, NULL};
 	CK_OBJECT_HANDLE h;
 	uint8_t w[40] = {0};
 
@@ -421,6 +423,200 @@ test_unwrap_private_keys(void **state)
 	pv_dek_free(soft);
 }
 
+/* How many objects of a class this session sees. */
+static size_t
+count_class(CK_OBJECT_CLASS cls)
+{
+	CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(p11_find_all(TOK, &t, 1, &hs, &n), PV_OK);
+	free(hs);
+	return n;
+}
+
+/* Wrap der (len bytes) under soft and try the fallback import with it. */
+static pv_err
+fallback_import(pv_dek *soft, pv_dek *tok, const uint8_t *der, size_t len, uint8_t idbyte, int *used,
+		CK_OBJECT_HANDLE *h)
+{
+	uint8_t *w = NULL, id[1] = {idbyte};
+	size_t wlen = 0;
+	struct pv_key_import ki = {PV_ALG_ED25519, "ed-fallback", id, 1, 0, 1, used};
+	pv_err r;
+
+	assert_int_equal(pv_dek_kwp_wrap(soft, der, len, &w, &wlen), PV_OK);
+	r = pv_dek_unwrap_private_key(tok, &ki, w, wlen, h);
+	free(w);
+	return r;
+}
+
+/*
+ * The explicit Ed25519 fallback: off by default (the clear error), on it
+ * makes a sensitive, non-extractable key that signs as the original; it
+ * leaves no secret-key object behind, refuses a PKCS#8 outside the RFC 8410
+ * layout and altered wrapped bytes.
+ */
+static void
+test_ed25519_fallback(void **state)
+{
+	static const uint8_t msg[] = "solana login 2026-11-23";
+	pv_dek *soft = NULL, *tok = NULL;
+	EVP_PKEY *pk = soft_key(PV_ALG_ED25519), *other = soft_key(PV_ALG_ED25519);
+	uint8_t *der = NULL, *w = NULL, *params = NULL, id[1] = {0x51}, sig[64], bad[48];
+	size_t derlen = 0, wlen = 0, plen = 0, siglen = sizeof(sig), secrets;
+	struct pv_key_import off = {PV_ALG_ED25519, "ed-fallback", id, 1, 0, 0, NULL};
+	CK_MECHANISM eddsa = {CKM_EDDSA, NULL, 0};
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_BBOOL b;
+	p11_obj key;
+	int used = -1, native;
+	pv_err r;
+
+	(void)state;
+	assert_int_equal(pv_dek_generate(&soft), PV_OK);
+	assert_int_equal(pv_dek_to_token(soft, TOK, &tok), PV_OK);
+	pkcs8_der(pk, &der, &derlen);
+	assert_int_equal(derlen, 48);
+	secrets = count_class(CKO_SECRET_KEY);
+
+	/* default off: a token that cannot unwrap Ed25519 says so, by name */
+	assert_int_equal(pv_dek_kwp_wrap(soft, der, derlen, &w, &wlen), PV_OK);
+	r = pv_dek_unwrap_private_key(tok, &off, w, wlen, &h);
+	native = r == PV_OK;
+	if (native) {
+		assert_int_equal(p11_handle_destroy(TOK, h), PV_OK);
+		h = CK_INVALID_HANDLE;
+	} else {
+		assert_int_equal(r, PV_ERR_MECHANISM);
+		assert_non_null(strstr(pv_err_detail(), "--allow-key-import-fallback"));
+		assert_int_equal(h, CK_INVALID_HANDLE);
+	}
+
+	/* on: the key is made, and fallback_used says how */
+	assert_int_equal(fallback_import(soft, tok, der, derlen, 0x51, &used, &h), PV_OK);
+	assert_int_equal(used, native ? 0 : 1);
+	assert_int_not_equal(h, CK_INVALID_HANDLE);
+	assert_int_equal(count_class(CKO_SECRET_KEY), secrets);
+	assert_int_equal(p11_handle_get_bool(TOK, h, CKA_SENSITIVE, &b), PV_OK);
+	assert_int_equal(b, CK_TRUE);
+	assert_int_equal(p11_handle_get_bool(TOK, h, CKA_EXTRACTABLE, &b), PV_OK);
+	assert_int_equal(b, CK_FALSE);
+	assert_int_equal(p11_handle_get_bool(TOK, h, CKA_TOKEN, &b), PV_OK);
+	assert_int_equal(b, CK_FALSE);
+	assert_int_equal(p11_handle_get_bool(TOK, h, CKA_PRIVATE, &b), PV_OK);
+	assert_int_equal(b, CK_TRUE);
+	assert_int_equal(p11_handle_get_bool(TOK, h, CKA_DECRYPT, &b), PV_OK);
+	assert_int_equal(b, CK_FALSE);
+	/* SoftHSM 2.6 wants the curve as the DER OID 1.3.101.112 */
+	assert_int_equal(p11_handle_get_attr(TOK, h, CKA_EC_PARAMS, &params, &plen), PV_OK);
+	assert_int_equal(plen, 5);
+	assert_memory_equal(params, "\x06\x03\x2b\x65\x70", 5);
+	/* the seed is not readable back */
+	assert_int_equal(p11_handle_read_attr(TOK, h, CKA_VALUE, sig, sizeof(sig), &siglen),
+			 PV_ERR_NOT_FOUND);
+	siglen = sizeof(sig);
+	/* it signs as the original key (pure Ed25519), found by its CKA_ID */
+	memset(&key, 0, sizeof(key));
+	key.cls = CKO_PRIVATE_KEY;
+	key.id[0] = 0x51;
+	key.id_len = 1;
+	key.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_sign(TOK, &eddsa, &key, msg, sizeof(msg), sig, &siglen), PV_OK);
+	assert_int_equal(siglen, 64);
+	assert_int_equal(
+	    pv_pubkey_verify(pk, PV_ALG_ED25519, 0, PV_DIGEST_NONE, msg, sizeof(msg), 0, sig, siglen), PV_OK);
+	assert_int_equal(
+	    pv_pubkey_verify(other, PV_ALG_ED25519, 0, PV_DIGEST_NONE, msg, sizeof(msg), 0, sig, siglen),
+	    PV_ERR_BAD_SIGNATURE);
+	assert_int_equal(p11_handle_destroy(TOK, h), PV_OK);
+	h = CK_INVALID_HANDLE;
+
+	if (!native) {
+		/* outside the layout (X25519's OID): refused, nothing left */
+		memcpy(bad, der, sizeof(bad));
+		bad[11] = 0x6e;
+		used = -1;
+		assert_int_equal(fallback_import(soft, tok, bad, sizeof(bad), 0x52, &used, &h),
+				 PV_ERR_BAD_INPUT);
+		assert_int_equal(used, 0);
+		assert_non_null(strstr(pv_err_detail(), "fallback"));
+		assert_int_equal(h, CK_INVALID_HANDLE);
+		assert_int_equal(count_class(CKO_SECRET_KEY), secrets);
+		/* altered wrapped bytes: an integrity failure either way */
+		w[wlen / 2] ^= 1;
+		off.allow_fallback = 1;
+		assert_int_equal(pv_dek_unwrap_private_key(tok, &off, w, wlen, &h), PV_ERR_INTEGRITY);
+		assert_int_equal(h, CK_INVALID_HANDLE);
+		assert_int_equal(count_class(CKO_SECRET_KEY), secrets);
+	}
+
+	free(params);
+	free(w);
+	OPENSSL_free(der);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(pk);
+	pv_dek_free(tok);
+	pv_dek_free(soft);
+}
+
+/* bundle rotate of an Ed25519 entry on a token that cannot parse it: the
+ * bytes move as an opaque sensitive secret and the new wrap is the same key. */
+static void
+test_rewrap_ed25519(void **state)
+{
+	pv_dek *old_soft = NULL, *old_tok = NULL, *new_soft = NULL, *new_tok = NULL;
+	EVP_PKEY *pk = soft_key(PV_ALG_ED25519), *back = NULL;
+	uint8_t *der = NULL, *w = NULL, *w2 = NULL, plain[128];
+	size_t derlen = 0, wlen = 0, w2len = 0, secrets;
+	pv_secret *nk = NULL;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	const unsigned char *p;
+	int n = 0, m = 0;
+
+	(void)state;
+	assert_int_equal(pv_dek_generate(&old_soft), PV_OK);
+	assert_int_equal(pv_dek_generate(&new_soft), PV_OK);
+	assert_int_equal(pv_dek_to_token(old_soft, TOK, &old_tok), PV_OK);
+	assert_int_equal(pv_dek_to_token(new_soft, TOK, &new_tok), PV_OK);
+	secrets = count_class(CKO_SECRET_KEY);
+	pkcs8_der(pk, &der, &derlen);
+	assert_int_equal(pv_dek_kwp_wrap(old_soft, der, derlen, &w, &wlen), PV_OK);
+	assert_int_equal(pv_dek_rewrap_private_key(old_tok, new_tok, PV_ALG_ED25519, w, wlen, &w2, &w2len),
+			 PV_OK);
+	assert_int_equal(count_class(CKO_SECRET_KEY), secrets);
+	assert_int_equal(pv_dek_export(new_soft, &nk), PV_OK);
+	assert_non_null(c);
+	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, pv_secret_ro(nk), NULL), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, plain, &n, w2, (int)w2len), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(c, plain + n, &m), 1);
+	p = plain;
+	assert_non_null(back = d2i_AutoPrivateKey(NULL, &p, n + m));
+	assert_int_equal(EVP_PKEY_eq(back, pk), 1);
+	/* tampered: refused as such */
+	w[4] ^= 1;
+	free(w2);
+	w2 = NULL;
+	assert_int_equal(pv_dek_rewrap_private_key(old_tok, new_tok, PV_ALG_ED25519, w, wlen, &w2, &w2len),
+			 PV_ERR_INTEGRITY);
+	assert_null(w2);
+	assert_int_equal(count_class(CKO_SECRET_KEY), secrets);
+
+	sodium_memzero(plain, sizeof(plain));
+	EVP_CIPHER_CTX_free(c);
+	pv_secret_free(nk);
+	EVP_PKEY_free(back);
+	EVP_PKEY_free(pk);
+	OPENSSL_free(der);
+	free(w);
+	pv_dek_free(old_tok);
+	pv_dek_free(new_tok);
+	pv_dek_free(old_soft);
+	pv_dek_free(new_soft);
+}
+
 /* bundle rotate: the key moves from the old DEK to the new one on the token. */
 static void
 test_rewrap_private_key(void **state)
@@ -429,7 +625,7 @@ test_rewrap_private_key(void **state)
 	EVP_PKEY *pk = soft_key(PV_ALG_P256), *back = NULL;
 	uint8_t *der = NULL, *w = NULL, *w2 = NULL, id[1] = {0x31}, plain[512];
 	size_t derlen = 0, wlen = 0, w2len = 0;
-	struct pv_key_import ki = {PV_ALG_P256, NULL, id, 1, 0};
+	struct pv_key_import ki = {PV_ALG_P256, NULL, id, 1, 0, 0, NULL};
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	pv_secret *nk = NULL;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -497,6 +693,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_kwp_soft_wrap_token_unwrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwrap_private_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rewrap_private_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ed25519_fallback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rewrap_ed25519, setup, teardown),
 	};
 	int r;
 
