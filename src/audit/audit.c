@@ -42,9 +42,12 @@ struct aline {
 };
 
 static const char *const open_members[] = {"type", "seq", "time", "log", "every", "prev"};
-static const char *const record_members[] = {"seq",     "time",   "rid",        "client",
-					     "op",      "key",    "version",    "input_sha256",
-					     "outcome", "status", "latency_us", "prev"};
+static const char *const record_members[] = {
+    "seq",     "time",    "rid",          "client", "op",
+    "key",     "version", "input_sha256", "tx",     "chain_id", /* optional: wallet requests */
+    "outcome", "status",  "latency_us",   "prev"};
+/* Bit i set: record_members[i] may be absent (tx, chain_id). */
+#define RECORD_OPTIONAL ((1u << 8) | (1u << 9))
 static const char *const checkpoint_members[] = {"type", "seq", "time", "key_version", "prev", "mac"};
 
 static pv_err
@@ -129,6 +132,8 @@ check_value(const char *name, const cJSON *v, struct aline *l)
 		return get_int(v, INT_LIMIT, &n);
 	if (strcmp(name, "status") == 0)
 		return get_int(v, 999, &n);
+	if (strcmp(name, "chain_id") == 0)
+		return get_int(v, INT_LIMIT, &n) != 0 || n == 0 ? -1 : 0;
 	if (strcmp(name, "every") == 0) {
 		if (get_int(v, PV_AUDIT_EVERY_MAX, &n) != 0 || n == 0)
 			return -1;
@@ -160,6 +165,8 @@ check_value(const char *name, const cJSON *v, struct aline *l)
 			       strcmp(v->valuestring, "error") == 0
 			   ? 0
 			   : -1;
+	if (strcmp(name, "tx") == 0)
+		return v->valuestring[0] != '\0' && strlen(v->valuestring) <= PV_AUDIT_FIELD_MAX ? 0 : -1;
 	/* rid, client, op, key */
 	return strlen(v->valuestring) <= PV_AUDIT_FIELD_MAX ? 0 : -1;
 }
@@ -175,34 +182,50 @@ member_index(const char *const *names, size_t n, const char *name)
 	return n;
 }
 
+/* The first member of names[from, to) that may not be absent, or to. */
+static size_t
+first_required(uint32_t optional, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (!(optional & (UINT32_C(1) << from)))
+			return from;
+	return to;
+}
+
+/*
+ * The members of doc in exactly the order of names; names[i] may be absent
+ * when bit i of optional is set.
+ */
 static int
-check_members(const cJSON *doc, const char *const *names, size_t n, struct aline *l, char *why, size_t whylen)
+check_members(const cJSON *doc, const char *const *names, size_t n, uint32_t optional, struct aline *l,
+	      char *why, size_t whylen)
 {
 	const cJSON *v;
-	size_t i = 0, j;
+	size_t i = 0, j, miss;
 
-	for (v = doc->child; v != NULL; v = v->next, i++) {
+	for (v = doc->child; v != NULL; v = v->next) {
 		const char *name = v->string != NULL ? v->string : "";
 		j = member_index(names, n, name);
 		if (j == n) {
 			snprintf(why, whylen, "unknown member \"%.64s\"", name);
 			return -1;
 		}
-		if (j > i) {
-			snprintf(why, whylen, "missing member \"%s\"", names[i]);
-			return -1;
-		}
 		if (j < i) {
 			snprintf(why, whylen, "member \"%s\" repeated or out of order", names[j]);
+			return -1;
+		}
+		if ((miss = first_required(optional, i, j)) != j) {
+			snprintf(why, whylen, "missing member \"%s\"", names[miss]);
 			return -1;
 		}
 		if (check_value(name, v, l) != 0) {
 			snprintf(why, whylen, "bad value for \"%s\"", name);
 			return -1;
 		}
+		i = j + 1;
 	}
-	if (i < n) {
-		snprintf(why, whylen, "missing member \"%s\"", names[i]);
+	if ((miss = first_required(optional, i, n)) != n) {
+		snprintf(why, whylen, "missing member \"%s\"", names[miss]);
 		return -1;
 	}
 	return 0;
@@ -246,12 +269,14 @@ parse_line(const uint8_t *p, size_t len, struct aline *l, char *why, size_t whyl
 	} else
 		l->kind = LINE_RECORD;
 	if (l->kind == LINE_OPEN) {
-		if (check_members(doc, open_members, PV_NELEM(open_members), l, why, whylen) != 0)
+		if (check_members(doc, open_members, PV_NELEM(open_members), 0, l, why, whylen) != 0)
 			goto out;
 	} else if (l->kind == LINE_CHECKPOINT) {
-		if (check_members(doc, checkpoint_members, PV_NELEM(checkpoint_members), l, why, whylen) != 0)
+		if (check_members(doc, checkpoint_members, PV_NELEM(checkpoint_members), 0, l, why, whylen) !=
+		    0)
 			goto out;
-	} else if (check_members(doc, record_members, PV_NELEM(record_members), l, why, whylen) != 0)
+	} else if (check_members(doc, record_members, PV_NELEM(record_members), RECORD_OPTIONAL, l, why,
+				 whylen) != 0)
 		goto out;
 	/* one spelling per line: what the writer's printer would produce */
 	if ((again = cJSON_PrintUnformatted(doc)) == NULL || strlen(again) != len ||
@@ -872,6 +897,8 @@ build_record(pv_audit *a, const struct pv_audit_rec *rec, cJSON **out)
 	    cJSON_AddStringToObject(doc, "key", rec->key != NULL ? rec->key : "") == NULL ||
 	    cJSON_AddNumberToObject(doc, "version", rec->version) == NULL ||
 	    !add_b64(doc, "input_sha256", h, hlen) ||
+	    (rec->tx != NULL && cJSON_AddStringToObject(doc, "tx", rec->tx) == NULL) ||
+	    (rec->chain_id != 0 && cJSON_AddNumberToObject(doc, "chain_id", (double)rec->chain_id) == NULL) ||
 	    cJSON_AddStringToObject(doc, "outcome", outcome_name(rec->outcome)) == NULL ||
 	    cJSON_AddNumberToObject(doc, "status", rec->status) == NULL ||
 	    cJSON_AddNumberToObject(doc, "latency_us", (double)rec->latency_us) == NULL ||
@@ -893,8 +920,11 @@ pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
 		return PV_ERR_USAGE;
 	if (outcome_name(rec->outcome) == NULL || rec->status > 999 ||
 	    rec->latency_us > (uint64_t)INT_LIMIT || !field_ok(rec->rid) || !field_ok(rec->client) ||
-	    !field_ok(rec->op) || !field_ok(rec->key) || (rec->input == NULL && rec->input_len > 0)) {
-		pv_err_set_detail("audit record out of range (fields are at most %d bytes)",
+	    !field_ok(rec->op) || !field_ok(rec->key) || (rec->input == NULL && rec->input_len > 0) ||
+	    !field_ok(rec->tx) || (rec->tx != NULL && rec->tx[0] == '\0') ||
+	    rec->chain_id > PV_AUDIT_INT_MAX) {
+		pv_err_set_detail("audit record out of range (fields are at most %d bytes, chain ids at most "
+				  "10^15-1)",
 				  PV_AUDIT_FIELD_MAX);
 		return PV_ERR_USAGE;
 	}

@@ -15,6 +15,8 @@
 #define PV_AUDIT_FIELD_MAX 256   /* rid, client, op, key */
 #define PV_AUDIT_EVERY_MAX 1000000
 #define PV_AUDIT_HASH_LEN  32
+/* Largest integer in a line (10^15 - 1), e.g. a record's chain_id. */
+#define PV_AUDIT_INT_MAX   UINT64_C(999999999999999)
 
 typedef struct pv_audit pv_audit;
 
@@ -57,6 +59,11 @@ struct pv_audit_rec {
 	pv_audit_outcome outcome;
 	unsigned status; /* 0-999 */
 	uint64_t latency_us;
+	/* Wallet requests (docs/audit.md): the transaction (hash, or what
+	 * identifies it) and the EVM chain id. NULL / 0: the member is left
+	 * out. tx: 1..PV_AUDIT_FIELD_MAX bytes; chain_id: at most PV_AUDIT_INT_MAX. */
+	const char *tx;
+	uint64_t chain_id;
 };
 
 pv_err pv_audit_open(const struct pv_audit_opts *o, pv_audit **out) PV_WUR;

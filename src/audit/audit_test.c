@@ -574,6 +574,117 @@ test_bad_records_refused(void **state)
 	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_NOT_FOUND);
 }
 
+/* Replace the first occurrence of from in line i by to. */
+static void
+edit_line(struct lines *ls, size_t i, const char *from, const char *to)
+{
+	char *p = strstr(ls->l[i], from), *n;
+	size_t len;
+
+	assert_non_null(p);
+	len = strlen(ls->l[i]) - strlen(from) + strlen(to) + 1;
+	n = malloc(len);
+	assert_non_null(n);
+	snprintf(n, len, "%.*s%s%s", (int)(p - ls->l[i]), ls->l[i], to, p + strlen(from));
+	free(ls->l[i]);
+	ls->l[i] = n;
+}
+
+/* Wallet records carry tx (and chain_id for EVM transactions) between
+ * input_sha256 and outcome; both are optional, in that order only. */
+static void
+test_wallet_members(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_rec rec;
+	struct pv_audit_report rep;
+	struct lines ls;
+	pv_audit *a = NULL;
+	char rid[32], input[64], big[PV_AUDIT_FIELD_MAX + 2];
+
+	fresh_path(f, "wallet");
+	opts(f, &o, 10);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	record(0, &rec, rid, sizeof(rid), input, sizeof(input));
+	rec.op = "wallet.sign";
+	rec.tx = "0xdaf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53";
+	rec.chain_id = 1;
+	assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	rec.chain_id = PV_AUDIT_INT_MAX;
+	assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	rec.chain_id = 0; /* Solana: tx only */
+	rec.tx = "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW";
+	assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	rec.tx = NULL; /* neither */
+	assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	/* out of range: refused, nothing written */
+	rec.chain_id = PV_AUDIT_INT_MAX + 1;
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	rec.chain_id = 0;
+	rec.tx = "";
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rec.tx = big;
+	assert_int_equal(pv_audit_write(a, &rec), PV_ERR_USAGE);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+
+	load(f->path, &ls);
+	assert_int_equal(ls.n, 7); /* open, checkpoint, 4 records, checkpoint */
+	assert_non_null(strstr(ls.l[2], "\"input_sha256\":"));
+	assert_non_null(strstr(
+	    ls.l[2], "\",\"tx\":\"0xdaf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53\","
+		     "\"chain_id\":1,\"outcome\":\"ok\""));
+	assert_non_null(strstr(ls.l[3], "\"chain_id\":999999999999999,\"outcome\""));
+	assert_non_null(strstr(ls.l[4], "\"tx\":\"5VERv8"));
+	assert_null(strstr(ls.l[4], "chain_id"));
+	assert_null(strstr(ls.l[5], "\"tx\""));
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 4);
+
+	/* the parser: order, values, no other new member (the chain is
+	 * recomputed so that only the member rules can fail) */
+	edit_line(
+	    &ls, 2,
+	    "\"tx\":\"0xdaf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53\",\"chain_id\":1",
+	    "\"chain_id\":1,\"tx\":\"0xdaf5\"");
+	rechain(&ls, 3, 0);
+	expect_bad(f, &ls, NULL, 3, "member \"tx\" repeated or out of order");
+	lines_free(&ls);
+	load(f->path, &ls);
+	edit_line(&ls, 2, "\"chain_id\":1,", "\"chain_id\":0,");
+	rechain(&ls, 3, 0);
+	expect_bad(f, &ls, NULL, 3, "bad value for \"chain_id\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	edit_line(&ls, 2, "\"chain_id\":1,", "\"chain_id\":\"1\",");
+	rechain(&ls, 3, 0);
+	expect_bad(f, &ls, NULL, 3, "bad value for \"chain_id\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	edit_line(&ls, 4, "\"tx\":\"5VERv8", "\"tx\":\"\",\"x\":\"5VERv8");
+	rechain(&ls, 5, 0);
+	expect_bad(f, &ls, NULL, 5, "bad value for \"tx\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	edit_line(&ls, 5, "\"outcome\"", "\"memo\":\"x\",\"outcome\"");
+	rechain(&ls, 6, 0);
+	expect_bad(f, &ls, NULL, 6, "unknown member \"memo\"");
+	lines_free(&ls);
+	load(f->path, &ls);
+	edit_line(&ls, 5, "\"input_sha256\"", "\"tx\":\"a\",\"input_sha256\"");
+	rechain(&ls, 6, 0);
+	expect_bad(f, &ls, NULL, 6, "missing member \"input_sha256\"");
+	lines_free(&ls);
+	/* an old-style record still needs every required member */
+	load(f->path, &ls);
+	edit_line(&ls, 5, "\"status\":200,", "");
+	rechain(&ls, 6, 0);
+	expect_bad(f, &ls, NULL, 6, "missing member \"status\"");
+	lines_free(&ls);
+}
+
 /* syslog as the only sink: no file is made, records and checkpoints go
  * through; neither a file nor syslog is a usage error. */
 static void
@@ -703,6 +814,7 @@ main(void)
 	    cmocka_unit_test(test_resume),
 	    cmocka_unit_test(test_rotation_and_time),
 	    cmocka_unit_test(test_bad_records_refused),
+	    cmocka_unit_test(test_wallet_members),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_syslog_only),
 	    cmocka_unit_test(test_hmac_key_rotation),
