@@ -23,12 +23,17 @@ struct bench_job {
 	const char *name; /* key name (BENCH_LIB) */
 	pv_alg alg;
 	p11_obj obj; /* resolved once (BENCH_RAW); each thread works on a copy */
+	/* BENCH_RAW: the bytes C_Sign signs; NULL: a fixed 32-byte digest (RSA:
+	 * in a SHA-256 DigestInfo) */
+	const uint8_t *raw_in;
+	size_t raw_in_len;
 	enum bench_mode mode;
 	unsigned threads;
 	double seconds;
 	/* BENCH_HTTP: the socket, the complete request (readable for the whole
 	 * run; it holds the bearer token, so it lives in guarded memory) and a
-	 * string every 200 response must contain */
+	 * string every 200 response must contain; a response that is not such a
+	 * 200 is counted in failures and not in ops) */
 	const char *http_socket;
 	const uint8_t *http_req;
 	size_t http_req_len;
@@ -42,9 +47,12 @@ struct bench_result {
 	double p50_us, p99_us;
 	uint64_t latency_dropped; /* ops past the preallocated latency array */
 	uint64_t reconnects;      /* BENCH_HTTP: connections re-opened (keep-alive lost) */
+	uint64_t failures;        /* BENCH_HTTP: replies that were not a 200 with http_expect */
+	char failure[200];        /* the first of them (status and a printable part of the body) */
 };
 
-/* Run job.threads threads for job.seconds each; all must succeed. */
+/* Run job.threads threads for job.seconds each. A failed operation stops
+ * the run with its error, except a bad HTTP reply (res->failures). */
 pv_err bench_run(const struct bench_job *job, struct bench_result *res) PV_WUR;
 
 #endif

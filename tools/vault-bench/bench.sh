@@ -5,9 +5,11 @@
 #
 # Makes the token with softhsm/make-token.sh (PINs in files, 0600), starts
 # vaultd on it (Unix socket; one bearer-token client allowed sign and
-# jwt.issue on bench-*, with a rate limit too high to matter), runs
-# vault-bench against the token and the daemon in one run (raw C_Sign,
-# pv_sign, and vaultd's sign and JWT issuance over HTTP, with the ratios),
+# jwt.issue on bench-*, wallet.read and wallet.sign on the two wallet keys
+# bench-wallet-solana (ed25519) and bench-wallet-evm (secp256k1), with a rate
+# limit too high to matter), runs vault-bench against the token and the
+# daemon in one run (raw C_Sign, pv_sign, vaultd's sign and JWT issuance and
+# the wallet sign-transaction workloads over HTTP, with the ratios),
 # stops vaultd and removes everything. Without a built vaultd the HTTP rows
 # are left out (and it says so). VAULTD_WORKERS sets vaultd's worker threads
 # (default 4).
@@ -81,9 +83,13 @@ if [ -n "$vaultd" ]; then
 	# knows them at once (others are made by vault-bench and appear in
 	# vaultd within its metadata refresh interval; vault-bench waits).
 	# audit-hmac: the token key MACing the audit log's checkpoints.
-	for alg in p256 ed25519 secp256k1 rsa2048 audit-hmac; do
+	for alg in p256 ed25519 secp256k1 rsa2048 audit-hmac wallet-solana wallet-evm; do
 		name=bench-$alg
-		[ "$alg" != audit-hmac ] || { name=audit-hmac alg=hmac-sha256; }
+		case $alg in
+		audit-hmac) name=audit-hmac alg=hmac-sha256 ;;
+		wallet-solana) alg=ed25519 ;;
+		wallet-evm) alg=secp256k1 ;;
+		esac
 		"$top_builddir/vaultctl" key create "$name" --alg "$alg" >/dev/null 2>"$tmp/vaultctl.err" || {
 			cat "$tmp/vaultctl.err" >&2
 			exit 1
@@ -109,7 +115,11 @@ if [ -n "$vaultd" ]; then
   "jwt": { "issuer": "https://vault-bench.invalid", "default_ttl": 60 },
   "clients": [
     { "name": "bench", "auth": { "token_sha256": "$hash" },
-      "rules": [{ "ops": ["sign", "jwt.issue"], "keys": ["bench-*"] }],
+      "rules": [
+        { "ops": ["wallet.read", "wallet.sign"], "keys": ["bench-wallet-*"],
+          "chain_ids": [1], "max_value_wei": "1000000000000000000" },
+        { "ops": ["sign", "jwt.issue"], "keys": ["bench-*"] }
+      ],
       "rate": { "per_second": 1000000, "burst": 1000000 } }
   ]
 }

@@ -26,11 +26,12 @@ struct worker {
 	atomic_int *go; /* 0: wait, 1: run, -1: give up */
 	uint32_t *lat;
 	size_t cap, n;
-	uint64_t ops, dropped;
+	uint64_t ops, dropped, failures;
 	struct bench_http *http; /* BENCH_HTTP: this thread's connection */
 	struct timespec start, end;
 	pv_err err;
 	char detail[256];
+	char failure[200]; /* the first bad HTTP reply */
 };
 
 static double
@@ -56,9 +57,12 @@ record(struct worker *w, uint64_t ns)
 	w->lat[w->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
-/* One request to vaultd; anything but a 200 carrying job->http_expect fails. */
+/*
+ * One request to vaultd. A transport failure is the error returned; a reply
+ * that is not a 200 carrying job->http_expect sets *bad and the detail.
+ */
 static pv_err
-http_op(struct worker *w)
+http_op(struct worker *w, int *bad)
 {
 	const struct bench_job *job = w->job;
 	const uint8_t *body;
@@ -66,6 +70,7 @@ http_op(struct worker *w)
 	unsigned status;
 	pv_err r;
 
+	*bad = 0;
 	r = bench_http_roundtrip(w->http, job->http_req, job->http_req_len, &status, &body, &len);
 	if (r != PV_OK)
 		return r;
@@ -78,11 +83,10 @@ http_op(struct worker *w)
 			msg[i] = body[i] >= 0x20 && body[i] < 0x7f ? (char)body[i] : '.';
 		msg[n] = '\0';
 		pv_err_set_detail("HTTP status %u: %s", status, msg);
-		return PV_ERR_IO;
-	}
-	if (elen == 0 || len < elen || memmem(body, len, job->http_expect, elen) == NULL) {
+		*bad = 1;
+	} else if (elen == 0 || len < elen || memmem(body, len, job->http_expect, elen) == NULL) {
 		pv_err_set_detail("200 response without %s", job->http_expect);
-		return PV_ERR_BAD_INPUT;
+		*bad = 1;
 	}
 	return PV_OK;
 }
@@ -99,8 +103,10 @@ worker_main(void *arg)
 	uint8_t msg[32], in[sizeof(di_sha256) + 32], sig[PV_SIG_MAX];
 	struct timespec t0, t1;
 	struct pv_sig out;
+	const uint8_t *raw_in = in;
 	size_t inlen = 0, siglen;
 	double deadline;
+	int bad = 0;
 
 	/* A fixed 32-byte message, which is also the "digest" for raw runs. */
 	for (size_t i = 0; i < sizeof(msg); i++)
@@ -111,6 +117,10 @@ worker_main(void *arg)
 	}
 	memcpy(in + inlen, msg, sizeof(msg));
 	inlen += sizeof(msg);
+	if (job->raw_in != NULL) {
+		raw_in = job->raw_in;
+		inlen = job->raw_in_len;
+	}
 
 	while (atomic_load(w->go) == 0)
 		sched_yield();
@@ -123,9 +133,10 @@ worker_main(void *arg)
 		t0 = t1;
 		if (job->mode == BENCH_RAW) {
 			siglen = sizeof(sig);
-			w->err = p11_sign(pv_keystore_token(job->ks), &mech, &obj, in, inlen, sig, &siglen);
+			w->err =
+			    p11_sign(pv_keystore_token(job->ks), &mech, &obj, raw_in, inlen, sig, &siglen);
 		} else if (job->mode == BENCH_HTTP) {
-			w->err = http_op(w);
+			w->err = http_op(w, &bad);
 		} else {
 			w->err = pv_sign(job->ks, job->name, &opts, msg, sizeof(msg), &out);
 		}
@@ -133,6 +144,11 @@ worker_main(void *arg)
 		if (w->err != PV_OK) {
 			snprintf(w->detail, sizeof(w->detail), "%s", pv_err_detail());
 			break;
+		}
+		if (bad) {
+			if (w->failures++ == 0)
+				snprintf(w->failure, sizeof(w->failure), "%s", pv_err_detail());
+			continue;
 		}
 		record(w, ts_diff_ns(&t0, &t1));
 	}
@@ -232,6 +248,9 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 			pv_err_set_detail("%s", w[i].detail);
 		}
 		res->ops += w[i].ops;
+		if (w[i].failures > 0 && res->failures == 0)
+			snprintf(res->failure, sizeof(res->failure), "%s", w[i].failure);
+		res->failures += w[i].failures;
 		res->latency_dropped += w[i].dropped;
 		if (w[i].http != NULL)
 			res->reconnects += bench_http_reconnects(w[i].http);
