@@ -815,7 +815,6 @@ main(int argc, char **argv)
 			pv_err_detail());
 		goto out;
 	}
-	failed = report_failures(rows, nrows, wrows, nwrows);
 	if (cfg.json)
 		rc = print_json(&cfg, rows, nrows, wrows, nwrows) == 0 ? 0 : 1;
 	else {
@@ -823,6 +822,8 @@ main(int argc, char **argv)
 		print_wallet_table(&cfg, wrows, nwrows);
 		rc = 0;
 	}
+	fflush(stdout);
+	failed = report_failures(rows, nrows, wrows, nwrows);
 	if (failed > 0) {
 		fprintf(stderr,
 			"vault-bench: %u runs had bad vaultd replies: the figures above are not valid\n",
