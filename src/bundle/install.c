@@ -181,7 +181,7 @@ undo(p11_token *tok, CK_OBJECT_HANDLE hpriv, CK_OBJECT_HANDLE hpub, pv_err r)
 
 pv_err
 pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *token_dek,
-		      const char *keyname, struct pv_key **out)
+		      const char *keyname, int allow_fallback, int *fallback_used, struct pv_key **out)
 {
 	p11_token *tok = pv_keystore_token(ks);
 	CK_OBJECT_HANDLE hpriv = CK_INVALID_HANDLE, hpub = CK_INVALID_HANDLE;
@@ -196,6 +196,8 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 
 	if (out != NULL)
 		*out = NULL;
+	if (fallback_used != NULL)
+		*fallback_used = 0;
 	if (!pv_key_name_valid(keyname)) {
 		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
 		return PV_ERR_USAGE;
@@ -232,6 +234,8 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 	ki.id = id;
 	ki.id_len = sizeof(id);
 	ki.persistent = 1;
+	ki.allow_fallback = allow_fallback;
+	ki.fallback_used = fallback_used;
 	/* proves the unwrapped key against public_key with a signature */
 	if ((r = pv_bundle_unwrap_key(tok, e, token_dek, &ki, &hpriv)) != PV_OK)
 		goto out;
@@ -242,6 +246,8 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 		goto out;
 	}
 out:
+	if (r != PV_OK && fallback_used != NULL)
+		*fallback_used = 0;
 	free(uri);
 	EVP_PKEY_free(pk);
 	pv_key_free(existing);

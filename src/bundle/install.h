@@ -41,9 +41,11 @@ pv_err pv_pubkey_create_object(p11_token *tok, EVP_PKEY *pk, const char *label, 
  * if e is not a private key, PV_ERR_MECHANISM if the token cannot import
  * the algorithm, PV_ERR_INTEGRITY if the key does not match its public_key.
  * On any failure nothing is left on the token. *out (may be NULL) receives
- * the new key.
+ * the new key. allow_fallback: the explicit Ed25519 import fallback
+ * (bundle/dek.h); *fallback_used (may be NULL) says whether it was used.
  */
 pv_err pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *token_dek,
-			     const char *keyname, struct pv_key **out) PV_WUR;
+			     const char *keyname, int allow_fallback, int *fallback_used,
+			     struct pv_key **out) PV_WUR;
 
 #endif

@@ -266,7 +266,7 @@ install_and_sign(struct fixture *f, pv_alg alg, const char *name)
 	size_t lbllen = 0;
 	p11_obj obj;
 
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, &k), PV_OK);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, 0, NULL, &k), PV_OK);
 	assert_non_null(k);
 	assert_int_equal(k->alg, alg);
 	assert_int_equal(k->nversions, 1);
@@ -299,7 +299,7 @@ install_and_sign(struct fixture *f, pv_alg alg, const char *name)
 
 	/* the name is taken now: refused before anything is unwrapped */
 	snapshot(f->tok, &before);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, NULL), PV_ERR_EXISTS);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, 0, NULL, NULL), PV_ERR_EXISTS);
 	assert_unchanged(f->tok, &before);
 
 	free(lbl);
@@ -338,11 +338,12 @@ test_install_refusals(void **state)
 	snapshot(f->tok, &before);
 
 	/* not a private key; a bad key name; a DEK that is not on the token */
-	assert_int_equal(pv_bundle_install_key(f->ks, pv_bundle_find(f->b, "PLAIN"), f->dek, "plain", NULL),
-			 PV_ERR_KEY_TYPE);
+	assert_int_equal(
+	    pv_bundle_install_key(f->ks, pv_bundle_find(f->b, "PLAIN"), f->dek, "plain", 0, NULL, NULL),
+	    PV_ERR_KEY_TYPE);
 	e = pv_bundle_find(f->b, "victim");
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "-bad", NULL), PV_ERR_USAGE);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->soft, "victim", NULL), PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "-bad", 0, NULL, NULL), PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->soft, "victim", 0, NULL, NULL), PV_ERR_USAGE);
 	assert_unchanged(f->tok, &before);
 
 	/* a wrapped key with another key's public_key: the proof fails after the
@@ -350,20 +351,21 @@ test_install_refusals(void **state)
 	swapped = *e;
 	swapped.public_key = o->public_key;
 	swapped.public_key_len = o->public_key_len;
-	assert_int_equal(pv_bundle_install_key(f->ks, &swapped, f->dek, "swapped", &k), PV_ERR_INTEGRITY);
+	assert_int_equal(pv_bundle_install_key(f->ks, &swapped, f->dek, "swapped", 0, NULL, &k),
+			 PV_ERR_INTEGRITY);
 	assert_null(k);
 	assert_unchanged(f->tok, &before);
 	assert_int_equal(pv_keys_get(f->ks, "swapped", &k), PV_ERR_NOT_FOUND);
 
 	/* altered wrapped bytes */
 	e->data[e->data_len / 2] ^= 1;
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "victim", NULL), PV_ERR_INTEGRITY);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "victim", 0, NULL, NULL), PV_ERR_INTEGRITY);
 	e->data[e->data_len / 2] ^= 1;
 	assert_unchanged(f->tok, &before);
 
 	/* SoftHSM 2.6 cannot unwrap Ed25519 PKCS#8; another token may */
 	ee = add_key(f, "ed", ed);
-	r = pv_bundle_install_key(f->ks, ee, f->dek, "ed", &k);
+	r = pv_bundle_install_key(f->ks, ee, f->dek, "ed", 0, NULL, &k);
 	if (r == PV_OK) {
 		assert_non_null(k);
 		pv_key_free(k);
@@ -391,7 +393,7 @@ test_install_undoes(void **state)
 	snapshot(f->tok, &before);
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_CreateObject:CKR_DEVICE_MEMORY"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", &k), PV_ERR_NOMEM);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_ERR_NOMEM);
 	assert_null(k);
 	/* the key was unwrapped and proved, then removed again */
 	assert_int_equal(fault_count("C_UnwrapKey"), 1);
@@ -402,15 +404,112 @@ test_install_undoes(void **state)
 
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_MEMORY"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", &k), PV_ERR_NOMEM);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_ERR_NOMEM);
 	assert_int_equal(fault_count("C_UnwrapKey"), 1);
 	assert_int_equal(fault_count("C_DestroyObject"), 1);
 	assert_unchanged(f->tok, &before);
 	assert_int_equal(fault_set(""), 0);
 
 	/* and with the faults gone it installs */
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", &k), PV_OK);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_OK);
 	assert_non_null(k);
+	pv_key_free(k);
+	EVP_PKEY_free(pk);
+}
+
+static size_t
+count_secrets(p11_token *tok)
+{
+	return count(tok, CKO_SECRET_KEY);
+}
+
+/*
+ * The explicit Ed25519 fallback through install-key: off by default; a
+ * failure at each step after the token's refusal (the value read, the key
+ * creation) leaves nothing, not even the temporary secret; on, the key is a
+ * persistent protected key that signs as the original.
+ */
+static void
+test_install_ed25519_fallback(void **state)
+{
+	static const uint8_t msg[] = "a Solana wallet key from id.json";
+	struct fixture *f = *state;
+	EVP_PKEY *pk = soft_key(PV_ALG_ED25519);
+	const struct pv_bundle_entry *e = add_key(f, "sol", pk);
+	struct pv_key *k = NULL, *again = NULL;
+	struct pv_key_version ver;
+	struct pv_sign_opts so = {0};
+	struct pv_sig sig;
+	struct counts before;
+	size_t secrets;
+	int used = -1;
+	p11_obj obj;
+	pv_err r;
+
+	snapshot(f->tok, &before);
+	secrets = count_secrets(f->tok);
+	r = pv_bundle_install_key(f->ks, e, f->dek, "sol", 0, &used, &k);
+	if (r == PV_OK) {
+		/* a token that unwraps Ed25519 itself: nothing to fall back from */
+		assert_int_equal(used, 0);
+		pv_key_free(k);
+		EVP_PKEY_free(pk);
+		skip();
+	}
+	assert_int_equal(r, PV_ERR_MECHANISM);
+	assert_non_null(strstr(pv_err_detail(), "--allow-key-import-fallback"));
+	assert_int_equal(used, 0);
+	assert_unchanged(f->tok, &before);
+
+	/* the value read fails: the temporary secret is destroyed anyway */
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_GetAttributeValue:CKR_DEVICE_MEMORY"), 0);
+	assert_int_not_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_OK);
+	assert_null(k);
+	assert_int_equal(used, 0);
+	assert_int_equal(fault_count("C_UnwrapKey"), 2);
+	assert_int_equal(fault_count("C_DestroyObject"), 1);
+	assert_unchanged(f->tok, &before);
+	assert_int_equal(count_secrets(f->tok), secrets);
+
+	/* the key creation fails after the seed was read: nothing is left */
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_CreateObject:CKR_DEVICE_MEMORY"), 0);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_ERR_NOMEM);
+	assert_null(k);
+	assert_int_equal(fault_count("C_UnwrapKey"), 2);
+	assert_int_equal(fault_count("C_CreateObject"), 1);
+	assert_int_equal(fault_count("C_DestroyObject"), 1);
+	assert_unchanged(f->tok, &before);
+	assert_int_equal(count_secrets(f->tok), secrets);
+
+	/* a first failed destroy of the temporary secret is tried again */
+	fault_reset_counts();
+	assert_int_equal(fault_set("C_DestroyObject:CKR_GENERAL_ERROR"), 0);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(used, 1);
+	assert_int_equal(fault_count("C_DestroyObject"), 2);
+	assert_int_equal(count_secrets(f->tok), secrets);
+	assert_non_null(k);
+	assert_int_equal(k->alg, PV_ALG_ED25519);
+
+	assert_int_equal(pv_keys_resolve(f->ks, "sol", 0, &again, &ver, &obj), PV_OK);
+	assert_int_equal(p11_obj_find(f->tok, &obj), PV_OK);
+	assert_bool(f->tok, obj.handle, CKA_TOKEN, CK_TRUE);
+	assert_bool(f->tok, obj.handle, CKA_SENSITIVE, CK_TRUE);
+	assert_bool(f->tok, obj.handle, CKA_EXTRACTABLE, CK_FALSE);
+	assert_bool(f->tok, obj.handle, CKA_SIGN, CK_TRUE);
+	assert_int_equal(pv_sign(f->ks, "sol", &so, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(
+	    pv_pubkey_verify(pk, PV_ALG_ED25519, 0, PV_DIGEST_NONE, msg, sizeof(msg), 0, sig.bytes, sig.len),
+	    PV_OK);
+	sig.bytes[7] ^= 1;
+	assert_int_equal(
+	    pv_pubkey_verify(pk, PV_ALG_ED25519, 0, PV_DIGEST_NONE, msg, sizeof(msg), 0, sig.bytes, sig.len),
+	    PV_ERR_BAD_SIGNATURE);
+
+	pv_key_free(again);
 	pv_key_free(k);
 	EVP_PKEY_free(pk);
 }
@@ -423,6 +522,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_install_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_undoes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_install_ed25519_fallback, setup, teardown),
 	};
 	int r;
 

@@ -12,9 +12,10 @@
 
 #define USAGE                                                                                                \
 	"bundle install-key BUNDLE|- NAME [--as KEYNAME] [--min-version N]\n"                                \
-	"                      [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]"
+	"                      [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n"        \
+	"                      [--allow-key-import-fallback]"
 
-enum { OPT_AS = OPT_BUNDLE_FIRST_FREE };
+enum { OPT_AS = OPT_BUNDLE_FIRST_FREE, OPT_FALLBACK };
 
 static const char *
 kind_name(int kind)
@@ -30,6 +31,7 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	static const struct option opts[] = {
 	    BUNDLEARGS_READ_OPTIONS,
 	    {"as", required_argument, NULL, OPT_AS},
+	    {"allow-key-import-fallback", no_argument, NULL, OPT_FALLBACK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -41,7 +43,7 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	pv_keystore *ks = NULL;
 	const char *name, *keyname = NULL;
 	char *uri = NULL;
-	int ch, rc;
+	int ch, rc, allow_fallback = 0, fallback_used = 0;
 	pv_err r;
 
 	optind = 1;
@@ -52,6 +54,10 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 		}
 		if (ch == OPT_AS) {
 			keyname = optarg;
+			continue;
+		}
+		if (ch == OPT_FALLBACK) {
+			allow_fallback = 1;
 			continue;
 		}
 		if ((rc = bundleargs_read_option(c, USAGE, ch, optarg, &ra)) > 0)
@@ -105,10 +111,13 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;
 	}
-	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, &key)) != PV_OK) {
+	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, allow_fallback, &fallback_used, &key)) !=
+	    PV_OK) {
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;
 	}
+	if (fallback_used)
+		bundleargs_warn_fallback(name);
 	if (c->json) {
 		rc = vctl_print_json(keyout_json(ks, key, 1));
 		goto done;

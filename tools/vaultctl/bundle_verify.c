@@ -9,13 +9,16 @@
 
 #define USAGE                                                                                                \
 	"bundle verify BUNDLE|- [--min-version N] [--expect-context NAME=VALUE]... [--key R]\n"              \
-	"                      [--require-token-unwrap]"
+	"                      [--require-token-unwrap] [--allow-key-import-fallback]"
+
+enum { OPT_FALLBACK = OPT_BUNDLE_FIRST_FREE };
 
 int
 bundle_verify_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 	    BUNDLEARGS_READ_OPTIONS,
+	    {"allow-key-import-fallback", no_argument, NULL, OPT_FALLBACK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -27,7 +30,7 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	p11_token *tok = NULL;
 	size_t i, keys = 0;
-	int ch, rc;
+	int ch, rc, fallback_used = 0;
 	pv_err r;
 
 	optind = 1;
@@ -36,6 +39,10 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		}
+		if (ch == OPT_FALLBACK) {
+			ki.allow_fallback = 1;
+			continue;
+		}
 		if ((rc = bundleargs_read_option(c, USAGE, ch, optarg, &ra)) > 0)
 			return rc;
 		if (rc < 0)
@@ -43,6 +50,7 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 	}
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "one BUNDLE is required");
+	ki.fallback_used = &fallback_used;
 	if ((r = bundleargs_load(argv[optind], &b)) != PV_OK ||
 	    (r = bundleargs_open(c, b, &ra, PV_DEK_ON_TOKEN, &op)) != PV_OK ||
 	    (r = vctl_token(c, 1, &tok)) != PV_OK) {
@@ -56,6 +64,8 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 			r = pv_bundle_unwrap_key(tok, e, op.dek, &ki, &h);
 			if (r == PV_OK) {
 				keys++;
+				if (fallback_used)
+					bundleargs_warn_fallback(e->name);
 				r = p11_handle_destroy(tok, h);
 			}
 		} else {

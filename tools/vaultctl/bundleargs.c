@@ -359,3 +359,12 @@ bundle_edit_end(struct bundle_edit *e)
 	pv_bundle_free(e->b);
 	memset(e, 0, sizeof(*e));
 }
+
+void
+bundleargs_warn_fallback(const char *name)
+{
+	fprintf(stderr,
+		"vaultctl: warning: entry %s: the token cannot unwrap Ed25519 keys; imported through the "
+		"key-import fallback (the seed was briefly in this process's guarded memory)\n",
+		name);
+}

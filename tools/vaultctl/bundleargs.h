@@ -60,6 +60,10 @@ pv_err bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg
 pv_err bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a,
 		       enum pv_dek_mode mode, struct pv_bundle_opened *op) PV_WUR;
 
+/* The warning printed each time the explicit Ed25519 key-import fallback
+ * (--allow-key-import-fallback) imported private-key entry NAME. */
+void bundleargs_warn_fallback(const char *name);
+
 /* Split "A,B,C" into names (in place); returns the count or -1 if > max. */
 int bundleargs_split_names(char *list, const char **names, size_t max);
 
