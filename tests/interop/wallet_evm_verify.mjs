@@ -2,9 +2,12 @@
 // check holds, 1 with a message naming the first one that does not, 2 for
 // usage.
 //
-//   node wallet_evm_verify.mjs tx --unsigned FILE (--signed FILE | --response JSON) --address ADDRESS
+//   node wallet_evm_verify.mjs tx (--unsigned FILE | --expect F=V,...) (--signed FILE | --response JSON)
+//        --address ADDRESS
 //     FILE: 0x-hex (the unsigned transaction built, the signed raw one);
-//     JSON: the sign-transaction reply (vaultctl --json or vaultd).
+//     JSON: the sign-transaction reply (vaultctl --json or vaultd);
+//     --expect: instead of an unsigned transaction, the values of some
+//     fields (type, chainId, nonce, to, value, data), e.g. chainId=1,value=5.
 //     Checks: Transaction.from(raw) is signed, .from is ADDRESS, its
 //     unsignedSerialized is the unsigned input (type, chainId, nonce, to,
 //     value, data, gas fields, access list unchanged), s <= n/2; with a
@@ -20,7 +23,7 @@
 import { Signature, Transaction, computeAddress, getAddress, hexlify, recoverAddress, verifyMessage } from "ethers";
 import { args, die, readBytes, readJson, readText, spkiPublicKey } from "./wallet_common.mjs";
 
-const USAGE = `node wallet_evm_verify.mjs tx --unsigned FILE (--signed FILE | --response JSON) --address ADDRESS
+const USAGE = `node wallet_evm_verify.mjs tx (--unsigned FILE | --expect F=V,...) (--signed FILE | --response JSON) --address ADDRESS
        node wallet_evm_verify.mjs message --message FILE --signature 0xHEX --address ADDRESS
        node wallet_evm_verify.mjs digest --digest 0xHEX --signature 0xHEX --address ADDRESS [--y-parity 0|1]
        node wallet_evm_verify.mjs address --spki DER --address ADDRESS`;
@@ -35,6 +38,7 @@ const { cmd, opts } = args(
 		digest: "string",
 		signature: "string",
 		"y-parity": "string",
+		expect: "string",
 		spki: "string",
 	},
 	["address"],
@@ -71,13 +75,14 @@ function hexText(text, what) {
 }
 
 function checkTx() {
-	if (!opts.unsigned || !opts.signed === !opts.response) die("tx needs --unsigned and one of --signed, --response");
-	const unsigned = hexText(readText(opts.unsigned), opts.unsigned);
+	if (!opts.unsigned === !opts.expect || !opts.signed === !opts.response)
+		die("tx needs one of --unsigned, --expect and one of --signed, --response");
 	const reply = opts.response ? readJson(opts.response) : null;
 	const raw = hexText(reply ? reply.raw_transaction : readText(opts.signed), "the signed transaction");
 	let before, tx;
+	const unsigned = opts.unsigned ? hexText(readText(opts.unsigned), opts.unsigned) : null;
 	try {
-		before = Transaction.from(unsigned);
+		if (unsigned) before = Transaction.from(unsigned);
 	} catch (e) {
 		die(`ethers cannot parse the unsigned transaction: ${e.message}`);
 	}
@@ -88,10 +93,18 @@ function checkTx() {
 	}
 	if (!tx.isSigned()) die("the signed transaction carries no signature");
 	if (tx.from !== ours) die(`Transaction.from(raw).from is ${tx.from}, want ${ours}`);
-	for (const f of ["type", "chainId", "nonce", "to", "value", "data", "gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"])
-		if (tx[f] !== before[f]) die(`${f} changed: ${before[f]} -> ${tx[f]}`);
-	if (JSON.stringify(tx.accessList) !== JSON.stringify(before.accessList)) die("accessList changed");
-	if (tx.unsignedSerialized !== unsigned) die("the signed transaction's unsignedSerialized is not the unsigned input");
+	if (before) {
+		for (const f of ["type", "chainId", "nonce", "to", "value", "data", "gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"])
+			if (tx[f] !== before[f]) die(`${f} changed: ${before[f]} -> ${tx[f]}`);
+		if (JSON.stringify(tx.accessList) !== JSON.stringify(before.accessList)) die("accessList changed");
+		if (tx.unsignedSerialized !== unsigned) die("the signed transaction's unsignedSerialized is not the unsigned input");
+	} else {
+		for (const pair of opts.expect.split(",")) {
+			const [f, v] = pair.split("=");
+			if (!["type", "chainId", "nonce", "to", "value", "data"].includes(f) || v === undefined) die(`--expect ${pair}?`);
+			if (String(tx[f]).toLowerCase() !== v.toLowerCase()) die(`${f} is ${tx[f]}, want ${v}`);
+		}
+	}
 	lowS(tx.signature.s, "transaction signature");
 	const y = tx.signature.yParity;
 	if (reply) {
@@ -119,7 +132,7 @@ function checkTx() {
 		};
 		for (const k of Object.keys(want)) if (got[k] !== want[k]) die(`reply ${k} is ${got[k]}, ethers says ${want[k]}`);
 	}
-	console.log(`type ${tx.type} transaction on chain ${tx.chainId}: from ${tx.from}, fields unchanged, low S, hash ${tx.hash}`);
+	console.log(`type ${tx.type} transaction on chain ${tx.chainId}: from ${tx.from}, fields ${before ? "unchanged" : "as expected"}, low S, hash ${tx.hash}`);
 }
 
 function checkMessage() {

@@ -3,9 +3,10 @@
 // for the signature over the message bytes. Exit 0 when every check holds,
 // 1 with a message naming the first one that does not, 2 for usage.
 //
-//   node wallet_solana_verify.mjs tx --unsigned FILE (--signed FILE | --response JSON)
+//   node wallet_solana_verify.mjs tx [--unsigned FILE] (--signed FILE | --response JSON)
 //        --address ADDRESS [--fee-payer ADDRESS]
-//     FILE: base64 wire transactions (the one built, the one signed);
+//     FILE: base64 wire transactions (the one built, the one signed;
+//     without --unsigned the checks against it are skipped);
 //     JSON: the sign-transaction reply (vaultctl --json or vaultd), whose
 //     transaction_b64, signature_b58, signer_index and address are checked.
 //     Checks: the signed transaction parses (VersionedTransaction.deserialize;
@@ -23,7 +24,7 @@ import { PublicKey, Transaction, VersionedTransaction } from "@solana/web3.js";
 import { decodeBase58, encodeBase58, toBeArray } from "ethers";
 import { args, die, fromBase64, readBytes, readJson, readText, sameBytes, spkiPublicKey } from "./wallet_common.mjs";
 
-const USAGE = `node wallet_solana_verify.mjs tx --unsigned FILE (--signed FILE | --response JSON) --address ADDRESS [--fee-payer ADDRESS]
+const USAGE = `node wallet_solana_verify.mjs tx [--unsigned FILE] (--signed FILE | --response JSON) --address ADDRESS [--fee-payer ADDRESS]
        node wallet_solana_verify.mjs message --message FILE --signature BASE58 --address ADDRESS
        node wallet_solana_verify.mjs address --spki DER --address ADDRESS`;
 const { cmd, opts } = args(
@@ -80,8 +81,7 @@ function ed25519Valid(pub, msg, sig) {
 const ours = address(opts.address, "--address");
 
 function checkTx() {
-	if (!opts.unsigned || (!opts.signed === !opts.response)) die("tx needs --unsigned and one of --signed, --response");
-	const unsignedWire = fromBase64(readText(opts.unsigned), opts.unsigned);
+	if (!opts.signed === !opts.response) die("tx needs one of --signed, --response");
 	let reply = null;
 	let signedText;
 	if (opts.response) {
@@ -92,6 +92,7 @@ function checkTx() {
 		signedText = readText(opts.signed);
 	}
 	const signedWire = fromBase64(signedText, "the signed transaction");
+	const unsignedWire = opts.unsigned ? fromBase64(readText(opts.unsigned), opts.unsigned) : signedWire;
 	if (signedWire.length !== unsignedWire.length)
 		die(`signed transaction is ${signedWire.length} bytes, the unsigned one ${unsignedWire.length}`);
 
@@ -117,7 +118,7 @@ function checkTx() {
 	if (after.signatures.length !== n) die(`${after.signatures.length} signature slots for ${n} required signers`);
 	for (let i = 0; i < n; i++) {
 		const sig = after.signatures[i];
-		if (i !== slot && !sameBytes(sig, before.signatures[i])) die(`signature slot ${i} (not ours) was changed`);
+		if (opts.unsigned && i !== slot && !sameBytes(sig, before.signatures[i])) die(`signature slot ${i} (not ours) was changed`);
 		if (i === slot || sig.some((b) => b !== 0))
 			if (!ed25519Valid(keys[i], msg, sig))
 				die(`slot ${i} (${keys[i].toBase58()}${i === slot ? ", ours" : ""}): Ed25519 signature over message.serialize() does not verify`);
@@ -131,7 +132,7 @@ function checkTx() {
 			die(`reply signature_b58 ${reply.signature_b58} is not the signature in slot ${slot}`);
 		if (!Number.isInteger(reply.version) || reply.version < 1) die(`reply version ${reply.version}`);
 	}
-	console.log(`${after.version === "legacy" ? "legacy" : "v" + after.version} transaction: our slot ${slot} of ${n} verifies, fee payer ${payer.toBase58()}, other slots untouched`);
+	console.log(`${after.version === "legacy" ? "legacy" : "v" + after.version} transaction: our slot ${slot} of ${n} verifies, fee payer ${payer.toBase58()}${opts.unsigned ? ", message and other slots untouched" : ""}`);
 }
 
 function checkMessage() {
