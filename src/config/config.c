@@ -611,7 +611,8 @@ out:
 static pv_err
 parse_bundle(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"path", "min_version", "expect_context", "required"};
+	static const char *const fields[] = {"path", "min_version", "expect_context", "required",
+					     "key_import_fallback"};
 	const cJSON *b = member(root, "bundle");
 	size_t saved = path_key(c, "bundle");
 	pv_err r = PV_OK;
@@ -623,7 +624,8 @@ parse_bundle(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 	    (r = get_string(c, b, "path", 1, MAX_STR_LEN, &cfg->bundle.path)) != PV_OK ||
 	    (r = get_uint(c, b, "min_version", 0, MAX_SAFE_INT, 0, &cfg->bundle.min_version)) != PV_OK ||
 	    (r = parse_context(c, b, cfg)) != PV_OK ||
-	    (r = get_bool(c, b, "required", 1, &cfg->bundle.required)) != PV_OK)
+	    (r = get_bool(c, b, "required", 1, &cfg->bundle.required)) != PV_OK ||
+	    (r = get_bool(c, b, "key_import_fallback", 0, &cfg->bundle.key_import_fallback)) != PV_OK)
 		goto out;
 out:
 	path_pop(c, saved);

@@ -126,6 +126,7 @@ static const struct bad_case bad_cases[] = {
      "bundle.expect_context.env: expected a string, got a number"},
     {{"bundle.expect_context"}, {"[]"}, "bundle.expect_context: expected an object, got an array"},
     {{"bundle.required"}, {"\"yes\""}, "bundle.required: expected a boolean, got a string"},
+    {{"bundle.key_import_fallback"}, {"1"}, "bundle.key_import_fallback: expected a boolean, got a number"},
     {{"bundle.path"}, {NULL}, "bundle.path: required field missing"},
     {{"audit.file"}, {NULL}, "audit: needs file, syslog or both"},
     {{"audit.checkpoint_every"}, {"0"}, "audit.checkpoint_every: must be between 1 and 1000000"},
@@ -205,6 +206,26 @@ static const struct bad_case bad_cases[] = {
      "secrets.environment[2]: \"DB_URL\" is listed twice"},
 };
 
+/* bundle.key_import_fallback: off unless set, and then on */
+static void
+test_key_import_fallback(void **state)
+{
+	struct pv_config *cfg = NULL;
+	cJSON *root = cJSON_Parse(base_config);
+	char *text;
+
+	(void)state;
+	assert_non_null(root);
+	patch(root, "bundle.key_import_fallback", "true");
+	assert_non_null(text = cJSON_PrintUnformatted(root));
+	if (parse_text(text, strlen(text), &cfg) != PV_OK)
+		fail_msg("%s", pv_err_detail());
+	assert_true(cfg->bundle.key_import_fallback);
+	pv_config_free(cfg);
+	free(text);
+	cJSON_Delete(root);
+}
+
 static void
 test_field_errors(void **state)
 {
@@ -249,6 +270,7 @@ test_base_and_defaults(void **state)
 	assert_true(cfg->bundle.present);
 	assert_true(cfg->bundle.required);
 	assert_int_equal(cfg->bundle.min_version, 0);
+	assert_false(cfg->bundle.key_import_fallback);
 	assert_false(cfg->audit.syslog);
 	assert_int_equal(cfg->audit.checkpoint_every, 1000);
 	assert_int_equal(cfg->audit.checkpoint_seconds, 60);
@@ -413,7 +435,7 @@ main(void)
 	    cmocka_unit_test(test_base_and_defaults), cmocka_unit_test(test_secrets_environment),
 	    cmocka_unit_test(test_example_parses),    cmocka_unit_test(test_field_errors),
 	    cmocka_unit_test(test_document_errors),   cmocka_unit_test(test_nul_and_size),
-	    cmocka_unit_test(test_ops_table),
+	    cmocka_unit_test(test_ops_table),         cmocka_unit_test(test_key_import_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,8 @@ struct pv_config {
 		struct pv_config_kv *expect_context;
 		size_t n_expect_context;
 		int required;
+		/* the explicit Ed25519 key-import fallback (bundle/dek.h) */
+		int key_import_fallback;
 	} bundle;
 	struct {
 		char **environment; /* vaultd's own environment variables served as

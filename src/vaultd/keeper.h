@@ -111,6 +111,13 @@ pv_err vd_keeper_ecdh(struct vd_keeper *k, const char *name, EVP_PKEY *peer, pv_
 pv_err vd_secrets_load(struct vd_keeper *k, const struct pv_config *cfg, struct vd_secrets **out) PV_WUR;
 /* Destroys the bundle's session key objects and wipes every value. */
 void vd_secrets_free(struct vd_secrets *s);
+/*
+ * Where the warning goes each time a private-key entry is unwrapped through
+ * the explicit Ed25519 key-import fallback (bundle.key_import_fallback): at
+ * load, on reload and when keys are unwrapped again after a recovery. The
+ * message names the entry, never key bytes. NULL (the default): nowhere.
+ */
+void vd_secrets_set_warn(void (*warn)(const char *msg));
 
 struct vd_secret_info {
 	const char *name;

@@ -37,6 +37,12 @@ say(const char *fmt, ...)
 	fprintf(stderr, "vaultd: %s\n", line);
 }
 
+static void
+say_warning(const char *msg)
+{
+	say("warning: %s", msg);
+}
+
 void
 say_err(const char *what, pv_err e)
 {
@@ -235,6 +241,7 @@ main(int argc, char **argv)
 	vd_fixed_settings(cfg, boot_fixed, sizeof(boot_fixed));
 
 	/* 2. token */
+	vd_secrets_set_warn(say_warning);
 	pv_err_clear_detail();
 	if ((e = vd_keeper_open(cfg, &d.keeper)) != PV_OK) {
 		say_err("token login failed", e);

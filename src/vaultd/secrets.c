@@ -19,6 +19,15 @@
 
 #define BUNDLE_KEY_LABEL "p11vault-bundle-key"
 
+/* Set once at start, before any thread loads a bundle. */
+static void (*fallback_warn)(const char *msg);
+
+void
+vd_secrets_set_warn(void (*warn)(const char *msg))
+{
+	fallback_warn = warn;
+}
+
 /* Best effort: the object may be gone already (recovery, logout). */
 static void
 destroy_obj(p11_token *tok, p11_obj *obj)
@@ -127,12 +136,14 @@ read_opts(struct vd_secrets *s, const struct pv_config *cfg)
 
 /* Unwrap entry e into a session object with a fresh random CKA_ID. */
 static pv_err
-unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, p11_obj *obj)
+unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, int allow_fallback, p11_obj *obj)
 {
 	struct p11_token_stats st;
 	struct pv_key_import ki;
 	uint8_t id[VD_BUNDLE_KEY_ID_LEN];
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	char msg[400];
+	int used = 0;
 	pv_err r;
 
 	randombytes_buf(id, sizeof(id));
@@ -142,6 +153,8 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, p11_obj
 	ki.id = id;
 	ki.id_len = sizeof(id);
 	ki.persistent = 0;
+	ki.allow_fallback = allow_fallback;
+	ki.fallback_used = &used;
 	/* the generation before the object exists: a recovery meanwhile makes
 	 * the handle look stale, and the next use searches for it by CKA_ID */
 	p11_token_get_stats(tok, &st);
@@ -151,6 +164,14 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, p11_obj
 		snprintf(detail, sizeof(detail), "%s", pv_err_detail());
 		pv_err_set_detail("bundle entry %s: %s (%s)", e->name, pv_strerror(r), detail);
 		return r;
+	}
+	if (used && fallback_warn != NULL) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "bundle entry %s: the token cannot unwrap Ed25519 keys; imported through the key-import "
+		    "fallback (bundle.key_import_fallback: the seed was briefly in guarded memory)",
+		    e->name);
+		fallback_warn(msg);
 	}
 	memset(obj, 0, sizeof(*obj));
 	obj->cls = CKO_PRIVATE_KEY;
@@ -176,8 +197,8 @@ unwrap_keys(const struct vd_secrets *s, const int *need, p11_obj *objs)
 	for (i = 0; i < s->nkeys; i++) {
 		if (need != NULL && !need[i])
 			continue;
-		if ((r = unwrap_one(s->tok, &s->bundle->entries[s->keys[i].entry], op.dek, &objs[i])) !=
-		    PV_OK)
+		if ((r = unwrap_one(s->tok, &s->bundle->entries[s->keys[i].entry], op.dek,
+				    s->key_import_fallback, &objs[i])) != PV_OK)
 			goto out;
 		done = i + 1;
 	}
@@ -276,6 +297,7 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 	pv_err r;
 
 	pv_kvlist_init(&kv);
+	s->key_import_fallback = cfg->bundle.key_import_fallback;
 	if ((r = read_opts(s, cfg)) != PV_OK)
 		goto out;
 	if ((r = pv_bundle_load_file(cfg->bundle.path, &s->bundle)) != PV_OK ||
