@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/secmem.h"
 #include "wallet/base58.h"
 
 static const char base58_alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -158,6 +159,8 @@ pv_base58_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t
 	*outlen = zeros + nbytes;
 	r = PV_OK;
 out:
+	/* the text may be a private key (a Phantom export): no copy on the stack */
+	pv_wipe(bytes, sizeof(bytes));
 	pv_buf_free(text);
 	return r;
 }
