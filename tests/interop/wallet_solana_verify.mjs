@@ -109,7 +109,7 @@ function checkTx() {
 	if (after.version === "legacy") {
 		const legacy = Transaction.from(signedWire);
 		if (!legacy.verifySignatures()) die("Transaction.from(signed).verifySignatures() is false");
-		if (!legacy.feePayer.equals(payer)) die(`Transaction.feePayer is ${legacy.feePayer.toBase58()}, want ${payer.toBase58()}`);
+		if (!legacy.feePayer.equals(payer)) die(`Transaction.from(signed): fee payer is ${legacy.feePayer.toBase58()}, want ${payer.toBase58()}`);
 	}
 	const keys = after.message.staticAccountKeys;
 	const n = after.message.header.numRequiredSignatures;
