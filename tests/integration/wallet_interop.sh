@@ -26,7 +26,8 @@
 #
 # Last, contrib/examples/vaultd-wallet.mjs (the example of
 # docs/migrating-wallet.md) runs against this vaultd and its output is
-# verified the same way, so the example cannot rot.
+# verified the same way, and its signer classes are used as a service would
+# (wallet_example_signers.mjs), so the example cannot rot.
 #
 # Node.js >= 20.18 (what @solana/web3.js 1.99's dependencies need) and npm;
 # tests/lib/interop.sh installs the packages into the build tree. Without
@@ -51,7 +52,7 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 	interop_missing "node $(node --version) is older than 20.18 (@solana/web3.js 1.99 needs it)"
 interop_node_setup tests/interop/wallet_common.mjs tests/interop/wallet_solana_build.mjs \
 	tests/interop/wallet_solana_verify.mjs tests/interop/wallet_evm_build.mjs tests/interop/wallet_evm_verify.mjs \
-	contrib/examples/vaultd-wallet.mjs
+	tests/interop/wallet_example_signers.mjs contrib/examples/vaultd-wallet.mjs
 echo "node $(node --version), ethers $(json_get "$NODE_DIR/node_modules/ethers/package.json" version)," \
 	"@solana/web3.js $(json_get "$NODE_DIR/node_modules/@solana/web3.js/package.json" version)"
 
@@ -229,6 +230,7 @@ TOKEN_B=$(vd_new_token)
 (
 	umask 077
 	printf '%s\n' "$TOKEN_A" >"$W/token-a"
+	printf '%s\n' "$TOKEN_B" >"$W/token-b"
 	printf 'Authorization: Bearer %s\n' "$TOKEN_A" >"$W/auth-a.hdr"
 	printf 'Authorization: Bearer %s\n' "$TOKEN_B" >"$W/auth-b.hdr"
 	printf 'Authorization: Bearer pvt_%s\n' "$(openssl rand -hex 16)" >"$W/auth-wrong.hdr"
@@ -331,6 +333,9 @@ json_get "$W/example.json" evm raw_transaction >"$W/example-evm.hex"
 js wallet_solana_verify.mjs tx --signed "$W/example-sol.b64" --address "$SOL"
 js wallet_evm_verify.mjs tx --signed "$W/example-evm.hex" --address "$EVM" \
 	--expect "type=2,chainId=8453,nonce=0,value=1000000000000000,to=0x000000000000000000000000000000000000dEaD"
+say "the example's signer classes used as a service would (co-signed, v0, batch, EIP-712, legacy EVM)"
+js wallet_example_signers.mjs --example "$NODE_DIR/vaultd-wallet.mjs" --socket "$VD_SOCK" --token "$W/token-a" \
+	--digest-token "$W/token-b" --solana-key wallet-sol --evm-key wallet-evm
 printf 'pvt_%s\n' "$(openssl rand -hex 16)" >"$W/token-wrong"
 example 1 "$W/token-wrong"
 assert_contains "$RUN_ERR" "401" "the example's error for a wrong token"

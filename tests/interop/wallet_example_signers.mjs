@@ -1,0 +1,103 @@
+// Uses the signer classes of contrib/examples/vaultd-wallet.mjs the way a
+// service would, against a running vaultd, and checks every result with
+// the chain libraries: a co-signed legacy Transaction and a v0
+// VersionedTransaction (signTransaction), signAllTransactions, EVM
+// signMessage (verifyMessage), signTypedData (verifyTypedData; refused with
+// 403 under a capped rule) and a legacy EIP-155 signTransaction.
+//
+//   node wallet_example_signers.mjs --example FILE --socket PATH --token FILE
+//        --digest-token FILE --solana-key NAME --evm-key NAME
+//
+// --token: a client whose rule has caps (chain 1 allowed); --digest-token: a
+// client without caps for the EVM key. Exit 0 when all hold, 1 otherwise.
+import { createHash, createPublicKey, verify } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { Keypair, MessageV0, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
+import { Transaction as EvmTransaction, verifyMessage, verifyTypedData } from "ethers";
+import { args, die } from "./wallet_common.mjs";
+
+const USAGE =
+	"node wallet_example_signers.mjs --example FILE --socket PATH --token FILE --digest-token FILE --solana-key NAME --evm-key NAME";
+const { opts } = args(
+	USAGE,
+	{ example: "string", socket: "string", token: "string", "digest-token": "string", "solana-key": "string", "evm-key": "string" },
+	["example", "socket", "token", "digest-token", "solana-key", "evm-key"],
+);
+const ex = await import(pathToFileURL(opts.example).href);
+
+const seed = (label) => createHash("sha256").update(`p11vault example signers: ${label}`).digest();
+const blockhash = new PublicKey(seed("blockhash")).toBase58();
+const recipient = new PublicKey(seed("recipient"));
+
+function ed25519Valid(pub, msg, sig) {
+	const key = createPublicKey({
+		key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(pub.toBytes()).toString("base64url") },
+		format: "jwk",
+	});
+	return verify(null, msg, key, sig);
+}
+
+const client = new ex.VaultdClient({ socketPath: opts.socket, tokenFile: opts.token });
+const digestClient = new ex.VaultdClient({ socketPath: opts.socket, tokenFile: opts["digest-token"] });
+const sol = await ex.VaultdSolanaSigner.create(client, opts["solana-key"]);
+const me = sol.publicKey;
+
+// a legacy transaction another key pays for and has signed first
+const payer = Keypair.fromSeed(seed("fee payer"));
+const cosigned = new Transaction({ feePayer: payer.publicKey, recentBlockhash: blockhash }).add(
+	SystemProgram.transfer({ fromPubkey: me, toPubkey: recipient, lamports: 777 }),
+);
+cosigned.partialSign(payer);
+const payerSig = Buffer.from(cosigned.signatures[0].signature);
+await sol.signTransaction(cosigned);
+if (!cosigned.verifySignatures()) die("co-signed Transaction: verifySignatures() is false after signTransaction");
+if (!payerSig.equals(cosigned.signatures[0].signature)) die("co-signed Transaction: the fee payer's signature changed");
+console.log("Solana co-signed legacy transaction: both signatures verify");
+
+// a v0 transaction
+const v0 = new VersionedTransaction(
+	MessageV0.compile({
+		payerKey: me,
+		recentBlockhash: blockhash,
+		instructions: [SystemProgram.transfer({ fromPubkey: me, toPubkey: recipient, lamports: 888 })],
+	}),
+);
+await sol.signTransaction(v0);
+if (!ed25519Valid(me, v0.message.serialize(), v0.signatures[0])) die("v0 transaction: the signature does not verify");
+console.log("Solana v0 transaction: the signature verifies");
+
+// signAllTransactions, fee payer filled in as tx.sign(keypair) would
+const batch = [1, 2].map((n) =>
+	new Transaction({ recentBlockhash: blockhash }).add(
+		SystemProgram.transfer({ fromPubkey: me, toPubkey: recipient, lamports: n }),
+	),
+);
+for (const tx of await sol.signAllTransactions(batch))
+	if (!tx.feePayer.equals(me) || !tx.verifySignatures()) die("signAllTransactions: a transaction does not verify");
+console.log("Solana signAllTransactions: both verify");
+
+// EVM
+const evm = await ex.VaultdEvmSigner.create(client, opts["evm-key"]);
+const address = await evm.getAddress();
+const text = "sign in to example.test: nonce 7";
+if (verifyMessage(text, await evm.signMessage(text)) !== address) die("signMessage: verifyMessage gives another address");
+console.log("EVM signMessage: verifyMessage gives the address");
+
+const raw = await evm.signTransaction({ type: 0, chainId: 1, nonce: 3, to: "0x000000000000000000000000000000000000beef", value: 5n, gasLimit: 21000, gasPrice: 10n ** 9n });
+const tx = EvmTransaction.from(raw);
+if (tx.from !== address || tx.type !== 0 || tx.chainId !== 1n || tx.value !== 5n) die("legacy signTransaction: wrong from or fields");
+console.log("EVM legacy signTransaction: from and fields as asked");
+
+const domain = { name: "Example", version: "1", chainId: 1, verifyingContract: "0x000000000000000000000000000000000000c0de" };
+const types = { Order: [{ name: "owner", type: "address" }, { name: "amount", type: "uint256" }] };
+const value = { owner: address, amount: 42n };
+try {
+	await evm.signTypedData(domain, types, value);
+	die("signTypedData under a capped rule: signed, want 403");
+} catch (e) {
+	if (!(e instanceof ex.VaultdError) || e.status !== 403) die(`signTypedData under a capped rule: ${e.message}, want 403`);
+}
+const evmDigest = await ex.VaultdEvmSigner.create(digestClient, opts["evm-key"]);
+const typedSig = await evmDigest.signTypedData(domain, types, value);
+if (verifyTypedData(domain, types, value, typedSig) !== address) die("signTypedData: verifyTypedData gives another address");
+console.log("EVM signTypedData: 403 under the capped rule; verifyTypedData gives the address under the other");
