@@ -412,10 +412,11 @@ unwrap_refused(pv_alg alg, pv_err r)
 
 	if (token_refused(alg, r)) {
 		snprintf(why, sizeof(why), "%s", pv_err_detail());
-		pv_err_set_detail("the token cannot unwrap Ed25519 private keys (%s); the explicit import "
-				  "fallback (vaultctl --allow-key-import-fallback, vaultd.json "
-				  "bundle.key_import_fallback) can import it through guarded memory",
-				  why);
+		/* the option first: callers prefix this with paths and names */
+		pv_err_set_detail(
+		    "the token cannot unwrap Ed25519 keys; bundle.key_import_fallback (vaultd) or "
+		    "--allow-key-import-fallback (vaultctl) turns on the explicit fallback [%s]",
+		    why);
 		return PV_ERR_MECHANISM;
 	}
 	return r;

@@ -162,7 +162,8 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, int all
 		char detail[400];
 
 		snprintf(detail, sizeof(detail), "%s", pv_err_detail());
-		pv_err_set_detail("bundle entry %s: %s (%s)", e->name, pv_strerror(r), detail);
+		pv_err_set_detail("bundle entry %s: %s", e->name,
+				  detail[0] != '\0' ? detail : pv_strerror(r));
 		return r;
 	}
 	if (used && fallback_warn != NULL) {

@@ -1,4 +1,5 @@
-/* vaultctl bundle import-key BUNDLE NAME --pem FILE [--out FILE] */
+/* vaultctl bundle import-key BUNDLE NAME --pem FILE | --solana-keypair FILE |
+ * --solana-base58 FILE | --evm-hex FILE [--out FILE] */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,25 +7,41 @@
 
 #include <openssl/pem.h>
 
+#include "bundle/legacykey.h"
 #include "bundleargs.h"
 #include "subcommands.h"
 
-#define USAGE "bundle import-key BUNDLE NAME --pem FILE [--out FILE]"
+#define USAGE                                                                                                \
+	"bundle import-key BUNDLE NAME (--pem FILE | --solana-keypair FILE | --solana-base58 FILE |\n"       \
+	"                      --evm-hex FILE) [--out FILE]"
 
-/* The PEM is read into guarded memory and parsed from there. */
+enum { FMT_PEM = -1 };
+
+/* The key file is read into guarded memory and decoded from there. */
 static pv_err
-read_private_key(const char *path, EVP_PKEY **out)
+read_private_key(const char *path, int fmt, EVP_PKEY **out)
 {
-	pv_secret *pem = NULL;
+	pv_secret *text = NULL;
 	BIO *bio = NULL;
 	pv_err r;
 
-	if ((r = bundleargs_read_secret(path, 64 * 1024, &pem)) != PV_OK) {
+	if ((r = bundleargs_read_secret(path, 64 * 1024, &text)) != PV_OK) {
 		pv_err_set_detail("cannot read %s", path);
 		r = PV_ERR_USAGE;
 		goto out;
 	}
-	if ((bio = BIO_new_mem_buf(pv_secret_ro(pem), (int)pv_secret_len(pem))) == NULL) {
+	if (fmt != FMT_PEM) {
+		if ((r = pv_legacy_key_decode((enum pv_legacy_format)fmt, text, out)) == PV_ERR_BAD_INPUT ||
+		    r == PV_ERR_TOO_LARGE) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", pv_err_detail());
+			pv_err_set_detail("%s: %s", path, why);
+			r = PV_ERR_USAGE;
+		}
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(pv_secret_ro(text), (int)pv_secret_len(text))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
@@ -36,8 +53,39 @@ read_private_key(const char *path, EVP_PKEY **out)
 	r = PV_OK;
 out:
 	BIO_free(bio);
-	pv_secret_free(pem);
+	pv_secret_free(text);
 	return r;
+}
+
+/* The entry's wallet address, so that the operator can compare it with the
+ * address the key had before (Ed25519: Solana, secp256k1: EVM). */
+static int
+report(struct vctl *c, const struct bundle_edit *e, const char *name, const char *alg, EVP_PKEY *pk,
+       const char *path)
+{
+	char addr[PV_LEGACY_ADDRESS_SIZE];
+	const char *chain = NULL;
+	int have = pv_legacy_key_address(pk, addr, &chain) == PV_OK;
+	cJSON *o;
+
+	pv_err_clear_detail();
+	if (c->json) {
+		if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", name) == NULL ||
+		    cJSON_AddStringToObject(o, "alg", alg) == NULL ||
+		    cJSON_AddNumberToObject(o, "bundle_version", (double)e->b->version) == NULL ||
+		    (have && (cJSON_AddStringToObject(o, "chain", chain) == NULL ||
+			      cJSON_AddStringToObject(o, "address", addr) == NULL))) {
+			cJSON_Delete(o);
+			return vctl_fail(c, PV_ERR_NOMEM, "bundle import-key");
+		}
+		return vctl_print_json(o);
+	}
+	fprintf(stderr, "bundle: private key %s (%s) imported; version %llu; you can now delete %s\n", name,
+		alg, (unsigned long long)e->b->version, path);
+	if (have)
+		fprintf(stderr, "bundle: %s %s address: %s (check it is the wallet's address)\n", name, chain,
+			addr);
+	return 0;
 }
 
 int
@@ -45,21 +93,32 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 	    {"pem", required_argument, NULL, 'p'},
+	    {"solana-keypair", required_argument, NULL, 'j'},
+	    {"solana-base58", required_argument, NULL, 'b'},
+	    {"evm-hex", required_argument, NULL, 'x'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
-	const char *out = NULL, *pem = NULL, *name;
+	const char *out = NULL, *path = NULL, *name;
 	EVP_PKEY *pk = NULL;
-	int ch, rc;
+	int ch, rc, fmt = FMT_PEM, nsources = 0;
 	pv_err r;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			pem = optarg;
+		case 'j':
+		case 'b':
+		case 'x':
+			path = optarg;
+			nsources++;
+			fmt = ch == 'p'   ? FMT_PEM
+			      : ch == 'j' ? PV_LEGACY_SOLANA_KEYPAIR
+			      : ch == 'b' ? PV_LEGACY_SOLANA_BASE58
+					  : PV_LEGACY_EVM_HEX;
 			break;
 		case 'o':
 			out = optarg;
@@ -71,12 +130,12 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
-	if (optind + 2 != argc || pem == NULL)
-		return vctl_usage(c, USAGE, "BUNDLE, NAME and --pem FILE are required");
+	if (optind + 2 != argc || nsources != 1)
+		return vctl_usage(c, USAGE, "BUNDLE, NAME and exactly one key file option are required");
 	name = argv[optind + 1];
 	if (!pv_entry_name_valid(PV_ENTRY_PRIVATE_KEY, name))
 		return vctl_usage(c, USAGE, "%.64s is not a valid key name", name);
-	if ((r = read_private_key(pem, &pk)) != PV_OK) {
+	if ((r = read_private_key(path, fmt, &pk)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle import-key");
 		goto done;
 	}
@@ -86,9 +145,7 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r == PV_ERR_KEY_TYPE ? PV_ERR_USAGE : r, "bundle import-key %s", name);
 		goto done;
 	}
-	fprintf(stderr, "bundle: private key %s (%s) imported; version %llu; you can now delete %s\n", name,
-		pv_alg_info(pv_bundle_find(e.b, name)->alg)->name, (unsigned long long)e.b->version, pem);
-	rc = 0;
+	rc = report(c, &e, name, pv_alg_info(pv_bundle_find(e.b, name)->alg)->name, pk, path);
 done:
 	EVP_PKEY_free(pk);
 	bundle_edit_end(&e);
