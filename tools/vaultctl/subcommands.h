@@ -23,6 +23,7 @@ int jwt_main(struct vctl *c, int argc, char *argv[]);
 int jwks_main(struct vctl *c, int argc, char *argv[]);
 int audit_main(struct vctl *c, int argc, char *argv[]);
 int audit_verify_main(struct vctl *c, int argc, char *argv[]);
+int wallet_main(struct vctl *c, int argc, char *argv[]);
 
 /* bundle subcommands (tools/vaultctl/bundle_*.c) */
 int bundle_seal_main(struct vctl *c, int argc, char *argv[]);
@@ -48,6 +49,12 @@ int key_adopt_main(struct vctl *c, int argc, char *argv[]);
 /* token subcommands (tools/vaultctl/token_*.c) */
 int token_info_main(struct vctl *c, int argc, char *argv[]);
 int token_init_main(struct vctl *c, int argc, char *argv[]);
+
+/* wallet subcommands (tools/vaultctl/wallet_*.c) */
+int wallet_address_main(struct vctl *c, int argc, char *argv[]);
+int wallet_sign_tx_main(struct vctl *c, int argc, char *argv[]);
+int wallet_sign_message_main(struct vctl *c, int argc, char *argv[]);
+int wallet_sign_digest_main(struct vctl *c, int argc, char *argv[]);
 
 /* Find and run a subcommand from a table; prints the table on no match. */
 int subcommand_dispatch(struct vctl *c, const struct subcommand *table, size_t n, const char *group, int argc,
