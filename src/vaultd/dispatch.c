@@ -26,6 +26,13 @@ static vd_handler *const handlers[VD_R_COUNT] = {
     [VD_R_ECDH] = vd_h_ecdh,
     [VD_R_SECRETS_LIST] = vd_h_secrets_list,
     [VD_R_SECRET_GET] = vd_h_secret_get,
+    [VD_R_WALLET_SOLANA_ADDRESS] = vd_h_wallet_solana_address,
+    [VD_R_WALLET_SOLANA_SIGN_TX] = vd_h_wallet_solana_sign_tx,
+    [VD_R_WALLET_SOLANA_SIGN_MESSAGE] = vd_h_wallet_solana_sign_message,
+    [VD_R_WALLET_EVM_ADDRESS] = vd_h_wallet_evm_address,
+    [VD_R_WALLET_EVM_SIGN_TX] = vd_h_wallet_evm_sign_tx,
+    [VD_R_WALLET_EVM_SIGN_MESSAGE] = vd_h_wallet_evm_sign_message,
+    [VD_R_WALLET_EVM_SIGN_DIGEST] = vd_h_wallet_evm_sign_digest,
 };
 
 void
@@ -136,6 +143,8 @@ finish(struct vd_ctx *c, const char *op)
 		rec.outcome = outcome_of(c->resp->status);
 		rec.status = c->resp->status;
 		rec.latency_us = (uint64_t)(secs * 1e6);
+		rec.tx = c->tx[0] != '\0' ? c->tx : NULL;
+		rec.chain_id = c->chain_id;
 		if (pv_audit_write(d->audit, &rec) != PV_OK &&
 		    (c->route == NULL || c->route->id != VD_R_HEALTH))
 			vd_reply_error(c->resp, 500, "internal", "internal error");

@@ -148,6 +148,13 @@ STUB(vd_h_derive)
 STUB(vd_h_ecdh)
 STUB(vd_h_secrets_list)
 STUB(vd_h_secret_get)
+STUB(vd_h_wallet_solana_address)
+STUB(vd_h_wallet_solana_sign_tx)
+STUB(vd_h_wallet_solana_sign_message)
+STUB(vd_h_wallet_evm_address)
+STUB(vd_h_wallet_evm_sign_tx)
+STUB(vd_h_wallet_evm_sign_message)
+STUB(vd_h_wallet_evm_sign_digest)
 
 /* ---- fixture ---- */
 

@@ -17,6 +17,10 @@
 #include "vaultd/routes.h"
 #include "vaultd/vaultd.h"
 
+/* Longest audit tx text + NUL: base58 of a 64-byte signature is at most 88
+ * characters, a 0x-prefixed 32-byte hash 66. */
+#define VD_TX_MAX 96
+
 struct vd_ctx {
 	struct vd_daemon *d;
 	struct vd_gen *gen;
@@ -28,6 +32,11 @@ struct vd_ctx {
 	const char *name;            /* the {name} segment, or NULL */
 	unsigned version;            /* key version used (audit log); 0: none */
 	int key_exists;              /* name is an existing key (metrics label) */
+	/* wallet requests, for the audit line (docs/audit.md): what was signed
+	 * or refused ("": no tx member), and an EVM transaction's chain id
+	 * (0: no chain_id member) */
+	char tx[VD_TX_MAX];
+	uint64_t chain_id;
 };
 
 typedef void vd_handler(struct vd_ctx *c);
@@ -66,5 +75,13 @@ void vd_h_ecdh(struct vd_ctx *c);
 /* h_secrets.c */
 void vd_h_secrets_list(struct vd_ctx *c);
 void vd_h_secret_get(struct vd_ctx *c);
+/* h_wallet.c (addresses, Solana), h_wallet_evm.c */
+void vd_h_wallet_solana_address(struct vd_ctx *c);
+void vd_h_wallet_solana_sign_tx(struct vd_ctx *c);
+void vd_h_wallet_solana_sign_message(struct vd_ctx *c);
+void vd_h_wallet_evm_address(struct vd_ctx *c);
+void vd_h_wallet_evm_sign_tx(struct vd_ctx *c);
+void vd_h_wallet_evm_sign_message(struct vd_ctx *c);
+void vd_h_wallet_evm_sign_digest(struct vd_ctx *c);
 
 #endif

@@ -21,6 +21,20 @@ static const struct vd_route routes[] = {
     {VD_R_ECDH, "POST", "/v1/ecdh/{name}", VD_PARAM_KEY, "ecdh", "ecdh", 0},
     {VD_R_SECRETS_LIST, "GET", "/v1/secrets", VD_PARAM_NONE, "secrets.list", "secrets.list", 0},
     {VD_R_SECRET_GET, "GET", "/v1/secrets/{name}", VD_PARAM_SECRET, "secrets.read", "secrets.read", 0},
+    {VD_R_WALLET_SOLANA_ADDRESS, "GET", "/v1/wallet/{name}/solana/address", VD_PARAM_KEY, "wallet.read",
+     "wallet.read", 0},
+    {VD_R_WALLET_SOLANA_SIGN_TX, "POST", "/v1/wallet/{name}/solana/sign-transaction", VD_PARAM_KEY,
+     "wallet.sign", "wallet.sign", 0},
+    {VD_R_WALLET_SOLANA_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/solana/sign-message", VD_PARAM_KEY,
+     "wallet.sign", "wallet.sign", 0},
+    {VD_R_WALLET_EVM_ADDRESS, "GET", "/v1/wallet/{name}/evm/address", VD_PARAM_KEY, "wallet.read",
+     "wallet.read", 0},
+    {VD_R_WALLET_EVM_SIGN_TX, "POST", "/v1/wallet/{name}/evm/sign-transaction", VD_PARAM_KEY, "wallet.sign",
+     "wallet.sign", 0},
+    {VD_R_WALLET_EVM_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/evm/sign-message", VD_PARAM_KEY, "wallet.sign",
+     "wallet.sign", 0},
+    {VD_R_WALLET_EVM_SIGN_DIGEST, "POST", "/v1/wallet/{name}/evm/sign-digest", VD_PARAM_KEY, "wallet.sign",
+     "wallet.sign", 0},
 };
 
 const struct vd_route *

@@ -50,6 +50,13 @@ test_every_route(void **state)
 	    {"GET", "/v1/secrets/DB_PASSWORD", VD_R_SECRET_GET, "DB_PASSWORD"},
 	    {"GET", "/v1/secrets/_private", VD_R_SECRET_GET, "_private"},
 	    {"GET", "/v1/secrets/tls.key", VD_R_SECRET_GET, "tls.key"},
+	    {"GET", "/v1/wallet/sol-1/solana/address", VD_R_WALLET_SOLANA_ADDRESS, "sol-1"},
+	    {"POST", "/v1/wallet/w/solana/sign-transaction", VD_R_WALLET_SOLANA_SIGN_TX, "w"},
+	    {"POST", "/v1/wallet/w/solana/sign-message", VD_R_WALLET_SOLANA_SIGN_MESSAGE, "w"},
+	    {"GET", "/v1/wallet/eth_hot/evm/address", VD_R_WALLET_EVM_ADDRESS, "eth_hot"},
+	    {"POST", "/v1/wallet/w/evm/sign-transaction", VD_R_WALLET_EVM_SIGN_TX, "w"},
+	    {"POST", "/v1/wallet/w/evm/sign-message", VD_R_WALLET_EVM_SIGN_MESSAGE, "w"},
+	    {"POST", "/v1/wallet/w/evm/sign-digest", VD_R_WALLET_EVM_SIGN_DIGEST, "w"},
 	};
 	char name[VD_NAME_MAX + 1];
 	enum vd_route_id id;
@@ -82,6 +89,13 @@ test_not_found(void **state)
 	    "/v1/secrets/",
 	    "/v1/keys/a/signx",
 	    "/metrics/",
+	    /* wallet: an unknown chain, or an endpoint the chain does not have */
+	    "/v1/wallet/w/bitcoin/address",
+	    "/v1/wallet/w/Solana/address",
+	    "/v1/wallet/w/solana/sign-digest",
+	    "/v1/wallet/w/evm",
+	    "/v1/wallet/w",
+	    "/v1/wallet/w/evm/address/",
 	};
 	char name[VD_NAME_MAX + 1];
 	enum vd_route_id id;

@@ -1,0 +1,287 @@
+/*
+ * Wallet endpoints (docs/api.md §4 "Wallet"): the wallet signer over the
+ * keeper, the address endpoints of both chains and the Solana signing
+ * endpoints. EVM signing is in h_wallet_evm.c.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/alg.h"
+#include "core/b64.h"
+#include "core/digest.h"
+#include "vaultd/h_wallet.h"
+#include "wallet/base58.h"
+
+/* The signer callback: the keeper, always with the pinned version, so a
+ * rotation after the public key was read fails (409) instead of signing
+ * with a key whose address the reply would not name. */
+static pv_err
+keeper_sign(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len, struct pv_sig *out)
+{
+	const struct vd_wallet *w = ctx;
+	struct pv_sign_opts o = *opts;
+
+	o.version = w->signer.version;
+	return vd_keeper_sign(w->keeper, w->secrets, w->name, &o, msg, len, out);
+}
+
+pv_err
+vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w)
+{
+	const struct pv_key_version *active;
+	pv_err r;
+
+	memset(w, 0, sizeof(*w));
+	w->keeper = c->d->keeper;
+	w->secrets = c->gen->secrets;
+	w->name = c->name;
+	if ((r = vd_key(c, &w->key)) != PV_OK)
+		return r;
+	if (w->key->alg != pv_chain_alg(chain)) {
+		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s", c->name,
+				pv_alg_info(w->key->alg)->name, pv_chain_name(chain),
+				pv_alg_info(pv_chain_alg(chain))->name);
+		return PV_ERR_KEY_TYPE;
+	}
+	if ((active = pv_key_active(w->key)) == NULL) {
+		vd_reply_errorf(c->resp, 409, "state", "key '%s' has no active version", c->name);
+		return PV_ERR_STATE;
+	}
+	c->version = active->version;
+	pv_err_clear_detail();
+	if ((r = vd_keeper_public(w->keeper, w->secrets, c->name, active->version, &w->pub)) != PV_OK) {
+		vd_fail_key(c, r);
+		return r;
+	}
+	w->signer.sign = keeper_sign;
+	w->signer.ctx = w;
+	w->signer.alg = w->key->alg;
+	w->signer.version = active->version;
+	w->signer.pub = w->pub;
+	if ((r = pv_wallet_address(chain, &w->signer, w->address)) != PV_OK) {
+		vd_fail(c, r);
+		return r;
+	}
+	return PV_OK;
+}
+
+void
+vd_wallet_close(struct vd_wallet *w)
+{
+	EVP_PKEY_free(w->pub);
+	pv_key_free(w->key);
+	memset(w, 0, sizeof(*w));
+}
+
+cJSON *
+vd_wallet_reply(struct vd_ctx *c, const struct vd_wallet *w)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || cJSON_AddStringToObject(o, "name", c->name) == NULL ||
+	    cJSON_AddNumberToObject(o, "version", w->signer.version) == NULL ||
+	    cJSON_AddStringToObject(o, "address", w->address) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+pv_err
+vd_wallet_hex0x(const uint8_t *in, size_t len, char **out)
+{
+	char *s;
+
+	*out = NULL;
+	if (len > PV_B64_MAX_BIN || (s = malloc(2 * len + 3)) == NULL)
+		return PV_ERR_NOMEM;
+	s[0] = '0';
+	s[1] = 'x';
+	sodium_bin2hex(s + 2, 2 * len + 1, in, len);
+	*out = s;
+	return PV_OK;
+}
+
+void
+vd_wallet_audit_hash(struct vd_ctx *c, const uint8_t hash[32])
+{
+	c->tx[0] = '0';
+	c->tx[1] = 'x';
+	sodium_bin2hex(c->tx + 2, sizeof(c->tx) - 2, hash, 32);
+}
+
+/* c->tx = SHA-256 of the message in hex: a refused Solana request. */
+static void
+audit_message_sha256(struct vd_ctx *c, const uint8_t *msg, size_t len)
+{
+	uint8_t md[PV_DIGEST_MAX_LEN];
+	size_t mdlen = 0;
+
+	if (pv_digest_compute(PV_DIGEST_SHA256, msg, len, md, &mdlen) == PV_OK && mdlen == 32)
+		sodium_bin2hex(c->tx, sizeof(c->tx), md, mdlen);
+}
+
+/* c->tx = the signature in base58: a signed Solana request. */
+static pv_err
+audit_signature(struct vd_ctx *c, const uint8_t sig[PV_SOLANA_SIG_LEN], char *b58, size_t cap)
+{
+	size_t n = 0;
+	pv_err r;
+
+	if ((r = pv_base58_encode(sig, PV_SOLANA_SIG_LEN, b58, cap, &n)) != PV_OK)
+		return r;
+	snprintf(c->tx, sizeof(c->tx), "%s", b58);
+	return PV_OK;
+}
+
+/* ---- addresses ---- */
+
+static void
+address(struct vd_ctx *c, pv_chain chain)
+{
+	struct vd_wallet w;
+	cJSON *o = NULL;
+
+	if (vd_wallet_open(c, chain, &w) != PV_OK)
+		goto out;
+	if ((o = vd_wallet_reply(c, &w)) == NULL ||
+	    cJSON_AddStringToObject(o, "chain", pv_chain_name(chain)) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	vd_wallet_close(&w);
+}
+
+void
+vd_h_wallet_solana_address(struct vd_ctx *c)
+{
+	address(c, PV_CHAIN_SOLANA);
+}
+
+void
+vd_h_wallet_evm_address(struct vd_ctx *c)
+{
+	address(c, PV_CHAIN_EVM);
+}
+
+/* ---- Solana ---- */
+
+static const char *const sol_tx_members[] = {"transaction_b64", NULL};
+static const char *const message_members[] = {"message_b64", NULL};
+
+/* The signature base58 text: 64 bytes are at most 88 characters. */
+#define SIG_B58_SIZE 96
+
+void
+vd_h_wallet_solana_sign_tx(struct vd_ctx *c)
+{
+	uint8_t pub[PV_SOLANA_KEY_LEN], sig[PV_SOLANA_SIG_LEN];
+	char b58[SIG_B58_SIZE];
+	struct pv_solana_tx p;
+	struct vd_wallet w;
+	vd_rj *rj = NULL;
+	uint8_t *tx = NULL;
+	size_t len = 0, publen = sizeof(pub), slot = 0;
+	char *tx_b64 = NULL;
+	cJSON *o = NULL;
+	pv_err r;
+
+	memset(&w, 0, sizeof(w));
+	if (vd_body(c, sol_tx_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_SOLANA, &w) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = vd_rj_b64(rj, "transaction_b64", 1, PV_SOLANA_TX_MAX, &tx, &len)) != PV_OK ||
+	    (r = pv_solana_tx_parse(tx, len, &p)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	audit_message_sha256(c, p.message, p.message_len);
+	if (EVP_PKEY_get_raw_public_key(w.pub, pub, &publen) != 1 || publen != sizeof(pub)) {
+		vd_fail(c, PV_ERR_CRYPTO);
+		goto out;
+	}
+	if (pv_solana_tx_signer_index(&p, pub, &slot) != PV_OK) {
+		vd_reply_errorf(c->resp, 400, "bad_request",
+				"key '%s' (%s) is not one of the transaction's required signers", c->name,
+				w.address);
+		goto out;
+	}
+	pv_err_clear_detail();
+	if ((r = pv_wallet_solana_sign_tx(&w.signer, tx, len, &slot, sig)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	if ((r = audit_signature(c, sig, b58, sizeof(b58))) != PV_OK ||
+	    (r = pv_b64_encode(tx, len, &tx_b64)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if ((o = vd_wallet_reply(c, &w)) == NULL ||
+	    cJSON_AddStringToObject(o, "transaction_b64", tx_b64) == NULL ||
+	    cJSON_AddStringToObject(o, "signature_b58", b58) == NULL ||
+	    cJSON_AddNumberToObject(o, "signer_index", (double)slot) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(tx_b64);
+	free(tx);
+	vd_wallet_close(&w);
+	vd_rj_free(rj);
+}
+
+void
+vd_h_wallet_solana_sign_message(struct vd_ctx *c)
+{
+	uint8_t sig[PV_SOLANA_SIG_LEN];
+	char b58[SIG_B58_SIZE];
+	struct vd_wallet w;
+	vd_rj *rj = NULL;
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	cJSON *o = NULL;
+	pv_err r;
+
+	memset(&w, 0, sizeof(w));
+	if (vd_body(c, message_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_SOLANA, &w) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = vd_rj_b64(rj, "message_b64", 1, PV_WALLET_MESSAGE_MAX, &msg, &len)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if (len == 0) {
+		vd_reply_error(c->resp, 400, "bad_request", "message_b64 is empty (1 byte to 64 KiB)");
+		goto out;
+	}
+	audit_message_sha256(c, msg, len);
+	pv_err_clear_detail();
+	if ((r = pv_wallet_solana_sign_message(&w.signer, msg, len, sig)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	if ((r = audit_signature(c, sig, b58, sizeof(b58))) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if ((o = vd_wallet_reply(c, &w)) == NULL ||
+	    cJSON_AddStringToObject(o, "signature_b58", b58) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(msg);
+	vd_wallet_close(&w);
+	vd_rj_free(rj);
+}
