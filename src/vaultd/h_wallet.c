@@ -42,8 +42,8 @@ vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w)
 	if ((r = vd_key(c, &w->key)) != PV_OK)
 		return r;
 	if (w->key->alg != pv_chain_alg(chain)) {
-		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s", c->name,
-				pv_alg_info(w->key->alg)->name, pv_chain_name(chain),
+		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s",
+				c->name, pv_alg_info(w->key->alg)->name, pv_chain_name(chain),
 				pv_alg_info(pv_chain_alg(chain))->name);
 		return PV_ERR_KEY_TYPE;
 	}
