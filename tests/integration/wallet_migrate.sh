@@ -263,6 +263,12 @@ assert_contains "$RUN_OUT" "installed ed25519 key 'migrated-sol'"
 run_expect 0 vc bundle install-key "$B" evm-hot --as migrated-evm --allow-key-import-fallback
 assert_not_contains "$RUN_ERR" "fallback" "secp256k1 needs no fallback"
 
+say "bundle rotate moves the Ed25519 entries inside the token, no option needed"
+run_expect 0 vc bundle rotate "$B"
+assert_not_contains "$RUN_ERR" "fallback"
+run_expect 0 vc bundle verify "$B" --allow-key-import-fallback
+assert_contains "$RUN_OUT" "3 private keys proved"
+
 if vc wallet address migrated-sol --chain solana >/dev/null 2>&1; then
 	say "vaultctl wallet on the installed keys: the original addresses, transactions that verify"
 	[ -s "$W/sol-cli.transfer.unsigned" ] || run_expect 0 node "$NODE_DIR/wallet_solana_build.mjs" \
