@@ -469,6 +469,29 @@ assert_eq "$(audit_count "r['op'] == 'wallet.sign' and r['outcome'] == 'ok'")" "
 assert_eq "$(audit_count "'chain_id' in r and r['op'] != 'wallet.sign'")" 0 "chain_id outside wallet.sign"
 assert_eq "$(audit_count "r['op'] == 'wallet.read' and ('tx' in r or 'chain_id' in r)")" 0 "tx on an address line"
 
+say "rotation: the new active version signs under its own address"
+run_expect 0 vc key rotate eth
+for ((i = 0; i < 100; i++)); do # the metadata cache trusts a copy for a few seconds
+	expect 200 GET /v1/wallet/eth/evm/address "$TOK"
+	[ "$(body version)" != 2 ] || break
+	sleep 0.1
+done
+assert_eq "$(body version)" 2 "version after rotation"
+pub_der eth "$W/eth2.der" 2
+ETH2_ADDR=$(py eip55 "$W/eth2.der")
+assert_eq "$(body address)" "$ETH2_ADDR" "address of version 2"
+[ "$ETH2_ADDR" != "$ETH_ADDR" ] || fail "rotation kept the address"
+post 200 /v1/wallet/eth/evm/sign-digest "$TOK" "{\"digest_hex\":\"0x$DIGEST_HEX\"}"
+assert_eq "$(body version)" 2
+assert_eq "$(body address)" "$ETH2_ADDR"
+RSV=$(body signature)
+hexfile "${RSV:2:128}" "$W/digest2.sig"
+secp_ok "$W/eth2.der" "$W/digest" "$W/digest2.sig" "sign-digest by version 2"
+rc=0 && "$SECP" "$W/eth.der" "$W/digest" "$W/digest2.sig" || rc=$?
+assert_eq "$rc" 1 "version 1's key verifies version 2's signature"
+assert_eq "$(audit_count "r['op'] == 'wallet.sign' and r['outcome'] == 'ok' and r['version'] == 2")" 1 \
+	"audit version of the rotated key's signature"
+
 say "still serving; audit log verifies; no bearer token in any log"
 expect 200 GET /v1/health "$TOK"
 post 200 /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/msg")\"}"
