@@ -66,6 +66,14 @@ vaultctl_tour() {
 	pv_step "verify with vaultctl"
 	"$VAULTCTL" verify demo --in "$d/message.txt" --sig "$d/message.sig"
 
+	pv_step "wallet keys: demo-sol (ed25519, Solana) and demo-evm (secp256k1, EVM)"
+	"$VAULTCTL" key show demo-sol --format uri >/dev/null 2>&1 ||
+		"$VAULTCTL" key create demo-sol --alg ed25519 >/dev/null
+	"$VAULTCTL" key show demo-evm --format uri >/dev/null 2>&1 ||
+		"$VAULTCTL" key create demo-evm --alg secp256k1 >/dev/null
+	echo "Solana address: $("$VAULTCTL" wallet address demo-sol --chain solana)"
+	echo "EVM address:    $("$VAULTCTL" wallet address demo-evm --chain evm)"
+
 	pv_step "secrets bundle: seal for a KEK on the token, unwrap, exec"
 	"$VAULTCTL" key show demo-kek --format uri >/dev/null 2>&1 ||
 		"$VAULTCTL" key create demo-kek --alg aes256 >/dev/null
@@ -111,6 +119,10 @@ run_vaultd() {
 	pv_step "POST /v1/jwt/demo/issue and GET /.well-known/jwks.json"
 	call -d '{"claims":{"sub":"demo-user","aud":"demo"},"ttl":300}' http://vaultd/v1/jwt/demo/issue
 	call http://vaultd/.well-known/jwks.json
+	pv_step "wallet: GET /v1/wallet/demo-evm/evm/address, POST .../evm/sign-message (EIP-191)"
+	call http://vaultd/v1/wallet/demo-evm/evm/address
+	call -d "{\"message_b64\":\"$(printf 'log in to example.org' | base64 -w0)\"}" \
+		http://vaultd/v1/wallet/demo-evm/evm/sign-message
 	cat <<EOT
 
 vaultd is running (pid $pid). Try:
