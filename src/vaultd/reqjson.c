@@ -12,120 +12,6 @@ struct vd_rj {
 	cJSON *root;
 };
 
-/* Longest member name quoted in a detail; longer or odd ones are not shown. */
-#define SHOWN_NAME_MAX 64
-
-/* A member name safe to quote back: short, [A-Za-z0-9_.-] only. */
-static const char *
-shown(const char *name)
-{
-	size_t i, n = strnlen(name, SHOWN_NAME_MAX + 1);
-
-	if (n == 0 || n > SHOWN_NAME_MAX)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return NULL;
-	}
-	return name;
-}
-
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* No object in the tree names a member twice; depth bounded. */
-static pv_err
-check_tree(const cJSON *j, unsigned depth)
-{
-	const cJSON *c;
-	const char **names = NULL;
-	size_t n = 0, i;
-	pv_err r = PV_OK;
-
-	if (depth > VD_RJ_MAX_DEPTH) {
-		pv_err_set_detail("the body nests deeper than %d levels", VD_RJ_MAX_DEPTH);
-		return PV_ERR_BAD_INPUT;
-	}
-	if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
-		return PV_OK;
-	for (c = j->child; c != NULL; c = c->next)
-		n++;
-	if (cJSON_IsObject(j) && n > 1) {
-		if ((names = calloc(n, sizeof(*names))) == NULL)
-			return PV_ERR_NOMEM;
-		for (i = 0, c = j->child; c != NULL; c = c->next)
-			names[i++] = c->string;
-		qsort(names, n, sizeof(*names), cmp_names);
-		for (i = 1; i < n; i++) {
-			if (strcmp(names[i - 1], names[i]) == 0) {
-				const char *s = shown(names[i]);
-
-				if (s != NULL)
-					pv_err_set_detail("member \"%s\" appears twice", s);
-				else
-					pv_err_set_detail("a member appears twice");
-				r = PV_ERR_BAD_INPUT;
-				goto out;
-			}
-		}
-	}
-	for (c = j->child; c != NULL; c = c->next) {
-		if ((r = check_tree(c, depth + 1)) != PV_OK)
-			goto out;
-	}
-out:
-	free(names);
-	return r;
-}
-
-/* Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
- * above U+10FFFF), so nothing we echo into a token or reply is mangled. */
-static int
-utf8_valid(const uint8_t *p, size_t len)
-{
-	size_t i = 0, n, k;
-	uint32_t cp;
-
-	while (i < len) {
-		uint8_t c = p[i];
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i - 1 < n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
 pv_err
 vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_rj **out)
 {
@@ -152,7 +38,7 @@ vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_
 		r = PV_ERR_BAD_INPUT;
 		goto out;
 	}
-	if (!utf8_valid(p, len)) {
+	if (!pv_utf8_valid(p, len)) {
 		pv_err_set_detail("the body is not valid UTF-8");
 		r = PV_ERR_BAD_INPUT;
 		goto out;
@@ -184,7 +70,7 @@ vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_
 				break;
 		}
 		if (*m == NULL) {
-			const char *s = shown(c->string);
+			const char *s = pv_json_shown_name(c->string);
 
 			if (s != NULL)
 				pv_err_set_detail("unknown member \"%s\"", s);
@@ -194,7 +80,7 @@ vd_rj_parse(const pv_buf *body, const char *const *members, int allow_empty, vd_
 			goto out;
 		}
 	}
-	if ((r = check_tree(rj->root, 0)) != PV_OK)
+	if ((r = pv_json_check_tree(rj->root, VD_RJ_MAX_DEPTH, "the body")) != PV_OK)
 		goto out;
 done:
 	*out = rj;

@@ -6,6 +6,7 @@
 
 #include "core/sigfmt.h"
 #include "wallet/base58.h"
+#include "wallet/eip712.h"
 #include "wallet/evm.h"
 #include "wallet/wallet.h"
 
@@ -243,6 +244,23 @@ pv_wallet_evm_sign_message(const struct pv_wallet_signer *s, const uint8_t *msg,
 	if ((r = pv_evm_personal_hash(msg, len, hash)) != PV_OK)
 		return r;
 	return pv_wallet_evm_sign_digest(s, hash, out);
+}
+
+pv_err
+pv_wallet_evm_sign_typed_data(const struct pv_wallet_signer *s, const uint8_t *json, size_t len,
+			      uint8_t digest[32], struct pv_evm_sig *out)
+{
+	struct pv_eip712_hashes h;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	memset(digest, 0, 32);
+	if ((r = check_signer(PV_CHAIN_EVM, s)) != PV_OK)
+		return r;
+	if ((r = pv_eip712_hash(json, len, &h)) != PV_OK)
+		return r;
+	memcpy(digest, h.digest, 32);
+	return pv_wallet_evm_sign_digest(s, h.digest, out);
 }
 
 pv_err

@@ -45,9 +45,9 @@ struct pv_wallet_signer {
 	pv_err (*sign)(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len,
 		       struct pv_sig *out);
 	void *ctx;
-	pv_alg alg;     /* the key's algorithm */
+	pv_alg alg;       /* the key's algorithm */
 	unsigned version; /* the version that signs (not 0) */
-	EVP_PKEY *pub;  /* that version's public key (borrowed) */
+	EVP_PKEY *pub;    /* that version's public key (borrowed) */
 };
 
 /* Address text: base58 (Solana, 32..44 chars) or EIP-55 (EVM, 42 chars). */
@@ -55,7 +55,8 @@ struct pv_wallet_signer {
 
 /* The address of the signer's key on chain; PV_ERR_KEY_TYPE when the key's
  * algorithm is not the chain's. */
-pv_err pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s, char out[PV_WALLET_ADDR_MAX]) PV_WUR;
+pv_err pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s,
+			 char out[PV_WALLET_ADDR_MAX]) PV_WUR;
 
 /* ---- Solana ---- */
 
@@ -95,6 +96,17 @@ pv_err pv_wallet_evm_sign_digest(const struct pv_wallet_signer *s, const uint8_t
 /* EIP-191 personal_sign of msg (0..PV_WALLET_MESSAGE_MAX bytes). */
 pv_err pv_wallet_evm_sign_message(const struct pv_wallet_signer *s, const uint8_t *msg, size_t len,
 				  struct pv_evm_sig *out) PV_WUR;
+
+/*
+ * EIP-712 typed data (the JSON of eth_signTypedData_v4, at most
+ * PV_EIP712_MAX bytes; src/wallet/eip712.h): check it, compute the digest
+ * keccak256(0x19 0x01 || domainSeparator || hashStruct(message)) into
+ * digest and sign it. Refused input signs nothing (PV_ERR_BAD_INPUT,
+ * PV_ERR_TOO_LARGE). Policy (the domain's chain id) is the caller's: use
+ * pv_eip712_hash first to see it.
+ */
+pv_err pv_wallet_evm_sign_typed_data(const struct pv_wallet_signer *s, const uint8_t *json, size_t len,
+				     uint8_t digest[32], struct pv_evm_sig *out) PV_WUR;
 
 /*
  * Sign a parsed unsigned transaction: append the signed transaction to
