@@ -56,22 +56,6 @@ interop_node_setup tests/interop/wallet_common.mjs tests/interop/wallet_solana_b
 echo "node $(node --version), ethers $(json_get "$NODE_DIR/node_modules/ethers/package.json" version)," \
 	"@solana/web3.js $(json_get "$NODE_DIR/node_modules/@solana/web3.js/package.json" version)"
 
-# js SCRIPT ARGS...: a script that must succeed; its report is printed.
-js() {
-	run_expect 0 node "$NODE_DIR/$1" "${@:2}"
-	cat "$RUN_OUT"
-}
-
-# js_refuses TEXT SCRIPT ARGS...: a check that must fail (exit 1), for the
-# reason TEXT (so it cannot pass by failing for another).
-js_refuses() {
-	local want=$1
-	shift
-	run_expect 1 node "$NODE_DIR/$1" "${@:2}"
-	assert_contains "$RUN_ERR" "$want" "$1 failed, but not with '$want': $(cat "$RUN_ERR")"
-	echo "refused as it must be: $(cat "$RUN_ERR")"
-}
-
 # flip_b64 IN OUT OFFSET: a copy of a base64 file with one decoded byte changed.
 flip_b64() {
 	python3 - "$@" <<'EOF'

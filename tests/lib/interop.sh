@@ -8,6 +8,8 @@
 #                              (paths relative to $top_srcdir) into
 #                              $top_builddir/tests/interop-node and `npm ci`
 #                              there when the lockfile changed; sets NODE_DIR
+#   js SCRIPT ARGS...          run a script of $NODE_DIR that must succeed
+#   js_refuses TEXT SCRIPT ... run one that must fail (exit 1) saying TEXT
 #
 # The copy keeps node_modules out of the source tree. Tests that run at the
 # same time (make -j) share the directory, so the copy and the install run
@@ -48,4 +50,20 @@ interop_node_setup() {
 	3) fail "another test held $NODE_DIR/.lock for 10 minutes" ;;
 	*) fail "cannot copy tests/interop files into $NODE_DIR" ;;
 	esac
+}
+
+# js SCRIPT ARGS...: a script that must succeed; its report is printed.
+js() {
+	run_expect 0 node "$NODE_DIR/$1" "${@:2}"
+	cat "$RUN_OUT"
+}
+
+# js_refuses TEXT SCRIPT ARGS...: a check that must fail (exit 1), for the
+# reason TEXT (so it cannot pass by failing for another).
+js_refuses() {
+	local want=$1
+	shift
+	run_expect 1 node "$NODE_DIR/$1" "${@:2}"
+	assert_contains "$RUN_ERR" "$want" "$1 failed, but not with '$want': $(cat "$RUN_ERR")"
+	echo "refused as it must be: $(cat "$RUN_ERR")"
 }

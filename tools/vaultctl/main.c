@@ -23,7 +23,8 @@ static const struct subcommand commands[] = {
     {"audit", audit_main, "audit verify: check a vaultd audit log"},
     {"jwt", jwt_main, "jwt issue|verify: JWTs signed by a key on the token"},
     {"jwks", jwks_main, "the JWK Set of every JWT-capable key (next, active, verify-only)"},
-    {"wallet", wallet_main, "wallet address|sign-tx|sign-message|sign-digest: Solana and EVM"},
+    {"wallet", wallet_main,
+     "wallet address|sign-tx|sign-message|sign-digest|sign-typed-data: Solana and EVM"},
 };
 
 const char vctl_global_help[] =

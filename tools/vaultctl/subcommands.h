@@ -55,6 +55,7 @@ int wallet_address_main(struct vctl *c, int argc, char *argv[]);
 int wallet_sign_tx_main(struct vctl *c, int argc, char *argv[]);
 int wallet_sign_message_main(struct vctl *c, int argc, char *argv[]);
 int wallet_sign_digest_main(struct vctl *c, int argc, char *argv[]);
+int wallet_sign_typed_data_main(struct vctl *c, int argc, char *argv[]);
 
 /* Find and run a subcommand from a table; prints the table on no match. */
 int subcommand_dispatch(struct vctl *c, const struct subcommand *table, size_t n, const char *group, int argc,

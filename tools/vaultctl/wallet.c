@@ -8,6 +8,7 @@ static const struct subcommand wallet_commands[] = {
     {"sign-tx", wallet_sign_tx_main, "sign a Solana or EVM transaction"},
     {"sign-message", wallet_sign_message_main, "sign an off-chain message (Solana, EIP-191)"},
     {"sign-digest", wallet_sign_digest_main, "sign a 32-byte digest (EVM)"},
+    {"sign-typed-data", wallet_sign_typed_data_main, "sign EIP-712 typed data (EVM)"},
 };
 
 int

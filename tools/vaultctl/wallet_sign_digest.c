@@ -47,7 +47,7 @@ wallet_sign_digest_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "wallet sign-digest '%s'", a.name);
 		goto out;
 	}
-	rc = walletargs_print_evm_sig(c, &wk, &es, 1);
+	rc = walletargs_print_evm_sig(c, &wk, &es, 1, NULL);
 out:
 	pv_buf_free(in);
 	wallet_key_close(&wk);

@@ -45,7 +45,7 @@ wallet_sign_message_main(struct vctl *c, int argc, char *argv[])
 			rc = vctl_fail(c, r, "wallet sign-message '%s'", a.name);
 			goto out;
 		}
-		rc = walletargs_print_evm_sig(c, &wk, &es, 0);
+		rc = walletargs_print_evm_sig(c, &wk, &es, 0, NULL);
 		goto out;
 	}
 	if ((r = pv_wallet_solana_sign_message(&wk.signer, pv_buf_ptr(in), pv_buf_len(in), sig)) != PV_OK) {

@@ -54,7 +54,7 @@ walletargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int 
 	if (pv_chain_parse(chain, &a->chain) != PV_OK)
 		return vctl_usage(c, usage, "unknown chain '%.32s' (solana evm)", chain);
 	if ((flags & WALLETARGS_EVM_ONLY) && a->chain != PV_CHAIN_EVM)
-		return vctl_usage(c, usage, "only --chain evm signs digests");
+		return vctl_usage(c, usage, "only --chain evm is possible here");
 	return -1;
 }
 
@@ -194,10 +194,10 @@ walletargs_json(const struct wallet_key *wk, const char *chain)
 
 int
 walletargs_print_evm_sig(struct vctl *c, const struct wallet_key *wk, const struct pv_evm_sig *sig,
-			 int with_parity)
+			 int with_parity, const uint8_t *digest)
 {
 	uint8_t rsv[65];
-	char *hex = NULL;
+	char *hex = NULL, *dhex = NULL;
 	cJSON *doc = NULL;
 	int rc = PV_EXIT_INTERNAL;
 
@@ -213,8 +213,16 @@ walletargs_print_evm_sig(struct vctl *c, const struct wallet_key *wk, const stru
 	cJSON_AddStringToObject(doc, "signature", hex);
 	if (with_parity)
 		cJSON_AddNumberToObject(doc, "y_parity", sig->recid);
+	if (digest != NULL) {
+		if (walletargs_hex_encode(digest, 32, &dhex) != PV_OK) {
+			cJSON_Delete(doc);
+			goto out;
+		}
+		cJSON_AddStringToObject(doc, "digest", dhex);
+	}
 	rc = vctl_print_json(doc);
 out:
 	free(hex);
+	free(dhex);
 	return rc;
 }

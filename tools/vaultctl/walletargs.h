@@ -49,9 +49,10 @@ pv_err walletargs_hex_decode(const char *text, size_t len, uint8_t *out, size_t 
 pv_err walletargs_hex_encode(const uint8_t *in, size_t len, char **out) PV_WUR;
 
 /* An EVM signature as "0x" r s v (v 27/28) on stdout, or with --json
- * {name, version, address, signature} (+ y_parity). Returns the exit code. */
+ * {name, version, address, signature} (+ y_parity, + digest, the 32 bytes
+ * signed as 0x-hex, when not NULL). Returns the exit code. */
 int walletargs_print_evm_sig(struct vctl *c, const struct wallet_key *wk, const struct pv_evm_sig *sig,
-			     int with_parity);
+			     int with_parity, const uint8_t *digest);
 
 /* A JSON document with name, version and address (and chain if given). */
 cJSON *walletargs_json(const struct wallet_key *wk, const char *chain);
