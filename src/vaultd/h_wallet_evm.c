@@ -1,7 +1,8 @@
 /*
  * EVM wallet endpoints (docs/api.md §4 "Wallet"): sign-transaction under
  * the matching rule's caps (chain_ids, max_value_wei; docs/config.md),
- * EIP-191 sign-message, and sign-digest (refused under any cap).
+ * EIP-191 sign-message, sign-digest (refused under any cap), and EIP-712
+ * sign-typed-data (a domain chain id must be in chain_ids).
  */
 #include "config.h"
 
@@ -13,12 +14,14 @@
 #include "base/buf.h"
 #include "core/b64.h"
 #include "vaultd/h_wallet.h"
+#include "wallet/eip712.h"
 #include "wallet/evm.h"
 #include "wallet/evm_tx.h"
 
 static const char *const tx_members[] = {"transaction_hex", NULL};
 static const char *const message_members[] = {"message_b64", NULL};
 static const char *const digest_members[] = {"digest_hex", NULL};
+static const char *const typed_members[] = {"typed_data", NULL};
 
 /*
  * A required "0x"-prefixed hex member, decoded into a malloc'd buffer of
@@ -195,22 +198,26 @@ out:
 	vd_rj_free(rj);
 }
 
-/* The reply of sign-message and sign-digest: 0x r||s||v (v 27/28). */
+/* The reply of sign-message, sign-digest and sign-typed-data: 0x r||s||v
+ * (v 27/28), y_parity if asked, the digest signed if not NULL. */
 static void
-reply_rsv(struct vd_ctx *c, const struct vd_wallet *w, const struct pv_evm_sig *sig, int with_parity)
+reply_rsv(struct vd_ctx *c, const struct vd_wallet *w, const struct pv_evm_sig *sig, int with_parity,
+	  const uint8_t *digest)
 {
 	uint8_t rsv[65];
-	char *hex = NULL;
+	char *hex = NULL, *dhex = NULL;
 	cJSON *o = NULL;
 	pv_err r;
 
 	pv_evm_sig_rsv(sig, 27, rsv);
-	if ((r = vd_wallet_hex0x(rsv, sizeof(rsv), &hex)) != PV_OK) {
+	if ((r = vd_wallet_hex0x(rsv, sizeof(rsv), &hex)) != PV_OK ||
+	    (digest != NULL && (r = vd_wallet_hex0x(digest, 32, &dhex)) != PV_OK)) {
 		vd_fail(c, r);
 		goto out;
 	}
 	if ((o = vd_wallet_reply(c, w)) == NULL || cJSON_AddStringToObject(o, "signature", hex) == NULL ||
-	    (with_parity && cJSON_AddNumberToObject(o, "y_parity", sig->recid) == NULL)) {
+	    (with_parity && cJSON_AddNumberToObject(o, "y_parity", sig->recid) == NULL) ||
+	    (dhex != NULL && cJSON_AddStringToObject(o, "digest", dhex) == NULL)) {
 		vd_fail(c, PV_ERR_NOMEM);
 		goto out;
 	}
@@ -218,6 +225,7 @@ reply_rsv(struct vd_ctx *c, const struct vd_wallet *w, const struct pv_evm_sig *
 out:
 	cJSON_Delete(o);
 	free(hex);
+	free(dhex);
 }
 
 void
@@ -246,9 +254,77 @@ vd_h_wallet_evm_sign_message(struct vd_ctx *c)
 		vd_fail_key(c, r);
 		goto out;
 	}
-	reply_rsv(c, &w, &sig, 0);
+	reply_rsv(c, &w, &sig, 0, NULL);
 out:
 	free(msg);
+	vd_wallet_close(&w);
+	vd_rj_free(rj);
+}
+
+/*
+ * 403 when the rule lists chain_ids and the domain names a chain id that is
+ * not one of them; the reply is made. Typed data (0x19 0x01 ...) is never
+ * a transaction's signing hash, so it is not refused under caps the way
+ * sign-digest is; max_value_wei covers native value only and cannot see a
+ * token permit's amount (docs/config.md).
+ */
+static pv_err
+check_typed_caps(struct vd_ctx *c, const struct pv_eip712_hashes *h)
+{
+	const pv_policy_decision *d = &c->decision;
+	size_t i;
+
+	if (d->n_chain_ids == 0 || !h->has_chain_id)
+		return PV_OK;
+	for (i = 0; h->chain_id_fits && i < d->n_chain_ids; i++) {
+		if (d->chain_ids[i] == h->chain_id)
+			return PV_OK;
+	}
+	if (h->chain_id_fits)
+		vd_reply_errorf(c->resp, 403, "forbidden",
+				"typed data for chain id %" PRIu64 " is not allowed for key '%s'",
+				h->chain_id, c->name);
+	else
+		vd_reply_errorf(c->resp, 403, "forbidden",
+				"typed data for a chain id above 2^64-1 is not allowed for key '%s'",
+				c->name);
+	return PV_ERR_FORBIDDEN;
+}
+
+/* POST .../evm/sign-typed-data {"typed_data": {...}}: EIP-712. The tree is
+ * hashed as parsed (never printed and parsed again: cJSON would round
+ * integers above 10^15). */
+static void
+sign_typed_data(struct vd_ctx *c)
+{
+	struct pv_eip712_hashes h;
+	struct vd_wallet w;
+	struct pv_evm_sig sig;
+	const cJSON *td = NULL;
+	vd_rj *rj = NULL;
+	pv_err r;
+
+	memset(&w, 0, sizeof(w));
+	if (vd_body(c, typed_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = vd_rj_object(rj, "typed_data", 1, &td)) != PV_OK ||
+	    (r = pv_eip712_hash_json(td, &h)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	vd_wallet_audit_hash(c, h.digest);
+	if (h.has_chain_id && h.chain_id_fits && h.chain_id <= PV_AUDIT_INT_MAX)
+		c->chain_id = h.chain_id;
+	if (check_typed_caps(c, &h) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = pv_wallet_evm_sign_digest(&w.signer, h.digest, &sig)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	reply_rsv(c, &w, &sig, 1, h.digest);
+out:
 	vd_wallet_close(&w);
 	vd_rj_free(rj);
 }
@@ -263,6 +339,10 @@ vd_h_wallet_evm_sign_digest(struct vd_ctx *c)
 	size_t len = 0;
 	pv_err r;
 
+	if (c->route != NULL && c->route->id == VD_R_WALLET_EVM_SIGN_TYPED_DATA) {
+		sign_typed_data(c);
+		return;
+	}
 	memset(&w, 0, sizeof(w));
 	if (vd_body(c, digest_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK ||
 	    read_hex(c, rj, "digest_hex", 32, &digest, &len) != PV_OK)
@@ -286,7 +366,7 @@ vd_h_wallet_evm_sign_digest(struct vd_ctx *c)
 		vd_fail_key(c, r);
 		goto out;
 	}
-	reply_rsv(c, &w, &sig, 1);
+	reply_rsv(c, &w, &sig, 1, NULL);
 out:
 	free(digest);
 	vd_wallet_close(&w);

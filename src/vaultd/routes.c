@@ -35,6 +35,8 @@ static const struct vd_route routes[] = {
      "wallet.sign", 0},
     {VD_R_WALLET_EVM_SIGN_DIGEST, "POST", "/v1/wallet/{name}/evm/sign-digest", VD_PARAM_KEY, "wallet.sign",
      "wallet.sign", 0},
+    {VD_R_WALLET_EVM_SIGN_TYPED_DATA, "POST", "/v1/wallet/{name}/evm/sign-typed-data", VD_PARAM_KEY,
+     "wallet.sign", "wallet.sign", 0},
 };
 
 const struct vd_route *

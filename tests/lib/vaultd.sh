@@ -18,6 +18,8 @@
 #   vd_audit_key [NAME]               create the audit HMAC key if missing
 #   vd_token_hash TOKEN               token_sha256 for the config
 #   vd_new_token                      a fresh pvt_ bearer token
+#   vd_auth_header FILE TOKEN         write "Authorization: Bearer TOKEN" (0600)
+#   vd_assert_no_token TOKEN...       fail if a token is in any file of $PV_OUT
 #   vd_free_port                      a free TCP port on 127.0.0.1
 #
 # vd_start remembers VD_PID, VD_SOCK (from the config) and VD_LOG (the
@@ -295,6 +297,24 @@ vd_token_hash() {
 # vd_new_token: a fresh bearer token shaped like vaultctl client add's.
 vd_new_token() {
 	printf 'pvt_%s' "$(openssl rand 32 | basenc --base64url | tr -d '=\n')"
+}
+
+# vd_auth_header FILE TOKEN: the header line for curl -H @FILE, mode 0600.
+vd_auth_header() {
+	(
+		umask 077
+		printf 'Authorization: Bearer %s\n' "$2" >"$1"
+	)
+}
+
+# vd_assert_no_token TOKEN...: no output, log or audit file holds a token.
+vd_assert_no_token() {
+	local tok
+	for tok in "$@"; do
+		if grep -rqaF -- "${tok#pvt_}" "$PV_OUT"; then
+			fail "a bearer token appears in $(grep -rlaF -- "${tok#pvt_}" "$PV_OUT" | head -1)"
+		fi
+	done
 }
 
 # vd_free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
