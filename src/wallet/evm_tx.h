@@ -34,7 +34,7 @@
 #define PV_EVM_CHAIN_ID_MAX UINT64_C(0x7fffffffffffffed)
 
 typedef enum pv_evm_tx_type {
-	PV_EVM_TX_LEGACY = 0, /* with EIP-155 chain id */
+	PV_EVM_TX_LEGACY = 0,      /* with EIP-155 chain id */
 	PV_EVM_TX_ACCESS_LIST = 1, /* EIP-2930 */
 	PV_EVM_TX_DYNAMIC_FEE = 2, /* EIP-1559 */
 } pv_evm_tx_type;
@@ -48,7 +48,7 @@ struct pv_evm_tx {
 	uint64_t chain_id; /* 1 .. PV_EVM_CHAIN_ID_MAX */
 	uint64_t nonce;
 	uint64_t gas_limit;
-	uint8_t gas_price[32];       /* legacy, type 1 (big-endian); zero otherwise */
+	uint8_t gas_price[32];        /* legacy, type 1 (big-endian); zero otherwise */
 	uint8_t max_priority_fee[32]; /* type 2 */
 	uint8_t max_fee[32];          /* type 2 */
 	int has_to;                   /* 0: contract creation */
@@ -79,7 +79,8 @@ pv_err pv_evm_tx_signing_hash(const struct pv_evm_tx *tx, uint8_t hash[32]) PV_W
  * y_parity, r, s]). rs is r||s (low-S is the caller's job: pv_evm_recovery_id
  * refuses high-S); recid is 0 or 1.
  */
-pv_err pv_evm_tx_encode_signed(const struct pv_evm_tx *tx, const uint8_t rs[64], int recid, pv_buf *out) PV_WUR;
+pv_err pv_evm_tx_encode_signed(const struct pv_evm_tx *tx, const uint8_t rs[64], int recid,
+			       pv_buf *out) PV_WUR;
 
 /* Keccak-256 of a signed transaction's bytes: its transaction hash. */
 pv_err pv_evm_tx_hash(const uint8_t *signed_raw, size_t len, uint8_t hash[32]) PV_WUR;
