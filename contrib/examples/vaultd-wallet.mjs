@@ -179,11 +179,15 @@ export class VaultdEvmSigner extends AbstractSigner {
 		return r.signature;
 	}
 
-	// EIP-712 through sign-digest: a rule with chain_ids or max_value_wei
-	// caps refuses digests (403), so this needs a rule without caps.
+	// EIP-712: vaultd computes the digest from the typed data itself (so a
+	// rule with chain_ids can check the domain's chainId: a chain not listed,
+	// or none, is 403) and returns it; it must be the one ethers computes.
 	async signTypedData(domain, types, value) {
-		const digest = TypedDataEncoder.hash(domain, types, value);
-		const r = await this.client.wallet(this.name, "evm", "sign-digest", { digest_hex: digest });
+		const r = await this.client.wallet(this.name, "evm", "sign-typed-data", {
+			typed_data: TypedDataEncoder.getPayload(domain, types, value),
+		});
+		if (r.digest !== TypedDataEncoder.hash(domain, types, value))
+			throw new Error("vaultd signed typed data other than this");
 		return r.signature;
 	}
 }

@@ -33,8 +33,7 @@ static vd_handler *const handlers[VD_R_COUNT] = {
     [VD_R_WALLET_EVM_SIGN_TX] = vd_h_wallet_evm_sign_tx,
     [VD_R_WALLET_EVM_SIGN_MESSAGE] = vd_h_wallet_evm_sign_message,
     [VD_R_WALLET_EVM_SIGN_DIGEST] = vd_h_wallet_evm_sign_digest,
-    /* the same handler: a 32-byte hash given, or computed from typed data */
-    [VD_R_WALLET_EVM_SIGN_TYPED_DATA] = vd_h_wallet_evm_sign_digest,
+    [VD_R_WALLET_EVM_SIGN_TYPED_DATA] = vd_h_wallet_evm_sign_typed_data,
 };
 
 void

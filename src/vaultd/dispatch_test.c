@@ -155,6 +155,7 @@ STUB(vd_h_wallet_evm_address)
 STUB(vd_h_wallet_evm_sign_tx)
 STUB(vd_h_wallet_evm_sign_message)
 STUB(vd_h_wallet_evm_sign_digest)
+STUB(vd_h_wallet_evm_sign_typed_data)
 
 /* ---- fixture ---- */
 

@@ -262,9 +262,10 @@ out:
 }
 
 /*
- * 403 when the rule lists chain_ids and the domain names a chain id that is
- * not one of them; the reply is made. Typed data (0x19 0x01 ...) is never
- * a transaction's signing hash, so it is not refused under caps the way
+ * 403 when the rule lists chain_ids and the domain names no chain id or one
+ * that is not listed (a signature without a chain id is good on every
+ * chain); the reply is made. Typed data (0x19 0x01 ...) is never a
+ * transaction's signing hash, so it is not refused under caps the way
  * sign-digest is; max_value_wei covers native value only and cannot see a
  * token permit's amount (docs/config.md).
  */
@@ -274,8 +275,15 @@ check_typed_caps(struct vd_ctx *c, const struct pv_eip712_hashes *h)
 	const pv_policy_decision *d = &c->decision;
 	size_t i;
 
-	if (d->n_chain_ids == 0 || !h->has_chain_id)
+	if (d->n_chain_ids == 0)
 		return PV_OK;
+	if (!h->has_chain_id) {
+		vd_reply_errorf(c->resp, 403, "forbidden",
+				"typed data without a domain chainId is not allowed for key '%s': the rule "
+				"caps chain ids, and typed data bound to no chain is good on every chain",
+				c->name);
+		return PV_ERR_FORBIDDEN;
+	}
 	for (i = 0; h->chain_id_fits && i < d->n_chain_ids; i++) {
 		if (d->chain_ids[i] == h->chain_id)
 			return PV_OK;
@@ -294,8 +302,8 @@ check_typed_caps(struct vd_ctx *c, const struct pv_eip712_hashes *h)
 /* POST .../evm/sign-typed-data {"typed_data": {...}}: EIP-712. The tree is
  * hashed as parsed (never printed and parsed again: cJSON would round
  * integers above 10^15). */
-static void
-sign_typed_data(struct vd_ctx *c)
+void
+vd_h_wallet_evm_sign_typed_data(struct vd_ctx *c)
 {
 	struct pv_eip712_hashes h;
 	struct vd_wallet w;
@@ -339,10 +347,6 @@ vd_h_wallet_evm_sign_digest(struct vd_ctx *c)
 	size_t len = 0;
 	pv_err r;
 
-	if (c->route != NULL && c->route->id == VD_R_WALLET_EVM_SIGN_TYPED_DATA) {
-		sign_typed_data(c);
-		return;
-	}
 	memset(&w, 0, sizeof(w));
 	if (vd_body(c, digest_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK ||
 	    read_hex(c, rj, "digest_hex", 32, &digest, &len) != PV_OK)

@@ -82,7 +82,7 @@ void vd_h_wallet_solana_sign_message(struct vd_ctx *c);
 void vd_h_wallet_evm_address(struct vd_ctx *c);
 void vd_h_wallet_evm_sign_tx(struct vd_ctx *c);
 void vd_h_wallet_evm_sign_message(struct vd_ctx *c);
-/* sign-digest, and sign-typed-data (the route tells them apart) */
 void vd_h_wallet_evm_sign_digest(struct vd_ctx *c);
+void vd_h_wallet_evm_sign_typed_data(struct vd_ctx *c);
 
 #endif

@@ -57,6 +57,7 @@ test_every_route(void **state)
 	    {"POST", "/v1/wallet/w/evm/sign-transaction", VD_R_WALLET_EVM_SIGN_TX, "w"},
 	    {"POST", "/v1/wallet/w/evm/sign-message", VD_R_WALLET_EVM_SIGN_MESSAGE, "w"},
 	    {"POST", "/v1/wallet/w/evm/sign-digest", VD_R_WALLET_EVM_SIGN_DIGEST, "w"},
+	    {"POST", "/v1/wallet/w/evm/sign-typed-data", VD_R_WALLET_EVM_SIGN_TYPED_DATA, "w"},
 	};
 	char name[VD_NAME_MAX + 1];
 	enum vd_route_id id;

@@ -7,8 +7,7 @@
 # POST /v1/wallet/{name}/evm/sign-typed-data — and ethers' verifyTypedData
 # must recover our address (v 27/28, low S, the digest TypedDataEncoder.hash
 # computes). vaultd's audit log names the digest and the domain's chain id;
-# typed data without a domain chain id is signed under a capped rule; an
-# integer of 2^53 - 1 sent as a JSON number through vaultd is signed as that
+# an integer of 2^53 - 1 sent as a JSON number through vaultd is signed as that
 # number (cJSON must not round it on the way).
 #
 # Must-fail checks: the signature against tampered typed data recovers
@@ -17,8 +16,8 @@
 # JSON, an ed25519 key, --chain solana) exits 2 with nothing on stdout, and
 # over HTTP is 400 (also 2^53 + 1 as a JSON number, typed_data as a string
 # or missing) with vaultd still serving; under a rule with chain_ids, typed
-# data for another chain is 403 and audited denied, and signed for a client
-# without caps.
+# data for another chain, or without a domain chainId, is 403 and audited
+# denied, and signed for a client without caps.
 #
 # Node.js >= 20.18 and npm (tests/lib/interop.sh installs the packages into
 # the build tree); without them the test skips (77), except under CI=true.
@@ -142,7 +141,7 @@ say "vaultd sign-typed-data: verifyTypedData recovers our address; the audit log
 js wallet_typed_data.mjs build --kind permit --owner "$EVM" --chain-id 5 --out "$W/permit5.json"
 edit "$W/mail.json" "$W/nochain.json" 'del d["domain"]["chainId"]; d["types"]["EIP712Domain"] = [f for f in d["types"]["EIP712Domain"] if f["name"] != "chainId"]'
 edit "$W/permit.json" "$W/safe-int.json" 'd["message"]["value"] = 9007199254740991'
-for t in mail permit nochain safe-int; do
+for t in mail permit safe-int; do
 	body "$W/$t.json" "$W/req-$t.json"
 	typed 200 auth-a wallet-evm "$W/req-$t.json"
 	cp "$VD_BODY" "$W/http-$t.json"
@@ -172,6 +171,19 @@ audit_has "l.get('chain_id') == 5 and l.get('outcome') == 'denied'" || fail "no 
 typed 200 auth-b wallet-evm "$W/req-permit5.json"
 cp "$VD_BODY" "$W/http-permit5.json"
 js wallet_typed_data.mjs verify --typed "$W/permit5.json" --response "$W/http-permit5.json" --address "$EVM"
+
+say "caps: typed data whose domain has no chainId is 403 for capped-svc (audited denied), signed for free-svc"
+body "$W/nochain.json" "$W/req-nochain.json"
+typed 200 auth-b wallet-evm "$W/req-nochain.json"
+cp "$VD_BODY" "$W/http-nochain.json"
+js wallet_typed_data.mjs verify --typed "$W/nochain.json" --response "$W/http-nochain.json" --address "$EVM"
+NOCHAIN_DIGEST=$(json_get "$W/http-nochain.json" digest)
+typed 403 auth-a wallet-evm "$W/req-nochain.json"
+assert_eq "$(vd_error_code)" forbidden "error code for typed data without a chain id"
+assert_contains "$VD_BODY" "without a domain chainId" "the 403 does not say the chain id is missing"
+assert_not_contains "$VD_BODY" signature "a refused request came back signed"
+audit_has "l.get('tx') == '$NOCHAIN_DIGEST' and l.get('outcome') == 'denied' and 'chain_id' not in l" ||
+	fail "no denied audit line (without chain_id) for the typed data without a chain id"
 
 say "refused over HTTP: 400 with the reason, nothing signed, vaultd still serving"
 edit "$W/permit.json" "$W/bad-unsafe-int.json" 'd["message"]["value"] = 9007199254740993'

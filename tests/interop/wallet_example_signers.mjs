@@ -2,8 +2,10 @@
 // service would, against a running vaultd, and checks every result with
 // the chain libraries: a co-signed legacy Transaction and a v0
 // VersionedTransaction (signTransaction), signAllTransactions, EVM
-// signMessage (verifyMessage), signTypedData (verifyTypedData; refused with
-// 403 under a capped rule) and a legacy EIP-155 signTransaction.
+// signMessage (verifyMessage), signTypedData (verifyTypedData for chain 1
+// under the capped rule; a domain of chain 5 or without a chainId refused
+// with 403 there, signed for the client without caps) and a legacy EIP-155
+// signTransaction.
 //
 //   node wallet_example_signers.mjs --example FILE --socket PATH --token FILE
 //        --digest-token FILE --solana-key NAME --evm-key NAME
@@ -91,13 +93,19 @@ console.log("EVM legacy signTransaction: from and fields as asked");
 const domain = { name: "Example", version: "1", chainId: 1, verifyingContract: "0x000000000000000000000000000000000000c0de" };
 const types = { Order: [{ name: "owner", type: "address" }, { name: "amount", type: "uint256" }] };
 const value = { owner: address, amount: 42n };
-try {
-	await evm.signTypedData(domain, types, value);
-	die("signTypedData under a capped rule: signed, want 403");
-} catch (e) {
-	if (!(e instanceof ex.VaultdError) || e.status !== 403) die(`signTypedData under a capped rule: ${e.message}, want 403`);
+if (verifyTypedData(domain, types, value, await evm.signTypedData(domain, types, value)) !== address)
+	die("signTypedData (chain 1, capped rule): verifyTypedData gives another address");
+const evmFree = await ex.VaultdEvmSigner.create(digestClient, opts["evm-key"]);
+const { chainId, ...noChain } = domain;
+for (const [what, d] of [["chain 5", { ...domain, chainId: 5 }], ["no chainId", noChain]]) {
+	try {
+		await evm.signTypedData(d, types, value);
+		die(`signTypedData (${what}) under the capped rule: signed, want 403`);
+	} catch (e) {
+		if (!(e instanceof ex.VaultdError) || e.status !== 403)
+			die(`signTypedData (${what}) under the capped rule: ${e.message}, want 403`);
+	}
+	if (verifyTypedData(d, types, value, await evmFree.signTypedData(d, types, value)) !== address)
+		die(`signTypedData (${what}, no caps): verifyTypedData gives another address`);
 }
-const evmDigest = await ex.VaultdEvmSigner.create(digestClient, opts["evm-key"]);
-const typedSig = await evmDigest.signTypedData(domain, types, value);
-if (verifyTypedData(domain, types, value, typedSig) !== address) die("signTypedData: verifyTypedData gives another address");
-console.log("EVM signTypedData: 403 under the capped rule; verifyTypedData gives the address under the other");
+console.log("EVM signTypedData: verifyTypedData gives the address (chain 1 under the caps; chain 5 and no chainId: 403 there, signed without caps)");
