@@ -145,8 +145,8 @@ test_bad_names(void **state)
 	    "/v1/secrets/.env",
 	    "/v1/secrets/a%00",
 	    "/v1/derive/\xc3\xa9",
-	    "/v1/keys/"
-	    "a12345678901234567890123456789012345678901234567890123456789012345",
+	    ("/v1/keys/"
+	     "a12345678901234567890123456789012345678901234567890123456789012345"),
 	};
 	char name[VD_NAME_MAX + 1];
 	enum vd_route_id id;
