@@ -303,7 +303,7 @@ mail_with(const char *from, const char *to)
 	assert_non_null(s);
 	memcpy(s, MAIL_JSON, pre);
 	memcpy(s + pre, to, strlen(to));
-	strcpy(s + pre + strlen(to), at + strlen(from));
+	memcpy(s + pre + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
 	return s;
 }
 
@@ -616,11 +616,10 @@ test_limits(void **state)
 	free(s);
 	/* array dimensions count too: a struct holding uint8[]x15 is 16 high */
 	for (i = 0; i < PV_EIP712_MAX_DEPTH - 1; i++) {
-		strcat(dims, "[]");
-		strcat(val, "[");
+		memcpy(dims + 2 * i, "[]", 3);
+		val[i] = '[';
+		val[2 * (PV_EIP712_MAX_DEPTH - 1) - 1 - i] = ']';
 	}
-	for (i = 0; i < PV_EIP712_MAX_DEPTH - 1; i++)
-		strcat(val, "]");
 	assert_true(asprintf(&s, "uint8%s", dims) > 0);
 	big = one_field(s, val);
 	assert_int_equal(hash_str(big, &h), PV_OK);
