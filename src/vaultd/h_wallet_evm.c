@@ -2,7 +2,7 @@
  * EVM wallet endpoints (docs/api.md §4 "Wallet"): sign-transaction under
  * the matching rule's caps (chain_ids, max_value_wei; docs/config.md),
  * EIP-191 sign-message, sign-digest (refused under any cap), and EIP-712
- * sign-typed-data (a domain chain id must be in chain_ids).
+ * sign-typed-data (under chain_ids the domain must name a listed chain id).
  */
 #include "config.h"
 
