@@ -332,6 +332,7 @@ check_mac(struct vstate *st, const struct aline *l)
 	if (st->ks == NULL)
 		return PV_OK;
 	mac_message(l->prev, l->seq, msg);
+	o.purpose = PV_PURPOSE_AUDIT;
 	o.digest = PV_DIGEST_NONE;
 	o.version = l->key_version;
 	r = pv_verify(st->ks, st->hmac_key, &o, msg, sizeof(msg), l->mac, sizeof(l->mac));
@@ -613,6 +614,7 @@ write_checkpoint(pv_audit *a)
 	pv_err r;
 
 	mac_message(a->head, a->next_seq, msg);
+	o.purpose = PV_PURPOSE_AUDIT;
 	o.digest = PV_DIGEST_NONE;
 	if ((r = pv_sign(a->ks, a->hmac_key, &o, msg, sizeof(msg), &sig)) != PV_OK)
 		goto out;

@@ -38,9 +38,10 @@ typedef enum pv_err {
 	PV_ERR_SESSION = -25,           /* recoverable session/handle loss */
 	PV_ERR_BUSY = -26,              /* pool exhausted / retries used up */
 	PV_ERR_FORBIDDEN = -27,         /* policy denied */
+	PV_ERR_PURPOSE = -28,           /* the key's purpose does not allow this use */
 } pv_err;
 
-#define PV_ERR_MIN PV_ERR_FORBIDDEN
+#define PV_ERR_MIN PV_ERR_PURPOSE
 
 /* Static, human-readable text for an error code. Never NULL. */
 const char *pv_strerror(pv_err err);
@@ -61,6 +62,7 @@ enum pv_exit {
 	PV_EXIT_NOT_FOUND = 5, /* key, version, object */
 	PV_EXIT_INTEGRITY = 6, /* bad signature, tampered data, not honoured */
 	PV_EXIT_CONFLICT = 7,  /* exists / state forbids */
+	PV_EXIT_PURPOSE = 8,   /* the key's purpose does not allow this use */
 };
 int pv_err_exit_code(pv_err err);
 

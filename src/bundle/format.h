@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "bundle/kv.h"
 #include "core/alg.h"
+#include "core/keymeta.h"
 
 #define PV_BUNDLE_FORMAT         1
 #define PV_BUNDLE_MAX            (16u << 20)
@@ -50,6 +51,7 @@ struct pv_bundle_entry {
 	size_t data_len;
 	/* private-key only */
 	pv_alg alg;
+	pv_key_purpose purpose; /* PV_PURPOSE_NONE: sealed before purposes */
 	uint8_t *public_key; /* DER SubjectPublicKeyInfo */
 	size_t public_key_len;
 };

@@ -181,7 +181,8 @@ undo(p11_token *tok, CK_OBJECT_HANDLE hpriv, CK_OBJECT_HANDLE hpub, pv_err r)
 
 pv_err
 pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *token_dek,
-		      const char *keyname, int allow_fallback, int *fallback_used, struct pv_key **out)
+		      const char *keyname, pv_key_purpose purpose, int allow_fallback, int *fallback_used,
+		      struct pv_key **out)
 {
 	p11_token *tok = pv_keystore_token(ks);
 	CK_OBJECT_HANDLE hpriv = CK_INVALID_HANDLE, hpub = CK_INVALID_HANDLE;
@@ -205,6 +206,19 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 	if (e->kind != PV_ENTRY_PRIVATE_KEY) {
 		pv_err_set_detail("entry %s is not a private key", e->name);
 		return PV_ERR_KEY_TYPE;
+	}
+	if (purpose == PV_PURPOSE_NONE)
+		purpose = e->purpose;
+	if (purpose == PV_PURPOSE_NONE) {
+		pv_err_set_detail("entry %s has no purpose (sealed by an earlier version); give one with "
+				  "--purpose",
+				  e->name);
+		return PV_ERR_PURPOSE;
+	}
+	if (e->purpose != PV_PURPOSE_NONE && purpose != e->purpose) {
+		pv_err_set_detail("entry %s has purpose %s, not %s", e->name, pv_key_purpose_name(e->purpose),
+				  pv_key_purpose_name(purpose));
+		return PV_ERR_PURPOSE;
 	}
 	if (!pv_dek_on_token(token_dek) || pv_dek_token(token_dek) != tok) {
 		pv_err_set_detail("the data key is not on the keystore's token");
@@ -241,7 +255,7 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 		goto out;
 	if ((r = pv_pubkey_create_object(tok, pk, label, id, sizeof(id), 1, &hpub)) != PV_OK ||
 	    (r = p11_object_uri(tok, CKO_PRIVATE_KEY, label, id, sizeof(id), &uri)) != PV_OK ||
-	    (r = pv_keys_adopt(ks, uri, keyname, out)) != PV_OK) {
+	    (r = pv_keys_adopt(ks, uri, keyname, purpose, out)) != PV_OK) {
 		undo(tok, hpriv, hpub, r);
 		goto out;
 	}

@@ -43,9 +43,12 @@ pv_err pv_pubkey_create_object(p11_token *tok, EVP_PKEY *pk, const char *label, 
  * On any failure nothing is left on the token. *out (may be NULL) receives
  * the new key. allow_fallback: the explicit Ed25519 import fallback
  * (bundle/dek.h); *fallback_used (may be NULL) says whether it was used.
+ * purpose: the installed key's; PV_PURPOSE_NONE takes the entry's (an
+ * entry without one then needs it given: PV_ERR_PURPOSE); one that differs
+ * from the entry's is PV_ERR_PURPOSE too.
  */
 pv_err pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *token_dek,
-			     const char *keyname, int allow_fallback, int *fallback_used,
+			     const char *keyname, pv_key_purpose purpose, int allow_fallback, int *fallback_used,
 			     struct pv_key **out) PV_WUR;
 
 #endif

@@ -111,6 +111,114 @@ pv_key_usage_label(pv_alg alg, pv_key_usage u)
 	return pv_key_usage_name(u);
 }
 
+static const char *const purpose_names[PV_PURPOSE_COUNT] = {
+    [PV_PURPOSE_NONE] = "none",     [PV_PURPOSE_JWT] = "jwt",         [PV_PURPOSE_SIGN] = "sign",
+    [PV_PURPOSE_SOLANA] = "solana", [PV_PURPOSE_EVM] = "evm",         [PV_PURPOSE_AUDIT] = "audit",
+    [PV_PURPOSE_WRAP] = "wrap",     [PV_PURPOSE_DECRYPT] = "decrypt", [PV_PURPOSE_DERIVE] = "derive",
+};
+
+const char *
+pv_key_purpose_name(pv_key_purpose p)
+{
+	if ((unsigned)p >= PV_PURPOSE_COUNT)
+		return "unknown";
+	return purpose_names[p];
+}
+
+pv_err
+pv_key_purpose_from_name(const char *s, pv_key_purpose *out)
+{
+	int i;
+
+	for (i = PV_PURPOSE_NONE + 1; s != NULL && i < PV_PURPOSE_COUNT; i++) {
+		if (strcmp(s, purpose_names[i]) == 0) {
+			*out = (pv_key_purpose)i;
+			return PV_OK;
+		}
+	}
+	return PV_ERR_NOT_FOUND;
+}
+
+int
+pv_key_purpose_fits(pv_alg alg, pv_key_purpose p)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+
+	if (ai == NULL)
+		return 0;
+	switch (p) {
+	case PV_PURPOSE_JWT:
+		/* every JWS algorithm p11vault issues with (jose/jwt.h) */
+		return ai->family == PV_FAMILY_EC || ai->family == PV_FAMILY_EDDSA ||
+		       ai->family == PV_FAMILY_RSA;
+	case PV_PURPOSE_SIGN:
+		return ai->family != PV_FAMILY_AES;
+	case PV_PURPOSE_SOLANA:
+		return alg == PV_ALG_ED25519;
+	case PV_PURPOSE_EVM:
+		return alg == PV_ALG_SECP256K1;
+	case PV_PURPOSE_AUDIT:
+		return alg == PV_ALG_HMAC_SHA256;
+	case PV_PURPOSE_WRAP:
+		return ai->family == PV_FAMILY_AES;
+	case PV_PURPOSE_DECRYPT:
+		return ai->family == PV_FAMILY_RSA;
+	case PV_PURPOSE_DERIVE:
+		/* HMAC-SHA256 derivation; ECDH with a P-256 key */
+		return alg == PV_ALG_HMAC_SHA256 || alg == PV_ALG_P256;
+	case PV_PURPOSE_NONE:
+	case PV_PURPOSE_COUNT:
+		break;
+	}
+	return 0;
+}
+
+void
+pv_key_purposes_for(pv_alg alg, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i, n;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = PV_PURPOSE_NONE + 1; i < PV_PURPOSE_COUNT; i++) {
+		if (!pv_key_purpose_fits(alg, (pv_key_purpose)i))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", purpose_names[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+pv_key_usage
+pv_key_purpose_usage(pv_key_purpose p)
+{
+	return p == PV_PURPOSE_DECRYPT ? PV_USAGE_DECRYPT : PV_USAGE_SIGN;
+}
+
+pv_err
+pv_purpose_check(const char *name, pv_key_purpose have, pv_key_purpose want)
+{
+	if (have == want && have != PV_PURPOSE_NONE)
+		return PV_OK;
+	if (have == PV_PURPOSE_NONE)
+		pv_err_set_detail("key '%s' has no purpose (made by an earlier version); give it one with "
+				  "`vaultctl key set-purpose %s PURPOSE`",
+				  name, name);
+	else
+		pv_err_set_detail("key '%s' has purpose %s; this needs a key of purpose %s", name,
+				  pv_key_purpose_name(have), pv_key_purpose_name(want));
+	return PV_ERR_PURPOSE;
+}
+
+pv_err
+pv_key_check_purpose(const struct pv_key *key, pv_key_purpose want)
+{
+	return pv_purpose_check(key->name, key->purpose, want);
+}
+
 void
 pv_key_free(struct pv_key *key)
 {
@@ -244,6 +352,9 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 	if (key->usage != PV_USAGE_SIGN &&
 	    !cJSON_AddStringToObject(root, "usage", pv_key_usage_name(key->usage)))
 		goto out;
+	if (key->purpose != PV_PURPOSE_NONE &&
+	    !cJSON_AddStringToObject(root, "purpose", pv_key_purpose_name(key->purpose)))
+		goto out;
 	if (!cJSON_AddNumberToObject(root, "serial", (double)key->serial))
 		goto out;
 	if ((arr = cJSON_AddArrayToObject(root, "versions")) == NULL)
@@ -339,7 +450,7 @@ pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
 	cJSON *root = NULL;
 	const cJSON *arr, *it;
 	struct pv_key *k = NULL;
-	const char *name, *alg, *usage;
+	const char *name, *alg, *usage, *purpose;
 	double d;
 	size_t n, i, active = 0;
 	pv_err r = PV_ERR_INTEGRITY;
@@ -366,6 +477,14 @@ pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
 	if (cJSON_GetObjectItemCaseSensitive(root, "usage") != NULL &&
 	    ((usage = get_str(root, "usage")) == NULL || pv_key_usage_from_name(usage, &k->usage) != PV_OK ||
 	     !pv_key_usage_valid(k->alg, k->usage)))
+		goto out;
+	/* optional (absent: a key from before purposes); when present it must
+	 * fit the algorithm and agree with the usage */
+	k->purpose = PV_PURPOSE_NONE;
+	if (cJSON_GetObjectItemCaseSensitive(root, "purpose") != NULL &&
+	    ((purpose = get_str(root, "purpose")) == NULL ||
+	     pv_key_purpose_from_name(purpose, &k->purpose) != PV_OK ||
+	     !pv_key_purpose_fits(k->alg, k->purpose) || pv_key_purpose_usage(k->purpose) != k->usage))
 		goto out;
 	if (get_uint(root, "serial", 0, 9007199254740991.0, &d) != PV_OK)
 		goto out;

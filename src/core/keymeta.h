@@ -8,8 +8,12 @@
  *    "versions":[{"version":1,"state":"active","id":"<hex CKA_ID>",
  *                 "created":"2026-11-23T10:00:00Z","origin":"generated"}]}
  *
- * An RSA key made to receive bundle data keys also carries "usage":"decrypt";
- * the default usage ("sign") is not written, so older metadata reads the same.
+ * Every key has one purpose ("purpose":"jwt", ...), fixed at creation and
+ * kept across rotation (design.md invariant 6). Metadata written before
+ * purposes existed has none: such a key is refused for every use until
+ * `vaultctl key set-purpose` gives it one. A decrypt key also carries
+ * "usage":"decrypt" (what older readers understood); the default usage
+ * ("sign") is not written.
  *
  * The JSON comes back from a token other programs can write to, so it is
  * parsed as untrusted input (bounded, every field checked; fuzzed).
@@ -43,6 +47,25 @@ typedef enum pv_key_state {
  * early. Symmetric keys have one use fixed by their algorithm (aes256 wraps,
  * hmac-sha256 signs) and always carry PV_USAGE_SIGN here.
  */
+/*
+ * What a key is for (docs/cli.md "Key purposes"). Decided where the key is
+ * used (pv_key_check_purpose), never by which endpoint or command called:
+ * no grant on a key of one purpose yields a signature or MAC that another
+ * purpose gates.
+ */
+typedef enum pv_key_purpose {
+	PV_PURPOSE_NONE = 0, /* made by an earlier version: refused until set */
+	PV_PURPOSE_JWT,      /* JWT issuance; the only keys in the JWKS */
+	PV_PURPOSE_SIGN,     /* raw signatures (or MACs) over caller input */
+	PV_PURPOSE_SOLANA,   /* Solana wallet endpoints only */
+	PV_PURPOSE_EVM,      /* EVM wallet endpoints only */
+	PV_PURPOSE_AUDIT,    /* audit checkpoint MACs: the audit writer only */
+	PV_PURPOSE_WRAP,     /* bundle key-encryption keys (aes-kwp) */
+	PV_PURPOSE_DECRYPT,  /* rsa-oaep bundle recipients */
+	PV_PURPOSE_DERIVE,   /* HMAC derivation, ECDH */
+	PV_PURPOSE_COUNT
+} pv_key_purpose;
+
 typedef enum pv_key_usage {
 	PV_USAGE_SIGN = 0, /* default: sign (private) and verify (public) */
 	PV_USAGE_DECRYPT,  /* RSA only: decrypt/unwrap (private), encrypt/wrap (public) */
@@ -60,7 +83,8 @@ struct pv_key_version {
 struct pv_key {
 	char name[PV_KEY_NAME_MAX + 1];
 	pv_alg alg;
-	pv_key_usage usage;
+	pv_key_usage usage;     /* token usage: follows the purpose (decrypt) */
+	pv_key_purpose purpose; /* PV_PURPOSE_NONE: legacy, unusable until set */
 	uint64_t serial; /* bumped on every change (lost-update detection) */
 	size_t nversions;
 	struct pv_key_version *versions; /* ascending by version */
@@ -77,6 +101,25 @@ pv_err pv_key_usage_from_name(const char *s, pv_key_usage *out) PV_WUR;
 int pv_key_usage_valid(pv_alg alg, pv_key_usage u);
 /* What the key does, for people: "sign", "decrypt", or "wrap" for aes256. */
 const char *pv_key_usage_label(pv_alg alg, pv_key_usage u);
+
+/* "jwt", "sign", ...; "none" for PV_PURPOSE_NONE. */
+const char *pv_key_purpose_name(pv_key_purpose p);
+/* PV_ERR_NOT_FOUND for an unknown name (and for "none"). */
+pv_err pv_key_purpose_from_name(const char *s, pv_key_purpose *out) PV_WUR;
+/* Whether a key of alg can have purpose p (e.g. solana: ed25519 only). */
+int pv_key_purpose_fits(pv_alg alg, pv_key_purpose p);
+/* The purposes alg can have, comma-separated ("jwt, sign, solana"). */
+void pv_key_purposes_for(pv_alg alg, char *buf, size_t len);
+/* The token usage a purpose implies (decrypt for PV_PURPOSE_DECRYPT). */
+pv_key_usage pv_key_purpose_usage(pv_key_purpose p);
+/*
+ * PV_OK when key may be used for want. Otherwise PV_ERR_PURPOSE with a
+ * detail naming the key, its purpose and what was asked (or, for a key
+ * without a purpose, the command that gives it one).
+ */
+pv_err pv_key_check_purpose(const struct pv_key *key, pv_key_purpose want) PV_WUR;
+/* The same for a key known only by name, algorithm and purpose (bundle keys). */
+pv_err pv_purpose_check(const char *name, pv_key_purpose have, pv_key_purpose want) PV_WUR;
 
 pv_err pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out) PV_WUR;
 /* Compact JSON, malloc'd NUL-terminated. */

@@ -398,15 +398,21 @@ secret_class(pv_alg alg)
 	return pv_alg_is_asymmetric(alg) ? CKO_PRIVATE_KEY : CKO_SECRET_KEY;
 }
 
-/* What each object of a new version may do, from its algorithm and usage. */
+/* What each object of a new version may do, from its algorithm and purpose
+ * (the token's own enforcement of invariant 6 where it can express it). */
 struct usage_attrs {
-	CK_BBOOL sign, verify, encrypt, decrypt, wrap, unwrap;
+	CK_BBOOL sign, verify, encrypt, decrypt, wrap, unwrap, derive;
 };
 
 static void
-usage_attrs(pv_alg alg, pv_key_usage usage, struct usage_attrs *u)
+usage_attrs(pv_alg alg, pv_key_purpose purpose, struct usage_attrs *u)
 {
 	memset(u, 0, sizeof(*u)); /* CK_FALSE */
+	if (purpose == PV_PURPOSE_DERIVE && pv_alg_info(alg)->family == PV_FAMILY_EC) {
+		/* an ECDH key derives and never signs */
+		u->derive = CK_TRUE;
+		return;
+	}
 	switch (pv_alg_info(alg)->family) {
 	case PV_FAMILY_AES:
 		/* a key-encryption key: it wraps and unwraps data keys and never
@@ -419,7 +425,7 @@ usage_attrs(pv_alg alg, pv_key_usage usage, struct usage_attrs *u)
 	case PV_FAMILY_RSA:
 	case PV_FAMILY_EC:
 	case PV_FAMILY_EDDSA:
-		if (usage == PV_USAGE_DECRYPT)
+		if (purpose == PV_PURPOSE_DECRYPT)
 			u->encrypt = u->decrypt = u->wrap = u->unwrap = CK_TRUE;
 		else
 			u->sign = u->verify = CK_TRUE;
@@ -474,6 +480,7 @@ check_honoured(p11_token *tok, CK_OBJECT_HANDLE hpriv, CK_OBJECT_HANDLE hpub, co
 	    {CKA_SIGN, u->sign, "CKA_SIGN"},
 	    {CKA_DECRYPT, u->decrypt, "CKA_DECRYPT"},
 	    {CKA_UNWRAP, u->unwrap, "CKA_UNWRAP"},
+	    {CKA_DERIVE, u->derive, "CKA_DERIVE"},
 	};
 	const struct want_bool pub[] = {
 	    {CKA_VERIFY, u->verify, "CKA_VERIFY"},
@@ -491,7 +498,7 @@ check_honoured(p11_token *tok, CK_OBJECT_HANDLE hpriv, CK_OBJECT_HANDLE hpub, co
 
 /* Generate one version's objects; on any failure nothing is left behind. */
 static pv_err
-generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage, unsigned version,
+generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose, unsigned version,
 		 uint8_t *id, size_t id_len)
 {
 	const struct pv_alg_info *ai = pv_alg_info(alg);
@@ -501,7 +508,6 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usa
 	CK_KEY_TYPE ckk = ai->ckk;
 	CK_ULONG bits = ai->bits, vlen = ai->bits / 8;
 	CK_BYTE exp[] = {0x01, 0x00, 0x01};
-	CK_BBOOL can_derive = ai->family == PV_FAMILY_EC ? CK_TRUE : CK_FALSE;
 	struct usage_attrs u;
 	char label[P11_LABEL_MAX];
 	CK_ULONG npub = 0;
@@ -509,7 +515,7 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usa
 
 	snprintf(label, sizeof(label), "%s.v%u", name, version);
 	randombytes_buf(id, id_len);
-	usage_attrs(alg, usage, &u);
+	usage_attrs(alg, purpose, &u);
 
 	if (!pv_alg_is_asymmetric(alg)) {
 		CK_ATTRIBUTE sec[] = {
@@ -528,6 +534,7 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usa
 		    {CKA_UNWRAP, &u.unwrap, sizeof(u.unwrap)},
 		    {CKA_SIGN, &u.sign, sizeof(u.sign)},
 		    {CKA_VERIFY, &u.verify, sizeof(u.verify)},
+		    {CKA_DERIVE, &u.derive, sizeof(u.derive)},
 		};
 		if ((r = p11_generate_key(ks->tok, &mech, sec, PV_NELEM(sec), &hpriv)) != PV_OK)
 			goto out;
@@ -556,7 +563,7 @@ generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usa
 		    {CKA_SIGN, &u.sign, sizeof(u.sign)},
 		    {CKA_DECRYPT, &u.decrypt, sizeof(u.decrypt)},
 		    {CKA_UNWRAP, &u.unwrap, sizeof(u.unwrap)},
-		    {CKA_DERIVE, &can_derive, sizeof(can_derive)},
+		    {CKA_DERIVE, &u.derive, sizeof(u.derive)},
 		    {CKA_LABEL, label, strlen(label)},
 		    {CKA_ID, id, id_len},
 		};
@@ -614,14 +621,26 @@ undo_version(pv_keystore *ks, pv_alg alg, const uint8_t *id, size_t id_len, pv_e
 		pv_err_set_detail("%s; and removing the half-made key failed", pv_strerror(r));
 }
 
-pv_err
-pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out)
+/* PV_OK when a key of alg may have purpose p; else a detail listing the
+ * purposes that fit. */
+static pv_err
+purpose_fits(pv_alg alg, pv_key_purpose p)
 {
-	return pv_keys_create_with(ks, name, alg, PV_USAGE_SIGN, out);
+	char fit[128];
+
+	if (pv_key_purpose_fits(alg, p))
+		return PV_OK;
+	pv_key_purposes_for(alg, fit, sizeof(fit));
+	if (p == PV_PURPOSE_NONE)
+		pv_err_set_detail("a purpose is required; a %s key can have: %s", pv_alg_info(alg)->name, fit);
+	else
+		pv_err_set_detail("purpose %s does not fit a %s key; it can have: %s", pv_key_purpose_name(p),
+				  pv_alg_info(alg)->name, fit);
+	return PV_ERR_USAGE;
 }
 
 pv_err
-pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage, struct pv_key **out)
+pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose, struct pv_key **out)
 {
 	struct pv_key *k = NULL, *existing = NULL;
 	struct pv_key_version *v = NULL;
@@ -635,14 +654,10 @@ pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage 
 		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
 		return PV_ERR_USAGE;
 	}
-	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL ||
-	    (usage != PV_USAGE_SIGN && usage != PV_USAGE_DECRYPT))
+	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL)
 		return PV_ERR_USAGE;
-	if (!pv_key_usage_valid(alg, usage)) {
-		pv_err_set_detail("usage %s is for RSA keys only; %s keys cannot have it",
-				  pv_key_usage_name(usage), pv_alg_info(alg)->name);
-		return PV_ERR_KEY_TYPE;
-	}
+	if ((r = purpose_fits(alg, purpose)) != PV_OK)
+		return r;
 	r = meta_load(ks, name, &existing, &mobj);
 	if (r == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
@@ -658,8 +673,9 @@ pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage 
 	}
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->alg = alg;
-	k->usage = usage;
-	if ((r = generate_version(ks, name, alg, usage, 1, id, sizeof(id))) != PV_OK)
+	k->purpose = purpose;
+	k->usage = pv_key_purpose_usage(purpose);
+	if ((r = generate_version(ks, name, alg, purpose, 1, id, sizeof(id))) != PV_OK)
 		goto out;
 	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) != PV_OK ||
 	    (r = meta_store(ks, k, &mobj, 1)) != PV_OK) {
@@ -804,6 +820,9 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 
 	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
 		goto out;
+	/* a new version gets the purpose's usage attributes: there must be one */
+	if (k->purpose == PV_PURPOSE_NONE && (r = pv_key_check_purpose(k, PV_PURPOSE_NONE)) != PV_OK)
+		goto out;
 	if (as_next) {
 		for (i = 0; i < k->nversions; i++) {
 			if (k->versions[i].state == PV_STATE_NEXT) {
@@ -818,8 +837,8 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 	next = k->versions[k->nversions - 1].version + 1;
 	/* The new key exists on the token before the metadata points at it;
 	 * if anything fails after that it is removed and the old one stays.
-	 * It keeps the key's usage: a bundle recipient stays one. */
-	if ((r = generate_version(ks, name, k->alg, k->usage, next, id, sizeof(id))) != PV_OK)
+	 * It keeps the key's purpose: a bundle recipient stays one. */
+	if ((r = generate_version(ks, name, k->alg, k->purpose, next, id, sizeof(id))) != PV_OK)
 		goto out;
 	prev = pv_key_active(k);
 	if (!as_next && prev != NULL)
@@ -1069,28 +1088,51 @@ out:
 	return r;
 }
 
-/* An adopted RSA key that cannot sign but decrypts or unwraps is a
- * decryption key; everything else keeps the default usage. */
+/*
+ * Can the adopted token object do what purpose needs? The token's usage
+ * attributes are read back: a signing purpose needs CKA_SIGN, decrypt
+ * CKA_DECRYPT or CKA_UNWRAP, wrap CKA_UNWRAP, ECDH CKA_DERIVE. (The object
+ * may allow more than its purpose; p11vault uses it for its purpose only.)
+ */
 static pv_err
-adopted_usage(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_usage *usage)
+adopted_fits(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_purpose purpose)
 {
-	CK_BBOOL sign = CK_FALSE, decrypt = CK_FALSE, unwrap = CK_FALSE;
+	CK_BBOOL sign = CK_FALSE, decrypt = CK_FALSE, unwrap = CK_FALSE, derive = CK_FALSE;
+	int ok;
 	pv_err r;
 
-	*usage = PV_USAGE_SIGN;
-	if (!pv_key_usage_valid(alg, PV_USAGE_DECRYPT))
-		return PV_OK;
+	if ((r = purpose_fits(alg, purpose)) != PV_OK)
+		return r;
 	if ((r = p11_handle_get_bool(tok, h, CKA_SIGN, &sign)) != PV_OK ||
 	    (r = p11_handle_get_bool(tok, h, CKA_DECRYPT, &decrypt)) != PV_OK ||
-	    (r = p11_handle_get_bool(tok, h, CKA_UNWRAP, &unwrap)) != PV_OK)
+	    (r = p11_handle_get_bool(tok, h, CKA_UNWRAP, &unwrap)) != PV_OK ||
+	    (r = p11_handle_get_bool(tok, h, CKA_DERIVE, &derive)) != PV_OK)
 		return r;
-	if (!sign && (decrypt || unwrap))
-		*usage = PV_USAGE_DECRYPT;
+	switch (purpose) {
+	case PV_PURPOSE_DECRYPT:
+		ok = decrypt || unwrap;
+		break;
+	case PV_PURPOSE_WRAP:
+		ok = unwrap;
+		break;
+	case PV_PURPOSE_DERIVE:
+		ok = alg == PV_ALG_P256 ? derive : sign;
+		break;
+	default:
+		ok = sign;
+		break;
+	}
+	if (!ok) {
+		pv_err_set_detail("the token key cannot do what purpose %s needs (its CKA_SIGN, CKA_DECRYPT, "
+				  "CKA_UNWRAP or CKA_DERIVE is FALSE)",
+				  pv_key_purpose_name(purpose));
+		return PV_ERR_KEY_TYPE;
+	}
 	return PV_OK;
 }
 
 pv_err
-pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key **out)
+pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose purpose, struct pv_key **out)
 {
 	CK_OBJECT_HANDLE *hs = NULL, h = CK_INVALID_HANDLE;
 	CK_OBJECT_CLASS cls = 0, c = 0, found_cls = 0;
@@ -1100,7 +1142,6 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 	uint8_t *id = NULL;
 	size_t n = 0, i, nfound = 0, idlen = 0;
 	pv_alg alg = PV_ALG_NONE;
-	pv_key_usage usage = PV_USAGE_SIGN;
 	struct meta_loc mobj;
 	p11_obj pub;
 	pv_err r;
@@ -1138,7 +1179,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 		goto out;
 	}
 	if ((r = adopted_alg(ks->tok, h, cls, &alg)) != PV_OK ||
-	    (r = adopted_usage(ks->tok, h, alg, &usage)) != PV_OK)
+	    (r = adopted_fits(ks->tok, h, alg, purpose)) != PV_OK)
 		goto out;
 	if ((r = p11_handle_get_bool(ks->tok, h, CKA_SENSITIVE, &sens)) != PV_OK ||
 	    (r = p11_handle_get_bool(ks->tok, h, CKA_EXTRACTABLE, &extr)) != PV_OK)
@@ -1161,7 +1202,8 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key 
 	}
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->alg = alg;
-	k->usage = usage;
+	k->purpose = purpose;
+	k->usage = pv_key_purpose_usage(purpose);
 	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, idlen, 1, &v)) != PV_OK)
 		goto out;
 	/* exactly one private and (for key pairs) one public object with this id */
@@ -1187,6 +1229,42 @@ out:
 	free(hs);
 	free(id);
 	pv_key_free(existing);
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
+{
+	struct pv_key *k = NULL;
+	struct meta_loc mobj;
+	pv_err r;
+
+	if ((r = load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if (k->purpose != PV_PURPOSE_NONE) {
+		if (k->purpose == purpose)
+			goto out; /* already: nothing to do */
+		pv_err_set_detail("key '%s' already has purpose %s; a purpose is never changed (make a new "
+				  "key)",
+				  name, pv_key_purpose_name(k->purpose));
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if ((r = purpose_fits(k->alg, purpose)) != PV_OK)
+		goto out;
+	/* the versions' token objects were made for the old usage: a decrypt
+	 * key stays a decrypt key and a signing key cannot become one */
+	if (pv_key_purpose_usage(purpose) != k->usage) {
+		pv_err_set_detail("key '%s' was made as a %s key; purpose %s needs a %s key", name,
+				  pv_key_usage_name(k->usage), pv_key_purpose_name(purpose),
+				  pv_key_usage_name(pv_key_purpose_usage(purpose)));
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	k->purpose = purpose;
+	r = meta_store(ks, k, &mobj, 0);
+out:
 	pv_key_free(k);
 	return r;
 }

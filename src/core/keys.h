@@ -30,29 +30,35 @@ void pv_keystore_flush(pv_keystore *ks);
 void pv_keystore_set_meta_ttl(pv_keystore *ks, unsigned seconds);
 
 /*
- * Version 1, active, with the given usage (PV_USAGE_DECRYPT: RSA only, else
- * PV_ERR_KEY_TYPE). Fails with PV_ERR_EXISTS, PV_ERR_NOT_HONOURED when the
- * token did not keep the protection or usage attributes (and leaves nothing
- * behind) ...
+ * Version 1, active, with the given purpose (required; one that does not fit
+ * alg is PV_ERR_USAGE with a detail listing those that do). The token usage
+ * attributes follow the purpose (a wrap key has no CKA_SIGN, an ECDH key
+ * only CKA_DERIVE, ...). Fails with PV_ERR_EXISTS, PV_ERR_NOT_HONOURED when
+ * the token did not keep the protection or usage attributes (and leaves
+ * nothing behind) ...
  */
-pv_err pv_keys_create_with(pv_keystore *ks, const char *name, pv_alg alg, pv_key_usage usage,
-			   struct pv_key **out) PV_WUR;
-/* pv_keys_create_with(..., PV_USAGE_SIGN, ...). */
-pv_err pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, struct pv_key **out) PV_WUR;
+pv_err pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose,
+		      struct pv_key **out) PV_WUR;
+/* Give a key made before purposes existed its purpose, once (PV_ERR_STATE
+ * when it has another one already; the same one is a no-op). */
+pv_err pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose) PV_WUR;
 /* All p11vault keys on the token, sorted by name. */
 pv_err pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count) PV_WUR;
 void pv_keys_list_free(struct pv_key **keys, size_t count);
 pv_err pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
 
-/* New version (same algorithm and usage): active (previous active ->
+/* New version (same algorithm and purpose; PV_ERR_PURPOSE for a key
+ * without one): active (previous active ->
  * verify-only) or next. */
 pv_err pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version) PV_WUR;
 pv_err pv_keys_activate(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
 pv_err pv_keys_retire(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
 /* Only retired versions; destroying the last one removes the key. */
 pv_err pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
-/* Take over an existing token key (private or secret) found by URI. */
-pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, struct pv_key **out) PV_WUR;
+/* Take over an existing token key (private or secret) found by URI, for
+ * purpose (which must fit its algorithm and its token usage attributes). */
+pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose purpose,
+		     struct pv_key **out) PV_WUR;
 
 /*
  * Resolve (name, version) for an operation: version 0 = the active one.

@@ -16,16 +16,17 @@ static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x
 static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
 				    0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
 
-/* A decryption key's private half cannot sign on the token (CKA_SIGN is
- * FALSE), and its public half is no signature key either: refuse both
- * directions before reaching the token. */
+/* The key must have the purpose the caller asked for (invariant 6): this is
+ * where every signature and MAC made with a named key is decided. A caller
+ * that names no purpose is a bug. */
 static pv_err
-refuse_decrypt_key(const struct pv_key *key, const char *op)
+check_purpose(const struct pv_key *key, const struct pv_sign_opts *o)
 {
-	if (key->usage != PV_USAGE_DECRYPT)
-		return PV_OK;
-	pv_err_set_detail("key '%s' is a decryption key (usage decrypt); it cannot %s", key->name, op);
-	return PV_ERR_KEY_TYPE;
+	if (o->purpose == PV_PURPOSE_NONE) {
+		pv_err_set_detail("no purpose given for a use of key '%s'", key->name);
+		return PV_ERR_INTERNAL;
+	}
+	return pv_key_check_purpose(key, o->purpose);
 }
 
 /* What gets signed: either the message, or a digest of it. */
@@ -203,7 +204,7 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 
 	memset(out, 0, sizeof(*out));
 	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
-	    (r = refuse_decrypt_key(key, "sign")) != PV_OK)
+	    (r = check_purpose(key, o)) != PV_OK)
 		goto out;
 	if (ver.state != PV_STATE_ACTIVE) {
 		pv_err_set_detail("version %u of '%s' is %s; only the active version signs", ver.version,
@@ -252,7 +253,7 @@ pv_verify(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const
 	pv_err r;
 
 	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
-	    (r = refuse_decrypt_key(key, "verify")) != PV_OK)
+	    (r = check_purpose(key, o)) != PV_OK)
 		goto out;
 	ai = pv_alg_info(key->alg);
 	if (ver.state == PV_STATE_RETIRED) {

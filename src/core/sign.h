@@ -19,7 +19,8 @@
 #define PV_SIG_MAX        512 /* RSA-4096 */
 
 struct pv_sign_opts {
-	unsigned version; /* 0 = the active version */
+	pv_key_purpose purpose; /* required: the key must have this purpose */
+	unsigned version;       /* 0 = the active version */
 	pv_digest digest; /* PV_DIGEST_DEFAULT = the algorithm's default */
 	int pss;          /* RSA: RSASSA-PSS instead of PKCS#1 v1.5 */
 };
@@ -43,8 +44,8 @@ pv_err pv_verify(pv_keystore *ks, const char *name, const struct pv_sign_opts *o
 /*
  * The same two operations for a key that is not a named keystore key (e.g.
  * a bundle's private key unwrapped into the token as a session object):
- * pv_sign_obj signs with obj as a key of algorithm alg (o->version is
- * ignored; out->version is 0); pv_verify_pub verifies in software against
+ * pv_sign_obj signs with obj as a key of algorithm alg (o->version and
+ * o->purpose are ignored: the caller checks the object's purpose; out->version is 0); pv_verify_pub verifies in software against
  * pk, which must be a key of alg. Same input rules and errors as above.
  */
 pv_err pv_sign_obj(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *opts,

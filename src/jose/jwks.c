@@ -31,7 +31,8 @@ pv_jwt_alg_name(pv_alg alg, int pss)
 static int
 jwt_capable(const struct pv_key *key)
 {
-	return key->usage == PV_USAGE_SIGN && pv_jwt_alg_name(key->alg, 0) != NULL;
+	/* only jwt keys: a key of another purpose never vouches for a JWT */
+	return key->purpose == PV_PURPOSE_JWT && pv_jwt_alg_name(key->alg, 0) != NULL;
 }
 
 pv_err

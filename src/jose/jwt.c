@@ -238,7 +238,9 @@ pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, con
 		goto out;
 	if ((r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK)
 		goto out;
-	if (key->usage != PV_USAGE_SIGN || (alg = pv_jwt_alg_name(key->alg, o->pss)) == NULL) {
+	if ((r = pv_key_check_purpose(key, PV_PURPOSE_JWT)) != PV_OK)
+		goto out;
+	if ((alg = pv_jwt_alg_name(key->alg, o->pss)) == NULL) {
 		pv_err_set_detail("key '%s' (%s) cannot sign JWTs", name, pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 		goto out;
@@ -264,6 +266,7 @@ pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, con
 	memcpy(input + hlen + 1, p64, plen);
 	/* the version whose thumbprint is the kid signs (not whichever is
 	 * active by the time the token gets the request) */
+	so.purpose = PV_PURPOSE_JWT;
 	so.version = ver.version;
 	so.digest = pv_jwt_digest(key->alg);
 	so.pss = o->pss;

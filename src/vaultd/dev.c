@@ -168,7 +168,7 @@ vd_dev_audit_key(struct vd_keeper *k)
 	pv_err r = pv_keys_get(ks, DEV_AUDIT_KEY, &key);
 
 	if (r == PV_ERR_NOT_FOUND) {
-		r = pv_keys_create(ks, DEV_AUDIT_KEY, PV_ALG_HMAC_SHA256, &key);
+		r = pv_keys_create(ks, DEV_AUDIT_KEY, PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, &key);
 		if (r == PV_OK)
 			say("dev: created the audit checkpoint key %s on the token", DEV_AUDIT_KEY);
 	}

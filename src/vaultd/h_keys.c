@@ -190,6 +190,7 @@ read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struc
 	pv_err r;
 
 	memset(sr, 0, sizeof(*sr));
+	sr->o.purpose = PV_PURPOSE_SIGN;
 	if ((r = vd_rj_enum(rj, "format", 0, formats, &fmt)) != PV_OK ||
 	    (r = vd_rj_enum(rj, "padding", 0, paddings, &pad)) != PV_OK ||
 	    (r = vd_rj_enum(rj, "digest", 0, digests, &dig)) != PV_OK ||

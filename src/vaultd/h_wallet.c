@@ -41,6 +41,10 @@ vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w)
 	w->name = c->name;
 	if ((r = vd_key(c, &w->key)) != PV_OK)
 		return r;
+	if ((r = pv_key_check_purpose(w->key, pv_chain_purpose(chain))) != PV_OK) {
+		vd_fail(c, r);
+		return r;
+	}
 	if (w->key->alg != pv_chain_alg(chain)) {
 		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s",
 				c->name, pv_alg_info(w->key->alg)->name, pv_chain_name(chain),

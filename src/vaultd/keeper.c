@@ -158,6 +158,7 @@ bundle_key_meta(const struct vd_bundle_key *bk, struct pv_key **out)
 	}
 	snprintf(key->name, sizeof(key->name), "%s", bk->name);
 	key->alg = bk->alg;
+	key->purpose = bk->purpose;
 	key->usage = PV_USAGE_SIGN;
 	key->nversions = 1;
 	key->versions[0].version = 1;
@@ -306,7 +307,8 @@ bundle_sign(const struct vd_keeper *k, const struct vd_secrets *s, const struct 
 	pv_err r;
 	int attempt;
 
-	if ((r = bundle_version(bk, o->version)) != PV_OK)
+	if ((r = bundle_version(bk, o->version)) != PV_OK ||
+	    (r = pv_purpose_check(bk->name, bk->purpose, o->purpose)) != PV_OK)
 		return r;
 	for (attempt = 0; attempt < 2; attempt++) {
 		/* the object went away under us (a recovery): unwrap again, once */
@@ -342,7 +344,8 @@ vd_keeper_verify(struct vd_keeper *k, const struct vd_secrets *s, const char *na
 	pv_err r;
 
 	if (bk != NULL) {
-		if ((r = bundle_version(bk, o->version)) != PV_OK)
+		if ((r = bundle_version(bk, o->version)) != PV_OK ||
+		    (r = pv_purpose_check(bk->name, bk->purpose, o->purpose)) != PV_OK)
 			return r;
 		return pv_verify_pub(bk->pub, bk->alg, o, msg, len, sig, siglen);
 	}
@@ -520,12 +523,15 @@ vd_keeper_derive(struct vd_keeper *k, const char *name, const uint8_t *ctx, size
 			r = not_found(name);
 		goto out;
 	}
+	if ((r = pv_key_check_purpose(key, PV_PURPOSE_DERIVE)) != PV_OK)
+		goto out;
 	if (key->alg != PV_ALG_HMAC_SHA256) {
 		pv_err_set_detail("key %s is a %s key; derive needs an hmac-sha256 key", name,
 				  pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 		goto out;
 	}
+	o.purpose = PV_PURPOSE_DERIVE;
 	o.digest = PV_DIGEST_NONE; /* HMAC runs over the context itself */
 	if ((r = pv_sign(k->ks, name, &o, ctx, len, &sig)) != PV_OK)
 		goto out;
@@ -581,7 +587,8 @@ vd_keeper_ecdh(struct vd_keeper *k, const char *name, EVP_PKEY *peer, pv_secret 
 	pv_err r;
 
 	*shared = NULL;
-	if ((r = pv_keys_resolve(k->ks, name, 0, &key, &ver, &obj)) != PV_OK)
+	if ((r = pv_keys_resolve(k->ks, name, 0, &key, &ver, &obj)) != PV_OK ||
+	    (r = pv_key_check_purpose(key, PV_PURPOSE_DERIVE)) != PV_OK)
 		goto out;
 	if (key->alg != PV_ALG_P256) {
 		pv_err_set_detail("key %s is a %s key; ECDH needs a p256 key", name,

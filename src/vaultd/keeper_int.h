@@ -17,7 +17,8 @@
 struct vd_bundle_key {
 	char name[PV_KEY_NAME_MAX + 1];
 	pv_alg alg;
-	size_t entry; /* index into bundle->entries */
+	pv_key_purpose purpose; /* the entry's; PV_PURPOSE_NONE: an older bundle */
+	size_t entry;           /* index into bundle->entries */
 	EVP_PKEY *pub;
 };
 

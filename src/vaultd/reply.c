@@ -44,6 +44,10 @@ vd_err_map(pv_err e, struct vd_err_map *m)
 		m->status = 403;
 		m->code = "forbidden";
 		break;
+	case PV_ERR_PURPOSE:
+		m->status = 403;
+		m->code = "wrong_purpose";
+		break;
 	case PV_ERR_NOT_FOUND:
 		m->status = 404;
 		m->code = "not_found";

@@ -267,6 +267,7 @@ collect_keys(struct vd_secrets *s, struct vd_keeper *k)
 		}
 		memcpy(bk->name, e->name, strlen(e->name) + 1);
 		bk->alg = e->alg;
+		bk->purpose = e->purpose;
 		bk->entry = i;
 		if ((bk->pub = d2i_PUBKEY(NULL, &p, (long)e->public_key_len)) == NULL ||
 		    p != e->public_key + e->public_key_len || pv_pubkey_alg(bk->pub) != e->alg) {

@@ -37,6 +37,12 @@ pv_chain_alg(pv_chain c)
 	return c == PV_CHAIN_EVM ? PV_ALG_SECP256K1 : PV_ALG_ED25519;
 }
 
+pv_key_purpose
+pv_chain_purpose(pv_chain c)
+{
+	return c == PV_CHAIN_EVM ? PV_PURPOSE_EVM : PV_PURPOSE_SOLANA;
+}
+
 /* A usable signer whose key is the chain's kind of key. */
 static pv_err
 check_signer(pv_chain chain, const struct pv_wallet_signer *s)
@@ -63,6 +69,8 @@ sign_raw(const struct pv_wallet_signer *s, const uint8_t *msg, size_t len, uint8
 	pv_err r;
 
 	memset(&o, 0, sizeof(o));
+	/* the chain is the key's: ed25519 signs for Solana, secp256k1 for EVM */
+	o.purpose = s->alg == PV_ALG_ED25519 ? PV_PURPOSE_SOLANA : PV_PURPOSE_EVM;
 	o.version = s->version;
 	o.digest = PV_DIGEST_NONE;
 	memset(&sig, 0, sizeof(sig));

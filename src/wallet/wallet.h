@@ -35,6 +35,8 @@ pv_err pv_chain_parse(const char *s, pv_chain *out) PV_WUR;
 const char *pv_chain_name(pv_chain c);
 /* The key algorithm a chain needs: ed25519 for Solana, secp256k1 for EVM. */
 pv_alg pv_chain_alg(pv_chain c);
+/* The key purpose a chain's keys have (solana, evm). */
+pv_key_purpose pv_chain_purpose(pv_chain c);
 
 /* Largest off-chain message accepted for sign-message (either chain). */
 #define PV_WALLET_MESSAGE_MAX (64 * 1024)

@@ -98,7 +98,7 @@ worker_main(void *arg)
 	const struct bench_job *job = w->job;
 	const struct pv_alg_info *ai = pv_alg_info(job->alg);
 	CK_MECHANISM mech = {ai->sign, NULL, 0};
-	struct pv_sign_opts opts = {0};
+	struct pv_sign_opts opts = {.purpose = PV_PURPOSE_SIGN};
 	p11_obj obj = job->obj;
 	uint8_t msg[32], in[sizeof(di_sha256) + 32], sig[PV_SIG_MAX];
 	struct timespec t0, t1;

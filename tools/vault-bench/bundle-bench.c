@@ -162,7 +162,7 @@ prepare_kek(pv_keystore *ks, CK_OBJECT_HANDLE *kek)
 	p11_obj obj;
 	pv_err r;
 
-	r = pv_keys_create(ks, "bench-kek", PV_ALG_AES256, &key);
+	r = pv_keys_create(ks, "bench-kek", PV_ALG_AES256, PV_PURPOSE_WRAP, &key);
 	if (r == PV_ERR_EXISTS)
 		r = PV_OK;
 	pv_key_free(key);

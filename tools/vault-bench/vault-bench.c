@@ -226,13 +226,13 @@ parse_args(int argc, char **argv, struct config *c)
 static pv_err
 prepare_key(pv_keystore *ks, pv_alg alg, const char *name, p11_obj *obj)
 {
-	struct pv_sign_opts opts = {0};
+	struct pv_sign_opts opts = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_key *key = NULL;
 	struct pv_key_version ver;
 	struct pv_sig sig;
 	pv_err r;
 
-	r = pv_keys_create(ks, name, alg, &key);
+	r = pv_keys_create(ks, name, alg, PV_PURPOSE_SIGN, &key);
 	if (r == PV_ERR_EXISTS)
 		r = pv_keys_get(ks, name, &key);
 	if (r != PV_OK)

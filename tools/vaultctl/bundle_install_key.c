@@ -111,7 +111,7 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;
 	}
-	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, allow_fallback, &fallback_used, &key)) !=
+	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, PV_PURPOSE_NONE, allow_fallback, &fallback_used, &key)) !=
 	    PV_OK) {
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;

@@ -196,7 +196,9 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 	pv_err r;
 
 	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
-	    (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK)
+	    (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK ||
+	    (r = pv_key_check_purpose(key, key->alg == PV_ALG_AES256 ? PV_PURPOSE_WRAP : PV_PURPOSE_DECRYPT)) !=
+		PV_OK)
 		goto out;
 	pv_keys_label(key, &ver, label, sizeof(label));
 	set_label(s, label, strlen(label));
@@ -206,14 +208,14 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 		s->type = PV_RCPT_AES_KWP;
 		s->tok = pv_keystore_token(ks);
 		s->kek = obj.handle;
-	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA && key->usage == PV_USAGE_DECRYPT) {
+	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA && key->purpose == PV_PURPOSE_DECRYPT) {
 		if ((r = pv_keys_public(ks, key, &ver, &s->pub)) != PV_OK)
 			goto out;
 		s->type = PV_RCPT_RSA_OAEP_SHA256;
 	} else {
 		pv_err_set_detail(
-		    "key %s (%s) cannot be a recipient: use an aes256 key or an RSA key created "
-		    "with --usage decrypt",
+		    "key %s (%s) cannot be a recipient: use an aes256 key of purpose wrap or an RSA key "
+		    "of purpose decrypt",
 		    name, pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 	}

@@ -1,4 +1,4 @@
-/* vaultctl key create NAME --alg ALG [--usage sign|decrypt] */
+/* vaultctl key create NAME --alg ALG --purpose PURPOSE */
 #include "config.h"
 
 #include <getopt.h>
@@ -10,27 +10,33 @@
 
 #define USAGE                                                                                                \
 	"key create NAME --alg ed25519|secp256k1|p256|p384|rsa2048|rsa3072|rsa4096|aes256|hmac-sha256 "      \
-	"[--usage sign|decrypt]"
+	"--purpose jwt|sign|solana|evm|audit|wrap|decrypt|derive"
 
 #define HELP                                                                                                 \
-	"  --usage sign      (default) the key pair signs and verifies\n"                                    \
-	"  --usage decrypt   RSA only: the key pair decrypts and unwraps, never signs; it can be an\n"       \
-	"                    rsa-oaep-sha256 bundle recipient\n"                                             \
-	"  aes256 keys are key-encryption keys for aes-kwp bundle recipients: they only wrap and unwrap.\n"
+	"  --purpose is required and never changes (rotation keeps it); a key is used only for it:\n"       \
+	"    jwt      JWT issuance (the only keys in the JWKS): ed25519 secp256k1 p256 p384 rsa*\n"          \
+	"    sign     raw signatures over caller input (vaultctl sign, /v1/keys/NAME/sign): all but aes256\n" \
+	"    solana   Solana wallet signing: ed25519\n"                                                      \
+	"    evm      EVM wallet signing: secp256k1\n"                                                       \
+	"    audit    vaultd's audit checkpoint MACs, nothing else: hmac-sha256\n"                           \
+	"    wrap     aes-kwp bundle recipient (key-encryption key): aes256\n"                               \
+	"    decrypt  rsa-oaep-sha256 bundle recipient: rsa*\n"                                              \
+	"    derive   HMAC derivation (hmac-sha256) or ECDH (p256)\n"
 
 int
 key_create_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 	    {"alg", required_argument, NULL, 'a'},
-	    {"usage", required_argument, NULL, 'u'},
+	    {"purpose", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct pv_key *key = NULL;
 	pv_keystore *ks = NULL;
-	const char *algname = NULL, *usagename = NULL;
-	pv_key_usage usage = PV_USAGE_SIGN;
+	const char *algname = NULL, *purposename = NULL;
+	pv_key_purpose purpose = PV_PURPOSE_NONE;
+	char fit[128];
 	char *uri = NULL;
 	pv_alg alg;
 	int ch, rc = 0;
@@ -42,8 +48,8 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 		case 'a':
 			algname = optarg;
 			break;
-		case 'u':
-			usagename = optarg;
+		case 'p':
+			purposename = optarg;
 			break;
 		case 'h':
 			printf("Usage: vaultctl %s\n%s", USAGE, HELP);
@@ -58,22 +64,20 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "--alg is required");
 	if ((alg = pv_alg_from_name(algname)) == PV_ALG_NONE)
 		return vctl_usage(c, USAGE, "unknown algorithm '%.40s'", algname);
-	if (usagename != NULL && pv_key_usage_from_name(usagename, &usage) != PV_OK)
-		return vctl_usage(c, USAGE, "unknown usage '%.40s' (sign or decrypt)", usagename);
-	/* symmetric keys have one use, fixed by the algorithm */
-	if (usagename != NULL && !pv_alg_is_asymmetric(alg))
-		return vctl_usage(c, USAGE, "--usage applies to key pairs; %s keys %s",
-				  pv_alg_info(alg)->name,
-				  alg == PV_ALG_AES256 ? "only wrap and unwrap" : "only sign and verify");
-	if (!pv_key_usage_valid(alg, usage))
-		return vctl_usage(c, USAGE, "usage %s is for RSA keys only; %s keys cannot have it",
-				  pv_key_usage_name(usage), pv_alg_info(alg)->name);
+	pv_key_purposes_for(alg, fit, sizeof(fit));
+	if (purposename == NULL)
+		return vctl_usage(c, USAGE, "--purpose is required; a %s key can have: %s",
+				  pv_alg_info(alg)->name, fit);
+	if (pv_key_purpose_from_name(purposename, &purpose) != PV_OK ||
+	    !pv_key_purpose_fits(alg, purpose))
+		return vctl_usage(c, USAGE, "purpose '%.40s' does not fit a %s key; it can have: %s",
+				  purposename, pv_alg_info(alg)->name, fit);
 	if (!pv_key_name_valid(argv[optind]))
 		return vctl_usage(c, USAGE,
 				  "invalid key name (1-64 of A-Z a-z 0-9 _ -, starting alphanumeric)");
 	if ((r = vctl_keystore(c, &ks)) != PV_OK)
 		return vctl_fail(c, r, "key create '%s'", argv[optind]);
-	if ((r = pv_keys_create_with(ks, argv[optind], alg, usage, &key)) != PV_OK)
+	if ((r = pv_keys_create(ks, argv[optind], alg, purpose, &key)) != PV_OK)
 		return vctl_fail(c, r, "key create '%s'", argv[optind]);
 	if ((r = pv_keys_uri(ks, key, &key->versions[0], &uri)) != PV_OK) {
 		rc = vctl_fail(c, r, "key create '%s': reading back the URI", key->name);
@@ -83,8 +87,8 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_print_json(keyout_json(ks, key, 1));
 	} else {
 		/* stdout is the URI alone, so scripts can capture it */
-		fprintf(stderr, "created %s key '%s' (usage %s) version 1 (active)\n", pv_alg_info(alg)->name,
-			key->name, pv_key_usage_label(alg, key->usage));
+		fprintf(stderr, "created %s key '%s' (purpose %s) version 1 (active)\n", pv_alg_info(alg)->name,
+			key->name, pv_key_purpose_name(key->purpose));
 		printf("%s\n", uri);
 	}
 out:

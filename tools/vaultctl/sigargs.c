@@ -23,6 +23,8 @@ sigargs_parse(struct vctl *c, int argc, char *argv[], const char *usage, int ver
 	int ch;
 
 	memset(a, 0, sizeof(*a));
+	/* vaultctl sign and verify work on keys of purpose sign only */
+	a->opts.purpose = PV_PURPOSE_SIGN;
 	a->in = "-";
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -77,7 +77,8 @@ wallet_key_open(struct vctl *c, const char *name, pv_chain chain, struct wallet_
 
 	memset(wk, 0, sizeof(*wk));
 	if ((r = vctl_keystore(c, &wk->ks)) != PV_OK ||
-	    (r = pv_keys_resolve(wk->ks, name, 0, &key, &ver, &obj)) != PV_OK)
+	    (r = pv_keys_resolve(wk->ks, name, 0, &key, &ver, &obj)) != PV_OK ||
+	    (r = pv_key_check_purpose(key, pv_chain_purpose(chain))) != PV_OK)
 		goto out;
 	/* before reading a public key an HMAC or AES key does not have */
 	if (key->alg != pv_chain_alg(chain)) {
