@@ -110,7 +110,7 @@ EOF
 vd_audit_key() {
 	local name=${1:-audit-hmac} rc=0
 	# exit 7: the key exists already
-	"$VAULTCTL" key create "$name" --alg hmac-sha256 >"$PV_WORK/vd-audit-key.out" 2>&1 || rc=$?
+	"$VAULTCTL" key create "$name" --alg hmac-sha256 --purpose audit >"$PV_WORK/vd-audit-key.out" 2>&1 || rc=$?
 	case $rc in
 	0 | 7) return 0 ;;
 	esac
