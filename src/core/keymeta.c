@@ -186,8 +186,10 @@ pv_key_purposes_for(pv_alg alg, char *buf, size_t len)
 		if (!pv_key_purpose_fits(alg, (pv_key_purpose)i))
 			continue;
 		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", purpose_names[i]);
-		if (n < 0 || (size_t)n >= len - used)
+		if (n < 0 || (size_t)n >= len - used) {
+			buf[used] = '\0'; /* whole names only */
 			return;
+		}
 		used += (size_t)n;
 	}
 }

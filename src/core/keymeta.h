@@ -85,7 +85,7 @@ struct pv_key {
 	pv_alg alg;
 	pv_key_usage usage;     /* token usage: follows the purpose (decrypt) */
 	pv_key_purpose purpose; /* PV_PURPOSE_NONE: legacy, unusable until set */
-	uint64_t serial; /* bumped on every change (lost-update detection) */
+	uint64_t serial;        /* bumped on every change (lost-update detection) */
 	size_t nversions;
 	struct pv_key_version *versions; /* ascending by version */
 };

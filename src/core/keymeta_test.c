@@ -197,8 +197,133 @@ static const char *const bad_docs[] = {
     "\"generated\"}]}",
     "{\"format\":1,\"name\":\"a\",\"alg\":\"aes256\",\"usage\":\"decrypt\",\"serial\":1,\"versions\":[{"
     "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}", /* unknown purpose, "none" written out, wrong type, a purpose the
+     * algorithm cannot have, a purpose that disagrees with the usage */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":\"sgin\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":\"none\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":\"\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":3,\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":null,\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"purpose\":\"solana\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"ed25519\",\"purpose\":\"evm\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"aes256\",\"purpose\":\"sign\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"hmac-sha256\",\"purpose\":\"jwt\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"usage\":\"decrypt\",\"purpose\":\"sign\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+    "\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"rsa2048\",\"purpose\":\"decrypt\",\"serial\":1,\"versions\":[{"
+    "\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
     "\"generated\"}]}",
 };
+
+static void
+test_purpose_names(void **state)
+{
+	pv_key_purpose p = PV_PURPOSE_NONE;
+	char buf[128];
+	int i;
+
+	(void)state;
+	for (i = PV_PURPOSE_JWT; i < PV_PURPOSE_COUNT; i++) {
+		assert_int_equal(pv_key_purpose_from_name(pv_key_purpose_name((pv_key_purpose)i), &p), PV_OK);
+		assert_int_equal(p, i);
+	}
+	assert_string_equal(pv_key_purpose_name(PV_PURPOSE_NONE), "none");
+	assert_string_equal(pv_key_purpose_name(PV_PURPOSE_COUNT), "unknown");
+	assert_int_equal(pv_key_purpose_from_name("none", &p), PV_ERR_NOT_FOUND);
+	assert_int_equal(pv_key_purpose_from_name("Sign", &p), PV_ERR_NOT_FOUND);
+	assert_int_equal(pv_key_purpose_from_name("", &p), PV_ERR_NOT_FOUND);
+	assert_int_equal(pv_key_purpose_from_name(NULL, &p), PV_ERR_NOT_FOUND);
+	/* what fits which algorithm (docs/cli.md "Key purposes") */
+	pv_key_purposes_for(PV_ALG_ED25519, buf, sizeof(buf));
+	assert_string_equal(buf, "jwt, sign, solana");
+	pv_key_purposes_for(PV_ALG_SECP256K1, buf, sizeof(buf));
+	assert_string_equal(buf, "jwt, sign, evm");
+	pv_key_purposes_for(PV_ALG_P256, buf, sizeof(buf));
+	assert_string_equal(buf, "jwt, sign, derive");
+	pv_key_purposes_for(PV_ALG_P384, buf, sizeof(buf));
+	assert_string_equal(buf, "jwt, sign");
+	pv_key_purposes_for(PV_ALG_RSA3072, buf, sizeof(buf));
+	assert_string_equal(buf, "jwt, sign, decrypt");
+	pv_key_purposes_for(PV_ALG_AES256, buf, sizeof(buf));
+	assert_string_equal(buf, "wrap");
+	pv_key_purposes_for(PV_ALG_HMAC_SHA256, buf, sizeof(buf));
+	assert_string_equal(buf, "sign, audit, derive");
+	pv_key_purposes_for(PV_ALG_NONE, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* a short buffer is cut, still terminated */
+	pv_key_purposes_for(PV_ALG_P256, buf, 6);
+	assert_string_equal(buf, "jwt");
+	assert_false(pv_key_purpose_fits(PV_ALG_P256, PV_PURPOSE_NONE));
+	assert_int_equal(pv_key_purpose_usage(PV_PURPOSE_DECRYPT), PV_USAGE_DECRYPT);
+	assert_int_equal(pv_key_purpose_usage(PV_PURPOSE_WRAP), PV_USAGE_SIGN);
+}
+
+/* The purpose is stored, read back and copied; metadata without one (an
+ * earlier version's) still reads, as a key that no use accepts. */
+static void
+test_purpose_round_trip(void **state)
+{
+	const char *legacy = "{\"format\":1,\"name\":\"jwt\",\"alg\":\"p256\",\"serial\":3,\"versions\":[{"
+			     "\"version\":1,\"state\":\"active\",\"id\":\"0a0b\",\"created\":\"2026-01-01T00:"
+			     "00:00Z\",\"origin\":\"generated\"}]}";
+	const char *dec =
+	    "{\"format\":1,\"name\":\"r\",\"alg\":\"rsa2048\",\"usage\":\"decrypt\",\"purpose\":"
+	    "\"decrypt\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":"
+	    "\"00ff\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}";
+	struct pv_key *k = NULL, *back = NULL;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)legacy, strlen(legacy), &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_NONE);
+	assert_int_equal(pv_key_check_purpose(k, PV_PURPOSE_JWT), PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "vaultctl key set-purpose jwt PURPOSE"));
+	k->purpose = PV_PURPOSE_JWT;
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_non_null(strstr(json, "\"purpose\":\"jwt\""));
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)json, strlen(json), &back), PV_OK);
+	assert_int_equal(back->purpose, PV_PURPOSE_JWT);
+	assert_int_equal(pv_key_check_purpose(back, PV_PURPOSE_JWT), PV_OK);
+	assert_int_equal(pv_key_check_purpose(back, PV_PURPOSE_SIGN), PV_ERR_PURPOSE);
+	assert_non_null(
+	    strstr(pv_err_detail(), "key 'jwt' has purpose jwt; this needs a key of purpose sign"));
+	pv_key_free(k);
+	k = NULL;
+	assert_int_equal(pv_key_dup(back, &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_JWT);
+	pv_key_free(k);
+	pv_key_free(back);
+	free(json);
+	json = NULL;
+	k = NULL;
+	/* a decrypt key writes usage and purpose, and reads back the same */
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)dec, strlen(dec), &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_DECRYPT);
+	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, dec);
+	free(json);
+	pv_key_free(k);
+}
 
 static void
 test_rejects_malformed(void **state)
@@ -207,7 +332,7 @@ test_rejects_malformed(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
+	for (i = 0; i < PV_NELEM(bad_docs); i++) {
 		assert_int_equal(pv_keymeta_parse((const uint8_t *)bad_docs[i], strlen(bad_docs[i]), &k),
 				 PV_ERR_INTEGRITY);
 		assert_null(k);
@@ -253,6 +378,8 @@ main(void)
 	    cmocka_unit_test(test_default_usage_omitted),
 	    cmocka_unit_test(test_decrypt_usage_round_trip),
 	    cmocka_unit_test(test_usage_names),
+	    cmocka_unit_test(test_purpose_names),
+	    cmocka_unit_test(test_purpose_round_trip),
 	    cmocka_unit_test(test_rejects_malformed),
 	    cmocka_unit_test(test_accepts_minimal),
 	    cmocka_unit_test(test_too_large),

@@ -632,7 +632,8 @@ purpose_fits(pv_alg alg, pv_key_purpose p)
 		return PV_OK;
 	pv_key_purposes_for(alg, fit, sizeof(fit));
 	if (p == PV_PURPOSE_NONE)
-		pv_err_set_detail("a purpose is required; a %s key can have: %s", pv_alg_info(alg)->name, fit);
+		pv_err_set_detail("a purpose is required; a %s key can have: %s", pv_alg_info(alg)->name,
+				  fit);
 	else
 		pv_err_set_detail("purpose %s does not fit a %s key; it can have: %s", pv_key_purpose_name(p),
 				  pv_alg_info(alg)->name, fit);
@@ -1110,7 +1111,8 @@ adopted_fits(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_purpose purp
 		return r;
 	switch (purpose) {
 	case PV_PURPOSE_DECRYPT:
-		ok = decrypt || unwrap;
+		/* a key pair either signs or decrypts (as keys p11vault makes) */
+		ok = (decrypt || unwrap) && !sign;
 		break;
 	case PV_PURPOSE_WRAP:
 		ok = unwrap;

@@ -77,11 +77,11 @@ static void
 test_sign_does_not_search(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_sign_opts o = {0};
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	int i;
 
-	assert_int_equal(pv_keys_create(f->ks, "hot", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "hot", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
 	assert_int_equal(pv_sign(f->ks, "hot", &o, msg, sizeof(msg), &sig), PV_OK);
 	fault_reset_counts();
 	for (i = 0; i < 20; i++)
@@ -96,11 +96,11 @@ static void
 test_states_gate_operations(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_sign_opts o = {0};
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig s1, s2;
 	unsigned v = 0;
 
-	assert_int_equal(pv_keys_create(f->ks, "states", PV_ALG_ED25519, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "states", PV_ALG_ED25519, PV_PURPOSE_SIGN, NULL), PV_OK);
 	assert_int_equal(pv_sign(f->ks, "states", &o, msg, sizeof(msg), &s1), PV_OK);
 	assert_int_equal(s1.version, 1);
 	assert_int_equal(pv_keys_rotate(f->ks, "states", 1, &v), PV_OK);
@@ -133,11 +133,11 @@ static void
 test_sign_survives_device_loss(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_sign_opts o = {0};
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	struct p11_token_stats before, after;
 
-	assert_int_equal(pv_keys_create(f->ks, "sturdy", PV_ALG_SECP256K1, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "sturdy", PV_ALG_SECP256K1, PV_PURPOSE_SIGN, NULL), PV_OK);
 	assert_int_equal(pv_sign(f->ks, "sturdy", &o, msg, sizeof(msg), &sig), PV_OK);
 	p11_token_get_stats(f->tok, &before);
 	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:1"), 0);
@@ -167,7 +167,7 @@ put_data_object(p11_token *tok, const char *label, const char *value)
 	    {CKA_VALUE, (void *)(uintptr_t)value, strlen(value)},
 	};
 
-	return p11_create_object(tok, a, sizeof(a) / sizeof(a[0]), &h);
+	return p11_create_object(tok, a, PV_NELEM(a), &h);
 }
 
 static void
@@ -215,7 +215,7 @@ test_leftover_metadata_copy(void **state)
 
 	/* an update interrupted between "write new" and "destroy old" leaves two
 	 * copies; the higher serial wins and the next change cleans up */
-	assert_int_equal(pv_keys_create(f->ks, "twice", PV_ALG_P384, &k), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "twice", PV_ALG_P384, PV_PURPOSE_SIGN, &k), PV_OK);
 	k->versions[0].state = PV_STATE_VERIFY_ONLY;
 	k->serial = 0; /* older than what create stored */
 	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
@@ -277,8 +277,7 @@ test_decrypt_usage_on_token(void **state)
 	size_t siglen = sizeof(sig);
 	p11_obj obj;
 
-	assert_int_equal(pv_keys_create_with(f->ks, "recipient", PV_ALG_RSA2048, PV_USAGE_DECRYPT, &k),
-			 PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "recipient", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT, &k), PV_OK);
 	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
 	assert_usage_on_token(f, k, 1, 1);
 	/* the stored metadata says so too (not only the returned copy) */
@@ -296,32 +295,48 @@ test_decrypt_usage_on_token(void **state)
 	assert_int_equal(p11_obj_find(f->tok, &obj), PV_OK);
 	assert_int_not_equal(p11_sign(f->tok, &mech, &obj, msg, 32, sig, &siglen), PV_OK);
 	/* the default usage is unchanged: sign, never decrypt */
-	assert_int_equal(pv_keys_create(f->ks, "signer", PV_ALG_RSA2048, &sk), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "signer", PV_ALG_RSA2048, PV_PURPOSE_SIGN, &sk), PV_OK);
 	assert_int_equal(sk->usage, PV_USAGE_SIGN);
 	assert_usage_on_token(f, sk, 1, 0);
 	pv_key_free(sk);
 	pv_key_free(k);
 }
 
+static size_t count_label(p11_token *tok, const char *label);
+
+/* A purpose that does not fit the algorithm (or none at all) makes nothing,
+ * and the error lists the purposes that do fit. */
 static void
-test_decrypt_usage_rsa_only(void **state)
+test_purpose_must_fit(void **state)
 {
 	struct fixture *f = *state;
 	struct pv_key *k = NULL;
-	static const pv_alg not_rsa[] = {PV_ALG_P256, PV_ALG_ED25519, PV_ALG_SECP256K1, PV_ALG_AES256,
-					 PV_ALG_HMAC_SHA256};
+	static const struct {
+		pv_alg alg;
+		pv_key_purpose purpose;
+		const char *fits;
+	} cases[] = {
+	    {PV_ALG_P256, PV_PURPOSE_DECRYPT, "jwt, sign, derive"},
+	    {PV_ALG_ED25519, PV_PURPOSE_EVM, "jwt, sign, solana"},
+	    {PV_ALG_SECP256K1, PV_PURPOSE_SOLANA, "jwt, sign, evm"},
+	    {PV_ALG_AES256, PV_PURPOSE_SIGN, "wrap"},
+	    {PV_ALG_HMAC_SHA256, PV_PURPOSE_JWT, "sign, audit, derive"},
+	    {PV_ALG_RSA2048, PV_PURPOSE_WRAP, "jwt, sign, decrypt"},
+	    {PV_ALG_P384, PV_PURPOSE_DERIVE, "jwt, sign"},
+	    {PV_ALG_P256, PV_PURPOSE_NONE, "jwt, sign, derive"},
+	    {PV_ALG_P256, (pv_key_purpose)77, "jwt, sign, derive"},
+	};
 	size_t i;
 
-	for (i = 0; i < sizeof(not_rsa) / sizeof(not_rsa[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		pv_err_clear_detail();
-		assert_int_equal(pv_keys_create_with(f->ks, "no-decrypt", not_rsa[i], PV_USAGE_DECRYPT, &k),
-				 PV_ERR_KEY_TYPE);
+		assert_int_equal(pv_keys_create(f->ks, "misfit", cases[i].alg, cases[i].purpose, &k),
+				 PV_ERR_USAGE);
 		assert_null(k);
-		assert_non_null(strstr(pv_err_detail(), "RSA keys only"));
-		assert_int_equal(pv_keys_get(f->ks, "no-decrypt", &k), PV_ERR_NOT_FOUND);
+		assert_non_null(strstr(pv_err_detail(), cases[i].fits));
+		assert_int_equal(pv_keys_get(f->ks, "misfit", &k), PV_ERR_NOT_FOUND);
+		assert_int_equal(count_label(f->tok, "misfit.v1"), 0);
 	}
-	assert_int_equal(pv_keys_create_with(f->ks, "no-decrypt", PV_ALG_RSA2048, (pv_key_usage)7, &k),
-			 PV_ERR_USAGE);
 }
 
 static void
@@ -331,8 +346,7 @@ test_rotate_keeps_usage(void **state)
 	struct pv_key *k = NULL;
 	unsigned v = 0;
 
-	assert_int_equal(pv_keys_create_with(f->ks, "recip-rot", PV_ALG_RSA3072, PV_USAGE_DECRYPT, NULL),
-			 PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "recip-rot", PV_ALG_RSA3072, PV_PURPOSE_DECRYPT, NULL), PV_OK);
 	assert_int_equal(pv_keys_rotate(f->ks, "recip-rot", 1, &v), PV_OK);
 	assert_int_equal(v, 2);
 	assert_int_equal(pv_keys_activate(f->ks, "recip-rot", 2), PV_OK);
@@ -357,7 +371,7 @@ test_meta_ttl_sees_other_writer(void **state)
 	struct pv_key *k = NULL;
 	unsigned v = 0;
 
-	assert_int_equal(pv_keys_create(f->ks, "ttl-key", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "ttl-key", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
 	assert_int_equal(pv_keystore_new(f->tok, &other), PV_OK);
 	assert_int_equal(pv_keys_get(other, "ttl-key", &k), PV_OK); /* now cached there */
 	assert_int_equal(k->nversions, 1);
@@ -381,22 +395,134 @@ static void
 test_sign_refuses_decrypt_key(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_sign_opts o = {0};
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	uint8_t fake[256] = {0};
 
-	assert_int_equal(pv_keys_create_with(f->ks, "no-sign", PV_ALG_RSA2048, PV_USAGE_DECRYPT, NULL),
-			 PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "no-sign", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT, NULL), PV_OK);
 	fault_reset_counts();
-	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
 	assert_non_null(
-	    strstr(pv_err_detail(), "key 'no-sign' is a decryption key (usage decrypt); it cannot sign"));
+	    strstr(pv_err_detail(), "key 'no-sign' has purpose decrypt; this needs a key of purpose sign"));
 	o.pss = 1;
-	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_sign(f->ks, "no-sign", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
 	assert_int_equal(fault_count("C_SignInit"), 0); /* refused before the token */
 	assert_int_equal(pv_verify(f->ks, "no-sign", &o, msg, sizeof(msg), fake, sizeof(fake)),
-			 PV_ERR_KEY_TYPE);
-	assert_non_null(strstr(pv_err_detail(), "it cannot verify"));
+			 PV_ERR_PURPOSE);
+}
+
+/*
+ * Invariant 6 in the library itself: a key signs only for its own purpose,
+ * whichever caller asks. A jwt key gives no raw signature, a sign key no
+ * JWT-purpose or wallet signature, an audit key nothing but audit MACs; a
+ * caller that names no purpose is a bug.
+ */
+static void
+test_sign_only_for_purpose(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	static const struct {
+		const char *name;
+		pv_alg alg;
+		pv_key_purpose purpose;
+	} keys[] = {
+	    {"p-jwt", PV_ALG_P256, PV_PURPOSE_JWT},
+	    {"p-sign", PV_ALG_P256, PV_PURPOSE_SIGN},
+	    {"p-sol", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
+	    {"p-evm", PV_ALG_SECP256K1, PV_PURPOSE_EVM},
+	    {"p-audit", PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT},
+	    {"p-derive", PV_ALG_HMAC_SHA256, PV_PURPOSE_DERIVE},
+	};
+	size_t i, j;
+
+	for (i = 0; i < PV_NELEM(keys); i++)
+		assert_int_equal(pv_keys_create(f->ks, keys[i].name, keys[i].alg, keys[i].purpose, NULL),
+				 PV_OK);
+	fault_reset_counts();
+	for (i = 0; i < PV_NELEM(keys); i++) {
+		for (j = PV_PURPOSE_JWT; j < PV_PURPOSE_COUNT; j++) {
+			o.purpose = (pv_key_purpose)j;
+			o.digest = pv_alg_info(keys[i].alg)->family == PV_FAMILY_EC ? PV_DIGEST_DEFAULT
+										    : PV_DIGEST_NONE;
+			pv_err_clear_detail();
+			if (o.purpose == keys[i].purpose) {
+				assert_int_equal(pv_sign(f->ks, keys[i].name, &o, msg, 32, &sig), PV_OK);
+				continue;
+			}
+			assert_int_equal(pv_sign(f->ks, keys[i].name, &o, msg, 32, &sig), PV_ERR_PURPOSE);
+			assert_non_null(strstr(pv_err_detail(), pv_key_purpose_name(keys[i].purpose)));
+		}
+	}
+	/* exactly one signature per key reached the token */
+	assert_int_equal(fault_count("C_Sign"), PV_NELEM(keys));
+	o.purpose = PV_PURPOSE_NONE;
+	assert_int_equal(pv_sign(f->ks, "p-sign", &o, msg, 32, &sig), PV_ERR_INTERNAL);
+}
+
+/* A key made before purposes existed: refused for every use, rotation
+ * included, until it is given one; then it works; a purpose never changes. */
+static void
+test_legacy_key_needs_purpose(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
+	struct pv_key *k = NULL;
+	struct pv_sig sig;
+	char *json = NULL;
+
+	assert_int_equal(pv_keys_create(f->ks, "old", PV_ALG_P256, PV_PURPOSE_SIGN, &k), PV_OK);
+	/* the same metadata as an earlier version wrote it: no "purpose" */
+	k->purpose = PV_PURPOSE_NONE;
+	k->serial += 10;
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_null(strstr(json, "purpose"));
+	assert_int_equal(put_data_object(f->tok, "old", json), PV_OK);
+	pv_key_free(k);
+	k = NULL;
+	pv_keystore_flush(f->ks);
+	assert_int_equal(pv_keys_get(f->ks, "old", &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_NONE);
+	pv_key_free(k);
+	k = NULL;
+	assert_int_equal(pv_sign(f->ks, "old", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "vaultctl key set-purpose old PURPOSE"));
+	assert_int_equal(pv_keys_rotate(f->ks, "old", 0, NULL), PV_ERR_PURPOSE);
+	/* a purpose that does not fit, or needs another token usage, is refused */
+	assert_int_equal(pv_keys_set_purpose(f->ks, "old", PV_PURPOSE_EVM), PV_ERR_USAGE);
+	assert_int_equal(pv_keys_set_purpose(f->ks, "old", PV_PURPOSE_DECRYPT), PV_ERR_USAGE);
+	assert_int_equal(pv_keys_set_purpose(f->ks, "old", PV_PURPOSE_SIGN), PV_OK);
+	assert_int_equal(pv_sign(f->ks, "old", &o, msg, sizeof(msg), &sig), PV_OK);
+	/* stored (also for another reader), and fixed for good */
+	pv_keystore_flush(f->ks);
+	assert_int_equal(pv_keys_get(f->ks, "old", &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_SIGN);
+	assert_int_equal(pv_keys_set_purpose(f->ks, "old", PV_PURPOSE_SIGN), PV_OK);
+	assert_int_equal(pv_keys_set_purpose(f->ks, "old", PV_PURPOSE_JWT), PV_ERR_STATE);
+	assert_int_equal(pv_keys_rotate(f->ks, "old", 0, NULL), PV_OK);
+	assert_int_equal(count_metadata(f->tok, "old"), 1);
+	pv_key_free(k);
+	free(json);
+}
+
+/* The token usage attributes mirror the purpose: an ECDH key derives and
+ * never signs, no other EC key derives. */
+static void
+test_derive_purpose_on_token(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_key *k = NULL, *s = NULL;
+
+	assert_int_equal(pv_keys_create(f->ks, "ecdh", PV_ALG_P256, PV_PURPOSE_DERIVE, &k), PV_OK);
+	assert_int_equal(version_bool(f, k, 1, CKO_PRIVATE_KEY, CKA_DERIVE), CK_TRUE);
+	assert_int_equal(version_bool(f, k, 1, CKO_PRIVATE_KEY, CKA_SIGN), CK_FALSE);
+	assert_int_equal(version_bool(f, k, 1, CKO_PUBLIC_KEY, CKA_VERIFY), CK_FALSE);
+	assert_int_equal(pv_keys_create(f->ks, "ec-jwt", PV_ALG_P256, PV_PURPOSE_JWT, &s), PV_OK);
+	assert_int_equal(version_bool(f, s, 1, CKO_PRIVATE_KEY, CKA_DERIVE), CK_FALSE);
+	assert_int_equal(version_bool(f, s, 1, CKO_PRIVATE_KEY, CKA_SIGN), CK_TRUE);
+	pv_key_free(k);
+	pv_key_free(s);
 }
 
 static void
@@ -417,7 +543,7 @@ test_aes256_is_key_encryption_key(void **state)
 	    {CKA_SENSITIVE, CK_TRUE}, {CKA_EXTRACTABLE, CK_FALSE},
 	};
 
-	assert_int_equal(pv_keys_create(f->ks, "kek", PV_ALG_AES256, &k), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "kek", PV_ALG_AES256, PV_PURPOSE_WRAP, &k), PV_OK);
 	v = &k->versions[0];
 	memset(&o, 0, sizeof(o));
 	o.cls = CKO_SECRET_KEY;
@@ -425,7 +551,7 @@ test_aes256_is_key_encryption_key(void **state)
 	o.id_len = v->id_len;
 	o.handle = CK_INVALID_HANDLE;
 	assert_int_equal(p11_obj_find(f->tok, &o), PV_OK);
-	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+	for (i = 0; i < PV_NELEM(attrs); i++) {
 		assert_int_equal(p11_handle_get_bool(f->tok, o.handle, attrs[i].type, &b), PV_OK);
 		assert_int_equal(b, attrs[i].want);
 	}
@@ -453,22 +579,25 @@ test_usage_not_honoured(void **state)
 	static const struct {
 		const char *attr;
 		pv_alg alg;
-		pv_key_usage usage;
+		pv_key_purpose purpose;
 	} cases[] = {
-	    {"CKA_SIGN=TRUE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
-	    {"CKA_VERIFY=TRUE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
-	    {"CKA_UNWRAP=FALSE", PV_ALG_RSA2048, PV_USAGE_DECRYPT},
-	    {"CKA_DECRYPT=TRUE", PV_ALG_P256, PV_USAGE_SIGN},
-	    {"CKA_WRAP=TRUE", PV_ALG_ED25519, PV_USAGE_SIGN},
-	    {"CKA_ENCRYPT=TRUE", PV_ALG_AES256, PV_USAGE_SIGN},
-	    {"CKA_WRAP=FALSE", PV_ALG_AES256, PV_USAGE_SIGN},
-	    {"CKA_DECRYPT=TRUE", PV_ALG_HMAC_SHA256, PV_USAGE_SIGN},
+	    {"CKA_SIGN=TRUE", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT},
+	    {"CKA_VERIFY=TRUE", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT},
+	    {"CKA_UNWRAP=FALSE", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT},
+	    {"CKA_DECRYPT=TRUE", PV_ALG_P256, PV_PURPOSE_SIGN},
+	    {"CKA_WRAP=TRUE", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
+	    {"CKA_ENCRYPT=TRUE", PV_ALG_AES256, PV_PURPOSE_WRAP},
+	    {"CKA_WRAP=FALSE", PV_ALG_AES256, PV_PURPOSE_WRAP},
+	    {"CKA_DECRYPT=TRUE", PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT},
+	    {"CKA_DERIVE=TRUE", PV_ALG_SECP256K1, PV_PURPOSE_EVM},
+	    {"CKA_SIGN=TRUE", PV_ALG_P256, PV_PURPOSE_DERIVE},
+	    {"CKA_DERIVE=FALSE", PV_ALG_P256, PV_PURPOSE_DERIVE},
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		assert_int_equal(fault_set_attr(cases[i].attr), 0);
-		assert_int_equal(pv_keys_create_with(f->ks, "ignored", cases[i].alg, cases[i].usage, &k),
+		assert_int_equal(pv_keys_create(f->ks, "ignored", cases[i].alg, cases[i].purpose, &k),
 				 PV_ERR_NOT_HONOURED);
 		assert_int_equal(fault_set_attr(""), 0);
 		assert_null(k);
@@ -477,8 +606,7 @@ test_usage_not_honoured(void **state)
 		assert_int_equal(count_label(f->tok, "ignored.v1"), 0);
 	}
 	/* the shim really was the cause: without it the same key is made */
-	assert_int_equal(pv_keys_create_with(f->ks, "ignored", PV_ALG_RSA2048, PV_USAGE_DECRYPT, NULL),
-			 PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "ignored", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT, NULL), PV_OK);
 	assert_int_equal(count_label(f->tok, "ignored.v1"), 2);
 }
 
@@ -515,32 +643,51 @@ gen_foreign_rsa(struct fixture *f, const char *label, uint8_t idbyte, int decryp
 	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
 	};
 
-	assert_int_equal(p11_generate_key_pair(f->tok, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
-					       sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv),
-			 PV_OK);
+	assert_int_equal(
+	    p11_generate_key_pair(f->tok, &mech, pub, PV_NELEM(pub), priv, PV_NELEM(priv), &hpub, &hpriv),
+	    PV_OK);
 }
 
-/* An adopted RSA key that may decrypt but not sign is a decryption key. */
+/* An adopted key takes the purpose it is given, if its token usage
+ * attributes can serve it: a decrypt-only RSA key cannot be adopted to sign,
+ * a sign-only one not to decrypt. */
 static void
-test_adopt_reads_usage(void **state)
+test_adopt_checks_purpose(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_sign_opts o = {0};
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	struct pv_key *k = NULL;
 
 	gen_foreign_rsa(f, "foreign-dec", 1, 1);
 	gen_foreign_rsa(f, "foreign-sig", 2, 0);
-	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "adopted-dec", &k),
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "adopted-dec",
+				       PV_PURPOSE_SIGN, &k),
+			 PV_ERR_KEY_TYPE);
+	assert_null(k);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "adopted-dec",
+				       PV_PURPOSE_SOLANA, &k),
+			 PV_ERR_USAGE);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "adopted-dec",
+				       PV_PURPOSE_DECRYPT, &k),
 			 PV_OK);
 	assert_int_equal(k->usage, PV_USAGE_DECRYPT);
+	assert_int_equal(k->purpose, PV_PURPOSE_DECRYPT);
 	pv_key_free(k);
 	k = NULL;
-	assert_int_equal(pv_sign(f->ks, "adopted-dec", &o, msg, sizeof(msg), &sig), PV_ERR_KEY_TYPE);
-	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig", &k),
-			 PV_OK);
+	assert_int_equal(pv_sign(f->ks, "adopted-dec", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig",
+				       PV_PURPOSE_DECRYPT, &k),
+			 PV_ERR_KEY_TYPE);
+	assert_int_equal(
+	    pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig", PV_PURPOSE_JWT, &k),
+	    PV_OK);
 	assert_int_equal(k->usage, PV_USAGE_SIGN);
+	assert_int_equal(k->purpose, PV_PURPOSE_JWT);
 	pv_key_free(k);
+	/* adopted for JWTs, it gives no raw signature */
+	assert_int_equal(pv_sign(f->ks, "adopted-sig", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	o.purpose = PV_PURPOSE_JWT;
 	assert_int_equal(pv_sign(f->ks, "adopted-sig", &o, msg, sizeof(msg), &sig), PV_OK);
 }
 
@@ -554,13 +701,16 @@ main(void)
 	    cmocka_unit_test(test_hostile_metadata),
 	    cmocka_unit_test(test_leftover_metadata_copy),
 	    cmocka_unit_test(test_decrypt_usage_on_token),
-	    cmocka_unit_test(test_decrypt_usage_rsa_only),
+	    cmocka_unit_test(test_purpose_must_fit),
 	    cmocka_unit_test(test_rotate_keeps_usage),
 	    cmocka_unit_test(test_meta_ttl_sees_other_writer),
 	    cmocka_unit_test(test_sign_refuses_decrypt_key),
+	    cmocka_unit_test(test_sign_only_for_purpose),
+	    cmocka_unit_test(test_legacy_key_needs_purpose),
+	    cmocka_unit_test(test_derive_purpose_on_token),
 	    cmocka_unit_test(test_aes256_is_key_encryption_key),
 	    cmocka_unit_test(test_usage_not_honoured),
-	    cmocka_unit_test(test_adopt_reads_usage),
+	    cmocka_unit_test(test_adopt_checks_purpose),
 	};
 	int r;
 

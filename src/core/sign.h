@@ -21,8 +21,8 @@
 struct pv_sign_opts {
 	pv_key_purpose purpose; /* required: the key must have this purpose */
 	unsigned version;       /* 0 = the active version */
-	pv_digest digest; /* PV_DIGEST_DEFAULT = the algorithm's default */
-	int pss;          /* RSA: RSASSA-PSS instead of PKCS#1 v1.5 */
+	pv_digest digest;       /* PV_DIGEST_DEFAULT = the algorithm's default */
+	int pss;                /* RSA: RSASSA-PSS instead of PKCS#1 v1.5 */
 };
 
 /* A signature in raw form (r||s for ECDSA) and what produced it. */

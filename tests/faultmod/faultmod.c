@@ -157,6 +157,7 @@ static const struct {
     {"CKA_DECRYPT", CKA_DECRYPT},
     {"CKA_WRAP", CKA_WRAP},
     {"CKA_UNWRAP", CKA_UNWRAP},
+    {"CKA_DERIVE", CKA_DERIVE},
 };
 
 /* Caller holds mu. All or nothing: a bad spec leaves no overrides. */

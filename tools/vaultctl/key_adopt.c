@@ -56,8 +56,8 @@ key_adopt_main(struct vctl *c, int argc, char *argv[])
 	if (c->json)
 		rc = vctl_print_json(keyout_json(ks, key, 1));
 	else
-		printf("adopted %s key as '%s' (purpose %s) version 1 (active)\n", pv_alg_info(key->alg)->name,
-		       key->name, pv_key_purpose_name(key->purpose));
+		printf("adopted %s key as '%s' (purpose %s) version 1 (active)\n",
+		       pv_alg_info(key->alg)->name, key->name, pv_key_purpose_name(key->purpose));
 	pv_key_free(key);
 	return rc;
 }

@@ -12,15 +12,15 @@
 	"key create NAME --alg ed25519|secp256k1|p256|p384|rsa2048|rsa3072|rsa4096|aes256|hmac-sha256 "      \
 	"--purpose jwt|sign|solana|evm|audit|wrap|decrypt|derive"
 
-#define HELP                                                                                                 \
-	"  --purpose is required and never changes (rotation keeps it); a key is used only for it:\n"       \
-	"    jwt      JWT issuance (the only keys in the JWKS): ed25519 secp256k1 p256 p384 rsa*\n"          \
+#define HELP                                                                                                  \
+	"  --purpose is required and never changes (rotation keeps it); a key is used only for it:\n"         \
+	"    jwt      JWT issuance (the only keys in the JWKS): ed25519 secp256k1 p256 p384 rsa*\n"           \
 	"    sign     raw signatures over caller input (vaultctl sign, /v1/keys/NAME/sign): all but aes256\n" \
-	"    solana   Solana wallet signing: ed25519\n"                                                      \
-	"    evm      EVM wallet signing: secp256k1\n"                                                       \
-	"    audit    vaultd's audit checkpoint MACs, nothing else: hmac-sha256\n"                           \
-	"    wrap     aes-kwp bundle recipient (key-encryption key): aes256\n"                               \
-	"    decrypt  rsa-oaep-sha256 bundle recipient: rsa*\n"                                              \
+	"    solana   Solana wallet signing: ed25519\n"                                                       \
+	"    evm      EVM wallet signing: secp256k1\n"                                                        \
+	"    audit    vaultd's audit checkpoint MACs, nothing else: hmac-sha256\n"                            \
+	"    wrap     aes-kwp bundle recipient (key-encryption key): aes256\n"                                \
+	"    decrypt  rsa-oaep-sha256 bundle recipient: rsa*\n"                                               \
 	"    derive   HMAC derivation (hmac-sha256) or ECDH (p256)\n"
 
 int
@@ -68,8 +68,7 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 	if (purposename == NULL)
 		return vctl_usage(c, USAGE, "--purpose is required; a %s key can have: %s",
 				  pv_alg_info(alg)->name, fit);
-	if (pv_key_purpose_from_name(purposename, &purpose) != PV_OK ||
-	    !pv_key_purpose_fits(alg, purpose))
+	if (pv_key_purpose_from_name(purposename, &purpose) != PV_OK || !pv_key_purpose_fits(alg, purpose))
 		return vctl_usage(c, USAGE, "purpose '%.40s' does not fit a %s key; it can have: %s",
 				  purposename, pv_alg_info(alg)->name, fit);
 	if (!pv_key_name_valid(argv[optind]))
@@ -87,8 +86,8 @@ key_create_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_print_json(keyout_json(ks, key, 1));
 	} else {
 		/* stdout is the URI alone, so scripts can capture it */
-		fprintf(stderr, "created %s key '%s' (purpose %s) version 1 (active)\n", pv_alg_info(alg)->name,
-			key->name, pv_key_purpose_name(key->purpose));
+		fprintf(stderr, "created %s key '%s' (purpose %s) version 1 (active)\n",
+			pv_alg_info(alg)->name, key->name, pv_key_purpose_name(key->purpose));
 		printf("%s\n", uri);
 	}
 out:
