@@ -35,24 +35,45 @@ ensure_dev_token() {
 	pv_step "token: $P11VAULT_TOKEN (module $P11VAULT_MODULE, PIN from ${P11VAULT_PIN_SOURCE%%:*})"
 }
 
+# NAME ALG PURPOSE: create the demo key, or keep the one a former run made
+# (one made before key purposes gets its purpose: `key set-purpose`).
+demo_key() {
+	local rc=0
+	"$VAULTCTL" key show "$1" --format uri >/dev/null 2>"$DEV/demo/show.err" || rc=$?
+	case $rc in
+	0)
+		"$VAULTCTL" key set-purpose "$1" "$3"
+		echo "$1 exists: $("$VAULTCTL" key show "$1" --format uri)"
+		;;
+	5) "$VAULTCTL" key create "$1" --alg "$2" --purpose "$3" ;;
+	*)
+		cat "$DEV/demo/show.err" >&2
+		return "$rc"
+		;;
+	esac
+}
+
 # Warm-up: check the token, make sure a demo key exists, sign a message and
 # verify it with OpenSSL, seal and exec a secrets bundle.
 vaultctl_tour() {
-	local d=$DEV/demo rc=0
+	local d=$DEV/demo
 	mkdir -p "$d"
 	pv_step "vaultctl doctor"
 	"$VAULTCTL" doctor
 
-	pv_step "demo key (p256)"
-	"$VAULTCTL" key show demo --format uri >/dev/null 2>"$d/show.err" || rc=$?
-	case $rc in
-	0) echo "demo exists: $("$VAULTCTL" key show demo --format uri)" ;;
-	5) "$VAULTCTL" key create demo --alg p256 ;;
-	*)
-		cat "$d/show.err" >&2
-		return "$rc"
-		;;
-	esac
+	# One purpose per key: demo signs raw input (sign), demo-jwt issues JWTs
+	# (jwt), demo-sol/demo-evm sign wallet transactions, demo-kek wraps bundle
+	# data keys, audit-hmac MACs vaultd's audit log (vaultd --dev makes it).
+	pv_step "demo keys"
+	demo_key demo p256 sign || return
+	demo_key demo-jwt p256 jwt || return
+	demo_key demo-sol ed25519 solana || return
+	demo_key demo-evm secp256k1 evm || return
+	demo_key demo-kek aes256 wrap || return
+	# a dev token from before key purposes: give the audit key its purpose
+	if "$VAULTCTL" key show audit-hmac --format uri >/dev/null 2>&1; then
+		"$VAULTCTL" key set-purpose audit-hmac audit
+	fi
 	"$VAULTCTL" key list
 
 	pv_step "sign a message with demo"
@@ -67,16 +88,10 @@ vaultctl_tour() {
 	"$VAULTCTL" verify demo --in "$d/message.txt" --sig "$d/message.sig"
 
 	pv_step "wallet keys: demo-sol (ed25519, Solana) and demo-evm (secp256k1, EVM)"
-	"$VAULTCTL" key show demo-sol --format uri >/dev/null 2>&1 ||
-		"$VAULTCTL" key create demo-sol --alg ed25519 >/dev/null
-	"$VAULTCTL" key show demo-evm --format uri >/dev/null 2>&1 ||
-		"$VAULTCTL" key create demo-evm --alg secp256k1 >/dev/null
 	echo "Solana address: $("$VAULTCTL" wallet address demo-sol --chain solana)"
 	echo "EVM address:    $("$VAULTCTL" wallet address demo-evm --chain evm)"
 
 	pv_step "secrets bundle: seal for a KEK on the token, unwrap, exec"
-	"$VAULTCTL" key show demo-kek --format uri >/dev/null 2>&1 ||
-		"$VAULTCTL" key create demo-kek --alg aes256 >/dev/null
 	umask 077
 	printf 'DATABASE_URL="postgres://app:demo-only@db/app"\nAPI_KEY=demo-%s\n' "$(date +%s)" >"$d/secrets.env"
 	"$VAULTCTL" bundle seal --recipient demo-kek --context env=dev --in "$d/secrets.env" --out "$d/bundle.json"
@@ -116,8 +131,8 @@ run_vaultd() {
 		http://vaultd/v1/keys/demo/sign | tee "$DEV/demo/vaultd-sign.json"
 	sed -n 's/.*"signature_b64":"\([^"]*\)".*/\1/p' "$DEV/demo/vaultd-sign.json" | base64 -d >"$DEV/demo/vaultd.sig"
 	openssl dgst -sha256 -verify "$DEV/demo/demo.pem" -signature "$DEV/demo/vaultd.sig" "$DEV/demo/vaultd-message.txt"
-	pv_step "POST /v1/jwt/demo/issue and GET /.well-known/jwks.json"
-	call -d '{"claims":{"sub":"demo-user","aud":"demo"},"ttl":300}' http://vaultd/v1/jwt/demo/issue
+	pv_step "POST /v1/jwt/demo-jwt/issue and GET /.well-known/jwks.json"
+	call -d '{"claims":{"sub":"demo-user","aud":"demo"},"ttl":300}' http://vaultd/v1/jwt/demo-jwt/issue
 	call http://vaultd/.well-known/jwks.json
 	pv_step "wallet: GET /v1/wallet/demo-evm/evm/address, POST .../evm/sign-message (EIP-191)"
 	call http://vaultd/v1/wallet/demo-evm/evm/address

@@ -4,8 +4,9 @@
 #   top_builddir=BUILD [top_srcdir=SRC] tools/vault-bench/bench.sh [vault-bench args]
 #
 # Makes the token with softhsm/make-token.sh (PINs in files, 0600), starts
-# vaultd on it (Unix socket; one bearer-token client allowed sign and
-# jwt.issue on bench-*, wallet.read and wallet.sign on the two wallet keys
+# vaultd on it (Unix socket; one bearer-token client allowed sign on the
+# bench-ALG keys (purpose sign), jwt.issue on bench-ALG-jwt (purpose jwt),
+# wallet.read and wallet.sign on the two wallet keys
 # bench-wallet-solana (ed25519) and bench-wallet-evm (secp256k1), with a rate
 # limit too high to matter), runs vault-bench against the token and the
 # daemon in one run (raw C_Sign, pv_sign, vaultd's sign and JWT issuance and
@@ -83,14 +84,20 @@ if [ -n "$vaultd" ]; then
 	# knows them at once (others are made by vault-bench and appear in
 	# vaultd within its metadata refresh interval; vault-bench waits).
 	# audit-hmac: the token key MACing the audit log's checkpoints.
-	for alg in p256 ed25519 secp256k1 rsa2048 audit-hmac wallet-solana wallet-evm; do
+	# One purpose per key: bench-ALG signs raw input (sign), bench-ALG-jwt
+	# issues JWTs (jwt), the wallet keys sign transactions (solana, evm).
+	for spec in p256:sign ed25519:sign secp256k1:sign rsa2048:sign \
+		p256-jwt:jwt ed25519-jwt:jwt secp256k1-jwt:jwt rsa2048-jwt:jwt \
+		audit-hmac:audit wallet-solana:solana wallet-evm:evm; do
+		alg=${spec%%:*} purpose=${spec#*:}
 		name=bench-$alg
 		case $alg in
 		audit-hmac) name=audit-hmac alg=hmac-sha256 ;;
 		wallet-solana) alg=ed25519 ;;
 		wallet-evm) alg=secp256k1 ;;
+		*-jwt) alg=${alg%-jwt} ;;
 		esac
-		"$top_builddir/vaultctl" key create "$name" --alg "$alg" >/dev/null 2>"$tmp/vaultctl.err" || {
+		"$top_builddir/vaultctl" key create "$name" --alg "$alg" --purpose "$purpose" >/dev/null 2>"$tmp/vaultctl.err" || {
 			cat "$tmp/vaultctl.err" >&2
 			exit 1
 		}
@@ -118,7 +125,8 @@ if [ -n "$vaultd" ]; then
       "rules": [
         { "ops": ["wallet.read", "wallet.sign"], "keys": ["bench-wallet-*"],
           "chain_ids": [1], "max_value_wei": "1000000000000000000" },
-        { "ops": ["sign", "jwt.issue"], "keys": ["bench-*"] }
+        { "ops": ["jwt.issue"], "keys": ["bench-*-jwt"] },
+        { "ops": ["sign"], "keys": ["bench-p*", "bench-ed*", "bench-secp*", "bench-rsa*"] }
       ],
       "rate": { "per_second": 1000000, "burst": 1000000 } }
   ]

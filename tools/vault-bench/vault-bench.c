@@ -59,9 +59,10 @@ static const struct {
 	const char *name; /* --wallet item, row label */
 	const char *key;  /* the key bench.sh makes */
 	pv_alg alg;
+	pv_key_purpose purpose;
 } wallet_info[WALLET_N] = {
-    {"wallet-solana-tx", "bench-wallet-solana", PV_ALG_ED25519},
-    {"wallet-evm-tx", "bench-wallet-evm", PV_ALG_SECP256K1},
+    {"wallet-solana-tx", "bench-wallet-solana", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
+    {"wallet-evm-tx", "bench-wallet-evm", PV_ALG_SECP256K1, PV_PURPOSE_EVM},
 };
 
 struct wallet_row {
@@ -222,23 +223,24 @@ parse_args(int argc, char **argv, struct config *c)
 	return optind == argc ? 0 : -1;
 }
 
-/* Create bench-ALG, or reuse it from an earlier run; sign once to warm up. */
+/* Create a key of alg for purpose (bench-ALG, bench-ALG-jwt, the wallet
+ * keys), or reuse it from an earlier run; sign once to warm up. */
 static pv_err
-prepare_key(pv_keystore *ks, pv_alg alg, const char *name, p11_obj *obj)
+prepare_key(pv_keystore *ks, pv_alg alg, pv_key_purpose purpose, const char *name, p11_obj *obj)
 {
-	struct pv_sign_opts opts = {.purpose = PV_PURPOSE_SIGN};
+	struct pv_sign_opts opts = {.purpose = purpose};
 	struct pv_key *key = NULL;
 	struct pv_key_version ver;
 	struct pv_sig sig;
 	pv_err r;
 
-	r = pv_keys_create(ks, name, alg, PV_PURPOSE_SIGN, &key);
+	r = pv_keys_create(ks, name, alg, purpose, &key);
 	if (r == PV_ERR_EXISTS)
 		r = pv_keys_get(ks, name, &key);
 	if (r != PV_OK)
 		goto out;
-	if (key->alg != alg) {
-		pv_err_set_detail("key %s exists with another algorithm", name);
+	if (key->alg != alg || key->purpose != purpose) {
+		pv_err_set_detail("key %s exists with another algorithm or purpose", name);
 		r = PV_ERR_EXISTS;
 		goto out;
 	}
@@ -387,10 +389,11 @@ run_http(struct bench_job *job, pv_secret *req, const char *expect, struct bench
 	return r;
 }
 
-/* The sign and JWT requests for one key, warmed up. */
+/* The sign request for the sign key and the JWT request for the jwt key of
+ * one algorithm (one purpose per key), warmed up. */
 static pv_err
-http_requests(const struct config *c, pv_secret *bearer, size_t blen, const char *name, pv_secret **sign_req,
-	      pv_secret **jwt_req)
+http_requests(const struct config *c, pv_secret *bearer, size_t blen, const char *name, const char *jwt_name,
+	      pv_secret **sign_req, pv_secret **jwt_req)
 {
 	char path[PV_KEY_NAME_MAX + 32], body[256];
 	char *b64 = NULL;
@@ -403,7 +406,7 @@ http_requests(const struct config *c, pv_secret *bearer, size_t blen, const char
 	if ((r = build_request(bearer, blen, path, body, sign_req)) != PV_OK ||
 	    (r = http_warm_up(c->vaultd, *sign_req, "\"signature_b64\"", NULL)) != PV_OK)
 		goto out;
-	snprintf(path, sizeof(path), "/v1/jwt/%s/issue", name);
+	snprintf(path, sizeof(path), "/v1/jwt/%s/issue", jwt_name);
 	snprintf(body, sizeof(body), "{\"claims\":{\"sub\":\"vault-bench\"},\"ttl\":60}");
 	if ((r = build_request(bearer, blen, path, body, jwt_req)) != PV_OK ||
 	    (r = http_warm_up(c->vaultd, *jwt_req, "\"token\"", NULL)) != PV_OK)
@@ -456,7 +459,7 @@ wallet_prepare(pv_keystore *ks, const struct config *c, pv_secret *bearer, size_
 	size_t pklen = sizeof(pk);
 	pv_err r;
 
-	if ((r = prepare_key(ks, wallet_info[w].alg, name, &job->obj)) != PV_OK ||
+	if ((r = prepare_key(ks, wallet_info[w].alg, wallet_info[w].purpose, name, &job->obj)) != PV_OK ||
 	    (r = key_public(ks, name, &pub)) != PV_OK)
 		goto out;
 	if (w == WALLET_SOLANA_TX) {
@@ -735,8 +738,9 @@ run_all(pv_keystore *ks, const struct config *c, struct row *rows, size_t *nrows
 	size_t *nwrows)
 {
 	struct bench_job job = {.ks = ks, .seconds = c->seconds, .http_socket = c->vaultd};
-	char name[PV_KEY_NAME_MAX + 1];
+	char name[PV_KEY_NAME_MAX + 1], jwt_name[PV_KEY_NAME_MAX + 1];
 	pv_secret *bearer = NULL, *sign_req = NULL, *jwt_req = NULL;
+	p11_obj jwt_obj;
 	size_t blen = 0;
 	struct row *w;
 	pv_err r = PV_OK;
@@ -746,15 +750,18 @@ run_all(pv_keystore *ks, const struct config *c, struct row *rows, size_t *nrows
 		goto out;
 	for (size_t a = 0; a < c->nalgs; a++) {
 		snprintf(name, sizeof(name), "bench-%s", pv_alg_info(c->algs[a])->name);
+		snprintf(jwt_name, sizeof(jwt_name), "bench-%s-jwt", pv_alg_info(c->algs[a])->name);
 		job.name = name;
 		job.alg = c->algs[a];
-		if ((r = prepare_key(ks, c->algs[a], name, &job.obj)) != PV_OK)
+		if ((r = prepare_key(ks, c->algs[a], PV_PURPOSE_SIGN, name, &job.obj)) != PV_OK ||
+		    (c->vaultd != NULL &&
+		     (r = prepare_key(ks, c->algs[a], PV_PURPOSE_JWT, jwt_name, &jwt_obj)) != PV_OK))
 			goto out;
 		pv_secret_free(sign_req);
 		pv_secret_free(jwt_req);
 		sign_req = jwt_req = NULL;
 		if (c->vaultd != NULL &&
-		    (r = http_requests(c, bearer, blen, name, &sign_req, &jwt_req)) != PV_OK)
+		    (r = http_requests(c, bearer, blen, name, jwt_name, &sign_req, &jwt_req)) != PV_OK)
 			goto out;
 		for (size_t t = 0; t < c->nthreads; t++) {
 			w = &rows[(*nrows)++];
