@@ -152,18 +152,16 @@ keys_match(const struct pv_config_rule *ru, const char *key_name)
 }
 
 pv_err
-pv_policy_allow(pv_policy *p, const pv_client *client, const char *op, const char *key_name,
-		pv_policy_decision *d)
+pv_policy_allow(pv_policy *p, const pv_client *client, pv_op o, const char *key_name, pv_policy_decision *d)
 {
 	const struct pv_config_client *c;
-	pv_op o;
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
 	d->rule_index = SIZE_MAX;
-	if (!owns(p, client) || op == NULL)
+	if (!owns(p, client))
 		return PV_ERR_USAGE;
-	if (pv_op_from_name(op, &o) != PV_OK) {
+	if ((unsigned)o >= PV_OP_COUNT) {
 		pv_err_set_detail("unknown operation");
 		return PV_ERR_USAGE;
 	}

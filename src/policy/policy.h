@@ -63,13 +63,14 @@ pv_err pv_policy_authenticate(pv_policy *p, const struct pv_peer *peer, const ch
 			      const pv_client **out) PV_WUR;
 
 /*
- * May client do op ("sign", "jwt.issue", ...) on key_name? key_name NULL
- * asks about a listing (allowed only for jwks, keys.read, secrets.list and
- * reload: granted by any rule with the op, whatever its keys; the caller
- * then asks again per key it lists). PV_OK fills d; PV_ERR_FORBIDDEN when
- * denied; PV_ERR_USAGE for an unknown op or a missing key name.
+ * May client do op (PV_OP_SIGN, PV_OP_JWT_ISSUE, ...) on key_name? key_name
+ * NULL asks about a listing (allowed only for jwks, keys.read, secrets.list
+ * and reload: granted by any rule with the op, whatever its keys; the
+ * caller then asks again per key it lists). PV_OK fills d; PV_ERR_FORBIDDEN
+ * when denied; PV_ERR_USAGE for an op out of range or a missing key name.
+ * vaultd asks only through its keeper (src/vaultd/keeper_policy.c).
  */
-pv_err pv_policy_allow(pv_policy *p, const pv_client *client, const char *op, const char *key_name,
+pv_err pv_policy_allow(pv_policy *p, const pv_client *client, pv_op op, const char *key_name,
 		       pv_policy_decision *d) PV_WUR;
 
 /*

@@ -178,7 +178,12 @@ test_allow_table(void **state)
 	for (i = 0; i < PV_NELEM(allow_cases); i++) {
 		const struct allow_case *c = &allow_cases[i];
 		pv_policy_decision d;
-		pv_err r = pv_policy_allow(f->pol, who[c->who], c->op, c->key, &d);
+		pv_op op = PV_OP_COUNT; /* out of range: an unknown name */
+		pv_err r;
+
+		if (pv_op_from_name(c->op, &op) != PV_OK)
+			op = PV_OP_COUNT;
+		r = pv_policy_allow(f->pol, who[c->who], op, c->key, &d);
 
 		if (r != c->want)
 			fail_msg("case %zu (%s %s): got %d want %d", i, c->op, c->key ? c->key : "-", (int)r,
@@ -194,7 +199,7 @@ test_caps(void **state)
 	struct fixture *f = *state;
 	pv_policy_decision d;
 
-	assert_int_equal(pv_policy_allow(f->pol, f->wallet, "wallet.sign", "wallet-eth", &d), PV_OK);
+	assert_int_equal(pv_policy_allow(f->pol, f->wallet, PV_OP_WALLET_SIGN, "wallet-eth", &d), PV_OK);
 	assert_int_equal(d.n_chain_ids, 2);
 	assert_int_equal(d.chain_ids[0], 1);
 	assert_int_equal(d.chain_ids[1], 8453);
@@ -202,16 +207,16 @@ test_caps(void **state)
 	assert_int_equal(d.max_ttl, 0);
 	assert_int_equal(d.n_audiences, 0);
 	/* the second rule has no caps: they are not merged from the first */
-	assert_int_equal(pv_policy_allow(f->pol, f->wallet, "wallet.sign", "cold", &d), PV_OK);
+	assert_int_equal(pv_policy_allow(f->pol, f->wallet, PV_OP_WALLET_SIGN, "cold", &d), PV_OK);
 	assert_int_equal(d.n_chain_ids, 0);
 	assert_null(d.max_value_wei);
-	assert_int_equal(pv_policy_allow(f->pol, f->auth, "jwt.issue", "jwt-b", &d), PV_OK);
+	assert_int_equal(pv_policy_allow(f->pol, f->auth, PV_OP_JWT_ISSUE, "jwt-b", &d), PV_OK);
 	assert_int_equal(d.max_ttl, 900);
 	assert_int_equal(d.n_audiences, 2);
 	assert_string_equal(d.audiences[0], "api");
 	assert_string_equal(d.audiences[1], "web");
 	/* a denial leaves no caps behind */
-	assert_int_equal(pv_policy_allow(f->pol, f->auth, "jwt.issue", "jwt-z", &d), PV_ERR_FORBIDDEN);
+	assert_int_equal(pv_policy_allow(f->pol, f->auth, PV_OP_JWT_ISSUE, "jwt-z", &d), PV_ERR_FORBIDDEN);
 	assert_int_equal(d.max_ttl, 0);
 	assert_int_equal(d.n_audiences, 0);
 }

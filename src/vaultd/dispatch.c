@@ -10,31 +10,15 @@
 #include "vaultd/handlers.h"
 #include "vaultd/metrics.h"
 
-static vd_handler *const handlers[VD_R_COUNT] = {
-    [VD_R_HEALTH] = vd_h_health,
-    [VD_R_READY] = vd_h_ready,
-    [VD_R_METRICS] = vd_h_metrics,
-    [VD_R_JWKS] = vd_h_jwks,
-    [VD_R_RELOAD] = vd_h_reload,
-    [VD_R_KEYS_LIST] = vd_h_keys_list,
-    [VD_R_KEY_GET] = vd_h_key_get,
-    [VD_R_KEY_SIGN] = vd_h_sign,
-    [VD_R_KEY_VERIFY] = vd_h_verify,
-    [VD_R_JWT_ISSUE] = vd_h_jwt_issue,
-    [VD_R_JWT_VERIFY] = vd_h_jwt_verify,
-    [VD_R_DERIVE] = vd_h_derive,
-    [VD_R_ECDH] = vd_h_ecdh,
-    [VD_R_SECRETS_LIST] = vd_h_secrets_list,
-    [VD_R_SECRET_GET] = vd_h_secret_get,
-    [VD_R_WALLET_SOLANA_ADDRESS] = vd_h_wallet_solana_address,
-    [VD_R_WALLET_SOLANA_SIGN_TX] = vd_h_wallet_solana_sign_tx,
-    [VD_R_WALLET_SOLANA_SIGN_MESSAGE] = vd_h_wallet_solana_sign_message,
-    [VD_R_WALLET_EVM_ADDRESS] = vd_h_wallet_evm_address,
-    [VD_R_WALLET_EVM_SIGN_TX] = vd_h_wallet_evm_sign_tx,
-    [VD_R_WALLET_EVM_SIGN_MESSAGE] = vd_h_wallet_evm_sign_message,
-    [VD_R_WALLET_EVM_SIGN_DIGEST] = vd_h_wallet_evm_sign_digest,
-    [VD_R_WALLET_EVM_SIGN_TYPED_DATA] = vd_h_wallet_evm_sign_typed_data,
-};
+#define VD_HANDLER_ROW(id, method, pattern, param, label, op, flags, handler) [VD_R_##id] = handler,
+static vd_handler *const handlers[VD_R_COUNT] = {VD_ROUTES(VD_HANDLER_ROW)};
+#undef VD_HANDLER_ROW
+
+vd_handler *
+vd_route_handler(enum vd_route_id id)
+{
+	return (unsigned)id < VD_R_COUNT ? handlers[id] : NULL;
+}
 
 void
 vd_fail(struct vd_ctx *c, pv_err e)
@@ -200,17 +184,18 @@ admit(struct vd_ctx *c)
 		/* keys.read (any rule granting it) or the admin role */
 		r = pv_client_role(c->client) == PV_ROLE_ADMIN
 			? PV_OK
-			: pv_policy_allow(pol, c->client, "keys.read", NULL, &c->decision);
+			: pv_policy_allow(pol, c->client, rt->op, NULL, &c->decision);
 	} else {
-		r = pv_policy_allow(pol, c->client, rt->policy_op, c->name, &c->decision);
+		r = pv_policy_allow(pol, c->client, rt->op, c->name, &c->decision);
 	}
 	if (c->d->metrics != NULL)
 		vd_metrics_decision(c->d->metrics, r == PV_OK);
 	if (r != PV_OK) {
 		if (c->name != NULL)
-			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s '%s'", rt->op, c->name);
+			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s '%s'", rt->label,
+					c->name);
 		else
-			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s", rt->op);
+			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s", rt->label);
 		return 0;
 	}
 	return 1;
@@ -233,7 +218,7 @@ vd_dispatch(struct vd_daemon *d, const struct vd_req *req, struct vd_resp *resp)
 	pv_err_clear_detail();
 	m = vd_route_match(req->method, req->path, &c.route, name);
 	if (c.route != NULL)
-		op = c.route->op;
+		op = c.route->label;
 	switch (m) {
 	case VD_MATCH_NO_PATH:
 		vd_reply_error(resp, 404, "not_found", "no such endpoint");
@@ -286,7 +271,7 @@ vd_dispatch_reject(struct vd_daemon *d, const struct vd_req *req, unsigned statu
 	c.resp = resp;
 	/* the label of the endpoint asked for, if any; the name is audited */
 	if (vd_route_match(req->method, req->path, &c.route, name) != VD_MATCH_NO_PATH)
-		op = c.route->op;
+		op = c.route->label;
 	if (c.route != NULL && c.route->param != VD_PARAM_NONE && name[0] != '\0')
 		c.name = name;
 	vd_reply_error(resp, status, code, message);

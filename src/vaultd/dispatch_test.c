@@ -128,34 +128,14 @@ stub_handler(struct vd_ctx *c)
 	cJSON_Delete(o);
 }
 
-#define STUB(fn)                                                                                             \
-	void fn(struct vd_ctx *c)                                                                            \
+/* Every handler of the route table is the stub. */
+#define STUB_ROW(id, method, pattern, param, label, op, flags, handler)                                      \
+	void handler(struct vd_ctx *c)                                                                       \
 	{                                                                                                    \
 		stub_handler(c);                                                                             \
 	}
-STUB(vd_h_health)
-STUB(vd_h_ready)
-STUB(vd_h_metrics)
-STUB(vd_h_reload)
-STUB(vd_h_keys_list)
-STUB(vd_h_key_get)
-STUB(vd_h_sign)
-STUB(vd_h_verify)
-STUB(vd_h_jwt_issue)
-STUB(vd_h_jwt_verify)
-STUB(vd_h_jwks)
-STUB(vd_h_derive)
-STUB(vd_h_ecdh)
-STUB(vd_h_secrets_list)
-STUB(vd_h_secret_get)
-STUB(vd_h_wallet_solana_address)
-STUB(vd_h_wallet_solana_sign_tx)
-STUB(vd_h_wallet_solana_sign_message)
-STUB(vd_h_wallet_evm_address)
-STUB(vd_h_wallet_evm_sign_tx)
-STUB(vd_h_wallet_evm_sign_message)
-STUB(vd_h_wallet_evm_sign_digest)
-STUB(vd_h_wallet_evm_sign_typed_data)
+VD_ROUTES(STUB_ROW)
+#undef STUB_ROW
 
 /* ---- fixture ---- */
 
@@ -384,6 +364,37 @@ test_handler_without_reply(void **state)
 	vd_resp_clear(&r);
 }
 
+/* The handler table is made from the route table: every route has one,
+ * and it is the handler its row names (here every row names the stub, so
+ * the stub must see the route it was called for). */
+static void
+test_every_route_has_a_handler(void **state)
+{
+	const struct vd_route *t;
+	size_t n, i;
+
+	(void)state;
+	t = vd_route_table(&n);
+	assert_int_equal(n, VD_R_COUNT);
+	for (i = 0; i < n; i++) {
+		struct vd_ctx c;
+		struct vd_resp r;
+
+		assert_non_null(vd_route_handler(t[i].id));
+		memset(&c, 0, sizeof(c));
+		memset(&r, 0, sizeof(r));
+		memset(&handled, 0, sizeof(handled));
+		c.d = &daemon_;
+		c.route = &t[i];
+		c.resp = &r;
+		vd_route_handler(t[i].id)(&c);
+		assert_int_equal(handled.called, 1);
+		assert_int_equal(handled.id, t[i].id);
+		vd_resp_clear(&r);
+	}
+	assert_null(vd_route_handler(VD_R_COUNT));
+}
+
 static void
 test_reject(void **state)
 {
@@ -415,7 +426,7 @@ main(void)
 	    cmocka_unit_test(test_routing_refusals), cmocka_unit_test(test_public_and_ready),
 	    cmocka_unit_test(test_authentication),   cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_rate_limit),       cmocka_unit_test(test_handler_without_reply),
-	    cmocka_unit_test(test_reject),
+	    cmocka_unit_test(test_reject),           cmocka_unit_test(test_every_route_has_a_handler),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -118,7 +118,7 @@ vd_h_keys_list(struct vd_ctx *c)
 	}
 	for (i = 0; i < n; i++) {
 		/* only the keys this client may read */
-		if (pv_policy_allow(c->gen->policy, c->client, "keys.read", keys[i]->name, &dec) != PV_OK)
+		if (pv_policy_allow(c->gen->policy, c->client, PV_OP_KEYS_READ, keys[i]->name, &dec) != PV_OK)
 			continue;
 		if ((r = key_json(c, keys[i], origins[i], 0, &k)) != PV_OK) {
 			vd_fail(c, r);

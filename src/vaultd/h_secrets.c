@@ -26,7 +26,7 @@ vd_h_secrets_list(struct vd_ctx *c)
 	for (i = 0; i < n; i++) {
 		vd_secrets_info(s, i, &info);
 		/* names only, and only those the client's rules cover */
-		if (pv_policy_allow(c->gen->policy, c->client, "secrets.list", info.name, &dec) != PV_OK)
+		if (pv_policy_allow(c->gen->policy, c->client, PV_OP_SECRETS_LIST, info.name, &dec) != PV_OK)
 			continue;
 		if ((e = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(arr, e)) {
 			cJSON_Delete(e);

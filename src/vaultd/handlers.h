@@ -55,34 +55,12 @@ pv_err vd_body(struct vd_ctx *c, const char *const *members, int allow_empty, vd
 /* Look up c->name (404 key_not_found reply on failure); sets key_exists. */
 pv_err vd_key(struct vd_ctx *c, struct pv_key **key) PV_WUR;
 
-/* h_service.c */
-void vd_h_health(struct vd_ctx *c);
-void vd_h_ready(struct vd_ctx *c);
-void vd_h_metrics(struct vd_ctx *c);
-void vd_h_reload(struct vd_ctx *c);
-/* h_keys.c */
-void vd_h_keys_list(struct vd_ctx *c);
-void vd_h_key_get(struct vd_ctx *c);
-void vd_h_sign(struct vd_ctx *c);
-void vd_h_verify(struct vd_ctx *c);
-/* h_jwt.c */
-void vd_h_jwt_issue(struct vd_ctx *c);
-void vd_h_jwt_verify(struct vd_ctx *c);
-void vd_h_jwks(struct vd_ctx *c);
-/* h_derive.c */
-void vd_h_derive(struct vd_ctx *c);
-void vd_h_ecdh(struct vd_ctx *c);
-/* h_secrets.c */
-void vd_h_secrets_list(struct vd_ctx *c);
-void vd_h_secret_get(struct vd_ctx *c);
-/* h_wallet.c (addresses, Solana), h_wallet_evm.c */
-void vd_h_wallet_solana_address(struct vd_ctx *c);
-void vd_h_wallet_solana_sign_tx(struct vd_ctx *c);
-void vd_h_wallet_solana_sign_message(struct vd_ctx *c);
-void vd_h_wallet_evm_address(struct vd_ctx *c);
-void vd_h_wallet_evm_sign_tx(struct vd_ctx *c);
-void vd_h_wallet_evm_sign_message(struct vd_ctx *c);
-void vd_h_wallet_evm_sign_digest(struct vd_ctx *c);
-void vd_h_wallet_evm_sign_typed_data(struct vd_ctx *c);
+/* The handlers (h_*.c), one per row of the route table (routes.h). */
+#define VD_HANDLER_DECL(id, method, pattern, param, label, op, flags, handler) void handler(struct vd_ctx *c);
+VD_ROUTES(VD_HANDLER_DECL)
+#undef VD_HANDLER_DECL
+
+/* The handler of a route (the table dispatch.c runs). */
+vd_handler *vd_route_handler(enum vd_route_id id);
 
 #endif

@@ -4,45 +4,15 @@
 
 #include "vaultd/routes.h"
 
-/* Order matters only for readability: a path matches at most one shape. */
-static const struct vd_route routes[] = {
-    {VD_R_HEALTH, "GET", "/v1/health", VD_PARAM_NONE, "health", NULL, VD_RF_PUBLIC | VD_RF_UNREADY},
-    {VD_R_READY, "GET", "/v1/ready", VD_PARAM_NONE, "ready", NULL, VD_RF_PUBLIC | VD_RF_UNREADY},
-    {VD_R_METRICS, "GET", "/metrics", VD_PARAM_NONE, "metrics", NULL, VD_RF_METRICS | VD_RF_UNREADY},
-    {VD_R_JWKS, "GET", "/.well-known/jwks.json", VD_PARAM_NONE, "jwks", NULL, VD_RF_PUBLIC},
-    {VD_R_RELOAD, "POST", "/v1/admin/reload", VD_PARAM_NONE, "reload", "reload", 0},
-    {VD_R_KEYS_LIST, "GET", "/v1/keys", VD_PARAM_NONE, "keys.read", "keys.read", 0},
-    {VD_R_KEY_GET, "GET", "/v1/keys/{name}", VD_PARAM_KEY, "keys.read", "keys.read", 0},
-    {VD_R_KEY_SIGN, "POST", "/v1/keys/{name}/sign", VD_PARAM_KEY, "sign", "sign", 0},
-    {VD_R_KEY_VERIFY, "POST", "/v1/keys/{name}/verify", VD_PARAM_KEY, "verify", "verify", 0},
-    {VD_R_JWT_ISSUE, "POST", "/v1/jwt/{name}/issue", VD_PARAM_KEY, "jwt.issue", "jwt.issue", 0},
-    {VD_R_JWT_VERIFY, "POST", "/v1/jwt/verify", VD_PARAM_NONE, "jwt.verify", NULL, VD_RF_NOPOLICY},
-    {VD_R_DERIVE, "POST", "/v1/derive/{name}", VD_PARAM_KEY, "derive", "derive", 0},
-    {VD_R_ECDH, "POST", "/v1/ecdh/{name}", VD_PARAM_KEY, "ecdh", "ecdh", 0},
-    {VD_R_SECRETS_LIST, "GET", "/v1/secrets", VD_PARAM_NONE, "secrets.list", "secrets.list", 0},
-    {VD_R_SECRET_GET, "GET", "/v1/secrets/{name}", VD_PARAM_SECRET, "secrets.read", "secrets.read", 0},
-    {VD_R_WALLET_SOLANA_ADDRESS, "GET", "/v1/wallet/{name}/solana/address", VD_PARAM_KEY, "wallet.read",
-     "wallet.read", 0},
-    {VD_R_WALLET_SOLANA_SIGN_TX, "POST", "/v1/wallet/{name}/solana/sign-transaction", VD_PARAM_KEY,
-     "wallet.sign", "wallet.sign", 0},
-    {VD_R_WALLET_SOLANA_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/solana/sign-message", VD_PARAM_KEY,
-     "wallet.sign", "wallet.sign", 0},
-    {VD_R_WALLET_EVM_ADDRESS, "GET", "/v1/wallet/{name}/evm/address", VD_PARAM_KEY, "wallet.read",
-     "wallet.read", 0},
-    {VD_R_WALLET_EVM_SIGN_TX, "POST", "/v1/wallet/{name}/evm/sign-transaction", VD_PARAM_KEY, "wallet.sign",
-     "wallet.sign", 0},
-    {VD_R_WALLET_EVM_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/evm/sign-message", VD_PARAM_KEY, "wallet.sign",
-     "wallet.sign", 0},
-    {VD_R_WALLET_EVM_SIGN_DIGEST, "POST", "/v1/wallet/{name}/evm/sign-digest", VD_PARAM_KEY, "wallet.sign",
-     "wallet.sign", 0},
-    {VD_R_WALLET_EVM_SIGN_TYPED_DATA, "POST", "/v1/wallet/{name}/evm/sign-typed-data", VD_PARAM_KEY,
-     "wallet.sign", "wallet.sign", 0},
-};
+#define VD_ROUTE_ROW(id, method, pattern, param, label, op, flags, handler)                                  \
+	{VD_R_##id, method, pattern, VD_PARAM_##param, label, op, flags},
+static const struct vd_route routes[] = {VD_ROUTES(VD_ROUTE_ROW)};
+#undef VD_ROUTE_ROW
 
 const struct vd_route *
 vd_route_table(size_t *n)
 {
-	*n = sizeof(routes) / sizeof(routes[0]);
+	*n = PV_NELEM(routes);
 	return routes;
 }
 
@@ -128,7 +98,7 @@ vd_route_match(const char *method, const char *path, const struct vd_route **rou
 	plen = strnlen(path, VD_PATH_MAX + 1);
 	if (plen > VD_PATH_MAX)
 		return VD_MATCH_NO_PATH;
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (i = 0; i < PV_NELEM(routes); i++) {
 		const struct vd_route *r = &routes[i];
 
 		if (!shape_matches(r, path, plen, &seg, &seglen))

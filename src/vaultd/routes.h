@@ -1,6 +1,6 @@
 /*
  * vaultd's route table: method + path (with at most one {name} segment) to
- * an endpoint, its operation label and the policy operation it needs.
+ * an endpoint, its label, its typed policy operation and its handler.
  * Pure string matching, no daemon state, so it is unit-tested alone.
  */
 #ifndef PV_VAULTD_ROUTES_H
@@ -8,33 +8,7 @@
 
 #include <stddef.h>
 
-enum vd_route_id {
-	VD_R_HEALTH = 0,
-	VD_R_READY,
-	VD_R_METRICS,
-	VD_R_JWKS,
-	VD_R_RELOAD,
-	VD_R_KEYS_LIST,
-	VD_R_KEY_GET,
-	VD_R_KEY_SIGN,
-	VD_R_KEY_VERIFY,
-	VD_R_JWT_ISSUE,
-	VD_R_JWT_VERIFY,
-	VD_R_DERIVE,
-	VD_R_ECDH,
-	VD_R_SECRETS_LIST,
-	VD_R_SECRET_GET,
-	/* wallet: one route per chain, so an unknown {chain} is a 404 */
-	VD_R_WALLET_SOLANA_ADDRESS,
-	VD_R_WALLET_SOLANA_SIGN_TX,
-	VD_R_WALLET_SOLANA_SIGN_MESSAGE,
-	VD_R_WALLET_EVM_ADDRESS,
-	VD_R_WALLET_EVM_SIGN_TX,
-	VD_R_WALLET_EVM_SIGN_MESSAGE,
-	VD_R_WALLET_EVM_SIGN_DIGEST,
-	VD_R_WALLET_EVM_SIGN_TYPED_DATA,
-	VD_R_COUNT
-};
+#include "config/vaultd_config.h"
 
 /* What the {name} segment names. */
 enum vd_param {
@@ -45,16 +19,72 @@ enum vd_param {
 
 #define VD_RF_PUBLIC   1u /* no identity needed */
 #define VD_RF_UNREADY  2u /* answered before the daemon is ready */
-#define VD_RF_METRICS  4u /* keys.read without a key, or role admin */
+#define VD_RF_METRICS  4u /* its op asked without a key, or role admin */
 #define VD_RF_NOPOLICY 8u /* any authenticated client (no operation needed) */
+
+/* The op of a route that needs none (VD_RF_PUBLIC or VD_RF_NOPOLICY). */
+#define VD_NO_OP PV_OP_COUNT
+
+/*
+ * The route table, the only list of vaultd's endpoints: one row per
+ * endpoint, X(ID, METHOD, PATTERN, PARAM, LABEL, OP, FLAGS, HANDLER).
+ * It makes the route enum (VD_R_<ID>), the table below (routes.c), the
+ * handler table (dispatch.c) and the handlers' prototypes (handlers.h), so
+ * a route cannot exist without its operation and its handler
+ * (routes_test.c, dispatch_test.c). LABEL names the request in the audit
+ * log and the metrics; OP is the typed policy operation (pv_op) that the
+ * keeper decides on, or VD_NO_OP with VD_RF_PUBLIC / VD_RF_NOPOLICY.
+ * Order matters only for readability: a path matches at most one shape.
+ * Wallet: one route per chain, so an unknown {chain} is a 404.
+ */
+#define VD_ROUTES(X)                                                                                         \
+	X(HEALTH, "GET", "/v1/health", NONE, "health", VD_NO_OP, VD_RF_PUBLIC | VD_RF_UNREADY, vd_h_health)  \
+	X(READY, "GET", "/v1/ready", NONE, "ready", VD_NO_OP, VD_RF_PUBLIC | VD_RF_UNREADY, vd_h_ready)      \
+	X(METRICS, "GET", "/metrics", NONE, "metrics", PV_OP_KEYS_READ, VD_RF_METRICS | VD_RF_UNREADY,       \
+	  vd_h_metrics)                                                                                      \
+	X(JWKS, "GET", "/.well-known/jwks.json", NONE, "jwks", VD_NO_OP, VD_RF_PUBLIC, vd_h_jwks)            \
+	X(RELOAD, "POST", "/v1/admin/reload", NONE, "reload", PV_OP_RELOAD, 0, vd_h_reload)                  \
+	X(KEYS_LIST, "GET", "/v1/keys", NONE, "keys.read", PV_OP_KEYS_READ, 0, vd_h_keys_list)               \
+	X(KEY_GET, "GET", "/v1/keys/{name}", KEY, "keys.read", PV_OP_KEYS_READ, 0, vd_h_key_get)             \
+	X(KEY_SIGN, "POST", "/v1/keys/{name}/sign", KEY, "sign", PV_OP_SIGN, 0, vd_h_sign)                   \
+	X(KEY_VERIFY, "POST", "/v1/keys/{name}/verify", KEY, "verify", PV_OP_VERIFY, 0, vd_h_verify)         \
+	X(JWT_ISSUE, "POST", "/v1/jwt/{name}/issue", KEY, "jwt.issue", PV_OP_JWT_ISSUE, 0, vd_h_jwt_issue)   \
+	X(JWT_VERIFY, "POST", "/v1/jwt/verify", NONE, "jwt.verify", VD_NO_OP, VD_RF_NOPOLICY,                \
+	  vd_h_jwt_verify)                                                                                   \
+	X(DERIVE, "POST", "/v1/derive/{name}", KEY, "derive", PV_OP_DERIVE, 0, vd_h_derive)                  \
+	X(ECDH, "POST", "/v1/ecdh/{name}", KEY, "ecdh", PV_OP_ECDH, 0, vd_h_ecdh)                            \
+	X(SECRETS_LIST, "GET", "/v1/secrets", NONE, "secrets.list", PV_OP_SECRETS_LIST, 0,                   \
+	  vd_h_secrets_list)                                                                                 \
+	X(SECRET_GET, "GET", "/v1/secrets/{name}", SECRET, "secrets.read", PV_OP_SECRETS_READ, 0,            \
+	  vd_h_secret_get)                                                                                   \
+	X(WALLET_SOLANA_ADDRESS, "GET", "/v1/wallet/{name}/solana/address", KEY, "wallet.read",              \
+	  PV_OP_WALLET_READ, 0, vd_h_wallet_solana_address)                                                  \
+	X(WALLET_SOLANA_SIGN_TX, "POST", "/v1/wallet/{name}/solana/sign-transaction", KEY, "wallet.sign",    \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_solana_sign_tx)                                                  \
+	X(WALLET_SOLANA_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/solana/sign-message", KEY, "wallet.sign",   \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_solana_sign_message)                                             \
+	X(WALLET_EVM_ADDRESS, "GET", "/v1/wallet/{name}/evm/address", KEY, "wallet.read", PV_OP_WALLET_READ, \
+	  0, vd_h_wallet_evm_address)                                                                        \
+	X(WALLET_EVM_SIGN_TX, "POST", "/v1/wallet/{name}/evm/sign-transaction", KEY, "wallet.sign",          \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_evm_sign_tx)                                                     \
+	X(WALLET_EVM_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/evm/sign-message", KEY, "wallet.sign",         \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_evm_sign_message)                                                \
+	X(WALLET_EVM_SIGN_DIGEST, "POST", "/v1/wallet/{name}/evm/sign-digest", KEY, "wallet.sign",           \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_evm_sign_digest)                                                 \
+	X(WALLET_EVM_SIGN_TYPED_DATA, "POST", "/v1/wallet/{name}/evm/sign-typed-data", KEY, "wallet.sign",   \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_evm_sign_typed_data)
+
+#define VD_ROUTE_ENUM(id, method, pattern, param, label, op, flags, handler) VD_R_##id,
+enum vd_route_id { VD_ROUTES(VD_ROUTE_ENUM) VD_R_COUNT };
+#undef VD_ROUTE_ENUM
 
 struct vd_route {
 	enum vd_route_id id;
 	const char *method;
 	const char *pattern; /* "/v1/keys/{name}/sign" */
 	enum vd_param param;
-	const char *op;        /* label for the audit log and metrics */
-	const char *policy_op; /* pv_policy_allow operation; NULL: see flags */
+	const char *label; /* the request's op in the audit log and metrics */
+	pv_op op;          /* what the policy decides on; VD_NO_OP: see flags */
 	unsigned flags;
 };
 

@@ -187,7 +187,13 @@ test_long_path(void **state)
 	assert_int_equal(match("GET", path, &id, name), VD_MATCH_BAD_NAME);
 }
 
-/* The table itself: unique method+pattern, labels and policy ops set. */
+/*
+ * The table itself (made by VD_ROUTES): one row per enum value, in order;
+ * unique method+pattern; every route has a label and exactly one way to
+ * be authorized: a typed operation in range, or an explicit flag saying
+ * it needs none. A route without a key asks about a keyless operation,
+ * and a route's audit label is its operation's name (docs/api.md §2).
+ */
 static void
 test_table(void **state)
 {
@@ -197,13 +203,25 @@ test_table(void **state)
 	(void)state;
 	assert_int_equal(n, VD_R_COUNT);
 	for (i = 0; i < n; i++) {
+		int has_op = t[i].op != VD_NO_OP,
+		    no_policy = !!(t[i].flags & (VD_RF_PUBLIC | VD_RF_NOPOLICY));
+
 		assert_int_equal(t[i].id, i);
-		assert_non_null(t[i].op);
+		assert_non_null(t[i].label);
+		assert_true(strcmp(t[i].method, "GET") == 0 || strcmp(t[i].method, "POST") == 0);
 		assert_true((t[i].param != VD_PARAM_NONE) == (strchr(t[i].pattern, '{') != NULL));
-		/* exactly one way to be authorized */
-		assert_true((t[i].policy_op != NULL) +
-				!!(t[i].flags & (VD_RF_PUBLIC | VD_RF_METRICS | VD_RF_NOPOLICY)) ==
-			    1);
+		if (has_op == no_policy)
+			fail_msg("%s %s: needs exactly one of an operation and a no-policy flag", t[i].method,
+				 t[i].pattern);
+		assert_true((unsigned)t[i].op <= PV_OP_COUNT);
+		if (has_op && t[i].param == VD_PARAM_NONE && !pv_op_keyless(t[i].op))
+			fail_msg("%s: operation %s needs a key name", t[i].pattern, pv_op_name(t[i].op));
+		if (has_op && t[i].param != VD_PARAM_NONE && pv_op_keyless(t[i].op) &&
+		    t[i].op != PV_OP_KEYS_READ)
+			fail_msg("%s: listing operation %s on a {name} route", t[i].pattern,
+				 pv_op_name(t[i].op));
+		if (has_op && !(t[i].flags & VD_RF_METRICS))
+			assert_string_equal(t[i].label, pv_op_name(t[i].op));
 		for (j = i + 1; j < n; j++)
 			assert_false(strcmp(t[i].pattern, t[j].pattern) == 0 &&
 				     strcmp(t[i].method, t[j].method) == 0);
