@@ -173,3 +173,7 @@ out:
 	free(p);
 	return r;
 }
+
+const struct pv_json_enc pv_b64_enc = {"base64", pv_b64_decode};
+const struct pv_json_enc pv_b64url_enc = {"base64url", pv_b64url_decode};
+const struct pv_json_enc pv_hex_enc = {"hex", pv_hex_decode};

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/json.h"
 
 /* Largest input the encoders accept (keeps the size arithmetic safe). */
 #define PV_B64_MAX_BIN ((size_t)1 << 26)
@@ -35,5 +36,8 @@ pv_err pv_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t max, siz
 /* Same, into a malloc'd buffer of at most max bytes (free()); never NULL on
  * success, even for empty input. */
 pv_err pv_b64url_decode_alloc(const char *in, size_t inlen, size_t max, uint8_t **out, size_t *outlen) PV_WUR;
+
+/* The three decoders for the JSON reader's byte getters (base/json.h). */
+extern const struct pv_json_enc pv_b64_enc, pv_b64url_enc, pv_hex_enc;
 
 #endif
