@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,7 +133,9 @@ pv_bundle_opened_clear(struct pv_bundle_opened *op)
 }
 
 /* Open the DEK through recipient i if its key is on the token:
- * PV_ERR_NOT_FOUND when it is not (try the next one). */
+ * PV_ERR_NOT_FOUND when it is not (try the next one), PV_ERR_PURPOSE when
+ * it is but may not open bundles (invariant 6: its purpose is not wrap or
+ * decrypt). */
 static pv_err
 try_recipient(p11_token *tok, const struct pv_bundle *b, size_t i, const struct pv_bundle_read_opts *o,
 	      enum pv_dek_mode mode, struct pv_bundle_opened *op)
@@ -143,11 +146,13 @@ try_recipient(p11_token *tok, const struct pv_bundle *b, size_t i, const struct 
 
 	memset(&op->info, 0, sizeof(op->info));
 	if (rc->type == PV_RCPT_AES_KWP) {
-		if ((r = pv_recipient_find_kek(tok, rc->kid, &h)) != PV_OK)
+		if ((r = pv_recipient_find_kek(tok, rc->kid, &h)) != PV_OK ||
+		    (r = pv_recipient_check_purpose(tok, rc->type, h)) != PV_OK)
 			return r;
 		r = pv_recipient_open_kwp(tok, h, rc->wrapped_dek, rc->wrapped_len, mode, &op->dek);
 	} else {
-		if ((r = pv_recipient_find_rsa(tok, rc->kid, &h)) != PV_OK)
+		if ((r = pv_recipient_find_rsa(tok, rc->kid, &h)) != PV_OK ||
+		    (r = pv_recipient_check_purpose(tok, rc->type, h)) != PV_OK)
 			return r;
 		r = pv_recipient_open_rsa(tok, h, rc->wrapped_dek, rc->wrapped_len, mode,
 					  !o->require_token_unwrap, &op->info, &op->dek);
@@ -164,6 +169,7 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 	       enum pv_dek_mode mode, struct pv_bundle_opened *out)
 {
 	struct pv_bundle_opened op = {0};
+	char why[256] = "";
 	int pass;
 	size_t i;
 	pv_err r = PV_ERR_NOT_FOUND;
@@ -181,9 +187,18 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 			    (o->kid != NULL && strcmp(b->rcpt[i].kid, o->kid) != 0))
 				continue;
 			r = try_recipient(tok, b, i, o, mode, &op);
+			/* a key of the wrong purpose is not used; another
+			 * recipient may still open the bundle */
+			if (r == PV_ERR_PURPOSE) {
+				snprintf(why, sizeof(why), "%s", pv_err_detail());
+				r = PV_ERR_NOT_FOUND;
+			}
 		}
 	}
-	if (r == PV_ERR_NOT_FOUND) {
+	if (r == PV_ERR_NOT_FOUND && why[0] != '\0') {
+		pv_err_set_detail("%s", why);
+		r = PV_ERR_PURPOSE;
+	} else if (r == PV_ERR_NOT_FOUND) {
 		pv_err_set_detail(
 		    "no recipient of this bundle has its key on this token (sealed for %zu other key%s, "
 		    "first: %s %.64s)",
@@ -474,11 +489,12 @@ out:
 }
 
 pv_err
-pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *pkey)
+pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *pkey, pv_key_purpose purpose)
 {
 	struct pv_bundle_entry e = {0};
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	pv_secret *der = NULL;
+	char fit[64];
 	uint8_t *p;
 	int len;
 	pv_err r;
@@ -494,6 +510,19 @@ pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *
 		r = PV_ERR_KEY_TYPE;
 		goto out;
 	}
+	/* a new entry always has its purpose (format 2 authenticates it) */
+	if (!pv_entry_purpose_valid(e.alg, purpose)) {
+		pv_entry_purposes_for(e.alg, fit, sizeof(fit));
+		if (purpose == PV_PURPOSE_NONE)
+			pv_err_set_detail("a purpose is required; a %s key can have: %s",
+					  pv_alg_info(e.alg)->name, fit);
+		else
+			pv_err_set_detail("purpose %s does not fit a %s key; it can have: %s",
+					  pv_key_purpose_name(purpose), pv_alg_info(e.alg)->name, fit);
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	e.purpose = purpose;
 	if ((r = pv_pubkey_spki_der(pkey, &e.public_key, &e.public_key_len)) != PV_OK)
 		goto out;
 	/* the DER PKCS#8 goes straight into guarded memory */

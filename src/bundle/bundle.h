@@ -40,7 +40,9 @@ struct pv_bundle_opened {
 };
 /* §7 steps 3-4: find a recipient whose key is on the token, get the DEK
  * (mode: PV_DEK_ON_TOKEN for readers, PV_DEK_IN_MEMORY for editors) and
- * verify the check. */
+ * verify the check. A recipient key on the token must have purpose wrap or
+ * decrypt (pv_recipient_check_purpose); when the only ones present do not,
+ * PV_ERR_PURPOSE. */
 pv_err pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle_read_opts *o,
 		      enum pv_dek_mode mode, struct pv_bundle_opened *out) PV_WUR;
 void pv_bundle_opened_clear(struct pv_bundle_opened *op);
@@ -86,8 +88,11 @@ long pv_bundle_find_rcpt(const struct pv_bundle *b, const char *kid);
 pv_err pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, int kind, const uint8_t *value,
 			   size_t len) PV_WUR;
 /* Wrap a private key (PKCS#8 in guarded memory, from pkey) as a private-key
- * entry. The key's algorithm must be one p11vault knows. */
-pv_err pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *pkey) PV_WUR;
+ * entry of purpose (required: one pv_entry_purpose_valid allows for the
+ * key, else PV_ERR_USAGE naming those that fit). The key's algorithm must be
+ * one p11vault knows. */
+pv_err pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *pkey,
+			 pv_key_purpose purpose) PV_WUR;
 /* Fresh check nonce and tag with the DEK (after any change). */
 pv_err pv_bundle_seal_check(struct pv_bundle *b, pv_dek *dek) PV_WUR;
 /* rotate: re-encrypt every entry under new_dek (both DEKs in memory; the

@@ -1,5 +1,5 @@
 /*
- * Bundle format 1: strict parser, writer, AAD and check digest.
+ * Bundle formats 1 and 2: strict parser, writer, AAD and check digest.
  * docs/bundle-format.md is the reference; section numbers below point there.
  */
 #include "config.h"
@@ -341,6 +341,97 @@ pv_bundle_remove_recipient(struct pv_bundle *b, size_t i)
 	b->nrcpt--;
 }
 
+unsigned
+pv_bundle_format(const struct pv_bundle *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nentries; i++)
+		if (b->entries[i].kind == PV_ENTRY_PRIVATE_KEY && b->entries[i].purpose != PV_PURPOSE_NONE)
+			return PV_BUNDLE_FORMAT_V2;
+	return PV_BUNDLE_FORMAT_V1;
+}
+
+int
+pv_entry_purpose_valid(pv_alg alg, pv_key_purpose p)
+{
+	switch (p) {
+	case PV_PURPOSE_JWT:
+	case PV_PURPOSE_SIGN:
+	case PV_PURPOSE_SOLANA:
+	case PV_PURPOSE_EVM:
+		return pv_alg_is_asymmetric(alg) && pv_key_purpose_fits(alg, p);
+	default:
+		return 0;
+	}
+}
+
+void
+pv_entry_purposes_for(pv_alg alg, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i, n;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 1; i < PV_PURPOSE_COUNT; i++) {
+		if (!pv_entry_purpose_valid(alg, (pv_key_purpose)i))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "",
+			     pv_key_purpose_name((pv_key_purpose)i));
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+pv_err
+pv_entry_check_purpose(const char *name, pv_key_purpose have, pv_key_purpose want)
+{
+	if (have != PV_PURPOSE_NONE || want == PV_PURPOSE_NONE)
+		return pv_purpose_check(name, have, want);
+	pv_err_set_detail("bundle key '%s' has no purpose (sealed by an earlier version); give it one with "
+			  "`vaultctl bundle set-purpose BUNDLE %s PURPOSE`",
+			  name, name);
+	return PV_ERR_PURPOSE;
+}
+
+pv_err
+pv_bundle_set_entry_purpose(struct pv_bundle *b, const char *name, pv_key_purpose p, int *changed)
+{
+	struct pv_bundle_entry *e = pv_bundle_find(b, name);
+	char fit[64];
+
+	*changed = 0;
+	if (e == NULL) {
+		pv_err_set_detail("the bundle has no entry %.64s", name);
+		return PV_ERR_NOT_FOUND;
+	}
+	if (e->kind != PV_ENTRY_PRIVATE_KEY) {
+		pv_err_set_detail("entry %s is not a private key; only private keys have a purpose", name);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (!pv_entry_purpose_valid(e->alg, p)) {
+		pv_entry_purposes_for(e->alg, fit, sizeof(fit));
+		pv_err_set_detail("purpose %s does not fit entry %s (%s); it can have: %s",
+				  pv_key_purpose_name(p), name, pv_alg_info(e->alg)->name, fit);
+		return PV_ERR_USAGE;
+	}
+	if (e->purpose == p)
+		return PV_OK;
+	if (e->purpose != PV_PURPOSE_NONE) {
+		pv_err_set_detail(
+		    "entry %s already has purpose %s; a purpose is never changed (import the key "
+		    "again under another name)",
+		    name, pv_key_purpose_name(e->purpose));
+		return PV_ERR_STATE;
+	}
+	e->purpose = p;
+	*changed = 1;
+	return PV_OK;
+}
+
 /* ---- parsing (§2, §3) ---- */
 
 /* Every failure below is "the bundle is not intact" with the member named. */
@@ -489,11 +580,12 @@ out:
 }
 
 static pv_err
-parse_entry(const cJSON *o, size_t idx, struct pv_bundle_entry *e)
+parse_entry(const cJSON *o, size_t idx, uint64_t fmt, struct pv_bundle_entry *e)
 {
-	static const char *const members[] = {"name", "kind", "nonce", "ct", "alg", "public_key", "wrapped"};
+	static const char *const members[] = {"name", "kind",    "nonce",      "ct",
+					      "alg",  "purpose", "public_key", "wrapped"};
 	char path[32];
-	const char *name, *kind, *alg;
+	const char *name, *kind, *alg, *purpose;
 	pv_err r;
 
 	snprintf(path, sizeof(path), "entries[%zu]", idx);
@@ -516,6 +608,17 @@ parse_entry(const cJSON *o, size_t idx, struct pv_bundle_entry *e)
 		if (alg == NULL || (e->alg = pv_alg_from_name(alg)) == PV_ALG_NONE ||
 		    !pv_alg_is_asymmetric(e->alg))
 			BAD("%s.alg: missing or not an asymmetric algorithm", path);
+		/* only format 2 authenticates a purpose (§6): in format 1 it
+		 * could have been added by anyone */
+		if (cJSON_GetObjectItemCaseSensitive(o, "purpose") != NULL) {
+			if (fmt < PV_BUNDLE_FORMAT_V2)
+				BAD("%s.purpose: format 1 has no purpose (format 2 does)", path);
+			purpose = get_string(o, "purpose");
+			if (purpose == NULL || pv_key_purpose_from_name(purpose, &e->purpose) != PV_OK ||
+			    !pv_entry_purpose_valid(e->alg, e->purpose))
+				BAD("%s.purpose: not a purpose a private-key entry of %s can have", path,
+				    alg);
+		}
 		if (get_b64(o, "public_key", 2048, &e->public_key, &e->public_key_len) != PV_OK ||
 		    e->public_key_len == 0)
 			BAD("%s.public_key: missing or not base64url (at most 2048 bytes)", path);
@@ -524,9 +627,10 @@ parse_entry(const cJSON *o, size_t idx, struct pv_bundle_entry *e)
 			BAD("%s.wrapped: missing, not base64url, or not an AES-KWP output", path);
 	} else {
 		if (cJSON_GetObjectItemCaseSensitive(o, "alg") != NULL ||
+		    cJSON_GetObjectItemCaseSensitive(o, "purpose") != NULL ||
 		    cJSON_GetObjectItemCaseSensitive(o, "public_key") != NULL ||
 		    cJSON_GetObjectItemCaseSensitive(o, "wrapped") != NULL)
-			BAD("%s: alg, public_key and wrapped belong to private-key entries", path);
+			BAD("%s: alg, purpose, public_key and wrapped belong to private-key entries", path);
 		if (get_b64_fixed(o, "nonce", e->nonce, sizeof(e->nonce)) != PV_OK)
 			BAD("%s.nonce: missing or not 12 bytes of base64url", path);
 		if (get_b64(o, "ct", PV_BUNDLE_VALUE_MAX + PV_BUNDLE_TAG_LEN, &e->data, &e->data_len) !=
@@ -570,9 +674,9 @@ pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 		goto out;
 	if (get_uint(doc, "format", &fmt) != PV_OK)
 		BAD("format: missing or not an integer");
-	if (fmt != PV_BUNDLE_FORMAT)
-		BAD("format: unknown format version %llu (this build reads %d)", (unsigned long long)fmt,
-		    PV_BUNDLE_FORMAT);
+	if (fmt != PV_BUNDLE_FORMAT_V1 && fmt != PV_BUNDLE_FORMAT_V2)
+		BAD("format: unknown format version %llu (this build reads %d and %d)",
+		    (unsigned long long)fmt, PV_BUNDLE_FORMAT_V1, PV_BUNDLE_FORMAT_V2);
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;
@@ -636,7 +740,7 @@ pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 	}
 	for (i = 0, it = arr->child; it != NULL; it = it->next, i++) {
 		b->nentries = i + 1;
-		if ((r = parse_entry(it, i, &b->entries[i])) != PV_OK)
+		if ((r = parse_entry(it, i, fmt, &b->entries[i])) != PV_OK)
 			goto out;
 		if (i > 0 && strcmp(b->entries[i - 1].name, b->entries[i].name) >= 0)
 			BAD("entries[%zu].name: %s", i,
@@ -645,6 +749,11 @@ pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 				: "entries are not sorted by name");
 	}
 
+	/* one document, one format: 2 exactly when an entry has a purpose */
+	if (fmt != pv_bundle_format(b))
+		BAD("format: %llu, but %s", (unsigned long long)fmt,
+		    fmt == PV_BUNDLE_FORMAT_V2 ? "no entry has a purpose (format 1)"
+					       : "an entry has a purpose");
 	if (get_b64_fixed(doc, "check", b->check, sizeof(b->check)) != PV_OK)
 		BAD("check: missing or not 28 bytes of base64url");
 	*out = b;
@@ -685,7 +794,9 @@ entry_json(const struct pv_bundle_entry *e, cJSON **out)
 	    cJSON_AddStringToObject(o, "kind", pv_entry_kind_name(e->kind)) == NULL)
 		goto out;
 	if (e->kind == PV_ENTRY_PRIVATE_KEY) {
-		if (cJSON_AddStringToObject(o, "alg", pv_alg_info(e->alg)->name) == NULL)
+		if (cJSON_AddStringToObject(o, "alg", pv_alg_info(e->alg)->name) == NULL ||
+		    (e->purpose != PV_PURPOSE_NONE &&
+		     cJSON_AddStringToObject(o, "purpose", pv_key_purpose_name(e->purpose)) == NULL))
 			goto out;
 		if ((r = add_b64(o, "public_key", e->public_key, e->public_key_len)) != PV_OK ||
 		    (r = add_b64(o, "wrapped", e->data, e->data_len)) != PV_OK)
@@ -775,7 +886,7 @@ pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *outlen)
 	} while (0)
 	if ((r = pv_buf_put_cstr(buf, "{\n")) != PV_OK)
 		goto out;
-	MEMBER("format", cJSON_CreateNumber(PV_BUNDLE_FORMAT));
+	MEMBER("format", cJSON_CreateNumber(pv_bundle_format(b)));
 	if ((r = pv_b64url_encode(b->id, sizeof(b->id), &text)) != PV_OK)
 		goto out;
 	MEMBER("id", cJSON_CreateString(text));
@@ -949,7 +1060,7 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 	EVP_MD_CTX *md = NULL;
 	pv_buf *buf = NULL;
 	uint8_t inner[32];
-	unsigned int hl = 0;
+	unsigned int hl = 0, fmt = pv_bundle_format(b);
 	size_t i;
 	pv_err r;
 
@@ -964,8 +1075,8 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 		goto out;
 	}
 	if ((r = pv_buf_put(buf, check_label, sizeof(check_label))) != PV_OK || /* with its NUL */
-	    (r = put_u32(buf, PV_BUNDLE_FORMAT)) != PV_OK ||
-	    (r = pv_buf_put(buf, b->id, sizeof(b->id))) != PV_OK || (r = put_lps(buf, b->created)) != PV_OK ||
+	    (r = put_u32(buf, fmt)) != PV_OK || (r = pv_buf_put(buf, b->id, sizeof(b->id))) != PV_OK ||
+	    (r = put_lps(buf, b->created)) != PV_OK ||
 	    (r = put_opt(buf, b->not_after, strlen(b->not_after), b->not_after[0] != '\0')) != PV_OK ||
 	    (r = put_u64(buf, b->version)) != PV_OK || (r = put_ctx(buf, b)) != PV_OK ||
 	    (r = put_u32(buf, (uint32_t)b->nrcpt)) != PV_OK || (r = hash_buf(md, buf)) != PV_OK)
@@ -986,6 +1097,8 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 		const struct pv_bundle_entry *e = &b->entries[i];
 		int pk = e->kind == PV_ENTRY_PRIVATE_KEY;
 		const char *alg = pk ? pv_alg_info(e->alg)->name : "";
+		const char *purpose = pv_key_purpose_name(e->purpose);
+		int has_purpose = pk && e->purpose != PV_PURPOSE_NONE;
 
 		if (EVP_Digest(e->data, e->data_len, inner, NULL, EVP_sha256(), NULL) != 1) {
 			r = PV_ERR_CRYPTO;
@@ -994,6 +1107,9 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 		if ((r = put_lps(buf, e->name)) != PV_OK ||
 		    (r = put_lps(buf, pv_entry_kind_name(e->kind))) != PV_OK ||
 		    (r = put_opt(buf, alg, strlen(alg), pk)) != PV_OK ||
+		    /* format 2 only: format 1 lines stay as they were */
+		    (fmt >= PV_BUNDLE_FORMAT_V2 &&
+		     (r = put_opt(buf, purpose, strlen(purpose), has_purpose)) != PV_OK) ||
 		    (r = put_opt(buf, e->public_key, e->public_key_len, pk)) != PV_OK ||
 		    (r = put_opt(buf, e->nonce, sizeof(e->nonce), !pk)) != PV_OK ||
 		    (r = pv_buf_put(buf, inner, sizeof(inner))) != PV_OK || (r = hash_buf(md, buf)) != PV_OK)

@@ -1,7 +1,11 @@
 /*
- * Bundle format 1 (docs/bundle-format.md): the in-memory model, the strict
- * parser and the writer, and the exact bytes of the entry AAD (§5) and of
- * the check digest (§6). No cryptography with the data key happens here.
+ * Bundle formats 1 and 2 (docs/bundle-format.md): the in-memory model, the
+ * strict parser and the writer, and the exact bytes of the entry AAD (§5)
+ * and of the check digest (§6). No cryptography with the data key happens
+ * here. Format 2 is format 1 plus a `purpose` on private-key entries, which
+ * the check covers; a document is format 2 exactly when some entry has one
+ * (pv_bundle_format), so bundles without purposes stay readable by older
+ * readers.
  */
 #ifndef PV_BUNDLE_FORMAT_H
 #define PV_BUNDLE_FORMAT_H
@@ -16,7 +20,8 @@
 #include "core/alg.h"
 #include "core/keymeta.h"
 
-#define PV_BUNDLE_FORMAT         1
+#define PV_BUNDLE_FORMAT_V1      1 /* no entry has a purpose */
+#define PV_BUNDLE_FORMAT_V2      2 /* some private-key entry has a purpose */
 #define PV_BUNDLE_MAX            (16u << 20)
 #define PV_BUNDLE_MAX_ENTRIES    10000
 #define PV_BUNDLE_MAX_RECIPIENTS 16
@@ -51,8 +56,8 @@ struct pv_bundle_entry {
 	size_t data_len;
 	/* private-key only */
 	pv_alg alg;
-	pv_key_purpose purpose; /* PV_PURPOSE_NONE: sealed before purposes */
-	uint8_t *public_key; /* DER SubjectPublicKeyInfo */
+	pv_key_purpose purpose; /* PV_PURPOSE_NONE: sealed before purposes (format 1) */
+	uint8_t *public_key;    /* DER SubjectPublicKeyInfo */
 	size_t public_key_len;
 };
 
@@ -75,7 +80,7 @@ struct pv_bundle {
 	uint8_t check[PV_BUNDLE_CHECK_LEN];
 };
 
-/* Strict parse of format 1 (§2, §3). Every failure is PV_ERR_INTEGRITY
+/* Strict parse of format 1 or 2 (§2, §3). Every failure is PV_ERR_INTEGRITY
  * (or NOMEM) with a detail naming the member, e.g. "entries[3].name: ...". */
 pv_err pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out) PV_WUR;
 /* The document, one entry per line, with a final newline (malloc'd). */
@@ -97,6 +102,32 @@ void pv_bundle_entry_clear(struct pv_bundle_entry *e);
 pv_err pv_bundle_add_recipient(struct pv_bundle *b, struct pv_bundle_recipient *r) PV_WUR;
 void pv_bundle_remove_recipient(struct pv_bundle *b, size_t i);
 void pv_bundle_recipient_clear(struct pv_bundle_recipient *r);
+
+/* The format a bundle is written in: 2 when some entry has a purpose, else 1. */
+unsigned pv_bundle_format(const struct pv_bundle *b);
+/*
+ * Whether a private-key entry of alg may carry purpose p: the signing
+ * purposes that fit alg (jwt, sign, solana, evm), since an entry is unwrapped
+ * into the token as a signing key.
+ */
+int pv_entry_purpose_valid(pv_alg alg, pv_key_purpose p);
+/* Those purposes for alg, comma-separated ("jwt, sign, solana"). */
+void pv_entry_purposes_for(pv_alg alg, char *buf, size_t len);
+/*
+ * PV_OK when a bundle key (entry) of purpose have may be used for want;
+ * else PV_ERR_PURPOSE with a detail naming the entry, its purpose and what
+ * was asked, or for an entry without one (format 1) the command that gives
+ * it one (`vaultctl bundle set-purpose BUNDLE NAME PURPOSE`).
+ */
+pv_err pv_entry_check_purpose(const char *name, pv_key_purpose have, pv_key_purpose want) PV_WUR;
+/*
+ * Give private-key entry name its purpose (an entry from before purposes):
+ * PV_ERR_NOT_FOUND, PV_ERR_KEY_TYPE (not a private key), PV_ERR_USAGE (p
+ * does not fit), PV_ERR_STATE (it has another purpose already; the same
+ * one is a no-op, *changed = 0). The caller re-seals the check.
+ */
+pv_err pv_bundle_set_entry_purpose(struct pv_bundle *b, const char *name, pv_key_purpose p,
+				   int *changed) PV_WUR;
 
 /* §5: the AAD of an env/file entry. */
 pv_err pv_bundle_entry_aad(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_buf **aad) PV_WUR;

@@ -189,7 +189,7 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 	struct pv_key *existing = NULL;
 	struct pv_key_import ki = {0};
 	uint8_t id[PV_INSTALL_ID_LEN];
-	char label[P11_LABEL_MAX];
+	char label[P11_LABEL_MAX], fit[64];
 	const uint8_t *p;
 	EVP_PKEY *pk = NULL;
 	char *uri = NULL;
@@ -219,6 +219,13 @@ pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *
 		pv_err_set_detail("entry %s has purpose %s, not %s", e->name, pv_key_purpose_name(e->purpose),
 				  pv_key_purpose_name(purpose));
 		return PV_ERR_PURPOSE;
+	}
+	/* the key is unwrapped as a signing key: a signing purpose that fits */
+	if (!pv_entry_purpose_valid(e->alg, purpose)) {
+		pv_entry_purposes_for(e->alg, fit, sizeof(fit));
+		pv_err_set_detail("purpose %s does not fit entry %s (%s); it can have: %s",
+				  pv_key_purpose_name(purpose), e->name, pv_alg_info(e->alg)->name, fit);
+		return PV_ERR_USAGE;
 	}
 	if (!pv_dek_on_token(token_dek) || pv_dek_token(token_dek) != tok) {
 		pv_err_set_detail("the data key is not on the keystore's token");

@@ -10,6 +10,7 @@
 #include "bundle/recipient.h"
 #include "core/b64.h"
 #include "core/digest.h"
+#include "core/keys.h"
 #include "core/pubkey.h"
 #include "pkcs11/crypt.h"
 
@@ -446,6 +447,72 @@ out:
 	pv_secret_free(clear);
 	if (r == PV_OK && info != NULL)
 		info->fallback = path;
+	return r;
+}
+
+/* The p11vault key with a version whose CKA_ID is id (and whose algorithm
+ * is aes256 for aes-kwp, RSA for rsa-oaep): NULL in *out when none is. */
+static pv_err
+key_by_id(p11_token *tok, enum pv_rcpt_type type, const uint8_t *id, size_t idlen, struct pv_key **out)
+{
+	pv_keystore *ks = NULL;
+	struct pv_key **keys = NULL;
+	size_t n = 0, i, j;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_keystore_new(tok, &ks)) != PV_OK || (r = pv_keys_list(ks, &keys, &n)) != PV_OK)
+		goto out;
+	for (i = 0; i < n && *out == NULL; i++) {
+		const struct pv_key *k = keys[i];
+		int kind_ok = type == PV_RCPT_AES_KWP ? k->alg == PV_ALG_AES256
+						      : pv_alg_info(k->alg)->family == PV_FAMILY_RSA;
+
+		for (j = 0; kind_ok && j < k->nversions; j++) {
+			if (k->versions[j].id_len == idlen && idlen > 0 &&
+			    memcmp(k->versions[j].id, id, idlen) == 0) {
+				*out = keys[i];
+				keys[i] = NULL;
+				break;
+			}
+		}
+	}
+out:
+	pv_keys_list_free(keys, n);
+	pv_keystore_free(ks);
+	return r;
+}
+
+pv_err
+pv_recipient_check_purpose(p11_token *tok, enum pv_rcpt_type type, CK_OBJECT_HANDLE h)
+{
+	pv_key_purpose want = type == PV_RCPT_AES_KWP ? PV_PURPOSE_WRAP : PV_PURPOSE_DECRYPT;
+	struct pv_key *key = NULL;
+	uint8_t *id = NULL;
+	size_t idlen = 0;
+	char *hex = NULL;
+	pv_err r;
+
+	if ((r = p11_handle_get_attr(tok, h, CKA_ID, &id, &idlen)) != PV_OK && r != PV_ERR_NOT_FOUND)
+		goto out;
+	if ((r = key_by_id(tok, type, id, idlen, &key)) != PV_OK)
+		goto out;
+	if (key == NULL) {
+		if (idlen > 0 && pv_hex_encode(id, idlen, &hex) != PV_OK)
+			hex = NULL;
+		pv_err_set_detail(
+		    "the %s recipient key (CKA_ID %s) is no p11vault key, so it has no purpose; "
+		    "adopt it with `vaultctl key adopt URI --name NAME --purpose %s`",
+		    type == PV_RCPT_AES_KWP ? "aes-kwp" : "rsa-oaep-sha256", hex != NULL ? hex : "none",
+		    pv_key_purpose_name(want));
+		r = PV_ERR_PURPOSE;
+		goto out;
+	}
+	r = pv_key_check_purpose(key, want);
+out:
+	free(hex);
+	pv_key_free(key);
+	free(id);
 	return r;
 }
 

@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "bundle/dek.h"
+#include "bundle/format.h"
 #include "pkcs11/token.h"
 
 /* Seal side. */
@@ -70,6 +71,17 @@ pv_err pv_recipient_open_kwp(p11_token *tok, CK_OBJECT_HANDLE kek, const uint8_t
 pv_err pv_recipient_open_rsa(p11_token *tok, CK_OBJECT_HANDLE priv, const uint8_t *wrapped, size_t len,
 			     enum pv_dek_mode mode, int allow_fallback, struct pv_open_info *info,
 			     pv_dek **out) PV_WUR;
+
+/*
+ * A recipient key on the token opens (or is wrapped for) bundles only as a
+ * p11vault key of purpose wrap (aes-kwp, an aes256 key) or decrypt
+ * (rsa-oaep-sha256, an RSA key): the key one of whose versions has h's
+ * CKA_ID. PV_ERR_PURPOSE, naming the key and the fix, for a key of another
+ * purpose, one without a purpose (made by an earlier version), or a token
+ * key that is no p11vault key (adopt it with the purpose). Needs a login
+ * (the key metadata is private).
+ */
+pv_err pv_recipient_check_purpose(p11_token *tok, enum pv_rcpt_type type, CK_OBJECT_HANDLE h) PV_WUR;
 
 /* The AES secret key whose hex(CKA_ID) is kid_hex; PV_ERR_NOT_FOUND if none,
  * PV_ERR_INTEGRITY if several. */

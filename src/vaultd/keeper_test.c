@@ -381,7 +381,7 @@ make_bundle(struct fixture *f, const char *file, const char *keyname, const char
 			 PV_OK);
 	mb->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(mb->key);
-	assert_int_equal(pv_bundle_put_key(b, dek, keyname, mb->key), PV_OK);
+	assert_int_equal(pv_bundle_put_key(b, dek, keyname, mb->key, PV_PURPOSE_SIGN), PV_OK);
 	assert_int_equal(pv_bundle_seal_check(b, dek), PV_OK);
 	assert_int_equal(pv_bundle_serialize(b, &text, &len), PV_OK);
 	snprintf(mb->path, sizeof(mb->path), "%s/%s", workdir, file);

@@ -63,6 +63,7 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 	};
 	struct pv_audit_report rep;
 	const char *hmac_key = "audit-hmac";
+	struct pv_key *key = NULL;
 	pv_keystore *ks = NULL;
 	int ch, fd = -1, no_token = 0, rc;
 	pv_err r;
@@ -87,8 +88,11 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 		return vctl_usage(c, USAGE, "one FILE is required");
 	if ((fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0)
 		return vctl_usage(c, USAGE, "%s: %s", argv[optind], strerror(errno));
-	if (!no_token && (r = vctl_keystore(c, &ks)) != PV_OK) {
-		rc = vctl_fail(c, r, "audit verify");
+	/* the checkpoint MACs are checked only with a key of purpose audit */
+	if (!no_token &&
+	    ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_get(ks, hmac_key, &key)) != PV_OK ||
+	     (r = pv_key_check_purpose(key, PV_PURPOSE_AUDIT)) != PV_OK)) {
+		rc = vctl_fail(c, r, "audit verify --hmac-key %s", hmac_key);
 		goto done;
 	}
 	if ((r = pv_audit_verify(ks, hmac_key, fd, &rep)) != PV_OK) {
@@ -97,6 +101,7 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 	}
 	rc = print_ok(c, &rep, !no_token);
 done:
+	pv_key_free(key);
 	(void)close(fd);
 	return rc;
 }

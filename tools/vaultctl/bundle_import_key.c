@@ -1,5 +1,5 @@
 /* vaultctl bundle import-key BUNDLE NAME --pem FILE | --solana-keypair FILE |
- * --solana-base58 FILE | --evm-hex FILE [--out FILE] */
+ * --solana-base58 FILE | --evm-hex FILE [--purpose P] [--out FILE] */
 #include "config.h"
 
 #include <stdio.h>
@@ -11,9 +11,9 @@
 #include "bundleargs.h"
 #include "subcommands.h"
 
-#define USAGE                                                                                                \
-	"bundle import-key BUNDLE NAME (--pem FILE | --solana-keypair FILE | --solana-base58 FILE |\n"       \
-	"                      --evm-hex FILE) [--out FILE]"
+#define USAGE                                                                                                 \
+	"bundle import-key BUNDLE NAME (--pem FILE --purpose jwt|sign|solana|evm | --solana-keypair FILE |\n" \
+	"                      --solana-base58 FILE | --evm-hex FILE) [--purpose P] [--out FILE]"
 
 enum { FMT_PEM = -1 };
 
@@ -60,9 +60,11 @@ out:
 /* The entry's wallet address, so that the operator can compare it with the
  * address the key had before (Ed25519: Solana, secp256k1: EVM). */
 static int
-report(struct vctl *c, const struct bundle_edit *e, const char *name, const char *alg, EVP_PKEY *pk,
+report(struct vctl *c, const struct bundle_edit *e, const struct pv_bundle_entry *ent, EVP_PKEY *pk,
        const char *path)
 {
+	const char *name = ent->name, *alg = pv_alg_info(ent->alg)->name;
+	const char *purpose = pv_key_purpose_name(ent->purpose);
 	char addr[PV_LEGACY_ADDRESS_SIZE];
 	const char *chain = NULL;
 	int have = pv_legacy_key_address(pk, addr, &chain) == PV_OK;
@@ -72,6 +74,7 @@ report(struct vctl *c, const struct bundle_edit *e, const char *name, const char
 	if (c->json) {
 		if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", name) == NULL ||
 		    cJSON_AddStringToObject(o, "alg", alg) == NULL ||
+		    cJSON_AddStringToObject(o, "purpose", purpose) == NULL ||
 		    cJSON_AddNumberToObject(o, "bundle_version", (double)e->b->version) == NULL ||
 		    (have && (cJSON_AddStringToObject(o, "chain", chain) == NULL ||
 			      cJSON_AddStringToObject(o, "address", addr) == NULL))) {
@@ -80,8 +83,9 @@ report(struct vctl *c, const struct bundle_edit *e, const char *name, const char
 		}
 		return vctl_print_json(o);
 	}
-	fprintf(stderr, "bundle: private key %s (%s) imported; version %llu; you can now delete %s\n", name,
-		alg, (unsigned long long)e->b->version, path);
+	fprintf(stderr,
+		"bundle: private key %s (%s, purpose %s) imported; version %llu; you can now delete %s\n",
+		name, alg, purpose, (unsigned long long)e->b->version, path);
 	if (have)
 		fprintf(stderr, "bundle: %s %s address: %s (check it is the wallet's address)\n", name, chain,
 			addr);
@@ -96,12 +100,14 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 	    {"solana-keypair", required_argument, NULL, 'j'},
 	    {"solana-base58", required_argument, NULL, 'b'},
 	    {"evm-hex", required_argument, NULL, 'x'},
+	    {"purpose", required_argument, NULL, 'P'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
-	const char *out = NULL, *path = NULL, *name;
+	const char *out = NULL, *path = NULL, *name, *purposename = NULL;
+	pv_key_purpose purpose = PV_PURPOSE_NONE;
 	EVP_PKEY *pk = NULL;
 	int ch, rc, fmt = FMT_PEM, nsources = 0;
 	pv_err r;
@@ -120,6 +126,9 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 			      : ch == 'b' ? PV_LEGACY_SOLANA_BASE58
 					  : PV_LEGACY_EVM_HEX;
 			break;
+		case 'P':
+			purposename = optarg;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -135,17 +144,25 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 	name = argv[optind + 1];
 	if (!pv_entry_name_valid(PV_ENTRY_PRIVATE_KEY, name))
 		return vctl_usage(c, USAGE, "%.64s is not a valid key name", name);
+	/* a wallet file says what the key is for; a PEM file does not */
+	if (purposename != NULL && pv_key_purpose_from_name(purposename, &purpose) != PV_OK)
+		return vctl_usage(c, USAGE, "unknown purpose '%.40s' (jwt sign solana evm)", purposename);
+	if (purposename == NULL && fmt == FMT_PEM)
+		return vctl_usage(c, USAGE,
+				  "--pem needs --purpose jwt|sign|solana|evm (what the key is for)");
+	if (purposename == NULL)
+		purpose = fmt == PV_LEGACY_EVM_HEX ? PV_PURPOSE_EVM : PV_PURPOSE_SOLANA;
 	if ((r = read_private_key(path, fmt, &pk)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle import-key");
 		goto done;
 	}
 	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
-	    (r = pv_bundle_put_key(e.b, e.op.dek, name, pk)) != PV_OK ||
+	    (r = pv_bundle_put_key(e.b, e.op.dek, name, pk, purpose)) != PV_OK ||
 	    (r = bundle_edit_commit(c, &e)) != PV_OK) {
 		rc = vctl_fail(c, r == PV_ERR_KEY_TYPE ? PV_ERR_USAGE : r, "bundle import-key %s", name);
 		goto done;
 	}
-	rc = report(c, &e, name, pv_alg_info(pv_bundle_find(e.b, name)->alg)->name, pk, path);
+	rc = report(c, &e, pv_bundle_find(e.b, name), pk, path);
 done:
 	EVP_PKEY_free(pk);
 	bundle_edit_end(&e);

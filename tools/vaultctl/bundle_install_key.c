@@ -1,4 +1,4 @@
-/* vaultctl bundle install-key BUNDLE NAME [--as KEYNAME] [reading options]:
+/* vaultctl bundle install-key BUNDLE NAME [--as KEYNAME] [--purpose P] [reading options]:
  * a private-key entry becomes an ordinary p11vault key on the token. */
 #include "config.h"
 
@@ -11,11 +11,11 @@
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
-	"bundle install-key BUNDLE|- NAME [--as KEYNAME] [--min-version N]\n"                                \
+	"bundle install-key BUNDLE|- NAME [--as KEYNAME] [--purpose P] [--min-version N]\n"                  \
 	"                      [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n"        \
 	"                      [--allow-key-import-fallback]"
 
-enum { OPT_AS = OPT_BUNDLE_FIRST_FREE, OPT_FALLBACK };
+enum { OPT_AS = OPT_BUNDLE_FIRST_FREE, OPT_FALLBACK, OPT_PURPOSE };
 
 static const char *
 kind_name(int kind)
@@ -32,6 +32,7 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	    BUNDLEARGS_READ_OPTIONS,
 	    {"as", required_argument, NULL, OPT_AS},
 	    {"allow-key-import-fallback", no_argument, NULL, OPT_FALLBACK},
+	    {"purpose", required_argument, NULL, OPT_PURPOSE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -41,7 +42,8 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	const struct pv_bundle_entry *e;
 	struct pv_key *key = NULL, *existing = NULL;
 	pv_keystore *ks = NULL;
-	const char *name, *keyname = NULL;
+	const char *name, *keyname = NULL, *purposename = NULL;
+	pv_key_purpose purpose = PV_PURPOSE_NONE;
 	char *uri = NULL;
 	int ch, rc, allow_fallback = 0, fallback_used = 0;
 	pv_err r;
@@ -60,6 +62,10 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 			allow_fallback = 1;
 			continue;
 		}
+		if (ch == OPT_PURPOSE) {
+			purposename = optarg;
+			continue;
+		}
 		if ((rc = bundleargs_read_option(c, USAGE, ch, optarg, &ra)) > 0)
 			return rc;
 		if (rc < 0)
@@ -73,6 +79,8 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	if (!pv_key_name_valid(keyname))
 		return vctl_usage(c, USAGE, "%.64s is not a valid key name (1-64 of A-Z a-z 0-9 _ -)",
 				  keyname);
+	if (purposename != NULL && pv_key_purpose_from_name(purposename, &purpose) != PV_OK)
+		return vctl_usage(c, USAGE, "unknown purpose '%.40s' (jwt sign solana evm)", purposename);
 
 	/* Everything that can be refused without the data key is refused first:
 	 * nothing reaches the token for a missing entry or a taken name. */
@@ -88,6 +96,22 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 	if (e->kind != PV_ENTRY_PRIVATE_KEY) {
 		pv_err_set_detail("entry %.64s is %s, not a private key", name, kind_name(e->kind));
 		rc = vctl_fail(c, PV_ERR_USAGE, "bundle install-key %.64s", name);
+		goto done;
+	}
+	/* the entry's purpose is the key's: --purpose only names one for an
+	 * entry sealed before purposes, and may not differ from the entry's */
+	if (e->purpose == PV_PURPOSE_NONE && purpose == PV_PURPOSE_NONE) {
+		pv_err_set_detail(
+		    "entry %.64s has no purpose (sealed by an earlier version): give it one with "
+		    "--purpose, or `vaultctl bundle set-purpose`",
+		    name);
+		rc = vctl_fail(c, PV_ERR_PURPOSE, "bundle install-key %.64s", name);
+		goto done;
+	}
+	if (e->purpose != PV_PURPOSE_NONE && purpose != PV_PURPOSE_NONE && purpose != e->purpose) {
+		pv_err_set_detail("entry %.64s has purpose %s, not %s", name, pv_key_purpose_name(e->purpose),
+				  pv_key_purpose_name(purpose));
+		rc = vctl_fail(c, PV_ERR_PURPOSE, "bundle install-key %.64s", name);
 		goto done;
 	}
 	if ((r = vctl_keystore(c, &ks)) != PV_OK) {
@@ -111,8 +135,8 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;
 	}
-	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, PV_PURPOSE_NONE, allow_fallback, &fallback_used, &key)) !=
-	    PV_OK) {
+	if ((r = pv_bundle_install_key(ks, e, op.dek, keyname, purpose, allow_fallback, &fallback_used,
+				       &key)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle install-key %.64s", name);
 		goto done;
 	}
@@ -126,8 +150,8 @@ bundle_install_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle install-key %.64s: installed, but its URI cannot be read", name);
 		goto done;
 	}
-	printf("installed %s key '%s' version 1 (active) from bundle entry %s\n%s\n",
-	       pv_alg_info(key->alg)->name, key->name, name, uri);
+	printf("installed %s key '%s' (purpose %s) version 1 (active) from bundle entry %s\n%s\n",
+	       pv_alg_info(key->alg)->name, key->name, pv_key_purpose_name(key->purpose), name, uri);
 	rc = 0;
 done:
 	free(uri);

@@ -24,7 +24,7 @@ print_json(const struct pv_bundle *b, const char *id)
 
 	if (doc == NULL)
 		return PV_EXIT_INTERNAL;
-	cJSON_AddNumberToObject(doc, "format", PV_BUNDLE_FORMAT);
+	cJSON_AddNumberToObject(doc, "format", pv_bundle_format(b));
 	cJSON_AddStringToObject(doc, "id", id);
 	cJSON_AddNumberToObject(doc, "version", (double)b->version);
 	cJSON_AddStringToObject(doc, "created", b->created);
@@ -50,10 +50,16 @@ print_json(const struct pv_bundle *b, const char *id)
 			break;
 		cJSON_AddStringToObject(o, "name", e->name);
 		cJSON_AddStringToObject(o, "kind", pv_entry_kind_name(e->kind));
-		if (e->kind == PV_ENTRY_PRIVATE_KEY)
+		if (e->kind == PV_ENTRY_PRIVATE_KEY) {
 			cJSON_AddStringToObject(o, "alg", pv_alg_info(e->alg)->name);
-		else
+			/* null: sealed before purposes, refused until set-purpose */
+			if (e->purpose == PV_PURPOSE_NONE)
+				cJSON_AddNullToObject(o, "purpose");
+			else
+				cJSON_AddStringToObject(o, "purpose", pv_key_purpose_name(e->purpose));
+		} else {
 			cJSON_AddNumberToObject(o, "size", (double)plain_size(e));
+		}
 		cJSON_AddItemToArray(arr, o);
 	}
 	return vctl_print_json(doc);
@@ -68,7 +74,7 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 	};
 	struct pv_bundle *b = NULL;
 	char *id = NULL;
-	size_t i;
+	size_t i, nlegacy = 0;
 	int ch, rc;
 	pv_err r;
 
@@ -91,8 +97,9 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 		rc = print_json(b, id);
 		goto done;
 	}
-	printf("bundle %s version %llu, created %s%s%s\n", id, (unsigned long long)b->version, b->created,
-	       b->not_after[0] ? ", not after " : "", b->not_after);
+	printf("bundle %s format %u version %llu, created %s%s%s\n", id, pv_bundle_format(b),
+	       (unsigned long long)b->version, b->created, b->not_after[0] ? ", not after " : "",
+	       b->not_after);
 	printf("context:");
 	for (i = 0; i < b->nctx; i++)
 		printf(" %s=%s", b->ctx[i].name, b->ctx[i].value);
@@ -103,12 +110,20 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 	printf("entries: %zu\n", b->nentries);
 	for (i = 0; i < b->nentries; i++) {
 		const struct pv_bundle_entry *e = &b->entries[i];
-		if (e->kind == PV_ENTRY_PRIVATE_KEY)
-			printf("  %-32s %-12s %s\n", e->name, "private-key", pv_alg_info(e->alg)->name);
-		else
+		if (e->kind == PV_ENTRY_PRIVATE_KEY) {
+			printf("  %-32s %-12s %-10s purpose %s\n", e->name, "private-key",
+			       pv_alg_info(e->alg)->name, pv_key_purpose_name(e->purpose));
+			nlegacy += e->purpose == PV_PURPOSE_NONE;
+		} else {
 			printf("  %-32s %-12s %zu bytes\n", e->name, pv_entry_kind_name(e->kind),
 			       plain_size(e));
+		}
 	}
+	if (nlegacy > 0)
+		printf(
+		    "%zu private key%s without a purpose: refused until `vaultctl bundle set-purpose BUNDLE NAME "
+		    "PURPOSE`\n",
+		    nlegacy, nlegacy == 1 ? "" : "s");
 	printf("(not verified: use vaultctl bundle verify)\n");
 	rc = 0;
 done:

@@ -37,13 +37,16 @@ recipient_key(struct vctl *c, const struct pv_bundle_recipient *rc, const char *
 		return r;
 	s->type = rc->type;
 	snprintf(s->kid, sizeof(s->kid), "%s", rc->kid);
+	/* a key on the token is wrapped for only if its purpose allows it */
 	if (rc->type == PV_RCPT_AES_KWP) {
-		if ((r = pv_recipient_find_kek(tok, rc->kid, &h)) != PV_OK)
+		if ((r = pv_recipient_find_kek(tok, rc->kid, &h)) != PV_OK ||
+		    (r = pv_recipient_check_purpose(tok, rc->type, h)) != PV_OK)
 			goto out;
 		s->tok = tok;
 		s->kek = h;
 	} else {
 		if ((r = pv_recipient_find_rsa(tok, rc->kid, &h)) != PV_OK ||
+		    (r = pv_recipient_check_purpose(tok, rc->type, h)) != PV_OK ||
 		    (r = p11_handle_get_attr(tok, h, CKA_MODULUS, &mod, &modlen)) != PV_OK ||
 		    (r = p11_handle_get_attr(tok, h, CKA_PUBLIC_EXPONENT, &exp, &explen)) != PV_OK ||
 		    (r = pv_pubkey_from_rsa(mod, modlen, exp, explen, &s->pub)) != PV_OK)

@@ -140,8 +140,11 @@ out:
 	return r;
 }
 
+/* check_purpose: the key is to be wrapped for (seal, rewrap, rotate), so it
+ * must be a p11vault key of purpose wrap or decrypt; naming a recipient to
+ * remove it or to pick it for reading does not use the key. */
 static pv_err
-recipient_from_uri(struct vctl *c, const char *uri, struct pv_rcpt_spec *s)
+recipient_from_uri(struct vctl *c, const char *uri, int check_purpose, struct pv_rcpt_spec *s)
 {
 	p11_token *tok = NULL;
 	CK_OBJECT_HANDLE *hs = NULL;
@@ -172,6 +175,8 @@ recipient_from_uri(struct vctl *c, const char *uri, struct pv_rcpt_spec *s)
 		} else {
 			continue;
 		}
+		if (check_purpose && (r = pv_recipient_check_purpose(tok, s->type, hs[i])) != PV_OK)
+			goto out;
 		if (p11_handle_get_attr(tok, hs[i], CKA_LABEL, &label, &labellen) == PV_OK)
 			set_label(s, (const char *)label, labellen);
 		r = PV_OK;
@@ -186,7 +191,7 @@ out:
 }
 
 static pv_err
-recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
+recipient_from_key(struct vctl *c, const char *name, int check_purpose, struct pv_rcpt_spec *s)
 {
 	pv_keystore *ks = NULL;
 	struct pv_key *key = NULL;
@@ -197,8 +202,9 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 
 	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
 	    (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK ||
-	    (r = pv_key_check_purpose(key, key->alg == PV_ALG_AES256 ? PV_PURPOSE_WRAP : PV_PURPOSE_DECRYPT)) !=
-		PV_OK)
+	    (check_purpose &&
+	     (r = pv_key_check_purpose(key, key->alg == PV_ALG_AES256 ? PV_PURPOSE_WRAP
+								      : PV_PURPOSE_DECRYPT)) != PV_OK))
 		goto out;
 	pv_keys_label(key, &ver, label, sizeof(label));
 	set_label(s, label, strlen(label));
@@ -208,7 +214,8 @@ recipient_from_key(struct vctl *c, const char *name, struct pv_rcpt_spec *s)
 		s->type = PV_RCPT_AES_KWP;
 		s->tok = pv_keystore_token(ks);
 		s->kek = obj.handle;
-	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA && key->purpose == PV_PURPOSE_DECRYPT) {
+	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA &&
+		   (key->purpose == PV_PURPOSE_DECRYPT || !check_purpose)) {
 		if ((r = pv_keys_public(ks, key, &ver, &s->pub)) != PV_OK)
 			goto out;
 		s->type = PV_RCPT_RSA_OAEP_SHA256;
@@ -224,15 +231,21 @@ out:
 	return r;
 }
 
-pv_err
-bundleargs_recipient(struct vctl *c, const char *arg, struct pv_rcpt_spec *s)
+static pv_err
+recipient(struct vctl *c, const char *arg, int check_purpose, struct pv_rcpt_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (strncmp(arg, "pkcs11:", 7) == 0)
-		return recipient_from_uri(c, arg, s);
+		return recipient_from_uri(c, arg, check_purpose, s);
 	if (strchr(arg, '/') != NULL || access(arg, F_OK) == 0)
 		return recipient_from_pem(arg, s);
-	return recipient_from_key(c, arg, s);
+	return recipient_from_key(c, arg, check_purpose, s);
+}
+
+pv_err
+bundleargs_recipient(struct vctl *c, const char *arg, struct pv_rcpt_spec *s)
+{
+	return recipient(c, arg, 1, s);
 }
 
 pv_err
@@ -260,7 +273,7 @@ bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg, char 
 		snprintf(kid, 129, "%s", b->rcpt[hit].kid);
 		return PV_OK;
 	}
-	if ((r = bundleargs_recipient(c, arg, &s)) != PV_OK)
+	if ((r = recipient(c, arg, 0, &s)) != PV_OK)
 		return r;
 	r = pv_bundle_rcpt_spec_kid(&s);
 	if (r == PV_OK)

@@ -48,10 +48,15 @@ pv_err bundleargs_load(const char *path, struct pv_bundle **b) PV_WUR;
 /* Write the bundle to out (or back to path when out is NULL; stdout for "-"). */
 pv_err bundleargs_save(const char *path, const char *out, const struct pv_bundle *b) PV_WUR;
 
-/* Resolve a recipient argument (URI, key name or PEM file). Opens and logs
- * in to the token only when R is on the token. The caller frees s->pub. */
+/* Resolve a recipient argument (URI, key name or PEM file) to wrap the DEK
+ * for. Opens and logs in to the token only when R is on the token; a token
+ * key must be a p11vault key of purpose wrap (aes256) or decrypt (RSA):
+ * PV_ERR_PURPOSE otherwise. A PEM file has no purpose to check (its
+ * private half is checked where it opens the bundle). The caller frees
+ * s->pub. */
 pv_err bundleargs_recipient(struct vctl *c, const char *arg, struct pv_rcpt_spec *s) PV_WUR;
-/* A recipient argument, or a kid as it appears in the bundle, to a kid. */
+/* A recipient argument, or a kid as it appears in the bundle, to a kid (no
+ * purpose check: the key is only named, e.g. to remove it). */
 pv_err bundleargs_kid(struct vctl *c, const struct pv_bundle *b, const char *arg, char kid[129]) PV_WUR;
 
 /* Precheck, resolve --key, log in and open the DEK (reading: on the token;

@@ -60,7 +60,7 @@ static const struct feature features[] = {
      "this token",
      {END},
      NULL},
-    {"bundle rsa-oaep-sha256 recipient (rsa keys with --usage decrypt)",
+    {"bundle rsa-oaep-sha256 recipient (rsa keys of purpose decrypt)",
      {CKM_RSA_PKCS_OAEP, END},
      "rsa-oaep-sha256 bundle recipients unavailable on this token",
      {CKM_RSA_X_509, END},
@@ -118,6 +118,62 @@ print_names(const char *lead, const cJSON *arr)
 	printf("%s", lead);
 	for (k = 0; k < cJSON_GetArraySize(arr); k++)
 		printf("%s %s", k ? "," : "", cJSON_GetArrayItem(arr, k)->valuestring);
+}
+
+/*
+ * Keys made before purposes (invariant 6): refused for every use until
+ * `vaultctl key set-purpose` gives them one. Listing keys needs a login;
+ * when there is none, doctor says it did not look and still exits 0.
+ */
+static void
+check_purposes(struct vctl *c, cJSON *doc)
+{
+	struct pv_key **keys = NULL;
+	pv_keystore *ks = NULL;
+	cJSON *arr = NULL, *o;
+	char fit[128], fix[128];
+	size_t n = 0, i, nlegacy = 0;
+	pv_err r;
+
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_list(ks, &keys, &n)) != PV_OK) {
+		cJSON_AddBoolToObject(doc, "keys_checked", 0);
+		cJSON_AddStringToObject(doc, "keys_error", pv_strerror(r));
+		if (!c->json)
+			printf(
+			    "\nkeys: not checked (%s); with a PIN source doctor also lists the keys that have "
+			    "no purpose\n",
+			    pv_strerror(r));
+		return;
+	}
+	cJSON_AddBoolToObject(doc, "keys_checked", 1);
+	cJSON_AddNumberToObject(doc, "keys", (double)n);
+	arr = cJSON_AddArrayToObject(doc, "keys_without_purpose");
+	for (i = 0; i < n; i++) {
+		const struct pv_key *k = keys[i];
+
+		if (k->purpose != PV_PURPOSE_NONE)
+			continue;
+		pv_key_purposes_for(k->alg, fit, sizeof(fit));
+		snprintf(fix, sizeof(fix), "vaultctl key set-purpose %s PURPOSE", k->name);
+		if (arr != NULL && (o = cJSON_CreateObject()) != NULL) {
+			cJSON_AddStringToObject(o, "name", k->name);
+			cJSON_AddStringToObject(o, "alg", pv_alg_info(k->alg)->name);
+			cJSON_AddStringToObject(o, "can_have", fit);
+			cJSON_AddStringToObject(o, "fix", fix);
+			cJSON_AddItemToArray(arr, o);
+		}
+		if (c->json)
+			continue;
+		if (nlegacy++ == 0)
+			printf(
+			    "\nkeys without a purpose (made by an earlier version: refused for every use until "
+			    "given one;\ndocs/operations.md, \"Migrating keys made before purposes\"):\n");
+		printf("  %-24s %-12s can have: %s\n  %-37s fix: %s\n", k->name, pv_alg_info(k->alg)->name,
+		       fit, "", fix);
+	}
+	if (!c->json && nlegacy == 0)
+		printf("\nkeys: %zu, every one has a purpose\n", n);
+	pv_keys_list_free(keys, n);
 }
 
 int
@@ -199,6 +255,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	if (info.flags & (CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED))
 		cJSON_AddStringToObject(doc, "warning", "the user PIN is locked or on its final try");
 	if (c->json) {
+		check_purposes(c, doc);
 		rc = vctl_print_json(doc);
 		doc = NULL;
 		goto out;
@@ -212,6 +269,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	if (nfallback > 0)
 		printf(" (%d through a fallback)", nfallback);
 	printf("\n");
+	check_purposes(c, doc);
 out:
 	cJSON_Delete(doc);
 	free(mechs);

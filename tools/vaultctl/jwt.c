@@ -189,6 +189,19 @@ out:
 	return rc;
 }
 
+/* Only a key of purpose jwt vouches for a JWT (the same rule as the JWKS). */
+static pv_err
+key_is_jwt(pv_keystore *ks, const char *name)
+{
+	struct pv_key *key = NULL;
+	pv_err r;
+
+	if ((r = pv_keys_get(ks, name, &key)) == PV_OK)
+		r = pv_key_check_purpose(key, PV_PURPOSE_JWT);
+	pv_key_free(key);
+	return r;
+}
+
 static int
 jwt_verify_main(struct vctl *c, int argc, char *argv[])
 {
@@ -238,7 +251,7 @@ jwt_verify_main(struct vctl *c, int argc, char *argv[])
 	}
 	if (jwks_path != NULL)
 		r = read_json(jwks_path, JWKS_FILE_MAX, &jwks);
-	else if ((r = vctl_keystore(c, &ks)) == PV_OK)
+	else if ((r = vctl_keystore(c, &ks)) == PV_OK && (r = key_is_jwt(ks, keyname)) == PV_OK)
 		r = pv_jwks_build_key(ks, keyname, &jwks);
 	if (r != PV_OK) {
 		rc = vctl_fail(c, r, "jwt verify: the keys");

@@ -4,14 +4,15 @@
 #include "subcommands.h"
 
 static const struct subcommand key_commands[] = {
-    {"create", key_create_main, "generate version 1 of a new key on the token"},
+    {"create", key_create_main, "generate version 1 of a new key on the token, for one purpose"},
     {"list", key_list_main, "keys, versions and states"},
     {"show", key_show_main, "public key (pem, der, jwk), URI or summary"},
     {"rotate", key_rotate_main, "new version: active (default) or --next"},
     {"activate", key_activate_main, "make a version the active one"},
     {"retire", key_retire_main, "stop a version from verifying"},
     {"destroy", key_destroy_main, "destroy a retired version's token objects"},
-    {"adopt", key_adopt_main, "take over an existing token key by URI"},
+    {"adopt", key_adopt_main, "take over an existing token key by URI, with its purpose"},
+    {"set-purpose", key_set_purpose_main, "give a key made before purposes its purpose (once)"},
 };
 
 int

@@ -15,7 +15,8 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 	struct pv_key **keys = NULL;
 	pv_keystore *ks = NULL;
 	cJSON *doc = NULL, *arr;
-	size_t n = 0, i;
+	size_t n = 0, i, nhint = 0;
+	char hint[256];
 	int rc = 0;
 	pv_err r;
 
@@ -47,6 +48,12 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 	keyout_table_header();
 	for (i = 0; i < n; i++)
 		keyout_table_rows(keys[i]);
+	for (i = 0; i < n; i++) {
+		if (keys[i]->purpose == PV_PURPOSE_NONE) {
+			keyout_legacy_hint(keys[i], hint, sizeof(hint));
+			printf("%s%s\n", nhint++ ? "" : "\n", hint);
+		}
+	}
 out:
 	pv_keys_list_free(keys, n);
 	return rc;

@@ -58,7 +58,7 @@ out:
 static int
 show_text(struct vctl *c, pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver)
 {
-	char *uri = NULL;
+	char *uri = NULL, hint[256];
 	int rc = 0;
 
 	if (c->json) {
@@ -69,6 +69,10 @@ show_text(struct vctl *c, pv_keystore *ks, const struct pv_key *key, const struc
 	keyout_table_rows(key);
 	if (pv_keys_uri(ks, key, ver, &uri) == PV_OK)
 		printf("\nversion %u: %s\n", ver->version, uri);
+	if (key->purpose == PV_PURPOSE_NONE) {
+		keyout_legacy_hint(key, hint, sizeof(hint));
+		printf("%s\n", hint);
+	}
 	free(uri);
 	return rc;
 }

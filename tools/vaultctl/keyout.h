@@ -4,12 +4,17 @@
 
 #include "vaultctl.h"
 
-/* {"name","alg","usage","versions":[{"version","state","created","origin","uri"?}]}
- * usage: "sign" or "decrypt" for key pairs, "wrap" for aes256, "sign" for
- * hmac-sha256. */
+/* {"name","alg","purpose","hint"?,"usage","versions":[{"version","state","created","origin","uri"?}]}
+ * purpose: "jwt", "sign", ... or null for a key made before purposes (then
+ * "hint" says how to give it one). usage: "sign" or "decrypt" for key
+ * pairs, "wrap" for aes256, "sign" for hmac-sha256. */
 cJSON *keyout_json(pv_keystore *ks, const struct pv_key *key, int with_uris);
-/* Table rows: NAME ALG VERSION STATE USAGE CREATED. */
+/* Table rows: NAME ALG VERSION STATE PURPOSE USAGE CREATED (PURPOSE "none"
+ * for a key made before purposes). */
 void keyout_table_header(void);
 void keyout_table_rows(const struct pv_key *key);
+/* One line for a key without a purpose: refused until set-purpose, and the
+ * purposes its algorithm can have. */
+void keyout_legacy_hint(const struct pv_key *key, char *buf, size_t len);
 
 #endif

@@ -13,11 +13,12 @@
 static const struct subcommand commands[] = {
     {"token", token_main, "token info | token init: the token and its module"},
     {"doctor", doctor_main, "which p11vault features this token supports"},
-    {"key", key_main, "key create|list|show|rotate|activate|retire|destroy|adopt"},
+    {"key", key_main, "key create|list|show|rotate|activate|retire|destroy|adopt|set-purpose"},
     {"sign", sign_main, "sign input with a key's active version"},
     {"verify", verify_main, "verify a signature against a key version"},
     {"client", client_main, "client add: a bearer token for a vaultd client"},
-    {"bundle", bundle_main, "bundle seal|set|rm|import-key|list|verify|rewrap|rotate: secrets bundles"},
+    {"bundle", bundle_main,
+     "bundle seal|set|rm|import-key|install-key|set-purpose|list|verify|rewrap|rotate: secrets bundles"},
     {"unwrap", unwrap_main, "decrypt a bundle's values to stdout, a file or a directory"},
     {"exec", exec_main, "run a command with a bundle's values in its environment"},
     {"audit", audit_main, "audit verify: check a vaultd audit log"},
@@ -46,7 +47,7 @@ print_commands(FILE *f, const struct subcommand *table, size_t n, const char *gr
 		fprintf(f, "  %-10s %s\n", table[i].name, table[i].summary);
 	fprintf(f,
 		"\n%s\nExit codes: 0 ok, 1 internal, 2 usage, 3 token unavailable, 4 PIN/auth,\n"
-		"5 not found, 6 integrity/bad signature, 7 conflict. See vaultctl(1).\n",
+		"5 not found, 6 integrity/bad signature, 7 conflict, 8 wrong key purpose. See vaultctl(1).\n",
 		vctl_global_help);
 }
 

@@ -64,7 +64,9 @@ sign_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "sign '%s': reading input", a.name);
 		goto out;
 	}
-	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_get(ks, a.name, &key)) != PV_OK) {
+	/* the purpose first (exit 8), before any option that depends on the key */
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_get(ks, a.name, &key)) != PV_OK ||
+	    (r = pv_key_check_purpose(key, a.opts.purpose)) != PV_OK) {
 		rc = vctl_fail(c, r, "sign '%s'", a.name);
 		goto out;
 	}

@@ -31,6 +31,7 @@ int bundle_set_main(struct vctl *c, int argc, char *argv[]);
 int bundle_rm_main(struct vctl *c, int argc, char *argv[]);
 int bundle_import_key_main(struct vctl *c, int argc, char *argv[]);
 int bundle_install_key_main(struct vctl *c, int argc, char *argv[]);
+int bundle_set_purpose_main(struct vctl *c, int argc, char *argv[]);
 int bundle_list_main(struct vctl *c, int argc, char *argv[]);
 int bundle_verify_main(struct vctl *c, int argc, char *argv[]);
 int bundle_rewrap_main(struct vctl *c, int argc, char *argv[]);
@@ -45,6 +46,7 @@ int key_activate_main(struct vctl *c, int argc, char *argv[]);
 int key_retire_main(struct vctl *c, int argc, char *argv[]);
 int key_destroy_main(struct vctl *c, int argc, char *argv[]);
 int key_adopt_main(struct vctl *c, int argc, char *argv[]);
+int key_set_purpose_main(struct vctl *c, int argc, char *argv[]);
 
 /* token subcommands (tools/vaultctl/token_*.c) */
 int token_info_main(struct vctl *c, int argc, char *argv[]);
