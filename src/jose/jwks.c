@@ -75,9 +75,20 @@ published(pv_key_state st)
 	return st == PV_STATE_NEXT || st == PV_STATE_ACTIVE || st == PV_STATE_VERIFY_ONLY;
 }
 
+/* kid -> key name in names (NULL: nothing to do); RSA kids come twice. */
+static pv_err
+add_name(cJSON *names, const cJSON *jwk, const char *name)
+{
+	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(jwk, "kid");
+
+	if (names == NULL || cJSON_GetObjectItemCaseSensitive(names, kid->valuestring) != NULL)
+		return PV_OK;
+	return cJSON_AddStringToObject(names, kid->valuestring, name) != NULL ? PV_OK : PV_ERR_NOMEM;
+}
+
 /* Append the published versions of key to arr (RSA: RS256 and PS256). */
 static pv_err
-add_key(pv_keystore *ks, const struct pv_key *key, cJSON *arr)
+add_key(pv_keystore *ks, const struct pv_key *key, cJSON *arr, cJSON *names)
 {
 	cJSON *jwk = NULL;
 	size_t j;
@@ -88,7 +99,8 @@ add_key(pv_keystore *ks, const struct pv_key *key, cJSON *arr)
 		if (!published(key->versions[j].state))
 			continue;
 		for (pss = 0; pss <= (pv_alg_info(key->alg)->family == PV_FAMILY_RSA); pss++) {
-			if ((r = pv_jwks_entry(ks, key, &key->versions[j], pss, &jwk)) != PV_OK)
+			if ((r = pv_jwks_entry(ks, key, &key->versions[j], pss, &jwk)) != PV_OK ||
+			    (r = add_name(names, jwk, key->name)) != PV_OK)
 				goto out;
 			if (!cJSON_AddItemToArray(arr, jwk)) {
 				r = PV_ERR_NOMEM;
@@ -103,30 +115,44 @@ out:
 }
 
 pv_err
-pv_jwks_build(pv_keystore *ks, cJSON **out)
+pv_jwks_build_names(pv_keystore *ks, cJSON **out, cJSON **names)
 {
 	struct pv_key **keys = NULL;
 	size_t nkeys = 0, i;
-	cJSON *doc = NULL, *arr;
+	cJSON *doc = NULL, *arr, *map = NULL;
 	pv_err r;
 
 	*out = NULL;
+	if (names != NULL)
+		*names = NULL;
 	if ((r = pv_keys_list(ks, &keys, &nkeys)) != PV_OK)
 		goto out;
-	if ((doc = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL) {
+	if ((doc = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(doc, "keys")) == NULL ||
+	    (names != NULL && (map = cJSON_CreateObject()) == NULL)) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
 	/* pv_keys_list sorts by name, versions are ascending */
 	for (i = 0; i < nkeys; i++)
-		if (jwt_capable(keys[i]) && (r = add_key(ks, keys[i], arr)) != PV_OK)
+		if (jwt_capable(keys[i]) && (r = add_key(ks, keys[i], arr, map)) != PV_OK)
 			goto out;
 	*out = doc;
 	doc = NULL;
+	if (names != NULL) {
+		*names = map;
+		map = NULL;
+	}
 out:
+	cJSON_Delete(map);
 	cJSON_Delete(doc);
 	pv_keys_list_free(keys, nkeys);
 	return r;
+}
+
+pv_err
+pv_jwks_build(pv_keystore *ks, cJSON **out)
+{
+	return pv_jwks_build_names(ks, out, NULL);
 }
 
 pv_err
@@ -148,7 +174,7 @@ pv_jwks_build_key(pv_keystore *ks, const char *name, cJSON **out)
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = add_key(ks, key, arr)) != PV_OK)
+	if ((r = add_key(ks, key, arr, NULL)) != PV_OK)
 		goto out;
 	*out = doc;
 	doc = NULL;

@@ -59,7 +59,30 @@ forbidden:
 	return PV_ERR_FORBIDDEN;
 }
 
-/* Check the caller's claims; *cap receives the effective TTL. */
+/* iat and exp as they will be issued: neither may be further than the cap
+ * from now, nor from each other (the lifetime pv_jwt_verify bounds). */
+static pv_err
+check_lifetime(const cJSON *claims, time_t now, long ttl, long cap)
+{
+	const cJSON *c;
+	double iat = (double)now, exp = (double)now + (double)ttl;
+
+	if ((c = cJSON_GetObjectItemCaseSensitive(claims, "iat")) != NULL)
+		iat = c->valuedouble;
+	if ((c = cJSON_GetObjectItemCaseSensitive(claims, "exp")) != NULL)
+		exp = c->valuedouble;
+	if (exp > (double)now + (double)cap) {
+		pv_err_set_detail("claim 'exp' is beyond the TTL cap of %ld seconds", cap);
+		return PV_ERR_FORBIDDEN;
+	}
+	if (exp - iat > (double)cap) {
+		pv_err_set_detail("claims 'iat' to 'exp' span more than the TTL cap of %ld seconds", cap);
+		return PV_ERR_FORBIDDEN;
+	}
+	return PV_OK;
+}
+
+/* Check the caller's claims; *ttl receives the effective TTL. */
 static pv_err
 check_claims(const cJSON *claims, const struct pv_jwt_opts *o, time_t now, long *ttl)
 {
@@ -106,17 +129,27 @@ check_claims(const cJSON *claims, const struct pv_jwt_opts *o, time_t now, long 
 			r = PV_ERR_FORBIDDEN;
 			goto out;
 		}
-		if (is_str ? !cJSON_IsString(c) : !cJSON_IsNumber(c)) {
-			pv_err_set_detail("claim '%s' must be a %s", n, is_str ? "string" : "number");
+		if (is_str && !cJSON_IsString(c)) {
+			pv_err_set_detail("claim '%s' must be a string", n);
 			goto out;
 		}
-		if (strcmp(n, "exp") == 0 && c->valuedouble > (double)now + (double)cap) {
-			pv_err_set_detail("claim 'exp' is beyond the TTL cap of %ld seconds", cap);
-			r = PV_ERR_FORBIDDEN;
+		/* an overriding iat, nbf or exp: what pv_jwt_verify accepts */
+		if (!is_str && !pv_jwt_is_numericdate(c)) {
+			pv_err_set_detail("claim '%s' must be an integer NumericDate in 0..2^53-1", n);
 			goto out;
 		}
 	}
-	if ((c = cJSON_GetObjectItemCaseSensitive(claims, "aud")) != NULL && (r = check_aud(c, o)) != PV_OK)
+	if ((r = check_lifetime(claims, now, *ttl, cap)) != PV_OK)
+		goto out;
+	c = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+	/* a token without an audience is good for every audience: under a
+	 * list, leaving "aud" out would lift the restriction */
+	if (c == NULL && o->naud > 0) {
+		pv_err_set_detail("claim 'aud' is required by the policy (one of the allowed audiences)");
+		r = PV_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (c != NULL && (r = check_aud(c, o)) != PV_OK)
 		goto out;
 	r = PV_OK;
 out:
@@ -230,6 +263,7 @@ pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, con
 	const char *alg;
 	time_t now;
 	long ttl = 0;
+	int high = 0;
 	pv_err r;
 
 	*token = NULL;
@@ -270,8 +304,13 @@ pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, con
 	so.version = ver.version;
 	so.digest = pv_jwt_digest(key->alg);
 	so.pss = o->pss;
-	if ((r = pv_sign(ks, name, &so, (const uint8_t *)input, hlen + 1 + plen, sig)) != PV_OK ||
-	    (r = pv_sig_encode(PV_SIGFMT_JOSE, key->alg, sig->bytes, sig->len, &s64, &s64len)) != PV_OK)
+	if ((r = pv_sign(ks, name, &so, (const uint8_t *)input, hlen + 1 + plen, sig)) != PV_OK)
+		goto out;
+	/* verifiers (ours included) refuse the high-S twin of an ECDSA signature */
+	if (pv_alg_info(key->alg)->family == PV_FAMILY_EC &&
+	    (r = pv_jwt_ecdsa_low_s(key->alg, sig->bytes, sig->len, 1, &high)) != PV_OK)
+		goto out;
+	if ((r = pv_sig_encode(PV_SIGFMT_JOSE, key->alg, sig->bytes, sig->len, &s64, &s64len)) != PV_OK)
 		goto out;
 	input[hlen + 1 + plen] = '.';
 	memcpy(input + hlen + 1 + plen + 1, s64, s64len);

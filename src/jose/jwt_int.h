@@ -19,7 +19,20 @@ int pv_jwt_has_duplicates(const cJSON *obj);
 /* Decoded JSON text (untrusted) to an object without duplicate members:
  * no NUL bytes, nothing after the value. PV_ERR_BAD_INPUT otherwise. */
 pv_err pv_jwt_parse_object(const uint8_t *text, size_t len, cJSON **out) PV_WUR;
-/* exp (required), nbf and iat against now with leeway seconds. */
+/* An integer JSON number in 0..PV_JWT_NUMERICDATE_MAX. */
+int pv_jwt_is_numericdate(const cJSON *c);
+/* exp (required), nbf and iat against now with leeway seconds; each an
+ * integer NumericDate in 0..PV_JWT_NUMERICDATE_MAX (else PV_ERR_BAD_INPUT). */
 pv_err pv_jwt_check_times(const cJSON *claims, time_t now, long leeway) PV_WUR;
+/* exp - iat at most max seconds; "iat" required (PV_ERR_FORBIDDEN otherwise;
+ * PV_ERR_BAD_INPUT for a NumericDate that is not one). */
+pv_err pv_jwt_check_lifetime(const cJSON *claims, long max) PV_WUR;
+/*
+ * ECDSA low-S (s <= n/2, n the order of alg's curve, from OpenSSL) for a raw
+ * r||s of 2 * field_len bytes: *high is 1 when s > n/2; with fix, s is then
+ * replaced by n - s (the other valid signature). PV_ERR_USAGE for a non-EC
+ * algorithm or a wrong length.
+ */
+pv_err pv_jwt_ecdsa_low_s(pv_alg alg, uint8_t *rs, size_t len, int fix, int *high) PV_WUR;
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * JWTs on a throwaway SoftHSM token: issue and verify for every algorithm,
  * the claim policy (reserved claims, TTL cap, audiences), tampering and
- * algorithm confusion, time claims, and the JWK Set across rotation.
+ * algorithm confusion, time claims, and the JWK Set across rotation. And
+ * what an attacker would try: tokens signed by a key of another purpose,
+ * high-S twins of ECDSA signatures, NumericDates other parsers read
+ * differently, lifetimes longer than the policy allows.
  */
 #include "config.h"
 
@@ -14,10 +17,17 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
 
 #include "base/secmem.h"
 #include "core/b64.h"
+#include "core/pubkey.h"
+#include "core/sigfmt.h"
+#include "core/sign.h"
 #include "jose/jwt.h"
+#include "jose/jwt_int.h"
 #include "pkcs11/testutil.h"
 
 static struct tu_token T;
@@ -32,10 +42,19 @@ struct fixture {
 static const struct {
 	const char *name;
 	pv_alg alg;
+	pv_key_purpose purpose;
 } test_keys[] = {
-    {"es256", PV_ALG_P256},    {"es384", PV_ALG_P384},  {"es256k", PV_ALG_SECP256K1},
-    {"eddsa", PV_ALG_ED25519}, {"rsa", PV_ALG_RSA2048}, {"hm", PV_ALG_HMAC_SHA256},
-    {"kek", PV_ALG_AES256},
+    {"es256", PV_ALG_P256, PV_PURPOSE_JWT},
+    {"es384", PV_ALG_P384, PV_PURPOSE_JWT},
+    {"es256k", PV_ALG_SECP256K1, PV_PURPOSE_JWT},
+    {"eddsa", PV_ALG_ED25519, PV_PURPOSE_JWT},
+    {"rsa", PV_ALG_RSA2048, PV_PURPOSE_JWT},
+    {"hm", PV_ALG_HMAC_SHA256, PV_PURPOSE_DERIVE},
+    {"kek", PV_ALG_AES256, PV_PURPOSE_WRAP},
+    {"rsadec", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT},
+    /* the same algorithm as es256, for raw signatures over caller input */
+    {"signer", PV_ALG_P256, PV_PURPOSE_SIGN},
+    {"sol", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
 };
 
 static int
@@ -52,10 +71,9 @@ setup(void **state)
 	    pv_keystore_new(f->tok, &f->ks) != PV_OK)
 		return -1;
 	for (i = 0; i < PV_NELEM(test_keys); i++)
-		if (pv_keys_create(f->ks, test_keys[i].name, test_keys[i].alg, NULL) != PV_OK)
+		if (pv_keys_create(f->ks, test_keys[i].name, test_keys[i].alg, test_keys[i].purpose, NULL) !=
+		    PV_OK)
 			return -1;
-	if (pv_keys_create_with(f->ks, "rsadec", PV_ALG_RSA2048, PV_USAGE_DECRYPT, NULL) != PV_OK)
-		return -1;
 	*state = f;
 	return 0;
 }
@@ -297,6 +315,15 @@ test_reserved_claims(void **state)
 	/* an override still may not go past the cap, nor change a type */
 	issue(f->ks, "es256", &o, "{\"exp\":1800000601}", PV_ERR_FORBIDDEN);
 	issue(f->ks, "es256", &o, "{\"exp\":\"soon\"}", PV_ERR_BAD_INPUT);
+	/* nor span more than the cap from an earlier iat (verify would refuse) */
+	issue(f->ks, "es256", &o, "{\"iat\":1799999000,\"exp\":1800000100}", PV_ERR_FORBIDDEN);
+	assert_non_null(strstr(pv_err_detail(), "span more than the TTL cap"));
+	free(issue(f->ks, "es256", &o, "{\"iat\":1799999500,\"exp\":1800000100}", PV_OK));
+	/* overriding NumericDates are integers in 0..2^53-1, as verify wants */
+	issue(f->ks, "es256", &o, "{\"exp\":1800000000.5}", PV_ERR_BAD_INPUT);
+	issue(f->ks, "es256", &o, "{\"nbf\":-1}", PV_ERR_BAD_INPUT);
+	issue(f->ks, "es256", &o, "{\"nbf\":1e300}", PV_ERR_BAD_INPUT);
+	issue(f->ks, "es256", &o, "{\"iat\":9007199254740992}", PV_ERR_BAD_INPUT);
 }
 
 static void
@@ -329,13 +356,18 @@ test_aud_allow_list(void **state)
 
 	free(issue(f->ks, "eddsa", &o, "{\"aud\":\"api\"}", PV_OK));
 	free(issue(f->ks, "eddsa", &o, "{\"aud\":[\"api\",\"web\"]}", PV_OK));
-	free(issue(f->ks, "eddsa", &o, "{\"sub\":\"no aud is fine\"}", PV_OK));
+	/* no "aud" would be a token for every audience: refused, naming it */
+	issue(f->ks, "eddsa", &o, "{\"sub\":\"no aud\"}", PV_ERR_FORBIDDEN);
+	assert_non_null(strstr(pv_err_detail(), "'aud' is required"));
+	issue(f->ks, "eddsa", &o, "{}", PV_ERR_FORBIDDEN);
+	assert_non_null(strstr(pv_err_detail(), "'aud'"));
 	issue(f->ks, "eddsa", &o, "{\"aud\":\"admin\"}", PV_ERR_FORBIDDEN);
 	issue(f->ks, "eddsa", &o, "{\"aud\":[\"api\",\"admin\"]}", PV_ERR_FORBIDDEN);
 	issue(f->ks, "eddsa", &o, "{\"aud\":7}", PV_ERR_BAD_INPUT);
 	issue(f->ks, "eddsa", &o, "{\"aud\":[]}", PV_ERR_BAD_INPUT);
 	o.naud = 0;
 	free(issue(f->ks, "eddsa", &o, "{\"aud\":\"admin\"}", PV_OK));
+	free(issue(f->ks, "eddsa", &o, "{\"sub\":\"no list, no aud\"}", PV_OK));
 }
 
 static void
@@ -354,9 +386,12 @@ test_bad_claims_and_keys(void **state)
 	memcpy(big + PV_JWT_CLAIMS_MAX + 29, "\"}", 3);
 	issue(f->ks, "es256", &o, big, PV_ERR_TOO_LARGE);
 	free(big);
-	issue(f->ks, "hm", &o, "{}", PV_ERR_KEY_TYPE);
-	issue(f->ks, "kek", &o, "{}", PV_ERR_KEY_TYPE);
-	issue(f->ks, "rsadec", &o, "{}", PV_ERR_KEY_TYPE);
+	/* keys of other purposes, whatever their algorithm */
+	issue(f->ks, "hm", &o, "{}", PV_ERR_PURPOSE);
+	issue(f->ks, "kek", &o, "{}", PV_ERR_PURPOSE);
+	issue(f->ks, "rsadec", &o, "{}", PV_ERR_PURPOSE);
+	issue(f->ks, "signer", &o, "{}", PV_ERR_PURPOSE);
+	issue(f->ks, "sol", &o, "{}", PV_ERR_PURPOSE);
 	issue(f->ks, "nosuchkey", &o, "{}", PV_ERR_NOT_FOUND);
 	o.pss = 1;
 	issue(f->ks, "es256", &o, "{}", PV_ERR_KEY_TYPE);
@@ -553,7 +588,7 @@ test_rotation(void **state)
 	/* tokens are issued after this; the leeway covers the seconds the test takes */
 	time_t now = time(NULL);
 
-	assert_int_equal(pv_keys_create(f->ks, "rot", PV_ALG_P256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "rot", PV_ALG_P256, PV_PURPOSE_JWT, NULL), PV_OK);
 	t1 = issue(f->ks, "rot", &o, "{\"n\":1}", PV_OK);
 	k1 = kid_of(f->ks, "rot", 1);
 	assert_int_equal(pv_keys_rotate(f->ks, "rot", 0, &nv), PV_OK);
@@ -607,21 +642,360 @@ test_rotation(void **state)
 	free(t2);
 }
 
+/* kid (RFC 7638 thumbprint) of the active version of any asymmetric key,
+ * also of a key the JWK Set does not publish. */
+static char *
+thumbprint_of(pv_keystore *ks, const char *name)
+{
+	struct pv_key *key = NULL;
+	EVP_PKEY *pk = NULL;
+	char *kid = NULL;
+
+	assert_int_equal(pv_keys_get(ks, name, &key), PV_OK);
+	assert_int_equal(pv_keys_public(ks, key, pv_key_active(key), &pk), PV_OK);
+	assert_int_equal(pv_pubkey_thumbprint(pk, &kid), PV_OK);
+	EVP_PKEY_free(pk);
+	pv_key_free(key);
+	return kid;
+}
+
+/*
+ * A token made the way an attacker with a plain signing grant would: the
+ * header and payload chosen freely, signed on the token by key name with
+ * the given purpose (pv_sign refuses any other), ECDSA normalised low-S.
+ */
+static char *
+forge(pv_keystore *ks, const char *name, pv_key_purpose purpose, const char *header, const char *payload)
+{
+	struct pv_key *key = NULL;
+	struct pv_sign_opts so = {0};
+	struct pv_sig sig;
+	char *h = b64(header), *p = b64(payload), *out;
+	uint8_t *s64 = NULL;
+	size_t s64len = 0, len;
+	int high = 0;
+
+	assert_int_equal(pv_keys_get(ks, name, &key), PV_OK);
+	len = strlen(h) + strlen(p) + 2 + 2 * PV_SIG_MAX;
+	out = malloc(len);
+	assert_non_null(out);
+	snprintf(out, len, "%s.%s", h, p);
+	so.purpose = purpose;
+	so.digest = pv_jwt_digest(key->alg);
+	assert_int_equal(pv_sign(ks, name, &so, (const uint8_t *)out, strlen(out), &sig), PV_OK);
+	if (pv_alg_info(key->alg)->family == PV_FAMILY_EC)
+		assert_int_equal(pv_jwt_ecdsa_low_s(key->alg, sig.bytes, sig.len, 1, &high), PV_OK);
+	assert_int_equal(pv_sig_encode(PV_SIGFMT_JOSE, key->alg, sig.bytes, sig.len, &s64, &s64len), PV_OK);
+	snprintf(out + strlen(out), len - strlen(out), ".%.*s", (int)s64len, (const char *)s64);
+	free(s64);
+	free(h);
+	free(p);
+	pv_key_free(key);
+	return out;
+}
+
+/* forge() with a JWT header for key name (its alg and kid). */
+static char *
+forge_jwt(pv_keystore *ks, const char *name, const char *alg, const char *payload)
+{
+	char hdr[256], *kid = thumbprint_of(ks, name), *tok;
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg, kid);
+	tok = forge(ks, name, PV_PURPOSE_JWT, hdr, payload);
+	free(kid);
+	return tok;
+}
+
+/*
+ * A client granted `sign` on a P-256 key (or `wallet.sign` on an Ed25519
+ * Solana key) signs a JWT of its own making: the key's kid is not in the
+ * JWK Set, and naming a JWT key's kid does not make its signature verify.
+ */
+static void
+test_other_purpose_forgery(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *jwks = jwks_of(f->ks);
+	char *signer_kid = thumbprint_of(f->ks, "signer"), *jwt_kid = kid_of(f->ks, "es256", 0);
+	char *sol_kid = thumbprint_of(f->ks, "sol");
+	char hdr[256], payload[128], *tok;
+	time_t now = time(NULL);
+
+	snprintf(payload, sizeof(payload), "{\"sub\":\"mallory\",\"iat\":%ld,\"exp\":%ld}", (long)now,
+		 (long)now + 60);
+	assert_int_equal(count_kid(jwks, signer_kid), 0);
+	assert_int_equal(count_kid(jwks, sol_kid), 0);
+	/* the forger's own kid: unknown */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", signer_kid);
+	tok = forge(f->ks, "signer", PV_PURPOSE_SIGN, hdr, payload);
+	assert_int_equal(pv_jwt_verify(jwks, tok, now, 0, NULL), PV_ERR_NOT_FOUND);
+	free(tok);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"%s\"}", sol_kid);
+	tok = forge(f->ks, "sol", PV_PURPOSE_SOLANA, hdr, payload);
+	assert_int_equal(pv_jwt_verify(jwks, tok, now, 0, NULL), PV_ERR_NOT_FOUND);
+	free(tok);
+	/* a JWT key's kid over the forger's signature: does not verify */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", jwt_kid);
+	tok = forge(f->ks, "signer", PV_PURPOSE_SIGN, hdr, payload);
+	assert_int_equal(pv_jwt_verify(jwks, tok, now, 0, NULL), PV_ERR_BAD_SIGNATURE);
+	free(tok);
+	/* the same header and payload signed by the JWT key itself verify:
+	 * the refusals above are about the key, not the token's shape */
+	tok = forge(f->ks, "es256", PV_PURPOSE_JWT, hdr, payload);
+	assert_int_equal(pv_jwt_verify(jwks, tok, now, 0, NULL), PV_OK);
+	free(tok);
+	free(sol_kid);
+	free(signer_kid);
+	free(jwt_kid);
+	cJSON_Delete(jwks);
+}
+
+/* The curve order of an EC key algorithm, from OpenSSL. */
+static BIGNUM *
+order_of(pv_alg alg)
+{
+	int nid = alg == PV_ALG_P256   ? NID_X9_62_prime256v1
+		  : alg == PV_ALG_P384 ? NID_secp384r1
+				       : NID_secp256k1;
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(nid);
+	BIGNUM *n;
+
+	assert_non_null(g);
+	n = BN_dup(EC_GROUP_get0_order(g));
+	assert_non_null(n);
+	EC_GROUP_free(g);
+	return n;
+}
+
+/*
+ * The token with its ECDSA signature (r, s) replaced by (r, n - s), the
+ * other signature of the same input under the same key, computed here with
+ * OpenSSL; *s_was_low says whether the original s was <= n/2. The twin is
+ * checked to verify with OpenSSL, so a refusal is about its form only.
+ */
+static char *
+ecdsa_twin(pv_keystore *ks, const char *name, const char *tok, int *s_was_low)
+{
+	struct pv_key *key = NULL;
+	EVP_PKEY *pk = NULL;
+	const char *sig = strrchr(tok, '.') + 1;
+	uint8_t raw[PV_SIG_MAX_RAW];
+	size_t rawlen = 0, half, len = strlen(tok) + 8;
+	BIGNUM *n, *sv, *h;
+	char *s64 = NULL, *out = malloc(len);
+
+	assert_non_null(out);
+	assert_int_equal(pv_keys_get(ks, name, &key), PV_OK);
+	assert_int_equal(pv_sig_parse(PV_SIGFMT_JOSE, (const uint8_t *)sig, strlen(sig), key->alg, raw,
+				      sizeof(raw), &rawlen),
+			 PV_OK);
+	half = rawlen / 2;
+	n = order_of(key->alg);
+	sv = BN_bin2bn(raw + half, (int)half, NULL);
+	h = BN_new();
+	assert_true(sv != NULL && h != NULL && BN_rshift1(h, n));
+	*s_was_low = BN_cmp(sv, h) <= 0;
+	assert_true(BN_sub(sv, n, sv));
+	assert_int_equal(BN_bn2binpad(sv, raw + half, (int)half), (int)half);
+	assert_int_equal(pv_keys_public(ks, key, pv_key_active(key), &pk), PV_OK);
+	assert_int_equal(pv_pubkey_verify(pk, key->alg, 0, pv_jwt_digest(key->alg), (const uint8_t *)tok,
+					  (size_t)(sig - 1 - tok), 0, raw, rawlen),
+			 PV_OK);
+	/* by hand: pv_sig_encode would normalise a secp256k1 signature */
+	assert_int_equal(pv_b64url_encode(raw, rawlen, &s64), PV_OK);
+	snprintf(out, len, "%.*s%s", (int)(sig - tok), tok, s64);
+	free(s64);
+	BN_free(h);
+	BN_free(sv);
+	BN_free(n);
+	EVP_PKEY_free(pk);
+	pv_key_free(key);
+	return out;
+}
+
+/* ES256, ES384, ES256K: issued low-S; the high-S twin is refused. */
+static void
+test_high_s_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const keys[] = {"es256", "es384", "es256k"};
+	cJSON *jwks = jwks_of(f->ks);
+	time_t now = time(NULL);
+	size_t i, j;
+
+	for (i = 0; i < PV_NELEM(keys); i++) {
+		/* a token has a high s half the time unless the issuer
+		 * normalises: 16 in a row low is chance 2^-16 */
+		for (j = 0; j < 16; j++) {
+			struct pv_jwt_opts o = {0};
+			char *tok = issue(f->ks, keys[i], &o, "{\"sub\":\"alice\"}", PV_OK), *twin;
+			int low = 0;
+
+			twin = ecdsa_twin(f->ks, keys[i], tok, &low);
+			assert_true(low);
+			assert_int_equal(pv_jwt_verify(jwks, tok, now, 60, NULL), PV_OK);
+			assert_int_equal(pv_jwt_verify(jwks, twin, now, 60, NULL), PV_ERR_BAD_SIGNATURE);
+			assert_non_null(strstr(pv_err_detail(), "low-S"));
+			free(twin);
+			free(tok);
+		}
+	}
+	cJSON_Delete(jwks);
+}
+
+/* NumericDates: integers in 0..2^53-1 only (others read them otherwise). */
+static void
+test_numericdates(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *payload;
+		pv_err want;
+	} cases[] = {
+	    {"{\"iat\":1800000000,\"exp\":1800000060}", PV_OK},
+	    {"{\"iat\":1800000000,\"exp\":1.8000000605e9}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":1e300}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":1e400}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":\"1800000060\"}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":null}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":true}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"exp\":[1800000060]}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":-1,\"exp\":1800000060}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1.5,\"exp\":1800000060}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"nbf\":-1,\"exp\":1800000060}", PV_ERR_BAD_INPUT},
+	    {"{\"iat\":1800000000,\"nbf\":9007199254740992,\"exp\":1800000060}", PV_ERR_BAD_INPUT},
+	    /* 2^53-1 is a NumericDate (not yet valid, but well-formed) */
+	    {"{\"iat\":1800000000,\"nbf\":9007199254740991,\"exp\":1800000060}", PV_ERR_STATE},
+	    /* 0 is one too (long expired) */
+	    {"{\"iat\":0,\"exp\":60}", PV_ERR_STATE},
+	    /* 1e9 is the integer 1000000000 */
+	    {"{\"iat\":1e9,\"exp\":1000000060}", PV_ERR_STATE},
+	    {"{\"iat\":1800000000}", PV_ERR_BAD_INPUT},
+	};
+	cJSON *jwks = jwks_of(f->ks);
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(cases); i++) {
+		char *tok = forge_jwt(f->ks, "eddsa", "EdDSA", cases[i].payload);
+
+		pv_err_clear_detail();
+		if (pv_jwt_verify(jwks, tok, T0 + 10, 0, NULL) != cases[i].want)
+			fail_msg("%s: %s", cases[i].payload, pv_err_detail());
+		free(tok);
+	}
+	cJSON_Delete(jwks);
+}
+
+struct bound {
+	long max;
+	char kid[128];
+	int calls;
+	pv_err r;
+};
+
+static pv_err
+bound_cb(void *arg, const char *kid, long *max)
+{
+	struct bound *b = arg;
+
+	b->calls++;
+	snprintf(b->kid, sizeof(b->kid), "%s", kid);
+	*max = b->max;
+	return b->r;
+}
+
+/* exp - iat at most the bound for the signing key; no iat, no token. */
+static void
+test_lifetime_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct bound b = {.max = 900};
+	struct pv_jwt_verify_opts o = {.now = T0 + 10, .max_lifetime = bound_cb, .arg = &b};
+	cJSON *jwks = jwks_of(f->ks);
+	char *kid = kid_of(f->ks, "es256", 0), *at, *over, *noiat, *year, *longer;
+
+	at = forge_jwt(f->ks, "es256", "ES256", "{\"iat\":1800000000,\"exp\":1800000900}");
+	over = forge_jwt(f->ks, "es256", "ES256", "{\"iat\":1800000000,\"exp\":1800000901}");
+	noiat = forge_jwt(f->ks, "es256", "ES256", "{\"nbf\":1800000000,\"exp\":1800000060}");
+	year = forge_jwt(f->ks, "es256", "ES256", "{\"iat\":1800000000,\"exp\":1831622400}");
+	longer = forge_jwt(f->ks, "es256", "ES256", "{\"iat\":1800000000,\"exp\":1831622401}");
+	assert_int_equal(pv_jwt_verify_ex(jwks, at, &o, NULL), PV_OK);
+	assert_int_equal(b.calls, 1);
+	assert_string_equal(b.kid, kid);
+	assert_int_equal(pv_jwt_verify_ex(jwks, over, &o, NULL), PV_ERR_FORBIDDEN);
+	assert_non_null(strstr(pv_err_detail(), "lifetime"));
+	assert_int_equal(pv_jwt_verify_ex(jwks, noiat, &o, NULL), PV_ERR_FORBIDDEN);
+	assert_non_null(strstr(pv_err_detail(), "'iat' is missing"));
+	/* refused as over-long even once expired */
+	o.now = T0 + 100000;
+	assert_int_equal(pv_jwt_verify_ex(jwks, over, &o, NULL), PV_ERR_FORBIDDEN);
+	assert_int_equal(pv_jwt_verify_ex(jwks, at, &o, NULL), PV_ERR_STATE);
+	/* the callback's error is the answer */
+	o.now = T0 + 10;
+	b.r = PV_ERR_NOT_FOUND;
+	assert_int_equal(pv_jwt_verify_ex(jwks, at, &o, NULL), PV_ERR_NOT_FOUND);
+	b.r = PV_OK;
+	/* 0 (no cap of the policy's own) is the service maximum, 366 days */
+	b.max = 0;
+	assert_int_equal(pv_jwt_verify_ex(jwks, year, &o, NULL), PV_OK);
+	assert_int_equal(pv_jwt_verify_ex(jwks, longer, &o, NULL), PV_ERR_FORBIDDEN);
+	/* pv_jwt_verify: the service maximum for every key; iat required */
+	assert_int_equal(pv_jwt_verify(jwks, year, T0 + 10, 0, NULL), PV_OK);
+	assert_int_equal(pv_jwt_verify(jwks, longer, T0 + 10, 0, NULL), PV_ERR_FORBIDDEN);
+	assert_int_equal(pv_jwt_verify(jwks, noiat, T0 + 10, 0, NULL), PV_ERR_FORBIDDEN);
+	/* no callback call before the signature verified */
+	b.calls = 0;
+	over[strlen(over) - 2] = over[strlen(over) - 2] == 'A' ? 'B' : 'A';
+	assert_int_equal(pv_jwt_verify_ex(jwks, over, &o, NULL), PV_ERR_BAD_SIGNATURE);
+	assert_int_equal(b.calls, 0);
+	free(at);
+	free(over);
+	free(noiat);
+	free(year);
+	free(longer);
+	free(kid);
+	cJSON_Delete(jwks);
+}
+
+/* The kid -> key name map built with the set (vaultd's lifetime bound). */
+static void
+test_jwks_names(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *jwks = NULL, *names = NULL;
+	const cJSON *k;
+	size_t n = 0;
+
+	assert_int_equal(pv_jwks_build_names(f->ks, &jwks, &names), PV_OK);
+	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(jwks, "keys"))
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(names, str_member(k, "kid"));
+		char *kid;
+
+		assert_true(cJSON_IsString(name));
+		kid = kid_of(f->ks, name->valuestring, 0);
+		assert_string_equal(kid, str_member(k, "kid"));
+		free(kid);
+	}
+	cJSON_ArrayForEach(k, names) n++;
+	/* es256 es256k es384 eddsa rsa (its two entries share a kid) */
+	assert_int_equal(n, 5);
+	cJSON_Delete(names);
+	cJSON_Delete(jwks);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip_all_algs),
-	    cmocka_unit_test(test_jti_unique),
-	    cmocka_unit_test(test_reserved_claims),
-	    cmocka_unit_test(test_ttl_cap),
-	    cmocka_unit_test(test_aud_allow_list),
-	    cmocka_unit_test(test_bad_claims_and_keys),
-	    cmocka_unit_test(test_tampering),
-	    cmocka_unit_test(test_alg_confusion_and_form),
-	    cmocka_unit_test(test_time_claims),
-	    cmocka_unit_test(test_jwks_contents),
-	    cmocka_unit_test(test_rotation),
+	    cmocka_unit_test(test_round_trip_all_algs), cmocka_unit_test(test_jti_unique),
+	    cmocka_unit_test(test_reserved_claims),     cmocka_unit_test(test_ttl_cap),
+	    cmocka_unit_test(test_aud_allow_list),      cmocka_unit_test(test_bad_claims_and_keys),
+	    cmocka_unit_test(test_tampering),           cmocka_unit_test(test_alg_confusion_and_form),
+	    cmocka_unit_test(test_time_claims),         cmocka_unit_test(test_jwks_contents),
+	    cmocka_unit_test(test_jwks_names),          cmocka_unit_test(test_other_purpose_forgery),
+	    cmocka_unit_test(test_high_s_refused),      cmocka_unit_test(test_numericdates),
+	    cmocka_unit_test(test_lifetime_bound),      cmocka_unit_test(test_rotation),
 	};
 	int r;
 

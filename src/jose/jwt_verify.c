@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+
 #include "core/b64.h"
 #include "core/pubkey.h"
 #include "core/sigfmt.h"
@@ -88,48 +92,162 @@ out:
 	return r;
 }
 
+/* The NumericDates of a payload (RFC 7519 §2): integers only, 0..2^53-1,
+ * so that every relying party reads the same second (1e300 or 1.5 would be
+ * read differently, or not at all, by other parsers). */
+struct dates {
+	double exp, nbf, iat;
+	int has_exp, has_nbf, has_iat;
+};
+
+int
+pv_jwt_is_numericdate(const cJSON *c)
+{
+	/* the range check comes first: it also refuses NaN and infinities,
+	 * and makes the conversion to an integer defined */
+	return cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble <= PV_JWT_NUMERICDATE_MAX &&
+	       (double)(uint64_t)c->valuedouble == c->valuedouble;
+}
+
 static pv_err
-time_claim(const cJSON *claims, const char *name, int required, double *v, int *present)
+date_claim(const cJSON *claims, const char *name, double *v, int *present)
 {
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(claims, name);
 
 	*present = c != NULL;
-	if (c == NULL && !required)
+	if (c == NULL)
 		return PV_OK;
-	if (!cJSON_IsNumber(c)) {
-		pv_err_set_detail("claim '%s' %s", name, c == NULL ? "is missing" : "is not a number");
+	if (!pv_jwt_is_numericdate(c)) {
+		pv_err_set_detail("claim '%s' is not an integer NumericDate in 0..2^53-1", name);
 		return PV_ERR_BAD_INPUT;
 	}
 	*v = c->valuedouble;
 	return PV_OK;
 }
 
-pv_err
-pv_jwt_check_times(const cJSON *claims, time_t now, long leeway)
+static pv_err
+read_dates(const cJSON *claims, struct dates *d)
 {
-	double exp = 0, nbf = 0, iat = 0, t = (double)now, lw = (double)leeway;
-	int has_nbf, has_iat, has_exp;
 	pv_err r;
 
-	if (leeway < 0)
-		return PV_ERR_USAGE;
-	if ((r = time_claim(claims, "exp", 1, &exp, &has_exp)) != PV_OK ||
-	    (r = time_claim(claims, "nbf", 0, &nbf, &has_nbf)) != PV_OK ||
-	    (r = time_claim(claims, "iat", 0, &iat, &has_iat)) != PV_OK)
+	memset(d, 0, sizeof(*d));
+	if ((r = date_claim(claims, "exp", &d->exp, &d->has_exp)) != PV_OK ||
+	    (r = date_claim(claims, "nbf", &d->nbf, &d->has_nbf)) != PV_OK ||
+	    (r = date_claim(claims, "iat", &d->iat, &d->has_iat)) != PV_OK)
 		return r;
-	if (!(t < exp + lw)) {
+	if (!d->has_exp) {
+		pv_err_set_detail("claim 'exp' is missing");
+		return PV_ERR_BAD_INPUT;
+	}
+	return PV_OK;
+}
+
+static pv_err
+check_lifetime(const struct dates *d, long max)
+{
+	if (!d->has_iat) {
+		pv_err_set_detail("claim 'iat' is missing: the token's lifetime cannot be bounded");
+		return PV_ERR_FORBIDDEN;
+	}
+	/* both are integers below 2^53: the difference is exact */
+	if (d->exp - d->iat > (double)max) {
+		pv_err_set_detail(
+		    "the token's lifetime (exp - iat = %.0f s) exceeds the %ld s allowed for its key",
+		    d->exp - d->iat, max);
+		return PV_ERR_FORBIDDEN;
+	}
+	return PV_OK;
+}
+
+static pv_err
+check_window(const struct dates *d, time_t now, long leeway)
+{
+	double t = (double)now, lw = (double)leeway;
+
+	if (!(t < d->exp + lw)) {
 		pv_err_set_detail("the token expired");
 		return PV_ERR_STATE;
 	}
-	if (has_nbf && t + lw < nbf) {
+	if (d->has_nbf && t + lw < d->nbf) {
 		pv_err_set_detail("the token is not valid yet (nbf)");
 		return PV_ERR_STATE;
 	}
-	if (has_iat && iat > t + lw) {
+	if (d->has_iat && d->iat > t + lw) {
 		pv_err_set_detail("the token was issued in the future (iat)");
 		return PV_ERR_STATE;
 	}
 	return PV_OK;
+}
+
+pv_err
+pv_jwt_check_times(const cJSON *claims, time_t now, long leeway)
+{
+	struct dates d;
+	pv_err r;
+
+	if (leeway < 0)
+		return PV_ERR_USAGE;
+	if ((r = read_dates(claims, &d)) != PV_OK)
+		return r;
+	return check_window(&d, now, leeway);
+}
+
+pv_err
+pv_jwt_check_lifetime(const cJSON *claims, long max)
+{
+	struct dates d;
+	pv_err r;
+
+	if ((r = read_dates(claims, &d)) != PV_OK)
+		return r;
+	return check_lifetime(&d, max);
+}
+
+static int
+curve_nid(pv_alg alg)
+{
+	switch (alg) {
+	case PV_ALG_P256:
+		return NID_X9_62_prime256v1;
+	case PV_ALG_P384:
+		return NID_secp384r1;
+	case PV_ALG_SECP256K1:
+		return NID_secp256k1;
+	default:
+		return NID_undef;
+	}
+}
+
+pv_err
+pv_jwt_ecdsa_low_s(pv_alg alg, uint8_t *rs, size_t len, int fix, int *high)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+	int nid = curve_nid(alg);
+	EC_GROUP *g = NULL;
+	const BIGNUM *order;
+	BIGNUM *s = NULL, *half = NULL;
+	pv_err r = PV_ERR_CRYPTO;
+
+	*high = 0;
+	if (nid == NID_undef || ai == NULL || len != 2 * ai->field_len)
+		return PV_ERR_USAGE;
+	if ((g = EC_GROUP_new_by_curve_name_ex(NULL, NULL, nid)) == NULL ||
+	    (order = EC_GROUP_get0_order(g)) == NULL ||
+	    (s = BN_bin2bn(rs + ai->field_len, (int)ai->field_len, NULL)) == NULL ||
+	    (half = BN_new()) == NULL || !BN_rshift1(half, order))
+		goto out;
+	if (BN_cmp(s, half) > 0) {
+		*high = 1;
+		if (fix && (!BN_sub(s, order, s) ||
+			    BN_bn2binpad(s, rs + ai->field_len, (int)ai->field_len) != (int)ai->field_len))
+			goto out;
+	}
+	r = PV_OK;
+out:
+	BN_free(half);
+	BN_free(s);
+	EC_GROUP_free(g);
+	return r;
 }
 
 static pv_err
@@ -337,10 +455,10 @@ split(const char *token, size_t *d1, size_t *d2)
 static pv_err
 check_signature(EVP_PKEY *pk, pv_alg alg, const struct jws_alg *a, const char *token, size_t d2)
 {
-	uint8_t raw[PV_SIG_MAX_RAW], low[64];
+	uint8_t raw[PV_SIG_MAX_RAW];
 	size_t rawlen = 0;
 	const char *s = token + d2 + 1;
-	int flipped = 0;
+	int high = 0;
 	pv_err r;
 
 	if (pv_sig_parse(PV_SIGFMT_JOSE, (const uint8_t *)s, strlen(s), alg, raw, sizeof(raw), &rawlen) !=
@@ -348,10 +466,13 @@ check_signature(EVP_PKEY *pk, pv_alg alg, const struct jws_alg *a, const char *t
 		pv_err_set_detail("the signature has the wrong form for %s", a->name);
 		return PV_ERR_BAD_SIGNATURE;
 	}
-	if (alg == PV_ALG_SECP256K1) {
-		memcpy(low, raw, sizeof(low));
-		if (pv_secp256k1_low_s(low, &flipped) != PV_OK || flipped) {
-			pv_err_set_detail("ES256K signature is not low-S");
+	/* (r, s) and (r, n - s) both verify: only the low one is a token of
+	 * ours, so the same claims never have two valid encodings */
+	if (a->family == PV_FAMILY_EC) {
+		if ((r = pv_jwt_ecdsa_low_s(alg, raw, rawlen, 0, &high)) != PV_OK)
+			return r;
+		if (high) {
+			pv_err_set_detail("%s signature is not low-S (s > n/2)", a->name);
 			return PV_ERR_BAD_SIGNATURE;
 		}
 	}
@@ -361,8 +482,24 @@ check_signature(EVP_PKEY *pk, pv_alg alg, const struct jws_alg *a, const char *t
 	return r;
 }
 
+/* The lifetime bound for the key that verified the signature. */
+static pv_err
+lifetime_bound(const struct pv_jwt_verify_opts *o, const char *kid, long *max)
+{
+	pv_err r;
+
+	*max = PV_JWT_TTL_MAX;
+	if (o->max_lifetime == NULL)
+		return PV_OK;
+	if ((r = o->max_lifetime(o->arg, kid, max)) != PV_OK)
+		return r;
+	if (*max <= 0 || *max > PV_JWT_TTL_MAX)
+		*max = PV_JWT_TTL_MAX;
+	return PV_OK;
+}
+
 pv_err
-pv_jwt_verify(const cJSON *jwks, const char *token, time_t now, long leeway, cJSON **claims_out)
+pv_jwt_verify_ex(const cJSON *jwks, const char *token, const struct pv_jwt_verify_opts *o, cJSON **claims_out)
 {
 	const struct jws_alg *a = NULL;
 	const char *kid = NULL;
@@ -371,11 +508,13 @@ pv_jwt_verify(const cJSON *jwks, const char *token, time_t now, long leeway, cJS
 	cJSON *header = NULL, *claims = NULL;
 	EVP_PKEY *pk = NULL;
 	pv_alg alg = PV_ALG_NONE;
+	struct dates dates;
+	long max = 0;
 	pv_err r;
 
 	if (claims_out != NULL)
 		*claims_out = NULL;
-	if (token == NULL || jwks == NULL || leeway < 0) {
+	if (token == NULL || jwks == NULL || o == NULL || o->leeway < 0) {
 		r = PV_ERR_USAGE;
 		goto out;
 	}
@@ -388,8 +527,12 @@ pv_jwt_verify(const cJSON *jwks, const char *token, time_t now, long leeway, cJS
 	    (r = check_signature(pk, alg, a, token, d2)) != PV_OK)
 		goto out;
 	if ((r = decode_part(token + d1 + 1, d2 - d1 - 1, PV_JWT_TOKEN_MAX, &pb, &pl)) != PV_OK ||
-	    (r = pv_jwt_parse_object(pb, pl, &claims)) != PV_OK ||
-	    (r = pv_jwt_check_times(claims, now, leeway)) != PV_OK)
+	    (r = pv_jwt_parse_object(pb, pl, &claims)) != PV_OK || (r = read_dates(claims, &dates)) != PV_OK)
+		goto out;
+	/* the lifetime first: a token longer-lived than any issuer of ours
+	 * makes is refused as such, also once it has expired */
+	if ((r = lifetime_bound(o, kid, &max)) != PV_OK || (r = check_lifetime(&dates, max)) != PV_OK ||
+	    (r = check_window(&dates, o->now, o->leeway)) != PV_OK)
 		goto out;
 	if (claims_out != NULL) {
 		*claims_out = claims;
@@ -402,4 +545,12 @@ out:
 	free(hb);
 	free(pb);
 	return r;
+}
+
+pv_err
+pv_jwt_verify(const cJSON *jwks, const char *token, time_t now, long leeway, cJSON **claims_out)
+{
+	struct pv_jwt_verify_opts o = {.now = now, .leeway = leeway};
+
+	return pv_jwt_verify_ex(jwks, token, &o, claims_out);
 }

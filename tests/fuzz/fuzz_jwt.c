@@ -53,6 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* and as claims */
 		r = pv_jwt_check_times(set, 1000, 5);
 		FUZZ_ASSERT(r == PV_OK || r == PV_ERR_STATE || r == PV_ERR_BAD_INPUT);
+		r = pv_jwt_check_lifetime(set, 3600);
+		FUZZ_ASSERT(r == PV_OK || r == PV_ERR_FORBIDDEN || r == PV_ERR_BAD_INPUT);
 	}
 out:
 	cJSON_Delete(claims);
