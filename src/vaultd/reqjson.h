@@ -1,10 +1,12 @@
 /*
- * The strict reader of vaultd request bodies (untrusted bytes; fuzzed by
- * tests/fuzz/fuzz_vdreq.c). A body is one JSON object: no member twice (at
- * any depth), no member the endpoint does not know, no NUL (raw or \u0000,
- * so C strings are never cut short), nothing after the object. Getters are
- * typed and bounded. Every refusal is PV_ERR_BAD_INPUT with a detail that
- * names at most a member name (never a value), for 400 bad_request.
+ * vaultd request bodies, read with the strict JSON reader (base/json.h,
+ * fuzzed by tests/fuzz/fuzz_json.c). A body is one JSON object: no member
+ * twice (at any depth), no member the endpoint does not know, no NUL (raw
+ * or \u0000, so C strings are never cut short), valid UTF-8, nothing after
+ * the object. Getters are typed and bounded. Every refusal is
+ * PV_ERR_BAD_INPUT with a detail that starts with the member's path (never
+ * a value), e.g. "format: expected one of raw, der, jose", for 400
+ * bad_request. These names stay so the handlers need not know the reader.
  */
 #ifndef PV_VAULTD_REQJSON_H
 #define PV_VAULTD_REQJSON_H
@@ -16,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/json.h"
 
 typedef struct vd_rj vd_rj;
 
@@ -56,7 +59,10 @@ pv_err vd_rj_enum(const vd_rj *rj, const char *name, int required, const char *c
 /* A JSON object member (points into rj). Absent: *out = NULL. */
 pv_err vd_rj_object(const vd_rj *rj, const char *name, int required, const cJSON **out) PV_WUR;
 
+/* The body as a reader value, for getters the names above do not cover. */
+const pv_jv *vd_rj_root(const vd_rj *rj);
+
 /* Deepest nesting accepted (cJSON's own limit is higher). */
-#define VD_RJ_MAX_DEPTH 32
+#define VD_RJ_MAX_DEPTH PV_JSON_DEPTH_MAX
 
 #endif

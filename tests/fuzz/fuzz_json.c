@@ -1,5 +1,10 @@
-/* libFuzzer harness: vaultd's strict request-body reader (reqjson) and its
- * typed getters, with the member set of the sign endpoint plus an object. */
+/*
+ * libFuzzer harness: the strict JSON reader (base/json.h). Every value of
+ * whatever parses is read with every typed getter, as vaultd bodies,
+ * vaultd.json, bundles and key metadata are; the root is also checked as a
+ * request body of the sign endpoint. Invariants: a refusal always has a
+ * detail "<path>: <reason>", and what a getter returns is within its bounds.
+ */
 #include "config.h"
 
 #include <stddef.h>
@@ -7,57 +12,104 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
+#include "base/json.h"
+#include "core/b64.h"
 #include "fuzz.h"
-#include "vaultd/reqjson.h"
 
 static const char *const members[] = {"input_b64", "digest_b64", "digest", "version", "format",
 				      "padding",   "claims",     "ttl",    "context", NULL};
 static const char *const formats[] = {"raw", "der", "jose", NULL};
+static const struct pv_json_enc *const encodings[] = {&pv_b64_enc, &pv_b64url_enc, &pv_hex_enc};
+
+/* A refusal is BAD_INPUT with a detail naming where, or running out of memory. */
+static void
+refusal_ok(pv_err r)
+{
+	FUZZ_ASSERT(r == PV_ERR_BAD_INPUT || r == PV_ERR_NOMEM);
+	FUZZ_ASSERT(r != PV_ERR_BAD_INPUT || strstr(pv_err_detail(), ": ") != NULL);
+}
+
+static void
+read_value(const pv_jv *v, unsigned salt)
+{
+	unsigned flags = salt & (PV_JSON_REQUIRED | PV_JSON_NONEMPTY | PV_JSON_PRINTABLE);
+	const struct pv_json_enc *enc = encodings[salt % 3];
+	const char *s = NULL;
+	uint8_t *bin = NULL, fixed[16];
+	size_t n = 0, maxlen = salt % 64, minlen = salt % 4 < maxlen ? salt % 4 : maxlen;
+	int64_t i = -1;
+	double d = 0;
+	int b = 0, idx = 0;
+	pv_err r;
+
+	if ((r = pv_json_as_string(v, flags, maxlen, &s)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(s == NULL ? v->j == NULL
+				      : strlen(s) <= maxlen && (!(flags & PV_JSON_NONEMPTY) || s[0] != '\0'));
+	if ((r = pv_json_as_int(v, flags, -5, PV_JSON_INT_MAX, &i)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(i >= -5 && i <= PV_JSON_INT_MAX);
+	if ((r = pv_json_as_number(v, flags, -1.5, 1e6, &d)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(d >= -1.5 && d <= 1e6);
+	if ((r = pv_json_as_bool(v, flags, &b)) != PV_OK)
+		refusal_ok(r);
+	if ((r = pv_json_as_enum(v, flags, formats, &idx)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(v->j == NULL ? idx == -1 : idx >= 0 && idx <= 2);
+	if ((r = pv_json_as_bytes(v, flags, enc, minlen, maxlen, &bin, &n)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(bin == NULL ? v->j == NULL && n == 0 : n >= minlen && n <= maxlen);
+	free(bin);
+	if ((r = pv_json_as_bytes_fixed(v, flags, enc, fixed, salt % sizeof(fixed))) != PV_OK)
+		refusal_ok(r);
+	if ((r = pv_json_as_array(v, flags, maxlen, &n)) != PV_OK)
+		refusal_ok(r);
+	else
+		FUZZ_ASSERT(n <= maxlen && (!(flags & PV_JSON_NONEMPTY) || n > 0 || v->j == NULL));
+	if ((r = pv_json_as_object(v, flags, (salt & 8) ? members : NULL)) != PV_OK)
+		refusal_ok(r);
+}
+
+static void
+walk(const pv_jv *v, unsigned salt)
+{
+	pv_jv c, absent;
+	char path[64];
+
+	read_value(v, salt);
+	pv_json_path(v, path, sizeof(path));
+	FUZZ_ASSERT(path[0] != '\0');
+	absent = pv_json_at(v, "no such member");
+	FUZZ_ASSERT(absent.j == NULL || cJSON_IsObject(v->j));
+	read_value(&absent, salt);
+	for (c = pv_json_first(v); c.j != NULL; pv_json_next(&c))
+		walk(&c, salt * 31u + (unsigned)c.index + 1u);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	pv_buf *b = NULL;
-	vd_rj *rj = NULL;
-	const char *s = NULL;
-	const cJSON *obj = NULL;
-	uint8_t *bin = NULL;
-	size_t binlen = 0;
-	int64_t v = 0;
-	int present = 0, idx = 0;
+	cJSON *tree = NULL;
+	pv_jv root;
+	unsigned depth = size > 0 ? data[0] % (PV_JSON_DEPTH_MAX + 2) : 0;
 	pv_err r;
 
-	if (pv_buf_view(data, size, &b) != PV_OK)
+	r = pv_json_parse(data, size, "doc", depth, &tree);
+	if (r != PV_OK) {
+		refusal_ok(r);
+		FUZZ_ASSERT(tree == NULL);
 		return 0;
-	r = vd_rj_parse(b, members, size > 0 && data[0] == ' ', &rj);
-	FUZZ_ASSERT(r == PV_OK || r == PV_ERR_BAD_INPUT || r == PV_ERR_NOMEM);
-	/* every refusal says why */
-	FUZZ_ASSERT(r != PV_ERR_BAD_INPUT || pv_err_detail()[0] != '\0');
-	if (r != PV_OK)
-		goto out;
-	r = vd_rj_string(rj, "digest", 0, 16, &s);
-	FUZZ_ASSERT(r != PV_OK || s == NULL || strlen(s) <= 16);
-	r = vd_rj_int(rj, "version", 0, 1, 1000, &v, &present);
-	FUZZ_ASSERT(r != PV_OK || !present || (v >= 1 && v <= 1000));
-	r = vd_rj_b64(rj, "input_b64", 0, 64, &bin, &binlen);
-	FUZZ_ASSERT(r != PV_OK || (binlen <= 64 && (bin != NULL || !vd_rj_has(rj, "input_b64"))));
-	free(bin);
-	bin = NULL;
-	r = vd_rj_b64(rj, "digest_b64", 0, 1 << 20, &bin, &binlen);
-	FUZZ_ASSERT(r != PV_OK || binlen <= (1 << 20));
-	free(bin);
-	bin = NULL;
-	r = vd_rj_enum(rj, "format", 0, formats, &idx);
-	FUZZ_ASSERT(r != PV_OK || (idx >= -1 && idx <= 2));
-	r = vd_rj_object(rj, "claims", 0, &obj);
-	FUZZ_ASSERT(r != PV_OK || obj == NULL || cJSON_IsObject(obj));
-	r = vd_rj_int(rj, "ttl", 1, -5, 5, &v, &present);
-	FUZZ_ASSERT(r != PV_OK || (present && v >= -5 && v <= 5));
-	r = vd_rj_string(rj, "context", 1, 1024, &s);
-	FUZZ_ASSERT(r != PV_OK || (s != NULL && strlen(s) <= 1024));
-out:
-	vd_rj_free(rj);
-	pv_buf_free(b);
+	}
+	root = pv_json_root(tree, "doc");
+	if ((r = pv_json_as_object(&root, PV_JSON_REQUIRED, members)) != PV_OK)
+		refusal_ok(r);
+	walk(&root, (unsigned)size);
+	cJSON_Delete(tree);
 	return 0;
 }
