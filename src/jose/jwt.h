@@ -59,10 +59,6 @@ const char *pv_jwt_alg_name(pv_alg alg, int pss);
 pv_err pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
 		    char **token) PV_WUR;
 
-/* Largest NumericDate accepted (iat, nbf, exp): 2^53 - 1, the largest
- * integer every JSON parser reads exactly. */
-#define PV_JWT_NUMERICDATE_MAX 9007199254740991.0
-
 struct pv_jwt_verify_opts {
 	time_t now;  /* the time the claims are checked against */
 	long leeway; /* seconds of clock skew allowed for exp, nbf and iat (>= 0) */

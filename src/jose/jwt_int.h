@@ -16,13 +16,15 @@
 pv_digest pv_jwt_digest(pv_alg alg);
 /* Whether an object names a member twice (parsers disagree on which wins). */
 int pv_jwt_has_duplicates(const cJSON *obj);
-/* Decoded JSON text (untrusted) to an object without duplicate members:
- * no NUL bytes, nothing after the value. PV_ERR_BAD_INPUT otherwise. */
+/* Decoded JSON text (untrusted) to an object, read by the strict reader
+ * (base/json.h: no NUL or \u0000, UTF-8, no member named twice at any
+ * depth, nothing after the value). PV_ERR_BAD_INPUT otherwise. */
 pv_err pv_jwt_parse_object(const uint8_t *text, size_t len, cJSON **out) PV_WUR;
-/* An integer JSON number in 0..PV_JWT_NUMERICDATE_MAX. */
+/* An integer JSON number in 0..2^53-1 (PV_JSON_INT_MAX, the largest
+ * integer every JSON parser reads exactly). */
 int pv_jwt_is_numericdate(const cJSON *c);
 /* exp (required), nbf and iat against now with leeway seconds; each an
- * integer NumericDate in 0..PV_JWT_NUMERICDATE_MAX (else PV_ERR_BAD_INPUT). */
+ * integer NumericDate (pv_jwt_is_numericdate; else PV_ERR_BAD_INPUT). */
 pv_err pv_jwt_check_times(const cJSON *claims, time_t now, long leeway) PV_WUR;
 /* exp - iat at most max seconds; "iat" required (PV_ERR_FORBIDDEN otherwise;
  * PV_ERR_BAD_INPUT for a NumericDate that is not one). */

@@ -9,6 +9,7 @@
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 
+#include "base/json.h"
 #include "core/b64.h"
 #include "core/pubkey.h"
 #include "core/sigfmt.h"
@@ -58,38 +59,21 @@ pv_jwt_has_duplicates(const cJSON *obj)
 pv_err
 pv_jwt_parse_object(const uint8_t *text, size_t len, cJSON **out)
 {
-	const char *end = NULL;
-	char *copy = NULL;
 	cJSON *obj = NULL;
-	pv_err r = PV_ERR_BAD_INPUT;
+	pv_err r;
 
 	*out = NULL;
-	if (memchr(text, '\0', len) != NULL) {
-		pv_err_set_detail("NUL byte in JSON");
-		goto out;
-	}
-	if ((copy = malloc(len + 1)) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	obj = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
-	if (obj == NULL || end != copy + len || !cJSON_IsObject(obj)) {
+	/* the strict reader: no NUL or \u0000, UTF-8, no member named twice
+	 * at any depth, nothing after the value */
+	if ((r = pv_json_parse(text, len, "the token part", PV_JSON_DEPTH_MAX, &obj)) != PV_OK)
+		return r == PV_ERR_NOMEM ? r : PV_ERR_BAD_INPUT;
+	if (!cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
 		pv_err_set_detail("not a JSON object");
-		goto out;
-	}
-	if (pv_jwt_has_duplicates(obj)) {
-		pv_err_set_detail("a JSON member is named twice");
-		goto out;
+		return PV_ERR_BAD_INPUT;
 	}
 	*out = obj;
-	obj = NULL;
-	r = PV_OK;
-out:
-	cJSON_Delete(obj);
-	free(copy);
-	return r;
+	return PV_OK;
 }
 
 /* The NumericDates of a payload (RFC 7519 §2): integers only, 0..2^53-1,
@@ -103,10 +87,10 @@ struct dates {
 int
 pv_jwt_is_numericdate(const cJSON *c)
 {
-	/* the range check comes first: it also refuses NaN and infinities,
-	 * and makes the conversion to an integer defined */
-	return cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble <= PV_JWT_NUMERICDATE_MAX &&
-	       (double)(uint64_t)c->valuedouble == c->valuedouble;
+	pv_jv v = pv_json_root(c, "claim");
+	int64_t t = 0;
+
+	return c != NULL && pv_json_as_int(&v, 0, 0, PV_JSON_INT_MAX, &t) == PV_OK;
 }
 
 static pv_err
