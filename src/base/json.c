@@ -115,6 +115,12 @@ type_name(const cJSON *j)
 	return "null";
 }
 
+const char *
+pv_json_type_name(const pv_jv *v)
+{
+	return v->j != NULL ? type_name(v->j) : "nothing";
+}
+
 /* ---- navigation ---- */
 
 pv_jv

@@ -81,6 +81,9 @@ pv_jv pv_json_first(const pv_jv *container);
 void pv_json_next(pv_jv *it);
 /* Elements of an array or members of an object; 0 for anything else. */
 size_t pv_json_count(const pv_jv *v);
+/* "an object", "an array", "a string", "a number", "a boolean", "null"
+ * (or "nothing" when absent), for messages of a caller's own. */
+const char *pv_json_type_name(const pv_jv *v);
 
 /* The path of v ("clients[2].auth", or the document's name at the root),
  * cut to fit len (len > 0). */

@@ -199,6 +199,10 @@ test_iteration(void **state)
 	assert_int_equal(n, 2);
 	s = pv_json_at(&root, "s");
 	assert_int_equal(pv_json_count(&s), 0);
+	assert_string_equal(pv_json_type_name(&s), "a string");
+	assert_string_equal(pv_json_type_name(&o), "an object");
+	it = pv_json_at(&root, "absent");
+	assert_string_equal(pv_json_type_name(&it), "nothing");
 	it = pv_json_first(&s);
 	assert_null(it.j);
 	pv_json_next(&it);

@@ -4,10 +4,6 @@
 #include "config/vaultd_config.h"
 
 #include <ctype.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "base/jsontext.h"
+#include "base/json.h"
 #include "core/b64.h"
 
 #define MAX_CLIENTS        1024
@@ -25,7 +21,6 @@
 #define MAX_NAME_LEN       64
 #define MAX_STR_LEN        4096
 #define MAX_PATTERN_LEN    256
-#define MAX_SAFE_INT       9007199254740991.0 /* 2^53 - 1 */
 #define UINT256_MAX_DIGITS "115792089237316195423570985008687907853269984665640564039457584007913129639935"
 
 static char *
@@ -70,51 +65,16 @@ pv_op_keyless(pv_op op)
 	return op == PV_OP_JWKS || op == PV_OP_KEYS_READ || op == PV_OP_SECRETS_LIST || op == PV_OP_RELOAD;
 }
 
-/* Where the validator is in the document, for error details. */
-struct ctx {
-	char path[512];
-	size_t len;
-};
+/* Flags for every string in the file: docs/config.md, "Strings are non-empty
+ * and contain no control characters". */
+#define STR_FLAGS (PV_JSON_NONEMPTY | PV_JSON_PRINTABLE)
+/* No length limit of its own (the value is matched against a table). */
+#define ANY_LEN   (SIZE_MAX - 1)
 
-static size_t
-path_key(struct ctx *c, const char *key)
+static unsigned
+req(int required)
 {
-	size_t saved = c->len;
-	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "", key);
-
-	if (n > 0)
-		c->len += (size_t)n < sizeof(c->path) - c->len ? (size_t)n : sizeof(c->path) - c->len - 1;
-	return saved;
-}
-
-static size_t
-path_idx(struct ctx *c, size_t i)
-{
-	size_t saved = c->len;
-	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "[%zu]", i);
-
-	if (n > 0)
-		c->len += (size_t)n < sizeof(c->path) - c->len ? (size_t)n : sizeof(c->path) - c->len - 1;
-	return saved;
-}
-
-static void
-path_pop(struct ctx *c, size_t saved)
-{
-	c->len = saved;
-	c->path[saved] = '\0';
-}
-
-static pv_err PV_PRINTF(2, 3) fail(const struct ctx *c, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pv_err_set_detail("%s: %s", c->len ? c->path : "vaultd.json", msg);
-	return PV_ERR_BAD_INPUT;
+	return required ? PV_JSON_REQUIRED : 0;
 }
 
 /* A printable, bounded copy of a config value for an error message. */
@@ -134,209 +94,70 @@ quoted(const char *s, char *dst, size_t n)
 	return dst;
 }
 
-static const char *
-type_name(const cJSON *v)
-{
-	if (cJSON_IsObject(v))
-		return "an object";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	return "null";
-}
-
-/* obj must be an object whose member names are all in allowed, once each. */
+/* A copy of string value v (NULL when absent), held to STR_FLAGS. */
 static pv_err
-check_object(struct ctx *c, const cJSON *obj, const char *const *allowed, size_t n)
+copy_string(const pv_jv *v, unsigned flags, size_t maxlen, char **out)
 {
-	unsigned char seen[16] = {0};
-	const cJSON *m;
-	size_t i, saved;
+	const char *s = NULL;
+	pv_err r;
 
-	if (!cJSON_IsObject(obj))
-		return fail(c, "expected an object, got %s", type_name(obj));
-	cJSON_ArrayForEach(m, obj)
-	{
-		char q[48];
-
-		for (i = 0; i < n; i++) {
-			if (strcmp(m->string, allowed[i]) == 0)
-				break;
-		}
-		saved = path_key(c, m->string);
-		if (i == n) {
-			pv_err r = fail(c, "unknown field \"%s\"", quoted(m->string, q, sizeof(q)));
-
-			path_pop(c, saved);
-			return r;
-		}
-		if (seen[i]++) {
-			pv_err r = fail(c, "duplicate key");
-
-			path_pop(c, saved);
-			return r;
-		}
-		path_pop(c, saved);
-	}
-	return PV_OK;
-}
-
-static int
-printable(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* A string value v at the current path: non-empty, printable, bounded. */
-static pv_err
-take_string(struct ctx *c, const cJSON *v, size_t maxlen, char **out)
-{
-	size_t len;
-
-	if (!cJSON_IsString(v))
-		return fail(c, "expected a string, got %s", type_name(v));
-	len = strlen(v->valuestring);
-	if (len == 0)
-		return fail(c, "must not be empty");
-	if (len > maxlen)
-		return fail(c, "longer than %zu bytes", maxlen);
-	if (!printable(v->valuestring))
-		return fail(c, "control characters are not allowed");
-	if ((*out = copy_str(v->valuestring)) == NULL)
-		return PV_ERR_NOMEM;
-	return PV_OK;
+	if ((r = pv_json_as_string(v, flags | STR_FLAGS, maxlen, &s)) != PV_OK || s == NULL)
+		return r;
+	return (*out = copy_str(s)) != NULL ? PV_OK : PV_ERR_NOMEM;
 }
 
 static pv_err
-get_string(struct ctx *c, const cJSON *obj, const char *name, int required, size_t maxlen, char **out)
+get_string(const pv_jv *obj, const char *name, int required, size_t maxlen, char **out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	size_t saved = path_key(c, name);
-	pv_err r = PV_OK;
+	pv_jv v = pv_json_at(obj, name);
 
-	if (v == NULL)
-		r = required ? fail(c, "required field missing") : PV_OK;
-	else
-		r = take_string(c, v, maxlen, out);
-	path_pop(c, saved);
+	return copy_string(&v, req(required), maxlen, out);
+}
+
+/* An optional integer member in [min, max], dflt when absent. */
+static pv_err
+get_u64(const pv_jv *obj, const char *name, int64_t min, int64_t max, uint64_t dflt, uint64_t *out)
+{
+	int64_t v = (int64_t)dflt;
+	pv_err r = pv_json_int(obj, name, 0, min, max, &v);
+
+	*out = (uint64_t)v;
 	return r;
 }
 
 static pv_err
-take_uint(struct ctx *c, const cJSON *v, double min, double max, uint64_t *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return fail(c, "expected an integer, got %s", type_name(v));
-	d = v->valuedouble;
-	if (!isfinite(d) || floor(d) != d)
-		return fail(c, "expected an integer");
-	if (d < min || d > max)
-		return fail(c, "must be between %.0f and %.0f", min, max);
-	*out = (uint64_t)d;
-	return PV_OK;
-}
-
-static pv_err
-get_uint(struct ctx *c, const cJSON *obj, const char *name, double min, double max, uint64_t dflt,
-	 uint64_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	size_t saved = path_key(c, name);
-	pv_err r = PV_OK;
-
-	*out = dflt;
-	if (v != NULL)
-		r = take_uint(c, v, min, max, out);
-	path_pop(c, saved);
-	return r;
-}
-
-static pv_err
-get_u32(struct ctx *c, const cJSON *obj, const char *name, uint32_t min, uint32_t max, uint32_t dflt,
-	uint32_t *out)
+get_u32(const pv_jv *obj, const char *name, uint32_t min, uint32_t max, uint32_t dflt, uint32_t *out)
 {
 	uint64_t v = dflt;
-	pv_err r = get_uint(c, obj, name, min, max, dflt, &v);
+	pv_err r = get_u64(obj, name, min, max, dflt, &v);
 
 	*out = (uint32_t)v;
 	return r;
 }
 
 static pv_err
-get_bool(struct ctx *c, const cJSON *obj, const char *name, int dflt, int *out)
+get_bool(const pv_jv *obj, const char *name, int dflt, int *out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	size_t saved = path_key(c, name);
-	pv_err r = PV_OK;
-
 	*out = dflt;
-	if (v != NULL) {
-		if (cJSON_IsBool(v))
-			*out = cJSON_IsTrue(v);
-		else
-			r = fail(c, "expected a boolean, got %s", type_name(v));
-	}
-	path_pop(c, saved);
-	return r;
+	return pv_json_bool(obj, name, 0, out);
 }
 
-/* Enter member name of obj (which must be an object or absent). */
-static const cJSON *
-member(const cJSON *obj, const char *name)
-{
-	return cJSON_GetObjectItemCaseSensitive(obj, name);
-}
-
+/* A non-empty array of bounded strings (NULL when absent). */
 static pv_err
-check_array(struct ctx *c, const cJSON *v, size_t min, size_t max)
+get_string_list(const pv_jv *obj, const char *name, unsigned flags, size_t maxlen, char ***out, size_t *n_out)
 {
-	int n;
-
-	if (!cJSON_IsArray(v))
-		return fail(c, "expected an array, got %s", type_name(v));
-	n = cJSON_GetArraySize(v);
-	if (n == 0 && min > 0)
-		return fail(c, "must not be empty");
-	if ((size_t)n > max)
-		return fail(c, "more than %zu entries", max);
-	return PV_OK;
-}
-
-/* An optional non-empty array of bounded strings. */
-static pv_err
-get_string_list(struct ctx *c, const cJSON *obj, const char *name, size_t maxlen, char ***out, size_t *n_out)
-{
-	const cJSON *arr = member(obj, name), *e;
-	size_t saved = path_key(c, name), i = 0;
+	pv_jv arr, e;
+	size_t n = 0, i = 0;
 	char **list = NULL;
-	pv_err r = PV_OK;
+	pv_err r;
 
-	if (arr == NULL)
-		goto out;
-	if ((r = check_array(c, arr, 1, MAX_LIST)) != PV_OK)
-		goto out;
-	if ((list = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*list))) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(e, arr)
-	{
-		size_t s2 = path_idx(c, i);
-
-		r = take_string(c, e, maxlen, &list[i]);
-		path_pop(c, s2);
-		if (r != PV_OK)
+	if ((r = pv_json_array(obj, name, flags | PV_JSON_NONEMPTY, MAX_LIST, &arr, &n)) != PV_OK ||
+	    arr.j == NULL)
+		return r;
+	if ((list = calloc(n, sizeof(*list))) == NULL)
+		return PV_ERR_NOMEM;
+	for (e = pv_json_first(&arr); e.j != NULL; pv_json_next(&e)) {
+		if ((r = copy_string(&e, 0, maxlen, &list[i])) != PV_OK)
 			goto out;
 		i++;
 	}
@@ -349,7 +170,6 @@ out:
 			free(list[--i]);
 		free(list);
 	}
-	path_pop(c, saved);
 	return r;
 }
 
@@ -366,84 +186,60 @@ is_name(const char *s, size_t maxlen)
 }
 
 static pv_err
-parse_token(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_token(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"uri", "module", "pin_source", "max_sessions"};
+	static const char *const fields[] = {"uri", "module", "pin_source", "max_sessions", NULL};
 	static const char *const pin_kinds[] = {"file:", "env:", "fd:", "cred:"};
-	const cJSON *t = member(root, "token");
-	size_t saved = path_key(c, "token"), i;
+	pv_jv t;
+	size_t i;
 	pv_err r;
 
-	if (t == NULL) {
-		r = fail(c, "required field missing");
-		goto out;
-	}
-	if ((r = check_object(c, t, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string(c, t, "uri", 1, MAX_STR_LEN, &cfg->token.uri)) != PV_OK ||
-	    (r = get_string(c, t, "module", 0, MAX_STR_LEN, &cfg->token.module)) != PV_OK ||
-	    (r = get_string(c, t, "pin_source", 1, MAX_STR_LEN, &cfg->token.pin_source)) != PV_OK ||
-	    (r = get_u32(c, t, "max_sessions", 1, 256, 8, &cfg->token.max_sessions)) != PV_OK)
-		goto out;
-	if (strncmp(cfg->token.uri, "pkcs11:", 7) != 0) {
-		path_key(c, "uri");
-		r = fail(c, "must be a pkcs11: URI (RFC 7512)");
-		goto out;
-	}
-	if (cfg->token.module != NULL && cfg->token.module[0] != '/') {
-		path_key(c, "module");
-		r = fail(c, "must be an absolute path");
-		goto out;
-	}
+	if ((r = pv_json_object(root, "token", PV_JSON_REQUIRED, fields, &t)) != PV_OK ||
+	    (r = get_string(&t, "uri", 1, MAX_STR_LEN, &cfg->token.uri)) != PV_OK ||
+	    (r = get_string(&t, "module", 0, MAX_STR_LEN, &cfg->token.module)) != PV_OK ||
+	    (r = get_string(&t, "pin_source", 1, MAX_STR_LEN, &cfg->token.pin_source)) != PV_OK ||
+	    (r = get_u32(&t, "max_sessions", 1, 256, 8, &cfg->token.max_sessions)) != PV_OK)
+		return r;
+	if (strncmp(cfg->token.uri, "pkcs11:", 7) != 0)
+		return pv_json_fail_at(&t, "uri", "must be a pkcs11: URI (RFC 7512)");
+	if (cfg->token.module != NULL && cfg->token.module[0] != '/')
+		return pv_json_fail_at(&t, "module", "must be an absolute path");
 	for (i = 0; i < PV_NELEM(pin_kinds); i++) {
 		if (strncmp(cfg->token.pin_source, pin_kinds[i], strlen(pin_kinds[i])) == 0 &&
 		    cfg->token.pin_source[strlen(pin_kinds[i])] != '\0')
-			break;
+			return PV_OK;
 	}
-	if (i == PV_NELEM(pin_kinds)) {
-		path_key(c, "pin_source");
-		r = fail(c, "must be file:PATH, env:NAME, fd:N or cred:NAME (never the PIN itself)");
-		goto out;
-	}
-out:
-	path_pop(c, saved);
-	return r;
+	return pv_json_fail_at(&t, "pin_source",
+			       "must be file:PATH, env:NAME, fd:N or cred:NAME (never the PIN itself)");
 }
 
 static pv_err
-parse_mode(struct ctx *c, const cJSON *u, uint32_t *mode)
+parse_mode(const pv_jv *u, uint32_t *mode)
 {
-	const cJSON *v = member(u, "mode");
-	size_t saved = path_key(c, "mode"), i, len;
-	pv_err r = PV_OK;
+	pv_jv v = pv_json_at(u, "mode");
+	const char *s;
+	size_t i, len;
 
 	*mode = 0660;
-	if (v == NULL)
-		goto out;
-	if (!cJSON_IsString(v)) {
-		r = fail(c, "expected an octal string like \"0660\", got %s", type_name(v));
-		goto out;
-	}
-	len = strlen(v->valuestring);
+	if (v.j == NULL)
+		return PV_OK;
+	if (!cJSON_IsString(v.j))
+		return pv_json_fail(&v, "expected an octal string like \"0660\", got %s",
+				    pv_json_type_name(&v));
+	s = v.j->valuestring;
+	len = strlen(s);
 	for (i = 0; i < len; i++) {
-		if (v->valuestring[i] < '0' || v->valuestring[i] > '7')
+		if (s[i] < '0' || s[i] > '7')
 			break;
 	}
-	if (len < 3 || len > 4 || i != len) {
-		r = fail(c, "expected an octal string like \"0660\"");
-		goto out;
-	}
-	*mode = (uint32_t)strtoul(v->valuestring, NULL, 8);
-	if (*mode > 0777) {
-		r = fail(c, "only permission bits (at most 0777)");
-		goto out;
-	}
-	if (*mode & 0007) {
-		r = fail(c, "a socket open to others is refused (no o+rwx bits)");
-		goto out;
-	}
-out:
-	path_pop(c, saved);
-	return r;
+	if (len < 3 || len > 4 || i != len)
+		return pv_json_fail(&v, "expected an octal string like \"0660\"");
+	*mode = (uint32_t)strtoul(s, NULL, 8);
+	if (*mode > 0777)
+		return pv_json_fail(&v, "only permission bits (at most 0777)");
+	if (*mode & 0007)
+		return pv_json_fail(&v, "a socket open to others is refused (no o+rwx bits)");
+	return PV_OK;
 }
 
 static int
@@ -471,165 +267,110 @@ valid_address(const char *a)
 }
 
 static pv_err
-parse_listen(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_listen(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"unix", "tcp"};
-	static const char *const ufields[] = {"path", "mode", "group"};
-	static const char *const tfields[] = {"address", "tls_cert", "tls_key", "client_ca"};
-	const cJSON *l = member(root, "listen"), *u, *t;
-	size_t saved = path_key(c, "listen"), s2;
+	static const char *const fields[] = {"unix", "tcp", NULL};
+	static const char *const ufields[] = {"path", "mode", "group", NULL};
+	static const char *const tfields[] = {"address", "tls_cert", "tls_key", "client_ca", NULL};
+	pv_jv l, u, t;
 	pv_err r;
 
-	if (l == NULL) {
-		r = fail(c, "required field missing");
-		goto out;
-	}
-	if ((r = check_object(c, l, fields, PV_NELEM(fields))) != PV_OK)
-		goto out;
-	u = member(l, "unix");
-	t = member(l, "tcp");
-	if (u == NULL && t == NULL) {
-		r = fail(c, "needs unix, tcp or both");
-		goto out;
-	}
-	if (u != NULL) {
-		s2 = path_key(c, "unix");
+	if ((r = pv_json_object(root, "listen", PV_JSON_REQUIRED, fields, &l)) != PV_OK ||
+	    (r = pv_json_object(&l, "unix", 0, ufields, &u)) != PV_OK ||
+	    (r = pv_json_object(&l, "tcp", 0, tfields, &t)) != PV_OK)
+		return r;
+	if (u.j == NULL && t.j == NULL)
+		return pv_json_fail(&l, "needs unix, tcp or both");
+	if (u.j != NULL) {
 		cfg->listen.has_unix = 1;
-		if ((r = check_object(c, u, ufields, PV_NELEM(ufields))) != PV_OK ||
-		    (r = get_string(c, u, "path", 1, 107, &cfg->listen.unix_path)) != PV_OK ||
-		    (r = parse_mode(c, u, &cfg->listen.unix_mode)) != PV_OK ||
-		    (r = get_string(c, u, "group", 0, 32, &cfg->listen.unix_group)) != PV_OK)
-			goto out;
-		if (cfg->listen.unix_path[0] != '/') {
-			path_key(c, "path");
-			r = fail(c, "must be an absolute path");
-			goto out;
-		}
-		if (cfg->listen.unix_group != NULL && !is_name(cfg->listen.unix_group, 32)) {
-			path_key(c, "group");
-			r = fail(c, "not a group name");
-			goto out;
-		}
-		path_pop(c, s2);
+		if ((r = get_string(&u, "path", 1, 107, &cfg->listen.unix_path)) != PV_OK ||
+		    (r = parse_mode(&u, &cfg->listen.unix_mode)) != PV_OK ||
+		    (r = get_string(&u, "group", 0, 32, &cfg->listen.unix_group)) != PV_OK)
+			return r;
+		if (cfg->listen.unix_path[0] != '/')
+			return pv_json_fail_at(&u, "path", "must be an absolute path");
+		if (cfg->listen.unix_group != NULL && !is_name(cfg->listen.unix_group, 32))
+			return pv_json_fail_at(&u, "group", "not a group name");
 	}
-	if (t != NULL) {
-		s2 = path_key(c, "tcp");
+	if (t.j != NULL) {
 		cfg->listen.has_tcp = 1;
-		if ((r = check_object(c, t, tfields, PV_NELEM(tfields))) != PV_OK ||
-		    (r = get_string(c, t, "address", 1, 300, &cfg->listen.tcp_address)) != PV_OK ||
-		    (r = get_string(c, t, "tls_cert", 1, MAX_STR_LEN, &cfg->listen.tls_cert)) != PV_OK ||
-		    (r = get_string(c, t, "tls_key", 1, MAX_STR_LEN, &cfg->listen.tls_key)) != PV_OK ||
-		    (r = get_string(c, t, "client_ca", 0, MAX_STR_LEN, &cfg->listen.client_ca)) != PV_OK)
-			goto out;
-		if (!valid_address(cfg->listen.tcp_address)) {
-			path_key(c, "address");
-			r = fail(c, "expected HOST:PORT or [IPV6]:PORT with a port from 1 to 65535");
-			goto out;
-		}
-		path_pop(c, s2);
+		if ((r = get_string(&t, "address", 1, 300, &cfg->listen.tcp_address)) != PV_OK ||
+		    (r = get_string(&t, "tls_cert", 1, MAX_STR_LEN, &cfg->listen.tls_cert)) != PV_OK ||
+		    (r = get_string(&t, "tls_key", 1, MAX_STR_LEN, &cfg->listen.tls_key)) != PV_OK ||
+		    (r = get_string(&t, "client_ca", 0, MAX_STR_LEN, &cfg->listen.client_ca)) != PV_OK)
+			return r;
+		if (!valid_address(cfg->listen.tcp_address))
+			return pv_json_fail_at(
+			    &t, "address", "expected HOST:PORT or [IPV6]:PORT with a port from 1 to 65535");
 	}
-out:
-	path_pop(c, saved);
-	return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_limits(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_limits(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"max_body_bytes", "request_timeout_ms"};
-	const cJSON *l = member(root, "limits");
-	size_t saved = path_key(c, "limits");
-	pv_err r = PV_OK;
+	static const char *const fields[] = {"max_body_bytes", "request_timeout_ms", NULL};
+	pv_jv l;
+	pv_err r;
 
 	cfg->limits.max_body_bytes = 65536;
 	cfg->limits.request_timeout_ms = 5000;
-	if (l == NULL)
-		goto out;
-	if ((r = check_object(c, l, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_u32(c, l, "max_body_bytes", 1024, 16u << 20, 65536, &cfg->limits.max_body_bytes)) !=
+	if ((r = pv_json_object(root, "limits", 0, fields, &l)) != PV_OK ||
+	    (r = get_u32(&l, "max_body_bytes", 1024, 16u << 20, 65536, &cfg->limits.max_body_bytes)) !=
 		PV_OK ||
-	    (r = get_u32(c, l, "request_timeout_ms", 100, 600000, 5000, &cfg->limits.request_timeout_ms)) !=
+	    (r = get_u32(&l, "request_timeout_ms", 100, 600000, 5000, &cfg->limits.request_timeout_ms)) !=
 		PV_OK)
-		goto out;
-out:
-	path_pop(c, saved);
-	return r;
+		return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_context(struct ctx *c, const cJSON *b, struct pv_config *cfg)
+parse_context(const pv_jv *b, struct pv_config *cfg)
 {
-	const cJSON *ec = member(b, "expect_context"), *m, *m2;
-	size_t saved = path_key(c, "expect_context"), n = 0, s2;
-	pv_err r = PV_OK;
+	pv_jv ec, m;
+	size_t n = 0;
+	pv_err r;
 
-	if (ec == NULL)
-		goto out;
-	if (!cJSON_IsObject(ec)) {
-		r = fail(c, "expected an object, got %s", type_name(ec));
-		goto out;
-	}
-	if ((size_t)cJSON_GetArraySize(ec) > MAX_CONTEXT) {
-		r = fail(c, "more than %d entries", MAX_CONTEXT);
-		goto out;
-	}
-	cfg->bundle.expect_context =
-	    calloc((size_t)cJSON_GetArraySize(ec) + 1, sizeof(*cfg->bundle.expect_context));
-	if (cfg->bundle.expect_context == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(m, ec)
-	{
+	if ((r = pv_json_object(b, "expect_context", 0, NULL, &ec)) != PV_OK || ec.j == NULL)
+		return r;
+	if (pv_json_count(&ec) > MAX_CONTEXT)
+		return pv_json_fail(&ec, "more than %d entries", MAX_CONTEXT);
+	cfg->bundle.expect_context = calloc(pv_json_count(&ec) + 1, sizeof(*cfg->bundle.expect_context));
+	if (cfg->bundle.expect_context == NULL)
+		return PV_ERR_NOMEM;
+	/* each name once: the reader refuses a document that repeats one */
+	for (m = pv_json_first(&ec); m.j != NULL; pv_json_next(&m)) {
 		struct pv_config_kv *kv = &cfg->bundle.expect_context[n];
 
-		s2 = path_key(c, m->string);
-		if (!is_name(m->string, MAX_NAME_LEN)) {
-			r = fail(c, "context names are 1-64 of A-Z a-z 0-9 . _ -");
-			goto out;
-		}
-		for (m2 = ec->child; m2 != m; m2 = m2->next) {
-			if (strcmp(m2->string, m->string) == 0) {
-				r = fail(c, "duplicate key");
-				goto out;
-			}
-		}
-		if ((kv->name = copy_str(m->string)) == NULL) {
-			r = PV_ERR_NOMEM;
-			goto out;
-		}
+		if (!is_name(m.name, MAX_NAME_LEN))
+			return pv_json_fail(&m, "context names are 1-64 of A-Z a-z 0-9 . _ -");
+		if ((kv->name = copy_str(m.name)) == NULL)
+			return PV_ERR_NOMEM;
 		cfg->bundle.n_expect_context = ++n;
-		if ((r = take_string(c, m, MAX_STR_LEN, &kv->value)) != PV_OK)
-			goto out;
-		path_pop(c, s2);
+		if ((r = copy_string(&m, 0, MAX_STR_LEN, &kv->value)) != PV_OK)
+			return r;
 	}
-out:
-	path_pop(c, saved);
-	return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_bundle(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_bundle(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"path", "min_version", "expect_context", "required",
-					     "key_import_fallback"};
-	const cJSON *b = member(root, "bundle");
-	size_t saved = path_key(c, "bundle");
-	pv_err r = PV_OK;
+	static const char *const fields[] = {"path",     "min_version",         "expect_context",
+					     "required", "key_import_fallback", NULL};
+	pv_jv b;
+	pv_err r;
 
-	if (b == NULL)
-		goto out;
+	if ((r = pv_json_object(root, "bundle", 0, fields, &b)) != PV_OK || b.j == NULL)
+		return r;
 	cfg->bundle.present = 1;
-	if ((r = check_object(c, b, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string(c, b, "path", 1, MAX_STR_LEN, &cfg->bundle.path)) != PV_OK ||
-	    (r = get_uint(c, b, "min_version", 0, MAX_SAFE_INT, 0, &cfg->bundle.min_version)) != PV_OK ||
-	    (r = parse_context(c, b, cfg)) != PV_OK ||
-	    (r = get_bool(c, b, "required", 1, &cfg->bundle.required)) != PV_OK ||
-	    (r = get_bool(c, b, "key_import_fallback", 0, &cfg->bundle.key_import_fallback)) != PV_OK)
-		goto out;
-out:
-	path_pop(c, saved);
-	return r;
+	if ((r = get_string(&b, "path", 1, MAX_STR_LEN, &cfg->bundle.path)) != PV_OK ||
+	    (r = get_u64(&b, "min_version", 0, PV_JSON_INT_MAX, 0, &cfg->bundle.min_version)) != PV_OK ||
+	    (r = parse_context(&b, cfg)) != PV_OK ||
+	    (r = get_bool(&b, "required", 1, &cfg->bundle.required)) != PV_OK ||
+	    (r = get_bool(&b, "key_import_fallback", 0, &cfg->bundle.key_import_fallback)) != PV_OK)
+		return r;
+	return PV_OK;
 }
 
 /* [A-Za-z_][A-Za-z0-9_]{0,127}: a portable environment variable name. */
@@ -648,177 +389,129 @@ is_env_name(const char *s)
 }
 
 static pv_err
-parse_secrets(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_secrets(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"environment"};
-	const cJSON *sec = member(root, "secrets");
-	size_t saved = path_key(c, "secrets"), i, j, s2;
+	static const char *const fields[] = {"environment", NULL};
+	pv_jv sec, env, e;
+	size_t i, j;
 	char q[80];
-	pv_err r = PV_OK;
-
-	if (sec == NULL)
-		goto out;
-	if ((r = check_object(c, sec, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string_list(c, sec, "environment", 128, &cfg->secrets.environment,
-				 &cfg->secrets.n_environment)) != PV_OK)
-		goto out;
-	for (i = 0; i < cfg->secrets.n_environment; i++) {
-		const char *name = cfg->secrets.environment[i];
-
-		s2 = path_key(c, "environment");
-		path_idx(c, i);
-		if (!is_env_name(name))
-			r = fail(c, "\"%s\" is not an environment variable name", quoted(name, q, sizeof(q)));
-		for (j = 0; r == PV_OK && j < i; j++) {
-			if (strcmp(cfg->secrets.environment[j], name) == 0)
-				r = fail(c, "\"%s\" is listed twice", quoted(name, q, sizeof(q)));
-		}
-		path_pop(c, s2);
-		if (r != PV_OK)
-			goto out;
-	}
-out:
-	path_pop(c, saved);
-	return r;
-}
-
-static pv_err
-parse_audit(struct ctx *c, const cJSON *root, struct pv_config *cfg)
-{
-	static const char *const fields[] = {"file", "syslog", "hmac_key", "checkpoint_every",
-					     "checkpoint_seconds"};
-	const cJSON *a = member(root, "audit");
-	size_t saved = path_key(c, "audit");
 	pv_err r;
 
-	if (a == NULL) {
-		r = fail(c, "required field missing");
-		goto out;
+	if ((r = pv_json_object(root, "secrets", 0, fields, &sec)) != PV_OK || sec.j == NULL ||
+	    (r = get_string_list(&sec, "environment", 0, 128, &cfg->secrets.environment,
+				 &cfg->secrets.n_environment)) != PV_OK)
+		return r;
+	env = pv_json_at(&sec, "environment");
+	for (e = pv_json_first(&env), i = 0; e.j != NULL && i < cfg->secrets.n_environment;
+	     pv_json_next(&e), i++) {
+		const char *name = cfg->secrets.environment[i];
+
+		if (!is_env_name(name))
+			return pv_json_fail(&e, "\"%s\" is not an environment variable name",
+					    quoted(name, q, sizeof(q)));
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->secrets.environment[j], name) == 0)
+				return pv_json_fail(&e, "\"%s\" is listed twice", quoted(name, q, sizeof(q)));
+		}
 	}
-	if ((r = check_object(c, a, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string(c, a, "file", 0, MAX_STR_LEN, &cfg->audit.file)) != PV_OK ||
-	    (r = get_bool(c, a, "syslog", 0, &cfg->audit.syslog)) != PV_OK ||
-	    (r = get_string(c, a, "hmac_key", 1, MAX_NAME_LEN, &cfg->audit.hmac_key)) != PV_OK ||
-	    (r = get_u32(c, a, "checkpoint_every", 1, 1000000, 1000, &cfg->audit.checkpoint_every)) !=
-		PV_OK ||
-	    (r = get_u32(c, a, "checkpoint_seconds", 1, 86400, 60, &cfg->audit.checkpoint_seconds)) != PV_OK)
-		goto out;
-	if (cfg->audit.file != NULL && cfg->audit.file[0] != '/') {
-		path_key(c, "file");
-		r = fail(c, "must be an absolute path");
-		goto out;
-	}
-	if (!is_name(cfg->audit.hmac_key, MAX_NAME_LEN)) {
-		path_key(c, "hmac_key");
-		r = fail(c, "not a key name");
-		goto out;
-	}
+	return PV_OK;
+}
+
+static pv_err
+parse_audit(const pv_jv *root, struct pv_config *cfg)
+{
+	static const char *const fields[] = {
+	    "file", "syslog", "hmac_key", "checkpoint_every", "checkpoint_seconds", NULL};
+	pv_jv a;
+	pv_err r;
+
+	if ((r = pv_json_object(root, "audit", PV_JSON_REQUIRED, fields, &a)) != PV_OK ||
+	    (r = get_string(&a, "file", 0, MAX_STR_LEN, &cfg->audit.file)) != PV_OK ||
+	    (r = get_bool(&a, "syslog", 0, &cfg->audit.syslog)) != PV_OK ||
+	    (r = get_string(&a, "hmac_key", 1, MAX_NAME_LEN, &cfg->audit.hmac_key)) != PV_OK ||
+	    (r = get_u32(&a, "checkpoint_every", 1, 1000000, 1000, &cfg->audit.checkpoint_every)) != PV_OK ||
+	    (r = get_u32(&a, "checkpoint_seconds", 1, 86400, 60, &cfg->audit.checkpoint_seconds)) != PV_OK)
+		return r;
+	if (cfg->audit.file != NULL && cfg->audit.file[0] != '/')
+		return pv_json_fail_at(&a, "file", "must be an absolute path");
+	if (!is_name(cfg->audit.hmac_key, MAX_NAME_LEN))
+		return pv_json_fail_at(&a, "hmac_key", "not a key name");
 	if (cfg->audit.file == NULL && !cfg->audit.syslog)
-		r = fail(c, "needs file, syslog or both");
-out:
-	path_pop(c, saved);
-	return r;
+		return pv_json_fail(&a, "needs file, syslog or both");
+	return PV_OK;
 }
 
 static pv_err
-parse_jwt(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_jwt(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"issuer", "default_ttl"};
-	const cJSON *j = member(root, "jwt");
-	size_t saved = path_key(c, "jwt");
-	pv_err r = PV_OK;
+	static const char *const fields[] = {"issuer", "default_ttl", NULL};
+	pv_jv j;
+	pv_err r;
 
-	if (j == NULL)
-		goto out;
+	if ((r = pv_json_object(root, "jwt", 0, fields, &j)) != PV_OK || j.j == NULL)
+		return r;
 	cfg->jwt.present = 1;
-	if ((r = check_object(c, j, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string(c, j, "issuer", 1, 1024, &cfg->jwt.issuer)) != PV_OK ||
-	    (r = get_u32(c, j, "default_ttl", 1, 86400, 300, &cfg->jwt.default_ttl)) != PV_OK)
-		goto out;
-out:
-	path_pop(c, saved);
-	return r;
+	if ((r = get_string(&j, "issuer", 1, 1024, &cfg->jwt.issuer)) != PV_OK ||
+	    (r = get_u32(&j, "default_ttl", 1, 86400, 300, &cfg->jwt.default_ttl)) != PV_OK)
+		return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_ops(struct ctx *c, const cJSON *rule, const struct pv_config *cfg, uint32_t *ops)
+parse_ops(const pv_jv *rule, const struct pv_config *cfg, uint32_t *ops)
 {
-	const cJSON *arr = member(rule, "ops"), *e;
-	size_t saved = path_key(c, "ops"), i = 0, s2;
-	pv_err r = PV_OK;
+	pv_jv arr, e;
+	const char *name = NULL;
+	size_t n = 0;
 	char q[48];
+	pv_err r;
 	pv_op op;
 
 	*ops = 0;
-	if (arr == NULL) {
-		r = fail(c, "required field missing");
-		goto out;
-	}
-	if ((r = check_array(c, arr, 1, MAX_LIST)) != PV_OK)
-		goto out;
-	cJSON_ArrayForEach(e, arr)
-	{
-		s2 = path_idx(c, i++);
-		if (!cJSON_IsString(e)) {
-			r = fail(c, "expected a string, got %s", type_name(e));
-			goto out;
-		}
-		if (pv_op_from_name(e->valuestring, &op) != PV_OK) {
-			r = fail(c, "unknown operation \"%s\"", quoted(e->valuestring, q, sizeof(q)));
-			goto out;
-		}
-		if (op == PV_OP_RELOAD) {
-			r = fail(c, "reload comes with role admin and cannot be granted by a rule");
-			goto out;
-		}
-		if (*ops & (1u << op)) {
-			r = fail(c, "duplicate operation \"%s\"", pv_op_name(op));
-			goto out;
-		}
-		if (op == PV_OP_JWT_ISSUE && !cfg->jwt.present) {
-			r = fail(c, "jwt.issue needs the top-level jwt section");
-			goto out;
-		}
+	if ((r = pv_json_array(rule, "ops", PV_JSON_REQUIRED | PV_JSON_NONEMPTY, MAX_LIST, &arr, &n)) !=
+	    PV_OK)
+		return r;
+	for (e = pv_json_first(&arr); e.j != NULL; pv_json_next(&e)) {
+		if ((r = pv_json_as_string(&e, 0, ANY_LEN, &name)) != PV_OK)
+			return r;
+		if (pv_op_from_name(name, &op) != PV_OK)
+			return pv_json_fail(&e, "unknown operation \"%s\"", quoted(name, q, sizeof(q)));
+		if (op == PV_OP_RELOAD)
+			return pv_json_fail(&e,
+					    "reload comes with role admin and cannot be granted by a rule");
+		if (*ops & (1u << op))
+			return pv_json_fail(&e, "duplicate operation \"%s\"", pv_op_name(op));
+		if (op == PV_OP_JWT_ISSUE && !cfg->jwt.present)
+			return pv_json_fail(&e, "jwt.issue needs the top-level jwt section");
 		*ops |= 1u << op;
-		path_pop(c, s2);
 	}
-out:
-	path_pop(c, saved);
-	return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_chain_ids(struct ctx *c, const cJSON *rule, struct pv_config_rule *ru)
+parse_chain_ids(const pv_jv *rule, struct pv_config_rule *ru)
 {
-	const cJSON *arr = member(rule, "chain_ids"), *e;
-	size_t saved = path_key(c, "chain_ids"), i = 0, j, s2;
-	pv_err r = PV_OK;
+	pv_jv arr, e;
+	size_t n = 0, i = 0, j;
+	int64_t id = 0;
+	pv_err r;
 
-	if (arr == NULL)
-		goto out;
-	if ((r = check_array(c, arr, 1, MAX_LIST)) != PV_OK)
-		goto out;
-	if ((ru->chain_ids = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*ru->chain_ids))) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(e, arr)
-	{
-		s2 = path_idx(c, i);
-		if ((r = take_uint(c, e, 1, MAX_SAFE_INT, &ru->chain_ids[i])) != PV_OK)
-			goto out;
+	if ((r = pv_json_array(rule, "chain_ids", PV_JSON_NONEMPTY, MAX_LIST, &arr, &n)) != PV_OK ||
+	    arr.j == NULL)
+		return r;
+	if ((ru->chain_ids = calloc(n, sizeof(*ru->chain_ids))) == NULL)
+		return PV_ERR_NOMEM;
+	for (e = pv_json_first(&arr); e.j != NULL; pv_json_next(&e)) {
+		if ((r = pv_json_as_int(&e, 0, 1, PV_JSON_INT_MAX, &id)) != PV_OK)
+			return r;
+		ru->chain_ids[i] = (uint64_t)id;
 		for (j = 0; j < i; j++) {
-			if (ru->chain_ids[j] == ru->chain_ids[i]) {
-				r = fail(c, "duplicate chain id");
-				goto out;
-			}
+			if (ru->chain_ids[j] == ru->chain_ids[i])
+				return pv_json_fail(&e, "duplicate chain id");
 		}
 		ru->n_chain_ids = ++i;
-		path_pop(c, s2);
 	}
-out:
-	path_pop(c, saved);
-	return r;
+	return PV_OK;
 }
 
 /* A decimal integer from 0 to 2^256-1 without sign or leading zeros. */
@@ -839,54 +532,38 @@ valid_wei(const char *s)
 
 /* A field that only makes sense for one operation must come with it. */
 static pv_err
-needs_op(struct ctx *c, const cJSON *rule, const char *field, uint32_t ops, pv_op op)
+needs_op(const pv_jv *rule, const char *field, uint32_t ops, pv_op op)
 {
-	size_t saved;
-	pv_err r;
-
-	if (member(rule, field) == NULL || (ops & (1u << op)))
+	if (pv_json_at(rule, field).j == NULL || (ops & (1u << op)))
 		return PV_OK;
-	saved = path_key(c, field);
-	r = fail(c, "only applies to rules that grant %s", pv_op_name(op));
-	path_pop(c, saved);
-	return r;
+	return pv_json_fail_at(rule, field, "only applies to rules that grant %s", pv_op_name(op));
 }
 
 static pv_err
-parse_rule(struct ctx *c, const cJSON *rule, const struct pv_config *cfg, struct pv_config_rule *ru)
+parse_rule(const pv_jv *rule, const struct pv_config *cfg, struct pv_config_rule *ru)
 {
-	static const char *const fields[] = {"ops",       "keys",      "max_ttl",
-					     "audiences", "chain_ids", "max_value_wei"};
+	static const char *const fields[] = {"ops",       "keys",          "max_ttl", "audiences",
+					     "chain_ids", "max_value_wei", NULL};
 	uint64_t ttl = 0;
 	pv_err r;
 
-	if ((r = check_object(c, rule, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = parse_ops(c, rule, cfg, &ru->ops)) != PV_OK ||
-	    (r = get_string_list(c, rule, "keys", MAX_PATTERN_LEN, &ru->keys, &ru->n_keys)) != PV_OK ||
-	    (r = get_uint(c, rule, "max_ttl", 1, 86400, 0, &ttl)) != PV_OK ||
-	    (r = get_string_list(c, rule, "audiences", 1024, &ru->audiences, &ru->n_audiences)) != PV_OK ||
-	    (r = parse_chain_ids(c, rule, ru)) != PV_OK ||
-	    (r = get_string(c, rule, "max_value_wei", 0, 100, &ru->max_value_wei)) != PV_OK)
+	if ((r = pv_json_as_object(rule, PV_JSON_REQUIRED, fields)) != PV_OK ||
+	    (r = parse_ops(rule, cfg, &ru->ops)) != PV_OK ||
+	    (r = get_string_list(rule, "keys", PV_JSON_REQUIRED, MAX_PATTERN_LEN, &ru->keys, &ru->n_keys)) !=
+		PV_OK ||
+	    (r = get_u64(rule, "max_ttl", 1, 86400, 0, &ttl)) != PV_OK ||
+	    (r = get_string_list(rule, "audiences", 0, 1024, &ru->audiences, &ru->n_audiences)) != PV_OK ||
+	    (r = parse_chain_ids(rule, ru)) != PV_OK ||
+	    (r = get_string(rule, "max_value_wei", 0, 100, &ru->max_value_wei)) != PV_OK)
 		return r;
 	ru->max_ttl = (uint32_t)ttl;
-	if (ru->keys == NULL) {
-		size_t saved = path_key(c, "keys");
-
-		r = fail(c, "required field missing");
-		path_pop(c, saved);
-		return r;
-	}
-	if (ru->max_value_wei != NULL && !valid_wei(ru->max_value_wei)) {
-		size_t saved = path_key(c, "max_value_wei");
-
-		r = fail(c, "expected a decimal string from \"0\" to 2^256-1, no leading zeros");
-		path_pop(c, saved);
-		return r;
-	}
-	if ((r = needs_op(c, rule, "max_ttl", ru->ops, PV_OP_JWT_ISSUE)) != PV_OK ||
-	    (r = needs_op(c, rule, "audiences", ru->ops, PV_OP_JWT_ISSUE)) != PV_OK ||
-	    (r = needs_op(c, rule, "chain_ids", ru->ops, PV_OP_WALLET_SIGN)) != PV_OK ||
-	    (r = needs_op(c, rule, "max_value_wei", ru->ops, PV_OP_WALLET_SIGN)) != PV_OK)
+	if (ru->max_value_wei != NULL && !valid_wei(ru->max_value_wei))
+		return pv_json_fail_at(rule, "max_value_wei",
+				       "expected a decimal string from \"0\" to 2^256-1, no leading zeros");
+	if ((r = needs_op(rule, "max_ttl", ru->ops, PV_OP_JWT_ISSUE)) != PV_OK ||
+	    (r = needs_op(rule, "audiences", ru->ops, PV_OP_JWT_ISSUE)) != PV_OK ||
+	    (r = needs_op(rule, "chain_ids", ru->ops, PV_OP_WALLET_SIGN)) != PV_OK ||
+	    (r = needs_op(rule, "max_value_wei", ru->ops, PV_OP_WALLET_SIGN)) != PV_OK)
 		return r;
 	return PV_OK;
 }
@@ -915,146 +592,111 @@ decode_sha256(const char *s, int allow_hex, uint8_t out[32])
 }
 
 static pv_err
-parse_auth(struct ctx *c, const cJSON *cl, const struct pv_config *cfg, struct pv_config_client *k)
+parse_auth(const pv_jv *cl, const struct pv_config *cfg, struct pv_config_client *k)
 {
-	static const char *const fields[] = {"token_sha256", "uid", "cert_sha256"};
-	const cJSON *a = member(cl, "auth");
-	size_t saved = path_key(c, "auth"), s2;
+	static const char *const fields[] = {"token_sha256", "uid", "cert_sha256", NULL};
+	pv_jv a;
 	char *text = NULL;
 	uint64_t uid = 0;
 	pv_err r;
 
-	if (a == NULL) {
-		r = fail(c, "required field missing");
+	if ((r = pv_json_object(cl, "auth", PV_JSON_REQUIRED, fields, &a)) != PV_OK)
+		goto out;
+	if (pv_json_count(&a) != 1) {
+		r = pv_json_fail(&a, "needs exactly one of token_sha256, uid, cert_sha256");
 		goto out;
 	}
-	if ((r = check_object(c, a, fields, PV_NELEM(fields))) != PV_OK)
-		goto out;
-	if (cJSON_GetArraySize(a) != 1) {
-		r = fail(c, "needs exactly one of token_sha256, uid, cert_sha256");
-		goto out;
-	}
-	if (member(a, "uid") != NULL) {
+	if (pv_json_at(&a, "uid").j != NULL) {
 		k->auth = PV_AUTH_UID;
-		if ((r = get_uint(c, a, "uid", 0, 4294967294.0, 0, &uid)) != PV_OK)
+		if ((r = get_u64(&a, "uid", 0, 4294967294, 0, &uid)) != PV_OK)
 			goto out;
 		k->uid = (uint32_t)uid;
-		if (!cfg->listen.has_unix) {
-			path_key(c, "uid");
-			r = fail(c, "uid authentication needs listen.unix");
-		}
+		if (!cfg->listen.has_unix)
+			r = pv_json_fail_at(&a, "uid", "uid authentication needs listen.unix");
 		goto out;
 	}
-	if (member(a, "token_sha256") != NULL) {
+	if (pv_json_at(&a, "token_sha256").j != NULL) {
 		k->auth = PV_AUTH_TOKEN;
-		if ((r = get_string(c, a, "token_sha256", 1, 100, &text)) != PV_OK)
+		if ((r = get_string(&a, "token_sha256", 1, 100, &text)) != PV_OK)
 			goto out;
-		s2 = path_key(c, "token_sha256");
 		if (!decode_sha256(text, 0, k->token_sha256))
-			r = fail(
-			    c,
+			r = pv_json_fail_at(
+			    &a, "token_sha256",
 			    "expected 43 base64url characters (a SHA-256 digest, as vaultctl client add prints)");
-		path_pop(c, s2);
 		goto out;
 	}
 	k->auth = PV_AUTH_CERT;
-	if ((r = get_string(c, a, "cert_sha256", 1, 100, &text)) != PV_OK)
+	if ((r = get_string(&a, "cert_sha256", 1, 100, &text)) != PV_OK)
 		goto out;
-	s2 = path_key(c, "cert_sha256");
 	if (!decode_sha256(text, 1, k->cert_sha256))
-		r = fail(c, "expected a SHA-256 fingerprint: 64 hex digits (colons allowed) or 43 base64url");
+		r = pv_json_fail_at(
+		    &a, "cert_sha256",
+		    "expected a SHA-256 fingerprint: 64 hex digits (colons allowed) or 43 base64url");
 	else if (cfg->listen.client_ca == NULL)
-		r = fail(c, "certificate authentication needs listen.tcp.client_ca");
-	path_pop(c, s2);
+		r = pv_json_fail_at(&a, "cert_sha256",
+				    "certificate authentication needs listen.tcp.client_ca");
 out:
 	free(text);
-	path_pop(c, saved);
 	return r;
 }
 
 static pv_err
-parse_rate(struct ctx *c, const cJSON *cl, struct pv_config_client *k)
+parse_rate(const pv_jv *cl, struct pv_config_client *k)
 {
-	static const char *const fields[] = {"per_second", "burst"};
-	const cJSON *rt = member(cl, "rate"), *ps;
-	size_t saved = path_key(c, "rate"), s2;
-	pv_err r = PV_OK;
+	static const char *const fields[] = {"per_second", "burst", NULL};
+	pv_jv rt;
+	pv_err r;
 
 	k->rate_per_second = 50;
 	k->rate_burst = 100;
-	if (rt == NULL)
-		goto out;
-	if ((r = check_object(c, rt, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_u32(c, rt, "burst", 1, 1000000, 100, &k->rate_burst)) != PV_OK)
-		goto out;
-	if ((ps = member(rt, "per_second")) != NULL) {
-		s2 = path_key(c, "per_second");
-		if (!cJSON_IsNumber(ps))
-			r = fail(c, "expected a number, got %s", type_name(ps));
-		else if (!(ps->valuedouble >= 0.001 && ps->valuedouble <= 1000000))
-			r = fail(c, "must be between 0.001 and 1000000");
-		else
-			k->rate_per_second = ps->valuedouble;
-		path_pop(c, s2);
-	}
-out:
-	path_pop(c, saved);
-	return r;
+	if ((r = pv_json_object(cl, "rate", 0, fields, &rt)) != PV_OK ||
+	    (r = get_u32(&rt, "burst", 1, 1000000, 100, &k->rate_burst)) != PV_OK ||
+	    (r = pv_json_number(&rt, "per_second", 0, 0.001, 1000000, &k->rate_per_second)) != PV_OK)
+		return r;
+	return PV_OK;
 }
 
 /* No two clients may share a name or a credential. */
 static pv_err
-check_unique(struct ctx *c, const struct pv_config *cfg, size_t i)
+check_unique(const pv_jv *cl, const struct pv_config *cfg, size_t i)
 {
 	const struct pv_config_client *k = &cfg->clients[i];
-	size_t j, saved;
-	pv_err r = PV_OK;
+	size_t j;
 	char q[48];
 
 	for (j = 0; j < i; j++) {
 		const struct pv_config_client *o = &cfg->clients[j];
 
-		if (strcmp(o->name, k->name) == 0) {
-			saved = path_key(c, "name");
-			r = fail(c, "duplicate client name \"%s\" (also clients[%zu])",
-				 quoted(k->name, q, sizeof(q)), j);
-			path_pop(c, saved);
-			return r;
-		}
+		if (strcmp(o->name, k->name) == 0)
+			return pv_json_fail_at(cl, "name", "duplicate client name \"%s\" (also clients[%zu])",
+					       quoted(k->name, q, sizeof(q)), j);
 		if (o->auth != k->auth)
 			continue;
 		if ((k->auth == PV_AUTH_UID && o->uid == k->uid) ||
 		    (k->auth == PV_AUTH_TOKEN && sodium_memcmp(o->token_sha256, k->token_sha256, 32) == 0) ||
-		    (k->auth == PV_AUTH_CERT && memcmp(o->cert_sha256, k->cert_sha256, 32) == 0)) {
-			saved = path_key(c, "auth");
-			r = fail(c, "same credential as clients[%zu]", j);
-			path_pop(c, saved);
-			return r;
-		}
+		    (k->auth == PV_AUTH_CERT && memcmp(o->cert_sha256, k->cert_sha256, 32) == 0))
+			return pv_json_fail_at(cl, "auth", "same credential as clients[%zu]", j);
 	}
 	return PV_OK;
 }
 
 static pv_err
-parse_client(struct ctx *c, const cJSON *cl, struct pv_config *cfg, struct pv_config_client *k)
+parse_client(const pv_jv *cl, struct pv_config *cfg, struct pv_config_client *k)
 {
-	static const char *const fields[] = {"name", "auth", "role", "rules", "rate"};
-	const cJSON *rules, *e;
+	static const char *const fields[] = {"name", "auth", "role", "rules", "rate", NULL};
+	pv_jv rules, e;
 	char *role = NULL;
-	size_t i = 0, s2;
+	size_t i = 0, n = 0;
 	pv_err r;
 
-	if ((r = check_object(c, cl, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = get_string(c, cl, "name", 1, MAX_NAME_LEN, &k->name)) != PV_OK)
+	if ((r = pv_json_as_object(cl, PV_JSON_REQUIRED, fields)) != PV_OK ||
+	    (r = get_string(cl, "name", 1, MAX_NAME_LEN, &k->name)) != PV_OK)
 		goto out;
 	if (!is_name(k->name, MAX_NAME_LEN)) {
-		s2 = path_key(c, "name");
-		r = fail(c, "client names are 1-64 of A-Z a-z 0-9 . _ -");
-		path_pop(c, s2);
+		r = pv_json_fail_at(cl, "name", "client names are 1-64 of A-Z a-z 0-9 . _ -");
 		goto out;
 	}
-	if ((r = parse_auth(c, cl, cfg, k)) != PV_OK ||
-	    (r = get_string(c, cl, "role", 0, 16, &role)) != PV_OK)
+	if ((r = parse_auth(cl, cfg, k)) != PV_OK || (r = get_string(cl, "role", 0, 16, &role)) != PV_OK)
 		goto out;
 	k->role = PV_ROLE_CLIENT;
 	if (role != NULL) {
@@ -1063,83 +705,64 @@ parse_client(struct ctx *c, const cJSON *cl, struct pv_config *cfg, struct pv_co
 		} else if (strcmp(role, "client") != 0) {
 			char q[48];
 
-			s2 = path_key(c, "role");
-			r = fail(c, "expected \"client\" or \"admin\", got \"%s\"",
-				 quoted(role, q, sizeof(q)));
-			path_pop(c, s2);
+			r = pv_json_fail_at(cl, "role", "expected \"client\" or \"admin\", got \"%s\"",
+					    quoted(role, q, sizeof(q)));
 			goto out;
 		}
 	}
-	if ((rules = member(cl, "rules")) != NULL) {
-		s2 = path_key(c, "rules");
-		if ((r = check_array(c, rules, 0, MAX_RULES)) != PV_OK)
-			goto out;
-		k->rules = calloc((size_t)cJSON_GetArraySize(rules) + 1, sizeof(*k->rules));
-		if (k->rules == NULL) {
+	if ((r = pv_json_array(cl, "rules", 0, MAX_RULES, &rules, &n)) != PV_OK)
+		goto out;
+	if (rules.j != NULL) {
+		if ((k->rules = calloc(n + 1, sizeof(*k->rules))) == NULL) {
 			r = PV_ERR_NOMEM;
 			goto out;
 		}
-		cJSON_ArrayForEach(e, rules)
-		{
-			size_t s3 = path_idx(c, i);
-
+		for (e = pv_json_first(&rules); e.j != NULL; pv_json_next(&e)) {
 			k->n_rules = ++i;
-			if ((r = parse_rule(c, e, cfg, &k->rules[i - 1])) != PV_OK)
+			if ((r = parse_rule(&e, cfg, &k->rules[i - 1])) != PV_OK)
 				goto out;
-			path_pop(c, s3);
 		}
-		path_pop(c, s2);
 	}
-	r = parse_rate(c, cl, k);
+	r = parse_rate(cl, k);
 out:
 	free(role);
 	return r;
 }
 
 static pv_err
-parse_clients(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_clients(const pv_jv *root, struct pv_config *cfg)
 {
-	const cJSON *arr = member(root, "clients"), *e;
-	size_t saved = path_key(c, "clients"), i = 0, s2;
+	pv_jv arr, e;
+	size_t n = 0, i = 0;
 	pv_err r;
 
-	if (arr == NULL) {
-		r = fail(c, "required field missing");
-		goto out;
-	}
-	if ((r = check_array(c, arr, 1, MAX_CLIENTS)) != PV_OK)
-		goto out;
-	if ((cfg->clients = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*cfg->clients))) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(e, arr)
-	{
-		s2 = path_idx(c, i);
+	if ((r = pv_json_array(root, "clients", PV_JSON_REQUIRED | PV_JSON_NONEMPTY, MAX_CLIENTS, &arr,
+			       &n)) != PV_OK)
+		return r;
+	if ((cfg->clients = calloc(n, sizeof(*cfg->clients))) == NULL)
+		return PV_ERR_NOMEM;
+	for (e = pv_json_first(&arr); e.j != NULL; pv_json_next(&e)) {
 		cfg->n_clients = ++i;
-		if ((r = parse_client(c, e, cfg, &cfg->clients[i - 1])) != PV_OK ||
-		    (r = check_unique(c, cfg, i - 1)) != PV_OK)
-			goto out;
-		path_pop(c, s2);
+		if ((r = parse_client(&e, cfg, &cfg->clients[i - 1])) != PV_OK ||
+		    (r = check_unique(&e, cfg, i - 1)) != PV_OK)
+			return r;
 	}
-out:
-	path_pop(c, saved);
-	return r;
+	return PV_OK;
 }
 
 static pv_err
-parse_root(struct ctx *c, const cJSON *root, struct pv_config *cfg)
+parse_root(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"token",   "listen", "workers", "limits", "bundle",
-					     "secrets", "audit",  "jwt",     "clients"};
+	static const char *const fields[] = {"token",   "listen", "workers", "limits",  "bundle",
+					     "secrets", "audit",  "jwt",     "clients", NULL};
 	pv_err r;
 
-	if ((r = check_object(c, root, fields, PV_NELEM(fields))) != PV_OK ||
-	    (r = parse_token(c, root, cfg)) != PV_OK || (r = parse_listen(c, root, cfg)) != PV_OK ||
-	    (r = get_u32(c, root, "workers", 1, 256, 4, &cfg->workers)) != PV_OK ||
-	    (r = parse_limits(c, root, cfg)) != PV_OK || (r = parse_bundle(c, root, cfg)) != PV_OK ||
-	    (r = parse_secrets(c, root, cfg)) != PV_OK || (r = parse_audit(c, root, cfg)) != PV_OK ||
-	    (r = parse_jwt(c, root, cfg)) != PV_OK || (r = parse_clients(c, root, cfg)) != PV_OK)
+	if ((r = pv_json_as_object(root, PV_JSON_REQUIRED, fields)) != PV_OK ||
+	    (r = parse_token(root, cfg)) != PV_OK || (r = parse_listen(root, cfg)) != PV_OK ||
+	    (r = get_u32(root, "workers", 1, 256, 4, &cfg->workers)) != PV_OK ||
+	    (r = parse_limits(root, cfg)) != PV_OK || (r = parse_bundle(root, cfg)) != PV_OK ||
+	    (r = parse_secrets(root, cfg)) != PV_OK || (r = parse_audit(root, cfg)) != PV_OK ||
+	    (r = parse_jwt(root, cfg)) != PV_OK || (r = parse_clients(root, cfg)) != PV_OK)
 		return r;
 	return PV_OK;
 }
@@ -1147,11 +770,10 @@ parse_root(struct ctx *c, const cJSON *root, struct pv_config *cfg)
 pv_err
 pv_config_parse(const pv_buf *in, struct pv_config **out)
 {
-	const char *text = (const char *)pv_buf_ptr(in), *end = NULL;
-	size_t len = pv_buf_len(in), i;
+	size_t len = pv_buf_len(in);
 	struct pv_config *cfg = NULL;
-	struct ctx c = {.path = "", .len = 0};
-	cJSON *root = NULL;
+	cJSON *tree = NULL;
+	pv_jv root;
 	pv_err r;
 
 	*out = NULL;
@@ -1160,37 +782,20 @@ pv_config_parse(const pv_buf *in, struct pv_config **out)
 		r = PV_ERR_TOO_LARGE;
 		goto out;
 	}
-	if (len == 0 || memchr(text, '\0', len) != NULL) {
-		r = fail(&c, len == 0 ? "empty file" : "contains a NUL byte");
+	if ((r = pv_json_parse(pv_buf_ptr(in), len, "vaultd.json", PV_JSON_DEPTH_MAX, &tree)) != PV_OK)
 		goto out;
-	}
-	if (pv_json_has_nul_escape((const uint8_t *)text, len)) {
-		r = fail(&c, "contains a \\u0000 escape (a name or path would be cut short)");
-		goto out;
-	}
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (root == NULL) {
-		size_t at = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-
-		r = fail(&c, "not valid JSON (near byte %zu)", at);
-		goto out;
-	}
-	for (i = (size_t)(end - text); i < len; i++) {
-		if (!isspace((unsigned char)text[i])) {
-			r = fail(&c, "text after the JSON value (byte %zu)", i);
-			goto out;
-		}
-	}
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = parse_root(&c, root, cfg)) != PV_OK)
+	root = pv_json_root(tree, "vaultd.json");
+	/* then the checks across fields (config_check.c) */
+	if ((r = parse_root(&root, cfg)) != PV_OK || (r = pv_config_check_rules(cfg)) != PV_OK)
 		goto out;
 	*out = cfg;
 	cfg = NULL;
 out:
-	cJSON_Delete(root);
+	cJSON_Delete(tree);
 	pv_config_free(cfg);
 	return r;
 }

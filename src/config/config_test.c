@@ -97,7 +97,7 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {{"clients[0].rules[0].ops[1]"}, {"\"sgin\""}, "clients[0].rules[0].ops[1]: unknown operation \"sgin\""},
-    {{"token"}, {NULL}, "token: required field missing"},
+    {{"token"}, {NULL}, "token: required member missing"},
     {{"token.uri"}, {"\"token=x\""}, "token.uri: must be a pkcs11: URI"},
     {{"token.uri"}, {"5"}, "token.uri: expected a string, got a number"},
     {{"token.uri"}, {"\"\""}, "token.uri: must not be empty"},
@@ -113,7 +113,7 @@ static const struct bad_case bad_cases[] = {
     {{"listen.unix.group"}, {"\"bad group\""}, "listen.unix.group: not a group name"},
     {{"listen.tcp.address"}, {"\"localhost\""}, "listen.tcp.address: expected HOST:PORT"},
     {{"listen.tcp.address"}, {"\"127.0.0.1:70000\""}, "listen.tcp.address: expected HOST:PORT"},
-    {{"listen.tcp.tls_key"}, {NULL}, "listen.tcp.tls_key: required field missing"},
+    {{"listen.tcp.tls_key"}, {NULL}, "listen.tcp.tls_key: required member missing"},
     {{"workers"}, {"0"}, "workers: must be between 1 and 256"},
     {{"workers"}, {"2.5"}, "workers: expected an integer"},
     {{"limits.max_body_bytes"}, {"10"}, "limits.max_body_bytes: must be between 1024 and 16777216"},
@@ -127,18 +127,18 @@ static const struct bad_case bad_cases[] = {
     {{"bundle.expect_context"}, {"[]"}, "bundle.expect_context: expected an object, got an array"},
     {{"bundle.required"}, {"\"yes\""}, "bundle.required: expected a boolean, got a string"},
     {{"bundle.key_import_fallback"}, {"1"}, "bundle.key_import_fallback: expected a boolean, got a number"},
-    {{"bundle.path"}, {NULL}, "bundle.path: required field missing"},
+    {{"bundle.path"}, {NULL}, "bundle.path: required member missing"},
     {{"audit.file"}, {NULL}, "audit: needs file, syslog or both"},
     {{"audit.checkpoint_every"}, {"0"}, "audit.checkpoint_every: must be between 1 and 1000000"},
     {{"audit.hmac_key"}, {"\"a b\""}, "audit.hmac_key: not a key name"},
-    {{"audit.hmac_key"}, {NULL}, "audit.hmac_key: required field missing"},
+    {{"audit.hmac_key"}, {NULL}, "audit.hmac_key: required member missing"},
     {{"jwt.default_ttl"}, {"100000"}, "jwt.default_ttl: must be between 1 and 86400"},
     {{"jwt"}, {NULL}, "clients[1].rules[0].ops[0]: jwt.issue needs the top-level jwt section"},
     {{"clients"}, {"[]"}, "clients: must not be empty"},
     {{"clients"}, {"{}"}, "clients: expected an array, got an object"},
     {{"clients[0].name"}, {"\"bad name\""}, "clients[0].name: client names are"},
     {{"clients[1].name"}, {"\"a\""}, "clients[1].name: duplicate client name \"a\" (also clients[0])"},
-    {{"clients[0].bogus"}, {"1"}, "clients[0].bogus: unknown field \"bogus\""},
+    {{"clients[0].bogus"}, {"1"}, "clients[0].bogus: unknown member \"bogus\""},
     {{"clients[0].auth"}, {"{\"uid\":1,\"token_sha256\":\"x\"}"}, "clients[0].auth: needs exactly one of"},
     {{"clients[0].auth"}, {"{}"}, "clients[0].auth: needs exactly one of"},
     {{"clients[0].auth.token_sha256"}, {"\"abc\""}, "clients[0].auth.token_sha256: expected 43 base64url"},
@@ -153,10 +153,10 @@ static const struct bad_case bad_cases[] = {
      "clients[1].auth.cert_sha256: certificate authentication needs listen.tcp.client_ca"},
     {{"clients[0].role"}, {"\"root\""}, "clients[0].role: expected \"client\" or \"admin\", got \"root\""},
     {{"clients[0].rules"}, {"{}"}, "clients[0].rules: expected an array, got an object"},
-    {{"clients[0].rules[0].keys"}, {NULL}, "clients[0].rules[0].keys: required field missing"},
+    {{"clients[0].rules[0].keys"}, {NULL}, "clients[0].rules[0].keys: required member missing"},
     {{"clients[0].rules[0].keys"}, {"[]"}, "clients[0].rules[0].keys: must not be empty"},
     {{"clients[0].rules[0].keys[0]"}, {"7"}, "clients[0].rules[0].keys[0]: expected a string, got a number"},
-    {{"clients[0].rules[0].ops"}, {NULL}, "clients[0].rules[0].ops: required field missing"},
+    {{"clients[0].rules[0].ops"}, {NULL}, "clients[0].rules[0].ops: required member missing"},
     {{"clients[0].rules[0].ops"},
      {"[\"reload\"]"},
      "clients[0].rules[0].ops[0]: reload comes with role admin"},
@@ -188,10 +188,10 @@ static const struct bad_case bad_cases[] = {
      {"{\"per_second\":0}"},
      "clients[0].rate.per_second: must be between 0.001 and 1000000"},
     {{"clients[0].rate"}, {"{\"burst\":0}"}, "clients[0].rate.burst: must be between 1 and 1000000"},
-    {{"clients[0].rate"}, {"{\"refill\":1}"}, "clients[0].rate.refill: unknown field \"refill\""},
-    {{"unknown"}, {"true"}, "unknown: unknown field \"unknown\""},
+    {{"clients[0].rate"}, {"{\"refill\":1}"}, "clients[0].rate.refill: unknown member \"refill\""},
+    {{"unknown"}, {"true"}, "unknown: unknown member \"unknown\""},
     {{"secrets"}, {"[]"}, "secrets: expected an object"},
-    {{"secrets"}, {"{\"env\":[\"A\"]}"}, "secrets.env: unknown field \"env\""},
+    {{"secrets"}, {"{\"env\":[\"A\"]}"}, "secrets.env: unknown member \"env\""},
     {{"secrets"}, {"{\"environment\":[]}"}, "secrets.environment: must not be empty"},
     {{"secrets"}, {"{\"environment\":\"A\"}"}, "secrets.environment: expected an array"},
     {{"secrets"}, {"{\"environment\":[\"A\",7]}"}, "secrets.environment[1]: expected a string"},
@@ -366,18 +366,18 @@ test_document_errors(void **state)
 	size_t n = strlen(base_config);
 
 	(void)state;
-	expect_bad("", "vaultd.json: empty file");
+	expect_bad("", "vaultd.json: empty");
 	expect_bad("{\"token\":", "vaultd.json: not valid JSON");
 	expect_bad("[]", "vaultd.json: expected an object, got an array");
 	/* duplicate keys, at the top and nested; cJSON alone would keep the first */
 	text = malloc(n + 64);
 	assert_non_null(text);
 	snprintf(text, n + 64, "{\"workers\":1,\"workers\":2,%s", base_config + 1);
-	expect_bad(text, "workers: duplicate key");
+	expect_bad(text, "workers: appears twice");
 	at = strstr(base_config, "audit-hmac\"}") + 11;
 	snprintf(text, n + 64, "%.*s,\"syslog\":true,\"syslog\":false%s", (int)(at - base_config),
 		 base_config, at);
-	expect_bad(text, "audit.syslog: duplicate key");
+	expect_bad(text, "audit.syslog: appears twice");
 	snprintf(text, n + 64, "%s x", base_config);
 	expect_bad(text, "vaultd.json: text after the JSON value");
 	free(text);
@@ -401,7 +401,7 @@ test_nul_and_size(void **state)
 	assert_string_equal(pv_err_detail(), "vaultd.json: contains a NUL byte");
 	/* an escaped NUL would cut a string short in cJSON */
 	expect_bad("{\"token\":{\"uri\":\"pkcs11:token=a\\u0000b\"}}",
-		   "vaultd.json: contains a \\u0000 escape (a name or path would be cut short)");
+		   "vaultd.json: contains an escaped NUL (\\u0000), which would cut a string short");
 	/* exactly the limit is fine (whitespace padding), one more is not */
 	memset(big + n, ' ', PV_CONFIG_MAX_BYTES + 1 - n);
 	assert_int_equal(parse_text(big, PV_CONFIG_MAX_BYTES, &cfg), PV_OK);
