@@ -1,4 +1,5 @@
-/* Unit tests: bundle format 1 parser, writer, AAD and check digest bytes. */
+/* Unit tests: bundle formats 1 and 2: parser, writer, AAD and check digest
+ * bytes, and the purpose of private-key entries (format 2). */
 #include "config.h"
 
 #include <setjmp.h>
@@ -27,39 +28,57 @@ static const char good[] =
     "{\"name\":\"tls.key\",\"kind\":\"file\",\"nonce\":\"AQEBAQEBAQEBAQEB\",\"ct\":\"AAAAAAAAAAAAAAAAAAAAAA\"}],"
     "\"check\":\"Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}";
 
+/* Format 2: good plus a secp256k1 private-key entry of purpose evm. */
+static const char good2[] =
+    "{\"format\":2,\"id\":\"AAECAwQFBgcICQoLDA0ODw\",\"created\":\"2026-11-23T12:00:00Z\","
+    "\"version\":3,\"context\":{},"
+    "\"recipients\":[{\"type\":\"aes-kwp\",\"kid\":\"0a0b\",\"wrapped_dek\":"
+    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}],"
+    "\"entries\":[{\"name\":\"API_KEY\",\"kind\":\"env\",\"nonce\":\"AAAAAAAAAAAAAAAA\",\"ct\":"
+    "\"AQIDBAUGBwgJCgsMDQ4PEBES\"},"
+    "{\"name\":\"wallet\",\"kind\":\"private-key\",\"alg\":\"secp256k1\",\"purpose\":\"evm\","
+    "\"public_key\":\"AQID\",\"wrapped\":\"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\"}],"
+    "\"check\":\"Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}";
+
 static pv_err
 parse_str(const char *s, struct pv_bundle **b)
 {
 	return pv_bundle_parse((const uint8_t *)s, strlen(s), b);
 }
 
-/* Replace the first occurrence of from by to in good. */
+/* Replace the first occurrence of from by to in doc. */
 static char *
-mutate(const char *from, const char *to)
+mutate_doc(const char *doc, const char *from, const char *to)
 {
-	const char *at = strstr(good, from);
+	const char *at = strstr(doc, from);
 	char *s;
 
 	assert_non_null(at);
-	size_t len = strlen(good) + strlen(to) + 1;
+	size_t len = strlen(doc) + strlen(to) + 1;
 
 	s = malloc(len);
 	assert_non_null(s);
-	snprintf(s, len, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+	snprintf(s, len, "%.*s%s%s", (int)(at - doc), doc, to, at + strlen(from));
 	return s;
 }
 
 static void
-expect_bad(const char *from, const char *to, const char *detail_part)
+expect_bad_doc(const char *doc, const char *from, const char *to, const char *detail_part)
 {
 	struct pv_bundle *b = NULL;
-	char *s = mutate(from, to);
+	char *s = mutate_doc(doc, from, to);
 
 	assert_int_equal(parse_str(s, &b), PV_ERR_INTEGRITY);
 	assert_null(b);
 	if (strstr(pv_err_detail(), detail_part) == NULL)
 		fail_msg("detail \"%s\" lacks \"%s\"", pv_err_detail(), detail_part);
 	free(s);
+}
+
+static void
+expect_bad(const char *from, const char *to, const char *detail_part)
+{
+	expect_bad_doc(good, from, to, detail_part);
 }
 
 static void
@@ -88,7 +107,8 @@ static void
 test_parse_bad(void **state)
 {
 	(void)state;
-	expect_bad("\"format\":1", "\"format\":2", "unknown format version");
+	expect_bad("\"format\":1", "\"format\":3", "unknown format version");
+	expect_bad("\"format\":1", "\"format\":2", "no entry has a purpose");
 	expect_bad("\"format\":1", "\"format\":\"1\"", "format");
 	expect_bad("\"version\":7", "\"version\":0", "version");
 	expect_bad("\"version\":7", "\"version\":7.5", "version");
@@ -116,6 +136,95 @@ test_parse_bad(void **state)
 	expect_bad("Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}", "Q0hFQ0tD\"}", "check");
 	expect_bad("Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}", "Q0hFQ0tDSEVDS0NIRUNLQ0hFQ0tDSEVDS0NIRQ\"}x",
 		   "after the JSON");
+}
+
+/*
+ * Format 2: a purpose on a private-key entry, only in format 2 (which
+ * authenticates it), only one a private key of its algorithm can have, and
+ * format 2 only when an entry has one.
+ */
+static void
+test_format2(void **state)
+{
+	struct pv_bundle *b = NULL, *c = NULL;
+	char *t = NULL;
+	size_t l;
+
+	(void)state;
+	assert_int_equal(parse_str(good2, &b), PV_OK);
+	assert_int_equal(pv_bundle_format(b), 2);
+	assert_int_equal(b->entries[1].kind, PV_ENTRY_PRIVATE_KEY);
+	assert_int_equal(b->entries[1].alg, PV_ALG_SECP256K1);
+	assert_int_equal(b->entries[1].purpose, PV_PURPOSE_EVM);
+	assert_int_equal(b->entries[0].purpose, PV_PURPOSE_NONE);
+	/* written back: format 2, the purpose after alg, the same bytes again */
+	assert_int_equal(pv_bundle_serialize(b, &t, &l), PV_OK);
+	assert_non_null(strstr(t, "\"format\": 2,"));
+	assert_non_null(strstr(t, "\"alg\":\"secp256k1\",\"purpose\":\"evm\",\"public_key\""));
+	assert_int_equal(pv_bundle_parse((const uint8_t *)t, l, &c), PV_OK);
+	assert_int_equal(c->entries[1].purpose, PV_PURPOSE_EVM);
+	free(t);
+	pv_bundle_free(c);
+	/* without the purpose it is a format-1 document again */
+	b->entries[1].purpose = PV_PURPOSE_NONE;
+	assert_int_equal(pv_bundle_format(b), 1);
+	assert_int_equal(pv_bundle_serialize(b, &t, &l), PV_OK);
+	assert_non_null(strstr(t, "\"format\": 1,"));
+	assert_null(strstr(t, "purpose"));
+	free(t);
+	pv_bundle_free(b);
+
+	expect_bad_doc(good2, "\"purpose\":\"evm\"", "\"purpose\":\"solana\"", "entries[1].purpose");
+	expect_bad_doc(good2, "\"purpose\":\"evm\"", "\"purpose\":\"wrap\"", "entries[1].purpose");
+	expect_bad_doc(good2, "\"purpose\":\"evm\"", "\"purpose\":\"none\"", "entries[1].purpose");
+	expect_bad_doc(good2, "\"purpose\":\"evm\"", "\"purpose\":7", "entries[1].purpose");
+	expect_bad_doc(good2, "\"purpose\":\"evm\"", "\"purpose\":\"evm\",\"purpose\":\"evm\"",
+		       "appears twice");
+	/* format 2 without a purpose, format 1 with one */
+	expect_bad_doc(good2, "\"purpose\":\"evm\",", "", "no entry has a purpose");
+	expect_bad_doc(good2, "\"format\":2", "\"format\":1", "format 1 has no purpose");
+	/* a purpose belongs to private-key entries only */
+	expect_bad_doc(good2, "\"nonce\":\"AAAAAAAAAAAAAAAA\"",
+		       "\"purpose\":\"sign\",\"nonce\":\"AAAAAAAAAAAAAAAA\"",
+		       "belong to private-key entries");
+}
+
+/* Giving a format-1 entry its purpose: once, fitting, private keys only. */
+static void
+test_set_entry_purpose(void **state)
+{
+	struct pv_bundle *b = NULL;
+	char *legacy = mutate_doc(good2, "\"purpose\":\"evm\",", "");
+	char *one = mutate_doc(legacy, "\"format\":2", "\"format\":1");
+	int changed = -1;
+
+	(void)state;
+	assert_int_equal(parse_str(one, &b), PV_OK);
+	assert_int_equal(pv_bundle_format(b), 1);
+	assert_int_equal(b->entries[1].purpose, PV_PURPOSE_NONE);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "nope", PV_PURPOSE_EVM, &changed), PV_ERR_NOT_FOUND);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "API_KEY", PV_PURPOSE_SIGN, &changed),
+			 PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "wallet", PV_PURPOSE_SOLANA, &changed), PV_ERR_USAGE);
+	assert_non_null(strstr(pv_err_detail(), "jwt, sign, evm"));
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "wallet", PV_PURPOSE_DERIVE, &changed), PV_ERR_USAGE);
+	assert_int_equal(changed, 0);
+	assert_int_equal(pv_bundle_format(b), 1);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "wallet", PV_PURPOSE_EVM, &changed), PV_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(pv_bundle_format(b), 2);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "wallet", PV_PURPOSE_EVM, &changed), PV_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(pv_bundle_set_entry_purpose(b, "wallet", PV_PURPOSE_SIGN, &changed), PV_ERR_STATE);
+	assert_int_equal(b->entries[1].purpose, PV_PURPOSE_EVM);
+	/* the bundle-key refusal names the bundle fix */
+	assert_int_equal(pv_entry_check_purpose("wallet", PV_PURPOSE_NONE, PV_PURPOSE_EVM), PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "vaultctl bundle set-purpose BUNDLE wallet"));
+	assert_int_equal(pv_entry_check_purpose("wallet", PV_PURPOSE_EVM, PV_PURPOSE_SIGN), PV_ERR_PURPOSE);
+	assert_int_equal(pv_entry_check_purpose("wallet", PV_PURPOSE_EVM, PV_PURPOSE_EVM), PV_OK);
+	pv_bundle_free(b);
+	free(legacy);
+	free(one);
 }
 
 static void
@@ -273,6 +382,75 @@ test_check_bytes(void **state)
 	pv_bundle_free(b);
 }
 
+/* §6 for format 2: u32(2), and opt(purpose) after opt(alg) in every entry
+ * line; the purpose is authenticated (changing or dropping it moves H). */
+static void
+test_check_bytes_format2(void **state)
+{
+	struct pv_bundle *b = NULL;
+	uint8_t want[1024], h[32], got[32], inner[32];
+	size_t o = 0, i;
+	const struct pv_bundle_entry *e;
+
+	(void)state;
+	assert_int_equal(parse_str(good2, &b), PV_OK);
+	memcpy(want, "p11vault-bundle-v1 check", 25);
+	o = 25;
+	memcpy(want + o, "\0\0\0\2", 4);
+	o += 4;
+	for (i = 0; i < 16; i++)
+		want[o++] = (uint8_t)i;
+	o += lp(want + o, "2026-11-23T12:00:00Z", 20);
+	want[o++] = 0; /* no not_after */
+	memcpy(want + o, "\0\0\0\0\0\0\0\3", 8);
+	o += 8;
+	memcpy(want + o, "\0\0\0\0", 4); /* empty context */
+	o += 4;
+	memcpy(want + o, "\0\0\0\1", 4);
+	o += 4;
+	o += lp(want + o, "aes-kwp", 7);
+	o += lp(want + o, "0a0b", 4);
+	want[o++] = 0; /* no label */
+	o += lp(want + o, b->rcpt[0].wrapped_dek, 40);
+	memcpy(want + o, "\0\0\0\2", 4);
+	o += 4;
+	e = &b->entries[0];
+	o += lp(want + o, "API_KEY", 7);
+	o += lp(want + o, "env", 3);
+	want[o++] = 0; /* no alg */
+	want[o++] = 0; /* no purpose */
+	want[o++] = 0; /* no public_key */
+	want[o++] = 1;
+	o += lp(want + o, e->nonce, 12);
+	assert_int_equal(EVP_Digest(e->data, e->data_len, inner, NULL, EVP_sha256(), NULL), 1);
+	memcpy(want + o, inner, 32);
+	o += 32;
+	e = &b->entries[1];
+	o += lp(want + o, "wallet", 6);
+	o += lp(want + o, "private-key", 11);
+	want[o++] = 1;
+	o += lp(want + o, "secp256k1", 9);
+	want[o++] = 1;
+	o += lp(want + o, "evm", 3);
+	want[o++] = 1;
+	o += lp(want + o, "\1\2\3", 3);
+	want[o++] = 0; /* no nonce */
+	assert_int_equal(EVP_Digest(e->data, e->data_len, inner, NULL, EVP_sha256(), NULL), 1);
+	memcpy(want + o, inner, 32);
+	o += 32;
+	assert_int_equal(EVP_Digest(want, o, h, NULL, EVP_sha256(), NULL), 1);
+	assert_int_equal(pv_bundle_check_digest(b, got), PV_OK);
+	assert_memory_equal(got, h, 32);
+	/* another purpose, or none (a format-1 document), is another H */
+	b->entries[1].purpose = PV_PURPOSE_SIGN;
+	assert_int_equal(pv_bundle_check_digest(b, got), PV_OK);
+	assert_memory_not_equal(got, h, 32);
+	b->entries[1].purpose = PV_PURPOSE_NONE;
+	assert_int_equal(pv_bundle_check_digest(b, got), PV_OK);
+	assert_memory_not_equal(got, h, 32);
+	pv_bundle_free(b);
+}
+
 static void
 test_model_edits(void **state)
 {
@@ -330,10 +508,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_good),     cmocka_unit_test(test_parse_bad),
-	    cmocka_unit_test(test_parse_not_json), cmocka_unit_test(test_roundtrip),
-	    cmocka_unit_test(test_aad_bytes),      cmocka_unit_test(test_check_bytes),
-	    cmocka_unit_test(test_model_edits),    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_parse_good),
+	    cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_parse_not_json),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_aad_bytes),
+	    cmocka_unit_test(test_check_bytes),
+	    cmocka_unit_test(test_model_edits),
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_format2),
+	    cmocka_unit_test(test_set_entry_purpose),
+	    cmocka_unit_test(test_check_bytes_format2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,15 +239,23 @@ test_pubkey_objects(void **state)
 	EVP_PKEY_free(p521);
 }
 
-/* Add pk to the bundle as private-key entry name; returns the entry. */
+/* Add pk to the bundle as private-key entry name of purpose p. */
 static const struct pv_bundle_entry *
-add_key(struct fixture *f, const char *name, EVP_PKEY *pk)
+add_key_for(struct fixture *f, const char *name, EVP_PKEY *pk, pv_key_purpose p)
 {
 	const struct pv_bundle_entry *e;
 
-	assert_int_equal(pv_bundle_put_key(f->b, f->soft, name, pk), PV_OK);
+	assert_int_equal(pv_bundle_put_key(f->b, f->soft, name, pk, p), PV_OK);
 	assert_non_null(e = pv_bundle_find(f->b, name));
+	assert_int_equal(e->purpose, p);
 	return e;
+}
+
+/* The same for purpose sign, what most tests here sign with. */
+static const struct pv_bundle_entry *
+add_key(struct fixture *f, const char *name, EVP_PKEY *pk)
+{
+	return add_key_for(f, name, pk, PV_PURPOSE_SIGN);
 }
 
 static void
@@ -258,7 +266,7 @@ install_and_sign(struct fixture *f, pv_alg alg, const char *name)
 	const struct pv_bundle_entry *e = add_key(f, name, pk);
 	struct pv_key *k = NULL, *again = NULL;
 	struct pv_key_version ver;
-	struct pv_sign_opts so = {0};
+	struct pv_sign_opts so = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	struct counts before;
 	char label[80];
@@ -266,7 +274,7 @@ install_and_sign(struct fixture *f, pv_alg alg, const char *name)
 	size_t lbllen = 0;
 	p11_obj obj;
 
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, 0, NULL, &k), PV_OK);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, PV_PURPOSE_NONE, 0, NULL, &k), PV_OK);
 	assert_non_null(k);
 	assert_int_equal(k->alg, alg);
 	assert_int_equal(k->nversions, 1);
@@ -299,7 +307,8 @@ install_and_sign(struct fixture *f, pv_alg alg, const char *name)
 
 	/* the name is taken now: refused before anything is unwrapped */
 	snapshot(f->tok, &before);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, 0, NULL, NULL), PV_ERR_EXISTS);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, name, PV_PURPOSE_NONE, 0, NULL, NULL),
+			 PV_ERR_EXISTS);
 	assert_unchanged(f->tok, &before);
 
 	free(lbl);
@@ -338,12 +347,14 @@ test_install_refusals(void **state)
 	snapshot(f->tok, &before);
 
 	/* not a private key; a bad key name; a DEK that is not on the token */
-	assert_int_equal(
-	    pv_bundle_install_key(f->ks, pv_bundle_find(f->b, "PLAIN"), f->dek, "plain", 0, NULL, NULL),
-	    PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_bundle_install_key(f->ks, pv_bundle_find(f->b, "PLAIN"), f->dek, "plain",
+					       PV_PURPOSE_SIGN, 0, NULL, NULL),
+			 PV_ERR_KEY_TYPE);
 	e = pv_bundle_find(f->b, "victim");
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "-bad", 0, NULL, NULL), PV_ERR_USAGE);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->soft, "victim", 0, NULL, NULL), PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "-bad", PV_PURPOSE_NONE, 0, NULL, NULL),
+			 PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->soft, "victim", PV_PURPOSE_NONE, 0, NULL, NULL),
+			 PV_ERR_USAGE);
 	assert_unchanged(f->tok, &before);
 
 	/* a wrapped key with another key's public_key: the proof fails after the
@@ -351,21 +362,23 @@ test_install_refusals(void **state)
 	swapped = *e;
 	swapped.public_key = o->public_key;
 	swapped.public_key_len = o->public_key_len;
-	assert_int_equal(pv_bundle_install_key(f->ks, &swapped, f->dek, "swapped", 0, NULL, &k),
-			 PV_ERR_INTEGRITY);
+	assert_int_equal(
+	    pv_bundle_install_key(f->ks, &swapped, f->dek, "swapped", PV_PURPOSE_NONE, 0, NULL, &k),
+	    PV_ERR_INTEGRITY);
 	assert_null(k);
 	assert_unchanged(f->tok, &before);
 	assert_int_equal(pv_keys_get(f->ks, "swapped", &k), PV_ERR_NOT_FOUND);
 
 	/* altered wrapped bytes */
 	e->data[e->data_len / 2] ^= 1;
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "victim", 0, NULL, NULL), PV_ERR_INTEGRITY);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "victim", PV_PURPOSE_NONE, 0, NULL, NULL),
+			 PV_ERR_INTEGRITY);
 	e->data[e->data_len / 2] ^= 1;
 	assert_unchanged(f->tok, &before);
 
 	/* SoftHSM 2.6 cannot unwrap Ed25519 PKCS#8; another token may */
 	ee = add_key(f, "ed", ed);
-	r = pv_bundle_install_key(f->ks, ee, f->dek, "ed", 0, NULL, &k);
+	r = pv_bundle_install_key(f->ks, ee, f->dek, "ed", PV_PURPOSE_NONE, 0, NULL, &k);
 	if (r == PV_OK) {
 		assert_non_null(k);
 		pv_key_free(k);
@@ -393,7 +406,8 @@ test_install_undoes(void **state)
 	snapshot(f->tok, &before);
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_CreateObject:CKR_DEVICE_MEMORY"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_ERR_NOMEM);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", PV_PURPOSE_NONE, 0, NULL, &k),
+			 PV_ERR_NOMEM);
 	assert_null(k);
 	/* the key was unwrapped and proved, then removed again */
 	assert_int_equal(fault_count("C_UnwrapKey"), 1);
@@ -404,17 +418,93 @@ test_install_undoes(void **state)
 
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_MEMORY"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_ERR_NOMEM);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", PV_PURPOSE_NONE, 0, NULL, &k),
+			 PV_ERR_NOMEM);
 	assert_int_equal(fault_count("C_UnwrapKey"), 1);
 	assert_int_equal(fault_count("C_DestroyObject"), 1);
 	assert_unchanged(f->tok, &before);
 	assert_int_equal(fault_set(""), 0);
 
 	/* and with the faults gone it installs */
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", 0, NULL, &k), PV_OK);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "undo", PV_PURPOSE_NONE, 0, NULL, &k),
+			 PV_OK);
 	assert_non_null(k);
 	pv_key_free(k);
 	EVP_PKEY_free(pk);
+}
+
+/*
+ * Purposes: an entry's purpose is the installed key's; another one asked
+ * for is refused, as is an entry without one (sealed before purposes)
+ * unless one is given, and a purpose the algorithm cannot have. Refusals
+ * leave the token as it was. The installed key is used only for its
+ * purpose.
+ */
+static void
+test_install_purposes(void **state)
+{
+	static const uint8_t msg[] = "purposes";
+	struct fixture *f = *state;
+	EVP_PKEY *jk = soft_key(PV_ALG_P256), *lk = soft_key(PV_ALG_SECP256K1);
+	struct pv_bundle_entry *legacy;
+	const struct pv_bundle_entry *je;
+	struct pv_sign_opts so = {.purpose = PV_PURPOSE_SIGN};
+	struct pv_key *k = NULL;
+	struct pv_sig sig;
+	struct counts before;
+
+	/* put_key: a purpose is required and must fit the key */
+	assert_int_equal(pv_bundle_put_key(f->b, f->soft, "nopurpose", jk, PV_PURPOSE_NONE), PV_ERR_USAGE);
+	assert_non_null(strstr(pv_err_detail(), "jwt, sign"));
+	assert_int_equal(pv_bundle_put_key(f->b, f->soft, "evm-p256", jk, PV_PURPOSE_EVM), PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_put_key(f->b, f->soft, "wrap-p256", jk, PV_PURPOSE_WRAP), PV_ERR_USAGE);
+	assert_int_equal(pv_bundle_put_key(f->b, f->soft, "audit-p256", jk, PV_PURPOSE_AUDIT), PV_ERR_USAGE);
+	assert_null(pv_bundle_find(f->b, "nopurpose"));
+	assert_null(pv_bundle_find(f->b, "evm-p256"));
+
+	je = add_key_for(f, "issuer", jk, PV_PURPOSE_JWT);
+	add_key_for(f, "oldwallet", lk, PV_PURPOSE_EVM);
+	legacy = pv_bundle_find(f->b, "oldwallet");
+	legacy->purpose = PV_PURPOSE_NONE; /* as a format-1 bundle reads */
+	snapshot(f->tok, &before);
+
+	/* another purpose than the entry's: refused before the unwrap */
+	assert_int_equal(pv_bundle_install_key(f->ks, je, f->dek, "issuer", PV_PURPOSE_SIGN, 0, NULL, &k),
+			 PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "purpose jwt"));
+	/* an entry without a purpose needs one, and one that fits */
+	assert_int_equal(
+	    pv_bundle_install_key(f->ks, legacy, f->dek, "oldwallet", PV_PURPOSE_NONE, 0, NULL, &k),
+	    PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "--purpose"));
+	assert_int_equal(
+	    pv_bundle_install_key(f->ks, legacy, f->dek, "oldwallet", PV_PURPOSE_SOLANA, 0, NULL, &k),
+	    PV_ERR_USAGE);
+	assert_null(k);
+	assert_unchanged(f->tok, &before);
+
+	/* the entry's purpose, or the one given for a legacy entry */
+	assert_int_equal(pv_bundle_install_key(f->ks, je, f->dek, "issuer", PV_PURPOSE_JWT, 0, NULL, &k),
+			 PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_JWT);
+	pv_key_free(k);
+	k = NULL;
+	assert_int_equal(
+	    pv_bundle_install_key(f->ks, legacy, f->dek, "oldwallet", PV_PURPOSE_EVM, 0, NULL, &k), PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_EVM);
+	pv_key_free(k);
+	k = NULL;
+
+	/* and each is used for its purpose only */
+	assert_int_equal(pv_sign(f->ks, "issuer", &so, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	assert_int_equal(pv_sign(f->ks, "oldwallet", &so, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	so.purpose = PV_PURPOSE_JWT;
+	assert_int_equal(pv_sign(f->ks, "issuer", &so, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(
+	    pv_pubkey_verify(jk, PV_ALG_P256, 0, PV_DIGEST_DEFAULT, msg, sizeof(msg), 0, sig.bytes, sig.len),
+	    PV_OK);
+	EVP_PKEY_free(jk);
+	EVP_PKEY_free(lk);
 }
 
 static size_t
@@ -438,7 +528,7 @@ test_install_ed25519_fallback(void **state)
 	const struct pv_bundle_entry *e = add_key(f, "sol", pk);
 	struct pv_key *k = NULL, *again = NULL;
 	struct pv_key_version ver;
-	struct pv_sign_opts so = {0};
+	struct pv_sign_opts so = {.purpose = PV_PURPOSE_SIGN};
 	struct pv_sig sig;
 	struct counts before;
 	size_t secrets;
@@ -448,7 +538,7 @@ test_install_ed25519_fallback(void **state)
 
 	snapshot(f->tok, &before);
 	secrets = count_secrets(f->tok);
-	r = pv_bundle_install_key(f->ks, e, f->dek, "sol", 0, &used, &k);
+	r = pv_bundle_install_key(f->ks, e, f->dek, "sol", PV_PURPOSE_NONE, 0, &used, &k);
 	if (r == PV_OK) {
 		/* a token that unwraps Ed25519 itself: nothing to fall back from */
 		assert_int_equal(used, 0);
@@ -464,7 +554,8 @@ test_install_ed25519_fallback(void **state)
 	/* the value read fails: the temporary secret is destroyed anyway */
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_GetAttributeValue:CKR_DEVICE_MEMORY"), 0);
-	assert_int_not_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_OK);
+	assert_int_not_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", PV_PURPOSE_NONE, 1, &used, &k),
+			     PV_OK);
 	assert_null(k);
 	assert_int_equal(used, 0);
 	assert_int_equal(fault_count("C_UnwrapKey"), 2);
@@ -475,7 +566,8 @@ test_install_ed25519_fallback(void **state)
 	/* the key creation fails after the seed was read: nothing is left */
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_CreateObject:CKR_DEVICE_MEMORY"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_ERR_NOMEM);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", PV_PURPOSE_NONE, 1, &used, &k),
+			 PV_ERR_NOMEM);
 	assert_null(k);
 	assert_int_equal(fault_count("C_UnwrapKey"), 2);
 	assert_int_equal(fault_count("C_CreateObject"), 1);
@@ -486,7 +578,8 @@ test_install_ed25519_fallback(void **state)
 	/* a first failed destroy of the temporary secret is tried again */
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_DestroyObject:CKR_GENERAL_ERROR"), 0);
-	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", 1, &used, &k), PV_OK);
+	assert_int_equal(pv_bundle_install_key(f->ks, e, f->dek, "sol", PV_PURPOSE_NONE, 1, &used, &k),
+			 PV_OK);
 	assert_int_equal(fault_set(""), 0);
 	assert_int_equal(used, 1);
 	assert_int_equal(fault_count("C_DestroyObject"), 2);
@@ -522,6 +615,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_install_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_undoes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_install_purposes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_ed25519_fallback, setup, teardown),
 	};
 	int r;

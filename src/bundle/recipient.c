@@ -457,26 +457,27 @@ key_by_id(p11_token *tok, enum pv_rcpt_type type, const uint8_t *id, size_t idle
 {
 	pv_keystore *ks = NULL;
 	struct pv_key **keys = NULL;
+	const char *name = NULL;
 	size_t n = 0, i, j;
 	pv_err r;
 
 	*out = NULL;
 	if ((r = pv_keystore_new(tok, &ks)) != PV_OK || (r = pv_keys_list(ks, &keys, &n)) != PV_OK)
 		goto out;
-	for (i = 0; i < n && *out == NULL; i++) {
+	for (i = 0; i < n && name == NULL; i++) {
 		const struct pv_key *k = keys[i];
 		int kind_ok = type == PV_RCPT_AES_KWP ? k->alg == PV_ALG_AES256
 						      : pv_alg_info(k->alg)->family == PV_FAMILY_RSA;
 
-		for (j = 0; kind_ok && j < k->nversions; j++) {
+		for (j = 0; kind_ok && j < k->nversions && name == NULL; j++)
 			if (k->versions[j].id_len == idlen && idlen > 0 &&
-			    memcmp(k->versions[j].id, id, idlen) == 0) {
-				*out = keys[i];
-				keys[i] = NULL;
-				break;
-			}
-		}
+			    memcmp(k->versions[j].id, id, idlen) == 0)
+				name = k->name;
 	}
+	/* the listing may hold a stale copy of the metadata (an interrupted
+	 * update): the key's current metadata says what it is for */
+	if (name != NULL)
+		r = pv_keys_get(ks, name, out);
 out:
 	pv_keys_list_free(keys, n);
 	pv_keystore_free(ks);

@@ -2,7 +2,8 @@
  * Recipients against a throwaway SoftHSM token: aes-kwp seal/open in both
  * DEK modes, wrong KEK and altered bytes, rsa-oaep-sha256 with a token key
  * pair (SoftHSM takes the raw-RSA fallback), finding keys by kid, and OAEP
- * output that plain OpenSSL decrypts.
+ * output that plain OpenSSL decrypts; a recipient key opens bundles only
+ * as a p11vault key of purpose wrap or decrypt.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include "bundle/recipient.h"
 #include "core/b64.h"
 #include "core/digest.h"
+#include "core/keys.h"
 #include "core/pubkey.h"
 #include "pkcs11/testutil.h"
 #include "pkcs11/token.h"
@@ -335,6 +337,93 @@ test_rsa_openssl_interop(void **state)
 	pv_dek_free(soft);
 }
 
+/* The handle of a key's version-1 object of class cls. */
+static CK_OBJECT_HANDLE
+key_object(pv_keystore *ks, const char *name)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version ver;
+	p11_obj obj;
+
+	assert_int_equal(pv_keys_resolve(ks, name, 0, &k, &ver, &obj), PV_OK);
+	assert_int_equal(p11_obj_find(TOK, &obj), PV_OK);
+	pv_key_free(k);
+	return obj.handle;
+}
+
+/* Rewrite a key's metadata as an earlier version wrote it: no purpose (a
+ * higher serial wins over the current copy). */
+static void
+make_legacy(pv_keystore *ks, const char *name)
+{
+	static const char app[] = "p11vault";
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	struct pv_key *k = NULL;
+	CK_OBJECT_HANDLE h;
+	char *json = NULL;
+
+	assert_int_equal(pv_keys_get(ks, name, &k), PV_OK);
+	k->purpose = PV_PURPOSE_NONE;
+	k->serial += 10;
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_null(strstr(json, "purpose"));
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_TOKEN, &yes, 1},
+	    {CKA_PRIVATE, &yes, 1},
+	    {CKA_LABEL, (void *)(uintptr_t)name, strlen(name)},
+	    {CKA_APPLICATION, (void *)(uintptr_t)app, strlen(app)},
+	    {CKA_VALUE, json, strlen(json)},
+	};
+	assert_int_equal(p11_create_object(TOK, t, PV_NELEM(t), &h), PV_OK);
+	pv_keystore_flush(ks);
+	free(json);
+	pv_key_free(k);
+}
+
+/*
+ * pv_recipient_check_purpose: a wrap aes256 key and a decrypt RSA key may be
+ * recipients; a key of another purpose, a key made before purposes and a
+ * token key that is no p11vault key may not (wrong_purpose, naming the fix).
+ */
+static void
+test_recipient_purpose(void **state)
+{
+	static const uint8_t raw_id[] = {0x52, 0x41, 0x57};
+	pv_keystore *ks = NULL;
+	CK_OBJECT_HANDLE raw;
+
+	(void)state;
+	assert_int_equal(pv_keystore_new(TOK, &ks), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "rp-kek", PV_ALG_AES256, PV_PURPOSE_WRAP, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "rp-dec", PV_ALG_RSA2048, PV_PURPOSE_DECRYPT, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "rp-sign", PV_ALG_RSA2048, PV_PURPOSE_SIGN, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "rp-old", PV_ALG_AES256, PV_PURPOSE_WRAP, NULL), PV_OK);
+
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_AES_KWP, key_object(ks, "rp-kek")), PV_OK);
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_RSA_OAEP_SHA256, key_object(ks, "rp-dec")),
+			 PV_OK);
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_RSA_OAEP_SHA256, key_object(ks, "rp-sign")),
+			 PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "rp-sign"));
+	assert_non_null(strstr(pv_err_detail(), "purpose decrypt"));
+
+	make_legacy(ks, "rp-old");
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_AES_KWP, key_object(ks, "rp-old")),
+			 PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "vaultctl key set-purpose rp-old"));
+	assert_int_equal(pv_keys_set_purpose(ks, "rp-old", PV_PURPOSE_WRAP), PV_OK);
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_AES_KWP, key_object(ks, "rp-old")), PV_OK);
+
+	raw = gen_kek(raw_id, sizeof(raw_id));
+	assert_int_equal(pv_recipient_check_purpose(TOK, PV_RCPT_AES_KWP, raw), PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "key adopt"));
+	assert_non_null(strstr(pv_err_detail(), "CKA_ID 524157"));
+	assert_int_equal(p11_handle_destroy(TOK, raw), PV_OK);
+	pv_keystore_free(ks);
+}
+
 int
 main(void)
 {
@@ -342,6 +431,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_kwp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rsa_token, setup, teardown),
 	    cmocka_unit_test(test_rsa_openssl_interop),
+	    cmocka_unit_test_setup_teardown(test_recipient_purpose, setup, teardown),
 	};
 	int r;
 
