@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -12,6 +13,7 @@
 
 #include "base/buf.h"
 #include "core/alg.h"
+#include "core/b64.h"
 #include "core/keccak.h"
 #include "core/pubkey.h"
 #include "wallet/evm.h"
@@ -252,4 +254,43 @@ pv_evm_recovery_id(const uint8_t hash[32], const uint8_t rs[64], const uint8_t x
 	}
 	pv_err_set_detail("signature does not recover to this key");
 	return PV_ERR_INTEGRITY;
+}
+
+pv_err
+pv_hex0x_decode(const char *text, size_t len, uint8_t *out, size_t max, size_t *outlen)
+{
+	pv_err r;
+
+	*outlen = 0;
+	if (text == NULL || len < 2 || text[0] != '0' || text[1] != 'x') {
+		pv_err_set_detail("not 0x-prefixed hex");
+		return PV_ERR_BAD_INPUT;
+	}
+	if ((len - 2) / 2 > max) {
+		pv_err_set_detail("0x hex of over %zu bytes", max);
+		return PV_ERR_TOO_LARGE;
+	}
+	if ((r = pv_hex_decode(text + 2, len - 2, out, max, outlen)) != PV_OK) {
+		*outlen = 0;
+		pv_err_set_detail("not 0x-prefixed hex (an even number of hex digits)");
+		return r == PV_ERR_TOO_LARGE ? r : PV_ERR_BAD_INPUT;
+	}
+	return PV_OK;
+}
+
+pv_err
+pv_hex0x_encode(const uint8_t *in, size_t len, char **out)
+{
+	char *s = NULL;
+
+	*out = NULL;
+	if (in == NULL && len != 0)
+		return PV_ERR_USAGE;
+	if (len > PV_BUF_SIZE_MAX / 2 || (s = malloc(2 * len + 3)) == NULL)
+		return PV_ERR_NOMEM;
+	s[0] = '0';
+	s[1] = 'x';
+	sodium_bin2hex(s + 2, 2 * len + 1, in, len);
+	*out = s;
+	return PV_OK;
 }

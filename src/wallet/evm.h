@@ -60,4 +60,15 @@ pv_err pv_evm_personal_hash(const uint8_t *msg, size_t len, uint8_t hash[32]) PV
 pv_err pv_evm_recovery_id(const uint8_t hash[32], const uint8_t rs[64], const uint8_t xy[PV_EVM_POINT_LEN],
 			  int *v) PV_WUR;
 
+/*
+ * Ethereum's "0x" hex (transactions, hashes, signatures). Decoding takes
+ * "0x" then an even number of hex digits of either case, len characters
+ * (no NUL needed), at most max bytes: PV_ERR_BAD_INPUT without the "0x" or
+ * for anything else that is not hex, PV_ERR_TOO_LARGE over max; details
+ * never quote the text. Encoding gives "0x" and lower-case digits,
+ * malloc'd (free()).
+ */
+pv_err pv_hex0x_decode(const char *text, size_t len, uint8_t *out, size_t max, size_t *outlen) PV_WUR;
+pv_err pv_hex0x_encode(const uint8_t *in, size_t len, char **out) PV_WUR;
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -351,6 +352,45 @@ test_recovery_id_refusals(void **state)
 	secp256k1_context_destroy(ctx);
 }
 
+/* "0x" hex, the one form vaultctl and vaultd read and write. */
+static void
+test_hex0x(void **state)
+{
+	static const uint8_t bytes[] = {0x00, 0xab, 0xCD, 0x7f};
+	uint8_t out[8];
+	size_t n = 99;
+	char *s = NULL;
+	static const char *const bad[] = {"", "0", "0x0", "0X00", "00", "0x0g", "0x 00", "x00", "0x00 "};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pv_hex0x_encode(bytes, sizeof(bytes), &s), PV_OK);
+	assert_string_equal(s, "0x00abcd7f");
+	free(s);
+	assert_int_equal(pv_hex0x_encode(NULL, 0, &s), PV_OK);
+	assert_string_equal(s, "0x");
+	free(s);
+
+	assert_int_equal(pv_hex0x_decode("0x00ABcd7f", 10, out, sizeof(out), &n), PV_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, bytes, 4);
+	assert_int_equal(pv_hex0x_decode("0x", 2, out, sizeof(out), &n), PV_OK);
+	assert_int_equal(n, 0);
+	/* len, not the NUL, ends the text */
+	assert_int_equal(pv_hex0x_decode("0x00ffjunk", 6, out, sizeof(out), &n), PV_OK);
+	assert_int_equal(n, 2);
+	for (i = 0; i < PV_NELEM(bad); i++) {
+		assert_int_equal(pv_hex0x_decode(bad[i], strlen(bad[i]), out, sizeof(out), &n),
+				 PV_ERR_BAD_INPUT);
+		assert_int_equal(n, 0);
+	}
+	/* max bytes and one more */
+	assert_int_equal(pv_hex0x_decode("0x0001020304050607", 18, out, 8, &n), PV_OK);
+	assert_int_equal(n, 8);
+	assert_int_equal(pv_hex0x_decode("0x000102030405060708", 20, out, 8, &n), PV_ERR_TOO_LARGE);
+	assert_int_equal(n, 0);
+}
+
 int
 main(void)
 {
@@ -366,6 +406,7 @@ main(void)
 	    cmocka_unit_test(test_recovery_id_published),
 	    cmocka_unit_test(test_recovery_id_matches_libsecp256k1),
 	    cmocka_unit_test(test_recovery_id_refusals),
+	    cmocka_unit_test(test_hex0x),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,11 +9,12 @@
 #include <sodium.h>
 
 #include "base/buf.h"
-#include "bundle/legacykey.h"
+#include "wallet/legacykey.h"
 #include "core/alg.h"
 #include "core/pubkey.h"
 #include "wallet/base58.h"
 #include "wallet/evm.h"
+#include "wallet/wallet.h"
 
 #define SOLANA_KEYPAIR_LEN 64
 #define SEED_LEN           32
@@ -252,30 +253,24 @@ out:
 pv_err
 pv_legacy_key_address(EVP_PKEY *pk, char out[PV_LEGACY_ADDRESS_SIZE], const char **chain)
 {
-	uint8_t pub[32], addr[PV_EVM_ADDR_LEN];
-	char sol[PV_SOLANA_ADDRESS_SIZE];
-	size_t publen = sizeof(pub);
+	pv_chain c;
 	pv_err r;
 
 	out[0] = '\0';
 	switch (pv_pubkey_alg(pk)) {
 	case PV_ALG_ED25519:
-		if (EVP_PKEY_get_raw_public_key(pk, pub, &publen) != 1 || publen != sizeof(pub)) {
-			ERR_clear_error();
-			return PV_ERR_CRYPTO;
-		}
-		if ((r = pv_solana_address(pub, sol)) != PV_OK)
-			return r;
-		memcpy(out, sol, strlen(sol) + 1);
-		*chain = "solana";
-		return PV_OK;
+		c = PV_CHAIN_SOLANA;
+		break;
 	case PV_ALG_SECP256K1:
-		if ((r = pv_evm_address(pk, addr)) != PV_OK)
-			return r;
-		pv_evm_checksum(addr, out);
-		*chain = "evm";
-		return PV_OK;
+		c = PV_CHAIN_EVM;
+		break;
 	default:
 		return PV_ERR_KEY_TYPE;
 	}
+	if ((r = pv_wallet_pub_address(c, pk, out)) != PV_OK) {
+		ERR_clear_error();
+		return r;
+	}
+	*chain = pv_chain_name(c);
+	return PV_OK;
 }

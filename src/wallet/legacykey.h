@@ -16,8 +16,8 @@
  * keypair whose public half is not the seed's public key is refused; so is
  * an EVM key of 0 or not below the curve order n.
  */
-#ifndef PV_BUNDLE_LEGACYKEY_H
-#define PV_BUNDLE_LEGACYKEY_H
+#ifndef PV_WALLET_LEGACYKEY_H
+#define PV_WALLET_LEGACYKEY_H
 
 #include <stddef.h>
 
@@ -25,6 +25,7 @@
 
 #include "base/err.h"
 #include "base/secmem.h"
+#include "wallet/wallet.h"
 
 enum pv_legacy_format {
 	PV_LEGACY_SOLANA_KEYPAIR,
@@ -45,9 +46,9 @@ pv_err pv_legacy_key_decode(enum pv_legacy_format f, pv_secret *text, EVP_PKEY *
 /*
  * The wallet address of a key's public half: base58 (Solana) for Ed25519,
  * EIP-55 (EVM) for secp256k1; *chain = "solana" / "evm". PV_ERR_KEY_TYPE for
- * other algorithms. out holds at least 64 bytes.
+ * other algorithms.
  */
-#define PV_LEGACY_ADDRESS_SIZE 64
+#define PV_LEGACY_ADDRESS_SIZE PV_WALLET_ADDR_MAX
 pv_err pv_legacy_key_address(EVP_PKEY *pk, char out[PV_LEGACY_ADDRESS_SIZE], const char **chain) PV_WUR;
 
 #endif

@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 
 #include "base/secmem.h"
-#include "bundle/legacykey.h"
+#include "wallet/legacykey.h"
 #include "core/alg.h"
 #include "core/pubkey.h"
 

@@ -51,13 +51,24 @@ struct pv_solana_tx {
  */
 pv_err pv_solana_tx_parse(const uint8_t *tx, size_t len, struct pv_solana_tx *out) PV_WUR;
 
+/* What pv_solana_tx_prefix found at the start of some bytes. */
+typedef enum pv_solana_prefix {
+	PV_SOLANA_PREFIX_NONE = 0,
+	PV_SOLANA_PREFIX_MESSAGE = 1,     /* a transaction message: what a signature authorises */
+	PV_SOLANA_PREFIX_TRANSACTION = 2, /* a whole transaction: signature list, then a message */
+} pv_solana_prefix;
+
 /*
- * Parse bytes as a bare message (legacy or v0, no signature list before
- * it), with the same rules. Used to refuse off-chain "messages" that are
- * really transactions. On success num_signatures and sig_off are 0 and
- * message/message_len are msg/len.
+ * Whether buf begins with a Solana transaction message or a whole
+ * transaction (legacy or v0), whatever follows it: the domain check of
+ * off-chain message signing. *used is that prefix's length (0 for none).
+ * The rules are pv_solana_tx_parse's, widened, so that anything a runtime
+ * might take as a transaction is caught: any size (no packet limit),
+ * anything after it, non-canonical compact-u16, repeated account keys, and
+ * a signature count other than the header's. Reads at most len bytes; may
+ * leave an error detail behind.
  */
-pv_err pv_solana_message_parse(const uint8_t *msg, size_t len, struct pv_solana_tx *out) PV_WUR;
+pv_solana_prefix pv_solana_tx_prefix(const uint8_t *buf, size_t len, size_t *used);
 
 /* Which signature slot belongs to pubkey: PV_ERR_NOT_FOUND unless it is one
  * of the first num_required_signatures account keys. */

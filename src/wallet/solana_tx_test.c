@@ -495,57 +495,119 @@ test_size_limit(void **state)
 	assert_int_equal(pv_solana_tx_parse(t.d, sizeof(t.d), &p), PV_ERR_TOO_LARGE);
 }
 
-/* The message of a transaction parses as a bare message with the same
- * fields; the whole transaction, a truncated or extended message, and a
- * message whose header does not fit its keys do not. */
+/* pv_solana_tx_prefix on bytes of a test: which kind, and how long. */
 static void
-test_message_parse(void **state)
+expect_prefix(const uint8_t *buf, size_t len, pv_solana_prefix kind, size_t used)
+{
+	size_t got = 99;
+
+	assert_int_equal(pv_solana_tx_prefix(buf, len, &got), kind);
+	assert_int_equal(got, used);
+}
+
+/*
+ * What sign-message must refuse: a transaction message or a whole
+ * transaction at the start of the bytes, whatever follows it — one
+ * trailing byte, a kilobyte, another message — and nothing that is only
+ * the start of one (truncated anywhere, the header of a message whose keys
+ * are missing).
+ */
+static void
+test_prefix(void **state)
 {
 	static const char *const vectors[] = {web3_legacy_hex, web3_v0_hex};
-	uint8_t tx[PV_SOLANA_TX_MAX], ext[PV_SOLANA_TX_MAX + 1];
-	struct pv_solana_tx p, m;
-	size_t n, i, k;
+	uint8_t tx[PV_SOLANA_TX_MAX], ext[4096];
+	struct pv_solana_tx p;
+	size_t n, i, k, mlen;
 
 	(void)state;
 	for (k = 0; k < PV_NELEM(vectors); k++) {
 		n = unhex(vectors[k], tx, sizeof(tx));
 		assert_int_equal(pv_solana_tx_parse(tx, n, &p), PV_OK);
-		assert_int_equal(pv_solana_message_parse(p.message, p.message_len, &m), PV_OK);
-		assert_ptr_equal(m.message, p.message);
-		assert_int_equal(m.message_len, p.message_len);
-		assert_int_equal(m.num_signatures, 0);
-		assert_int_equal(m.sig_off, 0);
-		assert_int_equal(m.message_off, 0);
-		assert_int_equal(m.version, p.version);
-		assert_int_equal(m.num_required_signatures, p.num_required_signatures);
-		assert_int_equal(m.num_account_keys, p.num_account_keys);
-		assert_ptr_equal(m.account_keys, p.account_keys);
-		assert_ptr_equal(m.blockhash, p.blockhash);
-		assert_int_equal(m.num_instructions, p.num_instructions);
-		assert_int_equal(m.num_lookups, p.num_lookups);
-
-		/* the signature list in front is not a message */
-		assert_int_equal(pv_solana_message_parse(tx, n, &m), PV_ERR_BAD_INPUT);
-		assert_int_equal(m.message_len, 0);
-		for (i = 0; i < p.message_len; i++)
-			assert_int_equal(pv_solana_message_parse(p.message, i, &m), PV_ERR_BAD_INPUT);
-		memcpy(ext, p.message, p.message_len);
-		ext[p.message_len] = 0;
-		assert_int_equal(pv_solana_message_parse(ext, p.message_len + 1, &m), PV_ERR_BAD_INPUT);
-		assert_non_null(strstr(pv_err_detail(), "1 trailing bytes"));
+		mlen = p.message_len;
+		expect_prefix(p.message, mlen, PV_SOLANA_PREFIX_MESSAGE, mlen);
+		expect_prefix(tx, n, PV_SOLANA_PREFIX_TRANSACTION, n);
+		for (i = 0; i < mlen; i++)
+			expect_prefix(p.message, i, PV_SOLANA_PREFIX_NONE, 0);
+		for (i = 0; i < n; i++)
+			expect_prefix(tx, i, PV_SOLANA_PREFIX_NONE, 0);
+		/* followed by 1 byte, by 3000 bytes, by the message again */
+		memset(ext, 0xa5, sizeof(ext));
+		memcpy(ext, p.message, mlen);
+		expect_prefix(ext, mlen + 1, PV_SOLANA_PREFIX_MESSAGE, mlen);
+		expect_prefix(ext, mlen + 3000, PV_SOLANA_PREFIX_MESSAGE, mlen);
+		memcpy(ext + mlen, p.message, mlen);
+		expect_prefix(ext, 2 * mlen, PV_SOLANA_PREFIX_MESSAGE, mlen);
+		memcpy(ext, tx, n);
+		expect_prefix(ext, n + 1, PV_SOLANA_PREFIX_TRANSACTION, n);
+		expect_prefix(ext, n + 3000, PV_SOLANA_PREFIX_TRANSACTION, n);
 	}
 
-	/* header: 4 required signers but 3 keys */
+	/* A legacy message after a 0x80 prefix byte, with one byte after it
+	 * (read as the lookup count 0) is a v0 message. */
 	n = unhex(web3_legacy_hex, tx, sizeof(tx));
-	tx[65] = 4;
-	assert_int_equal(pv_solana_message_parse(tx + 65, n - 65, &m), PV_ERR_BAD_INPUT);
-	assert_non_null(strstr(pv_err_detail(), "exceed"));
+	ext[0] = 0x80;
+	memcpy(ext + 1, tx + 65, n - 65);
+	expect_prefix(ext, 1 + n - 65, PV_SOLANA_PREFIX_NONE, 0);
+	ext[1 + n - 65] = 0x00;
+	expect_prefix(ext, 1 + n - 65 + 1, PV_SOLANA_PREFIX_MESSAGE, 1 + n - 65 + 1);
+	ext[1 + n - 65 + 1] = 0x42;
+	expect_prefix(ext, 1 + n - 65 + 2, PV_SOLANA_PREFIX_MESSAGE, 1 + n - 65 + 1);
+	/* versions 1..127 are no message, whatever follows */
+	ext[0] = 0x81;
+	expect_prefix(ext, 1 + n - 65 + 2, PV_SOLANA_PREFIX_NONE, 0);
 
-	/* plain text is no message; over the packet limit is refused by size */
-	assert_int_equal(pv_solana_message_parse((const uint8_t *)"hello", 5, &m), PV_ERR_BAD_INPUT);
-	assert_int_equal(pv_solana_message_parse(NULL, 0, &m), PV_ERR_BAD_INPUT);
-	memset(ext, 0, sizeof(ext));
-	assert_int_equal(pv_solana_message_parse(ext, sizeof(ext), &m), PV_ERR_TOO_LARGE);
+	/* header: 4 required signers but 3 keys; text; nothing */
+	tx[65] = 4;
+	expect_prefix(tx + 65, n - 65, PV_SOLANA_PREFIX_NONE, 0);
+	expect_prefix((const uint8_t *)"hello", 5, PV_SOLANA_PREFIX_NONE, 0);
+	expect_prefix((const uint8_t *)"Sign in to example.com", 22, PV_SOLANA_PREFIX_NONE, 0);
+	expect_prefix(NULL, 0, PV_SOLANA_PREFIX_NONE, 0);
+	expect_prefix(ext, 0, PV_SOLANA_PREFIX_NONE, 0);
+}
+
+/* The prefix rules are wider than sign-transaction's: what strict parsing
+ * refuses but a runtime could take is still caught. */
+static void
+test_prefix_lax(void **state)
+{
+	struct shape s = legacy_transfer;
+	struct pv_solana_tx p;
+	struct tb t;
+
+	(void)state;
+	/* non-canonical compact-u16 (12 as 8c 00) */
+	s.datalen_raw = "8c00";
+	build(&t, &s);
+	assert_int_equal(pv_solana_tx_parse(t.d, t.n, &p), PV_ERR_BAD_INPUT);
+	expect_prefix(t.d, t.n, PV_SOLANA_PREFIX_TRANSACTION, t.n);
+	expect_prefix(t.d + 65, t.n - 65, PV_SOLANA_PREFIX_MESSAGE, t.n - 65);
+	/* the same key twice */
+	s = legacy_transfer;
+	s.keys[1] = 0x01;
+	build(&t, &s);
+	assert_int_equal(pv_solana_tx_parse(t.d, t.n, &p), PV_ERR_BAD_INPUT);
+	expect_prefix(t.d + 65, t.n - 65, PV_SOLANA_PREFIX_MESSAGE, t.n - 65);
+	/* two signature slots for one required signer */
+	s = legacy_transfer;
+	s.nsig = 2;
+	build(&t, &s);
+	assert_int_equal(pv_solana_tx_parse(t.d, t.n, &p), PV_ERR_BAD_INPUT);
+	expect_prefix(t.d, t.n, PV_SOLANA_PREFIX_TRANSACTION, t.n);
+	/* over the packet limit */
+	s = legacy_transfer;
+	s.datalen = 1500;
+	s.trailing = 7;
+	build(&t, &s);
+	assert_int_equal(pv_solana_tx_parse(t.d, t.n, &p), PV_ERR_TOO_LARGE);
+	expect_prefix(t.d, t.n, PV_SOLANA_PREFIX_TRANSACTION, t.n - 7);
+	expect_prefix(t.d + 65, t.n - 65, PV_SOLANA_PREFIX_MESSAGE, t.n - 65 - 7);
+	/* but not what no runtime takes: a program index out of range */
+	s = legacy_transfer;
+	s.program = 3;
+	build(&t, &s);
+	expect_prefix(t.d, t.n, PV_SOLANA_PREFIX_NONE, 0);
+	expect_prefix(t.d + 65, t.n - 65, PV_SOLANA_PREFIX_NONE, 0);
 }
 
 int
@@ -557,7 +619,7 @@ main(void)
 	    cmocka_unit_test(test_trailing),      cmocka_unit_test(test_shortvec),
 	    cmocka_unit_test(test_index_range),   cmocka_unit_test(test_header),
 	    cmocka_unit_test(test_version),       cmocka_unit_test(test_size_limit),
-	    cmocka_unit_test(test_message_parse),
+	    cmocka_unit_test(test_prefix),        cmocka_unit_test(test_prefix_lax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,25 +101,105 @@ ed25519_raw_public(EVP_PKEY *pub, uint8_t key[PV_SOLANA_PUBKEY_LEN])
 }
 
 pv_err
-pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s, char out[PV_WALLET_ADDR_MAX])
+pv_wallet_pub_address(pv_chain chain, EVP_PKEY *pub, char out[PV_WALLET_ADDR_MAX])
 {
 	uint8_t key[PV_SOLANA_PUBKEY_LEN], addr[PV_EVM_ADDR_LEN];
 	char text[PV_SOLANA_ADDRESS_SIZE];
 	pv_err r;
 
 	out[0] = '\0';
-	if ((r = check_signer(chain, s)) != PV_OK)
-		return r;
 	if (chain == PV_CHAIN_EVM) {
-		if ((r = pv_evm_address(s->pub, addr)) != PV_OK)
+		if ((r = pv_evm_address(pub, addr)) != PV_OK)
 			return r;
 		pv_evm_checksum(addr, out);
 		return PV_OK;
 	}
-	if ((r = ed25519_raw_public(s->pub, key)) != PV_OK || (r = pv_solana_address(key, text)) != PV_OK)
+	if ((r = ed25519_raw_public(pub, key)) != PV_OK || (r = pv_solana_address(key, text)) != PV_OK)
 		return r;
 	memcpy(out, text, sizeof(text));
 	return PV_OK;
+}
+
+pv_err
+pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s, char out[PV_WALLET_ADDR_MAX])
+{
+	pv_err r;
+
+	out[0] = '\0';
+	if ((r = check_signer(chain, s)) != PV_OK)
+		return r;
+	return pv_wallet_pub_address(chain, s->pub, out);
+}
+
+pv_err
+pv_wallet_key_check(pv_chain chain, const struct pv_key *key)
+{
+	pv_err r;
+
+	if ((r = pv_key_check_purpose(key, pv_chain_purpose(chain))) != PV_OK)
+		return r;
+	if (key->alg != pv_chain_alg(chain)) {
+		pv_err_set_detail("%s signs with %s keys; '%s' is %s", pv_chain_name(chain),
+				  pv_alg_info(pv_chain_alg(chain))->name, key->name,
+				  pv_alg_info(key->alg)->name);
+		return PV_ERR_KEY_TYPE;
+	}
+	return PV_OK;
+}
+
+pv_err
+pv_wallet_signer_init(struct pv_wallet_signer *s, pv_chain chain, pv_wallet_sign_fn sign, void *ctx,
+		      pv_alg alg, unsigned version, EVP_PKEY *pub, char address[PV_WALLET_ADDR_MAX])
+{
+	memset(s, 0, sizeof(*s));
+	s->sign = sign;
+	s->ctx = ctx;
+	s->alg = alg;
+	s->version = version;
+	s->pub = pub;
+	return pv_wallet_address(chain, s, address);
+}
+
+/* The keystore callback: sign_raw has pinned opts->version already. */
+static pv_err
+keystore_sign(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len, struct pv_sig *out)
+{
+	const struct pv_wallet_key *wk = ctx;
+
+	return pv_sign(wk->ks, wk->name, opts, msg, len, out);
+}
+
+pv_err
+pv_wallet_key_open(pv_keystore *ks, const char *name, pv_chain chain, struct pv_wallet_key *wk)
+{
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	EVP_PKEY *pub = NULL;
+	p11_obj obj;
+	pv_err r;
+
+	memset(wk, 0, sizeof(*wk));
+	if ((r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK ||
+	    (r = pv_wallet_key_check(chain, key)) != PV_OK ||
+	    (r = pv_keys_public(ks, key, &ver, &pub)) != PV_OK)
+		goto out;
+	wk->ks = ks;
+	wk->name = name;
+	if ((r = pv_wallet_signer_init(&wk->signer, chain, keystore_sign, wk, key->alg, ver.version, pub,
+				       wk->address)) != PV_OK)
+		goto out;
+	pub = NULL; /* the signer's now */
+out:
+	EVP_PKEY_free(pub);
+	pv_key_free(key);
+	return r;
+}
+
+void
+pv_wallet_key_close(struct pv_wallet_key *wk)
+{
+	EVP_PKEY_free(wk->signer.pub);
+	memset(wk, 0, sizeof(*wk));
 }
 
 /* ---- Solana ---- */
@@ -172,11 +252,36 @@ pv_wallet_solana_sign_tx(const struct pv_wallet_signer *s, uint8_t *tx, size_t l
 	return PV_OK;
 }
 
+/* Off-chain messages are signed only when they are no transaction, and
+ * only through the mode that built them. */
+static pv_err
+check_message_domain(const uint8_t *msg, size_t len)
+{
+	size_t used = 0;
+
+	switch (pv_solana_tx_prefix(msg, len, &used)) {
+	case PV_SOLANA_PREFIX_MESSAGE:
+		pv_err_set_detail(
+		    "the message begins with a Solana transaction message (%zu of its %zu bytes); "
+		    "a signature over it could authorise that transaction: sign transactions with "
+		    "sign-transaction",
+		    used, len);
+		return PV_ERR_BAD_INPUT;
+	case PV_SOLANA_PREFIX_TRANSACTION:
+		pv_err_set_detail("the message begins with a Solana transaction (%zu of its %zu bytes): sign "
+				  "transactions with sign-transaction",
+				  used, len);
+		return PV_ERR_BAD_INPUT;
+	case PV_SOLANA_PREFIX_NONE:
+		break;
+	}
+	return PV_OK;
+}
+
 pv_err
 pv_wallet_solana_sign_message(const struct pv_wallet_signer *s, const uint8_t *msg, size_t len,
 			      uint8_t sig[PV_SOLANA_SIG_LEN])
 {
-	struct pv_solana_tx p;
 	pv_err r;
 
 	if ((r = check_signer(PV_CHAIN_SOLANA, s)) != PV_OK)
@@ -189,14 +294,42 @@ pv_wallet_solana_sign_message(const struct pv_wallet_signer *s, const uint8_t *m
 		pv_err_set_detail("the message is over %d bytes", PV_WALLET_MESSAGE_MAX);
 		return PV_ERR_TOO_LARGE;
 	}
-	/* A signature over a transaction message authorises that transaction:
-	 * such bytes are signed through sign-tx only, where they are shown as
-	 * what they are. */
-	if (pv_solana_message_parse(msg, len, &p) == PV_OK) {
-		pv_err_set_detail("the message is a Solana transaction message; sign it as a transaction");
+	if ((r = check_message_domain(msg, len)) != PV_OK)
+		return r;
+	if (pv_solana_offchain_has_domain(msg, len)) {
+		pv_err_set_detail("the message begins with the Solana off-chain signing domain "
+				  "(\\xffsolana offchain): sign off-chain messages in the off-chain format, "
+				  "which builds that header");
 		return PV_ERR_BAD_INPUT;
 	}
 	return solana_sign(s, msg, len, sig);
+}
+
+pv_err
+pv_wallet_solana_sign_offchain(const struct pv_wallet_signer *s,
+			       const uint8_t app_domain[PV_SOLANA_OFFCHAIN_APP_DOMAIN_LEN],
+			       const uint8_t *body, size_t len, pv_buf *signed_msg,
+			       pv_solana_offchain_format *format, uint8_t sig[PV_SOLANA_SIG_LEN])
+{
+	uint8_t key[PV_SOLANA_PUBKEY_LEN];
+	size_t start;
+	pv_err r;
+
+	if ((r = check_signer(PV_CHAIN_SOLANA, s)) != PV_OK || (r = ed25519_raw_public(s->pub, key)) != PV_OK)
+		return r;
+	if (signed_msg == NULL)
+		return PV_ERR_USAGE;
+	start = pv_buf_len(signed_msg);
+	if ((r = pv_solana_offchain_build(app_domain, key, 1, body, len, signed_msg, format)) != PV_OK)
+		return r;
+	/* the signing domain keeps it out of reach of every transaction
+	 * parser; checked anyway, since this is what the key signs */
+	if ((r = check_message_domain(pv_buf_ptr(signed_msg) + start, pv_buf_len(signed_msg) - start)) !=
+	    PV_OK) {
+		pv_err_set_detail("an off-chain message parsed as a Solana transaction");
+		return PV_ERR_INTERNAL;
+	}
+	return solana_sign(s, pv_buf_ptr(signed_msg) + start, pv_buf_len(signed_msg) - start, sig);
 }
 
 /* ---- EVM ---- */
@@ -207,6 +340,13 @@ pv_evm_sig_rsv(const struct pv_evm_sig *sig, unsigned v_base, uint8_t out[65])
 	memcpy(out, sig->r, 32);
 	memcpy(out + 32, sig->s, 32);
 	out[64] = (uint8_t)(v_base + (unsigned)sig->recid);
+}
+
+uint64_t
+pv_evm_tx_v(const struct pv_evm_tx *tx, const struct pv_evm_sig *sig)
+{
+	return tx->type == PV_EVM_TX_LEGACY ? tx->chain_id * 2 + 35 + (uint64_t)sig->recid
+					    : (uint64_t)sig->recid;
 }
 
 pv_err

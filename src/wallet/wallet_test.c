@@ -41,9 +41,18 @@ struct fixture {
 static const struct {
 	const char *name;
 	pv_alg alg;
+	pv_key_purpose purpose;
 } test_keys[] = {
-    {"sol", PV_ALG_ED25519},    {"sol2", PV_ALG_ED25519}, {"eth", PV_ALG_SECP256K1},
-    {"eth2", PV_ALG_SECP256K1}, {"p256", PV_ALG_P256},
+    {"sol", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
+    {"sol2", PV_ALG_ED25519, PV_PURPOSE_SOLANA},
+    {"eth", PV_ALG_SECP256K1, PV_PURPOSE_EVM},
+    {"eth2", PV_ALG_SECP256K1, PV_PURPOSE_EVM},
+    {"p256", PV_ALG_P256, PV_PURPOSE_SIGN},
+    /* wallet algorithms, other purposes: no wallet signs with them */
+    {"ed-sign", PV_ALG_ED25519, PV_PURPOSE_SIGN},
+    {"ed-jwt", PV_ALG_ED25519, PV_PURPOSE_JWT},
+    {"k1-sign", PV_ALG_SECP256K1, PV_PURPOSE_SIGN},
+    {"k1-jwt", PV_ALG_SECP256K1, PV_PURPOSE_JWT},
 };
 
 /* The signer callback's context: a key name, and faults to inject. */
@@ -132,7 +141,8 @@ setup(void **state)
 	    pv_keystore_new(f->tok, &f->ks) != PV_OK)
 		return -1;
 	for (i = 0; i < PV_NELEM(test_keys); i++)
-		if (pv_keys_create(f->ks, test_keys[i].name, test_keys[i].alg, NULL) != PV_OK)
+		if (pv_keys_create(f->ks, test_keys[i].name, test_keys[i].alg, test_keys[i].purpose, NULL) !=
+		    PV_OK)
 			return -1;
 	if ((f->k1 = secp256k1_context_create(SECP256K1_CONTEXT_NONE)) == NULL)
 		return -1;
@@ -390,6 +400,19 @@ test_solana_refusals(void **state)
 	free_signer(&s);
 }
 
+/* Refused as a message: nothing signed, the reason in the detail. */
+static void
+message_refused(const struct pv_wallet_signer *s, struct sctx *c, const uint8_t *msg, size_t len,
+		const char *why)
+{
+	uint8_t sig[64];
+
+	c->calls = 0;
+	assert_int_equal(pv_wallet_solana_sign_message(s, msg, len, sig), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), why));
+	assert_int_equal(c->calls, 0);
+}
+
 static void
 test_solana_message(void **state)
 {
@@ -397,26 +420,12 @@ test_solana_message(void **state)
 	struct pv_wallet_signer s;
 	struct sctx c;
 	static const char text[] = "Sign in to example.com\nNonce: 42";
-	uint8_t key[32], tx[PV_SOLANA_TX_MAX], sig[64], *big = NULL;
-	const uint8_t *signers[1];
-	size_t n;
+	uint8_t sig[64], *big = NULL;
 
 	make_signer(f, "sol", &c, &s);
-	raw_ed25519(s.pub, key);
 	assert_int_equal(pv_wallet_solana_sign_message(&s, (const uint8_t *)text, strlen(text), sig), PV_OK);
 	assert_true(ed25519_verifies(s.pub, (const uint8_t *)text, strlen(text), sig));
 	assert_false(ed25519_verifies(s.pub, (const uint8_t *)text, strlen(text) - 1, sig));
-
-	/* a transaction message is not an off-chain message */
-	signers[0] = key;
-	n = build_transfer(tx, signers, 1);
-	c.calls = 0;
-	assert_int_equal(pv_wallet_solana_sign_message(&s, tx + 65, n - 65, sig), PV_ERR_BAD_INPUT);
-	assert_non_null(strstr(pv_err_detail(), "transaction"));
-	assert_int_equal(c.calls, 0);
-	/* the whole transaction (with its signature list) is none, though */
-	assert_int_equal(pv_wallet_solana_sign_message(&s, tx, n, sig), PV_OK);
-	assert_true(ed25519_verifies(s.pub, tx, n, sig));
 
 	c.calls = 0;
 	assert_int_equal(pv_wallet_solana_sign_message(&s, (const uint8_t *)"", 0, sig), PV_ERR_BAD_INPUT);
@@ -425,10 +434,184 @@ test_solana_message(void **state)
 	assert_int_equal(pv_wallet_solana_sign_message(&s, big, PV_WALLET_MESSAGE_MAX + 1, sig),
 			 PV_ERR_TOO_LARGE);
 	assert_int_equal(c.calls, 0);
+	big[0] = 'A';
 	assert_int_equal(pv_wallet_solana_sign_message(&s, big, PV_WALLET_MESSAGE_MAX, sig), PV_OK);
 	assert_true(ed25519_verifies(s.pub, big, PV_WALLET_MESSAGE_MAX, sig));
 	free(big);
 	free_signer(&s);
+}
+
+/*
+ * Domain separation: a signature over a transaction message authorises
+ * that transaction, so sign-message refuses bytes that begin with one —
+ * exactly, followed by one byte or many, inside a whole transaction, or
+ * made a v0 message by a 0x80 in front — and what carries the off-chain
+ * signing domain (only the off-chain mode signs that). A message that is
+ * only the start of a transaction message is no transaction: signed.
+ */
+static void
+test_solana_message_domain(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_wallet_signer s;
+	struct sctx c;
+	uint8_t key[32], tx[PV_SOLANA_TX_MAX + 64], v0[PV_SOLANA_TX_MAX + 64], sig[64];
+	const uint8_t *signers[1];
+	size_t n, m;
+
+	make_signer(f, "sol", &c, &s);
+	raw_ed25519(s.pub, key);
+	signers[0] = key;
+	n = build_transfer(tx, signers, 1);
+	m = n - 65; /* the message after one signature slot */
+
+	message_refused(&s, &c, tx + 65, m, "transaction message");
+	tx[n] = 0x00;
+	message_refused(&s, &c, tx + 65, m + 1, "transaction message");
+	memset(tx + n, 'z', 64);
+	message_refused(&s, &c, tx + 65, m + 64, "transaction message");
+	message_refused(&s, &c, tx, n, "transaction");
+	message_refused(&s, &c, tx, n + 1, "transaction");
+	v0[0] = 0x80;
+	memcpy(v0 + 1, tx + 65, m);
+	v0[1 + m] = 0x00; /* no address table lookups */
+	v0[2 + m] = 'z';
+	message_refused(&s, &c, v0, m + 3, "transaction message");
+
+	/* truncated: no transaction, and signed as the bytes they are */
+	c.calls = 0;
+	assert_int_equal(pv_wallet_solana_sign_message(&s, tx + 65, m - 1, sig), PV_OK);
+	assert_true(ed25519_verifies(s.pub, tx + 65, m - 1, sig));
+	assert_int_equal(pv_wallet_solana_sign_message(&s, tx + 65, 3 + 1 + 32, sig), PV_OK);
+	assert_int_equal(c.calls, 2);
+
+	message_refused(&s, &c, (const uint8_t *)"\xffsolana offchain\x00", 17, "off-chain");
+	free_signer(&s);
+}
+
+/* A version 0 off-chain message around the body, this key its one signer,
+ * signed over exactly the bytes handed back. */
+static void
+test_solana_offchain(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_wallet_signer s;
+	struct sctx c;
+	static const char body[] = "Sign in to example.com";
+	uint8_t key[32], domain[32], sig[64];
+	pv_solana_offchain_format fmt = 99;
+	const uint8_t *m;
+	pv_buf *out = NULL;
+
+	make_signer(f, "sol", &c, &s);
+	raw_ed25519(s.pub, key);
+	memset(domain, 0x22, sizeof(domain));
+	assert_int_equal(pv_buf_new(70000, &out), PV_OK);
+	assert_int_equal(
+	    pv_wallet_solana_sign_offchain(&s, domain, (const uint8_t *)body, strlen(body), out, &fmt, sig),
+	    PV_OK);
+	assert_int_equal(fmt, PV_SOLANA_OFFCHAIN_ASCII);
+	m = pv_buf_ptr(out);
+	assert_int_equal(pv_buf_len(out), 85 + strlen(body));
+	assert_memory_equal(m, "\xffsolana offchain\x00", 17);
+	assert_memory_equal(m + 17, domain, 32);
+	assert_int_equal(m[49], 0);
+	assert_int_equal(m[50], 1);
+	assert_memory_equal(m + 51, key, 32);
+	assert_int_equal(m[83], strlen(body));
+	assert_int_equal(m[84], 0);
+	assert_memory_equal(m + 85, body, strlen(body));
+	assert_true(ed25519_verifies(s.pub, m, pv_buf_len(out), sig));
+	/* not a signature over the body alone */
+	assert_false(ed25519_verifies(s.pub, (const uint8_t *)body, strlen(body), sig));
+	pv_buf_free(out);
+
+	/* refused bodies sign nothing */
+	c.calls = 0;
+	assert_int_equal(pv_buf_new(70000, &out), PV_OK);
+	assert_int_equal(pv_wallet_solana_sign_offchain(&s, domain, (const uint8_t *)"", 0, out, &fmt, sig),
+			 PV_ERR_BAD_INPUT);
+	assert_int_equal(
+	    pv_wallet_solana_sign_offchain(&s, domain, (const uint8_t *)"\xff", 1, out, &fmt, sig),
+	    PV_ERR_BAD_INPUT);
+	assert_int_equal(c.calls, 0);
+	pv_buf_free(out);
+	free_signer(&s);
+
+	/* only a Solana key */
+	make_signer(f, "eth", &c, &s);
+	assert_int_equal(pv_buf_new(70000, &out), PV_OK);
+	assert_int_equal(
+	    pv_wallet_solana_sign_offchain(&s, domain, (const uint8_t *)body, strlen(body), out, &fmt, sig),
+	    PV_ERR_KEY_TYPE);
+	assert_int_equal(pv_buf_len(out), 0);
+	assert_int_equal(c.calls, 0);
+	pv_buf_free(out);
+	free_signer(&s);
+}
+
+/* The keystore signer vaultctl uses: a key of the chain's purpose only. */
+static void
+test_key_open(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_wallet_key wk;
+	struct pv_key key;
+	uint8_t sig[64];
+	char addr[PV_WALLET_ADDR_MAX];
+	static const struct {
+		const char *name;
+		pv_chain chain;
+		pv_err want;
+	} cases[] = {
+	    {"sol", PV_CHAIN_SOLANA, PV_OK},
+	    {"eth", PV_CHAIN_EVM, PV_OK},
+	    {"eth", PV_CHAIN_SOLANA, PV_ERR_PURPOSE},
+	    {"sol", PV_CHAIN_EVM, PV_ERR_PURPOSE},
+	    {"ed-sign", PV_CHAIN_SOLANA, PV_ERR_PURPOSE},
+	    {"ed-jwt", PV_CHAIN_SOLANA, PV_ERR_PURPOSE},
+	    {"k1-sign", PV_CHAIN_EVM, PV_ERR_PURPOSE},
+	    {"k1-jwt", PV_CHAIN_EVM, PV_ERR_PURPOSE},
+	    {"p256", PV_CHAIN_EVM, PV_ERR_PURPOSE},
+	    {"nokey", PV_CHAIN_SOLANA, PV_ERR_NOT_FOUND},
+	};
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(cases); i++) {
+		assert_int_equal(pv_wallet_key_open(f->ks, cases[i].name, cases[i].chain, &wk),
+				 cases[i].want);
+		if (cases[i].want == PV_ERR_PURPOSE)
+			assert_non_null(strstr(pv_err_detail(), cases[i].name));
+		if (cases[i].want != PV_OK) {
+			assert_null(wk.signer.pub);
+			pv_wallet_key_close(&wk);
+			continue;
+		}
+		assert_int_equal(pv_wallet_address(cases[i].chain, &wk.signer, addr), PV_OK);
+		assert_string_equal(addr, wk.address);
+		assert_int_equal(wk.signer.version, 1);
+		if (cases[i].chain == PV_CHAIN_SOLANA) {
+			assert_int_equal(
+			    pv_wallet_solana_sign_message(&wk.signer, (const uint8_t *)"hi", 2, sig), PV_OK);
+			assert_true(ed25519_verifies(wk.signer.pub, (const uint8_t *)"hi", 2, sig));
+		}
+		pv_wallet_key_close(&wk);
+		assert_null(wk.signer.pub);
+	}
+
+	/* the right purpose on the wrong algorithm (metadata no key creation
+	 * makes): the algorithm check still holds */
+	memset(&key, 0, sizeof(key));
+	snprintf(key.name, sizeof(key.name), "odd");
+	key.alg = PV_ALG_SECP256K1;
+	key.purpose = PV_PURPOSE_SOLANA;
+	assert_int_equal(pv_wallet_key_check(PV_CHAIN_SOLANA, &key), PV_ERR_KEY_TYPE);
+	assert_non_null(strstr(pv_err_detail(), "ed25519"));
+	key.alg = PV_ALG_ED25519;
+	assert_int_equal(pv_wallet_key_check(PV_CHAIN_SOLANA, &key), PV_OK);
+	key.purpose = PV_PURPOSE_NONE; /* a key from before purposes */
+	assert_int_equal(pv_wallet_key_check(PV_CHAIN_SOLANA, &key), PV_ERR_PURPOSE);
+	assert_non_null(strstr(pv_err_detail(), "set-purpose"));
 }
 
 static void
@@ -600,6 +783,11 @@ test_evm_tx(void **state)
 	want[1] = (uint8_t)(n - 2);
 	assert_int_equal(pv_buf_len(out), n);
 	assert_memory_equal(pv_buf_ptr(out), want, n);
+	/* v as the transaction carries it: EIP-155 for legacy, y_parity typed */
+	assert_int_equal(pv_evm_tx_v(&tx, &es), 37 + (uint64_t)es.recid);
+	tx.type = PV_EVM_TX_DYNAMIC_FEE;
+	assert_int_equal(pv_evm_tx_v(&tx, &es), (uint64_t)es.recid);
+	tx.type = PV_EVM_TX_LEGACY;
 	assert_int_equal(pv_digest_compute(PV_DIGEST_KECCAK256, want, n, check, &len), PV_OK);
 	assert_memory_equal(txhash, check, 32);
 	pv_buf_free(out);
@@ -619,11 +807,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chain_names),    cmocka_unit_test(test_address),
-	    cmocka_unit_test(test_solana_sign_tx), cmocka_unit_test(test_solana_refusals),
-	    cmocka_unit_test(test_solana_message), cmocka_unit_test(test_wrong_key_type),
-	    cmocka_unit_test(test_evm_digest),     cmocka_unit_test(test_evm_message),
-	    cmocka_unit_test(test_evm_tx),
+	    cmocka_unit_test(test_chain_names),     cmocka_unit_test(test_address),
+	    cmocka_unit_test(test_solana_sign_tx),  cmocka_unit_test(test_solana_refusals),
+	    cmocka_unit_test(test_solana_message),  cmocka_unit_test(test_solana_message_domain),
+	    cmocka_unit_test(test_solana_offchain), cmocka_unit_test(test_key_open),
+	    cmocka_unit_test(test_wrong_key_type),  cmocka_unit_test(test_evm_digest),
+	    cmocka_unit_test(test_evm_message),     cmocka_unit_test(test_evm_tx),
 	};
 	int r;
 

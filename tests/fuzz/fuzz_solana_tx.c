@@ -4,6 +4,12 @@
  * signature slots, message, keys and blockhash all in range, counts
  * consistent, and a signature written into every slot leaves the message
  * bytes unchanged and the transaction still parsing the same.
+ *
+ * The same bytes go to pv_solana_tx_prefix, the check that keeps
+ * transactions out of off-chain message signing: a prefix it finds is
+ * inside the input and found again alone; whatever pv_solana_tx_parse
+ * accepts, it finds (the whole transaction, or a message at its start), and
+ * it finds the message of every transaction that parses.
  */
 #include "config.h"
 
@@ -19,16 +25,40 @@ inside(const uint8_t *base, size_t len, const uint8_t *p, size_t n)
 	return p >= base && (size_t)(p - base) <= len && n <= len - (size_t)(p - base);
 }
 
+static void
+check_prefix(const uint8_t *data, size_t size)
+{
+	pv_solana_prefix kind, again;
+	size_t used = 0, used2 = 0;
+
+	kind = pv_solana_tx_prefix(data, size, &used);
+	if (kind == PV_SOLANA_PREFIX_NONE) {
+		FUZZ_ASSERT(used == 0);
+		return;
+	}
+	FUZZ_ASSERT(kind == PV_SOLANA_PREFIX_MESSAGE || kind == PV_SOLANA_PREFIX_TRANSACTION);
+	FUZZ_ASSERT(used >= 1 && used <= size);
+	again = pv_solana_tx_prefix(data, used, &used2);
+	FUZZ_ASSERT(again == kind && used2 == used);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pv_solana_tx p, again;
 	uint8_t sig[PV_SOLANA_SIG_LEN];
 	uint8_t *copy = NULL;
-	size_t i, idx = 0;
+	size_t i, idx = 0, used = 0;
+	pv_solana_prefix kind;
 
+	check_prefix(data, size);
 	if (pv_solana_tx_parse(data, size, &p) != PV_OK)
 		return 0;
+	kind = pv_solana_tx_prefix(data, size, &used);
+	FUZZ_ASSERT(kind != PV_SOLANA_PREFIX_NONE);
+	FUZZ_ASSERT(kind == PV_SOLANA_PREFIX_MESSAGE || used == size);
+	FUZZ_ASSERT(pv_solana_tx_prefix(p.message, p.message_len, &used) == PV_SOLANA_PREFIX_MESSAGE);
+	FUZZ_ASSERT(used == p.message_len);
 	FUZZ_ASSERT(size <= PV_SOLANA_TX_MAX);
 	FUZZ_ASSERT(p.num_signatures >= 1 && p.num_signatures == p.num_required_signatures);
 	FUZZ_ASSERT(p.num_readonly_signed < p.num_required_signatures);

@@ -7,9 +7,9 @@
 
 #include <openssl/pem.h>
 
-#include "bundle/legacykey.h"
 #include "bundleargs.h"
 #include "subcommands.h"
+#include "wallet/legacykey.h"
 
 #define USAGE                                                                                                 \
 	"bundle import-key BUNDLE NAME (--pem FILE --purpose jwt|sign|solana|evm | --solana-keypair FILE |\n" \

@@ -12,7 +12,7 @@ int
 wallet_address_main(struct vctl *c, int argc, char *argv[])
 {
 	struct walletargs a;
-	struct wallet_key wk;
+	struct pv_wallet_key wk;
 	int rc;
 	pv_err r;
 
@@ -27,6 +27,6 @@ wallet_address_main(struct vctl *c, int argc, char *argv[])
 	else
 		rc = printf("%s\n", wk.address) < 0 ? PV_EXIT_INTERNAL : PV_EXIT_OK;
 out:
-	wallet_key_close(&wk);
+	pv_wallet_key_close(&wk);
 	return rc;
 }

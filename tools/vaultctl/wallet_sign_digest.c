@@ -16,7 +16,7 @@ int
 wallet_sign_digest_main(struct vctl *c, int argc, char *argv[])
 {
 	struct walletargs a;
-	struct wallet_key wk;
+	struct pv_wallet_key wk;
 	struct pv_evm_sig es;
 	uint8_t digest[32];
 	const char *text = NULL;
@@ -33,8 +33,7 @@ wallet_sign_digest_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "wallet sign-digest '%s': reading input", a.name);
 		goto out;
 	}
-	if ((r = walletargs_hex_decode(text, len, digest, sizeof(digest), &n)) != PV_OK ||
-	    n != sizeof(digest)) {
+	if ((r = pv_hex0x_decode(text, len, digest, sizeof(digest), &n)) != PV_OK || n != sizeof(digest)) {
 		if (r == PV_OK || r == PV_ERR_TOO_LARGE) {
 			pv_err_set_detail("the digest must be 32 bytes (0x and 64 hex digits)");
 			r = PV_ERR_BAD_INPUT;
@@ -50,6 +49,6 @@ wallet_sign_digest_main(struct vctl *c, int argc, char *argv[])
 	rc = walletargs_print_evm_sig(c, &wk, &es, 1, NULL);
 out:
 	pv_buf_free(in);
-	wallet_key_close(&wk);
+	pv_wallet_key_close(&wk);
 	return rc;
 }

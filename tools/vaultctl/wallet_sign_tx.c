@@ -44,7 +44,7 @@ sign_solana(struct vctl *c, const struct walletargs *a)
 {
 	uint8_t tx[PV_SOLANA_TX_MAX], sig[PV_SOLANA_SIG_LEN];
 	char sig58[128];
-	struct wallet_key wk;
+	struct pv_wallet_key wk;
 	const char *text = NULL;
 	char *b64 = NULL;
 	pv_buf *in = NULL;
@@ -100,7 +100,7 @@ sign_solana(struct vctl *c, const struct walletargs *a)
 out:
 	free(b64);
 	pv_buf_free(in);
-	wallet_key_close(&wk);
+	pv_wallet_key_close(&wk);
 	return rc;
 }
 
@@ -116,18 +116,16 @@ add_u64(cJSON *doc, const char *key, uint64_t v)
 
 /* The --json document of a signed EVM transaction. */
 static cJSON *
-evm_json(const struct wallet_key *wk, const struct pv_evm_tx *tx, const char *raw_hex, const uint8_t hash[32],
-	 const struct pv_evm_sig *sig)
+evm_json(const struct pv_wallet_key *wk, const struct pv_evm_tx *tx, const char *raw_hex,
+	 const uint8_t hash[32], const struct pv_evm_sig *sig)
 {
 	cJSON *doc = walletargs_json(wk, NULL), *s = NULL;
 	char *h = NULL, *r = NULL, *ss = NULL;
-	uint64_t v = (uint64_t)sig->recid;
+	uint64_t v = pv_evm_tx_v(tx, sig);
 	int ok = 0;
 
-	if (tx->type == PV_EVM_TX_LEGACY)
-		v += tx->chain_id * 2 + 35;
-	if (doc == NULL || walletargs_hex_encode(hash, 32, &h) != PV_OK ||
-	    walletargs_hex_encode(sig->r, 32, &r) != PV_OK || walletargs_hex_encode(sig->s, 32, &ss) != PV_OK)
+	if (doc == NULL || pv_hex0x_encode(hash, 32, &h) != PV_OK ||
+	    pv_hex0x_encode(sig->r, 32, &r) != PV_OK || pv_hex0x_encode(sig->s, 32, &ss) != PV_OK)
 		goto out;
 	cJSON_AddStringToObject(doc, "raw_transaction", raw_hex);
 	cJSON_AddStringToObject(doc, "tx_hash", h);
@@ -153,7 +151,7 @@ out:
 static int
 sign_evm(struct vctl *c, const struct walletargs *a)
 {
-	struct wallet_key wk;
+	struct pv_wallet_key wk;
 	struct pv_evm_tx tx;
 	struct pv_evm_sig sig;
 	uint8_t *raw = NULL, hash[32];
@@ -174,7 +172,7 @@ sign_evm(struct vctl *c, const struct walletargs *a)
 		rc = vctl_fail(c, raw == NULL ? PV_ERR_NOMEM : r, "wallet sign-tx '%s'", a->name);
 		goto out;
 	}
-	if ((r = walletargs_hex_decode(text, len, raw, PV_EVM_TX_MAX, &n)) != PV_OK ||
+	if ((r = pv_hex0x_decode(text, len, raw, PV_EVM_TX_MAX, &n)) != PV_OK ||
 	    (r = pv_evm_tx_parse(raw, n, &tx)) != PV_OK) {
 		rc = vctl_fail(c, r, "wallet sign-tx '%s'", a->name);
 		goto out;
@@ -184,7 +182,7 @@ sign_evm(struct vctl *c, const struct walletargs *a)
 		rc = vctl_fail(c, r, "wallet sign-tx '%s'", a->name);
 		goto out;
 	}
-	if ((r = walletargs_hex_encode(pv_buf_ptr(signed_tx), pv_buf_len(signed_tx), &hex)) != PV_OK) {
+	if ((r = pv_hex0x_encode(pv_buf_ptr(signed_tx), pv_buf_len(signed_tx), &hex)) != PV_OK) {
 		rc = vctl_fail(c, r, "wallet sign-tx '%s': encoding", a->name);
 		goto out;
 	}
@@ -209,7 +207,7 @@ out:
 	free(raw);
 	pv_buf_free(signed_tx);
 	pv_buf_free(in);
-	wallet_key_close(&wk);
+	pv_wallet_key_close(&wk);
 	return rc;
 }
 

@@ -14,7 +14,7 @@ int
 wallet_sign_typed_data_main(struct vctl *c, int argc, char *argv[])
 {
 	struct walletargs a;
-	struct wallet_key wk;
+	struct pv_wallet_key wk;
 	struct pv_evm_sig es;
 	uint8_t digest[32];
 	pv_buf *in = NULL;
@@ -37,6 +37,6 @@ wallet_sign_typed_data_main(struct vctl *c, int argc, char *argv[])
 	rc = walletargs_print_evm_sig(c, &wk, &es, 1, digest);
 out:
 	pv_buf_free(in);
-	wallet_key_close(&wk);
+	pv_wallet_key_close(&wk);
 	return rc;
 }
