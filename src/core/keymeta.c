@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "base/json.h"
+#include "core/b64.h"
 #include "core/keymeta.h"
 
 static const char *const state_names[] = {
@@ -389,137 +391,144 @@ out:
 	return r;
 }
 
-/* A JSON number that is an integer within [lo, hi]. */
-static pv_err
-get_uint(const cJSON *obj, const char *field, double lo, double hi, double *out)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
-	double d;
+/* What a metadata object and a version may hold (the reader refuses others). */
+static const char *const meta_members[] = {"format",  "name",   "alg",      "usage",
+					   "purpose", "serial", "versions", NULL};
+static const char *const version_members[] = {"version", "state", "id", "created", "origin", NULL};
+static const char *const origin_names[] = {"generated", "adopted", NULL};
 
-	if (!cJSON_IsNumber(it))
-		return PV_ERR_BAD_INPUT;
-	d = it->valuedouble;
-	if (!(d >= lo && d <= hi) || d != (double)(uint64_t)d)
-		return PV_ERR_BAD_INPUT;
-	*out = d;
+static pv_err
+parse_version(const pv_jv *o, struct pv_key_version *v)
+{
+	const char *state = NULL, *created = NULL;
+	uint8_t *id = NULL;
+	int64_t n = 0;
+	int origin = -1;
+	pv_err r;
+
+	if ((r = pv_json_as_object(o, PV_JSON_REQUIRED, version_members)) != PV_OK ||
+	    (r = pv_json_int(o, "version", PV_JSON_REQUIRED, 1, PV_KEY_VERSIONS_MAX * 1000, &n)) != PV_OK ||
+	    (r = pv_json_string(o, "state", PV_JSON_REQUIRED, 32, &state)) != PV_OK ||
+	    (r = pv_json_bytes(o, "id", PV_JSON_REQUIRED, &pv_hex_enc, 1, PV_KEY_ID_MAX, &id, &v->id_len)) !=
+		PV_OK ||
+	    (r = pv_json_string(o, "created", PV_JSON_REQUIRED, 32, &created)) != PV_OK ||
+	    (r = pv_json_enum(o, "origin", PV_JSON_REQUIRED, origin_names, &origin)) != PV_OK)
+		goto out;
+	v->version = (unsigned)n;
+	memcpy(v->id, id, v->id_len);
+	v->adopted = origin == 1;
+	if (pv_key_state_from_name(state, &v->state) != PV_OK)
+		r = pv_json_fail_at(o, "state", "not a key state");
+	else if (iso_to_time(created, &v->created) != PV_OK)
+		r = pv_json_fail_at(o, "created", "not YYYY-MM-DDTHH:MM:SSZ");
+out:
+	free(id);
+	return r;
+}
+
+/* Optional (absent: a key from before purposes); when present it must fit
+ * the algorithm and agree with the usage. */
+static pv_err
+parse_purpose(const pv_jv *root, struct pv_key *k)
+{
+	const char *purpose = NULL;
+	pv_err r;
+
+	k->purpose = PV_PURPOSE_NONE;
+	if ((r = pv_json_string(root, "purpose", 0, 32, &purpose)) != PV_OK || purpose == NULL)
+		return r;
+	if (pv_key_purpose_from_name(purpose, &k->purpose) != PV_OK)
+		return pv_json_fail_at(root, "purpose", "not a key purpose");
+	if (!pv_key_purpose_fits(k->alg, k->purpose) || pv_key_purpose_usage(k->purpose) != k->usage)
+		return pv_json_fail_at(root, "purpose", "does not fit the algorithm and usage");
 	return PV_OK;
 }
 
-static const char *
-get_str(const cJSON *obj, const char *field)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
-
-	return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 static pv_err
-parse_version(const cJSON *o, struct pv_key_version *v)
+parse_meta(const pv_jv *root, struct pv_key *k)
 {
-	const char *state, *id, *created, *origin;
-	double d;
-	size_t idlen = 0;
-	pv_err r = PV_ERR_BAD_INPUT;
+	const char *name = NULL, *alg = NULL, *usage = NULL;
+	pv_jv arr, it;
+	int64_t n = 0;
+	size_t count = 0, i = 0, active = 0;
+	pv_err r;
 
-	if (!cJSON_IsObject(o))
-		goto out;
-	if (get_uint(o, "version", 1, PV_KEY_VERSIONS_MAX * 1000.0, &d) != PV_OK)
-		goto out;
-	v->version = (unsigned)d;
-	if ((state = get_str(o, "state")) == NULL || pv_key_state_from_name(state, &v->state) != PV_OK)
-		goto out;
-	if ((id = get_str(o, "id")) == NULL || strlen(id) == 0 || strlen(id) > PV_KEY_ID_MAX * 2 ||
-	    sodium_hex2bin(v->id, sizeof(v->id), id, strlen(id), NULL, &idlen, NULL) != 0 ||
-	    idlen * 2 != strlen(id))
-		goto out;
-	v->id_len = idlen;
-	if ((created = get_str(o, "created")) == NULL || iso_to_time(created, &v->created) != PV_OK)
-		goto out;
-	if ((origin = get_str(o, "origin")) == NULL)
-		goto out;
-	if (strcmp(origin, "adopted") == 0)
-		v->adopted = 1;
-	else if (strcmp(origin, "generated") != 0)
-		goto out;
-	r = PV_OK;
-out:
-	return r;
+	if ((r = pv_json_as_object(root, PV_JSON_REQUIRED, meta_members)) != PV_OK ||
+	    (r = pv_json_int(root, "format", PV_JSON_REQUIRED, 1, 1000, &n)) != PV_OK)
+		return r;
+	if (n != PV_KEYMETA_FORMAT)
+		return pv_json_fail_at(root, "format", "format %lld is not %d", (long long)n,
+				       PV_KEYMETA_FORMAT);
+	if ((r = pv_json_string(root, "name", PV_JSON_REQUIRED, PV_KEY_NAME_MAX, &name)) != PV_OK ||
+	    (r = pv_json_string(root, "alg", PV_JSON_REQUIRED, 32, &alg)) != PV_OK ||
+	    (r = pv_json_string(root, "usage", 0, 32, &usage)) != PV_OK)
+		return r;
+	if (!pv_key_name_valid(name))
+		return pv_json_fail_at(root, "name", "not a key name");
+	memcpy(k->name, name, strlen(name) + 1);
+	if ((k->alg = pv_alg_from_name(alg)) == PV_ALG_NONE)
+		return pv_json_fail_at(root, "alg", "not an algorithm");
+	/* optional; when present it must be a usage this algorithm can have */
+	k->usage = PV_USAGE_SIGN;
+	if (usage != NULL &&
+	    (pv_key_usage_from_name(usage, &k->usage) != PV_OK || !pv_key_usage_valid(k->alg, k->usage)))
+		return pv_json_fail_at(root, "usage", "not a usage of this algorithm");
+	if ((r = parse_purpose(root, k)) != PV_OK ||
+	    (r = pv_json_int(root, "serial", PV_JSON_REQUIRED, 0, PV_JSON_INT_MAX, &n)) != PV_OK)
+		return r;
+	k->serial = (uint64_t)n;
+	if ((r = pv_json_array(root, "versions", PV_JSON_REQUIRED | PV_JSON_NONEMPTY, PV_KEY_VERSIONS_MAX,
+			       &arr, &count)) != PV_OK)
+		return r;
+	if ((k->versions = calloc(count, sizeof(*k->versions))) == NULL)
+		return PV_ERR_NOMEM;
+	for (it = pv_json_first(&arr); it.j != NULL; pv_json_next(&it), i++) {
+		if ((r = parse_version(&it, &k->versions[i])) != PV_OK)
+			return r;
+		/* strictly ascending version numbers: no duplicates */
+		if (i > 0 && k->versions[i].version <= k->versions[i - 1].version)
+			return pv_json_fail_at(&it, "version", "versions are not in ascending order");
+		if (k->versions[i].state == PV_STATE_ACTIVE && ++active > 1)
+			return pv_json_fail_at(&it, "state", "a second active version");
+	}
+	k->nversions = count;
+	return PV_OK;
 }
 
 pv_err
 pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out)
 {
-	cJSON *root = NULL;
-	const cJSON *arr, *it;
+	cJSON *tree = NULL;
 	struct pv_key *k = NULL;
-	const char *name, *alg, *usage, *purpose;
-	double d;
-	size_t n, i, active = 0;
-	pv_err r = PV_ERR_INTEGRITY;
+	char why[256] = "";
+	pv_jv root;
+	pv_err r;
 
 	*out = NULL;
-	if (len == 0 || len > PV_KEYMETA_MAX_BYTES)
+	if (len > PV_KEYMETA_MAX_BYTES) {
+		snprintf(why, sizeof(why), "larger than %d bytes", PV_KEYMETA_MAX_BYTES);
+		r = PV_ERR_INTEGRITY;
 		goto out;
-	if ((root = cJSON_ParseWithLengthOpts((const char *)json, len, NULL, 0)) == NULL ||
-	    !cJSON_IsObject(root))
-		goto out;
-	if (get_uint(root, "format", 1, 1000, &d) != PV_OK || d != PV_KEYMETA_FORMAT)
+	}
+	if ((r = pv_json_parse(json, len, "key metadata", PV_JSON_DEPTH_MAX, &tree)) != PV_OK)
 		goto out;
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((name = get_str(root, "name")) == NULL || !pv_key_name_valid(name))
-		goto out;
-	memcpy(k->name, name, strlen(name) + 1);
-	if ((alg = get_str(root, "alg")) == NULL || (k->alg = pv_alg_from_name(alg)) == PV_ALG_NONE)
-		goto out;
-	/* optional; when present it must be a usage this algorithm can have */
-	k->usage = PV_USAGE_SIGN;
-	if (cJSON_GetObjectItemCaseSensitive(root, "usage") != NULL &&
-	    ((usage = get_str(root, "usage")) == NULL || pv_key_usage_from_name(usage, &k->usage) != PV_OK ||
-	     !pv_key_usage_valid(k->alg, k->usage)))
-		goto out;
-	/* optional (absent: a key from before purposes); when present it must
-	 * fit the algorithm and agree with the usage */
-	k->purpose = PV_PURPOSE_NONE;
-	if (cJSON_GetObjectItemCaseSensitive(root, "purpose") != NULL &&
-	    ((purpose = get_str(root, "purpose")) == NULL ||
-	     pv_key_purpose_from_name(purpose, &k->purpose) != PV_OK ||
-	     !pv_key_purpose_fits(k->alg, k->purpose) || pv_key_purpose_usage(k->purpose) != k->usage))
-		goto out;
-	if (get_uint(root, "serial", 0, 9007199254740991.0, &d) != PV_OK)
-		goto out;
-	k->serial = (uint64_t)d;
-	arr = cJSON_GetObjectItemCaseSensitive(root, "versions");
-	if (!cJSON_IsArray(arr) || (n = (size_t)cJSON_GetArraySize(arr)) == 0 || n > PV_KEY_VERSIONS_MAX)
-		goto out;
-	if ((k->versions = calloc(n, sizeof(*k->versions))) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	i = 0;
-	cJSON_ArrayForEach(it, arr)
-	{
-		if (parse_version(it, &k->versions[i]) != PV_OK)
-			goto out;
-		/* strictly ascending version numbers: no duplicates */
-		if (i > 0 && k->versions[i].version <= k->versions[i - 1].version)
-			goto out;
-		if (k->versions[i].state == PV_STATE_ACTIVE)
-			active++;
-		i++;
-	}
-	k->nversions = n;
-	if (active > 1)
+	root = pv_json_root(tree, "key metadata");
+	if ((r = parse_meta(&root, k)) != PV_OK)
 		goto out;
 	*out = k;
 	k = NULL;
-	r = PV_OK;
 out:
-	if (r != PV_OK)
-		pv_err_set_detail("key metadata on the token is malformed");
-	cJSON_Delete(root);
+	if (r == PV_ERR_BAD_INPUT) {
+		snprintf(why, sizeof(why), "%s", pv_err_detail());
+		r = PV_ERR_INTEGRITY;
+	}
+	if (r == PV_ERR_INTEGRITY)
+		pv_err_set_detail("key metadata on the token is malformed (%s)", why);
+	cJSON_Delete(tree);
 	pv_key_free(k);
 	return r;
 }

@@ -146,6 +146,16 @@ static const char *const bad_docs[] = {
     "[]",
     "{}",
     "not json",
+    /* a member this format does not have, a member twice, a serial past 2^53-1, not UTF-8 */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"owner\":\"x\",\"serial\":1,\"versions\":[{\"version\":1,"
+    "\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"state\":\"next\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":9007199254740992,\"versions\":[{\"version\":1,"
+    "\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"gener\xc0\xaf"
+    "ated\"}]}",
     /* wrong format version */
     "{\"format\":2,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
     "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
@@ -339,6 +349,24 @@ test_rejects_malformed(void **state)
 	}
 }
 
+/* The detail names where the metadata is wrong (never a value). */
+static void
+test_malformed_detail(void **state)
+{
+	const char *doc =
+	    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,"
+	    "\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":"
+	    "\"generated\"},{\"version\":2,\"state\":\"dormant\",\"id\":\"01\",\"created\":"
+	    "\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}";
+	struct pv_key *k = NULL;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_ERR_INTEGRITY);
+	assert_string_equal(pv_err_detail(),
+			    "key metadata on the token is malformed (versions[1].state: not a key state)");
+	assert_null(k);
+}
+
 static void
 test_accepts_minimal(void **state)
 {
@@ -381,6 +409,7 @@ main(void)
 	    cmocka_unit_test(test_purpose_names),
 	    cmocka_unit_test(test_purpose_round_trip),
 	    cmocka_unit_test(test_rejects_malformed),
+	    cmocka_unit_test(test_malformed_detail),
 	    cmocka_unit_test(test_accepts_minimal),
 	    cmocka_unit_test(test_too_large),
 	};
