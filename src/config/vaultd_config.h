@@ -132,6 +132,42 @@ struct pv_config {
 	size_t n_clients;
 };
 
+/*
+ * Checks across fields (docs/config.md, "What the checks refuse"), part of
+ * pv_config_parse: no rule whose operations name keys (all but secrets.*)
+ * has a key pattern that fnmatch(3)-matches audit.hmac_key. The detail
+ * names the pattern's path, e.g. `clients[1].rules[0].keys[0]: pattern "*"
+ * matches the audit key "audit-hmac" ...`.
+ */
+pv_err pv_config_check_rules(const struct pv_config *cfg) PV_WUR;
+/* Whether a rule grants an operation on keys (not only secrets.*). */
+int pv_config_rule_names_keys(const struct pv_config_rule *ru);
+/* Whether a key pattern has fnmatch(3) special characters (else it is
+ * one exact name). */
+int pv_config_pattern_is_glob(const char *pattern);
+
+/*
+ * The key purposes an operation applies to, as a mask of (1u << purpose)
+ * (core/keymeta.h): sign/verify sign; jwt.issue/jwks jwt; derive/ecdh
+ * derive; wallet.* solana or evm; keys.read any; 0 for secrets.* and reload
+ * (no key).
+ */
+uint32_t pv_op_purposes(pv_op op);
+
+struct pv_key;
+/*
+ * The config against the keys on the token (keys[0..n), e.g. from
+ * pv_keys_list): audit.hmac_key must be a key of purpose audit; a rule
+ * naming an existing key exactly (no glob characters) may grant only
+ * operations that apply to its purpose (keys without a purpose, and names
+ * not on the token, are not judged). PV_ERR_BAD_INPUT with the path of the
+ * first refusal in the detail. With warn_on_patterns, *warnings (malloc'd,
+ * "; "-separated; NULL when none) names each rule operation that applies to
+ * none of the keys the rule's patterns match now.
+ */
+pv_err pv_config_check_keys(const struct pv_config *cfg, struct pv_key *const *keys, size_t n,
+			    int warn_on_patterns, char **warnings) PV_WUR;
+
 /* Parse and validate the unread bytes of in (not consumed). */
 pv_err pv_config_parse(const pv_buf *in, struct pv_config **out) PV_WUR;
 /* Read path (at most PV_CONFIG_MAX_BYTES) and parse it. */

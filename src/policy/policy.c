@@ -195,6 +195,36 @@ pv_policy_allow(pv_policy *p, const pv_client *client, pv_op o, const char *key_
 }
 
 pv_err
+pv_policy_jwt_max_ttl(const pv_policy *p, const char *key_name, uint32_t *max_ttl)
+{
+	uint32_t longest = 0;
+	int granted = 0, uncapped = 0;
+	size_t i, j;
+
+	*max_ttl = 0;
+	if (p == NULL || key_name == NULL)
+		return PV_ERR_USAGE;
+	for (i = 0; i < p->n; i++) {
+		const struct pv_config_client *c = p->clients[i].cfg;
+
+		for (j = 0; j < c->n_rules; j++) {
+			const struct pv_config_rule *ru = &c->rules[j];
+
+			if (!(ru->ops & (1u << PV_OP_JWT_ISSUE)) || !keys_match(ru, key_name))
+				continue;
+			granted = 1;
+			if (ru->max_ttl == 0)
+				uncapped = 1;
+			else if (ru->max_ttl > longest)
+				longest = ru->max_ttl;
+			break; /* the client's first matching rule decides */
+		}
+	}
+	*max_ttl = uncapped ? 0 : longest;
+	return granted ? PV_OK : PV_ERR_NOT_FOUND;
+}
+
+pv_err
 pv_policy_rate(pv_policy *p, const pv_client *client, struct timespec now, double *retry_after)
 {
 	struct pv_client *k;

@@ -74,6 +74,16 @@ pv_err pv_policy_allow(pv_policy *p, const pv_client *client, pv_op op, const ch
 		       pv_policy_decision *d) PV_WUR;
 
 /*
+ * The longest JWT lifetime the policy lets any client issue with key_name
+ * (what /v1/jwt/verify bounds exp - iat by): over all clients, the
+ * max_ttl of the rule that would allow jwt.issue on key_name (each
+ * client's first matching rule, as pv_policy_allow picks it). *max_ttl is 0
+ * when such a rule has no max_ttl (the service maximum applies). No
+ * client may issue with the key: PV_ERR_NOT_FOUND (*max_ttl 0).
+ */
+pv_err pv_policy_jwt_max_ttl(const pv_policy *p, const char *key_name, uint32_t *max_ttl) PV_WUR;
+
+/*
  * Take one request from the client's bucket at time now (CLOCK_MONOTONIC).
  * PV_ERR_BUSY when empty, with *retry_after the seconds until one is back.
  */

@@ -35,7 +35,8 @@ static const char policy_config[] =
     "\"rules\":[{\"ops\":[\"jwt.issue\"],\"keys\":[\"jwt-[ab]\"],\"max_ttl\":900,\"audiences\":[\"api\",\"web\"]},"
     "{\"ops\":[\"jwks\",\"secrets.read\"],\"keys\":[\"jwt-?\"]}]},"
     /* 2 */ "{\"name\":\"billing\",\"auth\":{\"cert_sha256\":\"" CERT_HEX "\"},"
-    "\"rules\":[{\"ops\":[\"sign\",\"verify\"],\"keys\":[\"*\"]}]},"
+    /* everything but the audit key (no rule may match it) */
+    "\"rules\":[{\"ops\":[\"sign\",\"verify\"],\"keys\":[\"[!a]*\"]}]},"
     /* 3 */ "{\"name\":\"ops\",\"role\":\"admin\",\"auth\":{\"token_sha256\":\"" ADMIN_HASH "\"},"
     "\"rate\":{\"per_second\":1000,\"burst\":50}}"
     "]}";
@@ -155,7 +156,8 @@ static const struct allow_case allow_cases[] = {
     {1, "jwks", "jwt-ab", PV_ERR_FORBIDDEN, 0},
     {1, "keys.read", NULL, PV_ERR_FORBIDDEN, 0},
     {1, "secrets.read", "jwt-x", PV_OK, 1},
-    {2, "sign", "anything/at.all", PV_OK, 0},
+    {2, "sign", "billing/at.all", PV_OK, 0},
+    {2, "sign", "audit-hmac", PV_ERR_FORBIDDEN, 0},
     {2, "verify", "k", PV_OK, 0},
     {2, "derive", "k", PV_ERR_FORBIDDEN, 0},
     {2, "ecdh", "k", PV_ERR_FORBIDDEN, 0},
@@ -219,6 +221,61 @@ test_caps(void **state)
 	assert_int_equal(pv_policy_allow(f->pol, f->auth, PV_OP_JWT_ISSUE, "jwt-z", &d), PV_ERR_FORBIDDEN);
 	assert_int_equal(d.max_ttl, 0);
 	assert_int_equal(d.n_audiences, 0);
+}
+
+/* The lifetime bound of /v1/jwt/verify: over all clients, the cap of each
+ * one's first rule that grants jwt.issue on the key. */
+static void
+test_jwt_max_ttl(void **state)
+{
+	static const char text[] =
+	    "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
+	    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},"
+	    "\"audit\":{\"syslog\":true,\"hmac_key\":\"audit-hmac\"},\"jwt\":{\"issuer\":\"https://i\"},"
+	    "\"clients\":["
+	    "{\"name\":\"a\",\"auth\":{\"uid\":1},\"rules\":["
+	    "{\"ops\":[\"jwt.issue\"],\"keys\":[\"jwt-a\"],\"max_ttl\":60},"
+	    "{\"ops\":[\"jwks\",\"jwt.issue\"],\"keys\":[\"jwt-*\"],\"max_ttl\":3600}]},"
+	    "{\"name\":\"b\",\"auth\":{\"uid\":2},\"rules\":["
+	    "{\"ops\":[\"jwt.issue\"],\"keys\":[\"jwt-b*\"],\"max_ttl\":900},"
+	    "{\"ops\":[\"jwt.issue\"],\"keys\":[\"jwt-b\"],\"max_ttl\":7200}]},"
+	    "{\"name\":\"c\",\"auth\":{\"uid\":3},\"rules\":["
+	    "{\"ops\":[\"jwt.issue\"],\"keys\":[\"jwt-c\"]}]},"
+	    "{\"name\":\"d\",\"auth\":{\"uid\":4},\"rules\":["
+	    "{\"ops\":[\"sign\",\"keys.read\"],\"keys\":[\"sig-*\"]}]}"
+	    "]}";
+	static const struct {
+		const char *key;
+		pv_err want;
+		uint32_t max;
+	} cases[] = {
+	    {"jwt-a", PV_OK, 60},           /* a's first rule; its later, longer one never applies */
+	    {"jwt-b", PV_OK, 3600},         /* a's second rule over b's first (900; b's 7200 never applies) */
+	    {"jwt-bx", PV_OK, 3600},        /* the same rules */
+	    {"jwt-c", PV_OK, 0},            /* c's rule has no cap: the service maximum */
+	    {"jwt-z", PV_OK, 3600},         /* a's second rule only */
+	    {"sig-1", PV_ERR_NOT_FOUND, 0}, /* no rule grants jwt.issue */
+	};
+	struct pv_config *cfg = NULL;
+	pv_policy *pol = NULL;
+	pv_buf *b = NULL;
+	uint32_t max = 1;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pv_buf_view(text, strlen(text), &b), PV_OK);
+	if (pv_config_parse(b, &cfg) != PV_OK)
+		fail_msg("%s", pv_err_detail());
+	pv_buf_free(b);
+	assert_int_equal(pv_policy_from_config(cfg, &pol), PV_OK);
+	for (i = 0; i < PV_NELEM(cases); i++) {
+		max = 12345;
+		if (pv_policy_jwt_max_ttl(pol, cases[i].key, &max) != cases[i].want || max != cases[i].max)
+			fail_msg("%s: max %u", cases[i].key, (unsigned)max);
+	}
+	assert_int_equal(pv_policy_jwt_max_ttl(pol, NULL, &max), PV_ERR_USAGE);
+	pv_policy_free(pol);
+	pv_config_free(cfg);
 }
 
 static struct timespec
@@ -310,6 +367,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_uid_and_cert_auth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
+	    cmocka_unit_test(test_jwt_max_ttl),
 	    cmocka_unit_test_setup_teardown(test_rate_bucket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_threads, setup, teardown),
 	};
