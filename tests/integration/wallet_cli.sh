@@ -6,6 +6,10 @@
 # low-S) over published hashes (web3.js docs' "Some data" personal_sign hash,
 # EIP-155's example signing hash), and Python for base58/base64/RLP framing.
 # Refusals exit non-zero with one clear line and write no output file.
+# Solana sign-message refuses whatever begins with a transaction or a
+# transaction message (trailing bytes or not) and signs the off-chain message
+# format (--offchain) over exactly the bytes it reports. Every wallet command
+# refuses a key whose purpose is not the chain's (exit 8).
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 need_cmd openssl
@@ -94,9 +98,14 @@ refused() {
 	[ ! -s "$RUN_OUT" ] || fail "a refused command printed: $(head -c 200 "$RUN_OUT")"
 }
 
-run_expect 0 vc key create sol --alg ed25519
-run_expect 0 vc key create eth --alg secp256k1
-run_expect 0 vc key create p2 --alg p256
+run_expect 0 vc key create sol --alg ed25519 --purpose solana
+run_expect 0 vc key create eth --alg secp256k1 --purpose evm
+run_expect 0 vc key create p2 --alg p256 --purpose sign
+# the wallet algorithms with other purposes
+run_expect 0 vc key create ed-sign --alg ed25519 --purpose sign
+run_expect 0 vc key create ed-jwt --alg ed25519 --purpose jwt
+run_expect 0 vc key create k1-sign --alg secp256k1 --purpose sign
+run_expect 0 vc key create k1-jwt --alg secp256k1 --purpose jwt
 pub_pem sol "$W/sol.pem"
 pub_der sol "$W/sol.der"
 pub_der eth "$W/eth.der"
@@ -175,18 +184,106 @@ no_output "$W/o3"
 printf 'not base64!' >"$W/notb64"
 refused 2 "base64" wallet sign-tx sol --chain solana --in "$W/notb64" --out "$W/o4"
 no_output "$W/o4"
-refused 2 "transaction message" wallet sign-message sol --chain solana --in "$W/tx1u.msg"
 : >"$W/empty"
 refused 2 "empty" wallet sign-message sol --chain solana --in "$W/empty"
 head -c 65537 /dev/zero >"$W/big"
 refused 2 "larger than" wallet sign-message sol --chain solana --in "$W/big"
 
-say "wrong key for the chain, wrong chain"
-refused 2 "ed25519" wallet sign-tx eth --chain solana --in "$W/tx1" --out "$W/o5"
-no_output "$W/o5"
-refused 2 "secp256k1" wallet sign-message sol --chain evm --in "$W/msg"
-refused 2 "secp256k1" wallet address p2 --chain evm
-refused 2 "ed25519" wallet address p2 --chain solana
+say "Solana sign-message refuses transactions and transaction messages, also followed by other bytes"
+# tx1u.msg: the message of tx1; tx1.bin: the whole transaction
+py "$W/tx1.bin" "$W/dom" <<'EOF'
+import sys
+tx = open(sys.argv[1], "rb").read()
+msg = tx[65:]
+out = sys.argv[2]
+open(out + ".msg1", "wb").write(msg + b"\0")                  # one trailing byte
+open(out + ".msgtext", "wb").write(msg + b"Sign in to example.com")
+open(out + ".msgmsg", "wb").write(msg + msg)
+open(out + ".tx1", "wb").write(tx + b"\x01")
+open(out + ".v0", "wb").write(b"\x80" + msg + b"\x00" + b"zz")  # a v0 message, lookups 0
+open(out + ".short", "wb").write(msg[:-1])                       # no transaction
+open(out + ".head", "wb").write(msg[:4 + 32])                    # header, 1 key of 3
+open(out + ".offchain", "wb").write(b"\xffsolana offchain\x00" + b"\x22" * 32 + b"\x00\x01")
+EOF
+refused 2 "transaction message" wallet sign-message sol --chain solana --in "$W/tx1u.msg"
+for f in msg1 msgtext msgmsg v0; do
+	refused 2 "transaction message" wallet sign-message sol --chain solana --in "$W/dom.$f"
+	assert_contains "$RUN_ERR" "sign-transaction"
+done
+refused 2 "begins with a Solana transaction" wallet sign-message sol --chain solana --in "$W/tx1.bin"
+refused 2 "begins with a Solana transaction" wallet sign-message sol --chain solana --in "$W/dom.tx1"
+refused 2 "off-chain" wallet sign-message sol --chain solana --in "$W/dom.offchain"
+# the start of a transaction message is no transaction: signed as it is
+for f in short head; do
+	run_expect 0 vc wallet sign-message sol --chain solana --in "$W/dom.$f"
+	b58dec "$(cat "$RUN_OUT")" "$W/dom.$f.sig"
+	ossl_verify_ed25519 "$W/sol.pem" "$W/dom.$f" "$W/dom.$f.sig" || fail "OpenSSL rejects the $f signature"
+done
+
+# offchain_expect BODY FORMAT OUT: the version 0 off-chain message for
+# application domain 32 x 0x22 and the signer sol.pub, built here from the
+# proposal's layout.
+offchain_expect() {
+	py "$1" "$2" "$W/sol.pub" "$3" <<'EOF'
+import sys
+body = open(sys.argv[1], "rb").read()
+pub = open(sys.argv[3], "rb").read()
+m = b"\xffsolana offchain" + b"\x00" + b"\x22" * 32 + bytes([int(sys.argv[2]), 1]) + pub
+m += len(body).to_bytes(2, "little") + body
+open(sys.argv[4], "wb").write(m)
+EOF
+}
+
+say "Solana sign-message --offchain: the off-chain message format, OpenSSL verifies over its bytes"
+head -c 32 /dev/zero | tr '\0' '\42' >"$W/appdom"
+APPDOM=$(b58 "$W/appdom")
+printf 'Sign in to example.com' >"$W/ascii"
+run_expect 0 vc wallet sign-message sol --chain solana --offchain --application-domain "$APPDOM" --in "$W/ascii" --json
+json_valid "$RUN_OUT"
+assert_eq "$(json_get "$RUN_OUT" format)" offchain
+assert_eq "$(json_get "$RUN_OUT" message_format)" ascii
+assert_eq "$(json_get "$RUN_OUT" address)" "$SOL_ADDR"
+json_get "$RUN_OUT" signed_message_b64 | base64 -d >"$W/ascii.signed"
+offchain_expect "$W/ascii" 0 "$W/ascii.expect"
+assert_same_file "$W/ascii.signed" "$W/ascii.expect" "the off-chain message"
+b58dec "$(json_get "$RUN_OUT" signature_b58)" "$W/ascii.sig"
+ossl_verify_ed25519 "$W/sol.pem" "$W/ascii.signed" "$W/ascii.sig" || fail "OpenSSL rejects the off-chain signature"
+! ossl_verify_ed25519 "$W/sol.pem" "$W/ascii" "$W/ascii.sig" || fail "the off-chain signature verifies over the bare text"
+# text output: the signature; a newline makes it UTF-8 (format 1)
+run_expect 0 vc wallet sign-message sol --chain solana --offchain --application-domain "$APPDOM" --in "$W/msg"
+b58dec "$(cat "$RUN_OUT")" "$W/msg.offsig"
+offchain_expect "$W/msg" 1 "$W/msg.expect"
+ossl_verify_ed25519 "$W/sol.pem" "$W/msg.expect" "$W/msg.offsig" || fail "OpenSSL rejects the UTF-8 off-chain signature"
+# a transaction message is no UTF-8 text: refused in this format too
+refused 2 "UTF-8" wallet sign-message sol --chain solana --offchain --application-domain "$APPDOM" --in "$W/tx1u.msg"
+refused 2 "empty" wallet sign-message sol --chain solana --offchain --application-domain "$APPDOM" --in "$W/empty"
+refused 2 "application-domain" wallet sign-message sol --chain solana --offchain --in "$W/ascii"
+refused 2 "--offchain" wallet sign-message sol --chain solana --application-domain "$APPDOM" --in "$W/ascii"
+refused 2 "base58 of 32 bytes" wallet sign-message sol --chain solana --offchain --application-domain 1111 --in "$W/ascii"
+refused 2 "--chain solana" wallet sign-message eth --chain evm --offchain --application-domain "$APPDOM" --in "$W/ascii"
+refused 2 "not an option" wallet sign-tx sol --chain solana --offchain --in "$W/tx1"
+
+say "a key of another purpose: every wallet command refuses it (exit 8)"
+for cmd in "address" "sign-tx --in $W/tx1" "sign-message --in $W/msg"; do
+	for k in ed-sign ed-jwt eth p2; do
+		# shellcheck disable=SC2086 # cmd holds the command and its options
+		refused 8 "purpose" wallet $cmd $k --chain solana
+	done
+done
+printf '%s\n' 0x1da44b586eb0729ff70a73c326926f6ed5a25f5b056e7f47fbc6e58d86871655 >"$W/digest"
+printf '{}' >"$W/typed"
+printf '%s\n' 0xec098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a764000080018080 >"$W/evm.tx"
+for cmd in "address" "sign-tx --in $W/evm.tx" "sign-message --in $W/msg" "sign-digest --in $W/digest" \
+	"sign-typed-data --in $W/typed"; do
+	for k in k1-sign k1-jwt sol p2; do
+		# shellcheck disable=SC2086
+		refused 8 "purpose" wallet $cmd $k --chain evm
+	done
+done
+refused 8 "purpose evm" wallet address k1-jwt --chain evm
+refused 8 "purpose solana" wallet sign-message ed-sign --chain solana --offchain --application-domain "$APPDOM" --in "$W/ascii"
+
+say "wrong chain, no key"
 refused 2 "unknown chain" wallet address sol --chain bitcoin
 refused 2 "--chain" wallet address sol
 refused 2 "only --chain evm" wallet sign-digest sol --chain solana --in "$W/msg"
@@ -285,7 +382,7 @@ no_output "$W/e4"
 printf '%s\n' "${UNSIGNED:2}" >"$W/nox.tx"
 refused 2 "0x" wallet sign-tx eth --chain evm --in "$W/nox.tx" --out "$W/e5"
 no_output "$W/e5"
-refused 2 "secp256k1" wallet sign-tx sol --chain evm --in "$W/eip155.tx" --out "$W/e6"
+refused 8 "purpose" wallet sign-tx sol --chain evm --in "$W/eip155.tx" --out "$W/e6"
 no_output "$W/e6"
 
 say "nothing secret in any output"

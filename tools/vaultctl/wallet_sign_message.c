@@ -14,8 +14,7 @@
 #include "walletargs.h"
 
 #define USAGE                                                                                                \
-	"wallet sign-message NAME --chain solana|evm [--in FILE|-]\n"                                        \
-	"                      [--offchain --application-domain BASE58]"
+	"wallet sign-message NAME --chain solana|evm [--in FILE|-] [--offchain --application-domain BASE58]"
 
 /* The largest off-chain message: the u16 body and a preamble of one
  * signer. */
