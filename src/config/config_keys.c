@@ -87,8 +87,8 @@ static pv_err PV_PRINTF(2, 3) warn(char **w, const char *fmt, ...)
 	return PV_OK;
 }
 
-static pv_err
-check_audit_key(const struct pv_config *cfg, struct pv_key *const *keys, size_t n)
+pv_err
+pv_config_check_audit_key(const struct pv_config *cfg, struct pv_key *const *keys, size_t n)
 {
 	const struct pv_key *k = find_key(keys, n, cfg->audit.hmac_key);
 
@@ -201,8 +201,6 @@ pv_config_check_keys(const struct pv_config *cfg, struct pv_key *const *keys, si
 	pv_err r;
 
 	*warnings = NULL;
-	if ((r = check_audit_key(cfg, keys, n)) != PV_OK)
-		goto out;
 	for (i = 0; i < cfg->n_clients; i++) {
 		const struct pv_config_client *c = &cfg->clients[i];
 

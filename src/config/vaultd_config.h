@@ -156,17 +156,20 @@ uint32_t pv_op_purposes(pv_op op);
 
 struct pv_key;
 /*
- * The config against the keys on the token (keys[0..n), e.g. from
- * pv_keys_list): audit.hmac_key must be a key of purpose audit; a rule
- * naming an existing key exactly (no glob characters) may grant only
- * operations that apply to its purpose (keys without a purpose, and names
- * not on the token, are not judged). PV_ERR_BAD_INPUT with the path of the
- * first refusal in the detail. With warn_on_patterns, *warnings (malloc'd,
- * "; "-separated; NULL when none) names each rule operation that applies to
- * none of the keys the rule's patterns match now.
+ * The rules against the keys on the token (keys[0..n), e.g. from
+ * pv_keys_list): a rule naming an existing key exactly (no glob
+ * characters) may grant only operations that apply to its purpose (keys
+ * without a purpose, and names not on the token, are not judged).
+ * PV_ERR_BAD_INPUT with the path of the first refusal in the detail. With
+ * warn_on_patterns, *warnings (malloc'd, "; "-separated; NULL when none)
+ * names each rule operation that applies to none of the keys the rule's
+ * patterns match now.
  */
 pv_err pv_config_check_keys(const struct pv_config *cfg, struct pv_key *const *keys, size_t n,
 			    int warn_on_patterns, char **warnings) PV_WUR;
+/* audit.hmac_key is among keys[0..n) with purpose audit (PV_ERR_BAD_INPUT,
+ * the detail naming the fix, otherwise). */
+pv_err pv_config_check_audit_key(const struct pv_config *cfg, struct pv_key *const *keys, size_t n) PV_WUR;
 
 /* Parse and validate the unread bytes of in (not consumed). */
 pv_err pv_config_parse(const pv_buf *in, struct pv_config **out) PV_WUR;
