@@ -25,6 +25,7 @@
 #include "base/secmem.h"
 #include "core/b64.h"
 #include "core/digest.h"
+#include "core/sign.h"
 #include "pkcs11/testutil.h"
 
 static struct tu_token T;
@@ -53,8 +54,11 @@ setup(void **state)
 	if (p11_token_open(&o, &f->tok) != PV_OK || p11_token_login(f->tok) != PV_OK ||
 	    pv_keystore_new(f->tok, &f->ks) != PV_OK)
 		return -1;
-	if (pv_keys_create(f->ks, "audit-hmac", PV_ALG_HMAC_SHA256, NULL) != PV_OK ||
-	    pv_keys_create(f->ks, "other-hmac", PV_ALG_HMAC_SHA256, NULL) != PV_OK)
+	/* checkpoint keys have purpose audit; the others are for the purpose tests */
+	if (pv_keys_create(f->ks, "audit-hmac", PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, NULL) != PV_OK ||
+	    pv_keys_create(f->ks, "other-hmac", PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, NULL) != PV_OK ||
+	    pv_keys_create(f->ks, "sign-hmac", PV_ALG_HMAC_SHA256, PV_PURPOSE_SIGN, NULL) != PV_OK ||
+	    pv_keys_create(f->ks, "derive-hmac", PV_ALG_HMAC_SHA256, PV_PURPOSE_DERIVE, NULL) != PV_OK)
 		return -1;
 	*state = f;
 	return 0;
@@ -719,7 +723,8 @@ test_hmac_key_rotation(void **state)
 	unsigned v = 0;
 	char *p;
 
-	assert_int_equal(pv_keys_create(f->ks, "rot-hmac", PV_ALG_HMAC_SHA256, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(f->ks, "rot-hmac", PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, NULL),
+			 PV_OK);
 	fresh_path(f, "keyrot");
 	opts(f, &o, 10);
 	o.hmac_key = "rot-hmac";
@@ -741,6 +746,53 @@ test_hmac_key_rotation(void **state)
 	p = strstr(ls.l[1], "\"key_version\":1,");
 	p[14] = '2';
 	expect_bad(f, &ls, "rot-hmac", 2, "checkpoint MAC does not verify");
+	lines_free(&ls);
+}
+
+/*
+ * Only a key of purpose audit makes or checks checkpoint MACs: an
+ * hmac-sha256 key of another purpose is refused as the audit key before
+ * anything is written, by the verifier, and the audit key itself signs
+ * nothing for another purpose (a client's "sign" could otherwise re-MAC an
+ * edited log).
+ */
+static void
+test_audit_key_purpose(void **state)
+{
+	static const char *const others[] = {"sign-hmac", "derive-hmac"};
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct pv_sign_opts so = {.purpose = PV_PURPOSE_SIGN, .digest = PV_DIGEST_NONE};
+	struct pv_sig sig;
+	struct lines ls;
+	pv_audit *a = NULL;
+	struct stat sb;
+	uint8_t msg[PV_AUDIT_HASH_LEN + 8] = {0};
+	size_t i;
+
+	make_log(f, "purpose", 12, 5);
+	load(f->path, &ls);
+	for (i = 0; i < PV_NELEM(others); i++) {
+		fresh_path(f, "wrong-purpose");
+		opts(f, &o, 10);
+		o.hmac_key = others[i];
+		pv_err_clear_detail();
+		assert_int_equal(pv_audit_open(&o, &a), PV_ERR_PURPOSE);
+		assert_null(a);
+		assert_non_null(strstr(pv_err_detail(), "this needs a key of purpose audit"));
+		/* refused before the first line */
+		assert_true(stat(f->path, &sb) != 0 || sb.st_size == 0);
+		/* the verifier does not take its MACs as checkpoint MACs either */
+		assert_int_equal(verify_lines(f, &ls, others[i], 0, &rep), PV_ERR_PURPOSE);
+	}
+	/* the checkpoint key signs nothing under another purpose: a sign or
+	 * derive grant that covers its name gets no MAC */
+	assert_int_equal(pv_sign(f->ks, "audit-hmac", &so, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	so.purpose = PV_PURPOSE_DERIVE;
+	assert_int_equal(pv_sign(f->ks, "audit-hmac", &so, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	/* and the right key still verifies the same log */
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
 	lines_free(&ls);
 }
 
@@ -818,6 +870,7 @@ main(void)
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_syslog_only),
 	    cmocka_unit_test(test_hmac_key_rotation),
+	    cmocka_unit_test(test_audit_key_purpose),
 	};
 	int r;
 
