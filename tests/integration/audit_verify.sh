@@ -4,7 +4,10 @@
 # without the token; every edit gives exit 6 and names the line and the
 # reason; an edit whose hash chain was recomputed (by independent code,
 # without the HMAC key) passes the chain check alone and fails on the
-# token at the next checkpoint.
+# token at the next checkpoint. Only a key of purpose audit makes or checks
+# checkpoint MACs: a key of another purpose is refused as the audit key
+# (wrong_purpose, exit 8; the writer writes nothing), and the audit key
+# signs nothing for `vaultctl sign`, so a re-chained log cannot be re-MACed.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 need_cmd python3
@@ -13,8 +16,9 @@ WRITER=$top_builddir/tests/audit-writer
 [ -x "$WRITER" ] || fail "$WRITER is not built"
 LOG=$W/audit.log
 
-run_expect 0 vc key create audit-hmac --alg hmac-sha256
-run_expect 0 vc key create other-hmac --alg hmac-sha256
+run_expect 0 vc key create audit-hmac --alg hmac-sha256 --purpose audit
+run_expect 0 vc key create other-hmac --alg hmac-sha256 --purpose audit
+run_expect 0 vc key create sign-hmac --alg hmac-sha256 --purpose sign
 
 say "a log of 30 records with a checkpoint every 5: 38 lines, 7 checkpoints"
 run_expect 0 "$WRITER" "$LOG" audit-hmac 30 5
@@ -86,6 +90,27 @@ open(sys.argv[2], "wb").write(b"\n".join(lines) + b"\n")
 PY
 run_expect 0 vc audit verify "$W/rechain.log" --no-token
 expect_bad "$W/rechain.log" "line 8: checkpoint MAC does not verify"
+
+say "the audit key MACs nothing for a client: the re-chained log's checkpoint cannot be forged"
+python3 - "$W/rechain.log" "$W/cp-msg" <<'PY'
+import base64, json, sys
+# the MAC message of the first checkpoint after the edit: prev || seq (u64 BE)
+lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+cp = json.loads(lines[7])
+assert cp["type"] == "checkpoint"
+prev = base64.urlsafe_b64decode(cp["prev"] + "=" * (-len(cp["prev"]) % 4))
+open(sys.argv[2], "wb").write(prev + cp["seq"].to_bytes(8, "big"))
+PY
+run_expect 8 vc sign audit-hmac --in "$W/cp-msg" --digest none
+assert_contains "$RUN_ERR" "purpose audit"
+assert_eq "$(wc -c <"$RUN_OUT")" 0 "no MAC on stdout"
+
+say "a key of another purpose is not an audit key: the writer refuses it before writing, the verifier too"
+run_expect 1 "$WRITER" "$W/wrong.log" sign-hmac 3 5
+assert_contains "$RUN_ERR" "this needs a key of purpose audit"
+[ ! -s "$W/wrong.log" ] || fail "the writer wrote a log with a key of purpose sign"
+run_expect 8 vc audit verify "$LOG" --hmac-key sign-hmac
+assert_contains "$RUN_ERR" "purpose"
 
 say "another HMAC key does not verify the checkpoints; a missing one is not found"
 expect_bad "$LOG" "line 2: checkpoint MAC does not verify" --hmac-key other-hmac
