@@ -459,6 +459,7 @@ struct pv_audit {
 	pthread_mutex_t mu;
 	int fd;
 	pv_keystore *ks;
+	struct pv_audit_mac mac; /* when ks is NULL */
 	char *hmac_key;
 	unsigned every;
 	unsigned seconds;
@@ -591,7 +592,12 @@ write_checkpoint(pv_audit *a)
 	mac_message(a->head, a->next_seq, msg);
 	o.purpose = PV_PURPOSE_AUDIT;
 	o.digest = PV_DIGEST_NONE;
-	if ((r = pv_sign(a->ks, a->hmac_key, &o, msg, sizeof(msg), &sig)) != PV_OK)
+	if (a->ks == NULL) {
+		memset(&sig, 0, sizeof(sig));
+		if ((r = a->mac.mac(a->mac.ctx, msg, sizeof(msg), sig.bytes, &sig.version)) != PV_OK)
+			goto out;
+		sig.len = PV_AUDIT_HASH_LEN;
+	} else if ((r = pv_sign(a->ks, a->hmac_key, &o, msg, sizeof(msg), &sig)) != PV_OK)
 		goto out;
 	if (sig.len != PV_AUDIT_HASH_LEN) {
 		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", a->hmac_key);
@@ -756,14 +762,16 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 	struct stat sb;
 	pv_err r;
 
-	if (out == NULL || o == NULL || (o->path == NULL && !o->syslog) || o->ks == NULL ||
-	    o->hmac_key == NULL || o->every > PV_AUDIT_EVERY_MAX || o->first_seq >= (uint64_t)INT_LIMIT - 2)
+	if (out == NULL || o == NULL || (o->path == NULL && !o->syslog) ||
+	    (o->ks == NULL && o->mac.mac == NULL) || o->hmac_key == NULL || o->every > PV_AUDIT_EVERY_MAX ||
+	    o->first_seq >= (uint64_t)INT_LIMIT - 2)
 		return PV_ERR_USAGE;
 	*out = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return PV_ERR_NOMEM;
 	a->fd = -1;
 	a->ks = o->ks;
+	a->mac = o->mac;
 	a->every = o->every != 0 ? o->every : 100;
 	a->seconds = o->seconds;
 	a->fsync = o->fsync;
@@ -791,10 +799,11 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 		r = PV_ERR_USAGE;
 		goto out;
 	}
-	/* refuse a wrong key before writing anything */
-	if ((r = pv_keys_get(a->ks, a->hmac_key, &key)) != PV_OK)
+	/* refuse a wrong key before writing anything (the MAC callback's
+	 * owner checked its key) */
+	if (a->ks != NULL && (r = pv_keys_get(a->ks, a->hmac_key, &key)) != PV_OK)
 		goto out;
-	if (key->alg != PV_ALG_HMAC_SHA256) {
+	if (key != NULL && key->alg != PV_ALG_HMAC_SHA256) {
 		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", a->hmac_key);
 		r = PV_ERR_KEY_TYPE;
 		goto out;

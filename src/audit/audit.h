@@ -26,12 +26,24 @@ typedef enum pv_audit_fsync {
 	PV_AUDIT_FSYNC_EVERY,      /* after every line */
 } pv_audit_fsync;
 
+/*
+ * The checkpoint MAC as a narrow callback instead of a keystore (vaultd:
+ * its keeper, which MACs with the audit key and nothing else): HMAC-SHA256
+ * of msg with the audit key, the key version used in *version.
+ */
+struct pv_audit_mac {
+	pv_err (*mac)(void *ctx, const uint8_t *msg, size_t len, uint8_t out[PV_AUDIT_HASH_LEN],
+		      unsigned *version);
+	void *ctx;
+};
+
 struct pv_audit_opts {
-	const char *path;     /* NULL: syslog only (then syslog must be set) */
-	pv_keystore *ks;      /* borrowed; used under the log's mutex */
-	const char *hmac_key; /* name of an hmac-sha256 key, e.g. "audit-hmac" */
-	unsigned every;       /* checkpoint after this many records (0: 100) */
-	unsigned seconds;     /* ... or after this many seconds (0: never) */
+	const char *path;        /* NULL: syslog only (then syslog must be set) */
+	pv_keystore *ks;         /* borrowed; used under the log's mutex; or: */
+	struct pv_audit_mac mac; /* used when ks is NULL (mac.mac set) */
+	const char *hmac_key;    /* name of an hmac-sha256 key, e.g. "audit-hmac" */
+	unsigned every;          /* checkpoint after this many records (0: 100) */
+	unsigned seconds;        /* ... or after this many seconds (0: never) */
 	pv_audit_fsync fsync;
 	int syslog; /* also send each line to LOG_AUTHPRIV|LOG_INFO */
 	/* New file after a rotation: H(last line of the old file) and its seq

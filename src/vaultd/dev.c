@@ -15,8 +15,6 @@
 #include <sodium.h>
 
 #include "base/buf.h"
-#include "core/keymeta.h"
-#include "core/keys.h"
 #include "vaultd/main_int.h"
 
 #define DEV_TOKEN_BYTES 32
@@ -163,15 +161,10 @@ out:
 pv_err
 vd_dev_audit_key(struct vd_keeper *k)
 {
-	pv_keystore *ks = vd_keeper_keystore(k);
-	struct pv_key *key = NULL;
-	pv_err r = pv_keys_get(ks, DEV_AUDIT_KEY, &key);
+	int created = 0;
+	pv_err r = vd_keeper_make_audit_key(k, DEV_AUDIT_KEY, &created);
 
-	if (r == PV_ERR_NOT_FOUND) {
-		r = pv_keys_create(ks, DEV_AUDIT_KEY, PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, &key);
-		if (r == PV_OK)
-			say("dev: created the audit checkpoint key %s on the token", DEV_AUDIT_KEY);
-	}
-	pv_key_free(key);
+	if (r == PV_OK && created)
+		say("dev: created the audit checkpoint key %s on the token", DEV_AUDIT_KEY);
 	return r;
 }

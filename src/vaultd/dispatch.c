@@ -65,17 +65,24 @@ vd_body(struct vd_ctx *c, const char *const *members, int allow_empty, vd_rj **o
 	return r;
 }
 
-pv_err
-vd_key(struct vd_ctx *c, struct pv_key **key)
+void
+vd_kreq(struct vd_ctx *c, enum vd_use use, struct vd_kreq *q)
 {
-	enum vd_key_origin origin;
+	vd_kreq_init(q, c->gen, c->client, use, c->name);
+}
+
+pv_err
+vd_key(struct vd_ctx *c, enum vd_use use, struct vd_kreq *q, struct pv_key **key)
+{
 	pv_err r;
 
+	vd_kreq(c, use, q);
 	pv_err_clear_detail();
-	r = vd_keeper_key(c->d->keeper, c->gen->secrets, c->name, key, &origin);
-	if (r == PV_OK)
+	r = vd_keeper_key(c->d->keeper, q, key, NULL);
+	/* a key of another purpose exists; a forbidden one is not told */
+	if (r == PV_OK || r == PV_ERR_PURPOSE)
 		c->key_exists = 1;
-	else
+	if (r != PV_OK)
 		vd_fail_key(c, r);
 	return r;
 }
@@ -151,13 +158,19 @@ retry_seconds(double s)
 	return (unsigned)up;
 }
 
-/* Who is calling, within the rate limit and allowed by the policy?
- * Fills the refusal and returns 0 otherwise. */
+/*
+ * Who is calling, within the rate limit, and may the route's operation be
+ * asked about at all? Fills the refusal and returns 0 otherwise. The
+ * decision is the keeper's; it is asked here, before the handler, so that
+ * a client without a grant learns nothing from the body checks or from
+ * whether a key exists. The keeper decides again on every use of a key.
+ */
 static int
 admit(struct vd_ctx *c)
 {
 	const struct vd_route *rt = c->route;
 	pv_policy *pol = c->gen->policy;
+	pv_policy_decision decision;
 	struct timespec now;
 	double retry = 0;
 	pv_err r;
@@ -180,22 +193,16 @@ admit(struct vd_ctx *c)
 	}
 	if (rt->flags & VD_RF_NOPOLICY)
 		return 1;
-	if (rt->flags & VD_RF_METRICS) {
-		/* keys.read (any rule granting it) or the admin role */
-		r = pv_client_role(c->client) == PV_ROLE_ADMIN
-			? PV_OK
-			: pv_policy_allow(pol, c->client, rt->op, NULL, &c->decision);
-	} else {
-		r = pv_policy_allow(pol, c->client, rt->op, c->name, &c->decision);
-	}
+	/* GET /metrics: keys.read from any rule (asked without a key), or the
+	 * admin role */
+	pv_err_clear_detail();
+	r = vd_keeper_allow(c->d->keeper, c->gen, c->client, rt->op,
+			    (rt->flags & VD_RF_METRICS) ? NULL : c->name, !!(rt->flags & VD_RF_METRICS),
+			    &decision);
 	if (c->d->metrics != NULL)
 		vd_metrics_decision(c->d->metrics, r == PV_OK);
 	if (r != PV_OK) {
-		if (c->name != NULL)
-			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s '%s'", rt->label,
-					c->name);
-		else
-			vd_reply_errorf(c->resp, 403, "forbidden", "not allowed to %s", rt->label);
+		vd_fail(c, r);
 		return 0;
 	}
 	return 1;

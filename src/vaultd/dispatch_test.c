@@ -34,7 +34,7 @@ static const char test_config[] =
     "\"rules\":[{\"ops\":[\"sign\",\"keys.read\"],\"keys\":[\"ec*\"]}],"
     "\"rate\":{\"per_second\":1000,\"burst\":1000}},"
     "{\"name\":\"ops\",\"role\":\"admin\",\"auth\":{\"token_sha256\":\"" OPS_HASH "\"}},"
-    "{\"name\":\"slow\",\"auth\":{\"uid\":1002},\"rules\":[{\"ops\":[\"sign\"],\"keys\":[\"*\"]}],"
+    "{\"name\":\"slow\",\"auth\":{\"uid\":1002},\"rules\":[{\"ops\":[\"sign\"],\"keys\":[\"x*\"]}],"
     "\"rate\":{\"per_second\":0.001,\"burst\":1}},"
     "{\"name\":\"none\",\"auth\":{\"uid\":1003}}"
     "]}";
@@ -102,12 +102,10 @@ vd_metrics_token_error(struct vd_metrics *m, pv_err e)
 }
 
 pv_err
-vd_keeper_key(struct vd_keeper *k, const struct vd_secrets *s, const char *name, struct pv_key **out,
-	      enum vd_key_origin *origin)
+vd_keeper_key(struct vd_keeper *k, struct vd_kreq *q, struct pv_key **out, enum vd_key_origin *origin)
 {
 	(void)k;
-	(void)s;
-	(void)name;
+	(void)q;
 	(void)origin;
 	*out = NULL;
 	return PV_ERR_NOT_FOUND;

@@ -47,6 +47,7 @@ vd_h_derive(struct vd_ctx *c)
 	uint8_t mac[32];
 	struct pv_key *key = NULL;
 	const char *context = NULL;
+	struct vd_kreq q;
 	unsigned version = 0;
 	vd_rj *rj = NULL;
 	pv_err r;
@@ -57,7 +58,7 @@ vd_h_derive(struct vd_ctx *c)
 		vd_fail(c, r);
 		goto out;
 	}
-	if (vd_key(c, &key) != PV_OK)
+	if (vd_key(c, VD_USE_DERIVE, &q, &key) != PV_OK)
 		goto out;
 	if (key->alg != PV_ALG_HMAC_SHA256) {
 		vd_reply_errorf(c->resp, 400, "wrong_algorithm",
@@ -66,7 +67,7 @@ vd_h_derive(struct vd_ctx *c)
 		goto out;
 	}
 	pv_err_clear_detail();
-	if ((r = vd_keeper_derive(c->d->keeper, c->name, (const uint8_t *)context, strlen(context), mac,
+	if ((r = vd_keeper_derive(c->d->keeper, &q, (const uint8_t *)context, strlen(context), mac,
 				  &version)) != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
@@ -114,6 +115,7 @@ vd_h_ecdh(struct vd_ctx *c)
 {
 	static const char *const members[] = {"peer_public_key_pem", NULL};
 	struct pv_key *key = NULL;
+	struct vd_kreq q;
 	const char *pem = NULL;
 	EVP_PKEY *peer = NULL;
 	pv_secret *shared = NULL;
@@ -127,7 +129,7 @@ vd_h_ecdh(struct vd_ctx *c)
 		vd_fail(c, r);
 		goto out;
 	}
-	if (vd_key(c, &key) != PV_OK)
+	if (vd_key(c, VD_USE_ECDH, &q, &key) != PV_OK)
 		goto out;
 	if (key->alg != PV_ALG_P256) {
 		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "ecdh needs a p256 key; '%s' is %s", c->name,
@@ -140,7 +142,7 @@ vd_h_ecdh(struct vd_ctx *c)
 		goto out;
 	}
 	pv_err_clear_detail();
-	if ((r = vd_keeper_ecdh(c->d->keeper, c->name, peer, &shared, &version)) != PV_OK) {
+	if ((r = vd_keeper_ecdh(c->d->keeper, &q, peer, &shared, &version)) != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
 	}

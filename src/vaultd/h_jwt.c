@@ -31,29 +31,69 @@ token_part(const char *token, int idx)
 	return j;
 }
 
+/* The JWS algorithms a caller may name in "alg" (only to choose PS256 over
+ * RS256; any other must be the key's own). */
+static const char *const jwt_algs[] = {"RS256", "PS256", "ES256", "ES384", "ES256K", "EdDSA", NULL};
+/* Longest "alg" value read; a longer string is malformed, a shorter one
+ * that is not the key's algorithm is wrong_algorithm. */
+#define JWT_ALG_MAX 256
+
+/*
+ * The "alg" member against the key: absent is the key's own; PS256 asks
+ * for PSS with an RSA key; any other value (none, HS256, another key's
+ * algorithm) is 400 wrong_algorithm, the reply made.
+ */
+static pv_err
+jwt_alg(struct vd_ctx *c, const char *alg, const struct pv_key *key, int *pss)
+{
+	const char *own = pv_jwt_alg_name(key->alg, 0);
+	size_t i;
+
+	*pss = 0;
+	if (alg == NULL)
+		return PV_OK;
+	for (i = 0; jwt_algs[i] != NULL && strcmp(jwt_algs[i], alg) != 0; i++)
+		;
+	if (jwt_algs[i] != NULL) {
+		*pss = strcmp(alg, "PS256") == 0;
+		if (strcmp(alg, pv_jwt_alg_name(key->alg, *pss)) == 0)
+			return PV_OK;
+	}
+	*pss = 0;
+	/* the value is named only when it is one we know: never echo input */
+	if (jwt_algs[i] != NULL)
+		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "alg %s does not fit key '%s' (%s)", alg,
+				c->name, own);
+	else
+		vd_reply_errorf(c->resp, 400, "wrong_algorithm",
+				"alg is not a JWS algorithm vaultd signs with; key '%s' signs %s", c->name,
+				own);
+	return PV_ERR_KEY_TYPE;
+}
+
 void
 vd_h_jwt_issue(struct vd_ctx *c)
 {
 	static const char *const members[] = {"claims", "ttl", "alg", NULL};
-	static const char *const algs[] = {"RS256", "PS256", "ES256", "ES384", "ES256K", "EdDSA", NULL};
 	const struct pv_config *cfg = c->gen->cfg;
 	const struct pv_key_version *active;
 	struct pv_jwt_opts o;
 	struct pv_key *key = NULL;
-	enum vd_key_origin origin = VD_ORIGIN_TOKEN;
+	struct vd_kreq q;
 	const cJSON *claims = NULL, *kid, *exp;
 	cJSON *empty = NULL, *hdr = NULL, *payload = NULL, *reply = NULL;
 	vd_rj *rj = NULL;
+	const char *alg = NULL;
 	char *token = NULL;
 	int64_t ttl = 0;
-	int present = 0, alg = -1;
+	int present = 0, pss = 0;
 	pv_err r;
 
 	if (vd_body(c, members, 0, &rj) != PV_OK)
 		goto out;
 	if ((r = vd_rj_object(rj, "claims", 0, &claims)) != PV_OK ||
 	    (r = vd_rj_int(rj, "ttl", 0, 1, PV_JWT_TTL_MAX, &ttl, &present)) != PV_OK ||
-	    (r = vd_rj_enum(rj, "alg", 0, algs, &alg)) != PV_OK) {
+	    (r = vd_rj_string(rj, "alg", 0, JWT_ALG_MAX, &alg)) != PV_OK) {
 		vd_fail(c, r);
 		goto out;
 	}
@@ -61,37 +101,29 @@ vd_h_jwt_issue(struct vd_ctx *c)
 		vd_reply_error(c->resp, 403, "forbidden", "JWT issuing is not configured");
 		goto out;
 	}
-	if ((r = vd_keeper_key(c->d->keeper, c->gen->secrets, c->name, &key, &origin)) != PV_OK) {
-		vd_fail_key(c, r);
+	/* the keeper decides: policy, the key, purpose jwt */
+	if (vd_key(c, VD_USE_JWT_ISSUE, &q, &key) != PV_OK)
 		goto out;
-	}
-	c->key_exists = 1;
-	if (origin == VD_ORIGIN_BUNDLE || pv_jwt_alg_name(key->alg, 0) == NULL) {
+	if (pv_jwt_alg_name(key->alg, 0) == NULL) {
 		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' cannot issue JWTs", c->name);
 		goto out;
 	}
-	memset(&o, 0, sizeof(o));
-	o.pss = alg == 1;
-	/* alg only chooses between RS256 and PS256; any other must be the key's */
-	if (alg >= 0 && strcmp(algs[alg], pv_jwt_alg_name(key->alg, o.pss)) != 0) {
-		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "alg %s does not fit key '%s' (%s)",
-				algs[alg], c->name, pv_jwt_alg_name(key->alg, 0));
+	if (jwt_alg(c, alg, key, &pss) != PV_OK)
 		goto out;
-	}
 	if ((active = pv_key_active(key)) != NULL)
 		c->version = active->version;
+	memset(&o, 0, sizeof(o));
+	o.pss = pss;
 	o.ttl = present ? (long)ttl
 			: (cfg->jwt.default_ttl != 0 ? (long)cfg->jwt.default_ttl : PV_JWT_DEFAULT_TTL);
-	o.max_ttl = (long)c->decision.max_ttl;
 	o.iss = cfg->jwt.issuer;
-	o.allowed_aud = c->decision.audiences;
-	o.naud = c->decision.n_audiences;
+	/* max_ttl and audiences: the keeper's decision, not ours */
 	if (claims == NULL && (claims = empty = cJSON_CreateObject()) == NULL) {
 		vd_fail(c, PV_ERR_NOMEM);
 		goto out;
 	}
 	pv_err_clear_detail();
-	if ((r = vd_keeper_jwt_issue(c->d->keeper, c->name, &o, claims, &token)) != PV_OK) {
+	if ((r = vd_keeper_jwt_issue(c->d->keeper, &q, &o, claims, &token)) != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
 	}
@@ -141,7 +173,7 @@ vd_h_jwt_verify(struct vd_ctx *c)
 		goto out;
 	}
 	pv_err_clear_detail();
-	r = vd_keeper_jwt_verify(c->d->keeper, token, time(NULL), &claims, &kid);
+	r = vd_keeper_jwt_verify(c->d->keeper, c->gen->policy, token, time(NULL), &claims, &kid);
 	switch (r) {
 	case PV_OK:
 		break;
@@ -157,6 +189,9 @@ vd_h_jwt_verify(struct vd_ctx *c)
 		break;
 	case PV_ERR_STATE: /* expired, not yet valid or issued in the future */
 		reason = "expired";
+		break;
+	case PV_ERR_FORBIDDEN: /* exp - iat over what the policy lets any client issue, or no iat */
+		reason = "lifetime";
 		break;
 	default:
 		vd_fail(c, r);

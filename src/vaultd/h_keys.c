@@ -21,8 +21,8 @@ static const char *const origin_names[] = {[VD_ORIGIN_TOKEN] = "token", [VD_ORIG
  * leaves its kid null.
  */
 static pv_err
-version_json(struct vd_ctx *c, const struct pv_key *key, const struct pv_key_version *ver, int detail,
-	     cJSON *arr)
+version_json(struct vd_ctx *c, struct vd_kreq *q, const struct pv_key *key, const struct pv_key_version *ver,
+	     int detail, cJSON *arr)
 {
 	struct vd_err_map m;
 	EVP_PKEY *pk = NULL;
@@ -38,7 +38,7 @@ version_json(struct vd_ctx *c, const struct pv_key *key, const struct pv_key_ver
 	    cJSON_AddStringToObject(o, "state", pv_key_state_name(ver->state)) == NULL)
 		goto out;
 	if (pv_alg_is_asymmetric(key->alg)) {
-		r = vd_keeper_public(c->d->keeper, c->gen->secrets, key->name, ver->version, &pk);
+		r = vd_keeper_public(c->d->keeper, q, ver->version, &pk);
 		vd_err_map(r, &m);
 		if (r != PV_OK && m.token)
 			goto out;
@@ -72,28 +72,44 @@ out:
 	return r;
 }
 
+/* The key's purpose, null for a key made before purposes existed. */
+static cJSON *
+purpose_json(const struct pv_key *key)
+{
+	if (key->purpose == PV_PURPOSE_NONE)
+		return cJSON_CreateNull();
+	return cJSON_CreateString(pv_key_purpose_name(key->purpose));
+}
+
 static pv_err
 key_json(struct vd_ctx *c, const struct pv_key *key, enum vd_key_origin origin, int detail, cJSON **out)
 {
-	cJSON *o = NULL, *arr = NULL;
+	cJSON *o = NULL, *arr = NULL, *purpose = NULL;
+	struct vd_kreq q;
 	size_t i;
 	pv_err r = PV_ERR_NOMEM;
 
 	*out = NULL;
+	/* public keys are read under the same decision as the metadata */
+	vd_kreq(c, VD_USE_READ, &q);
+	q.key = key->name;
 	if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", key->name) == NULL ||
 	    cJSON_AddStringToObject(o, "alg", pv_alg_info(key->alg)->name) == NULL ||
-	    cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage)) == NULL ||
+	    (purpose = purpose_json(key)) == NULL || !cJSON_AddItemToObject(o, "purpose", purpose) ||
+	    ((purpose = NULL),
+	     cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage))) == NULL ||
 	    cJSON_AddStringToObject(o, "origin", origin_names[origin == VD_ORIGIN_BUNDLE]) == NULL ||
 	    (arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
 		goto out;
 	for (i = 0; i < key->nversions; i++) {
-		if ((r = version_json(c, key, &key->versions[i], detail, arr)) != PV_OK)
+		if ((r = version_json(c, &q, key, &key->versions[i], detail, arr)) != PV_OK)
 			goto out;
 	}
 	*out = o;
 	o = NULL;
 	r = PV_OK;
 out:
+	cJSON_Delete(purpose);
 	cJSON_Delete(o);
 	return r;
 }
@@ -103,12 +119,14 @@ vd_h_keys_list(struct vd_ctx *c)
 {
 	struct pv_key **keys = NULL;
 	enum vd_key_origin *origins = NULL;
-	pv_policy_decision dec;
+	struct vd_kreq q;
 	cJSON *root = NULL, *arr = NULL, *k = NULL;
 	size_t n = 0, i;
 	pv_err r;
 
-	if ((r = vd_keeper_keys(c->d->keeper, c->gen->secrets, &keys, &origins, &n)) != PV_OK) {
+	/* only the keys this client may read: the keeper decides per key */
+	vd_kreq(c, VD_USE_READ, &q);
+	if ((r = vd_keeper_keys(c->d->keeper, &q, &keys, &origins, &n)) != PV_OK) {
 		vd_fail(c, r);
 		goto out;
 	}
@@ -117,9 +135,6 @@ vd_h_keys_list(struct vd_ctx *c)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		/* only the keys this client may read */
-		if (pv_policy_allow(c->gen->policy, c->client, PV_OP_KEYS_READ, keys[i]->name, &dec) != PV_OK)
-			continue;
 		if ((r = key_json(c, keys[i], origins[i], 0, &k)) != PV_OK) {
 			vd_fail(c, r);
 			goto out;
@@ -138,10 +153,15 @@ vd_h_key_get(struct vd_ctx *c)
 {
 	struct pv_key *key = NULL;
 	enum vd_key_origin origin = VD_ORIGIN_TOKEN;
+	struct vd_kreq q;
 	cJSON *o = NULL;
 	pv_err r;
 
-	if ((r = vd_keeper_key(c->d->keeper, c->gen->secrets, c->name, &key, &origin)) != PV_OK) {
+	vd_kreq(c, VD_USE_READ, &q);
+	pv_err_clear_detail();
+	if ((r = vd_keeper_key(c->d->keeper, &q, &key, &origin)) != PV_OK) {
+		if (r == PV_ERR_PURPOSE)
+			c->key_exists = 1;
 		vd_fail_key(c, r);
 		goto out;
 	}
@@ -289,6 +309,7 @@ vd_h_sign(struct vd_ctx *c)
 {
 	vd_rj *rj = NULL;
 	struct pv_key *key = NULL;
+	struct vd_kreq q;
 	struct sign_req sr;
 	struct pv_sig sig;
 	char *sigtext = NULL;
@@ -296,12 +317,11 @@ vd_h_sign(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&sr, 0, sizeof(sr));
-	if (vd_body(c, sign_members, 0, &rj) != PV_OK || vd_key(c, &key) != PV_OK ||
+	if (vd_body(c, sign_members, 0, &rj) != PV_OK || vd_key(c, VD_USE_SIGN, &q, &key) != PV_OK ||
 	    read_sign_req(c, rj, key, &sr) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
-	if ((r = vd_keeper_sign(c->d->keeper, c->gen->secrets, c->name, &sr.o, sr.msg, sr.len, &sig)) !=
-	    PV_OK) {
+	if ((r = vd_keeper_sign(c->d->keeper, &q, &sr.o, sr.msg, sr.len, &sig)) != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
 	}
@@ -365,6 +385,7 @@ vd_h_verify(struct vd_ctx *c)
 	vd_rj *rj = NULL;
 	struct pv_key *key = NULL;
 	const struct pv_key_version *active;
+	struct vd_kreq q;
 	struct sign_req sr;
 	size_t rawlen = 0;
 	int wellformed = 0, valid = 0;
@@ -372,7 +393,7 @@ vd_h_verify(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&sr, 0, sizeof(sr));
-	if (vd_body(c, verify_members, 0, &rj) != PV_OK || vd_key(c, &key) != PV_OK ||
+	if (vd_body(c, verify_members, 0, &rj) != PV_OK || vd_key(c, VD_USE_VERIFY, &q, &key) != PV_OK ||
 	    read_sign_req(c, rj, key, &sr) != PV_OK ||
 	    read_signature(c, rj, key, sr.fmt, raw, &rawlen, &wellformed) != PV_OK)
 		goto out;
@@ -380,8 +401,7 @@ vd_h_verify(struct vd_ctx *c)
 		c->version = active->version;
 	if (wellformed) {
 		pv_err_clear_detail();
-		r = vd_keeper_verify(c->d->keeper, c->gen->secrets, c->name, &sr.o, sr.msg, sr.len, raw,
-				     rawlen);
+		r = vd_keeper_verify(c->d->keeper, &q, &sr.o, sr.msg, sr.len, raw, rawlen);
 		if (r != PV_OK && r != PV_ERR_BAD_SIGNATURE) {
 			vd_fail_key(c, r);
 			goto out;

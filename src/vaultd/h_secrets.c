@@ -14,6 +14,7 @@ vd_h_secrets_list(struct vd_ctx *c)
 	const struct vd_secrets *s = c->gen->secrets;
 	struct vd_secret_info info;
 	pv_policy_decision dec;
+	pv_err r;
 	uint64_t bv = s != NULL ? vd_secrets_bundle_version(s) : 0;
 	cJSON *root = NULL, *arr = NULL, *e = NULL;
 	size_t n = s != NULL ? vd_secrets_count(s) : 0, i;
@@ -25,9 +26,16 @@ vd_h_secrets_list(struct vd_ctx *c)
 		goto nomem;
 	for (i = 0; i < n; i++) {
 		vd_secrets_info(s, i, &info);
-		/* names only, and only those the client's rules cover */
-		if (pv_policy_allow(c->gen->policy, c->client, PV_OP_SECRETS_LIST, info.name, &dec) != PV_OK)
+		/* names only, and only those the client's rules cover (the
+		 * keeper decides, per name) */
+		r = vd_keeper_allow(c->d->keeper, c->gen, c->client, PV_OP_SECRETS_LIST, info.name, 0, &dec);
+		if (r == PV_ERR_FORBIDDEN)
 			continue;
+		if (r != PV_OK) {
+			cJSON_Delete(root);
+			vd_fail(c, r);
+			return;
+		}
 		if ((e = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(arr, e)) {
 			cJSON_Delete(e);
 			goto nomem;

@@ -16,35 +16,31 @@
 #include "vaultd/h_wallet.h"
 #include "wallet/base58.h"
 
-/* The signer callback: the keeper, always with the pinned version, so a
- * rotation after the public key was read fails (409) instead of signing
- * with a key whose address the reply would not name. */
+/* The signer callback: the keeper, with the request and its intent (the
+ * keeper checks the bytes against it and the rule's caps), always with the
+ * pinned version, so a rotation after the public key was read fails (409)
+ * instead of signing with a key whose address the reply would not name. */
 static pv_err
 keeper_sign(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len, struct pv_sig *out)
 {
-	const struct vd_wallet *w = ctx;
+	struct vd_wallet *w = ctx;
 	struct pv_sign_opts o = *opts;
 
 	o.version = w->signer.version;
-	return vd_keeper_sign(w->keeper, w->secrets, w->name, &o, msg, len, out);
+	return vd_keeper_sign(w->keeper, &w->q, &o, msg, len, out);
 }
 
 pv_err
-vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w)
+vd_wallet_open(struct vd_ctx *c, pv_chain chain, enum vd_use use, struct vd_wallet *w)
 {
 	const struct pv_key_version *active;
 	pv_err r;
 
 	memset(w, 0, sizeof(*w));
 	w->keeper = c->d->keeper;
-	w->secrets = c->gen->secrets;
-	w->name = c->name;
-	if ((r = vd_key(c, &w->key)) != PV_OK)
+	/* the keeper decides: policy, the key, its purpose (the chain's) */
+	if ((r = vd_key(c, use, &w->q, &w->key)) != PV_OK)
 		return r;
-	if ((r = pv_key_check_purpose(w->key, pv_chain_purpose(chain))) != PV_OK) {
-		vd_fail(c, r);
-		return r;
-	}
 	if (w->key->alg != pv_chain_alg(chain)) {
 		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s",
 				c->name, pv_alg_info(w->key->alg)->name, pv_chain_name(chain),
@@ -57,7 +53,7 @@ vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w)
 	}
 	c->version = active->version;
 	pv_err_clear_detail();
-	if ((r = vd_keeper_public(w->keeper, w->secrets, c->name, active->version, &w->pub)) != PV_OK) {
+	if ((r = vd_keeper_public(w->keeper, &w->q, active->version, &w->pub)) != PV_OK) {
 		vd_fail_key(c, r);
 		return r;
 	}
@@ -145,12 +141,12 @@ audit_signature(struct vd_ctx *c, const uint8_t sig[PV_SOLANA_SIG_LEN], char *b5
 /* ---- addresses ---- */
 
 static void
-address(struct vd_ctx *c, pv_chain chain)
+address(struct vd_ctx *c, pv_chain chain, enum vd_use use)
 {
 	struct vd_wallet w;
 	cJSON *o = NULL;
 
-	if (vd_wallet_open(c, chain, &w) != PV_OK)
+	if (vd_wallet_open(c, chain, use, &w) != PV_OK)
 		goto out;
 	if ((o = vd_wallet_reply(c, &w)) == NULL ||
 	    cJSON_AddStringToObject(o, "chain", pv_chain_name(chain)) == NULL) {
@@ -166,13 +162,13 @@ out:
 void
 vd_h_wallet_solana_address(struct vd_ctx *c)
 {
-	address(c, PV_CHAIN_SOLANA);
+	address(c, PV_CHAIN_SOLANA, VD_USE_SOLANA_READ);
 }
 
 void
 vd_h_wallet_evm_address(struct vd_ctx *c)
 {
-	address(c, PV_CHAIN_EVM);
+	address(c, PV_CHAIN_EVM, VD_USE_EVM_READ);
 }
 
 /* ---- Solana ---- */
@@ -198,7 +194,8 @@ vd_h_wallet_solana_sign_tx(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, sol_tx_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_SOLANA, &w) != PV_OK)
+	if (vd_body(c, sol_tx_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_SOLANA, VD_USE_SOLANA_TX, &w) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
 	if ((r = vd_rj_b64(rj, "transaction_b64", 1, PV_SOLANA_TX_MAX, &tx, &len)) != PV_OK ||
@@ -218,6 +215,7 @@ vd_h_wallet_solana_sign_tx(struct vd_ctx *c)
 		goto out;
 	}
 	pv_err_clear_detail();
+	w.q.intent.solana_tx = &p;
 	if ((r = pv_wallet_solana_sign_tx(&w.signer, tx, len, &slot, sig)) != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
@@ -256,7 +254,8 @@ vd_h_wallet_solana_sign_message(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, message_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_SOLANA, &w) != PV_OK)
+	if (vd_body(c, message_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_SOLANA, VD_USE_SOLANA_MESSAGE, &w) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
 	if ((r = vd_rj_b64(rj, "message_b64", 1, PV_WALLET_MESSAGE_MAX, &msg, &len)) != PV_OK) {

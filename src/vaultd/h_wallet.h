@@ -18,8 +18,9 @@
 
 struct vd_wallet {
 	struct vd_keeper *keeper;
-	const struct vd_secrets *secrets;
-	const char *name;
+	/* the keeper request every call for this key goes with; a signing
+	 * handler sets q.intent before it signs */
+	struct vd_kreq q;
 	struct pv_key *key;
 	EVP_PKEY *pub;                  /* of signer.version */
 	struct pv_wallet_signer signer; /* ctx: this struct (do not copy it) */
@@ -27,12 +28,13 @@ struct vd_wallet {
 };
 
 /*
- * Resolve c->name as a key of the chain's algorithm: its active version
- * (also c->version), that version's public key and address. On failure the
- * reply is made (404 key_not_found, 400 wrong_algorithm, 409 state, ...).
- * vd_wallet_close also after a failure.
+ * Resolve c->name for use (a VD_USE_SOLANA_* or VD_USE_EVM_* of the
+ * chain) through the keeper (policy, purpose solana/evm): its active
+ * version (also c->version), that version's public key and address. On
+ * failure the reply is made (404 key_not_found, 403 wrong_purpose, 409
+ * state, ...). vd_wallet_close also after a failure.
  */
-pv_err vd_wallet_open(struct vd_ctx *c, pv_chain chain, struct vd_wallet *w) PV_WUR;
+pv_err vd_wallet_open(struct vd_ctx *c, pv_chain chain, enum vd_use use, struct vd_wallet *w) PV_WUR;
 void vd_wallet_close(struct vd_wallet *w);
 
 /* A reply object with "name", "version", "address". NULL: out of memory. */

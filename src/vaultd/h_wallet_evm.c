@@ -3,6 +3,8 @@
  * the matching rule's caps (chain_ids, max_value_wei; docs/config.md),
  * EIP-191 sign-message, sign-digest (refused under any cap), and EIP-712
  * sign-typed-data (under chain_ids the domain must name a listed chain id).
+ * The caps are the keeper's to check (keeper_policy.c): these handlers
+ * parse, hand the keeper the parsed intent, and build the replies.
  */
 #include "config.h"
 
@@ -61,45 +63,6 @@ read_hex(struct vd_ctx *c, const vd_rj *rj, const char *name, size_t max, uint8_
 	return PV_OK;
 }
 
-/* 403 under the matching rule's caps; the reply is made. */
-static pv_err
-check_caps(struct vd_ctx *c, const struct pv_evm_tx *tx)
-{
-	const pv_policy_decision *d = &c->decision;
-	char value[PV_EVM_DECIMAL_MAX];
-	size_t i;
-	int cmp = 0;
-	pv_err r;
-
-	if (d->n_chain_ids > 0) {
-		for (i = 0; i < d->n_chain_ids && d->chain_ids[i] != tx->chain_id; i++)
-			;
-		if (i == d->n_chain_ids) {
-			vd_reply_errorf(c->resp, 403, "forbidden",
-					"chain id %" PRIu64 " is not allowed for key '%s'", tx->chain_id,
-					c->name);
-			return PV_ERR_FORBIDDEN;
-		}
-	}
-	if (d->max_value_wei != NULL) {
-		if ((r = pv_evm_value_cmp_decimal(tx->value, d->max_value_wei, &cmp)) != PV_OK) {
-			vd_fail(c, r);
-			return r;
-		}
-		if (cmp > 0) {
-			if ((r = pv_evm_value_decimal(tx->value, value)) != PV_OK) {
-				vd_fail(c, r);
-				return r;
-			}
-			vd_reply_errorf(c->resp, 403, "forbidden",
-					"value %s wei is above the cap of %s wei for key '%s'", value,
-					d->max_value_wei, c->name);
-			return PV_ERR_FORBIDDEN;
-		}
-	}
-	return PV_OK;
-}
-
 /* {"r","s","y_parity","v"} with v as given. */
 static pv_err
 add_signature(cJSON *o, const struct pv_evm_sig *sig, uint64_t v)
@@ -142,7 +105,8 @@ vd_h_wallet_evm_sign_tx(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, tx_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK ||
+	if (vd_body(c, tx_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_EVM, VD_USE_EVM_TX, &w) != PV_OK ||
 	    read_hex(c, rj, "transaction_hex", PV_EVM_TX_MAX, &raw, &len) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
@@ -160,8 +124,8 @@ vd_h_wallet_evm_sign_tx(struct vd_ctx *c)
 		goto out;
 	}
 	c->chain_id = tx.chain_id;
-	if (check_caps(c, &tx) != PV_OK)
-		goto out;
+	/* the keeper checks the rule's caps (chain_ids, max_value_wei) */
+	w.q.intent.evm_tx = &tx;
 	pv_err_clear_detail();
 	if ((r = pv_buf_new(PV_EVM_TX_MAX + 256, &signed_raw)) != PV_OK) {
 		vd_fail(c, r);
@@ -240,7 +204,8 @@ vd_h_wallet_evm_sign_message(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, message_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK)
+	if (vd_body(c, message_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_EVM, VD_USE_EVM_MESSAGE, &w) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
 	if ((r = vd_rj_b64(rj, "message_b64", 1, PV_WALLET_MESSAGE_MAX, &msg, &len)) != PV_OK ||
@@ -249,6 +214,8 @@ vd_h_wallet_evm_sign_message(struct vd_ctx *c)
 		goto out;
 	}
 	vd_wallet_audit_hash(c, hash);
+	w.q.intent.message.bytes = msg;
+	w.q.intent.message.len = len;
 	pv_err_clear_detail();
 	if ((r = pv_wallet_evm_sign_message(&w.signer, msg, len, &sig)) != PV_OK) {
 		vd_fail_key(c, r);
@@ -259,44 +226,6 @@ out:
 	free(msg);
 	vd_wallet_close(&w);
 	vd_rj_free(rj);
-}
-
-/*
- * 403 when the rule lists chain_ids and the domain names no chain id or one
- * that is not listed (a signature without a chain id is good on every
- * chain); the reply is made. Typed data (0x19 0x01 ...) is never a
- * transaction's signing hash, so it is not refused under caps the way
- * sign-digest is; max_value_wei covers native value only and cannot see a
- * token permit's amount (docs/config.md).
- */
-static pv_err
-check_typed_caps(struct vd_ctx *c, const struct pv_eip712_hashes *h)
-{
-	const pv_policy_decision *d = &c->decision;
-	size_t i;
-
-	if (d->n_chain_ids == 0)
-		return PV_OK;
-	if (!h->has_chain_id) {
-		vd_reply_errorf(c->resp, 403, "forbidden",
-				"typed data without a domain chainId is not allowed for key '%s': the rule "
-				"caps chain ids, and typed data bound to no chain is good on every chain",
-				c->name);
-		return PV_ERR_FORBIDDEN;
-	}
-	for (i = 0; h->chain_id_fits && i < d->n_chain_ids; i++) {
-		if (d->chain_ids[i] == h->chain_id)
-			return PV_OK;
-	}
-	if (h->chain_id_fits)
-		vd_reply_errorf(c->resp, 403, "forbidden",
-				"typed data for chain id %" PRIu64 " is not allowed for key '%s'",
-				h->chain_id, c->name);
-	else
-		vd_reply_errorf(c->resp, 403, "forbidden",
-				"typed data for a chain id above 2^64-1 is not allowed for key '%s'",
-				c->name);
-	return PV_ERR_FORBIDDEN;
 }
 
 /* POST .../evm/sign-typed-data {"typed_data": {...}}: EIP-712. The tree is
@@ -313,7 +242,8 @@ vd_h_wallet_evm_sign_typed_data(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, typed_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK)
+	if (vd_body(c, typed_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_EVM, VD_USE_EVM_TYPED, &w) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
 	if ((r = vd_rj_object(rj, "typed_data", 1, &td)) != PV_OK ||
@@ -324,8 +254,8 @@ vd_h_wallet_evm_sign_typed_data(struct vd_ctx *c)
 	vd_wallet_audit_hash(c, h.digest);
 	if (h.has_chain_id && h.chain_id_fits && h.chain_id <= PV_AUDIT_INT_MAX)
 		c->chain_id = h.chain_id;
-	if (check_typed_caps(c, &h) != PV_OK)
-		goto out;
+	/* the keeper checks the domain's chain id against chain_ids */
+	w.q.intent.typed = &h;
 	pv_err_clear_detail();
 	if ((r = pv_wallet_evm_sign_digest(&w.signer, h.digest, &sig)) != PV_OK) {
 		vd_fail_key(c, r);
@@ -348,7 +278,8 @@ vd_h_wallet_evm_sign_digest(struct vd_ctx *c)
 	pv_err r;
 
 	memset(&w, 0, sizeof(w));
-	if (vd_body(c, digest_members, 0, &rj) != PV_OK || vd_wallet_open(c, PV_CHAIN_EVM, &w) != PV_OK ||
+	if (vd_body(c, digest_members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_EVM, VD_USE_EVM_DIGEST, &w) != PV_OK ||
 	    read_hex(c, rj, "digest_hex", 32, &digest, &len) != PV_OK)
 		goto out;
 	if (len != 32) {
@@ -356,15 +287,8 @@ vd_h_wallet_evm_sign_digest(struct vd_ctx *c)
 		goto out;
 	}
 	vd_wallet_audit_hash(c, digest);
-	/* a digest may be any transaction's signing hash: caps cannot hold */
-	if (c->decision.n_chain_ids > 0 || c->decision.max_value_wei != NULL) {
-		vd_reply_errorf(
-		    c->resp, 403, "forbidden",
-		    "sign-digest is refused for key '%s': the rule caps chain ids or value, which a "
-		    "digest cannot show",
-		    c->name);
-		goto out;
-	}
+	/* a digest may be any transaction's signing hash: the keeper refuses it
+	 * under any cap */
 	pv_err_clear_detail();
 	if ((r = pv_wallet_evm_sign_digest(&w.signer, digest, &sig)) != PV_OK) {
 		vd_fail_key(c, r);

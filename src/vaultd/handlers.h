@@ -1,7 +1,9 @@
 /*
  * What dispatch.c hands to an endpoint handler (h_*.c), and the handlers.
- * A handler always fills c->resp; it reaches the token only through the
- * keeper API, with c->gen->secrets as the bundle scope.
+ * A handler always fills c->resp. It parses the request and builds the
+ * reply; it reaches keys only through the keeper API, with a typed request
+ * (struct vd_kreq: client, operation, key, use, parsed intent), and the
+ * keeper decides policy, purpose and caps (keeper.h).
  */
 #ifndef PV_VAULTD_HANDLERS_H
 #define PV_VAULTD_HANDLERS_H
@@ -27,11 +29,10 @@ struct vd_ctx {
 	const struct vd_req *req;
 	struct vd_resp *resp;
 	const struct vd_route *route;
-	const pv_client *client;     /* NULL on public routes */
-	pv_policy_decision decision; /* of the route's policy operation */
-	const char *name;            /* the {name} segment, or NULL */
-	unsigned version;            /* key version used (audit log); 0: none */
-	int key_exists;              /* name is an existing key (metrics label) */
+	const pv_client *client; /* NULL on public routes */
+	const char *name;        /* the {name} segment, or NULL */
+	unsigned version;        /* key version used (audit log); 0: none */
+	int key_exists;          /* name is an existing key (metrics label) */
 	/* wallet requests, for the audit line (docs/audit.md): what was signed
 	 * or refused ("": no tx member), and an EVM transaction's chain id
 	 * (0: no chain_id member) */
@@ -52,8 +53,13 @@ void vd_ok(struct vd_ctx *c, const cJSON *body);
  * 400 reply is already made. */
 pv_err vd_body(struct vd_ctx *c, const char *const *members, int allow_empty, vd_rj **out) PV_WUR;
 
-/* Look up c->name (404 key_not_found reply on failure); sets key_exists. */
-pv_err vd_key(struct vd_ctx *c, struct pv_key **key) PV_WUR;
+/* A keeper request for c's client, generation and {name} with use. */
+void vd_kreq(struct vd_ctx *c, enum vd_use use, struct vd_kreq *q);
+
+/* vd_kreq, then the key's metadata from the keeper (it decides: 403
+ * forbidden, 404 key_not_found, 403 wrong_purpose replies on failure);
+ * sets key_exists. q stays usable for the keeper calls that follow. */
+pv_err vd_key(struct vd_ctx *c, enum vd_use use, struct vd_kreq *q, struct pv_key **key) PV_WUR;
 
 /* The handlers (h_*.c), one per row of the route table (routes.h). */
 #define VD_HANDLER_DECL(id, method, pattern, param, label, op, flags, handler) void handler(struct vd_ctx *c);

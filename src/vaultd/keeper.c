@@ -1,8 +1,10 @@
 /*
- * The keeper: vaultd's only way to the token. Token keys go through the
- * keystore (core/keys.h, core/sign.h, jose/jwt.h); bundle keys are session
- * objects owned by a generation's secrets (secrets.c). No lock is held
- * across a token call: the JWK Set cache lock is taken only to copy or swap.
+ * The keeper: vaultd's only way to the token, and where every use of a key
+ * is decided (keeper.h; the decisions themselves are in keeper_policy.c).
+ * Token keys go through the keystore (core/keys.h, core/sign.h,
+ * jose/jwt.h); bundle keys are session objects owned by a generation's
+ * secrets (secrets.c). No lock is held across a token call: the JWK Set
+ * cache lock is taken only to copy or swap.
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include "core/pubkey.h"
 #include "pkcs11/crypt.h"
 #include "vaultd/keeper_int.h"
+#include "vaultd/vaultd.h"
 
 #define DEFAULT_META_TTL 5
 #define JWT_LEEWAY       60
@@ -34,6 +37,9 @@ struct vd_keeper {
 	size_t jwks_len;
 	char etag[48];
 	struct timespec jwks_at; /* CLOCK_MONOTONIC of the build */
+	cJSON *jwks_names;       /* kid -> key name, built with jwks */
+	/* the audit checkpoint key (vd_keeper_audit_mac), set once at boot */
+	char audit_key[PV_KEY_NAME_MAX + 1];
 };
 
 static void
@@ -91,6 +97,7 @@ vd_keeper_close(struct vd_keeper *k)
 	pv_keystore_free(k->ks);
 	p11_token_close(k->tok);
 	free(k->jwks);
+	cJSON_Delete(k->jwks_names);
 	pthread_mutex_destroy(&k->mu);
 	free(k);
 }
@@ -115,6 +122,8 @@ vd_keeper_flush(struct vd_keeper *k)
 	k->jwks = NULL;
 	k->jwks_len = 0;
 	k->etag[0] = '\0';
+	cJSON_Delete(k->jwks_names);
+	k->jwks_names = NULL;
 	pthread_mutex_unlock(&k->mu);
 }
 
@@ -131,7 +140,7 @@ vd_keeper_stats(struct vd_keeper *k, struct p11_token_stats *st)
 }
 
 pv_keystore *
-vd_keeper_keystore(struct vd_keeper *k)
+vd_keeper_ks(struct vd_keeper *k)
 {
 	return k->ks;
 }
@@ -174,6 +183,13 @@ not_found(const char *name)
 	return PV_ERR_NOT_FOUND;
 }
 
+/* The request's boot-bundle scope (NULL: none). */
+static const struct vd_secrets *
+secrets_of(const struct vd_kreq *q)
+{
+	return q->gen != NULL ? q->gen->secrets : NULL;
+}
+
 /* Bundle keys take their names: a clash with a token key is refused when
  * the bundle is loaded, and this keeps the hot path off C_FindObjects. */
 static const struct vd_bundle_key *
@@ -192,18 +208,60 @@ bundle_version(const struct vd_bundle_key *bk, unsigned version)
 	return PV_ERR_NOT_FOUND;
 }
 
-pv_err
-vd_keeper_keys(struct vd_keeper *k, const struct vd_secrets *s, struct pv_key ***keys,
-	       enum vd_key_origin **origins, size_t *n)
+/*
+ * Decide q up to the key, in this order so that a client learns nothing
+ * about keys it may not use: the policy (403), the key (404), its purpose
+ * (403 wrong_purpose). A bundle key sets *bk, a token key *key (the
+ * caller frees it).
+ */
+static pv_err
+decide(struct vd_keeper *k, struct vd_kreq *q, struct pv_key **key, const struct vd_bundle_key **bk)
 {
+	pv_err r;
+
+	*key = NULL;
+	*bk = NULL;
+	if ((r = vd_decide_policy(k, q)) != PV_OK)
+		return r;
+	if ((*bk = bundle_key(secrets_of(q), q->key)) != NULL)
+		return vd_decide_purpose(q, (*bk)->purpose);
+	if ((r = pv_keys_get(k->ks, q->key, key)) != PV_OK)
+		return r == PV_ERR_NOT_FOUND ? not_found(q->key) : r;
+	if ((r = vd_decide_purpose(q, (*key)->purpose)) != PV_OK) {
+		pv_key_free(*key);
+		*key = NULL;
+	}
+	return r;
+}
+
+/* Refuse a use the call does not serve (a handler bug, never signed). */
+static pv_err
+want_use(const struct vd_kreq *q, enum vd_use use)
+{
+	if (q->use == use)
+		return PV_OK;
+	pv_err_set_detail("keeper request for %s used for another call", pv_op_name(vd_use_op(q->use)));
+	return PV_ERR_INTERNAL;
+}
+
+pv_err
+vd_keeper_keys(struct vd_keeper *k, struct vd_kreq *q, struct pv_key ***keys, enum vd_key_origin **origins,
+	       size_t *n)
+{
+	const struct vd_secrets *s = secrets_of(q);
 	struct pv_key **list = NULL, **all = NULL;
 	enum vd_key_origin *orig = NULL;
 	size_t nlist = 0, nall = 0, nb = s != NULL ? s->nkeys : 0, i;
+	pv_policy_decision d;
+	struct vd_kreq one;
 	pv_err r;
 
 	*keys = NULL;
 	*origins = NULL;
 	*n = 0;
+	if ((r = want_use(q, VD_USE_READ)) != PV_OK ||
+	    (r = vd_keeper_allow(k, q->gen, q->client, PV_OP_KEYS_READ, NULL, 0, &d)) != PV_OK)
+		return r;
 	if ((r = pv_keys_list(k->ks, &list, &nlist)) != PV_OK)
 		goto out;
 	if ((all = calloc(nlist + nb + 1, sizeof(*all))) == NULL ||
@@ -211,23 +269,34 @@ vd_keeper_keys(struct vd_keeper *k, const struct vd_secrets *s, struct pv_key **
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
+	/* only the keys this client may read, one decision per key */
+	one = *q;
 	for (i = 0; i < nlist; i++) {
 		if (bundle_key(s, list[i]->name) != NULL)
 			continue; /* shadowed, see bundle_key() */
+		one.key = list[i]->name;
+		if (vd_decide_policy(k, &one) != PV_OK || vd_decide_purpose(&one, list[i]->purpose) != PV_OK)
+			continue;
 		orig[nall] = VD_ORIGIN_TOKEN;
 		all[nall++] = list[i];
 		list[i] = NULL;
 	}
 	for (i = 0; i < nb; i++) {
+		one.key = s->keys[i].name;
+		if (vd_decide_policy(k, &one) != PV_OK ||
+		    vd_decide_purpose(&one, s->keys[i].purpose) != PV_OK)
+			continue;
 		if ((r = bundle_key_meta(&s->keys[i], &all[nall])) != PV_OK)
 			goto out;
 		orig[nall++] = VD_ORIGIN_BUNDLE;
 	}
+	pv_err_clear_detail();
 	*keys = all;
 	*origins = orig;
 	*n = nall;
 	all = NULL;
 	orig = NULL;
+	r = PV_OK;
 out:
 	pv_keys_list_free(list, nlist);
 	pv_keys_list_free(all, nall);
@@ -236,35 +305,34 @@ out:
 }
 
 pv_err
-vd_keeper_key(struct vd_keeper *k, const struct vd_secrets *s, const char *name, struct pv_key **out,
-	      enum vd_key_origin *origin)
+vd_keeper_key(struct vd_keeper *k, struct vd_kreq *q, struct pv_key **out, enum vd_key_origin *origin)
 {
-	const struct vd_bundle_key *bk = bundle_key(s, name);
+	const struct vd_bundle_key *bk = NULL;
+	struct pv_key *key = NULL;
 	pv_err r;
 
 	*out = NULL;
-	if (bk != NULL) {
-		if (origin != NULL)
-			*origin = VD_ORIGIN_BUNDLE;
-		return bundle_key_meta(bk, out);
-	}
+	if ((r = decide(k, q, &key, &bk)) != PV_OK)
+		return r;
 	if (origin != NULL)
-		*origin = VD_ORIGIN_TOKEN;
-	if ((r = pv_keys_get(k->ks, name, out)) == PV_ERR_NOT_FOUND)
-		return not_found(name);
-	return r;
+		*origin = bk != NULL ? VD_ORIGIN_BUNDLE : VD_ORIGIN_TOKEN;
+	if (bk != NULL)
+		return bundle_key_meta(bk, out);
+	*out = key;
+	return PV_OK;
 }
 
 pv_err
-vd_keeper_public(struct vd_keeper *k, const struct vd_secrets *s, const char *name, unsigned version,
-		 EVP_PKEY **out)
+vd_keeper_public(struct vd_keeper *k, struct vd_kreq *q, unsigned version, EVP_PKEY **out)
 {
-	const struct vd_bundle_key *bk = bundle_key(s, name);
+	const struct vd_bundle_key *bk = NULL;
 	struct pv_key *key = NULL;
 	struct pv_key_version *ver;
 	pv_err r;
 
 	*out = NULL;
+	if ((r = decide(k, q, &key, &bk)) != PV_OK)
+		return r;
 	if (bk != NULL) {
 		if ((r = bundle_version(bk, version)) != PV_OK)
 			return r;
@@ -273,13 +341,8 @@ vd_keeper_public(struct vd_keeper *k, const struct vd_secrets *s, const char *na
 		*out = bk->pub;
 		return PV_OK;
 	}
-	if ((r = pv_keys_get(k->ks, name, &key)) != PV_OK) {
-		if (r == PV_ERR_NOT_FOUND)
-			r = not_found(name);
-		goto out;
-	}
 	if (!pv_alg_is_asymmetric(key->alg)) {
-		pv_err_set_detail("key %s is a %s key; it has no public key", name,
+		pv_err_set_detail("key %s is a %s key; it has no public key", q->key,
 				  pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 		goto out;
@@ -287,9 +350,9 @@ vd_keeper_public(struct vd_keeper *k, const struct vd_secrets *s, const char *na
 	ver = version == 0 ? pv_key_active(key) : pv_key_find_version(key, version);
 	if (ver == NULL) {
 		if (version == 0)
-			pv_err_set_detail("key %s has no active version", name);
+			pv_err_set_detail("key %s has no active version", q->key);
 		else
-			pv_err_set_detail("key %s has no version %u", name, version);
+			pv_err_set_detail("key %s has no version %u", q->key, version);
 		r = PV_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -324,41 +387,81 @@ bundle_sign(const struct vd_keeper *k, const struct vd_secrets *s, const struct 
 }
 
 pv_err
-vd_keeper_sign(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
-	       const struct pv_sign_opts *o, const uint8_t *msg, size_t len, struct pv_sig *out)
+vd_keeper_sign(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o, const uint8_t *msg,
+	       size_t len, struct pv_sig *out)
 {
-	const struct vd_bundle_key *bk = bundle_key(s, name);
+	const struct vd_bundle_key *bk = NULL;
+	struct pv_key *key = NULL;
+	struct pv_sign_opts so = *o;
+	pv_err r;
 
 	memset(out, 0, sizeof(*out));
+	if ((r = decide(k, q, &key, &bk)) != PV_OK || (r = vd_decide_intent(q, msg, len)) != PV_OK)
+		goto out;
+	/* the purpose is the use's, whatever the caller put in o */
+	so.purpose = vd_use_purpose(q->use);
 	if (bk != NULL)
-		return bundle_sign(k, s, bk, o, msg, len, out);
-	return pv_sign(k->ks, name, o, msg, len, out);
+		r = bundle_sign(k, secrets_of(q), bk, &so, msg, len, out);
+	else
+		r = pv_sign(k->ks, q->key, &so, msg, len, out);
+out:
+	pv_key_free(key);
+	return r;
 }
 
 pv_err
-vd_keeper_verify(struct vd_keeper *k, const struct vd_secrets *s, const char *name,
-		 const struct pv_sign_opts *o, const uint8_t *msg, size_t len, const uint8_t *sig,
-		 size_t siglen)
+vd_keeper_verify(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o, const uint8_t *msg,
+		 size_t len, const uint8_t *sig, size_t siglen)
 {
-	const struct vd_bundle_key *bk = bundle_key(s, name);
+	const struct vd_bundle_key *bk = NULL;
+	struct pv_key *key = NULL;
+	struct pv_sign_opts so = *o;
 	pv_err r;
 
+	if ((r = want_use(q, VD_USE_VERIFY)) != PV_OK || (r = decide(k, q, &key, &bk)) != PV_OK)
+		goto out;
+	so.purpose = vd_use_purpose(q->use);
 	if (bk != NULL) {
-		if ((r = bundle_version(bk, o->version)) != PV_OK ||
-		    (r = pv_purpose_check(bk->name, bk->purpose, o->purpose)) != PV_OK)
-			return r;
-		return pv_verify_pub(bk->pub, bk->alg, o, msg, len, sig, siglen);
+		if ((r = bundle_version(bk, so.version)) == PV_OK &&
+		    (r = pv_purpose_check(bk->name, bk->purpose, so.purpose)) == PV_OK)
+			r = pv_verify_pub(bk->pub, bk->alg, &so, msg, len, sig, siglen);
+	} else {
+		r = pv_verify(k->ks, q->key, &so, msg, len, sig, siglen);
 	}
-	return pv_verify(k->ks, name, o, msg, len, sig, siglen);
+out:
+	pv_key_free(key);
+	return r;
 }
 
 /* ---- JWT ---- */
 
 pv_err
-vd_keeper_jwt_issue(struct vd_keeper *k, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
+vd_keeper_jwt_issue(struct vd_keeper *k, struct vd_kreq *q, const struct pv_jwt_opts *o, const cJSON *claims,
 		    char **token)
 {
-	return pv_jwt_issue(k->ks, name, o, claims, token);
+	const struct vd_bundle_key *bk = NULL;
+	struct pv_key *key = NULL;
+	struct pv_jwt_opts jo = *o;
+	pv_err r;
+
+	*token = NULL;
+	if ((r = want_use(q, VD_USE_JWT_ISSUE)) != PV_OK || (r = decide(k, q, &key, &bk)) != PV_OK)
+		goto out;
+	if (bk != NULL) {
+		pv_err_set_detail(
+		    "key '%s' is a boot-bundle key; JWTs are issued with token keys (they rotate)", q->key);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	/* the caps are the rule's that allowed it, decided here */
+	jo.max_ttl = (long)q->decision.max_ttl;
+	jo.allowed_aud = q->decision.audiences;
+	jo.naud = q->decision.n_audiences;
+	jo.allow_override = 0;
+	r = pv_jwt_issue(k->ks, q->key, &jo, claims, token);
+out:
+	pv_key_free(key);
+	return r;
 }
 
 static double
@@ -407,7 +510,7 @@ make_etag(const char *json, size_t len, char etag[48])
 pv_err
 vd_keeper_jwks(struct vd_keeper *k, char **json, size_t *len, char **etag)
 {
-	cJSON *set = NULL;
+	cJSON *set = NULL, *names = NULL, *old_names;
 	char *text = NULL, tag[48];
 	size_t tlen;
 	unsigned ttl;
@@ -427,7 +530,7 @@ vd_keeper_jwks(struct vd_keeper *k, char **json, size_t *len, char **etag)
 
 	if (ttl == 0)
 		pv_keystore_flush(k->ks);
-	if ((r = pv_jwks_build(k->ks, &set)) != PV_OK)
+	if ((r = pv_jwks_build_names(k->ks, &set, &names)) != PV_OK)
 		goto out;
 	if ((text = cJSON_PrintUnformatted(set)) == NULL) {
 		r = PV_ERR_NOMEM;
@@ -443,11 +546,15 @@ vd_keeper_jwks(struct vd_keeper *k, char **json, size_t *len, char **etag)
 	k->jwks_len = tlen;
 	memcpy(k->etag, tag, sizeof(tag));
 	clock_gettime(CLOCK_MONOTONIC, &k->jwks_at);
+	old_names = k->jwks_names;
+	k->jwks_names = names;
 	pthread_mutex_unlock(&k->mu);
 	text = NULL;
+	names = old_names;
 out:
 	cJSON_free(text);
 	cJSON_Delete(set);
+	cJSON_Delete(names);
 	return r;
 }
 
@@ -474,9 +581,67 @@ header_kid(const char *token)
 	return out;
 }
 
-pv_err
-vd_keeper_jwt_verify(struct vd_keeper *k, const char *token, time_t now, cJSON **claims, char **kid)
+/* The name of the key whose published version has this kid, from the
+ * set's map (built again when a reload flushed it meanwhile); "" if none. */
+static void
+kid_name(struct vd_keeper *k, const char *kid, char name[PV_KEY_NAME_MAX + 1])
 {
+	const cJSON *n;
+	char *json = NULL, *etag = NULL;
+	size_t len = 0;
+	int tries;
+
+	name[0] = '\0';
+	for (tries = 0; tries < 2 && name[0] == '\0'; tries++) {
+		if (tries > 0 && vd_keeper_jwks(k, &json, &len, &etag) != PV_OK)
+			break;
+		pthread_mutex_lock(&k->mu);
+		n = k->jwks_names != NULL ? cJSON_GetObjectItemCaseSensitive(k->jwks_names, kid) : NULL;
+		if (cJSON_IsString(n) && strlen(n->valuestring) <= PV_KEY_NAME_MAX)
+			memcpy(name, n->valuestring, strlen(n->valuestring) + 1);
+		pthread_mutex_unlock(&k->mu);
+	}
+	free(json);
+	free(etag);
+}
+
+struct lifetime_arg {
+	struct vd_keeper *k;
+	const pv_policy *pol;
+};
+
+/* The lifetime bound of a verified kid: the longest max_ttl a rule gives
+ * jwt.issue on its key; no cap (or no rule) is the service maximum. */
+static pv_err
+jwt_lifetime(void *arg, const char *kid, long *max)
+{
+	const struct lifetime_arg *la = arg;
+	char name[PV_KEY_NAME_MAX + 1];
+	uint32_t ttl = 0;
+	pv_err r;
+
+	*max = 0;
+	kid_name(la->k, kid, name);
+	if (name[0] == '\0') {
+		pv_err_set_detail("no key with kid '%s'", kid);
+		return PV_ERR_NOT_FOUND;
+	}
+	if (la->pol == NULL)
+		return PV_OK;
+	r = pv_policy_jwt_max_ttl(la->pol, name, &ttl);
+	if (r != PV_OK && r != PV_ERR_NOT_FOUND)
+		return r;
+	*max = (long)ttl;
+	return PV_OK;
+}
+
+pv_err
+vd_keeper_jwt_verify(struct vd_keeper *k, const pv_policy *pol, const char *token, time_t now, cJSON **claims,
+		     char **kid)
+{
+	struct lifetime_arg la = {.k = k, .pol = pol};
+	struct pv_jwt_verify_opts o = {
+	    .now = now, .leeway = JWT_LEEWAY, .max_lifetime = jwt_lifetime, .arg = &la};
 	char *json = NULL, *etag = NULL;
 	cJSON *set = NULL;
 	size_t len = 0;
@@ -498,7 +663,7 @@ vd_keeper_jwt_verify(struct vd_keeper *k, const char *token, time_t now, cJSON *
 		r = PV_ERR_INTERNAL;
 		goto out;
 	}
-	r = pv_jwt_verify(set, token, now, JWT_LEEWAY, claims);
+	r = pv_jwt_verify_ex(set, token, &o, claims);
 out:
 	cJSON_Delete(set);
 	free(json);
@@ -508,32 +673,40 @@ out:
 
 /* ---- derivation ---- */
 
+/* Derivation uses token keys only (boot-bundle keys sign). */
+static pv_err
+token_only(const struct vd_bundle_key *bk, const char *what)
+{
+	if (bk == NULL)
+		return PV_OK;
+	pv_err_set_detail("key '%s' is a boot-bundle key; %s uses token keys", bk->name, what);
+	return PV_ERR_KEY_TYPE;
+}
+
 pv_err
-vd_keeper_derive(struct vd_keeper *k, const char *name, const uint8_t *ctx, size_t len, uint8_t mac[32],
+vd_keeper_derive(struct vd_keeper *k, struct vd_kreq *q, const uint8_t *ctx, size_t len, uint8_t mac[32],
 		 unsigned *version)
 {
+	const struct vd_bundle_key *bk = NULL;
 	struct pv_sign_opts o = {0};
 	struct pv_key *key = NULL;
 	struct pv_sig sig;
 	pv_err r;
 
 	memset(mac, 0, 32);
-	if ((r = pv_keys_get(k->ks, name, &key)) != PV_OK) {
-		if (r == PV_ERR_NOT_FOUND)
-			r = not_found(name);
-		goto out;
-	}
-	if ((r = pv_key_check_purpose(key, PV_PURPOSE_DERIVE)) != PV_OK)
+	memset(&sig, 0, sizeof(sig));
+	if ((r = want_use(q, VD_USE_DERIVE)) != PV_OK || (r = decide(k, q, &key, &bk)) != PV_OK ||
+	    (r = token_only(bk, "derive")) != PV_OK)
 		goto out;
 	if (key->alg != PV_ALG_HMAC_SHA256) {
-		pv_err_set_detail("key %s is a %s key; derive needs an hmac-sha256 key", name,
+		pv_err_set_detail("key %s is a %s key; derive needs an hmac-sha256 key", q->key,
 				  pv_alg_info(key->alg)->name);
 		r = PV_ERR_KEY_TYPE;
 		goto out;
 	}
 	o.purpose = PV_PURPOSE_DERIVE;
 	o.digest = PV_DIGEST_NONE; /* HMAC runs over the context itself */
-	if ((r = pv_sign(k->ks, name, &o, ctx, len, &sig)) != PV_OK)
+	if ((r = pv_sign(k->ks, q->key, &o, ctx, len, &sig)) != PV_OK)
 		goto out;
 	if (sig.len != 32) {
 		pv_err_set_detail("the token returned a %zu-byte HMAC-SHA256", sig.len);
@@ -577,16 +750,21 @@ out:
 }
 
 pv_err
-vd_keeper_ecdh(struct vd_keeper *k, const char *name, EVP_PKEY *peer, pv_secret **shared, unsigned *version)
+vd_keeper_ecdh(struct vd_keeper *k, struct vd_kreq *q, EVP_PKEY *peer, pv_secret **shared, unsigned *version)
 {
 	uint8_t point[1 + 2 * P256_FIELD];
-	struct pv_key *key = NULL;
+	const struct vd_bundle_key *bk = NULL;
+	const char *name = q->key;
+	struct pv_key *meta = NULL, *key = NULL;
 	struct pv_key_version ver;
 	pv_secret *sec = NULL;
 	p11_obj obj;
 	pv_err r;
 
 	*shared = NULL;
+	if ((r = want_use(q, VD_USE_ECDH)) != PV_OK || (r = decide(k, q, &meta, &bk)) != PV_OK ||
+	    (r = token_only(bk, "ECDH")) != PV_OK)
+		goto out;
 	if ((r = pv_keys_resolve(k->ks, name, 0, &key, &ver, &obj)) != PV_OK ||
 	    (r = pv_key_check_purpose(key, PV_PURPOSE_DERIVE)) != PV_OK)
 		goto out;
@@ -618,6 +796,77 @@ vd_keeper_ecdh(struct vd_keeper *k, const char *name, EVP_PKEY *peer, pv_secret 
 	sec = NULL;
 out:
 	pv_secret_free(sec);
+	pv_key_free(key);
+	pv_key_free(meta);
+	return r;
+}
+
+/* ---- the audit log ---- */
+
+/* pv_audit_mac.mac: the audit key, through the audit purpose, only. */
+static pv_err
+audit_mac(void *ctx, const uint8_t *msg, size_t len, uint8_t out[PV_AUDIT_HASH_LEN], unsigned *version)
+{
+	struct vd_keeper *k = ctx;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	pv_err r;
+
+	memset(&sig, 0, sizeof(sig));
+	o.purpose = PV_PURPOSE_AUDIT;
+	o.digest = PV_DIGEST_NONE;
+	if ((r = pv_sign(k->ks, k->audit_key, &o, msg, len, &sig)) != PV_OK)
+		goto out;
+	if (sig.len != PV_AUDIT_HASH_LEN) {
+		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", k->audit_key);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	memcpy(out, sig.bytes, PV_AUDIT_HASH_LEN);
+	*version = sig.version;
+out:
+	pv_wipe(&sig, sizeof(sig));
+	return r;
+}
+
+pv_err
+vd_keeper_audit_mac(struct vd_keeper *k, const char *name, struct pv_audit_mac *out)
+{
+	struct pv_key *key = NULL;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (name == NULL || strlen(name) >= sizeof(k->audit_key))
+		return PV_ERR_USAGE;
+	if ((r = pv_keys_get(k->ks, name, &key)) != PV_OK)
+		goto out;
+	if (key->alg != PV_ALG_HMAC_SHA256) {
+		pv_err_set_detail("audit key '%s' is not an hmac-sha256 key", name);
+		r = PV_ERR_KEY_TYPE;
+		goto out;
+	}
+	if ((r = pv_key_check_purpose(key, PV_PURPOSE_AUDIT)) != PV_OK)
+		goto out;
+	memcpy(k->audit_key, name, strlen(name) + 1);
+	out->mac = audit_mac;
+	out->ctx = k;
+out:
+	pv_key_free(key);
+	return r;
+}
+
+pv_err
+vd_keeper_make_audit_key(struct vd_keeper *k, const char *name, int *created)
+{
+	struct pv_key *key = NULL;
+	pv_err r = pv_keys_get(k->ks, name, &key);
+
+	*created = 0;
+	if (r == PV_ERR_NOT_FOUND) {
+		pv_err_clear_detail();
+		r = pv_keys_create(k->ks, name, PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, &key);
+		*created = r == PV_OK;
+	}
 	pv_key_free(key);
 	return r;
 }

@@ -1,6 +1,7 @@
 /*
- * Inside the keeper: what keeper.c and secrets.c share. Nothing outside
- * src/vaultd/{keeper,secrets,state}.c includes this.
+ * Inside the keeper: what keeper.c, keeper_policy.c and secrets.c share.
+ * Nothing outside src/vaultd/{keeper,keeper_policy,secrets,state}.c and
+ * the keeper's tests includes this.
  */
 #ifndef PV_VAULTD_KEEPER_INT_H
 #define PV_VAULTD_KEEPER_INT_H
@@ -67,8 +68,19 @@ struct vd_secrets_sync {
 	pthread_mutex_t val_mu;
 };
 
-/* The token and keystore of the keeper. */
+/* The token and keystore of the keeper (never handed to a handler). */
 p11_token *vd_keeper_token(struct vd_keeper *k);
+pv_keystore *vd_keeper_ks(struct vd_keeper *k);
+
+/*
+ * The decisions (keeper_policy.c), in the order every keyed call runs them:
+ * the policy for q (q->op must be q->use's; fills q->decision), then, once
+ * the key is found, its purpose (have) for q->use, then for signatures the
+ * bytes to sign against q's intent and the rule's caps.
+ */
+pv_err vd_decide_policy(struct vd_keeper *k, struct vd_kreq *q) PV_WUR;
+pv_err vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have) PV_WUR;
+pv_err vd_decide_intent(const struct vd_kreq *q, const uint8_t *msg, size_t len) PV_WUR;
 
 /* The bundle key called name, or NULL. */
 const struct vd_bundle_key *vd_secrets_key(const struct vd_secrets *s, const char *name);

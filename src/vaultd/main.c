@@ -145,10 +145,13 @@ static pv_err
 open_audit(struct vd_daemon *d, const struct pv_config *cfg)
 {
 	struct pv_audit_opts o;
+	pv_err r;
 
 	memset(&o, 0, sizeof(o));
 	o.path = cfg->audit.file;
-	o.ks = vd_keeper_keystore(d->keeper);
+	/* the writer gets the checkpoint MAC only, never the keystore */
+	if ((r = vd_keeper_audit_mac(d->keeper, cfg->audit.hmac_key, &o.mac)) != PV_OK)
+		return r;
 	o.hmac_key = cfg->audit.hmac_key;
 	o.every = cfg->audit.checkpoint_every;
 	o.seconds = cfg->audit.checkpoint_seconds;

@@ -276,7 +276,7 @@ collect_keys(struct vd_secrets *s, struct vd_keeper *k)
 			return PV_ERR_INTEGRITY;
 		}
 		/* one name, one key: a token key would silently shadow it */
-		r = pv_keys_get(vd_keeper_keystore(k), bk->name, &clash);
+		r = pv_keys_get(vd_keeper_ks(k), bk->name, &clash);
 		pv_key_free(clash);
 		clash = NULL;
 		if (r == PV_OK) {
