@@ -52,13 +52,19 @@ vd_parse_authorization(const char *value, const char **bearer, int *bad)
 	*bad = 0;
 	if (value == NULL)
 		return;
-	if (strncasecmp(value, scheme, n) != 0 || (value[n] != ' ' && value[n] != '\0')) {
+	/* present means present: an empty value or a scheme without a token
+	 * is refused, never taken as no header (and another identity) */
+	if (strncasecmp(value, scheme, n) != 0 || value[n] != ' ') {
 		*bad = 1;
 		return;
 	}
 	value += n;
 	while (*value == ' ')
 		value++;
+	if (*value == '\0') {
+		*bad = 1;
+		return;
+	}
 	*bearer = value;
 }
 
@@ -282,6 +288,7 @@ answer(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, co
 	struct vd_resp resp;
 	struct vd_conn *vc = conn_of(l, c);
 	unsigned n_auth = 0;
+	const char *auth;
 	char msg[96];
 
 	if (vc == NULL)
@@ -294,8 +301,10 @@ answer(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, co
 	memcpy(req.rid, rc->rid, sizeof(req.rid));
 	req.start = rc->start;
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_authorization, &n_auth);
-	vd_parse_authorization(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-			       &req.bearer, &req.bad_authorization);
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	/* a header that was sent counts, whatever the lookup makes of an
+	 * empty value */
+	vd_parse_authorization(auth == NULL && n_auth > 0 ? "" : auth, &req.bearer, &req.bad_authorization);
 	if (n_auth > 1) { /* which one counts would be a guess */
 		req.bearer = NULL;
 		req.bad_authorization = 1;

@@ -42,8 +42,10 @@ void vd_server_stop(struct vd_server *s);
 
 /*
  * An Authorization header value: "Bearer TOKEN" (scheme case-insensitive,
- * one or more spaces) sets *bearer to TOKEN (a pointer into value, may be
- * empty); any other scheme sets *bad. NULL value: neither.
+ * one or more spaces, TOKEN not empty) sets *bearer to TOKEN (a pointer
+ * into value); anything else, also an empty value or "Bearer" without a
+ * token, sets *bad (401, never another identity). NULL (no header):
+ * neither.
  */
 void vd_parse_authorization(const char *value, const char **bearer, int *bad);
 

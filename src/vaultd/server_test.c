@@ -263,9 +263,20 @@ test_authorization(void **state)
 	assert_int_equal(bad, 0);
 	vd_parse_authorization("bearer   x", &b, &bad);
 	assert_string_equal(b, "x");
+	/* present but empty, or Bearer without a token: refused, never as
+	 * if there were no header (that would fall back to the peer uid) */
 	vd_parse_authorization("Bearer", &b, &bad);
-	assert_string_equal(b, "");
-	assert_int_equal(bad, 0);
+	assert_null(b);
+	assert_int_equal(bad, 1);
+	vd_parse_authorization("Bearer   ", &b, &bad);
+	assert_null(b);
+	assert_int_equal(bad, 1);
+	vd_parse_authorization("", &b, &bad);
+	assert_null(b);
+	assert_int_equal(bad, 1);
+	vd_parse_authorization("   ", &b, &bad);
+	assert_null(b);
+	assert_int_equal(bad, 1);
 	vd_parse_authorization("Basic dXNlcjpwYXNz", &b, &bad);
 	assert_null(b);
 	assert_int_equal(bad, 1);
@@ -360,7 +371,15 @@ test_other_authorization_scheme(void **state)
 				    "Connection: close\r\n\r\n";
 	static const char twice[] = "GET /v1/health HTTP/1.1\r\nHost: v\r\nAuthorization: Bearer a\r\n"
 				    "Authorization: Bearer b\r\nConnection: close\r\n\r\n";
+	static const char *const empty[] = {
+	    "GET /v1/health HTTP/1.1\r\nHost: v\r\nAuthorization:\r\nConnection: close\r\n\r\n",
+	    "GET /v1/health HTTP/1.1\r\nHost: v\r\nAuthorization: \r\nConnection: close\r\n\r\n",
+	    "GET /v1/health HTTP/1.1\r\nHost: v\r\nAuthorization: Bearer\r\nConnection: close\r\n\r\n",
+	    "GET /v1/health HTTP/1.1\r\nHost: v\r\nAuthorization: Bearer \r\nConnection: close\r\n\r\n",
+	    "GET /v1/health HTTP/1.1\r\nHost: v\r\nauthorization:\r\nConnection: close\r\n\r\n",
+	};
 	struct reply r;
+	size_t i;
 
 	request(f->sock, basic, sizeof(basic) - 1, &r);
 	assert_int_equal(r.status, 200);
@@ -371,6 +390,15 @@ test_other_authorization_scheme(void **state)
 	assert_null(jstr(&r, "bearer"));
 	assert_int_equal((int)jnum(&r, "bad_authorization"), 1);
 	free_reply(&r);
+	/* a header that is there but empty, or a scheme without a token */
+	for (i = 0; i < PV_NELEM(empty); i++) {
+		request(f->sock, empty[i], strlen(empty[i]), &r);
+		assert_int_equal(r.status, 200);
+		assert_null(jstr(&r, "bearer"));
+		if ((int)jnum(&r, "bad_authorization") != 1)
+			fail_msg("request %zu: an empty Authorization header passed as none", i);
+		free_reply(&r);
+	}
 }
 
 static void
