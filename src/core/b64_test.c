@@ -25,7 +25,7 @@ test_rfc4648_vectors(void **state)
 	size_t i, n, len;
 	char *s;
 
-	for (i = 0; i < sizeof(rfc4648_in) / sizeof(rfc4648_in[0]); i++) {
+	for (i = 0; i < PV_NELEM(rfc4648_in); i++) {
 		len = strlen(rfc4648_in[i]);
 		assert_int_equal(pv_b64_encode((const uint8_t *)rfc4648_in[i], len, &s), PV_OK);
 		assert_string_equal(s, rfc4648_b64[i]);
@@ -93,15 +93,15 @@ test_strict_rejections(void **state)
 	uint8_t buf[16];
 	size_t i, n = 7;
 
-	for (i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++) {
+	for (i = 0; i < PV_NELEM(bad_url); i++) {
 		assert_int_equal(pv_b64url_decode(bad_url[i], bad_url_len[i], buf, sizeof(buf), &n),
 				 PV_ERR_BAD_INPUT);
 		assert_int_equal(n, 0);
 	}
-	for (i = 0; i < sizeof(bad_std) / sizeof(bad_std[0]); i++)
+	for (i = 0; i < PV_NELEM(bad_std); i++)
 		assert_int_equal(pv_b64_decode(bad_std[i], strlen(bad_std[i]), buf, sizeof(buf), &n),
 				 PV_ERR_BAD_INPUT);
-	for (i = 0; i < sizeof(bad_hex) / sizeof(bad_hex[0]); i++)
+	for (i = 0; i < PV_NELEM(bad_hex); i++)
 		assert_int_equal(pv_hex_decode(bad_hex[i], strlen(bad_hex[i]), buf, sizeof(buf), &n),
 				 PV_ERR_BAD_INPUT);
 }

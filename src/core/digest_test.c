@@ -49,7 +49,7 @@ test_names(void **state)
 	pv_digest d = PV_DIGEST_DEFAULT;
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < PV_NELEM(names); i++) {
 		assert_int_equal(pv_digest_from_name(names[i], &d), PV_OK);
 		assert_string_equal(pv_digest_name(d), names[i]);
 	}

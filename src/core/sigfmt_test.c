@@ -108,7 +108,7 @@ test_der_malformed(void **state)
 	uint8_t raw[64];
 	size_t i, n = 5;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < PV_NELEM(bad); i++) {
 		print_message("case: %s\n", bad[i].why);
 		assert_int_equal(pv_ecdsa_der_to_raw(bad[i].der, bad[i].len, 32, raw, &n), PV_ERR_BAD_INPUT);
 		assert_int_equal(n, 0);

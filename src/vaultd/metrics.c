@@ -21,7 +21,7 @@
 #define LABEL_MAX             64
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+#define NBUCKETS PV_NELEM(buckets)
 
 struct status_count {
 	unsigned status; /* 0: "other" */

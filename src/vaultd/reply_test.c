@@ -43,7 +43,7 @@ test_map(void **state)
 	int e;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		vd_err_map(cases[i].e, &m);
 		assert_int_equal(m.status, cases[i].status);
 		assert_string_equal(m.code, cases[i].code);

@@ -64,7 +64,7 @@ test_every_route(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		assert_int_equal(match(cases[i].method, cases[i].path, &id, name), VD_MATCH_OK);
 		assert_int_equal(id, cases[i].id);
 		assert_string_equal(name, cases[i].name);
@@ -103,7 +103,7 @@ test_not_found(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+	for (i = 0; i < PV_NELEM(paths); i++) {
 		if (match("GET", paths[i], &id, name) != VD_MATCH_NO_PATH)
 			fail_msg("%s matched", paths[i]);
 		assert_string_equal(name, "");
@@ -153,7 +153,7 @@ test_bad_names(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+	for (i = 0; i < PV_NELEM(paths); i++) {
 		if (match("GET", paths[i], &id, name) != VD_MATCH_BAD_NAME &&
 		    match("POST", paths[i], &id, name) != VD_MATCH_BAD_NAME)
 			fail_msg("%s accepted", paths[i]);

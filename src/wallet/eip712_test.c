@@ -228,7 +228,7 @@ test_ethers_vectors(void **state)
 	size_t i, n;
 
 	(void)state;
-	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+	for (i = 0; i < PV_NELEM(vecs); i++) {
 		print_message("%s\n", vecs[i].name);
 		assert_int_equal(hash_str(vecs[i].json, &h), PV_OK);
 		hex_eq(h.domain_separator, 32, vecs[i].domain);
@@ -245,7 +245,7 @@ test_ethers_vectors(void **state)
 		free(et);
 	}
 	/* the same from a tree cJSON parsed (vaultd's path) */
-	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+	for (i = 0; i < PV_NELEM(vecs); i++) {
 		cJSON *doc = cJSON_Parse(vecs[i].json);
 
 		assert_non_null(doc);
@@ -282,7 +282,7 @@ test_same_digest(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+	for (i = 0; i < PV_NELEM(forms); i++) {
 		assert_int_equal(hash_str(forms[i], &h), PV_OK);
 		hex_eq(h.digest, 32, "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2");
 	}
@@ -425,7 +425,7 @@ test_refusals_mail(void **state)
 	char *s;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		print_message("case %zu: %s\n", i, cases[i].detail);
 		s = mail_with(cases[i].from, cases[i].to);
 		expect_refused(s, strlen(s), PV_ERR_BAD_INPUT, cases[i].detail);
@@ -514,7 +514,7 @@ test_values(void **state)
 	char *s;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		print_message("%s %s\n", cases[i].type, cases[i].value);
 		s = one_field(cases[i].type, cases[i].value);
 		if (cases[i].detail == NULL)
@@ -547,7 +547,7 @@ test_encodings(void **state)
 	char *s, *def;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < PV_NELEM(cases); i++) {
 		s = one_field(cases[i].type, cases[i].value);
 		assert_int_equal(hash_str(s, &h), PV_OK);
 		assert_true(asprintf(&def, "T(%s v)", cases[i].type) > 0);

@@ -140,7 +140,7 @@ static const struct vec vecs[] = {
      SPEC_SIGNED, SPEC_TX_HASH, SPEC_R, SPEC_S, 0},
 };
 
-#define N_VECS (sizeof(vecs) / sizeof(vecs[0]))
+#define N_VECS PV_NELEM(vecs)
 
 #define U256_MAX_DEC "115792089237316195423570985008687907853269984665640564039457584007913129639935"
 #define U256_OVER    "115792089237316195423570985008687907853269984665640564039457584007913129639936"
@@ -211,10 +211,14 @@ static char *
 build(int type, const char *const *fields, size_t n)
 {
 	char payload[4096] = "", *out = NULL;
-	size_t i, plen, cap;
+	size_t i, used = 0, len, plen, cap;
 
-	for (i = 0; i < n; i++)
-		strcat(payload, fields[i]);
+	for (i = 0; i < n; i++) {
+		len = strlen(fields[i]);
+		assert_true(used + len < sizeof(payload));
+		memcpy(payload + used, fields[i], len + 1);
+		used += len;
+	}
 	plen = strlen(payload) / 2;
 	cap = strlen(payload) + 16;
 	out = malloc(cap);
@@ -228,7 +232,7 @@ build(int type, const char *const *fields, size_t n)
 		snprintf(out + strlen(out), cap - strlen(out), "f8%02zx", plen);
 	else
 		snprintf(out + strlen(out), cap - strlen(out), "f9%04zx", plen);
-	strcat(out, payload);
+	snprintf(out + strlen(out), cap - strlen(out), "%s", payload);
 	return out;
 }
 

@@ -127,7 +127,7 @@ solana_key(const uint8_t kp[SOLANA_KEYPAIR_LEN], EVP_PKEY **out)
 		r = PV_ERR_CRYPTO;
 		goto out;
 	}
-	if (memcmp(pub, kp + SEED_LEN, sizeof(pub)) != 0) {
+	if (memcmp(pub, kp + SEED_LEN, sizeof(pub)) != 0) { /* public: two public keys */
 		r = bad("the keypair's public half is not the public key of its seed (a damaged or "
 			"hand-edited keypair file)");
 		goto out;

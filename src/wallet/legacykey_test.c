@@ -146,8 +146,7 @@ test_solana_refusals(void **state)
 	/* 63 and 65 numbers, 256, -1, a leading zero, a float, a string, junk */
 	assert_int_equal(decode(PV_LEGACY_SOLANA_KEYPAIR, "[1,2,3]", &pk), PV_ERR_BAD_INPUT);
 	keypair_json(kp, text, sizeof(text));
-	text[strlen(text) - 1] = '\0';
-	strcat(text, ",7]");
+	snprintf(text + strlen(text) - 1, sizeof(text) - strlen(text) + 1, ",7]");
 	assert_int_equal(decode(PV_LEGACY_SOLANA_KEYPAIR, text, &pk), PV_ERR_BAD_INPUT);
 	keypair_json(kp, text, sizeof(text));
 	*strrchr(text, ',') = ']';
@@ -164,7 +163,7 @@ test_solana_refusals(void **state)
 	memcpy(text, "[\"1\",", 5);
 	assert_int_equal(decode(PV_LEGACY_SOLANA_KEYPAIR, text, &pk), PV_ERR_BAD_INPUT);
 	keypair_json(kp, text, sizeof(text));
-	strcat(text, "x");
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "x");
 	assert_int_equal(decode(PV_LEGACY_SOLANA_KEYPAIR, text, &pk), PV_ERR_BAD_INPUT);
 	assert_int_equal(decode(PV_LEGACY_SOLANA_KEYPAIR, "", &pk), PV_ERR_BAD_INPUT);
 	/* the base58 text is not JSON, and the JSON is not base58 */

@@ -150,7 +150,8 @@ check_keys(const struct rd *rd, const struct pv_solana_tx *t, int with_signature
 	for (i = 0; i < t->num_account_keys; i++)
 		for (j = i + 1; j < t->num_account_keys; j++)
 			if (memcmp(t->account_keys + i * PV_SOLANA_KEY_LEN,
-				   t->account_keys + j * PV_SOLANA_KEY_LEN, PV_SOLANA_KEY_LEN) == 0) {
+				   t->account_keys + j * PV_SOLANA_KEY_LEN,
+				   PV_SOLANA_KEY_LEN) == 0) { /* public: addresses */
 				pv_err_set_detail("solana tx: account keys %zu and %zu are the same", i, j);
 				return PV_ERR_BAD_INPUT;
 			}
@@ -359,6 +360,7 @@ pv_solana_tx_signer_index(const struct pv_solana_tx *tx, const uint8_t pubkey[PV
 	size_t i;
 
 	for (i = 0; i < tx->num_required_signatures && i < tx->num_account_keys; i++)
+		/* public: addresses */
 		if (memcmp(tx->account_keys + i * PV_SOLANA_KEY_LEN, pubkey, PV_SOLANA_KEY_LEN) == 0) {
 			*index = i;
 			return PV_OK;

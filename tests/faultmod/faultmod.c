@@ -29,6 +29,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/defs.h"
+
 #define MAX_RULES 16
 #define MAX_NAMES 96
 #define MAX_ATTRS 8
@@ -89,7 +91,7 @@ parse_code(const char *s, CK_RV *rv)
 {
 	char *end;
 
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+	for (size_t i = 0; i < PV_NELEM(codes); i++)
 		if (strcmp(codes[i].name, s) == 0) {
 			*rv = codes[i].rv;
 			return 0;
@@ -179,11 +181,10 @@ parse_attrs(const char *spec)
 		if (val == NULL || nattrs == MAX_ATTRS)
 			goto bad;
 		*val++ = '\0';
-		for (i = 0; i < sizeof(bool_attrs) / sizeof(bool_attrs[0]); i++)
+		for (i = 0; i < PV_NELEM(bool_attrs); i++)
 			if (strcmp(bool_attrs[i].name, tok) == 0)
 				break;
-		if (i == sizeof(bool_attrs) / sizeof(bool_attrs[0]) ||
-		    (strcmp(val, "TRUE") != 0 && strcmp(val, "FALSE") != 0))
+		if (i == PV_NELEM(bool_attrs) || (strcmp(val, "TRUE") != 0 && strcmp(val, "FALSE") != 0))
 			goto bad;
 		attrs[nattrs].type = bool_attrs[i].type;
 		attrs[nattrs].value = strcmp(val, "TRUE") == 0 ? CK_TRUE : CK_FALSE;

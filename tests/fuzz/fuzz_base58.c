@@ -62,7 +62,7 @@ check_bytes(const uint8_t *bin, size_t len)
 		FUZZ_ASSERT(pv_solana_address(bin, addr) == PV_OK);
 		FUZZ_ASSERT(strcmp(addr, text) == 0);
 		FUZZ_ASSERT(pv_solana_address_parse(addr, key) == PV_OK);
-		FUZZ_ASSERT(memcmp(key, bin, sizeof(key)) == 0);
+		FUZZ_ASSERT(memcmp(key, bin, sizeof(key)) == 0); /* public: an address */
 	}
 }
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "bundle/input.h"
 #include "bundle/output.h"
 #include "fuzz.h"
@@ -33,8 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(orig != NULL);
 		n = pv_secret_len(orig->value);
 		FUZZ_ASSERT(pv_secret_len(back.items[i].value) == n);
-		FUZZ_ASSERT(n == 0 ||
-			    memcmp(pv_secret_ro(orig->value), pv_secret_ro(back.items[i].value), n) == 0);
+		FUZZ_ASSERT(n == 0 || sodium_memcmp(pv_secret_ro(orig->value),
+						    pv_secret_ro(back.items[i].value), n) == 0);
 	}
 	pv_secret_free(text);
 	text = NULL;

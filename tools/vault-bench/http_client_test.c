@@ -90,7 +90,7 @@ test_parse_head_refused(void **state)
 	int cc;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < PV_NELEM(bad); i++) {
 		if (parse(bad[i], &st, &cl, &cc) == PV_OK)
 			fail_msg("accepted bad head #%zu", i);
 	}

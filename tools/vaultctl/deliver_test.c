@@ -227,11 +227,11 @@ test_out_dir(void **state)
 		assert_int_equal(chown(dir, 0, 0), 0);
 	}
 	/* names that would leave DIR, even if something upstream let them in */
-	strcpy(l.items[0].name, "../x");
+	snprintf(l.items[0].name, sizeof(l.items[0].name), "%s", "../x");
 	assert_int_equal(deliver_out_dir(dir, &l, NULL), PV_ERR_BAD_INPUT);
-	strcpy(l.items[0].name, "a/b");
+	snprintf(l.items[0].name, sizeof(l.items[0].name), "%s", "a/b");
 	assert_int_equal(deliver_out_dir(dir, &l, NULL), PV_ERR_BAD_INPUT);
-	strcpy(l.items[0].name, ".x");
+	snprintf(l.items[0].name, sizeof(l.items[0].name), "%s", ".x");
 	assert_int_equal(deliver_out_dir(dir, &l, NULL), PV_ERR_BAD_INPUT);
 	assert_int_equal(count_entries(dir), 2);
 	assert_int_equal(count_entries(tmpdir), 1);
