@@ -41,11 +41,10 @@ vd_wallet_open(struct vd_ctx *c, pv_chain chain, enum vd_use use, struct vd_wall
 	/* the keeper decides: policy, the key, its purpose (the chain's) */
 	if ((r = vd_key(c, use, &w->q, &w->key)) != PV_OK)
 		return r;
-	if (w->key->alg != pv_chain_alg(chain)) {
-		vd_reply_errorf(c->resp, 400, "wrong_algorithm", "key '%s' has algorithm %s; %s needs %s",
-				c->name, pv_alg_info(w->key->alg)->name, pv_chain_name(chain),
-				pv_alg_info(pv_chain_alg(chain))->name);
-		return PV_ERR_KEY_TYPE;
+	/* the purpose implies the algorithm; checked as vaultctl checks it */
+	if ((r = pv_wallet_key_check(chain, w->key)) != PV_OK) {
+		vd_fail(c, r);
+		return r;
 	}
 	if ((active = pv_key_active(w->key)) == NULL) {
 		vd_reply_errorf(c->resp, 409, "state", "key '%s' has no active version", c->name);
@@ -57,12 +56,8 @@ vd_wallet_open(struct vd_ctx *c, pv_chain chain, enum vd_use use, struct vd_wall
 		vd_fail_key(c, r);
 		return r;
 	}
-	w->signer.sign = keeper_sign;
-	w->signer.ctx = w;
-	w->signer.alg = w->key->alg;
-	w->signer.version = active->version;
-	w->signer.pub = w->pub;
-	if ((r = pv_wallet_address(chain, &w->signer, w->address)) != PV_OK) {
+	if ((r = pv_wallet_signer_init(&w->signer, chain, keeper_sign, w, w->key->alg, active->version,
+				       w->pub, w->address)) != PV_OK) {
 		vd_fail(c, r);
 		return r;
 	}
@@ -89,21 +84,6 @@ vd_wallet_reply(struct vd_ctx *c, const struct vd_wallet *w)
 		return NULL;
 	}
 	return o;
-}
-
-pv_err
-vd_wallet_hex0x(const uint8_t *in, size_t len, char **out)
-{
-	char *s;
-
-	*out = NULL;
-	if (len > PV_B64_MAX_BIN || (s = malloc(2 * len + 3)) == NULL)
-		return PV_ERR_NOMEM;
-	s[0] = '0';
-	s[1] = 'x';
-	sodium_bin2hex(s + 2, 2 * len + 1, in, len);
-	*out = s;
-	return PV_OK;
 }
 
 void
@@ -174,7 +154,8 @@ vd_h_wallet_evm_address(struct vd_ctx *c)
 /* ---- Solana ---- */
 
 static const char *const sol_tx_members[] = {"transaction_b64", NULL};
-static const char *const message_members[] = {"message_b64", NULL};
+static const char *const message_members[] = {"message_b64", "format", "application_domain", NULL};
+static const char *const message_formats[] = {"raw", "offchain", NULL};
 
 /* The signature base58 text: 64 bytes are at most 88 characters. */
 #define SIG_B58_SIZE 96
@@ -241,15 +222,48 @@ out:
 	vd_rj_free(rj);
 }
 
+/*
+ * The off-chain format's members: the application domain (required, base58
+ * of 32 bytes). On failure the 400 reply is made.
+ */
+static pv_err
+read_app_domain(struct vd_ctx *c, const vd_rj *rj, uint8_t domain[PV_SOLANA_OFFCHAIN_APP_DOMAIN_LEN])
+{
+	const char *s = NULL;
+	pv_err r;
+
+	pv_err_clear_detail();
+	if ((r = vd_rj_string(rj, "application_domain", 1, PV_SOLANA_ADDRESS_MAX, &s)) != PV_OK) {
+		vd_fail(c, r);
+		return r;
+	}
+	if (pv_solana_address_parse(s, domain) != PV_OK) {
+		vd_reply_error(c->resp, 400, "bad_request", "application_domain: not base58 of 32 bytes");
+		return PV_ERR_BAD_INPUT;
+	}
+	return PV_OK;
+}
+
+/*
+ * POST .../solana/sign-message {"message_b64", "format": "raw"|"offchain",
+ * "application_domain"}: raw signs the bytes (never a transaction or a
+ * transaction message, also as a prefix); offchain signs the Solana
+ * off-chain message built around them, and the reply carries what was
+ * signed.
+ */
 void
 vd_h_wallet_solana_sign_message(struct vd_ctx *c)
 {
-	uint8_t sig[PV_SOLANA_SIG_LEN];
+	uint8_t sig[PV_SOLANA_SIG_LEN], domain[PV_SOLANA_OFFCHAIN_APP_DOMAIN_LEN];
 	char b58[SIG_B58_SIZE];
 	struct vd_wallet w;
+	pv_solana_offchain_format mf = PV_SOLANA_OFFCHAIN_ASCII;
 	vd_rj *rj = NULL;
 	uint8_t *msg = NULL;
 	size_t len = 0;
+	pv_buf *signed_msg = NULL;
+	char *signed_b64 = NULL;
+	int format = 0;
 	cJSON *o = NULL;
 	pv_err r;
 
@@ -258,7 +272,10 @@ vd_h_wallet_solana_sign_message(struct vd_ctx *c)
 	    vd_wallet_open(c, PV_CHAIN_SOLANA, VD_USE_SOLANA_MESSAGE, &w) != PV_OK)
 		goto out;
 	pv_err_clear_detail();
-	if ((r = vd_rj_b64(rj, "message_b64", 1, PV_WALLET_MESSAGE_MAX, &msg, &len)) != PV_OK) {
+	if ((r = vd_rj_enum(rj, "format", 0, message_formats, &format)) != PV_OK ||
+	    (r = vd_rj_b64(rj, "message_b64", 1,
+			   format == 1 ? PV_SOLANA_OFFCHAIN_BODY_MAX : PV_WALLET_MESSAGE_MAX, &msg, &len)) !=
+		PV_OK) {
 		vd_fail(c, r);
 		goto out;
 	}
@@ -266,9 +283,26 @@ vd_h_wallet_solana_sign_message(struct vd_ctx *c)
 		vd_reply_error(c->resp, 400, "bad_request", "message_b64 is empty (1 byte to 64 KiB)");
 		goto out;
 	}
+	if (format != 1 && vd_rj_has(rj, "application_domain")) {
+		vd_reply_error(
+		    c->resp, 400, "bad_request",
+		    "application_domain belongs to \"format\": \"offchain\" (raw messages have none)");
+		goto out;
+	}
+	if (format == 1 && read_app_domain(c, rj, domain) != PV_OK)
+		goto out;
 	audit_message_sha256(c, msg, len);
 	pv_err_clear_detail();
-	if ((r = pv_wallet_solana_sign_message(&w.signer, msg, len, sig)) != PV_OK) {
+	if (format == 1) {
+		if ((r = pv_buf_new(PV_SOLANA_OFFCHAIN_PREAMBLE(1) + PV_SOLANA_OFFCHAIN_BODY_MAX,
+				    &signed_msg)) == PV_OK)
+			r = pv_wallet_solana_sign_offchain(&w.signer, domain, msg, len, signed_msg, &mf, sig);
+		if (r == PV_OK)
+			r = pv_b64_encode(pv_buf_ptr(signed_msg), pv_buf_len(signed_msg), &signed_b64);
+	} else {
+		r = pv_wallet_solana_sign_message(&w.signer, msg, len, sig);
+	}
+	if (r != PV_OK) {
 		vd_fail_key(c, r);
 		goto out;
 	}
@@ -277,13 +311,19 @@ vd_h_wallet_solana_sign_message(struct vd_ctx *c)
 		goto out;
 	}
 	if ((o = vd_wallet_reply(c, &w)) == NULL ||
-	    cJSON_AddStringToObject(o, "signature_b58", b58) == NULL) {
+	    cJSON_AddStringToObject(o, "signature_b58", b58) == NULL ||
+	    (format == 1 &&
+	     (cJSON_AddStringToObject(o, "format", "offchain") == NULL ||
+	      cJSON_AddStringToObject(o, "message_format", pv_solana_offchain_format_name(mf)) == NULL ||
+	      cJSON_AddStringToObject(o, "signed_message_b64", signed_b64) == NULL))) {
 		vd_fail(c, PV_ERR_NOMEM);
 		goto out;
 	}
 	vd_ok(c, o);
 out:
 	cJSON_Delete(o);
+	free(signed_b64);
+	pv_buf_free(signed_msg);
 	free(msg);
 	vd_wallet_close(&w);
 	vd_rj_free(rj);

@@ -40,9 +40,6 @@ void vd_wallet_close(struct vd_wallet *w);
 /* A reply object with "name", "version", "address". NULL: out of memory. */
 cJSON *vd_wallet_reply(struct vd_ctx *c, const struct vd_wallet *w);
 
-/* "0x" + lowercase hex of len bytes, malloc'd (free()). */
-pv_err vd_wallet_hex0x(const uint8_t *in, size_t len, char **out) PV_WUR;
-
 /* c->tx = "0x" + hex of a 32-byte hash (the audit line's tx). */
 void vd_wallet_audit_hash(struct vd_ctx *c, const uint8_t hash[32]);
 

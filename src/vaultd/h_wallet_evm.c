@@ -14,7 +14,6 @@
 
 #include "audit/audit.h"
 #include "base/buf.h"
-#include "core/b64.h"
 #include "vaultd/h_wallet.h"
 #include "wallet/eip712.h"
 #include "wallet/evm.h"
@@ -45,18 +44,13 @@ read_hex(struct vd_ctx *c, const vd_rj *rj, const char *name, size_t max, uint8_
 		return r;
 	}
 	slen = strlen(s);
-	if (slen < 2 || s[0] != '0' || s[1] != 'x') {
-		vd_reply_errorf(c->resp, 400, "bad_request", "member \"%s\" must start with 0x", name);
-		return PV_ERR_BAD_INPUT;
-	}
 	if ((buf = malloc(max > 0 ? max : 1)) == NULL) {
 		vd_fail(c, PV_ERR_NOMEM);
 		return PV_ERR_NOMEM;
 	}
-	if ((r = pv_hex_decode(s + 2, slen - 2, buf, max, outlen)) != PV_OK) {
+	if ((r = pv_hex0x_decode(s, slen, buf, max, outlen)) != PV_OK) {
 		free(buf);
-		vd_reply_errorf(c->resp, 400, "bad_request", "member \"%s\" is not hex of at most %zu bytes",
-				name, max);
+		vd_reply_errorf(c->resp, 400, "bad_request", "member \"%s\": %s", name, pv_err_detail());
 		return PV_ERR_BAD_INPUT;
 	}
 	*out = buf;
@@ -71,8 +65,8 @@ add_signature(cJSON *o, const struct pv_evm_sig *sig, uint64_t v)
 	char *r_hex = NULL, *s_hex = NULL;
 	pv_err r;
 
-	if ((r = vd_wallet_hex0x(sig->r, 32, &r_hex)) != PV_OK ||
-	    (r = vd_wallet_hex0x(sig->s, 32, &s_hex)) != PV_OK)
+	if ((r = pv_hex0x_encode(sig->r, 32, &r_hex)) != PV_OK ||
+	    (r = pv_hex0x_encode(sig->s, 32, &s_hex)) != PV_OK)
 		goto out;
 	r = PV_ERR_NOMEM;
 	if ((s = cJSON_AddObjectToObject(o, "signature")) == NULL ||
@@ -136,9 +130,9 @@ vd_h_wallet_evm_sign_tx(struct vd_ctx *c)
 		goto out;
 	}
 	vd_wallet_audit_hash(c, tx_hash);
-	v = tx.type == PV_EVM_TX_LEGACY ? tx.chain_id * 2 + 35 + (uint64_t)sig.recid : (uint64_t)sig.recid;
-	if ((r = vd_wallet_hex0x(pv_buf_ptr(signed_raw), pv_buf_len(signed_raw), &raw_hex)) != PV_OK ||
-	    (r = vd_wallet_hex0x(tx_hash, sizeof(tx_hash), &hash_hex)) != PV_OK) {
+	v = pv_evm_tx_v(&tx, &sig);
+	if ((r = pv_hex0x_encode(pv_buf_ptr(signed_raw), pv_buf_len(signed_raw), &raw_hex)) != PV_OK ||
+	    (r = pv_hex0x_encode(tx_hash, sizeof(tx_hash), &hash_hex)) != PV_OK) {
 		vd_fail(c, r);
 		goto out;
 	}
@@ -174,8 +168,8 @@ reply_rsv(struct vd_ctx *c, const struct vd_wallet *w, const struct pv_evm_sig *
 	pv_err r;
 
 	pv_evm_sig_rsv(sig, 27, rsv);
-	if ((r = vd_wallet_hex0x(rsv, sizeof(rsv), &hex)) != PV_OK ||
-	    (digest != NULL && (r = vd_wallet_hex0x(digest, 32, &dhex)) != PV_OK)) {
+	if ((r = pv_hex0x_encode(rsv, sizeof(rsv), &hex)) != PV_OK ||
+	    (digest != NULL && (r = pv_hex0x_encode(digest, 32, &dhex)) != PV_OK)) {
 		vd_fail(c, r);
 		goto out;
 	}

@@ -263,16 +263,16 @@ pv_hex0x_decode(const char *text, size_t len, uint8_t *out, size_t max, size_t *
 
 	*outlen = 0;
 	if (text == NULL || len < 2 || text[0] != '0' || text[1] != 'x') {
-		pv_err_set_detail("not 0x-prefixed hex");
+		pv_err_set_detail("does not start with 0x");
 		return PV_ERR_BAD_INPUT;
 	}
 	if ((len - 2) / 2 > max) {
-		pv_err_set_detail("0x hex of over %zu bytes", max);
+		pv_err_set_detail("over %zu bytes", max);
 		return PV_ERR_TOO_LARGE;
 	}
 	if ((r = pv_hex_decode(text + 2, len - 2, out, max, outlen)) != PV_OK) {
 		*outlen = 0;
-		pv_err_set_detail("not 0x-prefixed hex (an even number of hex digits)");
+		pv_err_set_detail("not hex (0x and an even number of hex digits)");
 		return r == PV_ERR_TOO_LARGE ? r : PV_ERR_BAD_INPUT;
 	}
 	return PV_OK;

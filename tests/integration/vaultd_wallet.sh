@@ -8,10 +8,14 @@
 # low-S) over hashes computed here or published (EIP-155's example). Then
 # the bad-input corpus: malformed, truncated, trailing, oversized, wrong
 # signer, absurd shortvec lengths, bad base64/hex, signed and pre-EIP-155
-# EVM transactions, the policy caps (chain id, value, sign-digest), wrong
-# algorithm, unknown chain — each its documented 4xx, nothing signed (no ok
+# EVM transactions, the policy caps (chain id, value, sign-digest), keys of
+# another purpose on every wallet endpoint (403 wrong_purpose), Solana
+# sign-message given a transaction or transaction message (also followed
+# by other bytes), unknown chain — each its documented 4xx, nothing signed (no ok
 # wallet.sign audit line), the caps audited `denied` with tx and chain_id,
 # vaultd still healthy, the audit log verifies, bearer tokens in no log.
+# The off-chain message format of sign-message: the bytes signed are the
+# proposal's layout (checked here in Python) and OpenSSL verifies over them.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/vaultd.sh"
@@ -210,9 +214,12 @@ secp_ok() { # SPKI DIGEST SIG what
 }
 
 say "keys and clients"
-run_expect 0 vc key create sol --alg ed25519
-run_expect 0 vc key create eth --alg secp256k1
-run_expect 0 vc key create p256 --alg p256
+run_expect 0 vc key create sol --alg ed25519 --purpose solana
+run_expect 0 vc key create eth --alg secp256k1 --purpose evm
+run_expect 0 vc key create p256 --alg p256 --purpose sign
+# the wallet algorithms under other purposes
+run_expect 0 vc key create ed-sign --alg ed25519 --purpose sign
+run_expect 0 vc key create k1-jwt --alg secp256k1 --purpose jwt
 new_client() { vc client add "$1" 2>"$W/$1.entry" || fail "client add $1"; }
 entry_hash() { python3 -c 'import json,sys
 for l in open(sys.argv[1]):
@@ -225,7 +232,8 @@ TOK_READ=$(new_client reader)
 ALL_TOKENS="$TOK $TOK_CHAIN $TOK_VALUE $TOK_EXACT $TOK_READ"
 vd_base_config "[
   {\"name\": \"wallet\", \"auth\": {\"token_sha256\": \"$(entry_hash wallet)\"},
-   \"rules\": [{\"ops\": [\"wallet.read\", \"wallet.sign\", \"keys.read\"], \"keys\": [\"*\"]}],
+   \"rules\": [{\"ops\": [\"wallet.read\", \"wallet.sign\", \"keys.read\"],
+                \"keys\": [\"sol\", \"eth\", \"p25*\", \"ed-*\", \"k1-*\", \"nok*\"]}],
    \"rate\": {\"per_second\": 1000, \"burst\": 1000}},
   {\"name\": \"chain5\", \"auth\": {\"token_sha256\": \"$(entry_hash chain5)\"},
    \"rules\": [{\"ops\": [\"wallet.sign\"], \"keys\": [\"eth\"], \"chain_ids\": [5, 10]}]},
@@ -235,7 +243,7 @@ vd_base_config "[
   {\"name\": \"exactcap\", \"auth\": {\"token_sha256\": \"$(entry_hash exactcap)\"},
    \"rules\": [{\"ops\": [\"wallet.sign\"], \"keys\": [\"eth\"], \"max_value_wei\": \"1000000000000000000\"}]},
   {\"name\": \"reader\", \"auth\": {\"token_sha256\": \"$(entry_hash reader)\"},
-   \"rules\": [{\"ops\": [\"wallet.read\"], \"keys\": [\"*\"]}]}
+   \"rules\": [{\"ops\": [\"wallet.read\"], \"keys\": [\"sol\", \"eth\"]}]}
 ]" '"limits": {"max_body_bytes": 8192}' >"$CFG"
 json_valid "$CFG"
 vd_start "$CFG"
@@ -277,6 +285,43 @@ openssl pkeyutl -verify -pubin -inkey "$W/sol.der" -keyform DER -rawin -in "$W/m
 assert_eq "$(audit_count "r['op'] == 'wallet.sign' and r['outcome'] == 'ok' and r.get('tx') == '$SIG'")" 1 \
 	"audit tx of the Solana message is its signature"
 SIGNED_OK=1
+
+say "Solana sign-message, format offchain (the proposal's layout, OpenSSL over the bytes signed)"
+head -c 32 /dev/zero | tr '\0' '\42' >"$W/appdom"
+APPDOM=$(py b58 "$W/appdom")
+printf 'Sign in to example.test, nonce %s' "$(openssl rand -hex 4)" >"$W/off.txt"
+post 200 /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"application_domain\":\"$APPDOM\",\"message_b64\":\"$(b64 "$W/off.txt")\"}"
+assert_eq "$(body format)" offchain
+assert_eq "$(body message_format)" ascii
+assert_eq "$(body address)" "$SOL_ADDR"
+body signed_message_b64 | base64 -d >"$W/off.signed"
+python3 - "$W/off.txt" "$W/sol.raw" "$W/off.want" <<'EOF'
+import sys
+text, pub = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+m = b"\xffsolana offchain" + b"\x00" + b"\x22" * 32 + b"\x00" + b"\x01" + pub + len(text).to_bytes(2, "little") + text
+open(sys.argv[3], "wb").write(m)
+EOF
+assert_same_file "$W/off.signed" "$W/off.want" "the off-chain message vaultd signed"
+OFFSIG=$(body signature_b58)
+py b58dec "$OFFSIG" "$W/off.sig"
+openssl pkeyutl -verify -pubin -inkey "$W/sol.der" -keyform DER -rawin -in "$W/off.signed" -sigfile "$W/off.sig" \
+	>/dev/null || fail "OpenSSL rejects the off-chain message signature"
+! openssl pkeyutl -verify -pubin -inkey "$W/sol.der" -keyform DER -rawin -in "$W/off.txt" -sigfile "$W/off.sig" \
+	>/dev/null 2>&1 || fail "the off-chain signature verifies over the bare text"
+assert_eq "$(audit_count "r['op'] == 'wallet.sign' and r['outcome'] == 'ok' and r.get('tx') == '$OFFSIG'")" 1 \
+	"audit tx of the off-chain message is its signature"
+SIGNED_OK=$((SIGNED_OK + 1))
+# a newline is not printable ASCII: format utf8
+printf 'line one\nline two' >"$W/off2.txt"
+post 200 /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"application_domain\":\"$APPDOM\",\"message_b64\":\"$(b64 "$W/off2.txt")\"}"
+assert_eq "$(body message_format)" utf8
+SIGNED_OK=$((SIGNED_OK + 1))
+# "format": "raw" is the default spelled out
+post 200 /v1/wallet/sol/solana/sign-message "$TOK" "{\"format\":\"raw\",\"message_b64\":\"$(b64 "$W/msg")\"}"
+assert_eq "$(body signature_b58)" "$SIG" "format raw: the same signature (Ed25519 is deterministic)"
+SIGNED_OK=$((SIGNED_OK + 1))
 
 say "Solana sign-transaction (slot filled, nothing else changed)"
 py soltx "$W/sol.raw" "$W/sol.tx" "$W/sol.msg"
@@ -410,9 +455,54 @@ post_error 400 bad_request /v1/wallet/sol/solana/sign-transaction "$TOK" '{"tran
 post_error 400 bad_request /v1/wallet/sol/solana/sign-transaction "$TOK" '{"transaction_b64":""}'
 post_error 400 bad_request /v1/wallet/sol/solana/sign-transaction "$TOK" '{"transaction":"AA=="}'
 post_error 400 bad_request /v1/wallet/sol/solana/sign-transaction "$TOK" "{\"transaction_b64\":\"$(b64 "$W/t.tx")\",\"x\":1}"
-# sign-message: a transaction message, empty, bad base64
-post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/t.msg")\"}"
-assert_contains "$VD_BODY" "transaction message"
+# sign-message: a transaction message (alone, with bytes after it, made v0
+# by 0x80), a whole transaction (alone, with a byte after it), the off-chain
+# header in raw format; empty, bad base64
+python3 - "$W" <<'EOF'
+import sys
+w = sys.argv[1]
+tx, msg = open(w + "/t.tx", "rb").read(), open(w + "/t.msg", "rb").read()
+open(w + "/m.trail1", "wb").write(msg + b"\0")
+open(w + "/m.trailtext", "wb").write(msg + b"Sign in to example.test")
+open(w + "/m.v0", "wb").write(b"\x80" + msg + b"\x00\x00")
+open(w + "/m.tx", "wb").write(tx)
+open(w + "/m.txtrail", "wb").write(tx + b"\x01")
+open(w + "/m.offhdr", "wb").write(b"\xffsolana offchain\x00" + b"\x22" * 32)
+open(w + "/m.short", "wb").write(msg[:-1])
+EOF
+for m in t.msg m.trail1 m.trailtext m.v0; do
+	post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/$m")\"}"
+	assert_contains "$VD_BODY" "transaction message" "reason for $m"
+done
+for m in m.tx m.txtrail; do
+	post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/$m")\"}"
+	assert_contains "$VD_BODY" "Solana transaction" "reason for $m"
+done
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/m.offhdr")\"}"
+assert_contains "$VD_BODY" "off-chain"
+# the start of a transaction message is no transaction: signed
+post 200 /v1/wallet/sol/solana/sign-message "$TOK" "{\"message_b64\":\"$(b64 "$W/m.short")\"}"
+py b58dec "$(body signature_b58)" "$W/m.short.sig"
+openssl pkeyutl -verify -pubin -inkey "$W/sol.der" -keyform DER -rawin -in "$W/m.short" -sigfile "$W/m.short.sig" \
+	>/dev/null || fail "OpenSSL rejects the signature of a truncated transaction message"
+SIGNED_OK=$((SIGNED_OK + 1))
+# in the off-chain format: no domain, a bad one, a domain on a raw
+# message, an unknown format, text that is not UTF-8, empty text
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"message_b64\":\"$(b64 "$W/off.txt")\"}"
+assert_contains "$VD_BODY" "application_domain"
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"application_domain\":\"1111\",\"message_b64\":\"$(b64 "$W/off.txt")\"}"
+assert_contains "$VD_BODY" "base58 of 32 bytes"
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"application_domain\":\"$APPDOM\",\"message_b64\":\"$(b64 "$W/off.txt")\"}"
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"eip191\",\"message_b64\":\"$(b64 "$W/off.txt")\"}"
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"application_domain\":\"$APPDOM\",\"message_b64\":\"$(b64 "$W/t.msg")\"}"
+assert_contains "$VD_BODY" "UTF-8"
+post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" \
+	"{\"format\":\"offchain\",\"application_domain\":\"$APPDOM\",\"message_b64\":\"\"}"
 post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" '{"message_b64":""}'
 post_error 400 bad_request /v1/wallet/sol/solana/sign-message "$TOK" '{"message_b64":"@@@@"}'
 # oversized body: the HTTP layer's 413
@@ -432,15 +522,26 @@ post_error 400 bad_request /v1/wallet/eth/evm/sign-digest "$TOK" "{\"digest_hex\
 post_error 400 bad_request /v1/wallet/eth/evm/sign-digest "$TOK" "{\"digest_hex\":\"0x${DIGEST_HEX}00\"}"
 post_error 400 bad_request /v1/wallet/eth/evm/sign-digest "$TOK" "{\"digest_hex\":\"$DIGEST_HEX\"}"
 post_error 400 bad_request /v1/wallet/eth/evm/sign-message "$TOK" '{"message_b64":"not base64"}'
-# wrong algorithm, unknown key, unknown chain
-expect 400 GET /v1/wallet/p256/evm/address "$TOK"
-assert_eq "$(vd_error_code)" wrong_algorithm
-expect 400 GET /v1/wallet/p256/solana/address "$TOK"
-assert_eq "$(vd_error_code)" wrong_algorithm
-expect 400 GET /v1/wallet/sol/evm/address "$TOK"
-assert_eq "$(vd_error_code)" wrong_algorithm
-post_error 400 wrong_algorithm /v1/wallet/eth/solana/sign-message "$TOK" '{"message_b64":"aGk="}'
-post_error 400 wrong_algorithm /v1/wallet/sol/evm/sign-digest "$TOK" "{\"digest_hex\":\"0x$DIGEST_HEX\"}"
+# a key of another purpose, on every wallet endpoint of both chains: the
+# other chain's key, the same algorithm under sign or jwt, a P-256 key
+for k in eth ed-sign p256; do
+	expect 403 GET "/v1/wallet/$k/solana/address" "$TOK"
+	assert_eq "$(vd_error_code)" wrong_purpose "solana/address of $k"
+	post_error 403 wrong_purpose "/v1/wallet/$k/solana/sign-message" "$TOK" '{"message_b64":"aGk="}'
+	post_error 403 wrong_purpose "/v1/wallet/$k/solana/sign-transaction" "$TOK" \
+		"{\"transaction_b64\":\"$(b64 "$W/t.tx")\"}"
+done
+assert_contains "$VD_BODY" "purpose"
+printf '{"typed_data":{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"M":[{"name":"a","type":"uint256"}]},"primaryType":"M","domain":{"name":"x"},"message":{"a":1}}}' >"$W/typed.json"
+for k in sol k1-jwt p256; do
+	expect 403 GET "/v1/wallet/$k/evm/address" "$TOK"
+	assert_eq "$(vd_error_code)" wrong_purpose "evm/address of $k"
+	post_error 403 wrong_purpose "/v1/wallet/$k/evm/sign-message" "$TOK" '{"message_b64":"aGk="}'
+	post_error 403 wrong_purpose "/v1/wallet/$k/evm/sign-digest" "$TOK" "{\"digest_hex\":\"0x$DIGEST_HEX\"}"
+	post_error 403 wrong_purpose "/v1/wallet/$k/evm/sign-transaction" "$TOK" "{\"transaction_hex\":\"$UNSIGNED\"}"
+	post_error 403 wrong_purpose "/v1/wallet/$k/evm/sign-typed-data" "$TOK" "$(cat "$W/typed.json")"
+done
+# unknown key, unknown chain
 expect 404 GET /v1/wallet/nokey/evm/address "$TOK"
 assert_eq "$(vd_error_code)" key_not_found
 expect 404 GET /v1/wallet/eth/bitcoin/address "$TOK"
