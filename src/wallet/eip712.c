@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/bn.h>
 
+#include "base/json.h"
 #include "base/jsontext.h"
 #include "core/b64.h"
 #include "core/keccak.h"
@@ -16,10 +17,6 @@
 #include "wallet/evm.h"
 
 #define DOMAIN_TYPE "EIP712Domain"
-
-/* Largest integer a JSON number may carry (Number.MAX_SAFE_INTEGER): above
- * it, doubles no longer hold every integer, so 2^53 + 1 would read as 2^53. */
-#define SAFE_INT_MAX 9007199254740991.0
 
 /* Decimal digits of 2^256 - 1, hex digits of 256 bits. */
 #define DEC_DIGITS_MAX 78
@@ -566,7 +563,7 @@ get_integer(struct e712 *e, const cJSON *v, BIGNUM **bn)
 	*bn = NULL;
 	if (cJSON_IsNumber(v)) {
 		d = v->valuedouble;
-		if (d != floor(d) || fabs(d) > SAFE_INT_MAX)
+		if (d != floor(d) || fabs(d) > (double)PV_JSON_INT_MAX)
 			return bad(e, "a JSON number must be an integer of magnitude at most 2^53-1 (write "
 				      "larger values as decimal or 0x strings)");
 		if ((*bn = BN_new()) == NULL || !BN_set_word(*bn, (BN_ULONG)fabs(d))) {

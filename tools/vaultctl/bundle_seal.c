@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json.h"
 #include "bundle/input.h"
 #include "bundleargs.h"
 #include "subcommands.h"
@@ -75,7 +76,7 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 			a->version = strtoull(optarg, &end, 10);
 			/* JSON integers: at most 2^53 - 1 */
 			if (errno || end == optarg || *end || optarg[0] == '-' || a->version < 1 ||
-			    a->version > 9007199254740991ULL)
+			    a->version > (unsigned long long)PV_JSON_INT_MAX)
 				return vctl_usage(c, USAGE, "--version takes a number from 1 to 2^53-1");
 			break;
 		}

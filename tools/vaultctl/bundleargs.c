@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base/json.h"
 #include "bundleargs.h"
 #include "core/pubkey.h"
 #include "pkcs11/objuri.h"
@@ -353,7 +354,7 @@ bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
 {
 	pv_err r;
 
-	if (e->b->version >= 9007199254740991ULL) {
+	if (e->b->version >= (uint64_t)PV_JSON_INT_MAX) {
 		pv_err_set_detail("the bundle version cannot grow past 2^53-1");
 		return PV_ERR_STATE;
 	}
