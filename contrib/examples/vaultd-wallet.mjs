@@ -13,7 +13,11 @@
 //   const wallet = await VaultdEvmSigner.create(vaultd, "wallet-evm", provider);
 //
 // payer.publicKey, payer.signTransaction(tx) and signAllTransactions(txs)
-// take the place of the Keypair (tx.sign(keypair) / partialSign), and the
+// take the place of the Keypair (tx.sign(keypair) / partialSign);
+// payer.signMessage(bytes) signs a message as a wallet's signMessage does
+// (vaultd refuses bytes that begin with a transaction), and
+// payer.signOffchainMessage(text, applicationDomain) signs the Solana
+// off-chain message format (version 0). The
 // Wallet's place goes to an ethers Signer: wallet.sendTransaction(...),
 // signTransaction, signMessage and signTypedData work as before.
 //
@@ -29,6 +33,7 @@
 // blockhash and nonce; nothing is sent anywhere) with the keys named by
 // SOLANA_KEY and EVM_KEY (default wallet-sol, wallet-evm) and prints both as
 // JSON.
+import { createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { pathToFileURL } from "node:url";
@@ -37,11 +42,13 @@ import {
 	AbstractSigner,
 	Transaction as EvmTransaction,
 	TypedDataEncoder,
+	decodeBase58,
 	getAddress,
 	parseEther,
 	parseUnits,
 	resolveAddress,
 	resolveProperties,
+	toBeArray,
 	toUtf8Bytes,
 } from "ethers";
 
@@ -129,6 +136,59 @@ export class VaultdSolanaSigner {
 		const out = [];
 		for (const tx of txs) out.push(await this.signTransaction(tx));
 		return out;
+	}
+
+	// A message signed as it is, as a wallet's signMessage(bytes) does: the
+	// 64-byte Ed25519 signature. vaultd refuses (400) bytes that begin with
+	// a Solana transaction or transaction message.
+	async signMessage(message) {
+		const bytes = typeof message === "string" ? Buffer.from(message, "utf8") : Buffer.from(message);
+		const r = await this.client.wallet(this.name, "solana", "sign-message", { message_b64: bytes.toString("base64") });
+		return this.#checked(r, bytes);
+	}
+
+	// The Solana off-chain message format, version 0, for applicationDomain
+	// (32 bytes in base58, e.g. the program's address): vaultd builds the
+	// message with this key as its signer. Returns the signature and the
+	// bytes signed, which is what a verifier needs
+	// (@solana/offchain-messages: getOffchainMessageDecoder,
+	// verifyOffchainMessageEnvelope).
+	async signOffchainMessage(text, applicationDomain) {
+		const body = Buffer.from(text, "utf8");
+		const r = await this.client.wallet(this.name, "solana", "sign-message", {
+			format: "offchain",
+			application_domain: applicationDomain,
+			message_b64: body.toString("base64"),
+		});
+		const signed = Buffer.from(r.signed_message_b64, "base64");
+		// the signing domain, version 0, our domain, one signer (us), the text
+		const head = Buffer.concat([Buffer.from("\xffsolana offchain", "latin1"), Buffer.from([0])]);
+		const domain = new PublicKey(applicationDomain).toBuffer();
+		if (
+			!signed.subarray(0, 17).equals(head) ||
+			!signed.subarray(17, 49).equals(domain) ||
+			signed[50] !== 1 ||
+			!signed.subarray(51, 83).equals(this.publicKey.toBuffer()) ||
+			signed.readUInt16LE(83) !== body.length ||
+			!signed.subarray(85).equals(body)
+		)
+			throw new Error("vaultd signed something other than this off-chain message");
+		return { signature: this.#checked(r, signed), signedMessage: new Uint8Array(signed) };
+	}
+
+	// The reply's signature, if it is this key's over these bytes.
+	#checked(r, bytes) {
+		const v = decodeBase58(r.signature_b58);
+		const raw = v === 0n ? new Uint8Array() : toBeArray(v);
+		const sig = new Uint8Array(64);
+		sig.set(raw, 64 - raw.length);
+		const key = createPublicKey({
+			key: { kty: "OKP", crv: "Ed25519", x: this.publicKey.toBuffer().toString("base64url") },
+			format: "jwk",
+		});
+		if (r.address !== this.publicKey.toBase58() || !verify(null, bytes, key, sig))
+			throw new Error("vaultd's signature is not this key's over the message");
+		return sig;
 	}
 }
 

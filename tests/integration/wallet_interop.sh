@@ -12,7 +12,9 @@
 # table; legacy ones pass Transaction.from(...).verifySignatures(), every
 # one is parsed by VersionedTransaction.deserialize and our slot verified
 # with Ed25519 (node:crypto) over message.serialize(); sign-message verified
-# against the address. EVM (secp256k1 key): EIP-1559 (plain and with ERC-20
+# against the address; off-chain messages (sign-message --offchain, vaultd
+# "format": "offchain") rebuilt, decoded and verified by
+# @solana/offchain-messages in all three formats. EVM (secp256k1 key): EIP-1559 (plain and with ERC-20
 # calldata), legacy EIP-155 and EIP-2930 transfers: Transaction.from(raw)
 # .from is our address, fields unchanged, hash = tx_hash, low S; personal_sign
 # through verifyMessage, sign-digest through recoverAddress. Addresses are
@@ -20,7 +22,9 @@
 #
 # Must-fail checks: a flipped signature byte (verifySignatures false /
 # another from), a signed transaction checked against another unsigned one,
-# a key that is not a signer, transaction bytes to sign-message, vaultd's
+# a key that is not a signer, transaction bytes to sign-message (also with
+# a trailing byte), an off-chain reply checked against another message or
+# with another signature, a key of the other chain's purpose, vaultd's
 # caps (chain id not allowed, value over max_value_wei, sign-digest under a
 # capped rule: 403).
 #
@@ -52,9 +56,10 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 	interop_missing "node $(node --version) is older than 20.18 (@solana/web3.js 1.99 needs it)"
 interop_node_setup tests/interop/wallet_common.mjs tests/interop/wallet_solana_build.mjs \
 	tests/interop/wallet_solana_verify.mjs tests/interop/wallet_evm_build.mjs tests/interop/wallet_evm_verify.mjs \
-	tests/interop/wallet_example_signers.mjs contrib/examples/vaultd-wallet.mjs
+	tests/interop/wallet_example_signers.mjs tests/interop/wallet_offchain.mjs contrib/examples/vaultd-wallet.mjs
 echo "node $(node --version), ethers $(json_get "$NODE_DIR/node_modules/ethers/package.json" version)," \
-	"@solana/web3.js $(json_get "$NODE_DIR/node_modules/@solana/web3.js/package.json" version)"
+	"@solana/web3.js $(json_get "$NODE_DIR/node_modules/@solana/web3.js/package.json" version)," \
+	"@solana/offchain-messages $(json_get "$NODE_DIR/node_modules/@solana/offchain-messages/package.json" version)"
 
 # flip_b64 IN OUT OFFSET: a copy of a base64 file with one decoded byte changed.
 flip_b64() {
@@ -90,8 +95,8 @@ EOF
 # ---- keys and unsigned transactions ----
 
 say "wallet keys on the fresh token: ed25519 (Solana), secp256k1 (EVM)"
-run_expect 0 vc key create wallet-sol --alg ed25519
-run_expect 0 vc key create wallet-evm --alg secp256k1
+run_expect 0 vc key create wallet-sol --alg ed25519 --purpose solana
+run_expect 0 vc key create wallet-evm --alg secp256k1 --purpose evm
 pub_der wallet-sol "$W/sol.der"
 pub_der wallet-evm "$W/evm.der"
 
@@ -110,8 +115,9 @@ for ca in solana:wallet-sol:$SOL evm:wallet-evm:$EVM; do
 	assert_eq "$(json_get "$RUN_OUT" name)" "$key" "--json name of $key"
 	assert_eq "$(json_get "$RUN_OUT" version)" 1 "--json version of $key"
 done
-run_expect 2 vc wallet address wallet-sol --chain evm
-run_expect 2 vc wallet address wallet-evm --chain solana
+# a key's purpose is its chain
+run_expect 8 vc wallet address wallet-sol --chain evm
+run_expect 8 vc wallet address wallet-evm --chain solana
 
 say "unsigned transactions built offline by @solana/web3.js and ethers"
 for kind in transfer cosigned v0 foreign; do
@@ -136,6 +142,14 @@ MSG=$W/message.txt
 printf 'p11vault wallet interop: sign in to example.test, nonce 42\n' >"$MSG"
 printf 'another message\n' >"$W/other-message.txt"
 DIGEST=0x$(openssl rand -hex 32)
+# off-chain messages, one per format: printable ASCII (0), UTF-8 within a
+# packet (1; the newline is not printable), longer UTF-8 (2); the
+# application domain is a program address, as the proposal suggests
+APP_DOMAIN=TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA
+printf 'Sign in to example.test as a p11vault wallet, nonce 42' >"$W/off-ascii.txt"
+cp "$MSG" "$W/off-utf8.txt"
+python3 -c 'import sys; open(sys.argv[1], "w", encoding="utf-8").write("S\u00e9curit\u00e9 \u2713 " * 120)' "$W/off-utf8-long.txt"
+OFF_FORMATS="ascii utf8 utf8-long"
 
 # ---- vaultctl ----
 
@@ -177,6 +191,34 @@ js_refuses "does not verify" wallet_solana_verify.mjs message --message "$W/othe
 sol_message_bytes "$W/sol-transfer.b64" "$W/sol-transfer.msg"
 run_expect 2 vc wallet sign-message wallet-sol --chain solana --in "$W/sol-transfer.msg"
 assert_size "$RUN_OUT" 0 "output of sign-message for a transaction message"
+{ cat "$W/sol-transfer.msg"; printf '\n'; } >"$W/sol-transfer.msg1"
+run_expect 2 vc wallet sign-message wallet-sol --chain solana --in "$W/sol-transfer.msg1"
+assert_contains "$RUN_ERR" "transaction message"
+base64 -d <"$W/sol-v0.b64" >"$W/sol-v0.bin"
+run_expect 2 vc wallet sign-message wallet-sol --chain solana --in "$W/sol-v0.bin"
+assert_contains "$RUN_ERR" "Solana transaction" "sign-message of a whole v0 transaction"
+
+say "vaultctl wallet sign-message --offchain: @solana/offchain-messages builds the same bytes and verifies"
+for f in $OFF_FORMATS; do
+	run_expect 0 vc wallet sign-message wallet-sol --chain solana --offchain --application-domain "$APP_DOMAIN" \
+		--in "$W/off-$f.txt" --json
+	cp "$RUN_OUT" "$W/cli-off-$f.json"
+	js wallet_offchain.mjs --response "$W/cli-off-$f.json" --message "$W/off-$f.txt" --domain "$APP_DOMAIN" \
+		--address "$SOL" --format "$f"
+done
+printf 'Sign in to example.test as a p11vault wallet, nonce 43' >"$W/off-ascii-other.txt"
+js_refuses "not the SDK's off-chain message" wallet_offchain.mjs --response "$W/cli-off-ascii.json" \
+	--message "$W/off-ascii-other.txt" --domain "$APP_DOMAIN" --address "$SOL" --format ascii
+js_refuses "not the SDK's off-chain message" wallet_offchain.mjs --response "$W/cli-off-ascii.json" \
+	--message "$W/off-ascii.txt" --domain 11111111111111111111111111111111 --address "$SOL" --format ascii
+python3 - "$W/cli-off-ascii.json" "$SOL_MSG_SIG" "$W/off-badsig.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["signature_b58"] = sys.argv[2]  # a valid signature, over other bytes
+json.dump(r, open(sys.argv[3], "w"))
+EOF
+js_refuses "does not verify" wallet_offchain.mjs --response "$W/off-badsig.json" --message "$W/off-ascii.txt" \
+	--domain "$APP_DOMAIN" --address "$SOL" --format ascii
 
 say "vaultctl wallet sign-tx, EVM: verified by ethers (from, fields, hash, low S)"
 for t in $EVM_TXS; do
@@ -250,8 +292,10 @@ assert_eq "$(json_get "$VD_BODY" address)" "$SOL" "Solana address over HTTP"
 assert_eq "$(json_get "$VD_BODY" version)" 1 "version in the Solana address reply"
 wallet 200 auth-a wallet-evm evm address
 assert_eq "$(json_get "$VD_BODY" address)" "$EVM" "EVM address over HTTP"
-wallet 400 auth-a wallet-sol evm address
-assert_eq "$(vd_error_code)" wrong_algorithm "error code for an ed25519 key on evm"
+wallet 403 auth-a wallet-sol evm address
+assert_eq "$(vd_error_code)" wrong_purpose "error code for a solana key on evm"
+wallet 403 auth-a wallet-evm solana sign-message "{\"message_b64\": \"$(b64_of "$MSG")\"}"
+assert_eq "$(vd_error_code)" wrong_purpose "error code for an evm key on solana"
 wallet 401 auth-wrong wallet-sol solana address
 
 say "vaultd solana/sign-transaction: verified by web3.js and Ed25519; the same signature as vaultctl's"
@@ -273,6 +317,19 @@ wallet 200 auth-a wallet-sol solana sign-message "{\"message_b64\": \"$(b64_of "
 js wallet_solana_verify.mjs message --message "$MSG" --signature "$(json_get "$VD_BODY" signature_b58)" --address "$SOL"
 assert_eq "$(json_get "$VD_BODY" signature_b58)" "$SOL_MSG_SIG" "vaultd's and vaultctl's message signature"
 wallet 400 auth-a wallet-sol solana sign-message "{\"message_b64\": \"$(b64_of "$W/sol-transfer.msg")\"}"
+wallet 400 auth-a wallet-sol solana sign-message "{\"message_b64\": \"$(b64_of "$W/sol-transfer.msg1")\"}"
+assert_contains "$VD_BODY" "transaction message" "the 400 for a transaction message with a trailing byte"
+
+say "vaultd solana/sign-message, format offchain: the SDK's bytes, vaultctl's signatures"
+for f in $OFF_FORMATS; do
+	wallet 200 auth-a wallet-sol solana sign-message "{\"format\": \"offchain\", \"application_domain\": \"$APP_DOMAIN\",
+		\"message_b64\": \"$(b64_of "$W/off-$f.txt")\"}"
+	cp "$VD_BODY" "$W/http-off-$f.json"
+	js wallet_offchain.mjs --response "$W/http-off-$f.json" --message "$W/off-$f.txt" --domain "$APP_DOMAIN" \
+		--address "$SOL" --format "$f"
+	assert_eq "$(json_get "$W/http-off-$f.json" signature_b58)" "$(json_get "$W/cli-off-$f.json" signature_b58)" \
+		"vaultd's and vaultctl's off-chain signature ($f)"
+done
 
 say "vaultd evm/sign-transaction: verified by ethers; the audit log names the hash"
 for t in $EVM_TXS; do

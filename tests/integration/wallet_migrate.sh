@@ -7,6 +7,9 @@
 # bundle and its wallet endpoints give back the ORIGINAL addresses, as
 # ethers and @solana/web3.js compute them from the legacy files, and sign
 # transactions that those packages verify against the original addresses.
+# The wallet formats give the entries their purpose (solana, evm), which
+# vaultd and the installed keys keep: the other chain's endpoints and
+# commands refuse them (403 / exit 8 wrong_purpose).
 #
 # Ed25519 on SoftHSM 2.6: C_UnwrapKey cannot take an Ed25519 PKCS#8, so
 # without bundle.key_import_fallback vaultd refuses to start with an error
@@ -121,18 +124,20 @@ open(os.path.join(d, "raw-seeds"), "wb").write(b"".join(s[:32] for s in secrets)
 EOF
 
 say "a bundle for the service, the legacy keys imported into it"
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 printf 'APP_ENV=prod\n' >"$W/app.env"
 run_expect 0 vc bundle seal --recipient kek --in "$W/app.env" --out "$B"
 run_expect 0 vc bundle import-key "$B" evm-hot --evm-hex "$L/evm.hex"
-assert_contains "$RUN_ERR" "private key evm-hot (secp256k1) imported"
+assert_contains "$RUN_ERR" "private key evm-hot (secp256k1, purpose evm) imported"
 assert_contains "$RUN_ERR" "evm-hot evm address: $EVM_ADDR" "import-key shows the original EVM address"
 run_expect 0 vc bundle import-key "$B" sol-cli --solana-keypair "$L/sol1.json" --json
 assert_eq "$(json_get "$RUN_OUT" address)" "$SOL1_ADDR" "import-key --json address (id.json)"
 assert_eq "$(json_get "$RUN_OUT" chain)" solana "import-key --json chain"
 assert_eq "$(json_get "$RUN_OUT" alg)" ed25519 "import-key --json alg"
+assert_eq "$(json_get "$RUN_OUT" purpose)" solana "import-key: a Solana keypair is a solana key"
 run_expect 0 vc bundle import-key "$B" sol-phantom --solana-base58 "$L/sol2.b58"
 assert_contains "$RUN_ERR" "sol-phantom solana address: $SOL2_ADDR" "import-key shows the original Solana address"
+assert_contains "$RUN_ERR" "purpose solana"
 run_expect 0 vc bundle list "$B"
 assert_contains "$RUN_OUT" "ed25519"
 assert_contains "$RUN_OUT" "secp256k1"
@@ -243,6 +248,13 @@ if [ "$WALLET_API" = 1 ]; then
 	# a transaction for the other key is refused: it is not a signer there
 	vd_expect 400 POST /v1/wallet/sol-cli/solana/sign-transaction -H @"$W/auth.hdr" \
 		-H 'Content-Type: application/json' --data-binary @"$W/sol-phantom.v0.req"
+
+	say "the imported keys keep their purpose: the other chain refuses them"
+	vd_expect 403 GET /v1/wallet/sol-cli/evm/address -H @"$W/auth.hdr"
+	assert_eq "$(json_get "$VD_BODY" error code)" wrong_purpose
+	vd_expect 403 POST /v1/wallet/evm-hot/solana/sign-message -H @"$W/auth.hdr" \
+		-H 'Content-Type: application/json' --data-binary '{"message_b64": "aGVsbG8="}'
+	assert_eq "$(json_get "$VD_BODY" error code)" wrong_purpose
 fi # WALLET_API
 rc=$(vd_stop)
 assert_eq "$rc" 0 "vaultd exit status after SIGTERM"
@@ -279,6 +291,11 @@ if vc wallet address migrated-sol --chain solana >/dev/null 2>&1; then
 	assert_eq "$(cat "$RUN_OUT")" "$SOL1_ADDR" "vaultctl wallet address (Solana)"
 	run_expect 0 vc wallet address migrated-evm --chain evm
 	assert_eq "$(cat "$RUN_OUT")" "$EVM_ADDR" "vaultctl wallet address (EVM)"
+	run_expect 0 vc key show migrated-sol --json
+	assert_eq "$(json_get "$RUN_OUT" purpose)" solana "install-key keeps the entry's purpose"
+	run_expect 8 vc wallet address migrated-sol --chain evm
+	assert_contains "$RUN_ERR" "purpose"
+	run_expect 8 vc wallet address migrated-evm --chain solana
 	run_expect 0 vc wallet sign-tx migrated-sol --chain solana --in "$W/sol-cli.transfer.unsigned" --json
 	cp "$RUN_OUT" "$PV_OUT/vctl-sol.json"
 	run_expect 0 node "$NODE_DIR/wallet_solana_verify.mjs" tx --unsigned "$W/sol-cli.transfer.unsigned" \

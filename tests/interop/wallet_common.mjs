@@ -2,6 +2,7 @@
 // errors, and the public key inside a SubjectPublicKeyInfo (DER).
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { decodeBase58, encodeBase58, toBeArray } from "ethers";
 
 // The script name in messages (wallet_evm_verify, ...).
 export const me = process.argv[1].replace(/^.*\//, "").replace(/\.mjs$/, "");
@@ -64,6 +65,24 @@ export function fromBase64(text, what) {
 	if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text))
 		die(`${what} is not standard base64`);
 	return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+// 64 signature bytes from base58 (ethers' codec, re-encoded to insist on
+// the canonical text).
+export function signatureFromBase58(text) {
+	let v;
+	try {
+		v = decodeBase58(text);
+	} catch (e) {
+		die(`signature ${text} is not base58: ${e.message}`);
+	}
+	const raw = v === 0n ? new Uint8Array() : toBeArray(v);
+	const lead = text.match(/^1*/)[0].length;
+	const sig = new Uint8Array(lead + raw.length);
+	sig.set(raw, lead);
+	if (sig.length !== 64) die(`signature ${text} is ${sig.length} bytes, want 64`);
+	if (encodeBase58(sig) !== text) die(`signature ${text} is not canonical base58`);
+	return sig;
 }
 
 export function hex(bytes) {

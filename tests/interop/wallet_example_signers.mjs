@@ -1,7 +1,10 @@
 // Uses the signer classes of contrib/examples/vaultd-wallet.mjs the way a
 // service would, against a running vaultd, and checks every result with
 // the chain libraries: a co-signed legacy Transaction and a v0
-// VersionedTransaction (signTransaction), signAllTransactions, EVM
+// VersionedTransaction (signTransaction), signAllTransactions, Solana
+// signMessage (Ed25519; a transaction message, also with a byte after it,
+// refused with 400) and signOffchainMessage (decoded and verified by
+// @solana/offchain-messages), EVM
 // signMessage (verifyMessage), signTypedData (verifyTypedData for chain 1
 // under the capped rule; a domain of chain 5 or without a chainId refused
 // with 403 there, signed for the client without caps) and a legacy EIP-155
@@ -15,6 +18,7 @@
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { Keypair, MessageV0, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
+import { getOffchainMessageDecoder, verifyOffchainMessageEnvelope } from "@solana/offchain-messages";
 import { Transaction as EvmTransaction, verifyMessage, verifyTypedData } from "ethers";
 import { args, die } from "./wallet_common.mjs";
 
@@ -77,6 +81,37 @@ const batch = [1, 2].map((n) =>
 for (const tx of await sol.signAllTransactions(batch))
 	if (!tx.feePayer.equals(me) || !tx.verifySignatures()) die("signAllTransactions: a transaction does not verify");
 console.log("Solana signAllTransactions: both verify");
+
+// signMessage: the bytes as they are; never a transaction message
+const solText = "Sign in to example.test, nonce 7";
+if (!ed25519Valid(me, Buffer.from(solText), await sol.signMessage(solText))) die("signMessage: the signature does not verify");
+const txMessage = Buffer.from(v0.message.serialize());
+for (const bytes of [txMessage, Buffer.concat([txMessage, Buffer.from([0])])]) {
+	let refused = null;
+	try {
+		await sol.signMessage(bytes);
+	} catch (e) {
+		refused = e;
+	}
+	if (!(refused instanceof ex.VaultdError) || refused.status !== 400)
+		die(`signMessage of a transaction message (${bytes.length} bytes): ${refused ? refused.message : "signed"}`);
+}
+console.log("Solana signMessage: verifies; transaction messages (and one with a trailing byte) refused with 400");
+
+// signOffchainMessage: the SDK reads and verifies what was signed
+const appDomain = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+const off = await sol.signOffchainMessage(solText, appDomain);
+const decoded = getOffchainMessageDecoder().decode(off.signedMessage);
+if (decoded.version !== 0 || decoded.content.text !== solText || decoded.applicationDomain !== appDomain)
+	die("signOffchainMessage: the signed message is not the one asked for");
+if (decoded.requiredSignatories.length !== 1 || decoded.requiredSignatories[0].address !== me.toBase58())
+	die("signOffchainMessage: the signatory is not this key");
+try {
+	await verifyOffchainMessageEnvelope({ content: off.signedMessage, signatures: { [me.toBase58()]: off.signature } });
+} catch (e) {
+	die(`signOffchainMessage: verifyOffchainMessageEnvelope: ${e.message}`);
+}
+console.log("Solana signOffchainMessage: @solana/offchain-messages decodes and verifies it");
 
 // EVM
 const evm = await ex.VaultdEvmSigner.create(client, opts["evm-key"]);

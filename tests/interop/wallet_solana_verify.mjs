@@ -21,8 +21,18 @@
 //     ADDRESS is the base58 of the Ed25519 public key in the SPKI.
 import { createPublicKey, verify } from "node:crypto";
 import { PublicKey, Transaction, VersionedTransaction } from "@solana/web3.js";
-import { decodeBase58, encodeBase58, toBeArray } from "ethers";
-import { args, die, fromBase64, readBytes, readJson, readText, sameBytes, spkiPublicKey } from "./wallet_common.mjs";
+import { encodeBase58 } from "ethers";
+import {
+	args,
+	die,
+	fromBase64,
+	readBytes,
+	readJson,
+	readText,
+	sameBytes,
+	signatureFromBase58,
+	spkiPublicKey,
+} from "./wallet_common.mjs";
 
 const USAGE = `node wallet_solana_verify.mjs tx [--unsigned FILE] (--signed FILE | --response JSON) --address ADDRESS [--fee-payer ADDRESS]
        node wallet_solana_verify.mjs message --message FILE --signature BASE58 --address ADDRESS
@@ -50,24 +60,6 @@ function address(text, what) {
 	} catch (e) {
 		die(`${what} ${text} is not a Solana address: ${e.message}`);
 	}
-}
-
-// 64 signature bytes from base58 (ethers' codec, re-encoded to insist on
-// the canonical text).
-function signatureFromBase58(text) {
-	let v;
-	try {
-		v = decodeBase58(text);
-	} catch (e) {
-		die(`signature ${text} is not base58: ${e.message}`);
-	}
-	const raw = v === 0n ? new Uint8Array() : toBeArray(v);
-	const lead = text.match(/^1*/)[0].length;
-	const sig = new Uint8Array(lead + raw.length);
-	sig.set(raw, lead);
-	if (sig.length !== 64) die(`signature ${text} is ${sig.length} bytes, want 64`);
-	if (encodeBase58(sig) !== text) die(`signature ${text} is not canonical base58`);
-	return sig;
 }
 
 function ed25519Valid(pub, msg, sig) {
