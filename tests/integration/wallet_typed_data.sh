@@ -13,9 +13,10 @@
 # Must-fail checks: the signature against tampered typed data recovers
 # another address; refused typed data (primaryType EIP712Domain, a bad
 # address checksum, an extra message field, a cyclic type, bytes after the
-# JSON, an ed25519 key, --chain solana) exits 2 with nothing on stdout, and
-# over HTTP is 400 (also 2^53 + 1 as a JSON number, typed_data as a string
-# or missing) with vaultd still serving; under a rule with chain_ids, typed
+# JSON, --chain solana) exits 2 with nothing on stdout, and over HTTP is
+# 400 (also 2^53 + 1 as a JSON number, typed_data as a string or missing)
+# with vaultd still serving; a key whose purpose is not evm (the Solana
+# key, a secp256k1 key of purpose sign) exits 8 / is 403 wrong_purpose; under a rule with chain_ids, typed
 # data for another chain, or without a domain chainId, is 403 and audited
 # denied, and signed for a client without caps.
 #
@@ -47,8 +48,9 @@ EOF
 }
 
 say "a secp256k1 key and an ed25519 key; the EVM address (ethers computeAddress of the public key)"
-run_expect 0 vc key create wallet-evm --alg secp256k1
-run_expect 0 vc key create wallet-sol --alg ed25519
+run_expect 0 vc key create wallet-evm --alg secp256k1 --purpose evm
+run_expect 0 vc key create wallet-sol --alg ed25519 --purpose solana
+run_expect 0 vc key create wallet-k1sign --alg secp256k1 --purpose sign
 pub_der wallet-evm "$W/evm.der"
 run_expect 0 vc wallet address wallet-evm --chain evm
 EVM=$(tr -d '\n' <"$RUN_OUT")
@@ -99,7 +101,10 @@ for bad in domain-only:"signing the domain alone" checksum:"bad EIP-55 checksum"
 	assert_contains "$RUN_ERR" "${bad#*:}" "the error for ${bad%%:*} does not say '${bad#*:}': $(cat "$RUN_ERR")"
 	assert_one_line_error "$RUN_ERR"
 done
-run_expect 2 vc wallet sign-typed-data wallet-sol --chain evm --in "$W/mail.json"
+run_expect 8 vc wallet sign-typed-data wallet-sol --chain evm --in "$W/mail.json"
+assert_size "$RUN_OUT" 0 "output of sign-typed-data with a solana key"
+run_expect 8 vc wallet sign-typed-data wallet-k1sign --chain evm --in "$W/mail.json"
+assert_contains "$RUN_ERR" "purpose sign"
 run_expect 2 vc wallet sign-typed-data wallet-evm --chain solana --in "$W/mail.json"
 run_expect 5 vc wallet sign-typed-data no-such-key --chain evm --in "$W/mail.json"
 
@@ -202,8 +207,10 @@ for bad in member string missing; do
 	typed 400 auth-a wallet-evm "$W/req-bad-$bad.json"
 	assert_eq "$(vd_error_code)" bad_request "error code for a body with $bad typed_data"
 done
-vd_expect 400 POST /v1/wallet/wallet-sol/evm/sign-typed-data -H @"$W/auth-a.hdr" --data-binary @"$W/req-mail.json"
-assert_eq "$(vd_error_code)" wrong_algorithm "error code for an ed25519 key"
+vd_expect 403 POST /v1/wallet/wallet-sol/evm/sign-typed-data -H @"$W/auth-a.hdr" --data-binary @"$W/req-mail.json"
+assert_eq "$(vd_error_code)" wrong_purpose "error code for a solana key"
+vd_expect 403 POST /v1/wallet/wallet-k1sign/evm/sign-typed-data -H @"$W/auth-a.hdr" --data-binary @"$W/req-mail.json"
+assert_eq "$(vd_error_code)" wrong_purpose "error code for a secp256k1 key of purpose sign"
 vd_expect 404 POST /v1/wallet/wallet-evm/solana/sign-typed-data -H @"$W/auth-a.hdr" --data-binary @"$W/req-mail.json"
 vd_expect 200 GET /v1/health
 typed 200 auth-a wallet-evm "$W/req-mail.json"
