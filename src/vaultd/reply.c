@@ -9,78 +9,73 @@
 
 #include "vaultd/reply.h"
 
+/*
+ * The HTTP status and error code of every library error, one row per
+ * pv_err (indexed by -e), as docs/api.md §3 lists them. No default: a new
+ * error without its row here has status 0, which reply_test refuses (and
+ * vd_err_map answers 500 for it meanwhile).
+ */
+#define ROW(e, st, c, tok) [-(e)] = {st, c, tok}
+static const struct vd_err_row {
+	unsigned status;
+	const char *code;
+	int token; /* counted in p11vault_token_errors_total */
+} err_rows[1 - PV_ERR_MIN] = {
+    /* PV_OK is no error: asked to map it is a bug */
+    ROW(PV_OK, 500, "internal", 0),
+    ROW(PV_ERR_INTERNAL, 500, "internal", 0),
+    ROW(PV_ERR_NOMEM, 500, "internal", 0),
+    ROW(PV_ERR_USAGE, 400, "bad_request", 0),
+    ROW(PV_ERR_BAD_INPUT, 400, "bad_request", 0),
+    ROW(PV_ERR_TOO_LARGE, 413, "too_large", 0),
+    ROW(PV_ERR_IO, 500, "internal", 0),
+    ROW(PV_ERR_NOT_FOUND, 404, "not_found", 0),
+    ROW(PV_ERR_EXISTS, 409, "state", 0),
+    ROW(PV_ERR_MODULE_LOAD, 503, "token_unavailable", 1),
+    ROW(PV_ERR_TOKEN_NOT_FOUND, 503, "token_unavailable", 1),
+    ROW(PV_ERR_TOKEN_UNAVAILABLE, 503, "token_unavailable", 1),
+    ROW(PV_ERR_PIN_INCORRECT, 503, "token_unavailable", 1),
+    ROW(PV_ERR_PIN_LOCKED, 503, "token_unavailable", 1),
+    ROW(PV_ERR_PIN_FINAL_TRY, 503, "token_unavailable", 1),
+    ROW(PV_ERR_PIN_SOURCE, 503, "token_unavailable", 1),
+    /* from a handler this is the token's login, not the client's */
+    ROW(PV_ERR_NOT_LOGGED_IN, 503, "token_unavailable", 1),
+    ROW(PV_ERR_MECHANISM, 400, "wrong_algorithm", 0),
+    ROW(PV_ERR_KEY_TYPE, 400, "wrong_algorithm", 0),
+    ROW(PV_ERR_NOT_HONOURED, 500, "internal", 0),
+    /* an unexpected CKR_ is a failure, not a client error */
+    ROW(PV_ERR_PKCS11, 500, "internal", 1),
+    ROW(PV_ERR_CRYPTO, 500, "internal", 0),
+    ROW(PV_ERR_BAD_SIGNATURE, 400, "bad_request", 0),
+    ROW(PV_ERR_INTEGRITY, 500, "internal", 0),
+    ROW(PV_ERR_STATE, 409, "state", 0),
+    ROW(PV_ERR_SESSION, 503, "token_unavailable", 1),
+    ROW(PV_ERR_BUSY, 503, "token_unavailable", 1),
+    ROW(PV_ERR_FORBIDDEN, 403, "forbidden", 0),
+    ROW(PV_ERR_PURPOSE, 403, "wrong_purpose", 0),
+};
+#undef ROW
+
+int
+vd_err_row_missing(pv_err e)
+{
+	return e > 0 || e < PV_ERR_MIN || err_rows[-e].status == 0 || err_rows[-e].code == NULL;
+}
+
 void
 vd_err_map(pv_err e, struct vd_err_map *m)
 {
 	memset(m, 0, sizeof(*m));
-	switch (e) {
-	case PV_ERR_BAD_INPUT:
-	case PV_ERR_USAGE:
-	case PV_ERR_BAD_SIGNATURE:
-		m->status = 400;
-		m->code = "bad_request";
-		break;
-	case PV_ERR_KEY_TYPE:
-	case PV_ERR_MECHANISM:
-		m->status = 400;
-		m->code = "wrong_algorithm";
-		break;
-	case PV_ERR_NOT_LOGGED_IN:
-		/* from a handler this is the token's login, not the client's */
-	case PV_ERR_TOKEN_UNAVAILABLE:
-	case PV_ERR_TOKEN_NOT_FOUND:
-	case PV_ERR_SESSION:
-	case PV_ERR_BUSY:
-	case PV_ERR_MODULE_LOAD:
-	case PV_ERR_PIN_INCORRECT:
-	case PV_ERR_PIN_LOCKED:
-	case PV_ERR_PIN_FINAL_TRY:
-	case PV_ERR_PIN_SOURCE:
-		m->status = 503;
-		m->code = "token_unavailable";
-		m->token = 1;
-		break;
-	case PV_ERR_FORBIDDEN:
-		m->status = 403;
-		m->code = "forbidden";
-		break;
-	case PV_ERR_PURPOSE:
-		m->status = 403;
-		m->code = "wrong_purpose";
-		break;
-	case PV_ERR_NOT_FOUND:
-		m->status = 404;
-		m->code = "not_found";
-		break;
-	case PV_ERR_STATE:
-	case PV_ERR_EXISTS:
-		m->status = 409;
-		m->code = "state";
-		break;
-	case PV_ERR_TOO_LARGE:
-		m->status = 413;
-		m->code = "too_large";
-		break;
-	case PV_ERR_PKCS11:
-		/* an unexpected CKR_ is a failure, not a client error */
+	if (vd_err_row_missing(e)) {
 		m->status = 500;
 		m->code = "internal";
 		m->internal = 1;
-		m->token = 1;
-		break;
-	case PV_OK:
-	case PV_ERR_INTERNAL:
-	case PV_ERR_NOMEM:
-	case PV_ERR_IO:
-	case PV_ERR_NOT_HONOURED:
-	case PV_ERR_CRYPTO:
-	case PV_ERR_INTEGRITY:
-	default:
-		m->status = 500;
-		m->code = "internal";
-		m->internal = 1;
-		break;
+		return;
 	}
+	m->status = err_rows[-e].status;
+	m->code = err_rows[-e].code;
+	m->token = err_rows[-e].token;
+	m->internal = m->status == 500;
 }
 
 static void

@@ -21,8 +21,11 @@ struct vd_err_map {
 	int internal; /* 5xx whose message is fixed: the detail is not shown */
 };
 
-/* Status and code for an error from a handler. */
+/* Status and code for an error from a handler (reply.c's table, one row
+ * per pv_err; 500 internal for a value without one). */
 void vd_err_map(pv_err e, struct vd_err_map *out);
+/* Whether e has no row in that table (reply_test checks every pv_err). */
+int vd_err_row_missing(pv_err e);
 
 /* Serialize body (compact) into r with the status; the tree stays the
  * caller's. Out of memory: a bodiless 500. */

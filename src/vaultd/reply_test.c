@@ -23,7 +23,9 @@ test_map(void **state)
 	    {PV_ERR_BAD_INPUT, 400, "bad_request", 0},
 	    {PV_ERR_USAGE, 400, "bad_request", 0},
 	    {PV_ERR_KEY_TYPE, 400, "wrong_algorithm", 0},
+	    {PV_ERR_MECHANISM, 400, "wrong_algorithm", 0},
 	    {PV_ERR_FORBIDDEN, 403, "forbidden", 0},
+	    {PV_ERR_PURPOSE, 403, "wrong_purpose", 0},
 	    {PV_ERR_NOT_FOUND, 404, "not_found", 0},
 	    {PV_ERR_STATE, 409, "state", 0},
 	    {PV_ERR_TOO_LARGE, 413, "too_large", 0},
@@ -50,8 +52,17 @@ test_map(void **state)
 		assert_int_equal(m.token, cases[i].token);
 		assert_int_equal(m.internal, m.status == 500);
 	}
-	/* every error has a status in the table of docs/api.md §3 */
+	/* outside the enum: a fixed 500 */
+	assert_true(vd_err_row_missing((pv_err)(PV_ERR_MIN - 1)));
+	assert_true(vd_err_row_missing((pv_err)1));
+	vd_err_map((pv_err)(PV_ERR_MIN - 1), &m);
+	assert_int_equal(m.status, 500);
+	assert_string_equal(m.code, "internal");
+	/* every error has its row, and a status in the table of docs/api.md
+	 * §3 (tests/integration/api_errors.sh checks the codes against it) */
 	for (e = PV_ERR_MIN; e < 0; e++) {
+		if (vd_err_row_missing((pv_err)e))
+			fail_msg("pv_err %d (%s) has no row in reply.c's table", e, pv_err_id((pv_err)e));
 		vd_err_map((pv_err)e, &m);
 		assert_true(m.status == 400 || m.status == 403 || m.status == 404 || m.status == 409 ||
 			    m.status == 413 || m.status == 500 || m.status == 503);

@@ -81,8 +81,12 @@ EOF
 }
 
 say "keys and clients"
-for spec in ec:p256 k1:secp256k1 ed:ed25519 rsa:rsa2048 mac:hmac-sha256 jwt-ec:p256 jwt-rsa:rsa2048; do
-	run_expect 0 vc key create "${spec%%:*}" --alg "${spec#*:}"
+# one key per purpose: sign keys of every algorithm, JWT keys, an HMAC
+# derivation key and a P-256 ECDH key
+for spec in ec:p256:sign k1:secp256k1:sign ed:ed25519:sign rsa:rsa2048:sign mac:hmac-sha256:sign \
+	jwt-ec:p256:jwt jwt-rsa:rsa2048:jwt dmac:hmac-sha256:derive dh:p256:derive; do
+	IFS=: read -r name alg purpose <<<"$spec"
+	run_expect 0 vc key create "$name" --alg "$alg" --purpose "$purpose"
 done
 vd_audit_key audit-hmac
 # tokens from `vaultctl client add`: the token on stdout (kept out of
@@ -105,8 +109,10 @@ ALL_TOKENS="$TOK_APP $TOK_READER $TOK_SLOW $TOK_OPS $TOK_WRONG"
 vd_base_config "[
   {\"name\": \"app\", \"auth\": {\"token_sha256\": \"$(entry_hash app)\"},
    \"rules\": [
-     {\"ops\": [\"jwt.issue\"], \"keys\": [\"jwt-*\"], \"max_ttl\": 600, \"audiences\": [\"api\"]},
-     {\"ops\": [\"keys.read\", \"sign\", \"verify\", \"derive\", \"ecdh\"], \"keys\": [\"*\"]}],
+     {\"ops\": [\"jwt.issue\"], \"keys\": [\"jwt-*\", \"e?\"], \"max_ttl\": 600, \"audiences\": [\"api\"]},
+     {\"ops\": [\"keys.read\", \"sign\", \"verify\"], \"keys\": [\"ec\", \"k1\", \"ed\", \"rsa\", \"mac\"]},
+     {\"ops\": [\"keys.read\", \"derive\", \"ecdh\"], \"keys\": [\"dmac\", \"dh\"]},
+     {\"ops\": [\"keys.read\", \"sign\"], \"keys\": [\"jwt-*\"]}],
    \"rate\": {\"per_second\": 1000, \"burst\": 1000}},
   {\"name\": \"reader\", \"auth\": {\"token_sha256\": \"$(entry_hash reader)\"},
    \"rules\": [{\"ops\": [\"keys.read\"], \"keys\": [\"ec\"]}]},
@@ -140,7 +146,16 @@ expect_error 403 forbidden GET /metrics "$TOK_SLOW"
 say "key listing and details"
 expect 200 GET /v1/keys "$TOK_APP"
 names=$(python3 -c 'import json,sys; print(" ".join(k["name"] for k in json.load(open(sys.argv[1]))["keys"]))' "$VD_BODY")
-assert_eq "$names" "audit-hmac ec ed jwt-ec jwt-rsa k1 mac rsa" "keys listed to app"
+assert_eq "$names" "dh dmac ec ed jwt-ec jwt-rsa k1 mac rsa" "keys listed to app"
+# every key shows its purpose (and its usage); the audit key is never listed
+python3 - "$VD_BODY" <<'EOF' || fail "purposes in the key listing"
+import json, sys
+want = {"dh": "derive", "dmac": "derive", "ec": "sign", "ed": "sign", "jwt-ec": "jwt", "jwt-rsa": "jwt",
+        "k1": "sign", "mac": "sign", "rsa": "sign"}
+got = {k["name"]: k["purpose"] for k in json.load(open(sys.argv[1]))["keys"]}
+assert got == want, got
+assert all("usage" in k for k in json.load(open(sys.argv[1]))["keys"])
+EOF
 expect 200 GET /v1/keys "$TOK_READER"
 names=$(python3 -c 'import json,sys; print(" ".join(k["name"] for k in json.load(open(sys.argv[1]))["keys"]))' "$VD_BODY")
 assert_eq "$names" "ec" "keys listed to reader"
@@ -165,8 +180,12 @@ cmp -s <(openssl pkey -pubin -in "$W/ec.pem" -outform DER) \
 	<(vc key show ec --format pem | openssl pkey -pubin -outform DER) || fail "the served PEM of ec is not vaultctl's"
 expect 200 GET /v1/keys/mac "$TOK_APP"
 assert_eq "$(body alg)" hmac-sha256
+assert_eq "$(body purpose)" sign
 assert_eq "$(body versions 0 kid)" None "kid of an HMAC key"
-expect_error 404 key_not_found GET /v1/keys/nope "$TOK_APP"
+expect_error 404 key_not_found GET /v1/keys/jwt-nope "$TOK_APP"
+# outside the client's rules it is 403 whether the key exists or not
+expect_error 403 forbidden GET /v1/keys/nope "$TOK_APP"
+expect_error 403 forbidden GET /v1/keys/audit-hmac "$TOK_APP"
 expect_error 403 forbidden GET /v1/keys/k1 "$TOK_READER"
 
 say "sign: every key type, checked by OpenSSL"
@@ -259,7 +278,7 @@ post 200 /v1/jwt/verify "$TOK_APP" '{"token":"not.a.jwt!"}'
 assert_eq "$(body reason)" malformed
 # RS256 by default, PS256 on request; both verify with OpenSSL
 for alg in RS256 PS256; do
-	post 200 /v1/jwt/jwt-rsa/issue "$TOK_APP" "{\"claims\":{\"sub\":\"bob\"},\"alg\":\"$alg\"}"
+	post 200 /v1/jwt/jwt-rsa/issue "$TOK_APP" "{\"claims\":{\"sub\":\"bob\",\"aud\":\"api\"},\"alg\":\"$alg\"}"
 	IFS=. read -r H P S <<<"$(body token)"
 	printf '%s.%s' "$H" "$P" >"$W/jwt.input"
 	b64url_dec "$S" >"$W/jwt.sig"
@@ -268,16 +287,29 @@ for alg in RS256 PS256; do
 	ossl_verify_rsa sha256 $pad "$W/jwt-rsa.pem" "$W/jwt.input" "$W/jwt.sig" || fail "OpenSSL rejects the $alg JWT"
 done
 # default TTL from the config, capped by the rule's max_ttl
-post 200 /v1/jwt/jwt-ec/issue "$TOK_APP" '{"claims":{}}'
+post 200 /v1/jwt/jwt-ec/issue "$TOK_APP" '{"claims":{"aud":"api"}}'
 body token | cut -d. -f2 | { read -r p; b64url_dec "$p"; } >"$W/jwt.payload"
 assert_eq "$(($(json_get "$W/jwt.payload" exp) - $(json_get "$W/jwt.payload" iat)))" 120 "default ttl"
-post 200 /v1/jwt/jwt-ec/issue "$TOK_APP" '{"ttl":86400}'
+post 200 /v1/jwt/jwt-ec/issue "$TOK_APP" '{"ttl":86400,"claims":{"aud":"api"}}'
 body token | cut -d. -f2 | { read -r p; b64url_dec "$p"; } >"$W/jwt.payload"
 assert_eq "$(($(json_get "$W/jwt.payload" exp) - $(json_get "$W/jwt.payload" iat)))" 600 "capped ttl"
 post_error 403 forbidden /v1/jwt/jwt-ec/issue "$TOK_APP" '{"claims":{"aud":"web"}}'
+# under a rule with audiences, aud is required
+post_error 403 forbidden /v1/jwt/jwt-ec/issue "$TOK_APP" '{"claims":{"sub":"x"}}'
+assert_contains "$VD_BODY" "'aud'"
 post_error 403 forbidden /v1/jwt/jwt-ec/issue "$TOK_APP" '{"claims":{"iat":1}}'
-post_error 403 forbidden /v1/jwt/ec/issue "$TOK_APP" '{}'
-post_error 400 wrong_algorithm /v1/jwt/jwt-ec/issue "$TOK_APP" '{"alg":"PS256"}'
+# a JWT grant on a sign key, a sign grant on a JWT key: the purpose refuses
+post_error 403 wrong_purpose /v1/jwt/ec/issue "$TOK_APP" '{}'
+assert_contains "$VD_BODY" "purpose sign"
+post_error 403 wrong_purpose /v1/keys/jwt-ec/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\"}"
+post_error 403 forbidden /v1/jwt/k1/issue "$TOK_APP" '{}'
+# alg: only the key's own (or PS256 for RSA); none, HS256, another's: 400
+for alg in PS256 none HS256 ES384 EdDSA RS256 nonsense; do
+	post_error 400 wrong_algorithm /v1/jwt/jwt-ec/issue "$TOK_APP" "{\"alg\":\"$alg\"}"
+done
+post_error 400 wrong_algorithm /v1/jwt/jwt-rsa/issue "$TOK_APP" '{"alg":"none"}'
+post_error 400 bad_request /v1/jwt/jwt-ec/issue "$TOK_APP" '{"alg":5}'
+post 200 /v1/jwt/jwt-ec/issue "$TOK_APP" '{"alg":"ES256","claims":{"aud":"api"}}'
 expect 200 GET /.well-known/jwks.json -
 assert_eq "$(vd_header Cache-Control)" "public, max-age=60"
 ETAG=$(vd_header ETag)
@@ -291,31 +323,33 @@ assert_size "$VD_BODY" 0
 expect 200 GET /.well-known/jwks.json - -H 'If-None-Match: "other"'
 
 say "derive and ECDH"
-post 200 /v1/derive/mac "$TOK_APP" '{"context":"tenant-42"}'
+post 200 /v1/derive/dmac "$TOK_APP" '{"context":"tenant-42"}'
 MAC1=$(body mac_b64)
-post 200 /v1/derive/mac "$TOK_APP" '{"context":"tenant-42"}'
+[ "$(printf '%s' "$MAC1" | base64 -d | wc -c)" = 32 ] || fail "mac_b64 is not 32 bytes"
+post 200 /v1/derive/dmac "$TOK_APP" '{"context":"tenant-42"}'
 assert_eq "$(body mac_b64)" "$MAC1" "same context, same value"
-post 200 /v1/derive/mac "$TOK_APP" '{"context":"tenant-43"}'
+post 200 /v1/derive/dmac "$TOK_APP" '{"context":"tenant-43"}'
 [ "$(body mac_b64)" != "$MAC1" ] || fail "another context gave the same value"
-# the derived value is HMAC-SHA256(key, context): the same as signing it
-post 200 /v1/keys/mac/sign "$TOK_APP" "{\"input_b64\":\"$(printf 'tenant-42' | b64)\"}"
-n_signed=$((n_signed + 1))
-assert_eq "$(body signature_b64)" "$MAC1" "derive = HMAC of the context"
-post_error 400 bad_request /v1/derive/mac "$TOK_APP" "{\"context\":\"$(head -c 1025 /dev/zero | tr '\0' a)\"}"
-post_error 400 wrong_algorithm /v1/derive/ec "$TOK_APP" '{"context":"x"}'
+post_error 400 bad_request /v1/derive/dmac "$TOK_APP" "{\"context\":\"$(head -c 1025 /dev/zero | tr '\0' a)\"}"
+# a derive key of the other algorithm: the purpose fits, the algorithm not
+post_error 400 wrong_algorithm /v1/derive/dh "$TOK_APP" '{"context":"x"}'
+post_error 403 forbidden /v1/derive/ec "$TOK_APP" '{"context":"x"}'
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/peer.key" 2>/dev/null
 openssl pkey -in "$W/peer.key" -pubout -out "$W/peer.pem"
 PEER_JSON=$(python3 -c 'import json,sys; print(json.dumps({"peer_public_key_pem": open(sys.argv[1]).read()}))' "$W/peer.pem")
-post 200 /v1/ecdh/ec "$TOK_APP" "$PEER_JSON"
+post 200 /v1/ecdh/dh "$TOK_APP" "$PEER_JSON"
 body_b64_to "$W/shared" shared_secret_b64
-openssl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/ec.pem" -out "$W/shared.ossl" 2>/dev/null
+expect 200 GET /v1/keys/dh "$TOK_APP"
+body versions 0 public_key_pem >"$W/dh.pem"
+openssl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/dh.pem" -out "$W/shared.ossl" 2>/dev/null
 assert_same_file "$W/shared" "$W/shared.ossl" "ECDH secret differs from OpenSSL's"
-post_error 400 wrong_algorithm /v1/ecdh/ed "$TOK_APP" "$PEER_JSON"
-post_error 400 bad_request /v1/ecdh/ec "$TOK_APP" '{"peer_public_key_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
+post_error 400 wrong_algorithm /v1/ecdh/dmac "$TOK_APP" "$PEER_JSON"
+post_error 403 forbidden /v1/ecdh/ec "$TOK_APP" "$PEER_JSON"
+post_error 400 bad_request /v1/ecdh/dh "$TOK_APP" '{"peer_public_key_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
 openssl pkey -in "$W/peer.key" -pubout 2>/dev/null >/dev/null
 PEER384=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 2>/dev/null | openssl pkey -pubout 2>/dev/null |
 	python3 -c 'import json,sys; print(json.dumps({"peer_public_key_pem": sys.stdin.read()}))')
-post_error 400 bad_request /v1/ecdh/ec "$TOK_APP" "$PEER384"
+post_error 400 bad_request /v1/ecdh/dh "$TOK_APP" "$PEER384"
 
 say "secrets"
 expect 200 GET /v1/secrets "$TOK_OPS"
@@ -339,6 +373,10 @@ say "authentication, authorization and rate limit"
 expect_error 401 unauthenticated GET /v1/keys -
 expect_error 401 unauthenticated GET /v1/keys "$TOK_WRONG"
 expect_error 401 unauthenticated GET /v1/keys - -H "Authorization: Basic YTpi"
+# present but empty, or Bearer without a token (curl sends "X;" as an empty header)
+expect_error 401 unauthenticated GET /v1/keys - -H "Authorization;"
+expect_error 401 unauthenticated GET /v1/keys - -H "Authorization: Bearer"
+expect_error 401 unauthenticated GET /v1/keys - -H "Authorization: Bearer   "
 post_error 403 forbidden /v1/keys/ec/sign "$TOK_READER" "{\"input_b64\":\"$MSG_B64\"}"
 post_error 403 forbidden /v1/keys/k1/sign "$TOK_SLOW" "{\"input_b64\":\"$MSG_B64\"}"
 # slow's bucket held 3 (the rate is taken before the policy): /metrics
@@ -370,7 +408,7 @@ post_error 400 bad_request $SIGN "$TOK_APP" "{\"input_b64\":\"$MSG_B64\",\"forma
 post_error 400 wrong_algorithm /v1/keys/ed/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\",\"format\":\"der\"}"
 post_error 400 wrong_algorithm /v1/keys/ed/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\",\"digest\":\"sha256\"}"
 post_error 400 wrong_algorithm /v1/keys/ec/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\",\"padding\":\"pss\"}"
-post_error 404 key_not_found /v1/keys/nope/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\"}"
+post_error 404 key_not_found /v1/keys/jwt-nope/sign "$TOK_APP" "{\"input_b64\":\"$MSG_B64\"}"
 post_error 404 version_not_found $SIGN "$TOK_APP" "{\"input_b64\":\"$MSG_B64\",\"version\":9}"
 head -c 9000 /dev/zero | tr '\0' a >"$W/big"
 expect_error 413 too_large POST $SIGN "$TOK_APP" -H 'Content-Type: application/json' --data-binary @"$W/big"
@@ -383,7 +421,7 @@ expect 200 GET /v1/health -
 assert_eq "$(audit_records "r['op'] == 'sign' and r['outcome'] == 'ok'")" "$n_signed" "signatures in the audit log"
 assert_eq "$(audit_records "r['op'] == 'sign' and r['outcome'] == 'ok' and r['status'] != 200")" 0
 assert_eq "$(audit_records "r['op'] == 'sign' and r['status'] == 429 and r['outcome'] == 'denied' and r['client'] == 'slow'")" 1
-assert_eq "$(audit_records "r['status'] == 401 and r['outcome'] == 'denied' and r['client'] == ''")" 3
+assert_eq "$(audit_records "r['status'] == 401 and r['outcome'] == 'denied' and r['client'] == ''")" 6
 assert_eq "$(audit_records "r['status'] == 413 and r['outcome'] == 'error'")" 1
 assert_eq "$(audit_records "r['op'] == 'none' and r['status'] == 404")" 1
 assert_eq "$(audit_records "r['op'] == 'sign' and r['status'] == 400 and r['key'] == 'ed'")" 2

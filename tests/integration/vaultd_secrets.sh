@@ -56,7 +56,7 @@ value_of() { # NAME -> the released value, into $W/value
 }
 
 say "a bundle: env and file values, an imported P-256 key"
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 printf 'DB_PASSWORD=%s\nAPI_URL=https://api.test\n' "$S_ENV" >"$W/in.env"
 run_expect 0 vc bundle seal --recipient kek --in "$W/in.env" --out "$B"
 printf '%s\n\001binary' "$S_FILE" >"$W/tls.key"
@@ -64,8 +64,13 @@ run_expect 0 vc bundle set "$B" tls.key --kind file --in "$W/tls.key"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/signer.pem" 2>/dev/null ||
 	fail "openssl genpkey"
 openssl pkey -in "$W/signer.pem" -pubout -out "$W/signer.pub.pem" 2>/dev/null
-run_expect 0 vc bundle import-key "$B" signer --pem "$W/signer.pem"
+run_expect 0 vc bundle import-key "$B" signer --pem "$W/signer.pem" --purpose sign
 rm -f "$W/signer.pem"
+# a bundle key of another purpose: listed with it, never a signer
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/bjwt.pem" 2>/dev/null ||
+	fail "openssl genpkey"
+run_expect 0 vc bundle import-key "$B" bjwt --pem "$W/bjwt.pem" --purpose jwt
+rm -f "$W/bjwt.pem"
 cp "$B" "$W/good.bundle"
 
 TOK_ADMIN=$(vd_new_token)
@@ -74,7 +79,7 @@ clients="[
   {\"name\": \"admin\", \"role\": \"admin\", \"auth\": {\"token_sha256\": \"$(vd_token_hash "$TOK_ADMIN")\"}},
   {\"name\": \"reader\", \"auth\": {\"token_sha256\": \"$(vd_token_hash "$TOK_READ")\"},
    \"rules\": [{\"ops\": [\"secrets.list\", \"secrets.read\"], \"keys\": [\"DB_PASSWORD\", \"tls.key\", \"APP_ENV_SECRET\", \"signer\", \"NO_SUCH\"]},
-               {\"ops\": [\"sign\", \"verify\", \"keys.read\"], \"keys\": [\"signer\"]}]}]"
+               {\"ops\": [\"sign\", \"verify\", \"keys.read\"], \"keys\": [\"signer\", \"bjwt\"]}]}]"
 vd_base_config "$clients" "\"bundle\": {\"path\": \"$B\"},
   \"secrets\": {\"environment\": [\"APP_ENV_SECRET\"]}" >"$CFG"
 export APP_ENV_SECRET=$S_ENVIRON
@@ -86,11 +91,12 @@ expect 200 GET /v1/secrets "$TOK_ADMIN"
 python3 - "$VD_BODY" "${#S_ENV}" "$(stat -c %s "$W/tls.key")" "${#S_ENVIRON}" <<'EOF' || fail "secrets listing"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["bundle_version"] == 3, d["bundle_version"]
+assert d["bundle_version"] == 4, d["bundle_version"]
 got = [(e["name"], e["kind"], e["origin"], e["size"]) for e in d["secrets"]]
 want = [("API_URL", "env", "bundle", len("https://api.test")),
         ("APP_ENV_SECRET", "env", "environment", int(sys.argv[4])),
         ("DB_PASSWORD", "env", "bundle", int(sys.argv[2])),
+        ("bjwt", "private-key", "bundle", 0),
         ("signer", "private-key", "bundle", 0),
         ("tls.key", "file", "bundle", int(sys.argv[3]))]
 assert got == want, got
@@ -127,7 +133,13 @@ sign_check() {
 		fail "the bundle key's signature does not verify with its public key"
 }
 sign_check
+expect 403 POST /v1/keys/bjwt/sign "$TOK_READ" -H 'Content-Type: application/json' \
+	--data-binary "{\"input_b64\": \"$(base64 -w0 "$W/msg")\"}"
+assert_eq "$(json_get "$VD_BODY" error code)" wrong_purpose "a jwt bundle key through sign"
+expect 200 GET /v1/keys/bjwt "$TOK_READ"
+assert_eq "$(body purpose)/$(body origin)" jwt/bundle "purpose and origin of a bundle key"
 expect 200 GET /v1/keys/signer "$TOK_READ"
+assert_eq "$(body purpose)" sign "purpose of the signing bundle key"
 body versions 0 public_key_pem >"$W/served.pem"
 assert_eq "$(openssl pkey -pubin -in "$W/served.pem" -outform DER | sha256sum)" \
 	"$(openssl pkey -pubin -in "$W/signer.pub.pem" -outform DER | sha256sum)" "served public key"
@@ -143,7 +155,7 @@ for ((i = 0; i < 100; i++)); do
 done
 assert_eq "$(cat "$W/value")" "$S_NEW" "DB_PASSWORD after SIGHUP"
 expect 200 GET /v1/secrets "$TOK_ADMIN"
-assert_eq "$(body bundle_version)" 4 "bundle version after SIGHUP"
+assert_eq "$(body bundle_version)" 5 "bundle version after SIGHUP"
 sign_check
 
 say "a tampered bundle on reload: refused, the running one stays"

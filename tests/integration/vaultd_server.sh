@@ -14,8 +14,10 @@ W=$PV_WORK
 CFG=$W/vaultd.json
 
 # ---- keys, tokens, certificates ----
-run_expect 0 vc key create app-sign --alg p256
-run_expect 0 vc key create app-mac --alg hmac-sha256
+run_expect 0 vc key create app-sign --alg p256 --purpose sign
+run_expect 0 vc key create app-jwt --alg p256 --purpose jwt
+run_expect 0 vc key create app-mac --alg hmac-sha256 --purpose derive
+run_expect 0 vc key create app-dh --alg p256 --purpose derive
 READER=$(vd_new_token)
 EVERY=$(vd_new_token)
 ADMIN=$(vd_new_token)
@@ -47,11 +49,11 @@ clients() { # the clients array; $1 = extra client entries (JSON, with a leading
 	cat <<EOF
 [
   {"name": "reader", "auth": {"token_sha256": "$(vd_token_hash "$READER")"},
-   "rules": [{"ops": ["keys.read"], "keys": ["*"]}]},
+   "rules": [{"ops": ["keys.read"], "keys": ["app-*"]}]},
   {"name": "admin", "auth": {"token_sha256": "$(vd_token_hash "$ADMIN")"}, "role": "admin"},
   {"name": "me", "auth": {"uid": $(id -u)}, "rules": [{"ops": ["keys.read"], "keys": ["app-*"]}]},
   {"name": "certified", "auth": {"cert_sha256": "$CLIENT_FP"},
-   "rules": [{"ops": ["keys.read"], "keys": ["*"]}]},
+   "rules": [{"ops": ["keys.read"], "keys": ["app-*"]}]},
   {"name": "every", "auth": {"token_sha256": "$(vd_token_hash "$EVERY")"}, "role": "admin",
    "rules": [{"ops": ["keys.read", "sign", "verify", "jwt.issue", "derive", "ecdh", "secrets.list",
               "secrets.read"], "keys": ["app-*"]}]}${1:-}
@@ -74,6 +76,8 @@ tls() { # tls ARGS... PATH: curl over TLS, status in the output
 
 # ---- --check-config ----
 say "--check-config: 0 for a valid file, 2 with the field path for a bad one"
+# checked against the keys on the token too: the audit key must be there
+vd_audit_key audit-hmac
 run_expect 0 "$VAULTD" --check-config --config "$CFG"
 cp "$CFG" "$W/bad.json"
 vd_json_set "$W/bad.json" 'listen.unix.mode="0666"'
@@ -180,17 +184,19 @@ openssl dgst -sha256 -verify "$W/app-sign.pem" -signature "$W/tls.sig" "$W/tls.m
 tls_call 200 POST /v1/keys/app-sign/verify \
 	"{\"input_b64\":\"$(base64 -w0 <"$W/tls.msg")\",\"format\":\"der\",\"signature_b64\":\"$SIG\"}"
 assert_eq "$(json_get "$VD_BODY" valid)" True
-tls_call 200 POST /v1/jwt/app-sign/issue '{"claims":{"sub":"tls"},"ttl":60}'
+tls_call 200 POST /v1/jwt/app-jwt/issue '{"claims":{"sub":"tls"},"ttl":60}'
 JWT=$(json_get "$VD_BODY" token)
 tls_call 200 POST /v1/jwt/verify "{\"token\":\"$JWT\"}"
 assert_eq "$(json_get "$VD_BODY" valid)" True
 tls_call 200 POST /v1/derive/app-mac '{"context":"tls"}'
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/peer.key" 2>/dev/null
 openssl pkey -in "$W/peer.key" -pubout -out "$W/peer.pem" 2>/dev/null
-tls_call 200 POST /v1/ecdh/app-sign \
+tls_call 200 GET /v1/keys/app-dh
+json_get "$VD_BODY" versions 0 public_key_pem >"$W/app-dh.pem"
+tls_call 200 POST /v1/ecdh/app-dh \
 	"$(python3 -c 'import json,sys; print(json.dumps({"peer_public_key_pem": open(sys.argv[1]).read()}))' "$W/peer.pem")"
 json_get "$VD_BODY" shared_secret_b64 | base64 -d >"$W/tls.shared"
-openssl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/app-sign.pem" -out "$W/tls.shared.ossl" 2>/dev/null
+openssl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/app-dh.pem" -out "$W/tls.shared.ossl" 2>/dev/null
 cmp -s "$W/tls.shared" "$W/tls.shared.ossl" || fail "ECDH over TLS differs from OpenSSL's"
 tls_call 200 GET /v1/secrets
 tls_call 404 GET /v1/secrets/app-none
@@ -254,7 +260,7 @@ say "SIGHUP with a valid changed config: a new client works"
 vd_expect 401 GET /v1/keys -H "Authorization: Bearer $NEWBIE"
 write_config "$CFG" ",
   {\"name\": \"newbie\", \"auth\": {\"token_sha256\": \"$(vd_token_hash "$NEWBIE")\"},
-   \"rules\": [{\"ops\": [\"keys.read\"], \"keys\": [\"*\"]}]}"
+   \"rules\": [{\"ops\": [\"keys.read\"], \"keys\": [\"app-*\"]}]}"
 kill -HUP "$VD_PID"
 for _ in $(seq 100); do
 	grep -q "vaultd: reloaded" "$VD_LOG" && break
