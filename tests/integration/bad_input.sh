@@ -7,10 +7,10 @@ need_cmd python3
 W=$PV_WORK
 printf 'bad input message\n' >"$W/msg"
 
-run_expect 0 vc key create ok-p256 --alg p256
-run_expect 0 vc key create ok-ed --alg ed25519
-run_expect 0 vc key create ok-aes --alg aes256
-run_expect 0 vc key create ok-rsa --alg rsa2048
+mkkey ok-p256 p256
+mkkey ok-ed ed25519
+mkkey ok-aes aes256
+mkkey ok-rsa rsa2048
 
 # Snapshot of the token: vaultctl's view and pkcs11-tool's (public objects,
 # and all objects after a login). Every failure below must leave all equal.
@@ -37,7 +37,7 @@ unchanged() {
 
 say "wrong PIN: 4, one line, no key made"
 printf 'PVPIN-wrong-%s' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" >"$W/wrong.pin"
-run_expect 4 vc --pin-source "file:$W/wrong.pin" key create half-wrongpin --alg p256
+run_expect 4 vc --pin-source "file:$W/wrong.pin" key create half-wrongpin --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
 assert_not_contains "$RUN_ERR" "$(cat "$W/wrong.pin")" "the wrong PIN is echoed on stderr"
 assert_not_contains "$RUN_OUT" "$(cat "$W/wrong.pin")" "the wrong PIN is echoed on stdout"
@@ -47,31 +47,31 @@ assert_one_line_error "$RUN_ERR"
 assert_not_contains "$RUN_ERR" "$(cat "$W/wrong.pin")"
 
 say "PIN source unreadable: 4"
-run_expect 4 vc --pin-source "file:$W/no-such-pin-file" key create half-nopinfile --alg p256
+run_expect 4 vc --pin-source "file:$W/no-such-pin-file" key create half-nopinfile --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
-run_expect 4 env -u PV_UNSET_PIN "$VAULTCTL" --pin-source env:PV_UNSET_PIN key create half-noenv --alg p256
+run_expect 4 env -u PV_UNSET_PIN "$VAULTCTL" --pin-source env:PV_UNSET_PIN key create half-noenv --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
 unchanged "unreadable PIN source"
 
 say "a PIN given where a PIN source belongs is refused and not echoed"
-run_expect "2|4" vc --pin-source "literal-pin-not-a-source-4711" key create half-literal --alg p256
+run_expect "2|4" vc --pin-source "literal-pin-not-a-source-4711" key create half-literal --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
 assert_not_contains "$RUN_ERR" "literal-pin-not-a-source-4711" "a PIN-like --pin-source value is echoed"
-run_expect "2|4" vc --token "pkcs11:token=$PV_TOKEN_LABEL?pin-value=pin-in-uri-4711" key create half-pinvalue --alg p256
+run_expect "2|4" vc --token "pkcs11:token=$PV_TOKEN_LABEL?pin-value=pin-in-uri-4711" key create half-pinvalue --alg p256 --purpose sign
 assert_not_contains "$RUN_ERR" "pin-in-uri-4711" "pin-value from the URI is echoed"
 unchanged "literal PIN"
 
 say "missing module: 3"
 run_expect 3 vc --module /nonexistent/libnope.so token info
 assert_one_line_error "$RUN_ERR"
-run_expect 3 env P11VAULT_MODULE=/nonexistent/libnope.so "$VAULTCTL" key create half-nomod --alg p256
+run_expect 3 env P11VAULT_MODULE=/nonexistent/libnope.so "$VAULTCTL" key create half-nomod --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
 run_expect 3 vc --module /etc/passwd token info
 
 say "unknown token label: 3"
 run_expect 3 vc --token pkcs11:token=no-such-token token info
 assert_one_line_error "$RUN_ERR"
-run_expect 3 vc --token pkcs11:token=no-such-token key create half-notoken --alg p256
+run_expect 3 vc --token pkcs11:token=no-such-token key create half-notoken --alg p256 --purpose sign
 unchanged "unknown token"
 
 say "unknown key: 5 (and the JSON error object)"
@@ -83,31 +83,43 @@ json_valid "$RUN_OUT"
 assert_eq "$(json_get "$RUN_OUT" error code)" not_found "JSON error code"
 [ -n "$(json_get "$RUN_OUT" error message)" ] || fail "JSON error has no message"
 run_expect 5 vc key show ok-p256 --version 7 --format pem
-run_expect 5 vc key adopt 'pkcs11:object=no-such-object;type=private' --name half-adopt
+run_expect 5 vc key adopt 'pkcs11:object=no-such-object;type=private' --name half-adopt --purpose sign
 unchanged "unknown key"
 
 say "bad names and algorithms: 2, no key"
 for name in -leading-dash _leading-underscore "has space" "dot.name" "slash/name" "" \
 	"$(printf 'a%.0s' $(seq 1 65))"; do
 	# "--" so that a leading dash is a name, not an option.
-	run_expect 2 vc key create --alg p256 -- "$name"
+	run_expect 2 vc key create --alg p256 --purpose sign -- "$name"
 	assert_one_line_error "$RUN_ERR"
 done
-run_expect 0 vc key create "$(printf 'b%.0s' $(seq 1 64))" --alg p256 # 64 is allowed
-run_expect 0 vc key create 9-digit_Start --alg p256                 # so is a leading digit
-run_expect 2 vc key create half-alg --alg p521
-run_expect 2 vc key create half-alg --alg RSA2048
-run_expect 2 vc key create half-alg
+run_expect 0 vc key create "$(printf 'b%.0s' $(seq 1 64))" --alg p256 --purpose sign # 64 is allowed
+run_expect 0 vc key create 9-digit_Start --alg p256 --purpose sign                 # so is a leading digit
+run_expect 2 vc key create half-alg --alg p521 --purpose sign
+run_expect 2 vc key create half-alg --alg RSA2048 --purpose sign
+run_expect 2 vc key create half-alg --purpose sign
 assert_one_line_error "$RUN_ERR"
+run_expect 2 vc key create half-alg --alg p256
+assert_one_line_error "$RUN_ERR"
+assert_contains "$RUN_ERR" "--purpose is required"
+run_expect 2 vc key create half-alg --alg p256 --purpose solana
+assert_contains "$RUN_ERR" "jwt, sign, derive"
 run_expect 5 vc key destroy "$(printf 'b%.0s' $(seq 1 64))" --version 2 --yes
 run_expect 0 vc key rotate "$(printf 'b%.0s' $(seq 1 64))"
 run_expect 0 vc key retire "$(printf 'b%.0s' $(seq 1 64))" --version 1
 run_expect 0 vc key destroy "$(printf 'b%.0s' $(seq 1 64))" --version 1 --yes
 snapshot before # the two valid keys above are now part of the baseline
 
-say "wrong algorithm for the operation: 2"
-run_expect 2 vc sign ok-aes --in "$W/msg"
+say "wrong purpose for the operation: 8 (an aes256 key wraps; it never signs)"
+run_expect 8 vc sign ok-aes --in "$W/msg"
 assert_one_line_error "$RUN_ERR"
+assert_contains "$RUN_ERR" "key 'ok-aes' has purpose wrap; this needs a key of purpose sign"
+run_expect 8 vc verify ok-aes --in "$W/msg" --sig "$W/msg"
+run_expect 8 vc --json sign ok-aes --in "$W/msg"
+assert_eq "$(json_get "$RUN_OUT" error code)" wrong_purpose "JSON error code of a wrong purpose"
+unchanged "wrong purpose"
+
+say "wrong algorithm for the operation: 2"
 run_expect 2 vc sign ok-ed --in "$W/msg" --format der
 assert_one_line_error "$RUN_ERR"
 run_expect 2 vc sign ok-ed --in "$W/msg" --digest sha256
@@ -117,7 +129,6 @@ run_expect 2 vc sign ok-rsa --in "$W/msg" --format der
 run_expect 2 vc sign ok-p256 --in "$W/msg" --digest md5
 run_expect 2 vc sign ok-p256 --in "$W/msg" --format pem
 run_expect 2 vc key show ok-p256 --format xml
-run_expect 2 vc verify ok-aes --in "$W/msg" --sig "$W/msg"
 unchanged "wrong algorithm"
 
 say "--digest none: the input must be 32, 48 or 64 bytes"
@@ -166,9 +177,9 @@ run_expect 2 vc sign ok-p256 --in "$W/no-such-input"
 run_expect 2 vc verify ok-p256 --in "$W/msg"
 
 say "unknown options: 2, one line"
-run_expect 2 vc key create x-opt --alg p256 --no-such-option
+run_expect 2 vc key create x-opt --alg p256 --purpose sign --no-such-option
 assert_one_line_error "$RUN_ERR"
-run_expect 2 vc key create x-opt --alg p256 -Z
+run_expect 2 vc key create x-opt --alg p256 --purpose sign -Z
 assert_one_line_error "$RUN_ERR"
 run_expect 2 vc sign ok-p256 --in "$W/msg" --format
 assert_one_line_error "$RUN_ERR"

@@ -12,7 +12,7 @@ SYM="aes256 hmac-sha256"
 
 say "create one key per algorithm"
 for alg in $ASYM $SYM; do
-	run_expect 0 vc key create "k-$alg" --alg "$alg"
+	mkkey "k-$alg" "$alg"
 	printed_uri "$RUN_OUT" >/dev/null
 done
 
@@ -20,9 +20,11 @@ say "key list (table and --json)"
 run_expect 0 vc key list
 cp "$RUN_OUT" "$PV_WORK/list.txt"
 for alg in $ASYM $SYM; do
-	# NAME ALG VERSION STATE on one line.
-	grep -Eq "(^|[[:space:]])k-$alg[[:space:]].*(^|[[:space:]])$alg[[:space:]]+1[[:space:]]+active([[:space:]]|$)" \
-		"$PV_WORK/list.txt" || fail "key list table has no 'k-$alg $alg 1 active' row"
+	# NAME ALG VERSION STATE PURPOSE on one line.
+	p=$(purpose_for "$alg")
+	grep -Eq "(^|[[:space:]])k-$alg[[:space:]].*(^|[[:space:]])$alg[[:space:]]+1[[:space:]]+active[[:space:]]+$p([[:space:]]|$)" \
+		"$PV_WORK/list.txt" || fail "key list table has no 'k-$alg $alg 1 active $p' row"
+	assert_purpose "k-$alg" "$p"
 	assert_key_alg "k-$alg" "$alg"
 	assert_versions "k-$alg" "1:active"
 done
@@ -68,16 +70,16 @@ for alg in $SYM; do
 done
 
 say "create an existing name: exit 7, nothing changes"
-run_expect 7 vc key create k-p256 --alg p256
+run_expect 7 vc key create k-p256 --alg p256 --purpose sign
 assert_one_line_error "$RUN_ERR"
-run_expect 7 vc key create k-p256 --alg ed25519
+run_expect 7 vc key create k-p256 --alg ed25519 --purpose jwt
 assert_versions k-p256 "1:active"
 pub_der k-p256 "$PV_WORK/k-p256.again.der"
 assert_same_file "$PV_WORK/k-p256.der" "$PV_WORK/k-p256.again.der" "failed create changed the key"
 
 say "rotate (default): v2 active, v1 verify-only"
 k=rot
-run_expect 0 vc key create $k --alg p256
+mkkey $k p256
 pub_der $k "$PV_WORK/rot.v1.der"
 printf 'lifecycle message\n' >"$PV_WORK/msg"
 run_expect 0 vc sign $k --in "$PV_WORK/msg" --out "$PV_WORK/sig.v1"
@@ -148,11 +150,12 @@ run_expect 0 vc verify $k --version 2 --in "$PV_WORK/msg" --sig "$PV_WORK/sig.v2
 run_expect 0 vc sign $k --in "$PV_WORK/msg" --out "$PV_WORK/sig.v3b"
 ossl_verify_ecdsa sha256 "$PV_WORK/rot.v3.pem" "$PV_WORK/msg" "$PV_WORK/sig.v3b" || fail "sign after destroy"
 
-say "rotate keeps the algorithm, for every asymmetric algorithm and HMAC"
+say "rotate keeps the algorithm and the purpose, for every asymmetric algorithm, HMAC and AES"
 for alg in ed25519 secp256k1 p384 rsa2048 hmac-sha256 aes256; do
 	run_expect 0 vc key rotate "k-$alg"
 	assert_versions "k-$alg" "1:verify-only 2:active"
 	assert_key_alg "k-$alg" "$alg"
+	assert_purpose "k-$alg" "$(purpose_for "$alg")"
 done
 
 say "unknown key: 5"

@@ -78,12 +78,12 @@ p11tool_login --delete-object --type privkey --id 5a5a >>"$W/stray.out" 2>&1 || 
 ! same_as empty || fail "a stray public key alone was not noticed"
 p11tool_login --delete-object --type pubkey --id 5a5a >>"$W/stray.out" 2>&1 || fail "cannot delete stray pubkey"
 same_as empty || fail "the token differs after removing the stray pair"
-run_expect 0 vc key create probe --alg p256
+run_expect 0 vc key create probe --alg p256 --purpose sign
 ! same_as empty || fail "a new key was not noticed"
 ! cmp -s "$W/empty.keys" "$W/now.keys" || fail "key list --json did not change with a new key"
 
 say "self-check: the shim rewrites attributes (seen through pkcs11-tool) and rejects a bad override"
-run_expect 0 vc key create seen --alg p256
+run_expect 0 vc key create seen --alg p256 --purpose sign
 SOFTHSM_MODULE=$SHIM PV_FAULT_MODULE=$REAL PV_FAULT_ATTR=CKA_SENSITIVE=FALSE,CKA_NEVER_EXTRACTABLE=FALSE \
 	p11_objects "$W/shim.objs" --login
 grep -q '^private-key|seen\.v1|' "$W/shim.objs" || fail "no seen.v1 private key through the shim"
@@ -95,14 +95,14 @@ grep '^private-key|seen\.v1|' "$W/real.objs" | grep -q '|sensitive, always sensi
 run_expect 3 through_shim "" CKA_SENSITIVE=maybe "$VAULTCTL" key list
 run_expect 3 through_shim "" CKA_MODULUS=TRUE "$VAULTCTL" key list
 # an override to the value the token holds anyway is harmless
-run_expect 0 through_shim "" CKA_SENSITIVE=TRUE,CKA_EXTRACTABLE=FALSE "$VAULTCTL" key create ok --alg p256
+run_expect 0 through_shim "" CKA_SENSITIVE=TRUE,CKA_EXTRACTABLE=FALSE "$VAULTCTL" key create ok --alg p256 --purpose sign
 run_expect 0 vc sign ok --in "$W/msg" --out "$W/ok.sig"
 
 say "key create on a token that drops the protection: exit 6, nothing left"
 for alg in p256 aes256; do
 	for attr in CKA_SENSITIVE=FALSE CKA_EXTRACTABLE=TRUE CKA_NEVER_EXTRACTABLE=FALSE; do
 		snapshot before
-		run_expect 6 through_shim "" "$attr" "$VAULTCTL" key create bad --alg $alg
+		run_expect 6 through_shim "" "$attr" "$VAULTCTL" key create bad --alg $alg --purpose "$(purpose_for $alg)"
 		split_trace
 		assert_one_line_error "$RUN_ERR"
 		assert_contains "$RUN_ERR" "${attr%=*}" "the error does not name ${attr%=*}"
@@ -121,7 +121,7 @@ say "key create whose metadata write fails: nothing left"
 for alg in p256 aes256; do
 	snapshot before
 	# CKR_DEVICE_MEMORY is PV_ERR_NOMEM: exit 1 (internal)
-	run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key create half --alg $alg
+	run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key create half --alg $alg --purpose "$(purpose_for $alg)"
 	split_trace
 	assert_one_line_error "$RUN_ERR"
 	nobj=2
@@ -137,7 +137,7 @@ for alg in p256 aes256; do
 	gen=C_GenerateKeyPair
 	[ $alg != aes256 ] || gen=C_GenerateKey
 	snapshot before
-	run_expect 1 through_shim $gen:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key create nogen --alg $alg
+	run_expect 1 through_shim $gen:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key create nogen --alg $alg --purpose "$(purpose_for $alg)"
 	split_trace
 	assert_one_line_error "$RUN_ERR"
 	assert_eq "$(traced $gen '0x31 (injected)')" 1 "$alg: injected $gen failures"
@@ -145,7 +145,7 @@ for alg in p256 aes256; do
 done
 
 say "key rotate whose metadata write fails: old version stays active and signs"
-run_expect 0 vc key create rot --alg p256
+run_expect 0 vc key create rot --alg p256 --purpose sign
 pub_pem rot "$W/rot.pem"
 snapshot before
 run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key rotate rot
@@ -182,7 +182,7 @@ p11tool_login --keypairgen --key-type EC:prime256v1 --label ext --id 0a0b --extr
 	fail "pkcs11-tool cannot make an extractable key"
 snapshot before
 grep -q '^private-key|ext|0a0b|.*extractable' "$W/before.objs" || fail "pkcs11-tool's key is not extractable"
-run_expect 6 vc key adopt 'pkcs11:object=ext;type=private' --name ext
+run_expect 6 vc key adopt 'pkcs11:object=ext;type=private' --name ext --purpose sign
 assert_one_line_error "$RUN_ERR"
 assert_unchanged before "key adopt of an extractable key"
 run_expect 5 vc key show ext
@@ -192,13 +192,13 @@ p11tool_login --keypairgen --key-type EC:prime256v1 --label prot --id 0c0d >"$W/
 	fail "pkcs11-tool cannot make a key"
 for attr in CKA_EXTRACTABLE=TRUE CKA_SENSITIVE=FALSE; do
 	snapshot before
-	run_expect 6 through_shim "" $attr "$VAULTCTL" key adopt 'pkcs11:object=prot;type=private' --name prot
+	run_expect 6 through_shim "" $attr "$VAULTCTL" key adopt 'pkcs11:object=prot;type=private' --name prot --purpose sign
 	split_trace
 	assert_one_line_error "$RUN_ERR"
 	assert_eq "$(traced C_CreateObject '0x[0-9a-f]*')" 0 "adopt with $attr: metadata writes"
 	assert_unchanged before "key adopt with $attr"
 done
-run_expect 0 vc key adopt 'pkcs11:object=prot;type=private' --name prot
+run_expect 0 vc key adopt 'pkcs11:object=prot;type=private' --name prot --purpose sign
 assert_versions prot "1:active"
 
 for f in "$PV_OUT"/*; do

@@ -6,7 +6,7 @@ set -eu
 . "$top_srcdir/tests/lib/common.sh"
 need_cmd python3
 W=$PV_WORK
-run_expect 0 vc key create prompted --alg p256
+run_expect 0 vc key create prompted --alg p256 --purpose sign
 
 # on_tty PINFILE CMD...: run CMD on a fresh pseudo-terminal, type the PIN
 # from PINFILE when the prompt appears, keep everything the terminal showed.

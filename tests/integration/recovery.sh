@@ -14,9 +14,9 @@ REAL=$P11VAULT_MODULE
 W=$PV_WORK
 printf 'recovery message\n' >"$W/msg"
 
-run_expect 0 vc key create rec --alg p256
+run_expect 0 vc key create rec --alg p256 --purpose sign
 pub_pem rec "$W/rec.pem"
-run_expect 0 vc key create rec-ed --alg ed25519
+run_expect 0 vc key create rec-ed --alg ed25519 --purpose sign
 pub_pem rec-ed "$W/rec-ed.pem"
 
 # with_fault SPEC CMD...: run vaultctl through the shim.
@@ -53,7 +53,7 @@ run_expect 3 with_fault "C_GenerateKeyPair:CKR_DEVICE_REMOVED:*" "$VAULTCTL" key
 assert_versions rec "1:active"
 run_expect 0 vc sign rec --in "$W/msg" --out "$W/s4"
 ossl_verify_ecdsa sha256 "$W/rec.pem" "$W/msg" "$W/s4" || fail "sign after the failed rotation"
-run_expect 3 with_fault "C_GenerateKeyPair:CKR_DEVICE_REMOVED:*" "$VAULTCTL" key create rec-new --alg p256
+run_expect 3 with_fault "C_GenerateKeyPair:CKR_DEVICE_REMOVED:*" "$VAULTCTL" key create rec-new --alg p256 --purpose sign
 assert_versions rec-new ""
 
 for f in "$PV_OUT"/*; do

@@ -36,7 +36,7 @@ vverify_tamper() { # NAME SIG [ARGS...]
 }
 
 for alg in ed25519 p256 p384 secp256k1 rsa2048 hmac-sha256; do
-	run_expect 0 vc key create "s-$alg" --alg "$alg"
+	mkkey "s-$alg" "$alg"
 	case $alg in hmac-*) ;; *) pub_pem "s-$alg" "$W/s-$alg.pem" && pub_der "s-$alg" "$W/s-$alg.der" ;; esac
 done
 
@@ -197,7 +197,7 @@ vverify $k "$W/hmac.jose" 0 --in "$W/msg" --format jose
 run_expect 2 vc sign $k --in "$W/msg" --digest sha256
 run_expect 2 vc sign $k --in "$W/msg" --format der
 # Another HMAC key must not verify this MAC.
-run_expect 0 vc key create s-hmac-2 --alg hmac-sha256
+mkkey s-hmac-2 hmac-sha256
 vverify s-hmac-2 "$W/hmac.raw" 6 --in "$W/msg"
 
 say "verify --out / --sig from a file with the default version after rotate"

@@ -38,6 +38,13 @@ done
 	grep -B1 -E '^[[:space:]]*needs[[:space:]]*$' "$RUN_OUT" >&2
 	fail "doctor lists a feature that needs no mechanisms"
 }
+# with a PIN source it also looks at the keys' purposes (none here yet)
+assert_contains "$RUN_OUT" "keys: 0, every one has a purpose"
+# without one it says it did not look, and is still a success
+run_expect 0 env -u P11VAULT_PIN_SOURCE -u CREDENTIALS_DIRECTORY "$VAULTCTL" doctor </dev/null
+assert_contains "$RUN_OUT" "keys: not checked"
+run_expect 0 env -u P11VAULT_PIN_SOURCE -u CREDENTIALS_DIRECTORY "$VAULTCTL" --json doctor </dev/null
+assert_eq "$(json_get "$RUN_OUT" keys_checked)" False "doctor --json keys_checked without a PIN source"
 run_expect 3 env P11VAULT_TOKEN=pkcs11:token=no-such-token "$VAULTCTL" doctor
 assert_one_line_error "$RUN_ERR"
 
@@ -52,32 +59,32 @@ assert_one_line_error "$RUN_ERR"
 
 say "PIN sources: file (environment), env:, fd:, cred:, URI pin-source"
 # key create needs a login, so each success proves the PIN source was read.
-run_expect 0 vc key create ps-file --alg p256
+run_expect 0 vc key create ps-file --alg p256 --purpose sign
 # Exported, not `env NAME=PIN cmd`: that would put the PIN on env's argv
 # (and into this log).
 PV_TEST_PIN=$(cat "$PV_USER_PIN_FILE")
 export PV_TEST_PIN
-run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source env:PV_TEST_PIN key create ps-env --alg p256
+run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source env:PV_TEST_PIN key create ps-env --alg p256 --purpose sign
 unset PV_TEST_PIN
-run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source fd:7 key create ps-fd --alg p256 \
+run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" --pin-source fd:7 key create ps-fd --alg p256 --purpose sign \
 	7<"$PV_USER_PIN_FILE"
 mkdir -m 700 "$PV_WORK/creds"
 cp "$PV_USER_PIN_FILE" "$PV_WORK/creds/p11vault-pin"
 cp "$PV_USER_PIN_FILE" "$PV_WORK/creds/other-pin"
 run_expect 0 env -u P11VAULT_PIN_SOURCE CREDENTIALS_DIRECTORY="$PV_WORK/creds" "$VAULTCTL" \
-	--pin-source cred:other-pin key create ps-cred --alg p256
+	--pin-source cred:other-pin key create ps-cred --alg p256 --purpose sign
 # Without any PIN source: $CREDENTIALS_DIRECTORY/p11vault-pin is the default.
 run_expect 0 env -u P11VAULT_PIN_SOURCE CREDENTIALS_DIRECTORY="$PV_WORK/creds" "$VAULTCTL" \
-	key create ps-cred-default --alg p256 </dev/null
+	key create ps-cred-default --alg p256 --purpose sign </dev/null
 run_expect 0 env -u P11VAULT_PIN_SOURCE "$VAULTCTL" \
-	--token "$P11VAULT_TOKEN?pin-source=file:$PV_USER_PIN_FILE" key create ps-uri --alg p256
+	--token "$P11VAULT_TOKEN?pin-source=file:$PV_USER_PIN_FILE" key create ps-uri --alg p256 --purpose sign
 for k in ps-file ps-env ps-fd ps-cred ps-cred-default ps-uri; do
 	assert_versions "$k" "1:active"
 done
 
 say "no PIN source, stdin not a terminal: exit 4"
 run_expect 4 env -u P11VAULT_PIN_SOURCE -u CREDENTIALS_DIRECTORY "$VAULTCTL" \
-	key create ps-none --alg p256 </dev/null
+	key create ps-none --alg p256 --purpose sign </dev/null
 assert_one_line_error "$RUN_ERR"
 assert_versions ps-none ""
 

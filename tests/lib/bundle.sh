@@ -94,7 +94,9 @@ order = ["format", "id", "created", "not_after", "version", "context", "recipien
 keys = list(d)
 if keys != [k for k in order if k in d] or any(k not in order for k in keys):
     errs.append("members %s not in the order of §3" % keys)
-if d.get("format") != 1: errs.append("format is not 1")
+purposes = [e for e in d.get("entries", []) if e.get("kind") == "private-key" and "purpose" in e]
+if d.get("format") not in (1, 2): errs.append("format is not 1 or 2")
+elif (d["format"] == 2) != bool(purposes): errs.append("format %d, but %d entries have a purpose (format 2 exactly when one does)" % (d["format"], len(purposes)))
 b64u(d.get("id"), "id", 16)
 tre = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 if not re.fullmatch(tre, d.get("created", "")): errs.append("created is not a format-1 time")
@@ -126,7 +128,9 @@ for i, e in enumerate(d.get("entries", [])):
         pat = r"[A-Za-z_][A-Za-z0-9_]{0,127}" if k == "env" else r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
         if not re.fullmatch(pat, e.get("name", "")): errs.append("entries[%d].name" % i)
     elif k == "private-key":
-        if set(e) != {"name", "kind", "alg", "public_key", "wrapped"}: errs.append("entries[%d]: members %s" % (i, sorted(e)))
+        if set(e) - {"purpose"} != {"name", "kind", "alg", "public_key", "wrapped"}: errs.append("entries[%d]: members %s" % (i, sorted(e)))
+        if "purpose" in e and e["purpose"] not in ("jwt", "sign", "solana", "evm"): errs.append("entries[%d].purpose %r" % (i, e["purpose"]))
+        if list(e) != [m for m in ("name", "kind", "alg", "purpose", "public_key", "wrapped") if m in e]: errs.append("entries[%d]: members not in the order of §3.3" % i)
         b64u(e.get("public_key"), "entries[%d].public_key" % i)
         b64u(e.get("wrapped"), "entries[%d].wrapped" % i)
     else:
@@ -326,7 +330,9 @@ function checkDigest(d) {
   d.recipients.forEach((r, i) => p.push(lp(r.type), lp(r.kid), opt(r.label),
     lp(unb64u(r.wrapped_dek, `recipients[${i}].wrapped_dek`))));
   p.push(u32(d.entries.length));
+  // format 2 adds opt(purpose) after opt(alg) in every entry line
   d.entries.forEach((e, i) => p.push(lp(e.name), lp(e.kind), opt(e.alg),
+    ...(d.format === 2 ? [opt(e.purpose)] : []),
     opt(e.public_key === undefined ? undefined : unb64u(e.public_key, `entries[${i}].public_key`)),
     opt(e.nonce === undefined ? undefined : unb64u(e.nonce, `entries[${i}].nonce`)),
     sha256(unb64u(e.ct !== undefined ? e.ct : e.wrapped, `entries[${i}].ct/wrapped`))));

@@ -151,6 +151,31 @@ assert_versions() {
 	}
 }
 
+# purpose_for ALG: a purpose a key of ALG can have, for tests that only need
+# a usable key of that algorithm (docs/cli.md "Key purposes"): wrap for
+# aes256, sign for every other algorithm.
+purpose_for() {
+	case $1 in
+	aes256) echo wrap ;;
+	*) echo sign ;;
+	esac
+}
+
+# mkkey NAME ALG [PURPOSE]: key create, exit 0 (PURPOSE: purpose_for ALG).
+mkkey() {
+	run_expect 0 vc key create "$1" --alg "$2" --purpose "${3:-$(purpose_for "$2")}"
+}
+
+# key_purpose NAME: the "purpose" member of `key show NAME --json` ("None"
+# for a key without one: JSON null).
+key_purpose() {
+	"$VAULTCTL" --json key show "$1" >"$PV_WORK/purpose.json" 2>"$PV_WORK/purpose.err" ||
+		fail "key show $1 --json failed: $(cat "$PV_WORK/purpose.err")"
+	json_get "$PV_WORK/purpose.json" purpose
+}
+
+assert_purpose() { assert_eq "$(key_purpose "$1")" "$2" "purpose of $1"; }
+
 assert_key_alg() {
 	list_keys
 	awk -v n="$1" -v a="$2" '$1 == n && $2 == a { ok = 1 } END { exit !ok }' "$KEYS_ROWS" ||
