@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,17 +81,83 @@ out:
 	return r;
 }
 
+static pv_err add_pattern(cJSON *keys, const char *fmt, ...) PV_PRINTF(2, 3);
+
+static pv_err
+add_pattern(cJSON *keys, const char *fmt, ...)
+{
+	char p[PV_KEY_NAME_MAX + 8];
+	cJSON *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	if ((s = cJSON_CreateString(p)) == NULL || !cJSON_AddItemToArray(keys, s)) {
+		cJSON_Delete(s);
+		return PV_ERR_NOMEM;
+	}
+	return PV_OK;
+}
+
+/*
+ * Patterns that together match every key name but name (no rule may match
+ * the audit key; docs/config.md): a name that leaves name at character i
+ * matches "name[0..i)[!name[i]]*", one that stops early is a proper prefix
+ * (written "name[0..i)[name[i]]" so that it stays a pattern, not an exact
+ * name the purpose check would judge), a longer one matches "name?*".
+ */
+static pv_err
+add_all_but(cJSON *keys, const char *name)
+{
+	int i, n = (int)strlen(name);
+	pv_err r = PV_OK;
+
+	for (i = 0; i < n && r == PV_OK; i++) {
+		r = add_pattern(keys, "%.*s[!%c]*", i, name, name[i]);
+		if (r == PV_OK && i + 1 < n)
+			r = add_pattern(keys, "%.*s[%c]", i, name, name[i]);
+	}
+	return r != PV_OK ? r : add_pattern(keys, "%s?*", name);
+}
+
+/* The dev client's rule for the operations on keys (every key but
+ * audit_key) or on secrets (every one). */
+static pv_err
+add_dev_rule(cJSON *rules, int on_keys, const char *audit_key)
+{
+	cJSON *rule, *ops, *keys;
+	int op;
+
+	if ((rule = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(rules, rule) ||
+	    (ops = cJSON_AddArrayToObject(rule, "ops")) == NULL ||
+	    (keys = cJSON_AddArrayToObject(rule, "keys")) == NULL)
+		return PV_ERR_NOMEM;
+	for (op = 0; op < PV_OP_COUNT; op++) {
+		cJSON *s;
+		int secrets = op == PV_OP_SECRETS_LIST || op == PV_OP_SECRETS_READ;
+
+		if (op == PV_OP_RELOAD || secrets == on_keys)
+			continue;
+		if ((s = cJSON_CreateString(pv_op_name((pv_op)op))) == NULL ||
+		    !cJSON_AddItemToArray(ops, s)) {
+			cJSON_Delete(s);
+			return PV_ERR_NOMEM;
+		}
+	}
+	return on_keys ? add_all_but(keys, audit_key) : add_pattern(keys, "*");
+}
+
 pv_err
 vd_dev_config(const char *dir, const char *token_hash, struct pv_config **out)
 {
 	const char *uri = getenv("P11VAULT_TOKEN"), *module = getenv("P11VAULT_MODULE");
 	const char *pin = getenv("P11VAULT_PIN_SOURCE"), *creds = getenv("CREDENTIALS_DIRECTORY");
-	cJSON *root = NULL, *o, *c, *rules, *rule, *ops;
+	cJSON *root = NULL, *o, *c, *rules;
 	char path[PATH_MAX];
 	char *text = NULL;
 	pv_buf *in = NULL;
 	pv_err r = PV_ERR_NOMEM;
-	int op;
 
 	if (uri == NULL || uri[0] == '\0') {
 		pv_err_set_detail(
@@ -131,21 +198,13 @@ vd_dev_config(const char *dir, const char *token_hash, struct pv_config **out)
 	    (o = cJSON_AddObjectToObject(c, "auth")) == NULL ||
 	    !cJSON_AddStringToObject(o, "token_sha256", token_hash))
 		goto out;
-	/* Every operation a rule can grant (reload comes with the role). */
-	if ((rules = cJSON_AddArrayToObject(c, "rules")) == NULL || (rule = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToArray(rules, rule) || (ops = cJSON_AddArrayToObject(rule, "ops")) == NULL)
+	/* Every operation a rule can grant (reload comes with the role): on
+	 * keys every one but the audit key, on secrets every one. */
+	if ((rules = cJSON_AddArrayToObject(c, "rules")) == NULL ||
+	    (r = add_dev_rule(rules, 1, DEV_AUDIT_KEY)) != PV_OK ||
+	    (r = add_dev_rule(rules, 0, NULL)) != PV_OK)
 		goto out;
-	for (op = 0; op < PV_OP_COUNT; op++) {
-		cJSON *s;
-
-		if (op == PV_OP_RELOAD)
-			continue;
-		if ((s = cJSON_CreateString(pv_op_name((pv_op)op))) == NULL || !cJSON_AddItemToArray(ops, s))
-			goto out;
-	}
-	if ((o = cJSON_AddArrayToObject(rule, "keys")) == NULL ||
-	    !cJSON_AddItemToArray(o, cJSON_CreateString("*")))
-		goto out;
+	r = PV_ERR_NOMEM;
 	if ((text = cJSON_PrintUnformatted(root)) == NULL)
 		goto out;
 	if ((r = pv_buf_view(text, strlen(text), &in)) != PV_OK)

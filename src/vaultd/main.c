@@ -160,21 +160,62 @@ open_audit(struct vd_daemon *d, const struct pv_config *cfg)
 	return pv_audit_open(&o, &d->audit);
 }
 
+/* One line per warning of a "; "-separated list (config checks, bundle). */
+static void
+say_warnings(const char *what, const char *list)
+{
+	const char *p = list, *end;
+
+	for (; p != NULL && *p != '\0'; p = end != NULL ? end + 2 : NULL) {
+		end = strstr(p, "; ");
+		say("%s%swarning: %.*s", what, what[0] != '\0' ? ": " : "",
+		    (int)(end != NULL ? (size_t)(end - p) : strlen(p)), p);
+	}
+}
+
+/*
+ * --check-config: the file on its own (every field, and no rule reaching
+ * the audit key), then, when the token its token section names can be
+ * opened, the rules against the keys on it (docs/config.md, "What the
+ * checks refuse"). Without the token that second part is skipped, and
+ * said so.
+ */
 static int
 check_config(const char *path)
 {
 	struct pv_config *cfg = NULL;
+	struct vd_keeper *k = NULL;
+	char *warnings = NULL;
+	int rc = 2;
 	pv_err e;
 
 	pv_err_clear_detail();
-	e = pv_config_load(path, &cfg);
-	if (e != PV_OK) {
+	if ((e = pv_config_load(path, &cfg)) != PV_OK) {
 		say_err(path, e);
-		return 2;
+		goto out;
 	}
+	pv_err_clear_detail();
+	if ((e = pv_secmem_init()) != PV_OK || (e = vd_keeper_open(cfg, &k)) != PV_OK) {
+		say_err("cannot open the token", e);
+		say("%s: valid as far as checked without the token; the rules were NOT checked against the "
+		    "keys on the token (their purposes, audit.hmac_key)",
+		    path);
+		rc = 0;
+		goto out;
+	}
+	pv_err_clear_detail();
+	if ((e = vd_config_check_token(k, cfg, 1, 1, &warnings)) != PV_OK) {
+		say_err(path, e);
+		goto out;
+	}
+	say_warnings(path, warnings);
+	say("%s: valid (also checked against the keys on token \"%s\")", path, vd_keeper_token_label(k));
+	rc = 0;
+out:
+	free(warnings);
+	vd_keeper_close(k);
 	pv_config_free(cfg);
-	say("%s: valid", path);
-	return 0;
+	return rc;
 }
 
 int
@@ -275,7 +316,7 @@ main(int argc, char **argv)
 	e = vd_gen_build(&d, cfg, &g, &warning);
 	cfg = NULL; /* the generation owns it, also on failure */
 	if (warning != NULL) {
-		say("warning: %s", warning);
+		say_warnings("", warning);
 		free(warning);
 		warning = NULL;
 	}

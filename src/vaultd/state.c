@@ -67,6 +67,56 @@ warning_text(const char *path, pv_err r)
 }
 
 pv_err
+vd_config_check_token(struct vd_keeper *k, const struct pv_config *cfg, int audit_key, int warn_on_patterns,
+		      char **warnings)
+{
+	struct pv_key **keys = NULL;
+	size_t n = 0;
+	pv_err r;
+
+	*warnings = NULL;
+	if ((r = pv_keys_list(vd_keeper_ks(k), &keys, &n)) != PV_OK ||
+	    (audit_key && (r = pv_config_check_audit_key(cfg, keys, n)) != PV_OK))
+		goto out;
+	r = pv_config_check_keys(cfg, keys, n, warn_on_patterns, warnings);
+out:
+	pv_keys_list_free(keys, n);
+	return r;
+}
+
+/* The rules against the token's keys; warnings appended to *warning (none
+ * in dev mode, whose generated rule grants every operation on purpose). */
+static pv_err
+check_token_keys(struct vd_daemon *d, const struct pv_config *cfg, char **warning)
+{
+	char *w = NULL, *both;
+	size_t len;
+	pv_err r;
+
+	/* not the audit key: opening the audit log checked it at start, and a
+	 * reload does not apply the audit section */
+	if ((r = vd_config_check_token(d->keeper, cfg, 0, !d->dev, &w)) != PV_OK || w == NULL ||
+	    warning == NULL)
+		goto out;
+	if (*warning == NULL) {
+		*warning = w;
+		w = NULL;
+		goto out;
+	}
+	len = strlen(*warning) + strlen(w) + 3;
+	if ((both = malloc(len)) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(both, len, "%s; %s", *warning, w);
+	free(*warning);
+	*warning = both;
+out:
+	free(w);
+	return r;
+}
+
+pv_err
 vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, char **warning)
 {
 	struct vd_gen *g = NULL;
@@ -98,6 +148,8 @@ vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, ch
 	if (r != PV_OK)
 		goto out;
 done:
+	if ((r = check_token_keys(d, cfg, warning)) != PV_OK)
+		goto out;
 	*out = g;
 	g = NULL;
 out:

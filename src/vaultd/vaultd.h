@@ -93,10 +93,22 @@ void vd_gen_release(struct vd_gen *g);
 /*
  * Build a generation from a config (takes ownership of cfg, also on
  * failure): the policy, and the bundle and environment secrets through the
- * keeper. In dev mode a bundle that cannot be opened only warns (*warning
- * receives a malloc'd message, else NULL).
+ * keeper, then the rules against the keys on the token
+ * (vd_config_check_token). In dev mode a bundle that cannot be opened only
+ * warns; *warning receives a malloc'd message for that and for rules whose
+ * patterns warn (not in dev mode), else NULL.
  */
 pv_err vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, char **warning) PV_WUR;
+
+/*
+ * The config's rules against the keys on the keeper's token
+ * (pv_config_check_keys, docs/config.md "What the checks refuse"):
+ * PV_ERR_BAD_INPUT with the rule's path for an operation that can never
+ * apply to an exactly named key; *warnings (malloc'd or NULL) for patterns.
+ * With audit_key, audit.hmac_key must be a key of purpose audit first.
+ */
+pv_err vd_config_check_token(struct vd_keeper *k, const struct pv_config *cfg, int audit_key,
+			     int warn_on_patterns, char **warnings) PV_WUR;
 
 /*
  * Reload: read config_path again, build a new generation and publish it.

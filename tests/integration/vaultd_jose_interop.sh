@@ -14,6 +14,19 @@
 # socket (an http.Agent connecting to it) and from vaultd's TLS listener on
 # 127.0.0.1 (https URL, the test CA made here in NODE_EXTRA_CA_CERTS).
 #
+# Then the attacks on /v1/jwt/verify and on relying parties, each token
+# forged by this test (tests/lib/jws.py): a JWT signed through
+# POST /v1/keys/{name}/sign (format jose) by a client granted only `sign`
+# on a P-256 key of purpose sign is refused by jose against the served JWK
+# Set and by /v1/jwt/verify (its kid is in no JWK Set; under a JWT key's
+# kid its signature does not verify); the high-S twin of a valid ES256
+# token (jose accepts it: WebCrypto does not insist on low-S) is
+# bad_signature; tokens signed with the JWT key itself outside vaultd
+# (pkcs11-tool) with "exp": 1e300 are malformed, and with a lifetime over
+# the rule's max_ttl (or no iat) are `lifetime`, as is a token vaultd issued
+# once its rule's max_ttl was lowered by a reload. A jwt.issue request
+# without "aud" under a rule with audiences is 403 naming the claim.
+#
 # Node.js and npm: tests/lib/interop.sh runs `npm ci` in
 # $top_builddir/tests/interop-node (a copy of tests/interop, so the source
 # tree stays clean), again only when the lockfile changed. Without node/npm
@@ -72,14 +85,17 @@ make_tls() {
 
 say "JWT keys of every algorithm, vaultd with a jwt.issue client"
 for alg in p256 p384 secp256k1 ed25519 rsa2048; do
-	run_expect 0 vc key create "jose-$alg" --alg "$alg"
+	run_expect 0 vc key create "jose-$alg" --alg "$alg" --purpose jwt
 done
+# the attacker's key: same algorithm as jose-p256, purpose sign
+run_expect 0 vc key create forge-p256 --alg p256 --purpose sign
 BEARER=$(vd_new_token)
 printf 'Authorization: Bearer %s\n' "$BEARER" >"$W/auth.hdr"
 chmod 600 "$W/auth.hdr"
 vd_base_config "[{\"name\": \"issuer\", \"role\": \"admin\",
     \"auth\": {\"token_sha256\": \"$(vd_token_hash "$BEARER")\"},
-    \"rules\": [{\"ops\": [\"jwt.issue\"], \"keys\": [\"jose-*\"], \"max_ttl\": 900, \"audiences\": [\"$AUD\"]}],
+    \"rules\": [{\"ops\": [\"jwt.issue\"], \"keys\": [\"jose-*\"], \"max_ttl\": 900, \"audiences\": [\"$AUD\"]},
+                {\"ops\": [\"sign\", \"verify\", \"keys.read\"], \"keys\": [\"forge-p256\"]}],
     \"rate\": {\"per_second\": 1000, \"burst\": 1000}}]" \
 	"\"jwt\": {\"issuer\": \"$ISS\", \"default_ttl\": 300}" >"$W/vaultd.json"
 make_tls
@@ -221,6 +237,105 @@ done
 cases+=("$W/next-ES256.jwt:ES256:$(cat "$W/v1-ES256.jwt.kid"):ERR_JWKS_NO_MATCHING_KEY")
 jose_check socket "${cases[@]}"
 assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
+
+# ---- attacks ----
+
+jws() { python3 "$top_srcdir/tests/lib/jws.py" "$@"; }
+
+# verify_reason FILE: POST /v1/jwt/verify with the token in FILE; prints
+# "valid" or the reason vaultd gives.
+verify_reason() {
+	python3 -c 'import json,sys; json.dump({"token": open(sys.argv[1]).read().strip()}, open(sys.argv[2], "w"))' \
+		"$1" "$W/verify.json"
+	vd_expect 200 POST /v1/jwt/verify -H @"$W/auth.hdr" -H 'Content-Type: application/json' \
+		--data-binary @"$W/verify.json"
+	python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print("valid" if d["valid"] else d["reason"])' "$VD_BODY"
+}
+
+# expect_reason WANT FILE
+expect_reason() {
+	local got
+	got=$(verify_reason "$2")
+	assert_eq "$got" "$1" "/v1/jwt/verify of $(basename "$2")"
+	echo "/v1/jwt/verify $(basename "$2"): $got"
+}
+
+say "jwt.issue under a rule with audiences: a request without aud is 403 naming the claim"
+printf '{"claims": {"sub": "alice"}}\n' >"$W/noaud.json"
+vd_expect 403 POST /v1/jwt/jose-p256/issue -H @"$W/auth.hdr" -H 'Content-Type: application/json' \
+	--data-binary @"$W/noaud.json"
+assert_eq "$(vd_error_code)" forbidden "error code"
+assert_contains "$VD_BODY" "'aud'"
+
+say "a JWT forged through POST /v1/keys/forge-p256/sign (format jose): refused by jose and by vaultd"
+run_expect 0 vc key show forge-p256 --format jwk
+forge_kid=$(json_get "$RUN_OUT" kid)
+kid_in_jwks "$forge_kid" && fail "the JWK Set lists a key of purpose sign"
+p256_kid=$(cat "$W/v2-ES256.jwt.kid")
+now=$(date +%s)
+for kid in "$forge_kid" "$p256_kid"; do
+	jws input "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"$kid\"}" \
+		"{\"sub\":\"mallory\",\"aud\":\"$AUD\",\"iss\":\"$ISS\",\"iat\":$now,\"nbf\":$now,\"exp\":$((now + 300)),\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\"}" \
+		>"$W/forged.input"
+	python3 -c 'import base64,json,sys; json.dump({"input_b64": base64.b64encode(open(sys.argv[1]).read().strip().encode()).decode(), "format": "jose"}, open(sys.argv[2], "w"))' \
+		"$W/forged.input" "$W/sign.json"
+	vd_expect 200 POST /v1/keys/forge-p256/sign -H @"$W/auth.hdr" -H 'Content-Type: application/json' \
+		--data-binary @"$W/sign.json"
+	jws join "$(cat "$W/forged.input")" "$(json_get "$VD_BODY" signature_b64)" >"$W/forged-$kid.jwt"
+done
+# the forged signature is a good ES256 signature by forge-p256 (vaultd says so)
+python3 -c 'import json,sys; t = open(sys.argv[1]).read().strip(); json.dump({"input_b64": __import__("base64").b64encode(t.rsplit(".", 1)[0].encode()).decode(), "format": "jose", "signature_b64": t.rsplit(".", 1)[1]}, open(sys.argv[2], "w"))' \
+	"$W/forged-$forge_kid.jwt" "$W/vf.json"
+vd_expect 200 POST /v1/keys/forge-p256/verify -H @"$W/auth.hdr" -H 'Content-Type: application/json' \
+	--data-binary @"$W/vf.json"
+assert_contains "$VD_BODY" '"valid":true'
+jose_check socket "$W/forged-$forge_kid.jwt:ES256:$forge_kid:ERR_JWKS_NO_MATCHING_KEY" \
+	"$W/forged-$p256_kid.jwt:ES256:$p256_kid:ERR_JWS_SIGNATURE_VERIFICATION_FAILED"
+assert_contains "$RUN_OUT" "jwt_jose: 2 as expected, 0 not"
+expect_reason unknown_kid "$W/forged-$forge_kid.jwt"
+expect_reason bad_signature "$W/forged-$p256_kid.jwt"
+
+say "the high-S twin of a valid ES256 token: jose accepts it, vaultd refuses it"
+issue jose-p256 ES256 "$W/lows.jwt"
+expect_reason valid "$W/lows.jwt"
+jws is-low ES256 "$W/lows.jwt" || fail "vaultd issued a high-S ES256 token"
+jws twin ES256 "$W/lows.jwt" >"$W/highs.jwt"
+jose_check socket "$W/highs.jwt:ES256:$(cat "$W/lows.jwt.kid"):ok"
+expect_reason bad_signature "$W/highs.jwt"
+
+say "claims vaultd never issues, signed with jose-p256 itself outside vaultd (pkcs11-tool)"
+need_cmd pkcs11-tool
+p11id=$(uri_attr "$(vc key show jose-p256 --format uri)" id)
+[ -n "$p11id" ] || fail "no id in the URI of jose-p256"
+# forge PAYLOAD OUT: ES256 with the active jose-p256 version's kid, low-S
+forge() {
+	jws input "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"$p256_kid\"}" "$1" >"$W/f.input"
+	tr -d '\n' <"$W/f.input" >"$W/f.tbs"
+	sha sha256 "$W/f.tbs" >"$W/f.digest"
+	p11tool_login --sign -m ECDSA --id "$p11id" -i "$W/f.digest" -o "$W/f.der" -f openssl \
+		>"$W/f.p11" 2>&1 || fail "pkcs11-tool cannot sign with jose-p256"
+	jws join "$(cat "$W/f.input")" "$(jws der2jose ES256 "$W/f.der")" >"$2"
+}
+now=$(date +%s)
+claims="\"sub\":\"x\",\"aud\":\"$AUD\",\"iss\":\"$ISS\",\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\""
+forge "{$claims,\"iat\":$now,\"nbf\":$now,\"exp\":$((now + 900))}" "$W/at-cap.jwt"
+expect_reason valid "$W/at-cap.jwt" # the rule's max_ttl exactly: forging works
+forge "{$claims,\"iat\":$now,\"nbf\":$now,\"exp\":1e300}" "$W/exp-1e300.jwt"
+expect_reason malformed "$W/exp-1e300.jwt"
+forge "{$claims,\"iat\":$now,\"nbf\":$now,\"exp\":$((now + 901))}" "$W/over-cap.jwt"
+expect_reason lifetime "$W/over-cap.jwt"
+forge "{$claims,\"nbf\":$now,\"exp\":$((now + 60))}" "$W/no-iat.jwt"
+expect_reason lifetime "$W/no-iat.jwt"
+# jose has no policy to know better: it takes both
+jose_check socket "$W/over-cap.jwt:ES256:$p256_kid:ok"
+
+say "a reload that lowers max_ttl: tokens issued for longer are refused as lifetime"
+expect_reason valid "$W/lows.jwt" # ttl 600
+vd_json_set "$W/vaultd.json" 'clients.0.rules.0.max_ttl=60'
+vd_expect 200 POST /v1/admin/reload -H @"$W/auth.hdr"
+expect_reason lifetime "$W/lows.jwt"
+issue jose-p256 ES256 "$W/short.jwt" # ttl 600 asked, 60 granted
+expect_reason valid "$W/short.jwt"
 
 say "vaultd stops cleanly; the bearer token is in no log"
 assert_eq "$(vd_stop)" 0 "vaultd exit status"
