@@ -245,13 +245,14 @@ pv_json_parse(const uint8_t *text, size_t len, const char *what, unsigned max_de
 	*out = NULL;
 	if (len == 0)
 		return pv_json_fail(&root, "empty");
+	/* bytes that are not text at all are called that first */
+	if (!pv_utf8_valid(text, len))
+		return pv_json_fail(&root, "not valid UTF-8");
 	if (memchr(text, '\0', len) != NULL)
 		return pv_json_fail(&root, "contains a NUL byte");
 	if (pv_json_has_nul_escape(text, len))
 		return pv_json_fail(&root,
 				    "contains an escaped NUL (\\u0000), which would cut a string short");
-	if (!pv_utf8_valid(text, len))
-		return pv_json_fail(&root, "not valid UTF-8");
 	tree = cJSON_ParseWithLengthOpts((const char *)text, len, &end, 0);
 	if (tree == NULL) {
 		size_t at = end != NULL && end >= (const char *)text && end <= (const char *)text + len

@@ -94,6 +94,9 @@ test_document_refusals(void **state)
 			 PV_ERR_BAD_INPUT);
 	assert_null(tree);
 	detail_is("doc: contains a NUL byte");
+	/* binary junk (a NUL and bytes that are no UTF-8) is not text */
+	assert_int_equal(pv_json_parse((const uint8_t *)"\x00\xff{", 3, "doc", 4, &tree), PV_ERR_BAD_INPUT);
+	detail_is("doc: not valid UTF-8");
 	/* an escaped backslash before u0000 is ordinary text */
 	assert_int_equal(parse("{\"a\":\"x\\\\u0000\"} \t\r\n", &tree), PV_OK);
 	cJSON_Delete(tree);

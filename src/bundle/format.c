@@ -14,21 +14,23 @@
 #include <sodium.h>
 
 #include "base/defs.h"
-#include "base/jsontext.h"
+#include "base/json.h"
 #include "bundle/format.h"
 #include "core/b64.h"
 
-#define MAX_SAFE_INT 9007199254740991.0
-
+/* Indexed by the enums, which start at 1; NULL-terminated, so that names + 1
+ * is the list of choices for the JSON reader. */
 static const char *const rcpt_names[] = {
     [PV_RCPT_AES_KWP] = "aes-kwp",
     [PV_RCPT_RSA_OAEP_SHA256] = "rsa-oaep-sha256",
+    NULL,
 };
 
 static const char *const kind_names[] = {
     [PV_ENTRY_ENV] = "env",
     [PV_ENTRY_FILE] = "file",
     [PV_ENTRY_PRIVATE_KEY] = "private-key",
+    NULL,
 };
 
 const char *
@@ -45,17 +47,6 @@ pv_entry_kind_name(int kind)
 	if (kind > 0 && (size_t)kind < PV_NELEM(kind_names) && kind_names[kind] != NULL)
 		return kind_names[kind];
 	return "?";
-}
-
-static int
-kind_from_name(const char *s)
-{
-	size_t i;
-
-	for (i = 1; i < PV_NELEM(kind_names); i++)
-		if (kind_names[i] != NULL && strcmp(s, kind_names[i]) == 0)
-			return (int)i;
-	return 0;
 }
 
 /* ---- time ---- */
@@ -434,338 +425,245 @@ pv_bundle_set_entry_purpose(struct pv_bundle *b, const char *name, pv_key_purpos
 
 /* ---- parsing (§2, §3) ---- */
 
-/* Every failure below is "the bundle is not intact" with the member named. */
-#define BAD(...)                                                                                             \
-	do {                                                                                                 \
-		pv_err_set_detail(__VA_ARGS__);                                                              \
-		r = PV_ERR_INTEGRITY;                                                                        \
-		goto out;                                                                                    \
-	} while (0)
+/*
+ * Read with the strict JSON reader (base/json.h): its refusals and the
+ * ones below name the member's path ("entries[3].name: ..."), and
+ * pv_bundle_parse reports them all as PV_ERR_INTEGRITY, "the bundle is not
+ * intact". rcpt_names + 1 and kind_names + 1 are the NULL-terminated
+ * choices (the enums start at 1).
+ */
 
-/* Only the listed members, each at most once. */
+/* A copy of a string member of 1-128 printable bytes (NULL when absent). */
 static pv_err
-check_members(const cJSON *obj, const char *path, const char *const *allowed, size_t nallowed)
+get_label(const pv_jv *o, const char *name, unsigned flags, char **out)
 {
-	const cJSON *a, *b;
-	size_t i;
-
-	for (a = obj->child; a != NULL; a = a->next) {
-		int known = 0;
-		if (a->string == NULL)
-			return PV_ERR_INTEGRITY;
-		for (i = 0; i < nallowed; i++)
-			known |= strcmp(a->string, allowed[i]) == 0;
-		if (!known) {
-			pv_err_set_detail("%s: unknown member \"%.64s\"", path, a->string);
-			return PV_ERR_INTEGRITY;
-		}
-		for (b = a->next; b != NULL; b = b->next) {
-			if (b->string != NULL && strcmp(a->string, b->string) == 0) {
-				pv_err_set_detail("%s: member \"%.64s\" appears twice", path, a->string);
-				return PV_ERR_INTEGRITY;
-			}
-		}
-	}
-	return PV_OK;
-}
-
-static const char *
-get_string(const cJSON *obj, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
-static pv_err
-get_uint(const cJSON *obj, const char *name, uint64_t *v)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-	double d;
-
-	if (!cJSON_IsNumber(it))
-		return PV_ERR_INTEGRITY;
-	d = it->valuedouble;
-	if (!(d >= 0 && d <= MAX_SAFE_INT) || d != (double)(uint64_t)d)
-		return PV_ERR_INTEGRITY;
-	*v = (uint64_t)d;
-	return PV_OK;
-}
-
-static pv_err
-get_b64(const cJSON *obj, const char *name, size_t max, uint8_t **out, size_t *len)
-{
-	const char *s = get_string(obj, name);
-
-	if (s == NULL)
-		return PV_ERR_INTEGRITY;
-	if (pv_b64url_decode_alloc(s, strlen(s), max, out, len) != PV_OK)
-		return PV_ERR_INTEGRITY;
-	return PV_OK;
-}
-
-static pv_err
-get_b64_fixed(const cJSON *obj, const char *name, uint8_t *out, size_t want)
-{
-	uint8_t *tmp = NULL;
-	size_t len = 0;
+	const char *s = NULL;
 	pv_err r;
 
-	if ((r = get_b64(obj, name, want, &tmp, &len)) != PV_OK)
+	if ((r = pv_json_string(o, name, flags | PV_JSON_NONEMPTY | PV_JSON_PRINTABLE, 128, &s)) != PV_OK ||
+	    s == NULL)
 		return r;
-	if (len != want) {
-		free(tmp);
-		return PV_ERR_INTEGRITY;
-	}
-	memcpy(out, tmp, want);
-	free(tmp);
+	return (*out = strdup(s)) != NULL ? PV_OK : PV_ERR_NOMEM;
+}
+
+/* A time member (§3.1) into buf (left as it is when absent). */
+static pv_err
+get_time(const pv_jv *o, const char *name, unsigned flags, char buf[PV_BUNDLE_TIME_LEN + 1])
+{
+	const char *s = NULL;
+	time_t t;
+	pv_err r;
+
+	if ((r = pv_json_string(o, name, flags, 64, &s)) != PV_OK || s == NULL)
+		return r;
+	if (pv_time_parse(s, &t) != PV_OK)
+		return pv_json_fail_at(o, name, "not YYYY-MM-DDTHH:MM:SSZ");
+	memcpy(buf, s, PV_BUNDLE_TIME_LEN + 1);
 	return PV_OK;
 }
 
-static int
-printable_len_ok(const char *s, size_t min, size_t max)
-{
-	size_t n = strlen(s), i;
-
-	if (n < min || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 static pv_err
-parse_recipient(const cJSON *o, size_t idx, struct pv_bundle_recipient *rc)
+parse_recipient(const pv_jv *o, struct pv_bundle_recipient *rc)
 {
-	static const char *const members[] = {"type", "kid", "label", "wrapped_dek"};
-	char path[32];
-	const char *type, *kid, *label;
+	static const char *const members[] = {"type", "kid", "label", "wrapped_dek", NULL};
+	int type = -1;
 	pv_err r;
 
-	snprintf(path, sizeof(path), "recipients[%zu]", idx);
-	if (!cJSON_IsObject(o))
-		BAD("%s: not an object", path);
-	if ((r = check_members(o, path, members, PV_NELEM(members))) != PV_OK)
-		goto out;
-	type = get_string(o, "type");
-	if (type != NULL && strcmp(type, "aes-kwp") == 0)
-		rc->type = PV_RCPT_AES_KWP;
-	else if (type != NULL && strcmp(type, "rsa-oaep-sha256") == 0)
-		rc->type = PV_RCPT_RSA_OAEP_SHA256;
-	else
-		BAD("%s.type: not aes-kwp or rsa-oaep-sha256", path);
-	kid = get_string(o, "kid");
-	if (kid == NULL || !printable_len_ok(kid, 1, 128))
-		BAD("%s.kid: missing or not 1-128 printable bytes", path);
-	if ((rc->kid = strdup(kid)) == NULL)
-		return PV_ERR_NOMEM;
-	if (cJSON_GetObjectItemCaseSensitive(o, "label") != NULL) {
-		label = get_string(o, "label");
-		if (label == NULL || !printable_len_ok(label, 1, 128))
-			BAD("%s.label: not 1-128 printable bytes", path);
-		if ((rc->label = strdup(label)) == NULL)
-			return PV_ERR_NOMEM;
-	}
-	if (get_b64(o, "wrapped_dek", 1024, &rc->wrapped_dek, &rc->wrapped_len) != PV_OK)
-		BAD("%s.wrapped_dek: missing or not base64url (at most 1024 bytes)", path);
+	if ((r = pv_json_as_object(o, PV_JSON_REQUIRED, members)) != PV_OK ||
+	    (r = pv_json_enum(o, "type", PV_JSON_REQUIRED, rcpt_names + 1, &type)) != PV_OK ||
+	    (r = get_label(o, "kid", PV_JSON_REQUIRED, &rc->kid)) != PV_OK ||
+	    (r = get_label(o, "label", 0, &rc->label)) != PV_OK ||
+	    (r = pv_json_bytes(o, "wrapped_dek", PV_JSON_REQUIRED, &pv_b64url_enc, 0, 1024, &rc->wrapped_dek,
+			       &rc->wrapped_len)) != PV_OK)
+		return r;
+	rc->type = (enum pv_rcpt_type)(type + 1);
 	if (rc->type == PV_RCPT_AES_KWP && rc->wrapped_len != 40)
-		BAD("%s.wrapped_dek: an AES-KWP wrapped 32-byte key is 40 bytes, not %zu", path,
-		    rc->wrapped_len);
+		return pv_json_fail_at(
+		    o, "wrapped_dek", "an AES-KWP wrapped 32-byte key is 40 bytes, not %zu", rc->wrapped_len);
 	if (rc->type == PV_RCPT_RSA_OAEP_SHA256 && (rc->wrapped_len < 256 || rc->wrapped_len > 512))
-		BAD("%s.wrapped_dek: %zu bytes is not an RSA-2048..4096 ciphertext", path, rc->wrapped_len);
-	r = PV_OK;
-out:
-	return r;
+		return pv_json_fail_at(o, "wrapped_dek", "%zu bytes is not an RSA-2048..4096 ciphertext",
+				       rc->wrapped_len);
+	return PV_OK;
 }
 
 static pv_err
-parse_entry(const cJSON *o, size_t idx, uint64_t fmt, struct pv_bundle_entry *e)
+parse_private_key(const pv_jv *o, uint64_t fmt, struct pv_bundle_entry *e)
 {
-	static const char *const members[] = {"name", "kind",    "nonce",      "ct",
-					      "alg",  "purpose", "public_key", "wrapped"};
-	char path[32];
-	const char *name, *kind, *alg, *purpose;
+	const char *alg = NULL, *purpose = NULL;
 	pv_err r;
 
-	snprintf(path, sizeof(path), "entries[%zu]", idx);
-	if (!cJSON_IsObject(o))
-		BAD("%s: not an object", path);
-	if ((r = check_members(o, path, members, PV_NELEM(members))) != PV_OK)
-		goto out;
-	kind = get_string(o, "kind");
-	if (kind == NULL || (e->kind = kind_from_name(kind)) == 0)
-		BAD("%s.kind: not env, file or private-key", path);
-	name = get_string(o, "name");
-	if (name == NULL || strlen(name) >= sizeof(e->name) || !pv_entry_name_valid(e->kind, name))
-		BAD("%s.name: missing or not a valid %s name", path, kind);
+	if (pv_json_at(o, "nonce").j != NULL || pv_json_at(o, "ct").j != NULL)
+		return pv_json_fail(o, "a private-key entry has no nonce or ct");
+	if ((r = pv_json_string(o, "alg", PV_JSON_REQUIRED, 32, &alg)) != PV_OK ||
+	    (r = pv_json_string(o, "purpose", 0, 32, &purpose)) != PV_OK)
+		return r;
+	if ((e->alg = pv_alg_from_name(alg)) == PV_ALG_NONE || !pv_alg_is_asymmetric(e->alg))
+		return pv_json_fail_at(o, "alg", "not an asymmetric algorithm");
+	/* only format 2 authenticates a purpose (§6): in format 1 it could
+	 * have been added by anyone */
+	if (purpose != NULL && fmt < PV_BUNDLE_FORMAT_V2)
+		return pv_json_fail_at(o, "purpose", "format 1 has no purpose (format 2 does)");
+	if (purpose != NULL && (pv_key_purpose_from_name(purpose, &e->purpose) != PV_OK ||
+				!pv_entry_purpose_valid(e->alg, e->purpose)))
+		return pv_json_fail_at(o, "purpose", "not a purpose a private-key entry of %s can have",
+				       pv_alg_info(e->alg)->name);
+	if ((r = pv_json_bytes(o, "public_key", PV_JSON_REQUIRED, &pv_b64url_enc, 1, 2048, &e->public_key,
+			       &e->public_key_len)) != PV_OK ||
+	    (r = pv_json_bytes(o, "wrapped", PV_JSON_REQUIRED, &pv_b64url_enc, 16, PV_BUNDLE_WRAPPED_MAX,
+			       &e->data, &e->data_len)) != PV_OK)
+		return r;
+	if (e->data_len % 8 != 0)
+		return pv_json_fail_at(o, "wrapped", "not an AES-KWP output (a multiple of 8 bytes)");
+	return PV_OK;
+}
+
+static pv_err
+parse_entry(const pv_jv *o, uint64_t fmt, struct pv_bundle_entry *e)
+{
+	static const char *const members[] = {"name",    "kind",       "nonce",   "ct", "alg",
+					      "purpose", "public_key", "wrapped", NULL};
+	const char *name = NULL;
+	int kind = -1;
+	pv_err r;
+
+	if ((r = pv_json_as_object(o, PV_JSON_REQUIRED, members)) != PV_OK ||
+	    (r = pv_json_enum(o, "kind", PV_JSON_REQUIRED, kind_names + 1, &kind)) != PV_OK ||
+	    (r = pv_json_string(o, "name", PV_JSON_REQUIRED, sizeof(e->name) - 1, &name)) != PV_OK)
+		return r;
+	e->kind = kind + 1;
+	if (!pv_entry_name_valid(e->kind, name))
+		return pv_json_fail_at(o, "name", "not a valid %s name", pv_entry_kind_name(e->kind));
 	memcpy(e->name, name, strlen(name) + 1);
-	if (e->kind == PV_ENTRY_PRIVATE_KEY) {
-		if (cJSON_GetObjectItemCaseSensitive(o, "nonce") != NULL ||
-		    cJSON_GetObjectItemCaseSensitive(o, "ct") != NULL)
-			BAD("%s: a private-key entry has no nonce or ct", path);
-		alg = get_string(o, "alg");
-		if (alg == NULL || (e->alg = pv_alg_from_name(alg)) == PV_ALG_NONE ||
-		    !pv_alg_is_asymmetric(e->alg))
-			BAD("%s.alg: missing or not an asymmetric algorithm", path);
-		/* only format 2 authenticates a purpose (§6): in format 1 it
-		 * could have been added by anyone */
-		if (cJSON_GetObjectItemCaseSensitive(o, "purpose") != NULL) {
-			if (fmt < PV_BUNDLE_FORMAT_V2)
-				BAD("%s.purpose: format 1 has no purpose (format 2 does)", path);
-			purpose = get_string(o, "purpose");
-			if (purpose == NULL || pv_key_purpose_from_name(purpose, &e->purpose) != PV_OK ||
-			    !pv_entry_purpose_valid(e->alg, e->purpose))
-				BAD("%s.purpose: not a purpose a private-key entry of %s can have", path,
-				    alg);
+	if (e->kind == PV_ENTRY_PRIVATE_KEY)
+		return parse_private_key(o, fmt, e);
+	if (pv_json_at(o, "alg").j != NULL || pv_json_at(o, "purpose").j != NULL ||
+	    pv_json_at(o, "public_key").j != NULL || pv_json_at(o, "wrapped").j != NULL)
+		return pv_json_fail(o, "alg, purpose, public_key and wrapped belong to private-key entries");
+	if ((r = pv_json_bytes_fixed(o, "nonce", PV_JSON_REQUIRED, &pv_b64url_enc, e->nonce,
+				     sizeof(e->nonce))) != PV_OK ||
+	    (r = pv_json_bytes(o, "ct", PV_JSON_REQUIRED, &pv_b64url_enc, PV_BUNDLE_TAG_LEN,
+			       PV_BUNDLE_VALUE_MAX + PV_BUNDLE_TAG_LEN, &e->data, &e->data_len)) != PV_OK)
+		return r;
+	return PV_OK;
+}
+
+static pv_err
+parse_context(const pv_jv *root, struct pv_bundle *b)
+{
+	char why[256];
+	const char *s = NULL;
+	pv_jv ctx, m;
+	pv_err r;
+
+	if ((r = pv_json_object(root, "context", PV_JSON_REQUIRED, NULL, &ctx)) != PV_OK)
+		return r;
+	for (m = pv_json_first(&ctx); m.j != NULL; pv_json_next(&m)) {
+		if ((r = pv_json_as_string(&m, 0, SIZE_MAX - 1, &s)) != PV_OK)
+			return r;
+		if ((r = pv_bundle_set_context(b, m.name, s)) == PV_ERR_BAD_INPUT) {
+			snprintf(why, sizeof(why), "%s", pv_err_detail());
+			return pv_json_fail(&m, "%s", why);
 		}
-		if (get_b64(o, "public_key", 2048, &e->public_key, &e->public_key_len) != PV_OK ||
-		    e->public_key_len == 0)
-			BAD("%s.public_key: missing or not base64url (at most 2048 bytes)", path);
-		if (get_b64(o, "wrapped", PV_BUNDLE_WRAPPED_MAX, &e->data, &e->data_len) != PV_OK ||
-		    e->data_len < 16 || e->data_len % 8 != 0)
-			BAD("%s.wrapped: missing, not base64url, or not an AES-KWP output", path);
-	} else {
-		if (cJSON_GetObjectItemCaseSensitive(o, "alg") != NULL ||
-		    cJSON_GetObjectItemCaseSensitive(o, "purpose") != NULL ||
-		    cJSON_GetObjectItemCaseSensitive(o, "public_key") != NULL ||
-		    cJSON_GetObjectItemCaseSensitive(o, "wrapped") != NULL)
-			BAD("%s: alg, purpose, public_key and wrapped belong to private-key entries", path);
-		if (get_b64_fixed(o, "nonce", e->nonce, sizeof(e->nonce)) != PV_OK)
-			BAD("%s.nonce: missing or not 12 bytes of base64url", path);
-		if (get_b64(o, "ct", PV_BUNDLE_VALUE_MAX + PV_BUNDLE_TAG_LEN, &e->data, &e->data_len) !=
-			PV_OK ||
-		    e->data_len < PV_BUNDLE_TAG_LEN)
-			BAD("%s.ct: missing, not base64url, shorter than a tag or over 1 MiB", path);
+		if (r != PV_OK)
+			return r;
 	}
-	r = PV_OK;
-out:
-	return r;
+	return PV_OK;
+}
+
+static pv_err
+parse_bundle(const pv_jv *root, struct pv_bundle *b)
+{
+	static const char *const members[] = {"format",  "id",         "created", "not_after", "version",
+					      "context", "recipients", "entries", "check",     NULL};
+	pv_jv arr, it;
+	int64_t fmt = 0, version = 0;
+	size_t n = 0;
+	pv_err r;
+
+	if ((r = pv_json_as_object(root, PV_JSON_REQUIRED, members)) != PV_OK ||
+	    (r = pv_json_int(root, "format", PV_JSON_REQUIRED, 0, PV_JSON_INT_MAX, &fmt)) != PV_OK)
+		return r;
+	if (fmt != PV_BUNDLE_FORMAT_V1 && fmt != PV_BUNDLE_FORMAT_V2)
+		return pv_json_fail_at(root, "format",
+				       "unknown format version %lld (this build reads %d and %d)",
+				       (long long)fmt, PV_BUNDLE_FORMAT_V1, PV_BUNDLE_FORMAT_V2);
+	if ((r = pv_json_bytes_fixed(root, "id", PV_JSON_REQUIRED, &pv_b64url_enc, b->id, sizeof(b->id))) !=
+		PV_OK ||
+	    (r = get_time(root, "created", PV_JSON_REQUIRED, b->created)) != PV_OK ||
+	    (r = get_time(root, "not_after", 0, b->not_after)) != PV_OK ||
+	    (r = pv_json_int(root, "version", PV_JSON_REQUIRED, 1, PV_JSON_INT_MAX, &version)) != PV_OK ||
+	    (r = parse_context(root, b)) != PV_OK)
+		return r;
+	b->version = (uint64_t)version;
+
+	if ((r = pv_json_array(root, "recipients", PV_JSON_REQUIRED | PV_JSON_NONEMPTY,
+			       PV_BUNDLE_MAX_RECIPIENTS, &arr, &n)) != PV_OK)
+		return r;
+	if ((b->rcpt = calloc(n, sizeof(*b->rcpt))) == NULL)
+		return PV_ERR_NOMEM;
+	for (it = pv_json_first(&arr); it.j != NULL; pv_json_next(&it)) {
+		b->nrcpt = it.index + 1;
+		if ((r = parse_recipient(&it, &b->rcpt[it.index])) != PV_OK)
+			return r;
+	}
+
+	if ((r = pv_json_array(root, "entries", PV_JSON_REQUIRED, PV_BUNDLE_MAX_ENTRIES, &arr, &n)) != PV_OK)
+		return r;
+	if (n > 0 && (b->entries = calloc(n, sizeof(*b->entries))) == NULL)
+		return PV_ERR_NOMEM;
+	for (it = pv_json_first(&arr); it.j != NULL; pv_json_next(&it)) {
+		size_t i = it.index;
+		int order;
+
+		b->nentries = i + 1;
+		if ((r = parse_entry(&it, (uint64_t)fmt, &b->entries[i])) != PV_OK)
+			return r;
+		if (i > 0 && (order = strcmp(b->entries[i - 1].name, b->entries[i].name)) >= 0)
+			return pv_json_fail_at(&it, "name", "%s",
+					       order == 0 ? "duplicate name"
+							  : "entries are not sorted by name");
+	}
+
+	/* one document, one format: 2 exactly when an entry has a purpose */
+	if ((uint64_t)fmt != pv_bundle_format(b))
+		return pv_json_fail_at(root, "format", "%lld, but %s", (long long)fmt,
+				       fmt == PV_BUNDLE_FORMAT_V2 ? "no entry has a purpose (format 1)"
+								  : "an entry has a purpose");
+	return pv_json_bytes_fixed(root, "check", PV_JSON_REQUIRED, &pv_b64url_enc, b->check,
+				   sizeof(b->check));
 }
 
 pv_err
 pv_bundle_parse(const uint8_t *json, size_t len, struct pv_bundle **out)
 {
-	static const char *const members[] = {"format",  "id",         "created", "not_after", "version",
-					      "context", "recipients", "entries", "check"};
 	struct pv_bundle *b = NULL;
 	cJSON *doc = NULL;
-	const cJSON *it, *arr;
-	const char *end = NULL, *s;
-	uint64_t fmt = 0;
-	time_t t;
-	size_t i, n;
+	pv_jv root;
 	pv_err r;
 
-	if (len > PV_BUNDLE_MAX)
-		BAD("bundle is %zu bytes; the limit is %u", len, PV_BUNDLE_MAX);
-	if (pv_json_has_nul_escape(json, len))
-		BAD("bundle contains an escaped NUL character");
-	doc = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
-	if (doc == NULL)
-		BAD("bundle is not JSON (error near byte %zu)",
-		    cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - (const char *)json) : (size_t)0);
-	for (; end != NULL && end < (const char *)json + len; end++)
-		if (!(*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-			BAD("bundle has bytes after the JSON document");
-	if (!cJSON_IsObject(doc))
-		BAD("bundle is not a JSON object");
-	if ((r = check_members(doc, "bundle", members, PV_NELEM(members))) != PV_OK)
+	if (len > PV_BUNDLE_MAX) {
+		pv_err_set_detail("bundle is %zu bytes; the limit is %u", len, PV_BUNDLE_MAX);
+		r = PV_ERR_INTEGRITY;
 		goto out;
-	if (get_uint(doc, "format", &fmt) != PV_OK)
-		BAD("format: missing or not an integer");
-	if (fmt != PV_BUNDLE_FORMAT_V1 && fmt != PV_BUNDLE_FORMAT_V2)
-		BAD("format: unknown format version %llu (this build reads %d and %d)",
-		    (unsigned long long)fmt, PV_BUNDLE_FORMAT_V1, PV_BUNDLE_FORMAT_V2);
+	}
+	if ((r = pv_json_parse(json, len, "bundle", PV_JSON_DEPTH_MAX, &doc)) != PV_OK)
+		goto out;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if (get_b64_fixed(doc, "id", b->id, sizeof(b->id)) != PV_OK)
-		BAD("id: missing or not 16 bytes of base64url");
-	s = get_string(doc, "created");
-	if (s == NULL || pv_time_parse(s, &t) != PV_OK)
-		BAD("created: missing or not YYYY-MM-DDTHH:MM:SSZ");
-	memcpy(b->created, s, PV_BUNDLE_TIME_LEN + 1);
-	if (cJSON_GetObjectItemCaseSensitive(doc, "not_after") != NULL) {
-		s = get_string(doc, "not_after");
-		if (s == NULL || pv_time_parse(s, &t) != PV_OK)
-			BAD("not_after: not YYYY-MM-DDTHH:MM:SSZ");
-		memcpy(b->not_after, s, PV_BUNDLE_TIME_LEN + 1);
-	}
-	if (get_uint(doc, "version", &b->version) != PV_OK || b->version < 1)
-		BAD("version: missing or not an integer >= 1");
-
-	it = cJSON_GetObjectItemCaseSensitive(doc, "context");
-	if (!cJSON_IsObject(it))
-		BAD("context: missing or not an object");
-	for (arr = it->child; arr != NULL; arr = arr->next) {
-		const cJSON *c;
-		for (c = arr->next; c != NULL; c = c->next)
-			if (strcmp(arr->string, c->string) == 0)
-				BAD("context: member \"%.64s\" appears twice", arr->string);
-	}
-	for (n = 0, arr = it->child; arr != NULL; arr = arr->next, n++) {
-		if (!cJSON_IsString(arr))
-			BAD("context.%.64s: not a string", arr->string);
-		if (pv_bundle_set_context(b, arr->string, arr->valuestring) != PV_OK)
-			BAD("context.%.64s: %s", arr->string, pv_err_detail());
-	}
-
-	arr = cJSON_GetObjectItemCaseSensitive(doc, "recipients");
-	if (!cJSON_IsArray(arr))
-		BAD("recipients: missing or not an array");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n < 1 || n > PV_BUNDLE_MAX_RECIPIENTS)
-		BAD("recipients: %zu recipients; 1 to %d allowed", n, PV_BUNDLE_MAX_RECIPIENTS);
-	if ((b->rcpt = calloc(n, sizeof(*b->rcpt))) == NULL) {
-		r = PV_ERR_NOMEM;
+	root = pv_json_root(doc, "bundle");
+	if ((r = parse_bundle(&root, b)) != PV_OK)
 		goto out;
-	}
-	for (i = 0, it = arr->child; it != NULL; it = it->next, i++) {
-		b->nrcpt = i + 1;
-		if ((r = parse_recipient(it, i, &b->rcpt[i])) != PV_OK)
-			goto out;
-	}
-
-	arr = cJSON_GetObjectItemCaseSensitive(doc, "entries");
-	if (!cJSON_IsArray(arr))
-		BAD("entries: missing or not an array");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n > PV_BUNDLE_MAX_ENTRIES)
-		BAD("entries: %zu entries; at most %d allowed", n, PV_BUNDLE_MAX_ENTRIES);
-	if (n > 0 && (b->entries = calloc(n, sizeof(*b->entries))) == NULL) {
-		r = PV_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0, it = arr->child; it != NULL; it = it->next, i++) {
-		b->nentries = i + 1;
-		if ((r = parse_entry(it, i, fmt, &b->entries[i])) != PV_OK)
-			goto out;
-		if (i > 0 && strcmp(b->entries[i - 1].name, b->entries[i].name) >= 0)
-			BAD("entries[%zu].name: %s", i,
-			    strcmp(b->entries[i - 1].name, b->entries[i].name) == 0
-				? "duplicate name"
-				: "entries are not sorted by name");
-	}
-
-	/* one document, one format: 2 exactly when an entry has a purpose */
-	if (fmt != pv_bundle_format(b))
-		BAD("format: %llu, but %s", (unsigned long long)fmt,
-		    fmt == PV_BUNDLE_FORMAT_V2 ? "no entry has a purpose (format 1)"
-					       : "an entry has a purpose");
-	if (get_b64_fixed(doc, "check", b->check, sizeof(b->check)) != PV_OK)
-		BAD("check: missing or not 28 bytes of base64url");
 	*out = b;
 	b = NULL;
-	r = PV_OK;
 out:
+	if (r == PV_ERR_BAD_INPUT)
+		r = PV_ERR_INTEGRITY;
 	cJSON_Delete(doc);
 	pv_bundle_free(b);
 	return r;
 }
-
-#undef BAD
 
 /* ---- writing ---- */
 
