@@ -16,6 +16,7 @@
 #   vd_error_code                     error.code of $VD_BODY
 #   vd_header NAME                    a header of the last vd_call
 #   vd_audit_key [NAME]               create the audit HMAC key if missing
+#   vd_make_legacy NAME ALG PURPOSE   a key as an earlier version made it (no purpose)
 #   vd_token_hash TOKEN               token_sha256 for the config
 #   vd_new_token                      a fresh pvt_ bearer token
 #   vd_auth_header FILE TOKEN         write "Authorization: Bearer TOKEN" (0600)
@@ -116,6 +117,28 @@ vd_audit_key() {
 	esac
 	cat "$PV_WORK/vd-audit-key.out" >&2
 	fail "cannot create the audit HMAC key $name"
+}
+
+# vd_make_legacy NAME ALG PURPOSE: a key as a version before purposes made
+# it: created with PURPOSE (for its token attributes), then its metadata
+# object rewritten without "purpose" by pkcs11-tool (not by our code).
+vd_make_legacy() {
+	local name=$1 meta=$PV_WORK/legacy-$1.json
+	need_cmd pkcs11-tool
+	run_expect 0 vc key create "$name" --alg "$2" --purpose "$3"
+	p11tool_login --read-object --type data --label "$name" --application-label p11vault -o "$meta" \
+		>"$PV_WORK/p11tool.out" 2>&1 || fail "pkcs11-tool cannot read the metadata of $name"
+	python3 - "$meta" <<'PY' || fail "metadata of $name"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d.pop("purpose", None) is not None, "no purpose to remove"
+open(sys.argv[1], "w").write(json.dumps(d, separators=(",", ":")))
+PY
+	p11tool_login --delete-object --type data --label "$name" --application-label p11vault \
+		>"$PV_WORK/p11tool.out" 2>&1 || fail "pkcs11-tool cannot delete the metadata of $name"
+	p11tool_login --write-object "$meta" --type data --label "$name" --application-label p11vault \
+		--private >"$PV_WORK/p11tool.out" 2>&1 || fail "pkcs11-tool cannot write the metadata of $name"
+	[ "$(key_purpose "$name")" = None ] || fail "$name still has a purpose"
 }
 
 vd_socket_of() {
