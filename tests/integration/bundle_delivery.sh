@@ -10,7 +10,7 @@ set -eu
 need_cmd python3
 W=$PV_WORK
 
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 cat >"$W/in.env" <<'EOF'
 APP_MODE=bundle-mode-value
 APP_SECRET=bundle-secret-value

@@ -4,8 +4,9 @@
 # keys. Each signs as the ORIGINAL key (verified by OpenSSL with the public
 # key derived from the PEM, not read from the token), shows the original
 # public key, and pkcs11-tool sees it as sensitive and not extractable.
-# Refusals (missing entry, wrong kind, taken name, Ed25519 on SoftHSM 2.6)
-# leave nothing on the token.
+# The installed key has the entry's purpose (--purpose may only repeat it).
+# Refusals (missing entry, wrong kind, taken name, another purpose, Ed25519
+# on SoftHSM 2.6) leave nothing on the token.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 need_cmd openssl
@@ -18,20 +19,36 @@ printf 'release 2026.11 approved\n' >"$W/msg"
 objects() { p11_objects "$1" --login; }
 
 say "a KEK, a bundle sealed for it, and keys that live in PEM files"
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 printf 'DB_URL=postgres://db\n' >"$W/app.env"
 run_expect 0 vc bundle seal --recipient kek --in "$W/app.env" --out "$B"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/jwt.pem" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out "$W/wallet.pem" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/legacy.pem" 2>/dev/null
 openssl genpkey -algorithm ED25519 -out "$W/edkey.pem" 2>/dev/null
-for k in jwt wallet legacy edkey; do
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/issuer.pem" 2>/dev/null
+for k in jwt wallet legacy edkey issuer; do
 	openssl pkey -in "$W/$k.pem" -pubout -out "$W/$k.pub.pem" 2>/dev/null || fail "openssl pkey -pubout $k"
-	[ $k = edkey ] || run_expect 0 vc bundle import-key "$B" "$k" --pem "$W/$k.pem"
+	case $k in
+	edkey) ;;
+	issuer) run_expect 0 vc bundle import-key "$B" "$k" --pem "$W/$k.pem" --purpose jwt ;;
+	*) run_expect 0 vc bundle import-key "$B" "$k" --pem "$W/$k.pem" --purpose sign ;;
+	esac
 done
 run_expect 0 vc bundle verify "$B"
 # after verify: SoftHSM 2.6 cannot unwrap Ed25519, so verify would refuse it
-run_expect 0 vc bundle import-key "$B" edkey --pem "$W/edkey.pem"
+# (a wallet format says the purpose: solana)
+openssl pkey -in "$W/edkey.pem" -outform DER 2>/dev/null | tail -c 32 >"$W/edkey.seed"
+python3 - "$W/edkey.seed" "$W/edkey.pub.pem" "$W/edkey.json" <<'EOF' || fail "cannot write the Solana keypair file"
+import base64, json, sys
+seed = open(sys.argv[1], "rb").read()
+pem = "".join(l for l in open(sys.argv[2]) if not l.startswith("-----"))
+pub = base64.b64decode(pem)[-32:]
+assert len(seed) == 32 and len(pub) == 32
+json.dump(list(seed + pub), open(sys.argv[3], "w"))
+EOF
+run_expect 0 vc bundle import-key "$B" edkey --solana-keypair "$W/edkey.json"
+assert_contains "$RUN_ERR" "purpose solana"
 
 say "refusals before anything reaches the token"
 objects "$W/objs.before"
@@ -43,12 +60,18 @@ run_expect 7 vc bundle install-key "$B" jwt --as kek
 assert_contains "$RUN_ERR" "already exists"
 run_expect 2 vc bundle install-key "$B" jwt --as -bad-name
 run_expect 2 vc bundle install-key "$B"
+# the entry's purpose is the key's: another one is refused (8)
+run_expect 8 vc bundle install-key "$B" issuer --purpose sign
+assert_one_line_error "$RUN_ERR"
+assert_contains "$RUN_ERR" "entry issuer has purpose jwt, not sign"
+run_expect 2 vc bundle install-key "$B" issuer --purpose nonsense
 objects "$W/objs.after"
 assert_same_file "$W/objs.before" "$W/objs.after" "a refused install-key changed the token"
 
 say "install each key; it signs as the original key"
 run_expect 0 vc bundle install-key "$B" jwt
-assert_contains "$RUN_OUT" "installed p256 key 'jwt' version 1 (active)"
+assert_contains "$RUN_OUT" "installed p256 key 'jwt' (purpose sign) version 1 (active)"
+assert_purpose jwt sign
 run_expect 0 vc bundle install-key "$B" wallet --as hot-wallet
 assert_contains "$RUN_OUT" "installed secp256k1 key 'hot-wallet'"
 run_expect 0 vc bundle install-key "$B" legacy --as legacy-rsa
@@ -106,6 +129,26 @@ done
 p11_objects "$W/objs.public"
 ! grep -q '^private-key|' "$W/objs.public" || fail "a private key is visible without login"
 
+say "a jwt entry becomes a jwt key: it signs JWTs, never raw input"
+run_expect 0 vc bundle install-key "$B" issuer --purpose jwt
+assert_purpose issuer jwt
+run_expect 8 vc sign issuer --in "$W/msg"
+assert_contains "$RUN_ERR" "key 'issuer' has purpose jwt; this needs a key of purpose sign"
+printf '{"sub":"install-key"}' >"$W/claims.json"
+run_expect 0 vc jwt issue issuer --claims "$W/claims.json"
+cp "$RUN_OUT" "$W/issuer.jwt"
+# the JWT's ES256 signature checks under the ORIGINAL public key (OpenSSL)
+python3 - "$W/issuer.jwt" "$W/issuer.input" "$W/issuer.rs" <<'EOF' || fail "cannot split the JWT"
+import base64, sys
+t = open(sys.argv[1]).read().strip().split(".")
+assert len(t) == 3, "not a JWS compact serialisation"
+open(sys.argv[2], "w").write(t[0] + "." + t[1])
+open(sys.argv[3], "wb").write(base64.urlsafe_b64decode(t[2] + "=" * (-len(t[2]) % 4)))
+EOF
+ecdsa_raw_to_der "$W/issuer.rs" "$W/issuer.der"
+ossl_verify_ecdsa sha256 "$W/issuer.pub.pem" "$W/issuer.input" "$W/issuer.der" ||
+	fail "OpenSSL rejects the JWT signed by the installed issuer key"
+
 say "a name that is now taken, and the same entry under another name"
 run_expect 7 vc bundle install-key "$B" jwt
 assert_contains "$RUN_ERR" "already exists"
@@ -120,6 +163,7 @@ run_expect 0 vc bundle install-key "$B" wallet --as wallet-json --json
 json_valid "$RUN_OUT"
 assert_eq "$(json_get "$RUN_OUT" name)" wallet-json "name in --json output"
 assert_eq "$(json_get "$RUN_OUT" alg)" secp256k1 "alg in --json output"
+assert_eq "$(json_get "$RUN_OUT" purpose)" sign "purpose in --json output"
 
 say "Ed25519: SoftHSM 2.6 cannot unwrap it (exit 3, nothing left); another token may"
 objects "$W/objs.before-ed"

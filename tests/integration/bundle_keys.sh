@@ -1,7 +1,9 @@
 #!/bin/bash
 # Secrets bundles, private keys: `bundle import-key` of OpenSSL-made keys
-# (secp256k1 PKCS#8, P-256 and RSA traditional PEM), `bundle list` shows
-# them with their algorithm, `bundle verify` unwraps each into the token and
+# (secp256k1 PKCS#8, P-256 and RSA traditional PEM) with their purpose (a
+# format-2 bundle: the check covers the purpose, so changing or dropping it
+# is tampering), `bundle list` shows them with their algorithm and purpose,
+# `bundle verify` unwraps each into the token and
 # proves it with a signature; tampered `wrapped` or `public_key` fail (6),
 # also when the check is recomputed with the known DEK (Node), so that the
 # signature proof itself must catch a public key that is not the key's.
@@ -16,7 +18,7 @@ need_cmd openssl
 need_cmd basenc
 W=$PV_WORK
 
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/soft.key" 2>/dev/null || fail "openssl genpkey RSA"
 openssl pkey -in "$W/soft.key" -pubout -out "$W/soft.pem" 2>/dev/null
 
@@ -39,34 +41,48 @@ run_expect 0 vc bundle seal --recipient kek --recipient "$W/soft.pem" --in "$W/i
 B=$W/b
 ct0=$(bj "$B" 'entry("APP_TOKEN")["ct"]')
 
-say "import-key: secp256k1 (PKCS#8), p256 (traditional), rsa2048 (traditional)"
-run_expect 0 vc bundle import-key "$B" wallet --pem "$W/k1.pem"
-run_expect 0 vc bundle import-key "$B" jwt --pem "$W/p256.pem"
-run_expect 0 vc bundle import-key "$B" legacy-rsa --pem "$W/rsa.pem"
+say "import-key: secp256k1 (PKCS#8), p256 (traditional), rsa2048 (traditional), each with its purpose"
+assert_eq "$(bj "$B" 'd["format"]')" 1 "format of a bundle without private keys"
+run_expect 0 vc bundle import-key "$B" wallet --pem "$W/k1.pem" --purpose evm
+assert_contains "$RUN_ERR" "purpose evm"
+run_expect 0 vc bundle import-key "$B" jwt --pem "$W/p256.pem" --purpose jwt
+run_expect 0 vc bundle import-key "$B" legacy-rsa --pem "$W/rsa.pem" --purpose sign
 bundle_shape "$B"
 assert_eq "$(bj "$B" 'd["version"]')" 4 "version after three imports"
-for pair in wallet:secp256k1:k1.pem jwt:p256:p256.pem legacy-rsa:rsa2048:rsa.pem; do
-	IFS=: read -r n alg pem <<<"$pair"
+assert_eq "$(bj "$B" 'd["format"]')" 2 "format of a bundle whose keys have a purpose"
+for pair in wallet:secp256k1:k1.pem:evm jwt:p256:p256.pem:jwt legacy-rsa:rsa2048:rsa.pem:sign; do
+	IFS=: read -r n alg pem purpose <<<"$pair"
 	assert_eq "$(bj "$B" "entry('$n')['kind']")" private-key "kind of $n"
 	assert_eq "$(bj "$B" "entry('$n')['alg']")" "$alg" "alg of $n"
+	assert_eq "$(bj "$B" "entry('$n')['purpose']")" "$purpose" "purpose of $n"
 	assert_eq "$(bj "$B" "entry('$n')['public_key']")" "$(spki "$W/$pem")" "public_key of $n = SPKI of the PEM (OpenSSL)"
 done
 assert_eq "$(bj "$B" 'entry("APP_TOKEN")["ct"]')" "$ct0" "import-key re-encrypted the untouched env entry"
 
-say "refused imports: a public key, not a key, a missing file"
+say "refused imports: a public key, not a key, a missing file, no purpose or one that does not fit"
 openssl pkey -in "$W/k1.pem" -pubout -out "$W/k1.pub.pem" 2>/dev/null
 printf 'not a key\n' >"$W/junk.pem"
 cp "$B" "$W/b.before"
-run_expect 2 vc bundle import-key "$B" pub --pem "$W/k1.pub.pem"
-run_expect 2 vc bundle import-key "$B" junk --pem "$W/junk.pem"
-run_expect 2 vc bundle import-key "$B" missing --pem "$W/no-such.pem"
-run_expect 2 vc bundle import-key "$B" 'bad name' --pem "$W/k1.pem"
+run_expect 2 vc bundle import-key "$B" pub --pem "$W/k1.pub.pem" --purpose sign
+run_expect 2 vc bundle import-key "$B" junk --pem "$W/junk.pem" --purpose sign
+run_expect 2 vc bundle import-key "$B" missing --pem "$W/no-such.pem" --purpose sign
+run_expect 2 vc bundle import-key "$B" 'bad name' --pem "$W/k1.pem" --purpose sign
+# a PEM file does not say what the key is for
+run_expect 2 vc bundle import-key "$B" nopurpose --pem "$W/k1.pem"
+assert_one_line_error "$RUN_ERR"
+assert_contains "$RUN_ERR" "--purpose"
+run_expect 2 vc bundle import-key "$B" unfit --pem "$W/k1.pem" --purpose solana
+assert_contains "$RUN_ERR" "jwt, sign, evm"
+run_expect 2 vc bundle import-key "$B" unfit --pem "$W/k1.pem" --purpose wrap
+run_expect 2 vc bundle import-key "$B" unfit --pem "$W/k1.pem" --purpose nonsense
 assert_same_file "$B" "$W/b.before" "a refused import changed the bundle"
 
-say "bundle list shows the keys with their algorithm"
+say "bundle list shows the keys with their algorithm and purpose"
 run_expect 0 vc bundle list "$B"
 grep -E '(^|[[:space:]])wallet([[:space:]]|$)' "$RUN_OUT" | grep -q private-key || fail "bundle list: wallet is not shown as private-key"
 grep -E '(^|[[:space:]])wallet([[:space:]]|$)' "$RUN_OUT" | grep -q secp256k1 || fail "bundle list: wallet without its alg"
+grep -E '(^|[[:space:]])wallet([[:space:]]|$)' "$RUN_OUT" | grep -q 'purpose evm' || fail "bundle list: wallet without its purpose"
+grep -E '(^|[[:space:]])jwt([[:space:]]|$)' "$RUN_OUT" | grep -q 'purpose jwt' || fail "bundle list: jwt without its purpose"
 grep -E '(^|[[:space:]])jwt([[:space:]]|$)' "$RUN_OUT" | grep -q p256 || fail "bundle list: jwt without its alg"
 grep -E '(^|[[:space:]])legacy-rsa([[:space:]]|$)' "$RUN_OUT" | grep -q rsa2048 || fail "bundle list: legacy-rsa without its alg"
 run_expect 0 vc bundle list "$B" --json
@@ -81,9 +97,9 @@ def walk(o):
     elif isinstance(o, list):
         for v in o: walk(v)
 walk(json.load(open(sys.argv[1])))
-for n, a in (("wallet", "secp256k1"), ("jwt", "p256"), ("legacy-rsa", "rsa2048")):
+for n, a, p in (("wallet", "secp256k1", "evm"), ("jwt", "p256", "jwt"), ("legacy-rsa", "rsa2048", "sign")):
     e = found.get(n) or {}
-    assert e.get("kind") == "private-key" and e.get("alg") == a, "%s: %r" % (n, e)
+    assert e.get("kind") == "private-key" and e.get("alg") == a and e.get("purpose") == p, "%s: %r" % (n, e)
 EOF
 
 say "bundle verify: each key unwrapped into the token and proved"
@@ -144,6 +160,19 @@ run_expect 6 vc bundle verify "$W/t.b"
 bedit "$B" "$W/t.b" 'entry("wallet")["alg"] = "p256"'
 run_expect 6 vc bundle verify "$W/t.b"
 
+say "the purpose is authenticated: changed, dropped or format 1 again, verify exits 6"
+bedit "$B" "$W/t.b" 'entry("wallet")["purpose"] = "sign"'
+run_expect 6 vc bundle verify "$W/t.b"
+assert_contains "$RUN_ERR" "check does not verify"
+bedit "$B" "$W/t.b" 'del entry("wallet")["purpose"]'
+run_expect 6 vc bundle verify "$W/t.b"
+bedit "$B" "$W/t.b" '[e.pop("purpose", None) for e in d["entries"]]; d["format"] = 1'
+run_expect 6 vc bundle verify "$W/t.b"
+assert_contains "$RUN_ERR" "check does not verify"
+bedit "$B" "$W/t.b" '[e.pop("purpose", None) for e in d["entries"]]'
+run_expect 6 vc bundle verify "$W/t.b"
+assert_contains "$RUN_ERR" "format"
+
 say "edits keep the keys: set, rotate (re-wrapped inside the token)"
 printf 'value-2\n' | run_expect 0 vc bundle set "$B" APP_TOKEN
 wrapped0=$(bj "$B" 'entry("wallet")["wrapped"]')
@@ -152,6 +181,7 @@ run_expect 0 vc bundle rotate "$B" --recipient "$W/soft.pem"
 assert_eq "$(bj "$B" 'entry("wallet")["public_key"]')" "$(spki "$W/k1.pem")" "public_key after rotate"
 run_expect 0 vc bundle verify "$B"
 assert_verify_ok "$RUN_OUT" 4 6
+assert_eq "$(bj "$B" 'entry("wallet")["purpose"]')" evm "purpose of wallet after rotate"
 if have_node; then
 	soft_rsa_dek "$B" "$W/soft.key" "$W/dek2"
 	mkdir -p "$W/ref2"
@@ -165,7 +195,7 @@ fi
 
 say "ed25519: import works (software); verify needs the token to unwrap it"
 cp "$B" "$W/ed.b"
-run_expect 0 vc bundle import-key "$W/ed.b" sol --pem "$W/ed.pem"
+run_expect 0 vc bundle import-key "$W/ed.b" sol --pem "$W/ed.pem" --purpose solana
 assert_eq "$(bj "$W/ed.b" 'entry("sol")["alg"]')" ed25519 "alg of the ed25519 entry"
 assert_eq "$(bj "$W/ed.b" 'entry("sol")["public_key"]')" "$(spki "$W/ed.pem")" "public_key of the ed25519 entry"
 rc=0

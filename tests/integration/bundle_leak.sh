@@ -58,7 +58,7 @@ rm -rf "$W/probe"
 # And $I is excluded (it holds the inputs).
 [ -z "$(leaks "$I")" ] || fail "the scan does not exclude the intended directory"
 
-run_expect 0 vc key create kek --alg aes256
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
 BD=$W/bdir # the bundle's directory: must hold only the bundle
 mkdir -m 700 "$BD"
 B=$BD/b

@@ -16,9 +16,9 @@ need_cmd basenc
 W=$PV_WORK
 tricky_dotenv "$W/t"
 
-run_expect 0 vc key create kek --alg aes256
-run_expect 0 vc key create kek2 --alg aes256
-run_expect 0 vc key create bg --alg rsa2048 --usage decrypt
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
+run_expect 0 vc key create kek2 --alg aes256 --purpose wrap
+run_expect 0 vc key create bg --alg rsa2048 --purpose decrypt
 run_expect 0 vc key show bg --format pem
 cp "$RUN_OUT" "$W/bg.pem"
 openssl pkey -pubin -in "$W/bg.pem" -noout 2>/dev/null || fail "key show bg --format pem is not a public key PEM"

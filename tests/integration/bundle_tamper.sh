@@ -16,9 +16,9 @@ need_cmd basenc
 W=$PV_WORK
 TGT=$W/tgt
 
-run_expect 0 vc key create kek --alg aes256
-run_expect 0 vc key create kek2 --alg aes256
-run_expect 0 vc key create bg --alg rsa2048 --usage decrypt
+run_expect 0 vc key create kek --alg aes256 --purpose wrap
+run_expect 0 vc key create kek2 --alg aes256 --purpose wrap
+run_expect 0 vc key create bg --alg rsa2048 --purpose decrypt
 run_expect 0 vc key show bg --format pem
 cp "$RUN_OUT" "$W/bg.pem"
 
@@ -231,7 +231,7 @@ tampered "--expect-context for a missing name" "$G" 'context|region' --expect-co
 tampered "--key naming a key that is not a recipient" "$G" 'recipient|kek2|not sealed|no key' --key kek2
 
 say "wrong KEK: sealed for an aes256 key this token no longer has"
-run_expect 0 vc key create gone --alg aes256
+run_expect 0 vc key create gone --alg aes256 --purpose wrap
 run_expect 0 vc bundle seal --recipient gone --in "$W/in.env" --out "$W/gone.b"
 run_expect 0 vc unwrap "$W/gone.b" --format json
 run_expect 0 vc key rotate gone

@@ -1,11 +1,13 @@
 #!/bin/bash
-# Key usages: `key create --usage decrypt` makes an RSA key pair that decrypts
-# and unwraps but never signs (an rsa-oaep-sha256 bundle recipient), aes256
-# keys only wrap and unwrap (aes-kwp key-encryption keys), signing keys stay
-# as they were. What the token holds is read with pkcs11-tool (OpenSC), not
-# through p11vault; an RSA-OAEP-SHA256 ciphertext made by OpenSSL from the
-# exported public key is decrypted by the token (raw RSA) and OAEP-decoded
-# here, independently of p11vault.
+# Key purposes mirrored in the token's usage attributes (docs/cli.md "Key
+# purposes"): `--purpose decrypt` makes an RSA key pair that decrypts and
+# unwraps but never signs (an rsa-oaep-sha256 bundle recipient), wrap keys
+# (aes256) only wrap and unwrap (aes-kwp key-encryption keys), an ECDH key
+# (p256, derive) only derives, signing purposes sign and verify. What the
+# token holds is read with pkcs11-tool (OpenSC), not through p11vault; an
+# RSA-OAEP-SHA256 ciphertext made by OpenSSL from the exported public key is
+# decrypted by the token (raw RSA) and OAEP-decoded here, independently of
+# p11vault.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 need_cmd pkcs11-tool
@@ -47,47 +49,60 @@ assert_usage() { # LABEL CLASS WANT
 	assert_eq "$got" "$3" "usage of the $2 key $1 (pkcs11-tool)"
 }
 
-# json_usage NAME: the "usage" member of NAME in the last `key list --json`.
-json_usage() {
-	python3 - "$RUN_OUT" "$1" <<'EOF'
+# json_member NAME MEMBER: a member of NAME in the last `key list --json`.
+json_member() {
+	python3 - "$RUN_OUT" "$1" "$2" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-print(*[k.get("usage") for k in doc["keys"] if k["name"] == sys.argv[2]])
+print(*[k.get(sys.argv[3]) for k in doc["keys"] if k["name"] == sys.argv[2]])
 EOF
 }
+json_usage() { json_member "$1" usage; }
 
-say "create an RSA decryption key, a default RSA key and an aes256 key"
-run_expect 0 vc key create rec --alg rsa2048 --usage decrypt
+say "create an RSA decryption key, RSA and P-256 signing keys, a JWT key, an ECDH key, a KEK, an audit key"
+run_expect 0 vc key create rec --alg rsa2048 --purpose decrypt
 REC_URI=$(printed_uri "$RUN_OUT")
-assert_contains "$RUN_ERR" "usage decrypt"
-run_expect 0 vc key create signer --alg rsa2048
-run_expect 0 vc key create signer-explicit --alg p256 --usage sign
-run_expect 0 vc key create kek --alg aes256
+assert_contains "$RUN_ERR" "purpose decrypt"
+mkkey signer rsa2048 sign
+mkkey signer-p256 p256 sign
+mkkey issuer p256 jwt
+mkkey ecdh p256 derive
+mkkey kek aes256 wrap
+mkkey audit-mac hmac-sha256 audit
 
 say "the token holds what was asked for (pkcs11-tool)"
 assert_usage rec.v1 private "decrypt,unwrap"
 assert_usage rec.v1 public "encrypt,wrap"
 assert_usage signer.v1 private "sign"
 assert_usage signer.v1 public "verify"
-assert_usage signer-explicit.v1 private "derive,sign"
+# signing EC keys no longer derive, and an ECDH key never signs
+assert_usage signer-p256.v1 private "sign"
+assert_usage issuer.v1 private "sign"
+assert_usage ecdh.v1 private "derive"
 assert_usage kek.v1 secret "unwrap,wrap"
 
-say "key list and key show report the usage"
+say "key list and key show report the purpose and the usage"
 run_expect 0 vc key list --json
 json_valid "$RUN_OUT"
 assert_eq "$(json_usage rec)" decrypt "key list --json usage of rec"
 assert_eq "$(json_usage signer)" sign "key list --json usage of signer"
 assert_eq "$(json_usage kek)" wrap "key list --json usage of kek"
+for kp in rec:decrypt signer:sign signer-p256:sign issuer:jwt ecdh:derive kek:wrap audit-mac:audit; do
+	assert_eq "$(json_member "${kp%%:*}" purpose)" "${kp#*:}" "key list --json purpose of ${kp%%:*}"
+done
 run_expect 0 vc key list
-grep -Eq '^USAGE|[[:space:]]USAGE[[:space:]]' "$RUN_OUT" || fail "key list table has no USAGE column"
-grep -Eq '^rec[[:space:]]+rsa2048[[:space:]]+1[[:space:]]+active[[:space:]]+decrypt[[:space:]]' "$RUN_OUT" ||
-	fail "key list table has no 'rec rsa2048 1 active decrypt' row"
-grep -Eq '^kek[[:space:]]+aes256[[:space:]]+1[[:space:]]+active[[:space:]]+wrap[[:space:]]' "$RUN_OUT" ||
-	fail "key list table has no 'kek aes256 1 active wrap' row"
+grep -Eq '[[:space:]]PURPOSE[[:space:]]+USAGE[[:space:]]' "$RUN_OUT" || fail "key list table has no PURPOSE and USAGE columns"
+grep -Eq '^rec[[:space:]]+rsa2048[[:space:]]+1[[:space:]]+active[[:space:]]+decrypt[[:space:]]+decrypt[[:space:]]' "$RUN_OUT" ||
+	fail "key list table has no 'rec rsa2048 1 active decrypt decrypt' row"
+grep -Eq '^kek[[:space:]]+aes256[[:space:]]+1[[:space:]]+active[[:space:]]+wrap[[:space:]]+wrap[[:space:]]' "$RUN_OUT" ||
+	fail "key list table has no 'kek aes256 1 active wrap wrap' row"
+grep -Eq '^issuer[[:space:]]+p256[[:space:]]+1[[:space:]]+active[[:space:]]+jwt[[:space:]]+sign[[:space:]]' "$RUN_OUT" ||
+	fail "key list table has no 'issuer p256 1 active jwt sign' row"
 run_expect 0 vc key show rec
 assert_contains "$RUN_OUT" "decrypt"
 run_expect 0 vc --json key show rec
 assert_eq "$(json_get "$RUN_OUT" usage)" decrypt "key show --json usage"
+assert_eq "$(json_get "$RUN_OUT" purpose)" decrypt "key show --json purpose"
 
 say "JWK of a decryption key: use=enc, alg=RSA-OAEP-256, kid = RFC 7638 thumbprint"
 pub_pem rec "$W/rec.pem"
@@ -155,15 +170,15 @@ assert rest[:1] == b"\x01", "no 0x01 separator"
 assert rest[1:] == want, "recovered message differs"
 EOF
 
-say "a decryption key does not sign: vaultctl refuses (2), and so does the token"
+say "a decryption key does not sign: vaultctl refuses (8, wrong purpose), and so does the token"
 printf 'not for signing\n' >"$W/msg"
-run_expect 2 vc sign rec --in "$W/msg" --out "$W/sig"
+run_expect 8 vc sign rec --in "$W/msg" --out "$W/sig"
 assert_one_line_error "$RUN_ERR"
-assert_contains "$RUN_ERR" "key 'rec' is a decryption key (usage decrypt); it cannot sign"
+assert_contains "$RUN_ERR" "key 'rec' has purpose decrypt; this needs a key of purpose sign"
 [ ! -e "$W/sig" ] || fail "a refused sign wrote a signature file"
-run_expect 2 vc sign rec --padding pss --in "$W/msg"
+run_expect 8 vc sign rec --padding pss --in "$W/msg"
 run_expect 0 vc sign signer --in "$W/msg" --out "$W/sig.ok"
-run_expect 2 vc verify rec --in "$W/msg" --sig "$W/sig.ok"
+run_expect 8 vc verify rec --in "$W/msg" --sig "$W/sig.ok"
 if p11tool_login --sign -m SHA256-RSA-PKCS --id "$REC_ID" --input-file "$W/msg" \
 	--output-file "$W/sig.p11" >"$W/sign.out" 2>&1; then
 	fail "the token signed with a decryption key"
@@ -180,30 +195,52 @@ if p11tool_login --encrypt -m AES-ECB --id "$KEK_ID" --input-file "$W/block" \
 fi
 assert_contains "$W/enc.out" CKR_KEY_FUNCTION_NOT_PERMITTED
 
-say "rotation keeps the usage"
+say "an ECDH key never signs, even through the token"
+ECDH_ID=$(uri_attr "$(vc key show ecdh --format uri)" id)
+run_expect 8 vc sign ecdh --in "$W/msg"
+assert_contains "$RUN_ERR" "key 'ecdh' has purpose derive"
+if p11tool_login --sign -m ECDSA --id "$ECDH_ID" --input-file "$W/msg" \
+	--output-file "$W/ecdh.sig" >"$W/ecdh-sign.out" 2>&1; then
+	fail "the token signed with an ECDH (derive) key"
+fi
+assert_contains "$W/ecdh-sign.out" CKR_KEY_FUNCTION_NOT_PERMITTED
+
+say "rotation keeps the purpose and the usage"
 run_expect 0 vc key rotate rec
 assert_versions rec "1:verify-only 2:active"
 assert_usage rec.v2 private "decrypt,unwrap"
 assert_usage rec.v2 public "encrypt,wrap"
 run_expect 0 vc key list --json
 assert_eq "$(json_usage rec)" decrypt "usage of rec after rotate"
+assert_purpose rec decrypt
 run_expect 0 vc key rotate kek --next
 assert_usage kek.v2 secret "unwrap,wrap"
+assert_purpose kek wrap
+run_expect 0 vc key rotate ecdh
+assert_usage ecdh.v2 private "derive"
+assert_purpose ecdh derive
 
-say "usage errors: 2, nothing created"
-run_expect 2 vc key create bad1 --alg p256 --usage decrypt
+say "a purpose that does not fit the algorithm: 2, the error lists those that do, nothing created"
+run_expect 2 vc key create bad1 --alg p256 --purpose decrypt
 assert_one_line_error "$RUN_ERR"
-assert_contains "$RUN_ERR" "RSA keys only"
-run_expect 2 vc key create bad2 --alg ed25519 --usage decrypt
-run_expect 2 vc key create bad3 --alg aes256 --usage decrypt
-run_expect 2 vc key create bad4 --alg aes256 --usage sign
-assert_contains "$RUN_ERR" "only wrap and unwrap"
-run_expect 2 vc key create bad5 --alg rsa2048 --usage encrypt
-run_expect 2 vc key create bad6 --alg rsa2048 --usage
-for n in bad1 bad2 bad3 bad4 bad5 bad6; do
+assert_contains "$RUN_ERR" "it can have: jwt, sign, derive"
+run_expect 2 vc key create bad2 --alg ed25519 --purpose decrypt
+assert_contains "$RUN_ERR" "it can have: jwt, sign, solana"
+run_expect 2 vc key create bad3 --alg aes256 --purpose decrypt
+assert_contains "$RUN_ERR" "it can have: wrap"
+run_expect 2 vc key create bad4 --alg aes256 --purpose sign
+run_expect 2 vc key create bad5 --alg rsa2048 --purpose encrypt
+run_expect 2 vc key create bad6 --alg rsa2048 --purpose
+run_expect 2 vc key create bad7 --alg secp256k1 --purpose solana
+assert_contains "$RUN_ERR" "it can have: jwt, sign, evm"
+run_expect 2 vc key create bad8 --alg hmac-sha256 --purpose wrap
+assert_contains "$RUN_ERR" "it can have: sign, audit, derive"
+# --usage is gone: --purpose decrypt replaced it
+run_expect 2 vc key create bad9 --alg rsa2048 --usage decrypt
+for n in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8 bad9; do
 	assert_versions $n ""
 done
 run_expect 0 vc key create --help
-assert_contains "$RUN_OUT" "--usage sign|decrypt"
+assert_contains "$RUN_OUT" "--purpose jwt|sign|solana|evm|audit|wrap|decrypt|derive"
 assert_contains "$RUN_OUT" "rsa-oaep-sha256"
 echo "key_usage: ok"

@@ -82,14 +82,26 @@ vctl_fail(struct vctl *c, pv_err err, const char *fmt, ...)
 int
 vctl_usage(struct vctl *c, const char *usage, const char *fmt, ...)
 {
+	const char *p;
 	char msg[300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* one line, like every other error; the usage is in --help */
-	fprintf(stderr, "vaultctl: %s: %s (usage: vaultctl %s)\n", c->cmd ? c->cmd : "usage", msg, usage);
+	/* one line, like every other error (a usage wrapped for --help is
+	 * joined again); the full usage is in --help */
+	fprintf(stderr, "vaultctl: %s: %s (usage: vaultctl ", c->cmd ? c->cmd : "usage", msg);
+	for (p = usage; *p != '\0'; p++) {
+		if (*p != '\n') {
+			fputc(*p, stderr);
+			continue;
+		}
+		while (p[1] == ' ')
+			p++;
+		fputc(' ', stderr);
+	}
+	fprintf(stderr, ")\n");
 	return PV_EXIT_USAGE;
 }
 
