@@ -17,6 +17,7 @@
 # the one-year service maximum.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
+. "$top_srcdir/tests/lib/jwt.sh"
 need_cmd openssl
 need_cmd basenc
 need_cmd python3
@@ -24,7 +25,6 @@ need_cmd python3
 
 W=$PV_WORK
 printf '{"sub":"alice","scope":["read","write"]}\n' >"$W/claims.json"
-jws() { python3 "$top_srcdir/tests/lib/jws.py" "$@"; }
 
 # b64url_part TEXT OUT: one token part, decoded by basenc (padding added back).
 b64url_part() {
@@ -195,14 +195,7 @@ id=$(uri_attr "$(vc key show jwt-p256 --format uri)" id)
 pub_pem jwt-p256 "$W/jwt-p256.active.pem"
 # forge PAYLOAD OUT: an ES256 token with the active jwt-p256 version's kid,
 # signed by that version on the token (pkcs11-tool), low-S
-forge() {
-	jws input "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"$jwt_kid\"}" "$1" >"$W/f.input"
-	tr -d '\n' <"$W/f.input" >"$W/f.tbs"
-	sha sha256 "$W/f.tbs" >"$W/f.digest"
-	p11tool_login --sign -m ECDSA --id "$id" -i "$W/f.digest" -o "$W/f.der" -f openssl \
-		>"$W/f.p11" 2>&1 || fail "pkcs11-tool cannot sign with jwt-p256"
-	jws join "$(cat "$W/f.input")" "$(jws der2jose ES256 "$W/f.der")" >"$2"
-}
+forge() { jwt_forge_p11 "$id" "$jwt_kid" "$1" "$2"; }
 now=$(date +%s)
 forge "{\"sub\":\"ok\",\"iat\":$now,\"exp\":$((now + 600))}" "$W/good.jwt"
 run_expect 0 vc jwt verify --jwks "$W/jwks-sign.json" "$W/good.jwt"

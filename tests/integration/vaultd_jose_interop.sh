@@ -33,6 +33,7 @@
 # or the registry the test skips (77), except under CI=true, where it fails.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
+. "$top_srcdir/tests/lib/jwt.sh"
 . "$top_srcdir/tests/lib/vaultd.sh"
 . "$top_srcdir/tests/lib/interop.sh"
 vd_need
@@ -240,7 +241,6 @@ assert_contains "$RUN_OUT" "jwt_jose: 13 as expected, 0 not"
 
 # ---- attacks ----
 
-jws() { python3 "$top_srcdir/tests/lib/jws.py" "$@"; }
 
 # verify_reason FILE: POST /v1/jwt/verify with the token in FILE; prints
 # "valid" or the reason vaultd gives.
@@ -308,14 +308,7 @@ need_cmd pkcs11-tool
 p11id=$(uri_attr "$(vc key show jose-p256 --format uri)" id)
 [ -n "$p11id" ] || fail "no id in the URI of jose-p256"
 # forge PAYLOAD OUT: ES256 with the active jose-p256 version's kid, low-S
-forge() {
-	jws input "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"$p256_kid\"}" "$1" >"$W/f.input"
-	tr -d '\n' <"$W/f.input" >"$W/f.tbs"
-	sha sha256 "$W/f.tbs" >"$W/f.digest"
-	p11tool_login --sign -m ECDSA --id "$p11id" -i "$W/f.digest" -o "$W/f.der" -f openssl \
-		>"$W/f.p11" 2>&1 || fail "pkcs11-tool cannot sign with jose-p256"
-	jws join "$(cat "$W/f.input")" "$(jws der2jose ES256 "$W/f.der")" >"$2"
-}
+forge() { jwt_forge_p11 "$p11id" "$p256_kid" "$1" "$2"; }
 now=$(date +%s)
 claims="\"sub\":\"x\",\"aud\":\"$AUD\",\"iss\":\"$ISS\",\"jti\":\"AAAAAAAAAAAAAAAAAAAAAA\""
 forge "{$claims,\"iat\":$now,\"nbf\":$now,\"exp\":$((now + 900))}" "$W/at-cap.jwt"
