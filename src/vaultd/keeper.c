@@ -371,7 +371,7 @@ bundle_sign(const struct vd_keeper *k, const struct vd_secrets *s, const struct 
 	int attempt;
 
 	if ((r = bundle_version(bk, o->version)) != PV_OK ||
-	    (r = pv_purpose_check(bk->name, bk->purpose, o->purpose)) != PV_OK)
+	    (r = pv_entry_check_purpose(bk->name, bk->purpose, o->purpose)) != PV_OK)
 		return r;
 	for (attempt = 0; attempt < 2; attempt++) {
 		/* the object went away under us (a recovery): unwrap again, once */
@@ -423,7 +423,7 @@ vd_keeper_verify(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_op
 	so.purpose = vd_use_purpose(q->use);
 	if (bk != NULL) {
 		if ((r = bundle_version(bk, so.version)) == PV_OK &&
-		    (r = pv_purpose_check(bk->name, bk->purpose, so.purpose)) == PV_OK)
+		    (r = pv_entry_check_purpose(bk->name, bk->purpose, so.purpose)) == PV_OK)
 			r = pv_verify_pub(bk->pub, bk->alg, &so, msg, len, sig, siglen);
 	} else {
 		r = pv_verify(k->ks, q->key, &so, msg, len, sig, siglen);
