@@ -1,7 +1,10 @@
 /*
  * The keeper on a throwaway SoftHSM token behind the fault-injection shim:
  * signing and verification, HMAC derivation, ECDH against OpenSSL, the JWK
- * Set cache and its ETag across a rotation, JWT verification, the boot
+ * Set cache and its ETag across a rotation, JWT verification, the keeper's
+ * decisions (policy before the key, purposes, the audit key, a capped
+ * wallet rule through every use, bytes that are not the intent's), the
+ * audit log's MAC callback, the boot
  * bundle's values and keys (signatures checked with OpenSSL against the
  * entry's public key), key objects unwrapped again after the token lost
  * them, and configuration generations with reload.
