@@ -16,8 +16,10 @@
  * name: 403 forbidden), the key (404), the key's purpose (each use accepts
  * one purpose; an audit key accepts none: 403 wrong_purpose), and for
  * signatures the rule's caps against the intent, and that the bytes to sign
- * are the ones the intent describes. Only the use VD_USE_SIGN signs bytes
- * the caller chose as they are, and only with a key of purpose sign.
+ * are the ones the intent describes. Bytes the caller chose are signed as
+ * they are by VD_USE_SIGN, with keys of purpose sign only; with a wallet
+ * key only inside its chain's bounds: a Solana off-chain message that is no
+ * transaction, an EVM digest only under a rule without caps.
  *
  * Keys are looked up by name among the private-key entries of the boot
  * bundle (the request's generation's secrets, may be NULL), then among the
