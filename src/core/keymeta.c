@@ -329,7 +329,10 @@ iso_to_time(const char *s, int64_t *out)
 	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) != 20 || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+	/* from 1970 on: an earlier year would be written back in fewer than
+	 * four digits (found by fuzz_keymeta) */
+	if (strlen(s) != 20 || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0' ||
+	    tm.tm_year < 70)
 		return PV_ERR_BAD_INPUT;
 	*out = (int64_t)timegm(&tm);
 	return PV_OK;

@@ -156,6 +156,9 @@ static const char *const bad_docs[] = {
     "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
     "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"gener\xc0\xaf"
     "ated\"}]}",
+    /* a creation time before 1970 (it would not be written back as it was read) */
+    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
+    "\"active\",\"id\":\"00\",\"created\":\"0262-11-23T10:00:00Z\",\"origin\":\"generated\"}]}",
     /* wrong format version */
     "{\"format\":2,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"versions\":[{\"version\":1,\"state\":"
     "\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}",
