@@ -176,6 +176,28 @@ key_purpose() {
 
 assert_purpose() { assert_eq "$(key_purpose "$1")" "$2" "purpose of $1"; }
 
+# legacy_meta NAME: rewrite NAME's metadata as versions before purposes
+# wrote it: the CKO_DATA object (CKA_APPLICATION "p11vault", CKA_LABEL NAME)
+# is read, written back without "purpose" and the old copy deleted, with
+# pkcs11-tool alone (not through p11vault). The key then has no purpose.
+legacy_meta() {
+	local n=$1
+	p11tool_login --read-object --type data --label "$n" --application-label p11vault \
+		-o "$PV_WORK/$n.meta" >"$PV_WORK/p11.out" 2>&1 || fail "pkcs11-tool cannot read the metadata of $n"
+	python3 - "$PV_WORK/$n.meta" "$PV_WORK/$n.old" <<'EOF' || fail "the metadata of $n is not what this version writes"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "purpose" in d, "no purpose in %r" % d
+del d["purpose"]
+open(sys.argv[2], "w").write(json.dumps(d, separators=(",", ":")))
+EOF
+	p11tool_login --delete-object --type data --label "$n" --application-label p11vault \
+		>"$PV_WORK/p11.out" 2>&1 || fail "pkcs11-tool cannot delete the metadata of $n"
+	p11tool_login --write-object "$PV_WORK/$n.old" --type data --label "$n" --application-label p11vault \
+		--private >"$PV_WORK/p11.out" 2>&1 || fail "pkcs11-tool cannot write the old metadata of $n"
+	assert_purpose "$n" None
+}
+
 assert_key_alg() {
 	list_keys
 	awk -v n="$1" -v a="$2" '$1 == n && $2 == a { ok = 1 } END { exit !ok }' "$KEYS_ROWS" ||
