@@ -224,10 +224,10 @@ decide(struct vd_keeper *k, struct vd_kreq *q, struct pv_key **key, const struct
 	if ((r = vd_decide_policy(k, q)) != PV_OK)
 		return r;
 	if ((*bk = bundle_key(secrets_of(q), q->key)) != NULL)
-		return vd_decide_purpose(q, (*bk)->purpose);
+		return vd_decide_purpose(q, (*bk)->purpose, 1);
 	if ((r = pv_keys_get(k->ks, q->key, key)) != PV_OK)
 		return r == PV_ERR_NOT_FOUND ? not_found(q->key) : r;
-	if ((r = vd_decide_purpose(q, (*key)->purpose)) != PV_OK) {
+	if ((r = vd_decide_purpose(q, (*key)->purpose, 0)) != PV_OK) {
 		pv_key_free(*key);
 		*key = NULL;
 	}
@@ -275,7 +275,8 @@ vd_keeper_keys(struct vd_keeper *k, struct vd_kreq *q, struct pv_key ***keys, en
 		if (bundle_key(s, list[i]->name) != NULL)
 			continue; /* shadowed, see bundle_key() */
 		one.key = list[i]->name;
-		if (vd_decide_policy(k, &one) != PV_OK || vd_decide_purpose(&one, list[i]->purpose) != PV_OK)
+		if (vd_decide_policy(k, &one) != PV_OK ||
+		    vd_decide_purpose(&one, list[i]->purpose, 0) != PV_OK)
 			continue;
 		orig[nall] = VD_ORIGIN_TOKEN;
 		all[nall++] = list[i];
@@ -284,7 +285,7 @@ vd_keeper_keys(struct vd_keeper *k, struct vd_kreq *q, struct pv_key ***keys, en
 	for (i = 0; i < nb; i++) {
 		one.key = s->keys[i].name;
 		if (vd_decide_policy(k, &one) != PV_OK ||
-		    vd_decide_purpose(&one, s->keys[i].purpose) != PV_OK)
+		    vd_decide_purpose(&one, s->keys[i].purpose, 1) != PV_OK)
 			continue;
 		if ((r = bundle_key_meta(&s->keys[i], &all[nall])) != PV_OK)
 			goto out;

@@ -79,7 +79,8 @@ pv_keystore *vd_keeper_ks(struct vd_keeper *k);
  * bytes to sign against q's intent and the rule's caps.
  */
 pv_err vd_decide_policy(struct vd_keeper *k, struct vd_kreq *q) PV_WUR;
-pv_err vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have) PV_WUR;
+/* bundle: the key is a boot-bundle entry's (the detail names that fix) */
+pv_err vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have, int bundle) PV_WUR;
 pv_err vd_decide_intent(const struct vd_kreq *q, const uint8_t *msg, size_t len) PV_WUR;
 
 /* The bundle key called name, or NULL. */

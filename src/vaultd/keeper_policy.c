@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "bundle/format.h"
 #include "vaultd/keeper_int.h"
 #include "vaultd/vaultd.h"
 #include "wallet/evm.h"
@@ -107,7 +108,7 @@ vd_decide_policy(struct vd_keeper *k, struct vd_kreq *q)
 }
 
 pv_err
-vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have)
+vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have, int bundle)
 {
 	pv_key_purpose want = use_rows[q->use].purpose;
 
@@ -119,6 +120,10 @@ vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have)
 	}
 	if (want == PV_PURPOSE_NONE)
 		return PV_OK; /* reading metadata: any other purpose, also none yet */
+	/* the same refusal; the fix named differs (bundle set-purpose for an
+	 * entry of an older bundle) */
+	if (bundle)
+		return pv_entry_check_purpose(q->key, have, want);
 	return pv_purpose_check(q->key, have, want);
 }
 
