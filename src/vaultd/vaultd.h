@@ -8,9 +8,12 @@
  *   listen_unix.c, tls.c  the Unix socket (mode, peer uid); TLS and client
  *              certificates
  *   main.c, signals.c, dev.c  the program: boot, SIGHUP/SIGTERM, --dev
- *   dispatch.c routing, authentication, rate limit, policy, audit, metrics
+ *   routes.h   the route table (VD_ROUTES): endpoints, operations, handlers
+ *   dispatch.c routing, authentication, rate limit, the keeper's policy
+ *              step, audit, metrics
  *   h_*.c      one file per endpoint group; they touch the token only
- *              through the keeper API (keeper.h)
+ *              through the keeper API (keeper.h), which decides policy,
+ *              purpose and caps on every use of a key
  *   state.c    configuration generations: load, validate, swap on reload
  */
 #ifndef PV_VAULTD_H
