@@ -137,6 +137,15 @@ assert_eq "$(json_get "$VD_BODY" purpose)" None "purpose of a legacy key in GET 
 vd_expect_code 200 "" POST /v1/keys/new-sign/sign --data-binary "$sign_req"
 [ "$(vd_stop)" = 0 ] || fail "vaultd did not stop cleanly"
 
+say "vaultd does not start with an audit key that has no purpose, and says so"
+cp "$W/vaultd.json" "$W/vaultd-oldaudit.json"
+vd_json_set "$W/vaultd-oldaudit.json" 'audit.hmac_key="old-audit"'
+vd_launch --config "$W/vaultd-oldaudit.json"
+rc=$(vd_wait_exit 300)
+[ "$rc" != timeout ] && [ "$rc" != 0 ] || fail "vaultd with a legacy audit key: exit $rc, want a refusal"
+assert_contains "$VD_LOG" "vaultctl key set-purpose old-audit PURPOSE"
+VD_PID=
+
 say "set-purpose: one that does not fit (2), a decrypt key cannot become a signing key (2)"
 run_expect 2 vc key set-purpose old-sign solana
 assert_one_line_error "$RUN_ERR"
