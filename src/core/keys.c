@@ -1111,8 +1111,10 @@ adopted_fits(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_purpose purp
 		return r;
 	switch (purpose) {
 	case PV_PURPOSE_DECRYPT:
-		/* a key pair either signs or decrypts (as keys p11vault makes) */
-		ok = (decrypt || unwrap) && !sign;
+		/* a key imported by another tool may also be allowed to sign (SoftHSM
+		 * sets CKA_SIGN on imported RSA keys whatever the import asks):
+		 * p11vault still only decrypts with it, the metadata decides */
+		ok = decrypt || unwrap;
 		break;
 	case PV_PURPOSE_WRAP:
 		ok = unwrap;

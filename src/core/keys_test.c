@@ -610,14 +610,15 @@ test_usage_not_honoured(void **state)
 	assert_int_equal(count_label(f->tok, "ignored.v1"), 2);
 }
 
-/* An RSA key pair made by another tool: either decrypt-only or sign-only. */
+/* An RSA key pair made by another tool: decrypt-only (1), sign-only (0), or
+ * both (2: what SoftHSM makes of an imported key, the break-glass case). */
 static void
 gen_foreign_rsa(struct fixture *f, const char *label, uint8_t idbyte, int decrypt)
 {
 	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY, privcls = CKO_PRIVATE_KEY;
 	CK_BBOOL t = CK_TRUE, fa = CK_FALSE, dec = decrypt ? CK_TRUE : CK_FALSE,
-		 sig = decrypt ? CK_FALSE : CK_TRUE;
+		 sig = decrypt != 1 ? CK_TRUE : CK_FALSE;
 	CK_ULONG bits = 2048;
 	CK_BYTE exp[] = {0x01, 0x00, 0x01}, id[] = {0xad, idbyte};
 	CK_OBJECT_HANDLE hpub, hpriv;
@@ -638,6 +639,7 @@ gen_foreign_rsa(struct fixture *f, const char *label, uint8_t idbyte, int decryp
 	    {CKA_SENSITIVE, &t, sizeof(t)},
 	    {CKA_EXTRACTABLE, &fa, sizeof(fa)},
 	    {CKA_DECRYPT, &dec, sizeof(dec)},
+	    {CKA_UNWRAP, &dec, sizeof(dec)},
 	    {CKA_SIGN, &sig, sizeof(sig)},
 	    {CKA_ID, id, sizeof(id)},
 	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
@@ -650,7 +652,7 @@ gen_foreign_rsa(struct fixture *f, const char *label, uint8_t idbyte, int decryp
 
 /* An adopted key takes the purpose it is given, if its token usage
  * attributes can serve it: a decrypt-only RSA key cannot be adopted to sign,
- * a sign-only one not to decrypt. */
+ * a sign-only one not to decrypt; one that can do both serves either. */
 static void
 test_adopt_checks_purpose(void **state)
 {
@@ -685,6 +687,16 @@ test_adopt_checks_purpose(void **state)
 	assert_int_equal(k->usage, PV_USAGE_SIGN);
 	assert_int_equal(k->purpose, PV_PURPOSE_JWT);
 	pv_key_free(k);
+	k = NULL;
+	/* a key the token lets do both is adopted for the one purpose asked,
+	 * and p11vault signs nothing with it */
+	gen_foreign_rsa(f, "foreign-both", 3, 2);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-both;type=private", "adopted-both",
+				       PV_PURPOSE_DECRYPT, &k),
+			 PV_OK);
+	assert_int_equal(k->purpose, PV_PURPOSE_DECRYPT);
+	pv_key_free(k);
+	assert_int_equal(pv_sign(f->ks, "adopted-both", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
 	/* adopted for JWTs, it gives no raw signature */
 	assert_int_equal(pv_sign(f->ks, "adopted-sig", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
 	o.purpose = PV_PURPOSE_JWT;
