@@ -360,21 +360,7 @@ pv_entry_purpose_valid(pv_alg alg, pv_key_purpose p)
 void
 pv_entry_purposes_for(pv_alg alg, char *buf, size_t len)
 {
-	size_t used = 0;
-	int i, n;
-
-	if (len == 0)
-		return;
-	buf[0] = '\0';
-	for (i = 1; i < PV_PURPOSE_COUNT; i++) {
-		if (!pv_entry_purpose_valid(alg, (pv_key_purpose)i))
-			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "",
-			     pv_key_purpose_name((pv_key_purpose)i));
-		if (n < 0 || (size_t)n >= len - used)
-			return;
-		used += (size_t)n;
-	}
+	pv_purposes_text(alg, pv_entry_purpose_valid, buf, len);
 }
 
 pv_err

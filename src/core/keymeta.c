@@ -178,6 +178,12 @@ pv_key_purpose_fits(pv_alg alg, pv_key_purpose p)
 void
 pv_key_purposes_for(pv_alg alg, char *buf, size_t len)
 {
+	pv_purposes_text(alg, pv_key_purpose_fits, buf, len);
+}
+
+void
+pv_purposes_text(pv_alg alg, int (*fits)(pv_alg, pv_key_purpose), char *buf, size_t len)
+{
 	size_t used = 0;
 	int i, n;
 
@@ -185,7 +191,7 @@ pv_key_purposes_for(pv_alg alg, char *buf, size_t len)
 		return;
 	buf[0] = '\0';
 	for (i = PV_PURPOSE_NONE + 1; i < PV_PURPOSE_COUNT; i++) {
-		if (!pv_key_purpose_fits(alg, (pv_key_purpose)i))
+		if (!fits(alg, (pv_key_purpose)i))
 			continue;
 		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", purpose_names[i]);
 		if (n < 0 || (size_t)n >= len - used) {

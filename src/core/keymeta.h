@@ -110,6 +110,8 @@ pv_err pv_key_purpose_from_name(const char *s, pv_key_purpose *out) PV_WUR;
 int pv_key_purpose_fits(pv_alg alg, pv_key_purpose p);
 /* The purposes alg can have, comma-separated ("jwt, sign, solana"). */
 void pv_key_purposes_for(pv_alg alg, char *buf, size_t len);
+/* The same for the purposes fits() accepts (e.g. those a bundle entry may have). */
+void pv_purposes_text(pv_alg alg, int (*fits)(pv_alg, pv_key_purpose), char *buf, size_t len);
 /* The token usage a purpose implies (decrypt for PV_PURPOSE_DECRYPT). */
 pv_key_usage pv_key_purpose_usage(pv_key_purpose p);
 /*
