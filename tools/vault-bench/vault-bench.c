@@ -533,7 +533,8 @@ print_table(const struct config *c, const struct row *rows, size_t n)
 	if (c->vaultd == NULL)
 		return;
 	printf("\nvaultd over its Unix socket (HTTP/1.1 keep-alive, one connection per thread)\n"
-	       "against raw C_Sign on the same token and key (the ceiling):\n");
+	       "against raw C_Sign on the same token (the ceiling): sign on bench-ALG itself,\n"
+	       "jwt.issue on bench-ALG-jwt (one purpose per key: same algorithm, its own key):\n");
 	printf("%-10s %-10s %7s %12s %12s %8s %10s %10s %10s\n", "op", "alg", "threads", "raw ops/s",
 	       "vaultd ops/s", "ratio", "p50 us", "p99 us", "raw p50 us");
 	for (size_t i = 0; i < n; i++) {
