@@ -48,7 +48,7 @@ pv_err pv_pubkey_create_object(p11_token *tok, EVP_PKEY *pk, const char *label, 
  * from the entry's is PV_ERR_PURPOSE too.
  */
 pv_err pv_bundle_install_key(pv_keystore *ks, const struct pv_bundle_entry *e, pv_dek *token_dek,
-			     const char *keyname, pv_key_purpose purpose, int allow_fallback, int *fallback_used,
-			     struct pv_key **out) PV_WUR;
+			     const char *keyname, pv_key_purpose purpose, int allow_fallback,
+			     int *fallback_used, struct pv_key **out) PV_WUR;
 
 #endif
