@@ -1135,6 +1135,38 @@ adopted_fits(p11_token *tok, CK_OBJECT_HANDLE h, pv_alg alg, pv_key_purpose purp
 	return PV_OK;
 }
 
+/*
+ * Is the token object with this CKA_ID already a version of some p11vault
+ * key? Adopting it again under another name would give one key two
+ * purposes (invariant 6): PV_ERR_EXISTS naming the key that has it.
+ */
+static pv_err
+id_unclaimed(pv_keystore *ks, const uint8_t *id, size_t idlen)
+{
+	struct pv_key **keys = NULL;
+	size_t n = 0, i, j;
+	pv_err r;
+
+	if ((r = pv_keys_list(ks, &keys, &n)) != PV_OK)
+		return r;
+	for (i = 0; i < n && r == PV_OK; i++) {
+		for (j = 0; j < keys[i]->nversions; j++) {
+			const struct pv_key_version *v = &keys[i]->versions[j];
+
+			if (v->id_len == idlen && memcmp(v->id, id, idlen) == 0) {
+				pv_err_set_detail(
+				    "the token key is already version %u of key '%s' (purpose %s); "
+				    "a key has one purpose",
+				    v->version, keys[i]->name, pv_key_purpose_name(keys[i]->purpose));
+				r = PV_ERR_EXISTS;
+				break;
+			}
+		}
+	}
+	pv_keys_list_free(keys, n);
+	return r;
+}
+
 pv_err
 pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose purpose, struct pv_key **out)
 {
@@ -1200,6 +1232,8 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose
 		r = r != PV_OK ? r : PV_ERR_USAGE;
 		goto out;
 	}
+	if ((r = id_unclaimed(ks, id, idlen)) != PV_OK)
+		goto out;
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
 		r = PV_ERR_NOMEM;
 		goto out;

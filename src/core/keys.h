@@ -56,7 +56,9 @@ pv_err pv_keys_retire(pv_keystore *ks, const char *name, unsigned version) PV_WU
 /* Only retired versions; destroying the last one removes the key. */
 pv_err pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
 /* Take over an existing token key (private or secret) found by URI, for
- * purpose (which must fit its algorithm and its token usage attributes). */
+ * purpose (which must fit its algorithm and its token usage attributes).
+ * A token key that already is a version of a p11vault key is refused
+ * (PV_ERR_EXISTS): one key material, one purpose. */
 pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose purpose,
 		     struct pv_key **out) PV_WUR;
 

@@ -171,6 +171,23 @@ put_data_object(p11_token *tok, const char *label, const char *value)
 }
 
 static void
+drop_data_objects(p11_token *tok, const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE a[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0, i;
+
+	assert_int_equal(p11_find_all(tok, a, PV_NELEM(a), &hs, &n), PV_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(p11_handle_destroy(tok, hs[i]), PV_OK);
+	free(hs);
+}
+
+static void
 test_hostile_metadata(void **state)
 {
 	struct fixture *f = *state;
@@ -188,6 +205,10 @@ test_hostile_metadata(void **state)
 			    "00:00Z\",\"origin\":\"generated\"}]}"),
 	    PV_OK);
 	assert_int_equal(pv_keys_get(f->ks, "liar", &k), PV_ERR_INTEGRITY);
+	/* the token is shared by the tests: what lists every key (adoption
+	 * looks for an earlier claim on the key) would fail on these too */
+	drop_data_objects(f->tok, "evil");
+	drop_data_objects(f->tok, "liar");
 }
 
 static size_t
@@ -678,6 +699,18 @@ test_adopt_checks_purpose(void **state)
 	pv_key_free(k);
 	k = NULL;
 	assert_int_equal(pv_sign(f->ks, "adopted-dec", &o, msg, sizeof(msg), &sig), PV_ERR_PURPOSE);
+	/* one token key is one p11vault key: not adopted a second time under
+	 * another name (and so another purpose), nor a key p11vault made */
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-dec;type=private", "dec-again",
+				       PV_PURPOSE_DECRYPT, &k),
+			 PV_ERR_EXISTS);
+	assert_null(k);
+	assert_non_null(strstr(pv_err_detail(), "already version 1 of key 'adopted-dec'"));
+	assert_int_equal(pv_keys_create(f->ks, "made-here", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
+	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=made-here.v1;type=private", "made-twice",
+				       PV_PURPOSE_JWT, &k),
+			 PV_ERR_EXISTS);
+	assert_int_equal(pv_keys_get(f->ks, "made-twice", &k), PV_ERR_NOT_FOUND);
 	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig",
 				       PV_PURPOSE_DECRYPT, &k),
 			 PV_ERR_KEY_TYPE);

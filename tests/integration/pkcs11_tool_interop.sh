@@ -90,13 +90,16 @@ pub_pem adopted-ed "$W/ed.pem"
 ossl_verify_ed25519 "$W/ed.pem" "$W/msg" "$W/ed.sig" || fail "OpenSSL rejects the adopted Ed25519 signature"
 p11tool_login --keypairgen --key-type rsa:2048 --label xrsa --id 0104 >"$W/gen3.out" 2>&1 ||
 	fail "pkcs11-tool cannot make an RSA key"
-# pkcs11-tool's RSA key may sign, so it cannot be adopted as a decrypt key
-# (a key pair p11vault uses either signs or decrypts)
-run_expect 2 vc key adopt 'pkcs11:object=xrsa;type=private' --name adopted-rsa --purpose decrypt
-assert_versions adopted-rsa ""
+# pkcs11-tool's RSA key may both sign and decrypt on the token: adopted as a
+# jwt key, p11vault issues JWTs with it and nothing else, and the same token
+# key cannot be adopted again under another name for another purpose
 run_expect 0 vc key adopt 'pkcs11:object=xrsa;type=private' --name adopted-rsa --purpose jwt
 assert_key_alg adopted-rsa rsa2048
 assert_purpose adopted-rsa jwt
+run_expect 7 vc key adopt 'pkcs11:object=xrsa;type=private' --name adopted-rsa-dec --purpose decrypt
+assert_contains "$RUN_ERR" "already version 1 of key 'adopted-rsa'"
+assert_versions adopted-rsa-dec ""
+run_expect 8 vc sign adopted-rsa --in "$W/msg"
 
 say "an extractable key is refused (6) and not adopted"
 p11tool_login --keypairgen --key-type EC:prime256v1 --label xext --id 0105 --extractable >"$W/gen4.out" 2>&1 ||
