@@ -1,0 +1,65 @@
+/*
+ * Shared between the keys_*.c files only (the public API is keys.h): the
+ * keystore's layout and the steps each file offers the others.
+ */
+#ifndef PV_KEYS_INTERNAL_H
+#define PV_KEYS_INTERNAL_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "core/keys.h"
+
+#define KEY_ID_LEN  16
+#define APPLICATION "p11vault"
+
+struct pv_keystore {
+	p11_token *tok;
+	pthread_mutex_t mu; /* guards the caches only; never held across a token call */
+	struct pv_key **meta;
+	time_t *meta_at; /* when each cached copy was read (CLOCK_MONOTONIC s) */
+	size_t nmeta;
+	unsigned meta_ttl;            /* seconds a cached copy is trusted; 0 = until flushed */
+	struct handle_entry *handles; /* the handle cache, per (name, version) */
+	size_t nhandles;
+	struct pv_pubcache *pub; /* public keys per (name, version, id); own lock */
+};
+
+/*
+ * Where a key's metadata lives. Tokens (SoftHSM among them) may refuse to
+ * modify CKA_VALUE of a data object, so an update writes a new object with
+ * a higher serial and then destroys the old one; a reader takes the highest
+ * serial, so a crash between the two steps loses nothing.
+ */
+#define META_OLD_MAX 4
+struct meta_loc {
+	CK_OBJECT_HANDLE cur;
+	CK_OBJECT_HANDLE old[META_OLD_MAX];
+	size_t nold;
+};
+
+/* keys_cache.c */
+void ks_cache_put(pv_keystore *ks, const char *name, const struct pv_key *key);
+pv_err ks_cache_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
+int ks_handle_get(pv_keystore *ks, const char *name, unsigned version, p11_obj *obj);
+
+/* keys_meta.c */
+pv_err ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc) PV_WUR;
+pv_err ks_meta_remove(pv_keystore *ks, const struct meta_loc *loc) PV_WUR;
+pv_err ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int create) PV_WUR;
+pv_err ks_load_for_change(pv_keystore *ks, const char *name, struct pv_key **key,
+			  struct meta_loc *mobj) PV_WUR;
+pv_err ks_find_version(struct pv_key *key, unsigned version, struct pv_key_version **v) PV_WUR;
+pv_err ks_load_version_for_change(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+				  struct pv_key_version **ver, struct meta_loc *mobj) PV_WUR;
+
+/* keys_gen.c */
+void ks_obj_ref(const struct pv_key_version *ver, CK_OBJECT_CLASS cls, p11_obj *obj);
+CK_OBJECT_CLASS ks_secret_class(pv_alg alg);
+pv_err ks_generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose,
+			   unsigned version, uint8_t *id, size_t id_len) PV_WUR;
+pv_err ks_destroy_version(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver) PV_WUR;
+void ks_undo_version(pv_keystore *ks, pv_alg alg, const uint8_t *id, size_t id_len, pv_err r);
+pv_err ks_purpose_fits(pv_alg alg, pv_key_purpose p) PV_WUR;
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * Key lifecycle: create, rotate, activate, retire, destroy, set purpose.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/keys_internal.h"
+
+pv_err
+pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose, struct pv_key **out)
+{
+	struct pv_key *k = NULL, *existing = NULL;
+	struct pv_key_version *v = NULL;
+	uint8_t id[KEY_ID_LEN];
+	struct meta_loc mobj;
+	pv_err r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!pv_key_name_valid(name)) {
+		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
+		return PV_ERR_USAGE;
+	}
+	if (alg == PV_ALG_NONE || pv_alg_info(alg) == NULL)
+		return PV_ERR_USAGE;
+	if ((r = ks_purpose_fits(alg, purpose)) != PV_OK)
+		return r;
+	r = ks_meta_load(ks, name, &existing, &mobj);
+	if (r == PV_OK) {
+		pv_err_set_detail("key '%s' already exists", name);
+		r = PV_ERR_EXISTS;
+		goto out;
+	}
+	if (r != PV_ERR_NOT_FOUND)
+		goto out;
+	pv_err_clear_detail();
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->alg = alg;
+	k->purpose = purpose;
+	k->usage = pv_key_purpose_usage(purpose);
+	if ((r = ks_generate_version(ks, name, alg, purpose, 1, id, sizeof(id))) != PV_OK)
+		goto out;
+	if ((r = pv_key_add_version(k, PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) != PV_OK ||
+	    (r = ks_meta_store(ks, k, &mobj, 1)) != PV_OK) {
+		ks_undo_version(ks, alg, id, sizeof(id), r);
+		goto out;
+	}
+	if (out != NULL) {
+		*out = k;
+		k = NULL;
+	}
+out:
+	pv_key_free(existing);
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL, *prev;
+	uint8_t id[KEY_ID_LEN];
+	unsigned next;
+	struct meta_loc mobj;
+	size_t i;
+	pv_err r;
+
+	if ((r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	/* a new version gets the purpose's usage attributes: there must be one */
+	if (k->purpose == PV_PURPOSE_NONE && (r = pv_key_check_purpose(k, PV_PURPOSE_NONE)) != PV_OK)
+		goto out;
+	if (as_next) {
+		for (i = 0; i < k->nversions; i++) {
+			if (k->versions[i].state == PV_STATE_NEXT) {
+				pv_err_set_detail(
+				    "key '%s' already has a next version (%u); activate it first", name,
+				    k->versions[i].version);
+				r = PV_ERR_STATE;
+				goto out;
+			}
+		}
+	}
+	next = k->versions[k->nversions - 1].version + 1;
+	/* The new key exists on the token before the metadata points at it;
+	 * if anything fails after that it is removed and the old one stays.
+	 * It keeps the key's purpose: a bundle recipient stays one. */
+	if ((r = ks_generate_version(ks, name, k->alg, k->purpose, next, id, sizeof(id))) != PV_OK)
+		goto out;
+	prev = pv_key_active(k);
+	if (!as_next && prev != NULL)
+		prev->state = PV_STATE_VERIFY_ONLY;
+	if ((r = pv_key_add_version(k, as_next ? PV_STATE_NEXT : PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) !=
+		PV_OK ||
+	    (r = ks_meta_store(ks, k, &mobj, 0)) != PV_OK) {
+		ks_undo_version(ks, k->alg, id, sizeof(id), r);
+		goto out;
+	}
+	if (new_version != NULL)
+		*new_version = v->version;
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL, *prev;
+	struct meta_loc mobj;
+	pv_err r;
+
+	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+		goto out;
+	if (v->state == PV_STATE_ACTIVE)
+		goto out; /* already: nothing to do */
+	if (v->state == PV_STATE_RETIRED) {
+		pv_err_set_detail("version %u of '%s' is retired and cannot be activated", version, name);
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if ((prev = pv_key_active(k)) != NULL)
+		prev->state = PV_STATE_VERIFY_ONLY;
+	v->state = PV_STATE_ACTIVE;
+	r = ks_meta_store(ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL;
+	struct meta_loc mobj;
+	pv_err r;
+
+	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+		goto out;
+	if (v->state == PV_STATE_ACTIVE) {
+		pv_err_set_detail("version %u is the active version of '%s'; rotate first", version, name);
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if (v->state == PV_STATE_RETIRED)
+		goto out;
+	v->state = PV_STATE_RETIRED;
+	r = ks_meta_store(ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
+{
+	struct pv_key *k = NULL;
+	struct pv_key_version *v = NULL;
+	struct meta_loc mobj;
+	size_t idx;
+	pv_err r;
+
+	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+		goto out;
+	if (v->state != PV_STATE_RETIRED) {
+		pv_err_set_detail("version %u of '%s' is %s; only retired versions can be destroyed", version,
+				  name, pv_key_state_name(v->state));
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	/* Token objects first: metadata pointing at a missing key is visible
+	 * and repairable; a key no metadata names would be an orphan. */
+	if ((r = ks_destroy_version(ks, k, v)) != PV_OK)
+		goto out;
+	idx = (size_t)(v - k->versions);
+	memmove(&k->versions[idx], &k->versions[idx + 1], (k->nversions - idx - 1) * sizeof(*v));
+	k->nversions--;
+	if (k->nversions == 0) {
+		if ((r = ks_meta_remove(ks, &mobj)) == PV_OK)
+			ks_cache_put(ks, name, NULL);
+	} else {
+		r = ks_meta_store(ks, k, &mobj, 0);
+	}
+out:
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
+{
+	struct pv_key *k = NULL;
+	struct meta_loc mobj;
+	pv_err r;
+
+	if ((r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	if (k->purpose != PV_PURPOSE_NONE) {
+		if (k->purpose == purpose)
+			goto out; /* already: nothing to do */
+		pv_err_set_detail("key '%s' already has purpose %s; a purpose is never changed (make a new "
+				  "key)",
+				  name, pv_key_purpose_name(k->purpose));
+		r = PV_ERR_STATE;
+		goto out;
+	}
+	if ((r = ks_purpose_fits(k->alg, purpose)) != PV_OK)
+		goto out;
+	/* the versions' token objects were made for the old usage: a decrypt
+	 * key stays a decrypt key and a signing key cannot become one */
+	if (pv_key_purpose_usage(purpose) != k->usage) {
+		pv_err_set_detail("key '%s' was made as a %s key; purpose %s needs a %s key", name,
+				  pv_key_usage_name(k->usage), pv_key_purpose_name(purpose),
+				  pv_key_usage_name(pv_key_purpose_usage(purpose)));
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	k->purpose = purpose;
+	r = ks_meta_store(ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
