@@ -63,6 +63,25 @@ struct p11_token {
 	atomic_ulong recoveries;
 	atomic_ulong reinits;
 
+	/*
+	 * Outage: the module, slot or token is gone and the light recovery in
+	 * the request failed. While down, operations fail fast with
+	 * TOKEN_UNAVAILABLE and one prober thread (recover.c) re-finds the
+	 * token by its URI with backoff. out_mu guards the prober fields only,
+	 * never held across a C_* call.
+	 */
+	atomic_int down;
+	atomic_ullong down_since_ms; /* monotonic */
+	atomic_ulong outages;
+	atomic_ullong outage_ms_total;
+	pthread_mutex_t out_mu;
+	pthread_cond_t out_cv;
+	pthread_t prober;
+	int prober_started;
+	int prober_stop;
+	p11_outage_fn on_outage;
+	void *on_outage_arg;
+
 	/* login */
 	pthread_mutex_t login_mu;
 	pv_secret *pin;            /* kept (no-access) after a successful login */
@@ -112,6 +131,20 @@ pv_err p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *
 pv_err p11_fork_check(p11_token *tok) PV_WUR;
 pv_err p11_reinit(p11_token *tok, int finalize_first) PV_WUR;
 void p11_backoff(unsigned attempt);
+/* An outage-class return code: the module, slot or token is gone. */
+int p11_rv_outage(CK_RV rv);
+/* Enter the outage state (once) and wake the prober; returns TOKEN_UNAVAILABLE. */
+pv_err p11_outage_begin(p11_token *tok) PV_WUR;
+/* Stop and join the prober (token close). */
+void p11_outage_stop(p11_token *tok);
+/* Outage fields fresh (open, and in a forked child). */
+void p11_outage_init(p11_token *tok);
+void p11_outage_stats(p11_token *tok, struct p11_token_stats *st);
+/* Delay before probe number attempt (0-based) of an outage, in ms. */
+unsigned p11_outage_delay_ms(unsigned attempt);
+/* One probe: reinitialise, re-find the token by URI, open and log in a
+ * session. PV_OK ends the outage. */
+pv_err p11_outage_probe(p11_token *tok) PV_WUR;
 
 /*
  * One operation: fn runs on a borrowed session and returns the CK_RV of the

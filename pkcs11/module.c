@@ -144,7 +144,9 @@ p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
 		pv_err_set_detail("the module does not match the token URI");
 		goto out;
 	}
-	for (int tries = 0; tries < 3; tries++) {
+	/* The list can change between the two calls (a token or a p11-kit
+	 * server coming and going): ask again, a few times. */
+	for (int tries = 0; tries < 8; tries++) {
 		if ((rv = f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
 			pv_err_set_detail("C_GetSlotList: %s", p11_rv_name(rv));
 			r = p11_rv_to_err(rv);
@@ -161,7 +163,7 @@ p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
 	}
 	if (rv != CKR_OK) {
 		pv_err_set_detail("C_GetSlotList: %s", p11_rv_name(rv));
-		r = p11_rv_to_err(rv);
+		r = rv == CKR_BUFFER_TOO_SMALL ? PV_ERR_TOKEN_UNAVAILABLE : p11_rv_to_err(rv);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

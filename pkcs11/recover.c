@@ -28,21 +28,30 @@ rv_session_lost(CK_RV rv)
 static int
 rv_device_lost(CK_RV rv)
 {
-	return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR;
+	/* SLOT_ID_INVALID: the module came back without our slot (p11-kit
+	 * client after its server restarted): re-find the token by URI. */
+	return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR ||
+	       rv == CKR_SLOT_ID_INVALID || rv == CKR_TOKEN_NOT_RECOGNIZED;
+}
+
+int
+p11_rv_outage(CK_RV rv)
+{
+	return rv_device_lost(rv) || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
 int
 p11_rv_session_gone(CK_RV rv)
 {
 	return rv_session_lost(rv) || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-	       rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+	       rv == CKR_CRYPTOKI_NOT_INITIALIZED || rv == CKR_SLOT_ID_INVALID;
 }
 
 int
 p11_rv_recoverable(CK_RV rv)
 {
-	return rv_session_lost(rv) || p11_rv_stale_object(rv) || rv_device_lost(rv) ||
-	       rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+	return rv_session_lost(rv) || p11_rv_stale_object(rv) || p11_rv_outage(rv) ||
+	       rv == CKR_USER_NOT_LOGGED_IN;
 }
 
 void
@@ -137,6 +146,10 @@ p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsi
 
 	pthread_mutex_lock(&tok->reinit_mu);
 	/* Another thread recovered the token meanwhile: just retry. */
+	if (atomic_load(&tok->down)) {
+		r = PV_ERR_TOKEN_UNAVAILABLE;
+		goto out;
+	}
 	if (atomic_load(&tok->epoch) != seen_epoch)
 		goto out;
 	if (rv_device_lost(rv) && attempt < 2)
@@ -145,7 +158,166 @@ p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsi
 		r = reinit_locked(tok, rv != CKR_CRYPTOKI_NOT_INITIALIZED);
 out:
 	pthread_mutex_unlock(&tok->reinit_mu);
+	/* The token could not be re-found at once: an outage, left to the prober. */
+	if (r != PV_OK && r != PV_ERR_NOMEM)
+		return p11_outage_begin(tok);
 	return r;
+}
+
+static unsigned long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
+/*
+ * 25 ms doubling to 800 ms: quick for a blip, no busy loop for a long
+ * outage, and a returned token is seen within a second.
+ */
+unsigned
+p11_outage_delay_ms(unsigned attempt)
+{
+	unsigned d = 25;
+
+	while (attempt-- > 0 && d < 800)
+		d *= 2;
+	return d > 800 ? 800 : d;
+}
+
+pv_err
+p11_outage_probe(p11_token *tok)
+{
+	struct p11_sess s;
+	CK_RV rv = CKR_OK;
+	pv_err r;
+
+	pthread_mutex_lock(&tok->reinit_mu);
+	r = reinit_locked(tok, 1);
+	pthread_mutex_unlock(&tok->reinit_mu);
+	if (r != PV_OK)
+		return r;
+	/* A session that logs in proves the token usable, not just listed. */
+	if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK)
+		return r;
+	p11_sess_return(tok, &s);
+	return PV_OK;
+}
+
+static void
+outage_end(p11_token *tok)
+{
+	unsigned long long ms = now_ms() - atomic_load(&tok->down_since_ms);
+
+	atomic_fetch_add(&tok->outage_ms_total, ms);
+	atomic_store(&tok->down, 0);
+	if (tok->on_outage != NULL)
+		tok->on_outage(tok->on_outage_arg, 0, (double)ms / 1000.0);
+}
+
+/* The one recovery loop: sleeps until an outage, probes with backoff until it ends. */
+static void *
+prober_main(void *arg)
+{
+	p11_token *tok = arg;
+	unsigned attempt = 0;
+	struct timespec until;
+	unsigned d;
+
+	pthread_mutex_lock(&tok->out_mu);
+	for (;;) {
+		while (!tok->prober_stop && !atomic_load(&tok->down)) {
+			attempt = 0;
+			pthread_cond_wait(&tok->out_cv, &tok->out_mu);
+		}
+		if (tok->prober_stop)
+			break;
+		d = p11_outage_delay_ms(attempt++);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += d / 1000;
+		until.tv_nsec += (long)(d % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!tok->prober_stop && pthread_cond_timedwait(&tok->out_cv, &tok->out_mu, &until) == 0) {
+		}
+		if (tok->prober_stop)
+			break;
+		pthread_mutex_unlock(&tok->out_mu);
+		if (p11_outage_probe(tok) == PV_OK)
+			outage_end(tok);
+		pthread_mutex_lock(&tok->out_mu);
+	}
+	pthread_mutex_unlock(&tok->out_mu);
+	return NULL;
+}
+
+pv_err
+p11_outage_begin(p11_token *tok)
+{
+	int expected = 0;
+
+	if (atomic_compare_exchange_strong(&tok->down, &expected, 1)) {
+		atomic_store(&tok->down_since_ms, now_ms());
+		atomic_fetch_add(&tok->outages, 1);
+		if (tok->on_outage != NULL)
+			tok->on_outage(tok->on_outage_arg, 1, 0.0);
+		pthread_mutex_lock(&tok->out_mu);
+		if (!tok->prober_started && !tok->prober_stop &&
+		    pthread_create(&tok->prober, NULL, prober_main, tok) == 0)
+			tok->prober_started = 1;
+		pthread_cond_signal(&tok->out_cv);
+		if (!tok->prober_started)
+			atomic_store(&tok->down, 0); /* no prober: let requests recover inline */
+		pthread_mutex_unlock(&tok->out_mu);
+	}
+	pv_err_set_detail("the token is unavailable (module, slot or token lost); it is being re-found by "
+			  "its URI in the background");
+	return PV_ERR_TOKEN_UNAVAILABLE;
+}
+
+void
+p11_outage_stop(p11_token *tok)
+{
+	int started;
+
+	pthread_mutex_lock(&tok->out_mu);
+	tok->prober_stop = 1;
+	started = tok->prober_started;
+	pthread_cond_broadcast(&tok->out_cv);
+	pthread_mutex_unlock(&tok->out_mu);
+	if (started && atomic_load(&tok->pid) == (int)getpid())
+		(void)pthread_join(tok->prober, NULL);
+}
+
+void
+p11_outage_stats(p11_token *tok, struct p11_token_stats *st)
+{
+	unsigned long long total = atomic_load(&tok->outage_ms_total);
+
+	st->down = atomic_load(&tok->down);
+	st->outages = atomic_load(&tok->outages);
+	if (st->down)
+		total += now_ms() - atomic_load(&tok->down_since_ms);
+	st->outage_seconds = (double)total / 1000.0;
+}
+
+void
+p11_outage_init(p11_token *tok)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&tok->out_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&tok->out_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	tok->prober_started = 0;
+	tok->prober_stop = 0;
+	atomic_store(&tok->down, 0);
 }
 
 pv_err
@@ -170,6 +342,7 @@ p11_fork_check(p11_token *tok)
 	pthread_cond_init(&tok->cv, NULL);
 	pthread_mutex_init(&tok->reinit_mu, NULL);
 	pthread_mutex_init(&tok->login_mu, NULL);
+	p11_outage_init(tok); /* the parent's prober thread did not come along */
 	tok->nfree = 0;
 	tok->nparked = 0;
 	tok->open_count = 0;

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/secmem.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/testutil.h"
 #include "pkcs11/token.h"
 
@@ -24,6 +26,7 @@ static struct tu_token T;
 static int (*fault_set)(const char *spec);
 static unsigned long (*fault_count)(const char *fn);
 static void (*fault_reset_counts)(void);
+static void (*fault_set_away)(int on);
 
 static void
 shim_opts(struct p11_token_opts *o)
@@ -42,6 +45,8 @@ bind_shim(void)
 	*(void **)(&fault_set) = dlsym(dl, "pv_fault_set");
 	*(void **)(&fault_count) = dlsym(dl, "pv_fault_count");
 	*(void **)(&fault_reset_counts) = dlsym(dl, "pv_fault_reset_counts");
+	*(void **)(&fault_set_away) = dlsym(dl, "pv_fault_set_away");
+	assert_non_null(fault_set_away);
 	assert_non_null(fault_set);
 	assert_non_null(fault_count);
 	assert_non_null(fault_reset_counts);
@@ -148,6 +153,33 @@ sign_through(p11_token *tok, p11_obj *key, const char *spec, struct p11_token_st
 	assert_int_equal(after->pool_in_use, 0);
 }
 
+static long
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Milliseconds until the token layer says the outage ended, -1 after max_ms. */
+static long
+wait_up(p11_token *tok, long max_ms)
+{
+	struct p11_token_stats st;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		p11_token_get_stats(tok, &st);
+		if (!st.down)
+			return elapsed_ms(&t0);
+		if (elapsed_ms(&t0) > max_ms)
+			return -1;
+		usleep(5000);
+	}
+}
+
 static void
 test_recovers(void **state)
 {
@@ -226,6 +258,9 @@ test_retry_bound(void **state)
 	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:*"), 0);
 	assert_int_equal(tu_sign(tok, &priv), PV_ERR_TOKEN_UNAVAILABLE);
 	assert_int_equal(fault_count("C_Sign"), 3);
+	/* That was an outage: the prober ends it once the token answers. */
+	assert_int_equal(fault_set(""), 0);
+	assert_true(wait_up(tok, 2000) >= 0);
 
 	/* A fault that is not recoverable is returned at once. */
 	fault_reset_counts();
@@ -239,6 +274,108 @@ test_retry_bound(void **state)
 	p11_token_close(tok);
 }
 
+static void
+test_outage_delays(void **state)
+{
+	unsigned prev = 0;
+
+	(void)state;
+	assert_true(p11_outage_delay_ms(0) >= 10 && p11_outage_delay_ms(0) <= 50);
+	for (unsigned i = 0; i < 40; i++) {
+		assert_true(p11_outage_delay_ms(i) >= prev);
+		prev = p11_outage_delay_ms(i);
+	}
+	/* Capped so that a returned token is noticed within a second. */
+	assert_true(prev >= 500 && prev <= 1000);
+}
+
+static int outage_downs, outage_ups;
+static double outage_last_seconds;
+
+static void
+on_outage(void *arg, int down, double seconds)
+{
+	(void)arg;
+	if (down)
+		outage_downs++;
+	else {
+		outage_ups++;
+		outage_last_seconds = seconds;
+	}
+}
+
+static void
+test_outage(void **state)
+{
+	static const char *const mid_call[] = {
+	    "C_Sign:CKR_DEVICE_REMOVED",         "C_Sign:CKR_TOKEN_NOT_PRESENT",
+	    "C_Sign:CKR_SESSION_HANDLE_INVALID", "C_Sign:CKR_CRYPTOKI_NOT_INITIALIZED",
+	    "C_Sign:CKR_SLOT_ID_INVALID",        "C_OpenSession:CKR_SLOT_ID_INVALID",
+	    "C_SignInit:CKR_DEVICE_ERROR",
+	};
+	struct p11_token_stats a, b;
+	struct p11_token_opts o;
+	struct timespec t0;
+	p11_token *tok = NULL;
+	p11_obj priv, pub;
+	unsigned long signs;
+	long up;
+
+	(void)state;
+	shim_opts(&o);
+	o.on_outage = on_outage;
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	bind_shim();
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	assert_int_equal(tu_gen_ec(tok, "outage", 0x81, &priv, &pub), PV_OK);
+
+	/* Brief faults mid-call are recovered inside the request: no outage. */
+	p11_token_get_stats(tok, &a);
+	for (size_t i = 0; i < PV_NELEM(mid_call); i++) {
+		assert_int_equal(fault_set(mid_call[i]), 0);
+		assert_int_equal(tu_sign(tok, &priv), PV_OK);
+	}
+	p11_token_get_stats(tok, &b);
+	assert_int_equal(b.outages, a.outages);
+	assert_int_equal(fault_set(""), 0);
+
+	/* Three outages in a row, each ended by the token coming back. */
+	for (int round = 0; round < 3; round++) {
+		p11_token_get_stats(tok, &a);
+		fault_set_away(1);
+		assert_int_equal(tu_sign(tok, &priv), PV_ERR_TOKEN_UNAVAILABLE);
+		p11_token_get_stats(tok, &b);
+		assert_true(b.down);
+		assert_int_equal(b.outages, a.outages + 1);
+		assert_int_equal(outage_downs, round + 1);
+
+		/* Meanwhile requests fail fast, without touching the token. */
+		signs = fault_count("C_Sign");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int i = 0; i < 50; i++)
+			assert_int_equal(tu_sign(tok, &priv), PV_ERR_TOKEN_UNAVAILABLE);
+		assert_true(elapsed_ms(&t0) < 100);
+		assert_int_equal(fault_count("C_Sign"), signs);
+		usleep(300 * 1000);
+		p11_token_get_stats(tok, &b);
+		assert_true(b.down);
+		assert_int_equal(b.outages, a.outages + 1); /* one outage, not one per request */
+
+		fault_set_away(0);
+		up = wait_up(tok, 1500);
+		assert_true(up >= 0 && up < 1200);
+		print_message("outage %d: recovered %ld ms after the token came back\n", round, up);
+		assert_int_equal(tu_sign(tok, &priv), PV_OK);
+		assert_int_equal(outage_ups, round + 1);
+		assert_true(outage_last_seconds >= 0.3);
+		p11_token_get_stats(tok, &b);
+		assert_true(b.outage_seconds >= a.outage_seconds + 0.3);
+		assert_int_equal(b.pool_in_use, 0);
+	}
+	p11_token_close(tok);
+}
+
 int
 main(void)
 {
@@ -248,6 +385,8 @@ main(void)
 	    cmocka_unit_test(test_pool_respects_max_session_count),
 	    cmocka_unit_test(test_recovers),
 	    cmocka_unit_test(test_retry_bound),
+	    cmocka_unit_test(test_outage_delays),
+	    cmocka_unit_test(test_outage),
 	};
 	int r;
 

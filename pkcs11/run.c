@@ -33,6 +33,11 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 	for (attempt = 0;; attempt++) {
 		if ((r = p11_fork_check(tok)) != PV_OK)
 			return r;
+		/* During an outage fail fast: the prober owns recovery. */
+		if (atomic_load(&tok->down)) {
+			pv_err_set_detail("the token is unavailable (an outage is in progress)");
+			return PV_ERR_TOKEN_UNAVAILABLE;
+		}
 		seen_epoch = atomic_load(&tok->epoch);
 		c.fname = "C_OpenSession";
 		c.err = PV_OK;
@@ -40,6 +45,8 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		c.no_refind = 0;
 		c.created = 0;
 		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK) {
+			if (rv != CKR_OK && p11_rv_outage(rv) && attempt >= tok->max_retries)
+				return p11_outage_begin(tok);
 			if (rv == CKR_OK || !p11_rv_recoverable(rv) || attempt >= tok->max_retries)
 				return r;
 			if ((r = p11_recover(tok, rv, attempt, NULL, seen_epoch)) != PV_OK)
@@ -57,6 +64,8 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		if (!p11_rv_recoverable(rv) || attempt >= tok->max_retries ||
 		    (c.no_refind && p11_rv_stale_object(rv))) {
 			settle(tok, &s, rv, c.dirty);
+			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
+				return p11_outage_begin(tok);
 			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
 			return p11_rv_to_err(rv);
 		}

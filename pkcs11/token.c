@@ -62,6 +62,9 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	pthread_cond_init(&tok->cv, NULL);
 	pthread_mutex_init(&tok->reinit_mu, NULL);
 	pthread_mutex_init(&tok->login_mu, NULL);
+	p11_outage_init(tok);
+	tok->on_outage = opts->on_outage;
+	tok->on_outage_arg = opts->on_outage_arg;
 	tok->allow_prompt = opts->allow_prompt;
 	tok->max_retries = opts->max_retries ? opts->max_retries : P11_DEFAULT_RETRIES;
 	tok->finalize_on_close = opts->finalize_on_close;
@@ -82,8 +85,14 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 		goto out;
 	if ((r = p11_module_initialize(tok->f, &tok->we_initialized)) != PV_OK)
 		goto out;
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK) {
+		/* Leave the module uninitialised so a later open (a caller
+		 * waiting for the token) connects afresh. */
+		if (tok->we_initialized)
+			(void)tok->f->C_Finalize(NULL);
+		tok->we_initialized = 0;
 		goto out;
+	}
 	atomic_store(&tok->slot, slot);
 	if ((rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
 		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
@@ -104,6 +113,7 @@ p11_token_close(p11_token *tok)
 {
 	if (tok == NULL)
 		return;
+	p11_outage_stop(tok);
 	p11_pool_destroy(tok);
 	/* Finalizing SoftHSM under OpenSSL 3 can crash: only when asked. */
 	if (tok->f && tok->finalize_on_close && tok->we_initialized &&
@@ -122,6 +132,8 @@ p11_token_close(p11_token *tok)
 	pthread_cond_destroy(&tok->cv);
 	pthread_mutex_destroy(&tok->reinit_mu);
 	pthread_mutex_destroy(&tok->login_mu);
+	pthread_mutex_destroy(&tok->out_mu);
+	pthread_cond_destroy(&tok->out_cv);
 	free(tok);
 }
 
@@ -306,6 +318,7 @@ p11_token_get_stats(p11_token *tok, struct p11_token_stats *st)
 	st->recoveries = atomic_load(&tok->recoveries);
 	st->reinits = atomic_load(&tok->reinits);
 	st->generation = atomic_load(&tok->generation);
+	p11_outage_stats(tok, st);
 	pthread_mutex_lock(&tok->mu);
 	st->pool_size = tok->pool_size;
 	st->pool_in_use = tok->in_use;

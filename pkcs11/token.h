@@ -6,7 +6,10 @@
  * sequence and gives it back; no lock is held across a token call. On
  * session/handle/login/device loss the layer recovers (reopen, re-login,
  * re-find, then C_Finalize/C_Initialize) with bounded retries and backoff,
- * and it reinitialises itself in a forked child.
+ * and it reinitialises itself in a forked child. When that fails the token
+ * is "down" (an outage): every operation fails fast with TOKEN_UNAVAILABLE
+ * while one background prober re-finds the token by its URI (never by the
+ * old slot id) with backoff, until it is back.
  *
  * Nothing here knows about key names, JSON, HTTP or JWTs.
  */
@@ -21,6 +24,13 @@
 #include "base/err.h"
 
 typedef struct p11_token p11_token;
+
+/*
+ * Called when an outage starts (down = 1, seconds = 0) and when it ends
+ * (down = 0, seconds = its length). Runs on a request or the prober thread
+ * with no token lock held; it must not call back into the token layer.
+ */
+typedef void (*p11_outage_fn)(void *arg, int down, double seconds);
 
 struct p11_token_opts {
 	/*
@@ -39,10 +49,12 @@ struct p11_token_opts {
 	 * A pin-value in the URI is refused (it would sit in argv).
 	 */
 	const char *pin_source;
-	unsigned max_sessions; /* pool cap; 0 = 8; never above ulMaxSessionCount */
-	int allow_prompt;      /* only vaultctl on a TTY sets this */
-	unsigned max_retries;  /* recovery attempts per operation; 0 = 3 */
-	int finalize_on_close; /* C_Finalize at close (off: SoftHSM+OpenSSL 3 crash) */
+	unsigned max_sessions;   /* pool cap; 0 = 8; never above ulMaxSessionCount */
+	int allow_prompt;        /* only vaultctl on a TTY sets this */
+	unsigned max_retries;    /* recovery attempts per operation; 0 = 3 */
+	int finalize_on_close;   /* C_Finalize at close (off: SoftHSM+OpenSSL 3 crash) */
+	p11_outage_fn on_outage; /* may be NULL */
+	void *on_outage_arg;
 };
 
 /* Load the module, C_Initialize, find the token. Does not log in. */
@@ -172,6 +184,9 @@ struct p11_token_stats {
 	unsigned long reinits;    /* C_Finalize/C_Initialize cycles */
 	unsigned long generation; /* bumps whenever handles became stale */
 	unsigned pool_size, pool_in_use;
+	int down;              /* an outage is in progress */
+	unsigned long outages; /* outages started */
+	double outage_seconds; /* total length, the current one included */
 };
 void p11_token_get_stats(p11_token *tok, struct p11_token_stats *st);
 

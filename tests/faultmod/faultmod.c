@@ -18,6 +18,13 @@
  * unchanged). pv_fault_count("C_Login") tells tests
  * how often a function was called. $PV_FAULT_TRACE traces every wrapped call
  * to stderr.
+ *
+ * A token outage: while pv_fault_set_away(1) is in force, or while the file
+ * named by $PV_FAULT_AWAY_FILE exists (checked on every call, so a shell
+ * test can pull the token from a running vaultd), C_GetSlotList lists no
+ * token, slot calls fail with CKR_SLOT_ID_INVALID and session calls with
+ * CKR_DEVICE_REMOVED (all real sessions closed); C_Initialize and
+ * C_Finalize still work, as with a p11-kit client whose server is down.
  */
 #include "config.h"
 
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -55,6 +63,7 @@ static struct {
 } attrs[MAX_ATTRS];
 static int nattrs;
 static CK_FUNCTION_LIST *real;
+static int away_flag;
 static CK_FUNCTION_LIST shim;
 
 /* Exported for tests (found with dlsym). */
@@ -62,6 +71,7 @@ int pv_fault_set(const char *spec);
 int pv_fault_set_attr(const char *spec);
 unsigned long pv_fault_count(const char *fn);
 void pv_fault_reset_counts(void);
+void pv_fault_set_away(int on);
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 static const struct {
@@ -78,6 +88,7 @@ static const struct {
     {"CKR_DEVICE_ERROR", CKR_DEVICE_ERROR},
     {"CKR_DEVICE_MEMORY", CKR_DEVICE_MEMORY},
     {"CKR_CRYPTOKI_NOT_INITIALIZED", CKR_CRYPTOKI_NOT_INITIALIZED},
+    {"CKR_SLOT_ID_INVALID", CKR_SLOT_ID_INVALID},
     {"CKR_GENERAL_ERROR", CKR_GENERAL_ERROR},
     {"CKR_FUNCTION_FAILED", CKR_FUNCTION_FAILED},
     {"CKR_PIN_INCORRECT", CKR_PIN_INCORRECT},
@@ -245,6 +256,30 @@ pv_fault_reset_counts(void)
 	pthread_mutex_unlock(&mu);
 }
 
+void
+pv_fault_set_away(int on)
+{
+	pthread_mutex_lock(&mu);
+	away_flag = on;
+	pthread_mutex_unlock(&mu);
+}
+
+/* Caller holds mu. */
+static int
+away_locked(void)
+{
+	const char *f = getenv("PV_FAULT_AWAY_FILE");
+
+	return away_flag || (f != NULL && *f != '\0' && access(f, F_OK) == 0);
+}
+
+static int
+is_slot_call(const char *fn)
+{
+	return strcmp(fn, "C_OpenSession") == 0 || strcmp(fn, "C_GetTokenInfo") == 0 ||
+	       strcmp(fn, "C_GetMechanismList") == 0 || strcmp(fn, "C_GetSlotInfo") == 0;
+}
+
 /* Count the call; return 1 and the code when a rule fires. */
 static int
 fires(const char *fn, CK_RV *rv)
@@ -268,6 +303,10 @@ fires(const char *fn, CK_RV *rv)
 		*rv = rules[i].rv;
 		hit = 1;
 		break;
+	}
+	if (!hit && strcmp(fn, "C_Initialize") != 0 && strcmp(fn, "C_Finalize") != 0 && away_locked()) {
+		*rv = is_slot_call(fn) ? CKR_SLOT_ID_INVALID : CKR_DEVICE_REMOVED;
+		hit = 1;
 	}
 	pthread_mutex_unlock(&mu);
 	return hit;
@@ -478,6 +517,28 @@ w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR c
 }
 
 static CK_RV
+w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	int away;
+
+	pthread_mutex_lock(&mu);
+	away = away_locked();
+	pthread_mutex_unlock(&mu);
+	if (away && present) {
+		*count = 0;
+		return CKR_OK;
+	}
+	return real->C_GetSlotList(present, list, count);
+}
+
+static CK_RV
+w_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+	FAULT(C_GetSlotInfo, CK_INVALID_HANDLE);
+	return real->C_GetSlotInfo(slot, info);
+}
+
+static CK_RV
 w_C_Initialize(CK_VOID_PTR args)
 {
 	FAULT(C_Initialize, CK_INVALID_HANDLE);
@@ -515,6 +576,8 @@ load_real(void)
 	shim.C_OpenSession = w_C_OpenSession;
 	shim.C_GetTokenInfo = w_C_GetTokenInfo;
 	shim.C_GetMechanismList = w_C_GetMechanismList;
+	shim.C_GetSlotList = w_C_GetSlotList;
+	shim.C_GetSlotInfo = w_C_GetSlotInfo;
 	shim.C_Initialize = w_C_Initialize;
 	shim.C_Finalize = w_C_Finalize;
 	shim.C_GetFunctionList = C_GetFunctionList;
