@@ -29,7 +29,7 @@
 #define MAC_MSG_LEN (PV_AUDIT_HASH_LEN + 8)
 #define READ_CHUNK  65536
 
-enum line_kind { LINE_OPEN, LINE_RECORD, LINE_CHECKPOINT };
+enum line_kind { LINE_OPEN, LINE_RECORD, LINE_CHECKPOINT, LINE_RECOVERED, LINE_DEFERRED };
 
 /* What the verifier needs from a parsed line. */
 struct aline {
@@ -37,6 +37,7 @@ struct aline {
 	uint64_t seq;
 	unsigned every;
 	unsigned key_version;
+	uint64_t dropped;
 	uint8_t prev[PV_AUDIT_HASH_LEN];
 	uint8_t mac[PV_AUDIT_HASH_LEN];
 };
@@ -49,6 +50,8 @@ static const char *const record_members[] = {
 /* Bit i set: record_members[i] may be absent (tx, chain_id). */
 #define RECORD_OPTIONAL ((1u << 8) | (1u << 9))
 static const char *const checkpoint_members[] = {"type", "seq", "time", "key_version", "prev", "mac"};
+static const char *const recovered_members[] = {"type", "seq", "time", "dropped", "prev"};
+static const char *const deferred_members[] = {"type", "seq", "time", "prev"};
 
 static pv_err
 hash_line(const uint8_t *line, size_t len, uint8_t out[PV_AUDIT_HASH_LEN])
@@ -116,6 +119,9 @@ check_value(const pv_jv *v, struct aline *l)
 		r = pv_json_as_int(v, 0, 0, INT_LIMIT, &n);
 	} else if (strcmp(name, "status") == 0) {
 		r = pv_json_as_int(v, 0, 0, 999, &n);
+	} else if (strcmp(name, "dropped") == 0) {
+		r = pv_json_as_int(v, 0, 1, INT_LIMIT, &n);
+		l->dropped = (uint64_t)n;
 	} else if (strcmp(name, "chain_id") == 0) {
 		r = pv_json_as_int(v, 0, 1, INT_LIMIT, &n);
 	} else if (strcmp(name, "every") == 0) {
@@ -237,6 +243,10 @@ parse_line(const uint8_t *p, size_t len, struct aline *l, char *why, size_t whyl
 			l->kind = LINE_OPEN;
 		else if (cJSON_IsString(first) && strcmp(first->valuestring, "checkpoint") == 0)
 			l->kind = LINE_CHECKPOINT;
+		else if (cJSON_IsString(first) && strcmp(first->valuestring, "recovered") == 0)
+			l->kind = LINE_RECOVERED;
+		else if (cJSON_IsString(first) && strcmp(first->valuestring, "deferred") == 0)
+			l->kind = LINE_DEFERRED;
 		else {
 			snprintf(why, whylen, "bad value for \"type\"");
 			goto out;
@@ -249,6 +259,13 @@ parse_line(const uint8_t *p, size_t len, struct aline *l, char *why, size_t whyl
 	} else if (l->kind == LINE_CHECKPOINT) {
 		if (check_members(doc, checkpoint_members, PV_NELEM(checkpoint_members), 0, l, why, whylen) !=
 		    0)
+			goto out;
+	} else if (l->kind == LINE_RECOVERED) {
+		if (check_members(doc, recovered_members, PV_NELEM(recovered_members), 0, l, why, whylen) !=
+		    0)
+			goto out;
+	} else if (l->kind == LINE_DEFERRED) {
+		if (check_members(doc, deferred_members, PV_NELEM(deferred_members), 0, l, why, whylen) != 0)
 			goto out;
 	} else if (check_members(doc, record_members, PV_NELEM(record_members), RECORD_OPTIONAL, l, why,
 				 whylen) != 0)
@@ -277,6 +294,7 @@ struct vstate {
 	unsigned every;
 	uint64_t since_cp;
 	int need_cp;
+	int deferred; /* a deferred line since the last checkpoint */
 };
 
 static pv_err bad(struct vstate *st, const char *fmt, ...) PV_PRINTF(2, 3);
@@ -353,8 +371,19 @@ verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
 		st->since_cp = 0;
 		st->rep->after_last++;
 		break;
+	case LINE_RECOVERED:
+		st->rep->recovered++;
+		st->rep->dropped += l.dropped;
+		st->rep->after_last++;
+		break;
+	case LINE_DEFERRED:
+		st->deferred = 1;
+		st->rep->deferred++;
+		st->rep->after_last++;
+		break;
 	case LINE_RECORD:
-		if (++st->since_cp > st->every)
+		/* after a deferred line the next checkpoint covers them all */
+		if (++st->since_cp > st->every && !st->deferred)
 			return bad(st, "more than %u records since the last checkpoint (checkpoint missing)",
 				   st->every);
 		st->rep->records++;
@@ -364,6 +393,7 @@ verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
 		if ((r = check_mac(st, &l)) != PV_OK)
 			return r;
 		st->need_cp = 0;
+		st->deferred = 0;
 		st->since_cp = 0;
 		st->rep->checkpoints++;
 		st->rep->after_last = 0;
@@ -469,7 +499,10 @@ struct pv_audit {
 	uint64_t next_seq;
 	uint64_t since_cp;
 	struct timespec last_cp; /* CLOCK_MONOTONIC */
-	pv_err broken;           /* a failed write: the chain on disk is broken */
+	off_t size;              /* bytes of complete lines in the file */
+	int torn;                /* a failed write may have left bytes after size */
+	int deferred;            /* a deferred line since the last checkpoint */
+	uint64_t dropped;        /* bytes of a torn line dropped at open */
 };
 
 static void
@@ -518,7 +551,29 @@ line_start(pv_audit *a, const char *type)
 	return doc;
 }
 
-/* Serialise, append in one write(2), advance the chain. Called locked. */
+/*
+ * Cut what a failed write left after the last complete line, so that the
+ * next line follows it (a full disk, EIO, a quota). Called locked.
+ */
+static pv_err
+cut_torn(pv_audit *a)
+{
+	if (!a->torn)
+		return PV_OK;
+	if (ftruncate(a->fd, a->size) != 0) {
+		pv_err_set_detail("cutting a partly written audit line: %s", strerror(errno));
+		return PV_ERR_IO;
+	}
+	a->torn = 0;
+	return PV_OK;
+}
+
+/*
+ * Serialise, append in one write(2), advance the chain. Called locked. A
+ * failed or short write changes nothing: the chain stays at the last
+ * complete line and what reached the file is cut (now or before the next
+ * line), so writing resumes when the disk does.
+ */
 static pv_err
 emit(pv_audit *a, const cJSON *doc)
 {
@@ -549,13 +604,21 @@ emit(pv_audit *a, const cJSON *doc)
 	/* syslog only (no file): the chain is still computed, for the
 	 * checkpoints that go to syslog with the lines */
 	w = (ssize_t)(len + 1);
+	if (a->fd >= 0 && (r = cut_torn(a)) != PV_OK)
+		goto out;
 	while (a->fd >= 0 && (w = write(a->fd, line, len + 1)) < 0 && errno == EINTR)
 		;
 	if (w != (ssize_t)(len + 1)) {
-		pv_err_set_detail("writing the audit log: %s", w < 0 ? strerror(errno) : "short write");
-		r = a->broken = PV_ERR_IO;
+		int e = w < 0 ? errno : ENOSPC;
+
+		a->torn = 1;
+		(void)cut_torn(a); /* else before the next line */
+		pv_err_set_detail("writing the audit log: %s", strerror(e));
+		r = PV_ERR_IO;
 		goto out;
 	}
+	if (a->fd >= 0)
+		a->size += (off_t)(len + 1);
 	memcpy(a->head, h, sizeof(h));
 	a->next_seq++;
 	if (a->use_syslog)
@@ -610,13 +673,64 @@ write_checkpoint(pv_audit *a)
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = emit(a, doc)) != PV_OK || (r = sync_if(a, 1)) != PV_OK)
+	if ((r = emit(a, doc)) != PV_OK)
 		goto out;
 	a->since_cp = 0;
+	a->deferred = 0;
 	(void)clock_gettime(CLOCK_MONOTONIC, &a->last_cp);
+	r = sync_if(a, 1);
 out:
 	cJSON_Delete(doc);
 	return r;
+}
+
+/* A line with only type, seq, time, [dropped,] prev. */
+static pv_err
+write_marker(pv_audit *a, const char *type, uint64_t dropped)
+{
+	cJSON *doc = NULL;
+	pv_err r;
+
+	if ((doc = line_start(a, type)) == NULL ||
+	    (dropped > 0 && cJSON_AddNumberToObject(doc, "dropped", (double)dropped) == NULL) ||
+	    !add_b64(doc, "prev", a->head, PV_AUDIT_HASH_LEN)) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = emit(a, doc)) != PV_OK)
+		goto out;
+	r = sync_if(a, 0);
+out:
+	cJSON_Delete(doc);
+	return r;
+}
+
+/* The token could not make the MAC, but may again (docs/api.md §3). */
+static int
+token_error(pv_err r)
+{
+	return r == PV_ERR_TOKEN_UNAVAILABLE || r == PV_ERR_TOKEN_NOT_FOUND || r == PV_ERR_MODULE_LOAD ||
+	       r == PV_ERR_NOT_LOGGED_IN || r == PV_ERR_SESSION || r == PV_ERR_BUSY || r == PV_ERR_PKCS11;
+}
+
+/*
+ * A due checkpoint, or, while the token cannot make it, one deferred line
+ * (docs/audit.md §2 rule 4): the chain goes on and the checkpoint is
+ * written as soon as the MAC works again. Called locked.
+ */
+static pv_err
+checkpoint_or_defer(pv_audit *a)
+{
+	pv_err r = write_checkpoint(a);
+
+	if (r == PV_OK || !token_error(r))
+		return r;
+	if (a->deferred)
+		return PV_OK;
+	if ((r = write_marker(a, "deferred", 0)) != PV_OK)
+		return r;
+	a->deferred = 1;
+	return PV_OK;
 }
 
 static pv_err
@@ -636,6 +750,8 @@ write_open(pv_audit *a)
 	if ((r = emit(a, doc)) != PV_OK || (r = sync_if(a, 0)) != PV_OK)
 		goto out;
 	r = write_checkpoint(a);
+	if (r == PV_OK && a->dropped > 0 && (r = write_marker(a, "recovered", a->dropped)) == PV_OK)
+		r = write_checkpoint(a);
 out:
 	cJSON_Delete(doc);
 	return r;
@@ -674,6 +790,43 @@ tail_bad(const char *fmt, ...)
 	va_end(ap);
 	pv_err_set_detail("existing audit log: %s", why);
 	return PV_ERR_INTEGRITY;
+}
+
+/*
+ * A last line without its newline (a full disk, a crash, a power loss
+ * while writing it) is cut off; *size becomes the end of the last complete
+ * line and a->dropped what was cut (written as a recovered line).
+ */
+static pv_err
+cut_torn_tail(pv_audit *a, off_t *size)
+{
+	/* a torn line is a write of at most the longest line, cut short */
+	size_t most = PV_AUDIT_LINE_MAX + 1;
+	size_t want = (size_t)*size < most ? (size_t)*size : most;
+	uint8_t *buf = NULL, *p;
+	off_t keep;
+	pv_err r;
+
+	if ((buf = malloc(want)) == NULL)
+		return PV_ERR_NOMEM;
+	if ((r = read_all_at(a->fd, buf, want, *size - (off_t)want)) != PV_OK || buf[want - 1] == '\n')
+		goto out;
+	p = memrchr(buf, '\n', want);
+	if (p == NULL && want < (size_t)*size) {
+		r = tail_bad("the last line has no newline and is longer than %d bytes", PV_AUDIT_LINE_MAX);
+		goto out;
+	}
+	keep = p != NULL ? *size - (off_t)want + (off_t)(p - buf) + 1 : 0;
+	if (ftruncate(a->fd, keep) != 0 || fsync(a->fd) != 0) {
+		pv_err_set_detail("cutting the torn last line of the audit log: %s", strerror(errno));
+		r = PV_ERR_IO;
+		goto out;
+	}
+	a->dropped = (uint64_t)(*size - keep);
+	*size = keep;
+out:
+	free(buf);
+	return r;
 }
 
 /* Continue the chain of a non-empty file: its last two lines must chain. */
@@ -810,6 +963,9 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 	}
 	if (key != NULL && (r = pv_key_check_purpose(key, PV_PURPOSE_AUDIT)) != PV_OK)
 		goto out;
+	if (sb.st_size > 0 && (r = cut_torn_tail(a, &sb.st_size)) != PV_OK)
+		goto out;
+	a->size = sb.st_size;
 	if (sb.st_size == 0) {
 		if (o->rotated_from != NULL)
 			memcpy(a->head, o->rotated_from, PV_AUDIT_HASH_LEN);
@@ -917,17 +1073,14 @@ pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
 		return PV_ERR_USAGE;
 	}
 	pthread_mutex_lock(&a->mu);
-	if ((r = a->broken) != PV_OK) {
-		pv_err_set_detail("the audit log failed earlier");
-		goto out;
-	}
 	if (a->next_seq >= (uint64_t)INT_LIMIT - 2) {
 		pv_err_set_detail("audit seq exhausted: rotate the log");
 		r = PV_ERR_TOO_LARGE;
 		goto out;
 	}
-	/* never more than `every` records without a checkpoint: fail closed */
-	if (checkpoint_due(a) && (r = write_checkpoint(a)) != PV_OK)
+	/* never more than `every` records without a checkpoint, or a deferred
+	 * line saying why: fail closed */
+	if (checkpoint_due(a) && (r = checkpoint_or_defer(a)) != PV_OK)
 		goto out;
 	if ((r = build_record(a, rec, &doc)) != PV_OK || (r = emit(a, doc)) != PV_OK ||
 	    (r = sync_if(a, 0)) != PV_OK)
@@ -935,8 +1088,8 @@ pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
 	a->since_cp++;
 	/* a failure here is retried before the next record */
 	if (checkpoint_due(a))
-		(void)write_checkpoint(a);
-	r = a->broken;
+		(void)checkpoint_or_defer(a);
+	r = PV_OK;
 out:
 	pthread_mutex_unlock(&a->mu);
 	cJSON_Delete(doc);
@@ -951,9 +1104,15 @@ pv_audit_checkpoint(pv_audit *a)
 	if (a == NULL)
 		return PV_ERR_USAGE;
 	pthread_mutex_lock(&a->mu);
-	r = a->broken != PV_OK ? a->broken : write_checkpoint(a);
+	r = write_checkpoint(a);
 	pthread_mutex_unlock(&a->mu);
 	return r;
+}
+
+uint64_t
+pv_audit_dropped(pv_audit *a)
+{
+	return a != NULL ? a->dropped : 0;
 }
 
 pv_err
@@ -976,15 +1135,12 @@ pv_audit_close(pv_audit *a)
 	if (a == NULL)
 		return PV_OK;
 	pthread_mutex_lock(&a->mu);
-	if (a->broken == PV_OK && a->since_cp > 0)
+	if (a->since_cp > 0 || a->deferred)
 		r = write_checkpoint(a);
-	if (r == PV_OK && a->broken == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 &&
-	    fsync(a->fd) != 0) {
+	if (r == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 && fsync(a->fd) != 0) {
 		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
 		r = PV_ERR_IO;
 	}
-	if (r == PV_OK)
-		r = a->broken;
 	pthread_mutex_unlock(&a->mu);
 	pthread_mutex_destroy(&a->mu);
 	if (a->use_syslog)

@@ -85,6 +85,8 @@ pv_err pv_audit_checkpoint(pv_audit *a) PV_WUR;
 /* Chain head (H of the last line) and the seq of the last line, e.g. for
  * rotation. */
 pv_err pv_audit_head(pv_audit *a, uint8_t head[PV_AUDIT_HASH_LEN], uint64_t *seq) PV_WUR;
+/* Bytes of a torn last line that pv_audit_open dropped (0: none). */
+uint64_t pv_audit_dropped(pv_audit *a);
 /* Writes a final checkpoint (if records follow the last one) and closes.
  * NULL is fine. Returns the first error. */
 pv_err pv_audit_close(pv_audit *a);
@@ -95,6 +97,9 @@ struct pv_audit_report {
 	uint64_t checkpoints;
 	uint64_t verified;   /* checkpoints whose MAC verified on the token */
 	uint64_t after_last; /* lines after the last checkpoint */
+	uint64_t recovered;  /* recovered lines: a torn last line was dropped */
+	uint64_t dropped;    /* ... bytes dropped, over all of them */
+	uint64_t deferred;   /* deferred lines: a due checkpoint waited for the token */
 	uint64_t bad_line;   /* 0 when intact */
 	char reason[256];    /* "line 17: ..." when bad_line != 0 */
 };

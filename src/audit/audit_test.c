@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -490,12 +492,44 @@ test_resume(void **state)
 	assert_int_equal(rep.verified, 4);
 	lines_free(&ls);
 
-	/* an interrupted last line: the writer refuses to continue */
+	/* an interrupted last line: cut off, and said so in the chain */
 	fp = fopen(f->path, "a");
 	assert_non_null(fp);
 	fputs("{\"seq\":16,\"ti", fp);
 	fclose(fp);
-	assert_int_equal(pv_audit_open(&o, &a), PV_ERR_INTEGRITY);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	assert_int_equal(pv_audit_dropped(a), 13);
+	write_records(a, 10, 1);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	/* ..., open, cp, recovered, cp, 1 record, cp */
+	assert_int_equal(ls.n, 22);
+	assert_int_equal(strncmp(ls.l[16], "{\"type\":\"open\",\"seq\":16,", 24), 0);
+	assert_int_equal(strncmp(ls.l[17], "{\"type\":\"checkpoint\",", 21), 0);
+	assert_int_equal(strncmp(ls.l[18], "{\"type\":\"recovered\",\"seq\":18,", 29), 0);
+	assert_non_null(strstr(ls.l[18], "\"dropped\":13,"));
+	assert_int_equal(strncmp(ls.l[19], "{\"type\":\"checkpoint\",", 21), 0);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 11);
+	assert_int_equal(rep.recovered, 1);
+	assert_int_equal(rep.dropped, 13);
+	/* the recovered line is in the chain: removing it is seen */
+	remove_line(&ls, 18);
+	expect_bad(f, &ls, "audit-hmac", 19, "prev does not match the hash of line 18");
+	lines_free(&ls);
+	/* a file that is one torn line: cut to nothing, a new chain */
+	fresh_path(f, "resume");
+	fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	fputs("{\"type\":\"op", fp);
+	fclose(fp);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_int_equal(ls.n, 4);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.dropped, 11);
+	lines_free(&ls);
 	/* a last line that does not chain: likewise */
 	make_log(f, "resume", 3, 10);
 	load(f->path, &ls);
@@ -852,6 +886,124 @@ test_concurrent_writers(void **state)
 	assert_int_equal(rep.verified, 30);
 }
 
+/* A MAC callback whose token goes away and comes back. */
+struct flaky_mac {
+	pv_keystore *ks;
+	int down;
+	unsigned calls;
+};
+
+static pv_err
+flaky_mac(void *ctx, const uint8_t *msg, size_t len, uint8_t out[PV_AUDIT_HASH_LEN], unsigned *version)
+{
+	struct flaky_mac *m = ctx;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	pv_err r;
+
+	m->calls++;
+	if (m->down)
+		return PV_ERR_TOKEN_UNAVAILABLE;
+	o.purpose = PV_PURPOSE_AUDIT;
+	o.digest = PV_DIGEST_NONE;
+	if ((r = pv_sign(m->ks, "audit-hmac", &o, msg, len, &sig)) != PV_OK)
+		return r;
+	memcpy(out, sig.bytes, PV_AUDIT_HASH_LEN);
+	*version = sig.version;
+	return PV_OK;
+}
+
+/* A checkpoint due while the token is away is deferred, not skipped: the
+ * records go on after one deferred line, and the checkpoint follows when
+ * the MAC works again; the verifier accepts that and only that. */
+static void
+test_checkpoint_deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct flaky_mac m = {f->ks, 0, 0};
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pv_audit *a = NULL;
+	struct lines ls;
+	size_t i, deferred = 0;
+
+	fresh_path(f, "deferred");
+	opts(f, &o, 3);
+	o.ks = NULL;
+	o.mac.mac = flaky_mac;
+	o.mac.ctx = &m;
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 2);
+	m.down = 1;
+	write_records(a, 2, 10); /* checkpoints due after 3, 6, 9: all deferred */
+	assert_int_equal(pv_audit_checkpoint(a), PV_ERR_TOKEN_UNAVAILABLE);
+	m.down = 0;
+	write_records(a, 12, 1); /* the checkpoint comes first */
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	for (i = 0; i < ls.n; i++)
+		deferred += strncmp(ls.l[i], "{\"type\":\"deferred\",", 19) == 0;
+	assert_int_equal(deferred, 1);
+	/* open, cp, 2 records, ... the 13th record follows a checkpoint */
+	assert_int_equal(strncmp(ls.l[ls.n - 3], "{\"type\":\"checkpoint\",", 21), 0);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 13);
+	assert_int_equal(rep.deferred, 1);
+	assert_int_equal(rep.after_last, 0);
+	/* without the deferred line the same records are a missing checkpoint */
+	for (i = 0; i < ls.n; i++)
+		if (strncmp(ls.l[i], "{\"type\":\"deferred\",", 19) == 0)
+			break;
+	remove_line(&ls, i);
+	rechain(&ls, i, 1);
+	assert_int_equal(verify_lines(f, &ls, NULL, 0, &rep), PV_ERR_INTEGRITY);
+	assert_non_null(strstr(rep.reason, "more than 3 records since the last checkpoint"));
+	lines_free(&ls);
+}
+
+/* A write that fails part-way (here a file size limit, as a full disk
+ * would) releases nothing, leaves no torn line, and writing resumes when
+ * space comes back, on the same handle. */
+static void
+test_write_failure_resumes(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct pv_audit_rec rec;
+	struct rlimit old, lim;
+	struct stat sb;
+	pv_audit *a = NULL;
+	char rid[32], input[64];
+	struct lines ls;
+	unsigned i;
+
+	fresh_path(f, "full");
+	opts(f, &o, 4);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 3);
+	assert_int_equal(stat(f->path, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 40; /* a short write, then none */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (i = 3; i < 8; i++) {
+		record(i, &rec, rid, sizeof(rid), input, sizeof(input));
+		assert_int_equal(pv_audit_write(a, &rec), PV_ERR_IO);
+		assert_int_equal(stat(f->path, &sb), 0);
+		assert_int_equal(sb.st_size, lim.rlim_cur - 40);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	write_records(a, 8, 5);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 8);
+	assert_null(strstr(ls.l[4], "req-3"));
+	lines_free(&ls);
+}
+
 int
 main(void)
 {
@@ -871,6 +1023,8 @@ main(void)
 	    cmocka_unit_test(test_syslog_only),
 	    cmocka_unit_test(test_hmac_key_rotation),
 	    cmocka_unit_test(test_audit_key_purpose),
+	    cmocka_unit_test(test_checkpoint_deferred),
+	    cmocka_unit_test(test_write_failure_resumes),
 	};
 	int r;
 

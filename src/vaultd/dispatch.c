@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -105,10 +107,27 @@ outcome_of(unsigned status)
 	return PV_AUDIT_ERROR;
 }
 
+/* 1 while the audit log cannot be written: said once when it starts and
+ * once when it ends, not per request. */
+static atomic_int audit_down;
+
+static void
+audit_state(int down, pv_err e)
+{
+	if (atomic_exchange(&audit_down, down) == down)
+		return;
+	if (down)
+		fprintf(stderr, "vaultd: audit log: cannot write (%s%s%s): requests get 503 until it can\n",
+			pv_strerror(e), pv_err_detail()[0] != '\0' ? ": " : "", pv_err_detail());
+	else
+		fprintf(stderr, "vaultd: audit log: writing again\n");
+}
+
 /*
  * The audit line and the metrics of one finished request. A request whose
  * audit line cannot be written does not release its result (fail closed):
- * its reply becomes 500, except for the liveness probe.
+ * its reply becomes 503 audit_unavailable, except for the liveness probe;
+ * the log resumes by itself when the disk does (docs/audit.md §5).
  */
 static void
 finish(struct vd_ctx *c, const char *op)
@@ -118,6 +137,7 @@ finish(struct vd_ctx *c, const char *op)
 	struct timespec now, start = req->start;
 	struct pv_audit_rec rec;
 	double secs;
+	pv_err e;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (start.tv_sec == 0 && start.tv_nsec == 0)
@@ -137,9 +157,16 @@ finish(struct vd_ctx *c, const char *op)
 		rec.latency_us = (uint64_t)(secs * 1e6);
 		rec.tx = c->tx[0] != '\0' ? c->tx : NULL;
 		rec.chain_id = c->chain_id;
-		if (pv_audit_write(d->audit, &rec) != PV_OK &&
-		    (c->route == NULL || c->route->id != VD_R_HEALTH))
-			vd_reply_error(c->resp, 500, "internal", "internal error");
+		pv_err_clear_detail();
+		if ((e = pv_audit_write(d->audit, &rec)) != PV_OK) {
+			audit_state(1, e);
+			if (c->route == NULL || c->route->id != VD_R_HEALTH) {
+				vd_reply_error(c->resp, 503, "audit_unavailable",
+					       "the audit log cannot be written");
+				c->resp->retry_after = 1;
+			}
+		} else
+			audit_state(0, PV_OK);
 	}
 	if (d->metrics != NULL)
 		vd_metrics_request(d->metrics, op, c->key_exists ? c->name : NULL, c->resp->status, secs);

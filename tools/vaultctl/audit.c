@@ -37,6 +37,12 @@ print_ok(struct vctl *c, const struct pv_audit_report *rep, int token)
 			       (unsigned long long)rep->lines, (unsigned long long)rep->checkpoints);
 		if (rep->after_last > 0)
 			printf("; %llu lines after the last checkpoint", (unsigned long long)rep->after_last);
+		if (rep->recovered > 0)
+			printf("; %llu torn last lines cut at start-up (%llu bytes dropped)",
+			       (unsigned long long)rep->recovered, (unsigned long long)rep->dropped);
+		if (rep->deferred > 0)
+			printf("; %llu checkpoints deferred while the token was unavailable",
+			       (unsigned long long)rep->deferred);
 		printf(")\n");
 		return 0;
 	}
@@ -45,7 +51,10 @@ print_ok(struct vctl *c, const struct pv_audit_report *rep, int token)
 	    cJSON_AddNumberToObject(doc, "records", (double)rep->records) == NULL ||
 	    cJSON_AddNumberToObject(doc, "checkpoints", (double)rep->checkpoints) == NULL ||
 	    cJSON_AddNumberToObject(doc, "checkpoints_verified", (double)rep->verified) == NULL ||
-	    cJSON_AddNumberToObject(doc, "after_last_checkpoint", (double)rep->after_last) == NULL) {
+	    cJSON_AddNumberToObject(doc, "after_last_checkpoint", (double)rep->after_last) == NULL ||
+	    cJSON_AddNumberToObject(doc, "recovered", (double)rep->recovered) == NULL ||
+	    cJSON_AddNumberToObject(doc, "dropped_bytes", (double)rep->dropped) == NULL ||
+	    cJSON_AddNumberToObject(doc, "deferred", (double)rep->deferred) == NULL) {
 		cJSON_Delete(doc);
 		return PV_EXIT_INTERNAL;
 	}
