@@ -9,6 +9,9 @@
 
 /* Open, close, info, mechanisms and the token URI. */
 
+/* slot look-ups at open before "no token matches" is final */
+#define P11_OPEN_TRIES 6
+
 static pv_err
 parse_uri(const char *text, P11KitUri **out)
 {
@@ -85,7 +88,14 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 		goto out;
 	if ((r = p11_module_initialize(tok->f, &tok->we_initialized)) != PV_OK)
 		goto out;
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK) {
+	/* SoftHSM's token files are shared between processes: while another
+	 * process writes them the token can read as absent or uninitialised
+	 * for a moment. Ask again a bounded number of times (about 1 s). */
+	for (unsigned tries = 0;
+	     (r = p11_slot_find(tok->f, tok->uri, &slot)) == PV_ERR_TOKEN_NOT_FOUND && tries < P11_OPEN_TRIES;
+	     tries++)
+		p11_backoff(tries);
+	if (r != PV_OK) {
 		/* Leave the module uninitialised so a later open (a caller
 		 * waiting for the token) connects afresh. */
 		if (tok->we_initialized)

@@ -142,6 +142,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose
 	pv_alg alg = PV_ALG_NONE;
 	struct meta_loc mobj;
 	p11_obj pub;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
 	if (out != NULL)
@@ -150,6 +151,8 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose
 		pv_err_set_detail("invalid key name (1-64 of A-Z a-z 0-9 _ -)");
 		return PV_ERR_USAGE;
 	}
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK)
+		goto out;
 	if ((r = ks_meta_load(ks, name, &existing, &mobj)) == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
 		r = PV_ERR_EXISTS;
@@ -226,6 +229,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose
 		k = NULL;
 	}
 out:
+	ks_unlock(ks, &lk);
 	free(hs);
 	free(id);
 	pv_key_free(existing);

@@ -13,6 +13,13 @@
 #define KEY_ID_LEN  16
 #define APPLICATION "p11vault"
 
+/* The per-key change lock (keys_lock.c). A change takes a few seconds at
+ * most (an RSA-4096 generation on a slow token); a lock older than
+ * KS_LOCK_STALE_S belongs to a writer that died. */
+#define KS_LOCK_APPLICATION "p11vault-lock"
+#define KS_LOCK_STALE_S     120
+#define KS_LOCK_WAIT_S      60
+
 struct pv_keystore {
 	p11_token *tok;
 	pthread_mutex_t mu; /* guards the caches only; never held across a token call */
@@ -61,5 +68,14 @@ pv_err ks_generate_version(pv_keystore *ks, const char *name, pv_alg alg, pv_key
 pv_err ks_destroy_version(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver) PV_WUR;
 void ks_undo_version(pv_keystore *ks, pv_alg alg, const uint8_t *id, size_t id_len, pv_err r);
 pv_err ks_purpose_fits(pv_alg alg, pv_key_purpose p) PV_WUR;
+
+/* keys_lock.c */
+struct ks_lock {
+	CK_OBJECT_HANDLE handle; /* our lock object; CK_INVALID_HANDLE = not held */
+	char nonce[33];
+};
+pv_err ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk) PV_WUR;
+void ks_unlock(pv_keystore *ks, struct ks_lock *lk);
+void ks_destroy_quietly(pv_keystore *ks, CK_OBJECT_HANDLE h);
 
 #endif

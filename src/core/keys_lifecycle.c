@@ -16,6 +16,7 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose pur
 	struct pv_key_version *v = NULL;
 	uint8_t id[KEY_ID_LEN];
 	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
 	if (out != NULL)
@@ -28,6 +29,8 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose pur
 		return PV_ERR_USAGE;
 	if ((r = ks_purpose_fits(alg, purpose)) != PV_OK)
 		return r;
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK)
+		goto out;
 	r = ks_meta_load(ks, name, &existing, &mobj);
 	if (r == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
@@ -57,6 +60,7 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose pur
 		k = NULL;
 	}
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(existing);
 	pv_key_free(k);
 	return r;
@@ -71,9 +75,10 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 	unsigned next;
 	struct meta_loc mobj;
 	size_t i;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
-	if ((r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK || (r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
 		goto out;
 	/* a new version gets the purpose's usage attributes: there must be one */
 	if (k->purpose == PV_PURPOSE_NONE && (r = pv_key_check_purpose(k, PV_PURPOSE_NONE)) != PV_OK)
@@ -107,6 +112,7 @@ pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_ver
 	if (new_version != NULL)
 		*new_version = v->version;
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
 }
@@ -117,9 +123,11 @@ pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
 	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
-	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK ||
+	    (r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state == PV_STATE_ACTIVE)
 		goto out; /* already: nothing to do */
@@ -133,6 +141,7 @@ pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
 	v->state = PV_STATE_ACTIVE;
 	r = ks_meta_store(ks, k, &mobj, 0);
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
 }
@@ -143,9 +152,11 @@ pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
 	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
-	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK ||
+	    (r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state == PV_STATE_ACTIVE) {
 		pv_err_set_detail("version %u is the active version of '%s'; rotate first", version, name);
@@ -157,6 +168,7 @@ pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
 	v->state = PV_STATE_RETIRED;
 	r = ks_meta_store(ks, k, &mobj, 0);
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
 }
@@ -168,9 +180,11 @@ pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 	struct pv_key_version *v = NULL;
 	struct meta_loc mobj;
 	size_t idx;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
-	if ((r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK ||
+	    (r = ks_load_version_for_change(ks, name, version, &k, &v, &mobj)) != PV_OK)
 		goto out;
 	if (v->state != PV_STATE_RETIRED) {
 		pv_err_set_detail("version %u of '%s' is %s; only retired versions can be destroyed", version,
@@ -192,6 +206,7 @@ pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 		r = ks_meta_store(ks, k, &mobj, 0);
 	}
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
 }
@@ -201,9 +216,10 @@ pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
 {
 	struct pv_key *k = NULL;
 	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
 	pv_err r;
 
-	if ((r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK || (r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
 		goto out;
 	if (k->purpose != PV_PURPOSE_NONE) {
 		if (k->purpose == purpose)
@@ -228,6 +244,7 @@ pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
 	k->purpose = purpose;
 	r = ks_meta_store(ks, k, &mobj, 0);
 out:
+	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
 }

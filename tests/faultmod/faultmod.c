@@ -5,7 +5,8 @@
  * the faults described by $PV_FAULT_SPEC (or pv_fault_set()):
  *   "C_Sign:CKR_SESSION_HANDLE_INVALID:2,C_Login:CKR_DEVICE_ERROR"
  * = the next 2 C_Sign calls fail with that code, the next C_Login too
- * (count defaults to 1; "*" = always). Faults are made real where it
+ * (count defaults to 1; "*" = always; a fourth field lets that many calls
+ * through first: "C_CreateObject:CKR_DEVICE_MEMORY:1:1" fails the second). Faults are made real where it
  * matters: the session is closed before SESSION_HANDLE_INVALID, the user is
  * logged out before USER_NOT_LOGGED_IN, all sessions are closed before
  * DEVICE_REMOVED/TOKEN_NOT_PRESENT, the module is finalized before
@@ -47,6 +48,7 @@ struct rule {
 	char fn[40];
 	CK_RV rv;
 	long left; /* -1 = forever */
+	long skip; /* calls let through before the first fault */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -124,7 +126,7 @@ parse_spec(const char *spec)
 		return -1;
 	memcpy(buf, spec, strlen(spec) + 1); /* length checked above */
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *code = strchr(tok, ':'), *cnt;
+		char *code = strchr(tok, ':'), *cnt, *skip = NULL;
 		struct rule *r;
 
 		if (code == NULL || nrules == MAX_RULES)
@@ -132,11 +134,14 @@ parse_spec(const char *spec)
 		*code++ = '\0';
 		if ((cnt = strchr(code, ':')) != NULL)
 			*cnt++ = '\0';
+		if (cnt != NULL && (skip = strchr(cnt, ':')) != NULL)
+			*skip++ = '\0';
 		r = &rules[nrules];
 		if (strlen(tok) >= sizeof(r->fn) || parse_code(code, &r->rv) != 0)
 			return -1;
 		memcpy(r->fn, tok, strlen(tok) + 1); /* length checked above */
 		r->left = cnt == NULL ? 1 : strcmp(cnt, "*") == 0 ? -1 : strtol(cnt, NULL, 10);
+		r->skip = skip == NULL ? 0 : strtol(skip, NULL, 10);
 		nrules++;
 	}
 	return 0;
@@ -298,6 +303,10 @@ fires(const char *fn, CK_RV *rv)
 	for (i = 0; i < nrules; i++) {
 		if (strcmp(rules[i].fn, fn) != 0 || rules[i].left == 0)
 			continue;
+		if (rules[i].skip > 0) {
+			rules[i].skip--;
+			continue;
+		}
 		if (rules[i].left > 0)
 			rules[i].left--;
 		*rv = rules[i].rv;

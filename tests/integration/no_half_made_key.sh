@@ -110,8 +110,9 @@ for alg in p256 aes256; do
 		gen=C_GenerateKeyPair nobj=2
 		[ $alg != aes256 ] || gen=C_GenerateKey nobj=1
 		assert_eq "$(traced $gen 0x0)" 1 "$alg/$attr: successful $gen calls"
-		assert_eq "$(traced C_DestroyObject 0x0)" $nobj "$alg/$attr: objects destroyed"
-		assert_eq "$(traced C_CreateObject '0x[0-9a-f]*')" 0 "$alg/$attr: metadata writes"
+		# +1: the key's change lock (docs/architecture.md), taken and dropped
+		assert_eq "$(traced C_DestroyObject 0x0)" $((nobj + 1)) "$alg/$attr: objects destroyed"
+		assert_eq "$(traced C_CreateObject '0x[0-9a-f]*')" 1 "$alg/$attr: writes (the change lock only, no metadata)"
 		assert_unchanged before "key create --alg $alg with $attr"
 		[ -z "$(key_objects bad.v1)" ] || fail "bad.v1 left on the token"
 	done
@@ -121,13 +122,14 @@ say "key create whose metadata write fails: nothing left"
 for alg in p256 aes256; do
 	snapshot before
 	# CKR_DEVICE_MEMORY is PV_ERR_NOMEM: exit 1 (internal)
-	run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key create half --alg $alg --purpose "$(purpose_for $alg)"
+	# the second C_CreateObject (the first is the key's change lock)
+	run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1:1 "" "$VAULTCTL" key create half --alg $alg --purpose "$(purpose_for $alg)"
 	split_trace
 	assert_one_line_error "$RUN_ERR"
 	nobj=2
 	[ $alg != aes256 ] || nobj=1
 	assert_eq "$(traced C_CreateObject '0x31 (injected)')" 1 "$alg: injected metadata write failures"
-	assert_eq "$(traced C_DestroyObject 0x0)" $nobj "$alg: objects destroyed after the failed write"
+	assert_eq "$(traced C_DestroyObject 0x0)" $((nobj + 1)) "$alg: objects (and the lock) destroyed after the failed write"
 	assert_unchanged before "key create --alg $alg with a failed metadata write"
 	[ -z "$(key_objects half.v1)" ] || fail "half.v1 left on the token"
 done
@@ -148,12 +150,12 @@ say "key rotate whose metadata write fails: old version stays active and signs"
 run_expect 0 vc key create rot --alg p256 --purpose sign
 pub_pem rot "$W/rot.pem"
 snapshot before
-run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1 "" "$VAULTCTL" key rotate rot
+run_expect 1 through_shim C_CreateObject:CKR_DEVICE_MEMORY:1:1 "" "$VAULTCTL" key rotate rot
 split_trace
 assert_one_line_error "$RUN_ERR"
 assert_eq "$(traced C_GenerateKeyPair 0x0)" 1 "rotate: new pair generated"
 assert_eq "$(traced C_CreateObject '0x31 (injected)')" 1 "rotate: injected metadata write failures"
-assert_eq "$(traced C_DestroyObject 0x0)" 2 "rotate: new pair destroyed after the failed write"
+assert_eq "$(traced C_DestroyObject 0x0)" 3 "rotate: new pair (and the lock) destroyed after the failed write"
 assert_unchanged before "key rotate with a failed metadata write"
 [ -z "$(key_objects rot.v2)" ] || fail "rot.v2 left on the token"
 assert_versions rot "1:active"
@@ -168,7 +170,7 @@ run_expect 6 through_shim "" CKA_SENSITIVE=FALSE "$VAULTCTL" key rotate rot
 split_trace
 assert_one_line_error "$RUN_ERR"
 assert_eq "$(traced C_GenerateKeyPair 0x0)" 1 "rotate: new pair generated"
-assert_eq "$(traced C_DestroyObject 0x0)" 2 "rotate: new pair destroyed"
+assert_eq "$(traced C_DestroyObject 0x0)" 3 "rotate: new pair (and the lock) destroyed"
 assert_unchanged before "key rotate with CKA_SENSITIVE=FALSE"
 assert_versions rot "1:active"
 run_expect 0 vc sign rot --in "$W/msg" --out "$W/rot2.sig"
@@ -195,7 +197,7 @@ for attr in CKA_EXTRACTABLE=TRUE CKA_SENSITIVE=FALSE; do
 	run_expect 6 through_shim "" $attr "$VAULTCTL" key adopt 'pkcs11:object=prot;type=private' --name prot --purpose sign
 	split_trace
 	assert_one_line_error "$RUN_ERR"
-	assert_eq "$(traced C_CreateObject '0x[0-9a-f]*')" 0 "adopt with $attr: metadata writes"
+	assert_eq "$(traced C_CreateObject '0x[0-9a-f]*')" 1 "adopt with $attr: writes (the change lock only, no metadata)"
 	assert_unchanged before "key adopt with $attr"
 done
 run_expect 0 vc key adopt 'pkcs11:object=prot;type=private' --name prot --purpose sign
