@@ -31,11 +31,21 @@ bundle_version(const struct vd_gen *g)
 void
 vd_h_ready(struct vd_ctx *c)
 {
+	struct p11_token_stats st;
 	cJSON *o = NULL, *v = NULL;
 	const char *label;
 
 	if (c->gen == NULL || c->d->keeper == NULL || !atomic_load(&c->d->ready)) {
 		vd_reply_error(c->resp, 503, "not_ready", "vaultd is not ready");
+		return;
+	}
+	vd_keeper_stats(c->d->keeper, &st);
+	if (st.down) {
+		vd_reply_error(
+		    c->resp, 503, "token_unavailable",
+		    "the token is unavailable (an outage is in progress); vaultd re-finds it by its "
+		    "URI and is ready again when it is back");
+		c->resp->retry_after = 1;
 		return;
 	}
 	label = vd_keeper_token_label(c->d->keeper);

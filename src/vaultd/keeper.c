@@ -53,6 +53,32 @@ trim_label(const char *in, char out[33])
 	out[n] = '\0';
 }
 
+static void (*outage_log)(const char *msg);
+
+void
+vd_keeper_set_outage_log(void (*log)(const char *msg))
+{
+	outage_log = log;
+}
+
+/* One line when a token outage starts and one when it ends (the token layer's callback). */
+static void
+on_outage(void *arg, int down, double seconds)
+{
+	char msg[160];
+
+	(void)arg;
+	if (outage_log == NULL)
+		return;
+	if (down)
+		snprintf(msg, sizeof(msg),
+			 "token outage: the token is unavailable; requests answer 503 token_unavailable "
+			 "while it is re-found by its URI");
+	else
+		snprintf(msg, sizeof(msg), "token outage ended after %.3f s: the token is back", seconds);
+	outage_log(msg);
+}
+
 pv_err
 vd_keeper_open(const struct pv_config *cfg, struct vd_keeper **out)
 {
@@ -75,6 +101,7 @@ vd_keeper_open(const struct pv_config *cfg, struct vd_keeper **out)
 	o.pin_source = cfg->token.pin_source;
 	o.max_sessions = cfg->token.max_sessions;
 	o.finalize_on_close = 0; /* SoftHSM + OpenSSL 3 crash at exit otherwise */
+	o.on_outage = on_outage;
 	if ((r = p11_token_open(&o, &k->tok)) != PV_OK || (r = p11_token_login(k->tok)) != PV_OK ||
 	    (r = pv_keystore_new(k->tok, &k->ks)) != PV_OK)
 		goto out;

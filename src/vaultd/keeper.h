@@ -74,6 +74,8 @@ void vd_keeper_flush(struct vd_keeper *k);
 const char *vd_keeper_token_label(const struct vd_keeper *k);
 /* Pool and recovery counters (for /metrics). */
 void vd_keeper_stats(struct vd_keeper *k, struct p11_token_stats *st);
+/* Where the one line at the start and the end of a token outage goes (NULL: nowhere). */
+void vd_keeper_set_outage_log(void (*log)(const char *msg));
 
 /* ---- requests (keeper_policy.c: the request table and the decisions) ---- */
 

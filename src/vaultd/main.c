@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "base/secmem.h"
@@ -68,6 +69,9 @@ usage(FILE *f)
 		   "                   that cannot be opened only warns\n"
 		   "  --dev-dir DIR    socket and audit log directory for --dev\n"
 		   "                   (default $P11VAULT_DEV_DIR, else ./vaultd-dev)\n"
+		   "  --wait-for-token SECONDS\n"
+		   "                   at start-up, wait up to SECONDS for the token\n"
+		   "                   instead of exiting 3 at once\n"
 		   "  --help, --version\n"
 		   "\n"
 		   "Signals: SIGHUP reloads config and bundle; SIGTERM/SIGINT drain and stop.\n");
@@ -78,6 +82,7 @@ struct opts {
 	const char *dev_dir;
 	int check;
 	int dev;
+	unsigned wait_token_s;
 };
 
 /* 0: run; 1: exit 0 (help, version); 2: usage error. */
@@ -89,10 +94,13 @@ parse_args(int argc, char **argv, struct opts *o)
 	    {"check-config", no_argument, NULL, 'k'},
 	    {"dev", no_argument, NULL, 'd'},
 	    {"dev-dir", required_argument, NULL, 'D'},
+	    {"wait-for-token", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	char *end = NULL;
+	unsigned long n;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -110,6 +118,14 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->dev_dir = optarg;
+			break;
+		case 'w':
+			n = strtoul(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || n > 86400) {
+				say("--wait-for-token needs whole seconds, 0 to 86400");
+				return 2;
+			}
+			o->wait_token_s = (unsigned)n;
 			break;
 		case 'h':
 			usage(stdout);
@@ -139,6 +155,59 @@ parse_args(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	return 0;
+}
+
+static void
+say_line(const char *msg)
+{
+	say("%s", msg);
+}
+
+static int
+token_absent(pv_err e)
+{
+	return e == PV_ERR_TOKEN_NOT_FOUND || e == PV_ERR_TOKEN_UNAVAILABLE || e == PV_ERR_SESSION ||
+	       e == PV_ERR_PKCS11;
+}
+
+/*
+ * Open the token; with --wait-for-token keep trying (backoff up to 1 s)
+ * until it is there, the time is up, or SIGTERM/SIGINT (*stopped = 1).
+ */
+static pv_err
+open_keeper(const struct pv_config *cfg, unsigned wait_s, const sigset_t *set, int *stopped,
+	    struct vd_keeper **out)
+{
+	struct timespec t0, now, pause;
+	long delay_ms = 50, waited_ms;
+	int announced = 0, sig;
+	pv_err e;
+
+	*stopped = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pv_err_clear_detail();
+		e = vd_keeper_open(cfg, out);
+		if (e == PV_OK || !token_absent(e))
+			return e;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+		if (waited_ms >= (long)wait_s * 1000L)
+			return e;
+		if (!announced) {
+			say_err("the token is not available yet; waiting (--wait-for-token)", e);
+			announced = 1;
+		}
+		pause.tv_sec = delay_ms / 1000;
+		pause.tv_nsec = (delay_ms % 1000) * 1000000L;
+		sig = sigtimedwait(set, NULL, &pause);
+		if (sig == SIGTERM || sig == SIGINT) {
+			*stopped = 1;
+			return e;
+		}
+		if (delay_ms < 1000)
+			delay_ms *= 2;
+	}
 }
 
 static pv_err
@@ -230,7 +299,7 @@ main(int argc, char **argv)
 	char *devdir = NULL, *warning = NULL;
 	char hash[64], boot_fixed[2048];
 	sigset_t set;
-	int rc = PV_EXIT_INTERNAL;
+	int rc = PV_EXIT_INTERNAL, stopped = 0;
 	pv_err e;
 
 	switch (parse_args(argc, argv, &o)) {
@@ -286,10 +355,21 @@ main(int argc, char **argv)
 
 	/* 2. token */
 	vd_secrets_set_warn(say_warning);
-	pv_err_clear_detail();
-	if ((e = vd_keeper_open(cfg, &d.keeper)) != PV_OK) {
-		say_err("token login failed", e);
-		rc = pv_err_exit_code(e);
+	vd_keeper_set_outage_log(say_line);
+	if ((e = open_keeper(cfg, o.wait_token_s, &set, &stopped, &d.keeper)) != PV_OK) {
+		if (stopped) {
+			say("stopped while waiting for the token");
+			rc = PV_EXIT_OK;
+		} else if (token_absent(e)) {
+			say_err(
+			    "the token is not available (start vaultd when it is, or use --wait-for-token "
+			    "SECONDS)",
+			    e);
+			rc = PV_EXIT_TOKEN;
+		} else {
+			say_err("token login failed", e);
+			rc = pv_err_exit_code(e);
+		}
 		goto out;
 	}
 	say("logged in to token \"%s\"", vd_keeper_token_label(d.keeper));
@@ -363,11 +443,10 @@ main(int argc, char **argv)
 	rc = PV_EXIT_OK;
 out:
 	vd_server_stop(srv);
-	if (d.audit != NULL && (e = pv_audit_close(d.audit)) != PV_OK) {
+	/* After a clean stop the exit stays 0 (docs/vaultd.8): a close that
+	 * failed (e.g. its checkpoint during a token outage) is logged. */
+	if (d.audit != NULL && (e = pv_audit_close(d.audit)) != PV_OK)
 		say_err("closing the audit log", e);
-		if (rc == PV_EXIT_OK)
-			rc = pv_err_exit_code(e);
-	}
 	d.audit = NULL;
 	/* g is set here only when it was never published. */
 	if (g != NULL)

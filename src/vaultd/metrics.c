@@ -322,9 +322,20 @@ vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char *
 	    "p11vault_session_pool_in_use %u\n"
 	    "# HELP p11vault_session_pool_size Token sessions the pool may open.\n"
 	    "# TYPE p11vault_session_pool_size gauge\n"
-	    "p11vault_session_pool_size %u\n",
+	    "p11vault_session_pool_size %u\n"
+	    "# HELP p11vault_token_available 1 while the token answers, 0 during an outage.\n"
+	    "# TYPE p11vault_token_available gauge\n"
+	    "p11vault_token_available %d\n"
+	    "# HELP p11vault_token_outages_total Token outages started.\n"
+	    "# TYPE p11vault_token_outages_total counter\n"
+	    "p11vault_token_outages_total %lu\n"
+	    "# HELP p11vault_token_outage_seconds_total Time spent in token outages (the current one "
+	    "included).\n"
+	    "# TYPE p11vault_token_outage_seconds_total counter\n"
+	    "p11vault_token_outage_seconds_total %.3f\n",
 	    st != NULL ? st->recoveries : 0, st != NULL ? st->reinits : 0, st != NULL ? st->pool_in_use : 0,
-	    st != NULL ? st->pool_size : 0);
+	    st != NULL ? st->pool_size : 0, st != NULL && st->down ? 0 : 1, st != NULL ? st->outages : 0,
+	    st != NULL ? st->outage_seconds : 0.0);
 	if (o.failed) {
 		free(o.p);
 		return PV_ERR_NOMEM;

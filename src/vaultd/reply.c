@@ -169,6 +169,8 @@ vd_reply_pv_err(struct vd_resp *r, pv_err e)
 		vd_reply_error(r, m.status, m.code, "the token is not available");
 	else
 		vd_reply_error(r, m.status, m.code, detail[0] != '\0' ? detail : pv_strerror(e));
+	if (m.status == 503)
+		r->retry_after = 1; /* an outage is re-probed within a second */
 }
 
 void

@@ -120,8 +120,10 @@ test_error_bodies(void **state)
 	pv_err_set_detail("secret-detail");
 	vd_reply_pv_err(&r, PV_ERR_INTERNAL);
 	expect_error(&r, 500, "internal", "internal error");
+	assert_int_equal(r.retry_after, 0);
 	vd_reply_pv_err(&r, PV_ERR_TOKEN_UNAVAILABLE);
 	expect_error(&r, 503, "token_unavailable", "the token is not available");
+	assert_int_equal(r.retry_after, 1); /* a token outage: come back in a second */
 	assert_null(strstr(r.body, "secret-detail"));
 	vd_resp_clear(&r);
 	assert_null(r.body);
