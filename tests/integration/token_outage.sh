@@ -10,17 +10,62 @@
 # within a few seconds of the token's return without a restart (the time is
 # printed); every signature returned verified by OpenSSL; SIGTERM exits 0.
 # Then start-up without the token: exit 3 with a clear message, or
-# --wait-for-token.
+# --wait-for-token. With PV_OUTAGE_MODE=p11kit (token_outage_p11kit.sh) the
+# same test runs with SoftHSM behind `p11-kit server` and vaultd on
+# p11-kit-client.so: the outage is the server killed, the return a new
+# server on the same socket.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/vaultd.sh"
 vd_need
-SHIM=$top_builddir/tests/faultmod/.libs/libpvfault.so
-[ -f "$SHIM" ] || skip "fault-injection module $SHIM is not built"
 W=$PV_WORK
-AWAY=$W/token-away
 CFG=$W/vaultd.json
 CLIENTS=4
+MODE=${PV_OUTAGE_MODE:-shim}
+case $MODE in
+shim)
+	MODULE=$top_builddir/tests/faultmod/.libs/libpvfault.so
+	[ -f "$MODULE" ] || skip "fault-injection module $MODULE is not built"
+	AWAY=$W/token-away
+	export PV_FAULT_MODULE=$P11VAULT_MODULE PV_FAULT_AWAY_FILE=$AWAY
+	token_away() { touch "$AWAY"; }
+	token_back() { rm -f "$AWAY"; }
+	;;
+p11kit)
+	need_cmd p11-kit
+	MODULE=
+	for m in /usr/lib/*/pkcs11/p11-kit-client.so /usr/lib/pkcs11/p11-kit-client.so; do
+		[ -f "$m" ] && MODULE=$m && break
+	done
+	[ -n "$MODULE" ] || skip "p11-kit-client.so is not installed (Debian: p11-kit-modules)"
+	SOCK=$W/p11kit.sock
+	export P11_KIT_SERVER_ADDRESS="unix:path=$SOCK"
+	SRV_PID=
+	# The server runs a p11-kit-remote child per connection: it gets a
+	# process group of its own, and the whole group is killed.
+	need_cmd setsid
+	token_back() { # a p11-kit server for the test token on $SOCK
+		local i
+		setsid p11-kit server -f -n "$SOCK" --provider "$P11VAULT_MODULE" "$P11VAULT_TOKEN" \
+			>>"$PV_OUT/p11kit-server.log" 2>&1 &
+		SRV_PID=$!
+		for ((i = 0; i < 100; i++)); do
+			[ ! -S "$SOCK" ] || return 0
+			sleep 0.05
+		done
+		fail "p11-kit server did not create $SOCK (log: $(cat "$PV_OUT/p11kit-server.log"))"
+	}
+	token_away() { # kill the server (SIGKILL: no goodbye to the clients)
+		[ -z "$SRV_PID" ] || kill -KILL -- "-$SRV_PID" 2>/dev/null || true
+		[ -z "$SRV_PID" ] || wait "$SRV_PID" 2>/dev/null || true
+		SRV_PID=
+		rm -f "$SOCK"
+	}
+	trap 'vd_cleanup; token_away' EXIT
+	token_back
+	;;
+*) fail "PV_OUTAGE_MODE=$MODE: shim or p11kit" ;;
+esac
 
 run_expect 0 vc key create out-sign --alg p256 --purpose sign
 pub_pem out-sign "$W/out.pem"
@@ -33,9 +78,7 @@ vd_base_config "[{\"name\": \"app\", \"auth\": {\"token_sha256\": \"$(vd_token_h
   \"rules\": [{\"ops\": [\"keys.read\", \"sign\"], \"keys\": [\"out-*\"]}]}]" >"$CFG"
 # Checkpoints (a MAC on the token) are the audit's business (audit tests):
 # here they stay out of the way.
-vd_json_set "$CFG" "token.module=\"$SHIM\"" 'audit.checkpoint_every=1000000' 'audit.checkpoint_seconds=86400'
-export PV_FAULT_MODULE=$P11VAULT_MODULE PV_FAULT_AWAY_FILE=$AWAY
-rm -f "$AWAY"
+vd_json_set "$CFG" "token.module=\"$MODULE\"" 'audit.checkpoint_every=1000000' 'audit.checkpoint_seconds=86400'
 
 sign_once() { # OUT-FILE: POST sign, status on stdout
 	vd_curl -H @"$W/auth" -X POST -o "$1" -w '%{http_code}' --max-time 10 \
@@ -60,8 +103,8 @@ now_ms() { date +%s%3N; }
 # back, measure how long until a sign succeeds again.
 outage() {
 	local secs=$1 t0 t1 st
-	say "a ${secs} s token outage under load"
-	touch "$AWAY"
+	say "a ${secs} s token outage under load ($MODE)"
+	token_away
 	sleep 0.5
 	vd_call POST /v1/keys/out-sign/sign -H @"$W/auth" -d "{\"input_b64\":\"$MSG_B64\"}"
 	assert_eq "$VD_STATUS" 503 "sign during the outage"
@@ -83,7 +126,7 @@ outage() {
 	assert_eq "$st" 503 "sign during the outage"
 	[ $((t1 - t0)) -lt 1000 ] || fail "a request during the outage took $((t1 - t0)) ms"
 	sleep "$(python3 -c "print(max(0, $secs - 0.5))")"
-	rm -f "$AWAY"
+	token_back
 	t0=$(now_ms)
 	while :; do
 		st=$(sign_once "$W/back.json")
@@ -161,7 +204,7 @@ say "SIGTERM after outages exits 0"
 assert_eq "$(vd_stop)" 0 "exit status after SIGTERM"
 
 say "start-up without the token: exit 3 and a clear message"
-touch "$AWAY"
+token_away
 vd_launch --config "$CFG"
 assert_eq "$(vd_wait_exit 200)" 3 "vaultd without its token"
 assert_contains "$VD_LOG" "the token is not available"
@@ -171,7 +214,7 @@ say "--wait-for-token: starts once the token appears"
 vd_launch --config "$CFG" --wait-for-token 30
 sleep 1.5
 [ -z "$(vd_exited || true)" ] || fail "vaultd --wait-for-token exited while waiting: $(cat "$VD_LOG")"
-rm -f "$AWAY"
+token_back
 vd_wait_health || fail "vaultd --wait-for-token did not come up: $(cat "$VD_LOG")"
 vd_expect 200 GET /v1/ready
 st=$(sign_once "$W/late.json")
@@ -179,13 +222,12 @@ assert_eq "$st" 200 "sign after a late token"
 assert_eq "$(vd_stop)" 0 "exit status after SIGTERM"
 
 say "--wait-for-token that runs out: exit 3; SIGTERM while waiting: exit 0"
-touch "$AWAY"
+token_away
 vd_launch --config "$CFG" --wait-for-token 1
 assert_eq "$(vd_wait_exit 200)" 3 "vaultd --wait-for-token 1 without its token"
 vd_launch --config "$CFG" --wait-for-token 60
 sleep 1
 assert_eq "$(vd_stop)" 0 "SIGTERM while waiting for the token"
-rm -f "$AWAY"
 
 vd_assert_no_token "$TOK"
 echo "recovery times (outage seconds, ms to first signature):"
