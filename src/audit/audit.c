@@ -294,7 +294,9 @@ struct vstate {
 	unsigned every;
 	uint64_t since_cp;
 	int need_cp;
-	int deferred; /* a deferred line since the last checkpoint */
+	int deferred;       /* a deferred line since the last checkpoint */
+	uint64_t file_line; /* lines of the current file so far */
+	unsigned files;     /* files started (pv_audit_verify_files) */
 };
 
 static pv_err bad(struct vstate *st, const char *fmt, ...) PV_PRINTF(2, 3);
@@ -308,9 +310,10 @@ bad(struct vstate *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	st->rep->bad_line = st->rep->lines;
-	snprintf(st->rep->reason, sizeof(st->rep->reason), "line %llu: %s",
-		 (unsigned long long)st->rep->lines, why);
+	st->rep->bad_line = st->file_line;
+	st->rep->bad_file = st->files > 0 ? st->files - 1 : 0;
+	snprintf(st->rep->reason, sizeof(st->rep->reason), "line %llu: %s", (unsigned long long)st->file_line,
+		 why);
 	pv_err_set_detail("%s", st->rep->reason);
 	return PV_ERR_INTEGRITY;
 }
@@ -342,7 +345,8 @@ verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
 {
 	struct aline l;
 	char why[160];
-	uint64_t n = ++st->rep->lines;
+	uint64_t n = ++st->file_line;
+	int chained = st->rep->lines++ > 0; /* a line came before, maybe in an earlier file */
 	pv_err r;
 
 	if (len > PV_AUDIT_LINE_MAX)
@@ -353,21 +357,27 @@ verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
 		return bad(st, "%s", why);
 	if (n == 1 && l.kind != LINE_OPEN)
 		return bad(st, "the first line is not an open line");
-	if (n > 1) {
-		if (sodium_memcmp(l.prev, st->head, PV_AUDIT_HASH_LEN) != 0)
+	if (chained) {
+		if (n == 1 && sodium_memcmp(l.prev, st->head, PV_AUDIT_HASH_LEN) != 0)
+			return bad(st,
+				   "prev does not match the hash of the last line of the previous file (a "
+				   "file missing, added or out of order)");
+		if (n > 1 && sodium_memcmp(l.prev, st->head, PV_AUDIT_HASH_LEN) != 0)
 			return bad(st,
 				   "prev does not match the hash of line %llu (edited, deleted, inserted or "
 				   "reordered)",
 				   (unsigned long long)(n - 1));
 		if (l.seq != st->seq + 1)
 			return bad(st, "seq %llu expected", (unsigned long long)(st->seq + 1));
-		if (st->need_cp && l.kind != LINE_CHECKPOINT)
+		/* a deferred line when the token was away at a rotation */
+		if (st->need_cp && l.kind != LINE_CHECKPOINT && l.kind != LINE_DEFERRED)
 			return bad(st, "checkpoint expected after the open line");
 	}
 	switch (l.kind) {
 	case LINE_OPEN:
 		st->every = l.every;
 		st->need_cp = 1;
+		st->deferred = 0;
 		st->since_cp = 0;
 		st->rep->after_last++;
 		break;
@@ -378,6 +388,7 @@ verify_step(struct vstate *st, const uint8_t *p, size_t len, int complete)
 		break;
 	case LINE_DEFERRED:
 		st->deferred = 1;
+		st->need_cp = 0;
 		st->rep->deferred++;
 		st->rep->after_last++;
 		break;
@@ -425,6 +436,7 @@ pv_audit_verify_mem(pv_keystore *ks, const char *hmac_key, const uint8_t *data, 
 	if (rep == NULL || (data == NULL && len > 0) || (ks != NULL && hmac_key == NULL))
 		return PV_ERR_USAGE;
 	verify_init(&st, ks, hmac_key, rep);
+	st.files = 1;
 	while (off < len) {
 		nl = memchr(data + off, '\n', len - off);
 		if (nl == NULL)
@@ -436,30 +448,23 @@ pv_audit_verify_mem(pv_keystore *ks, const char *hmac_key, const uint8_t *data, 
 	return PV_OK;
 }
 
-pv_err
-pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_report *rep)
+/* The lines of one file, continuing st. */
+static pv_err
+verify_fd(struct vstate *st, int fd, uint8_t *buf)
 {
-	struct vstate st;
-	uint8_t *buf = NULL, *nl;
+	uint8_t *nl;
 	size_t start = 0, have = 0;
 	ssize_t got;
 	pv_err r = PV_OK;
 
-	if (rep == NULL || fd < 0 || (ks != NULL && hmac_key == NULL))
-		return PV_ERR_USAGE;
-	verify_init(&st, ks, hmac_key, rep);
-	if ((buf = malloc(READ_CHUNK)) == NULL)
-		return PV_ERR_NOMEM;
 	for (;;) {
 		while ((nl = memchr(buf + start, '\n', have - start)) != NULL) {
-			if ((r = verify_step(&st, buf + start, (size_t)(nl - (buf + start)), 1)) != PV_OK)
-				goto out;
+			if ((r = verify_step(st, buf + start, (size_t)(nl - (buf + start)), 1)) != PV_OK)
+				return r;
 			start = (size_t)(nl - buf) + 1;
 		}
-		if (have - start > PV_AUDIT_LINE_MAX) {
-			r = verify_step(&st, buf + start, have - start, 1);
-			goto out;
-		}
+		if (have - start > PV_AUDIT_LINE_MAX)
+			return verify_step(st, buf + start, have - start, 1);
 		memmove(buf, buf + start, have - start);
 		have -= start;
 		start = 0;
@@ -468,19 +473,47 @@ pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_r
 		while (got < 0 && errno == EINTR);
 		if (got < 0) {
 			pv_err_set_detail("reading the audit log: %s", strerror(errno));
-			r = PV_ERR_IO;
-			goto out;
+			return PV_ERR_IO;
 		}
-		if (got == 0) {
-			if (have > 0)
-				r = verify_step(&st, buf, have, 0);
-			goto out;
-		}
+		if (got == 0)
+			return have > 0 ? verify_step(st, buf, have, 0) : r;
 		have += (size_t)got;
 	}
-out:
+}
+
+pv_err
+pv_audit_verify_files(pv_keystore *ks, const char *hmac_key, const int *fds, size_t n,
+		      struct pv_audit_report *rep)
+{
+	struct vstate st;
+	uint8_t *buf = NULL;
+	size_t i;
+	pv_err r = PV_OK;
+
+	if (rep == NULL || fds == NULL || (ks != NULL && hmac_key == NULL))
+		return PV_ERR_USAGE;
+	for (i = 0; i < n; i++)
+		if (fds[i] < 0)
+			return PV_ERR_USAGE;
+	verify_init(&st, ks, hmac_key, rep);
+	if ((buf = malloc(READ_CHUNK)) == NULL)
+		return PV_ERR_NOMEM;
+	for (i = 0; i < n && r == PV_OK; i++) {
+		st.files++;
+		st.file_line = 0;
+		rep->bad_file = i;
+		r = verify_fd(&st, fds[i], buf);
+	}
+	if (r == PV_OK)
+		rep->bad_file = 0;
 	free(buf);
 	return r;
+}
+
+pv_err
+pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_report *rep)
+{
+	return pv_audit_verify_files(ks, hmac_key, &fd, 1, rep);
 }
 
 /* ---- writer ---- */
@@ -488,6 +521,7 @@ out:
 struct pv_audit {
 	pthread_mutex_t mu;
 	int fd;
+	char *path;
 	pv_keystore *ks;
 	struct pv_audit_mac mac; /* when ks is NULL */
 	char *hmac_key;
@@ -502,6 +536,8 @@ struct pv_audit {
 	off_t size;              /* bytes of complete lines in the file */
 	int torn;                /* a failed write may have left bytes after size */
 	int deferred;            /* a deferred line since the last checkpoint */
+	int need_open;           /* a new file (rotation) wants its open line */
+	int need_cp;             /* the line after an open line is a checkpoint */
 	uint64_t dropped;        /* bytes of a torn line dropped at open */
 };
 
@@ -677,6 +713,7 @@ write_checkpoint(pv_audit *a)
 		goto out;
 	a->since_cp = 0;
 	a->deferred = 0;
+	a->need_cp = 0;
 	(void)clock_gettime(CLOCK_MONOTONIC, &a->last_cp);
 	r = sync_if(a, 1);
 out:
@@ -730,11 +767,13 @@ checkpoint_or_defer(pv_audit *a)
 	if ((r = write_marker(a, "deferred", 0)) != PV_OK)
 		return r;
 	a->deferred = 1;
+	a->need_cp = 0;
 	return PV_OK;
 }
 
+/* The open line alone; the caller writes the checkpoint after it. */
 static pv_err
-write_open(pv_audit *a)
+write_open_line(pv_audit *a)
 {
 	uint8_t id[LOG_ID_LEN];
 	cJSON *doc = NULL;
@@ -747,13 +786,41 @@ write_open(pv_audit *a)
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = emit(a, doc)) != PV_OK || (r = sync_if(a, 0)) != PV_OK)
+	if ((r = emit(a, doc)) != PV_OK)
+		goto out;
+	a->need_open = 0;
+	a->need_cp = 1;
+	a->deferred = 0;
+	r = sync_if(a, 0);
+out:
+	cJSON_Delete(doc);
+	return r;
+}
+
+static pv_err
+write_open(pv_audit *a)
+{
+	pv_err r;
+
+	if ((r = write_open_line(a)) != PV_OK)
 		goto out;
 	r = write_checkpoint(a);
 	if (r == PV_OK && a->dropped > 0 && (r = write_marker(a, "recovered", a->dropped)) == PV_OK)
 		r = write_checkpoint(a);
 out:
-	cJSON_Delete(doc);
+	return r;
+}
+
+/* A rotated file's open line and checkpoint, when they are still due. */
+static pv_err
+continue_file(pv_audit *a)
+{
+	pv_err r = PV_OK;
+
+	if (a->need_open && (r = write_open_line(a)) != PV_OK)
+		return r;
+	if (a->need_cp)
+		r = checkpoint_or_defer(a);
 	return r;
 }
 
@@ -903,6 +970,7 @@ audit_free(pv_audit *a)
 		return;
 	if (a->fd >= 0)
 		(void)close(a->fd);
+	free(a->path);
 	free(a->hmac_key);
 	free(a);
 }
@@ -929,7 +997,8 @@ pv_audit_open(const struct pv_audit_opts *o, pv_audit **out)
 	a->seconds = o->seconds;
 	a->fsync = o->fsync;
 	a->use_syslog = o->syslog;
-	if ((a->hmac_key = strdup(o->hmac_key)) == NULL) {
+	if ((a->hmac_key = strdup(o->hmac_key)) == NULL ||
+	    (o->path != NULL && (a->path = strdup(o->path)) == NULL)) {
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
@@ -1078,6 +1147,8 @@ pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
 		r = PV_ERR_TOO_LARGE;
 		goto out;
 	}
+	if ((r = continue_file(a)) != PV_OK)
+		goto out;
 	/* never more than `every` records without a checkpoint, or a deferred
 	 * line saying why: fail closed */
 	if (checkpoint_due(a) && (r = checkpoint_or_defer(a)) != PV_OK)
@@ -1109,6 +1180,80 @@ pv_audit_checkpoint(pv_audit *a)
 	return r;
 }
 
+/* A new file at the path (the old one was moved away): locked, empty. */
+static pv_err
+open_rotated(pv_audit *a, int *out)
+{
+	struct stat sb, old;
+	int fd = -1;
+	pv_err r;
+
+	*out = -1;
+	if ((fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		pv_err_set_detail("%s: %s", a->path, strerror(errno));
+		r = PV_ERR_IO;
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0 || fstat(a->fd, &old) != 0 || !S_ISREG(sb.st_mode)) {
+		pv_err_set_detail("%s: not a regular file", a->path);
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	if (sb.st_dev == old.st_dev && sb.st_ino == old.st_ino) {
+		r = PV_OK; /* not moved: keep writing it */
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		pv_err_set_detail("%s: %s", a->path,
+				  errno == EWOULDBLOCK ? "another writer has it open" : strerror(errno));
+		r = errno == EWOULDBLOCK ? PV_ERR_BUSY : PV_ERR_IO;
+		goto out;
+	}
+	if (sb.st_size != 0) {
+		pv_err_set_detail("%s: a new audit file after rotation must be empty", a->path);
+		r = PV_ERR_EXISTS;
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	r = PV_OK;
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+pv_err
+pv_audit_reopen(pv_audit *a)
+{
+	int fd = -1;
+	pv_err r;
+
+	if (a == NULL)
+		return PV_ERR_USAGE;
+	pthread_mutex_lock(&a->mu);
+	if (a->fd < 0 || (r = open_rotated(a, &fd)) != PV_OK || fd < 0) {
+		r = a->fd < 0 ? PV_OK : r;
+		goto out;
+	}
+	/* the old file ends at a checkpoint when the token can make one */
+	if ((a->since_cp > 0 || a->deferred) && (r = write_checkpoint(a)) != PV_OK && !token_error(r)) {
+		(void)close(fd);
+		goto out;
+	}
+	(void)fsync(a->fd);
+	(void)close(a->fd);
+	a->fd = fd;
+	a->size = 0;
+	a->torn = 0;
+	a->need_open = 1;
+	/* a failure here is retried before the next record */
+	r = continue_file(a);
+out:
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
 uint64_t
 pv_audit_dropped(pv_audit *a)
 {
@@ -1135,7 +1280,7 @@ pv_audit_close(pv_audit *a)
 	if (a == NULL)
 		return PV_OK;
 	pthread_mutex_lock(&a->mu);
-	if (a->since_cp > 0 || a->deferred)
+	if ((r = continue_file(a)) == PV_OK && (a->since_cp > 0 || a->deferred))
 		r = write_checkpoint(a);
 	if (r == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 && fsync(a->fd) != 0) {
 		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));

@@ -85,6 +85,14 @@ pv_err pv_audit_checkpoint(pv_audit *a) PV_WUR;
 /* Chain head (H of the last line) and the seq of the last line, e.g. for
  * rotation. */
 pv_err pv_audit_head(pv_audit *a, uint8_t head[PV_AUDIT_HASH_LEN], uint64_t *seq) PV_WUR;
+/*
+ * Log rotation: when the file at the path is no longer the one open (it
+ * was moved away), end the old one with a checkpoint and continue the
+ * chain in a new, empty file at the path (its open line's prev is H(the
+ * old file's last line)). Nothing moved: PV_OK, nothing written. A new
+ * file that is not empty: PV_ERR_EXISTS, the old one stays open.
+ */
+pv_err pv_audit_reopen(pv_audit *a) PV_WUR;
 /* Bytes of a torn last line that pv_audit_open dropped (0: none). */
 uint64_t pv_audit_dropped(pv_audit *a);
 /* Writes a final checkpoint (if records follow the last one) and closes.
@@ -100,7 +108,8 @@ struct pv_audit_report {
 	uint64_t recovered;  /* recovered lines: a torn last line was dropped */
 	uint64_t dropped;    /* ... bytes dropped, over all of them */
 	uint64_t deferred;   /* deferred lines: a due checkpoint waited for the token */
-	uint64_t bad_line;   /* 0 when intact */
+	uint64_t bad_line;   /* 0 when intact; the line within file bad_file */
+	size_t bad_file;     /* pv_audit_verify_files: index of the broken file */
 	char reason[256];    /* "line 17: ..." when bad_line != 0 */
 };
 
@@ -111,6 +120,13 @@ struct pv_audit_report {
  * (I/O, token, unknown hmac key).
  */
 pv_err pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_report *rep) PV_WUR;
+/*
+ * A rotated log: the files in order, one chain (docs/audit.md §2). The
+ * first line of each later file must continue the last line of the one
+ * before it, so a missing, added or reordered file is refused.
+ */
+pv_err pv_audit_verify_files(pv_keystore *ks, const char *hmac_key, const int *fds, size_t n,
+			     struct pv_audit_report *rep) PV_WUR;
 /* The same over a buffer (the fuzz harness uses it). */
 pv_err pv_audit_verify_mem(pv_keystore *ks, const char *hmac_key, const uint8_t *data, size_t len,
 			   struct pv_audit_report *rep) PV_WUR;

@@ -1004,6 +1004,101 @@ test_write_failure_resumes(void **state)
 	lines_free(&ls);
 }
 
+static pv_err
+verify_paths(struct fixture *f, const char *const *paths, size_t n, struct pv_audit_report *rep)
+{
+	int fds[4];
+	size_t i;
+	pv_err r;
+
+	assert_true(n <= PV_NELEM(fds));
+	for (i = 0; i < n; i++)
+		assert_true((fds[i] = open(paths[i], O_RDONLY)) >= 0);
+	r = pv_audit_verify_files(f->ks, "audit-hmac", fds, n, rep);
+	for (i = 0; i < n; i++)
+		(void)close(fds[i]);
+	return r;
+}
+
+/* Rotation: the file is moved away, pv_audit_reopen continues the chain in
+ * a new file; the files verify in order, and not with one missing, out of
+ * order or twice. A reopen with nothing moved writes nothing. */
+static void
+test_reopen_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pv_audit *a = NULL;
+	char p1[160], p2[160], p3[160];
+	struct stat sb, sb2;
+	struct lines ls;
+
+	fresh_path(f, "rot");
+	snprintf(p1, sizeof(p1), "%s.1", f->path);
+	snprintf(p2, sizeof(p2), "%s.2", f->path);
+	snprintf(p3, sizeof(p3), "%s", f->path);
+	opts(f, &o, 4);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 6);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(pv_audit_reopen(a), PV_OK); /* not moved */
+	assert_int_equal(stat(f->path, &sb2), 0);
+	assert_int_equal(sb.st_size, sb2.st_size);
+	assert_int_equal(rename(f->path, p1), 0);
+	write_records(a, 6, 1); /* still into the moved file */
+	assert_int_equal(pv_audit_reopen(a), PV_OK);
+	write_records(a, 7, 5);
+	assert_int_equal(rename(f->path, p2), 0);
+	assert_int_equal(pv_audit_reopen(a), PV_OK);
+	write_records(a, 12, 2);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+
+	/* each new file starts with an open line that continues the chain */
+	load(p2, &ls);
+	assert_int_equal(strncmp(ls.l[0], "{\"type\":\"open\",", 15), 0);
+	assert_int_equal(strncmp(ls.l[1], "{\"type\":\"checkpoint\",", 21), 0);
+	lines_free(&ls);
+	{
+		const char *const all[] = {p1, p2, p3};
+		const char *const gap[] = {p1, p3};
+		const char *const swapped[] = {p2, p1, p3};
+		const char *const twice[] = {p1, p2, p2, p3};
+
+		assert_int_equal(verify_paths(f, all, 3, &rep), PV_OK);
+		assert_int_equal(rep.records, 14);
+		assert_int_equal(rep.after_last, 0);
+		assert_int_equal(verify_paths(f, gap, 2, &rep), PV_ERR_INTEGRITY);
+		assert_int_equal(rep.bad_file, 1);
+		assert_int_equal(rep.bad_line, 1);
+		assert_non_null(strstr(rep.reason, "line 1: prev does not match the hash of the last line of "
+						   "the previous file"));
+		assert_int_equal(verify_paths(f, swapped, 3, &rep), PV_ERR_INTEGRITY);
+		assert_int_equal(rep.bad_file, 1);
+		assert_int_equal(verify_paths(f, twice, 4, &rep), PV_ERR_INTEGRITY);
+		assert_int_equal(rep.bad_file, 2);
+		/* each later file alone still verifies (its first line is an open line) */
+		assert_int_equal(verify_paths(f, &swapped[0], 1, &rep), PV_OK);
+	}
+	/* a new file that is not empty is refused; the old one stays in use */
+	fresh_path(f, "rot");
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	assert_int_equal(rename(f->path, p1), 0);
+	{
+		FILE *fp = fopen(f->path, "w");
+		assert_non_null(fp);
+		fputs("junk\n", fp);
+		fclose(fp);
+	}
+	assert_int_equal(pv_audit_reopen(a), PV_ERR_EXISTS);
+	write_records(a, 0, 2);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(p1, &ls);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, 2);
+	lines_free(&ls);
+}
+
 int
 main(void)
 {
@@ -1025,6 +1120,7 @@ main(void)
 	    cmocka_unit_test(test_audit_key_purpose),
 	    cmocka_unit_test(test_checkpoint_deferred),
 	    cmocka_unit_test(test_write_failure_resumes),
+	    cmocka_unit_test(test_reopen_rotation),
 	};
 	int r;
 

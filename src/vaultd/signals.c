@@ -1,7 +1,8 @@
 /*
  * vaultd's signals (docs/vaultd.8): blocked before any thread exists, so
  * every thread inherits the mask and only sigwait() in the main thread sees
- * them. SIGHUP reloads, SIGTERM/SIGINT drain and stop.
+ * them. SIGHUP reloads, SIGUSR1 reopens the audit log (rotation),
+ * SIGTERM/SIGINT drain and stop.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "vaultd/main_int.h"
 
 #define DRAIN_SECONDS 10
@@ -76,6 +78,23 @@ vd_drain(struct vd_daemon *d, struct vd_server *srv)
 	vd_server_stop(srv);
 }
 
+/* SIGUSR1: the audit file was moved away; continue the chain in a new one. */
+static void
+reopen_audit(struct vd_daemon *d)
+{
+	pv_err e;
+
+	if (d->audit == NULL) {
+		say("SIGUSR1: no audit file to reopen");
+		return;
+	}
+	pv_err_clear_detail();
+	if ((e = pv_audit_reopen(d->audit)) != PV_OK)
+		say_err("SIGUSR1: reopening the audit log", e);
+	else
+		say("SIGUSR1: audit log reopened");
+}
+
 void
 vd_wait_for_stop(struct vd_daemon *d, const sigset_t *set, const char *boot_fixed)
 {
@@ -87,6 +106,9 @@ vd_wait_for_stop(struct vd_daemon *d, const sigset_t *set, const char *boot_fixe
 		switch (sig) {
 		case SIGHUP:
 			reload(d, boot_fixed);
+			break;
+		case SIGUSR1:
+			reopen_audit(d);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -110,10 +132,12 @@ vd_signals_block(sigset_t *set)
 	 * SIGINT); ignored signals are dropped even when blocked. */
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigemptyset(set);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, set, NULL);

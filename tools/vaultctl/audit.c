@@ -1,17 +1,19 @@
-/* vaultctl audit verify FILE: check an audit log (docs/audit.md). */
+/* vaultctl audit verify FILE...: check an audit log, or the files of a
+ * rotated one in order (docs/audit.md). */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "subcommands.h"
 
-#define USAGE "audit verify FILE [--hmac-key NAME] [--no-token]"
+#define USAGE "audit verify FILE... [--hmac-key NAME] [--no-token]"
 
 static const struct subcommand audit_commands[] = {
     {"verify", audit_verify_main, "check an audit log's hash chain and checkpoint MACs"},
@@ -74,7 +76,8 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 	const char *hmac_key = "audit-hmac";
 	struct pv_key *key = NULL;
 	pv_keystore *ks = NULL;
-	int ch, fd = -1, no_token = 0, rc;
+	int ch, *fds = NULL, no_token = 0, rc;
+	size_t i, n = 0;
 	pv_err r;
 
 	optind = 1;
@@ -93,10 +96,16 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
-	if (optind + 1 != argc)
-		return vctl_usage(c, USAGE, "one FILE is required");
-	if ((fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0)
-		return vctl_usage(c, USAGE, "%s: %s", argv[optind], strerror(errno));
+	if (optind >= argc)
+		return vctl_usage(c, USAGE, "a FILE is required");
+	if ((fds = calloc((size_t)(argc - optind), sizeof(*fds))) == NULL)
+		return vctl_fail(c, PV_ERR_NOMEM, "audit verify");
+	for (; n < (size_t)(argc - optind); n++) {
+		if ((fds[n] = open(argv[optind + (int)n], O_RDONLY | O_CLOEXEC)) < 0) {
+			rc = vctl_usage(c, USAGE, "%s: %s", argv[optind + (int)n], strerror(errno));
+			goto done;
+		}
+	}
 	/* the checkpoint MACs are checked only with a key of purpose audit */
 	if (!no_token &&
 	    ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_get(ks, hmac_key, &key)) != PV_OK ||
@@ -104,13 +113,15 @@ audit_verify_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "audit verify --hmac-key %s", hmac_key);
 		goto done;
 	}
-	if ((r = pv_audit_verify(ks, hmac_key, fd, &rep)) != PV_OK) {
-		rc = vctl_fail(c, r, "audit verify: %s", argv[optind]);
+	if ((r = pv_audit_verify_files(ks, hmac_key, fds, n, &rep)) != PV_OK) {
+		rc = vctl_fail(c, r, "audit verify: %s", argv[optind + (int)rep.bad_file]);
 		goto done;
 	}
 	rc = print_ok(c, &rep, !no_token);
 done:
 	pv_key_free(key);
-	(void)close(fd);
+	for (i = 0; i < n; i++)
+		(void)close(fds[i]);
+	free(fds);
 	return rc;
 }
