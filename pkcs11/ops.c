@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -507,4 +508,26 @@ p11_verify(p11_token *tok, CK_MECHANISM *mech, p11_obj *key, const uint8_t *in, 
 	struct sig_ctx ctx = {mech, key, in, inlen, NULL, siglen, sig};
 
 	return p11_run(tok, verify_op, &ctx);
+}
+
+unsigned long
+p11_token_generation(p11_token *tok)
+{
+	return atomic_load(&tok->generation);
+}
+
+void
+p11_obj_from_handle(p11_obj *obj, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE h, unsigned long gen,
+		    const uint8_t *id, size_t id_len, const char *label)
+{
+	memset(obj, 0, sizeof(*obj));
+	obj->cls = cls;
+	if (id != NULL && id_len <= sizeof(obj->id)) {
+		memcpy(obj->id, id, id_len);
+		obj->id_len = id_len;
+	}
+	if (label != NULL)
+		snprintf(obj->label, sizeof(obj->label), "%s", label);
+	obj->handle = h;
+	obj->gen = gen;
 }

@@ -376,6 +376,30 @@ test_outage(void **state)
 	p11_token_close(tok);
 }
 
+static void
+test_obj_from_handle(void **state)
+{
+	p11_token *tok = open_shim();
+	p11_obj priv, pub, o;
+	unsigned long gen;
+
+	(void)state;
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	assert_int_equal(tu_gen_ec(tok, "fromh", 0x91, &priv, &pub), PV_OK);
+	assert_int_equal(p11_obj_find(tok, &priv), PV_OK);
+	gen = p11_token_generation(tok);
+	p11_obj_from_handle(&o, CKO_PRIVATE_KEY, priv.handle, gen, priv.id, priv.id_len, priv.label);
+	assert_int_equal(o.gen, gen);
+	assert_int_equal(o.handle, priv.handle);
+	assert_int_equal(tu_sign(tok, &o), PV_OK);
+	/* The handle goes stale: the reference is found again by its CKA_ID/label. */
+	assert_int_equal(fault_set("C_SignInit:CKR_KEY_HANDLE_INVALID"), 0);
+	assert_int_equal(tu_sign(tok, &o), PV_OK);
+	assert_true(p11_token_generation(tok) > gen);
+	assert_int_equal(fault_set(""), 0);
+	p11_token_close(tok);
+}
+
 int
 main(void)
 {
@@ -387,6 +411,7 @@ main(void)
 	    cmocka_unit_test(test_retry_bound),
 	    cmocka_unit_test(test_outage_delays),
 	    cmocka_unit_test(test_outage),
+	    cmocka_unit_test(test_obj_from_handle),
 	};
 	int r;
 

@@ -121,6 +121,22 @@ typedef struct p11_obj {
 	unsigned long gen;         /* token generation the handle belongs to */
 } p11_obj;
 
+/*
+ * The token generation now (it moves on whenever handles became stale).
+ * Take it before the call that makes a handle: a recovery in between then
+ * makes the handle look stale instead of current.
+ */
+unsigned long p11_token_generation(p11_token *tok);
+
+/*
+ * A reference for a raw handle h of class cls that was made (created,
+ * unwrapped, found) in generation gen (p11_token_generation() taken before
+ * that call). id/id_len and label (NULL = none) are how it is found again
+ * after a recovery; without them a stale handle is an error, never a guess.
+ */
+void p11_obj_from_handle(p11_obj *obj, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE h, unsigned long gen,
+			 const uint8_t *id, size_t id_len, const char *label);
+
 /* Resolve obj->handle (if stale). NOT_FOUND if none, INTEGRITY if several. */
 pv_err p11_obj_find(p11_token *tok, p11_obj *obj) PV_WUR;
 

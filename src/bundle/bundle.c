@@ -309,8 +309,7 @@ prove_key(p11_token *tok, const struct pv_bundle_entry *e, CK_OBJECT_HANDLE h)
 	const struct pv_alg_info *ai = pv_alg_info(e->alg);
 	const uint8_t *p = e->public_key;
 	EVP_PKEY *pk = NULL;
-	struct p11_token_stats st;
-	p11_obj obj = {0};
+	p11_obj obj;
 	CK_MECHANISM mech = {0, NULL, 0};
 	uint8_t msg[32], sig[1024];
 	size_t siglen = sizeof(sig);
@@ -342,10 +341,8 @@ prove_key(p11_token *tok, const struct pv_bundle_entry *e, CK_OBJECT_HANDLE h)
 		r = PV_ERR_KEY_TYPE;
 		goto out;
 	}
-	p11_token_get_stats(tok, &st);
-	obj.cls = CKO_PRIVATE_KEY;
-	obj.handle = h;
-	obj.gen = st.generation;
+	/* h is fresh from the caller: current now; it cannot be re-found */
+	p11_obj_from_handle(&obj, CKO_PRIVATE_KEY, h, p11_token_generation(tok), NULL, 0, NULL);
 	if ((r = p11_sign(tok, &mech, &obj, msg, sizeof(msg), sig, &siglen)) != PV_OK)
 		goto out;
 	if ((r = pv_pubkey_verify(pk, e->alg, 0, dg, msg, sizeof(msg), is_digest, sig, siglen)) != PV_OK) {

@@ -138,7 +138,7 @@ read_opts(struct vd_secrets *s, const struct pv_config *cfg)
 static pv_err
 unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, int allow_fallback, p11_obj *obj)
 {
-	struct p11_token_stats st;
+	unsigned long gen;
 	struct pv_key_import ki;
 	uint8_t id[VD_BUNDLE_KEY_ID_LEN];
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -157,7 +157,7 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, int all
 	ki.fallback_used = &used;
 	/* the generation before the object exists: a recovery meanwhile makes
 	 * the handle look stale, and the next use searches for it by CKA_ID */
-	p11_token_get_stats(tok, &st);
+	gen = p11_token_generation(tok);
 	if ((r = pv_bundle_unwrap_key(tok, e, dek, &ki, &h)) != PV_OK) {
 		char detail[400];
 
@@ -174,13 +174,7 @@ unwrap_one(p11_token *tok, const struct pv_bundle_entry *e, pv_dek *dek, int all
 		    e->name);
 		fallback_warn(msg);
 	}
-	memset(obj, 0, sizeof(*obj));
-	obj->cls = CKO_PRIVATE_KEY;
-	memcpy(obj->id, id, sizeof(id));
-	obj->id_len = sizeof(id);
-	snprintf(obj->label, sizeof(obj->label), "%s", BUNDLE_KEY_LABEL);
-	obj->handle = h;
-	obj->gen = st.generation;
+	p11_obj_from_handle(obj, CKO_PRIVATE_KEY, h, gen, id, sizeof(id), BUNDLE_KEY_LABEL);
 	return PV_OK;
 }
 
@@ -313,12 +307,11 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 		goto out;
 	pv_bundle_opened_clear(&op);
 	if (s->nkeys > 0) {
-		struct p11_token_stats st;
+		unsigned long gen = p11_token_generation(s->tok);
 
-		p11_token_get_stats(s->tok, &st);
 		if ((r = unwrap_keys(s, NULL, s->sync->objs)) != PV_OK)
 			goto out;
-		s->sync->gen = st.generation;
+		s->sync->gen = gen;
 	}
 out:
 	free(missing);
@@ -560,7 +553,7 @@ pv_err
 vd_secrets_key_obj(const struct vd_secrets *s, const char *name, int force, p11_obj *obj)
 {
 	struct vd_secrets_sync *sy;
-	struct p11_token_stats st;
+	unsigned long gen;
 	p11_obj *objs = NULL;
 	size_t i;
 	pv_err r;
@@ -574,14 +567,14 @@ vd_secrets_key_obj(const struct vd_secrets *s, const char *name, int force, p11_
 		return PV_ERR_NOT_FOUND;
 	}
 	sy = s->sync;
-	p11_token_get_stats(s->tok, &st);
+	gen = p11_token_generation(s->tok);
 	pthread_mutex_lock(&sy->mu);
 	while (sy->unwrapping) {
 		/* someone else is on it: take their result */
 		pthread_cond_wait(&sy->cv, &sy->mu);
 		force = 0;
 	}
-	if (!force && sy->gen == st.generation && sy->objs[i].handle != CK_INVALID_HANDLE) {
+	if (!force && sy->gen == gen && sy->objs[i].handle != CK_INVALID_HANDLE) {
 		*obj = sy->objs[i];
 		pthread_mutex_unlock(&sy->mu);
 		return PV_OK;
@@ -599,7 +592,7 @@ vd_secrets_key_obj(const struct vd_secrets *s, const char *name, int force, p11_
 	pthread_mutex_lock(&sy->mu);
 	if (r == PV_OK) {
 		memcpy(sy->objs, objs, s->nkeys * sizeof(*objs));
-		sy->gen = st.generation;
+		sy->gen = gen;
 		*obj = sy->objs[i];
 	}
 	sy->unwrapping = 0;
