@@ -101,12 +101,10 @@ encrypt_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_RV rv;
 
 	c->no_refind = 1;
-	c->fname = "C_EncryptInit";
-	if ((rv = tok->f->C_EncryptInit(h, ctx->mech, ctx->key)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_EncryptInit, h, ctx->mech, ctx->key)) != CKR_OK)
 		return refine(rv, ctx->mech->mechanism, 0, c);
-	c->fname = "C_Encrypt";
 	/* PKCS#11 has no const; the input is only read. */
-	rv = tok->f->C_Encrypt(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->out, &len);
+	rv = P11_CALL(c, tok, C_Encrypt, h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->out, &len);
 	return finish_cipher(rv, ctx, len, 0, c);
 }
 
@@ -118,11 +116,9 @@ decrypt_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_RV rv;
 
 	c->no_refind = 1;
-	c->fname = "C_DecryptInit";
-	if ((rv = tok->f->C_DecryptInit(h, ctx->mech, ctx->key)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_DecryptInit, h, ctx->mech, ctx->key)) != CKR_OK)
 		return refine(rv, ctx->mech->mechanism, 0, c);
-	c->fname = "C_Decrypt";
-	rv = tok->f->C_Decrypt(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->out, &len);
+	rv = P11_CALL(c, tok, C_Decrypt, h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->out, &len);
 	return finish_cipher(rv, ctx, len, 1, c);
 }
 
@@ -182,10 +178,9 @@ wrap_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	free(ctx->out);
 	ctx->out = NULL;
 	c->no_refind = 1;
-	c->fname = "C_WrapKey";
 	/* Ask for the length first: C_WrapKey keeps no operation state. */
 	for (int pass = 0; pass < 2; pass++) {
-		rv = tok->f->C_WrapKey(h, ctx->mech, ctx->wrapping, ctx->key, ctx->out, &len);
+		rv = P11_CALL(c, tok, C_WrapKey, h, ctx->mech, ctx->wrapping, ctx->key, ctx->out, &len);
 		if (rv != CKR_OK)
 			return refine(rv, ctx->mech->mechanism, 0, c);
 		if (ctx->out != NULL)
@@ -234,9 +229,8 @@ unwrap_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_RV rv;
 
 	c->no_refind = 1;
-	c->fname = "C_UnwrapKey";
-	rv = tok->f->C_UnwrapKey(h, ctx->mech, ctx->wrapping, (CK_BYTE *)(uintptr_t)ctx->wrapped, ctx->len,
-				 ctx->tmpl, ctx->n, &ctx->made);
+	rv = P11_CALL(c, tok, C_UnwrapKey, h, ctx->mech, ctx->wrapping, (CK_BYTE *)(uintptr_t)ctx->wrapped,
+		      ctx->len, ctx->tmpl, ctx->n, &ctx->made);
 	if (rv != CKR_OK)
 		return refine(rv, ctx->mech->mechanism, 1, c);
 	c->created = 1;
@@ -282,8 +276,7 @@ read_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 	CK_RV rv;
 
 	c->no_refind = 1;
-	c->fname = "C_GetAttributeValue";
-	rv = tok->f->C_GetAttributeValue(h, ctx->h, &a, 1);
+	rv = P11_CALL(c, tok, C_GetAttributeValue, h, ctx->h, &a, 1);
 	if (rv == CKR_BUFFER_TOO_SMALL) {
 		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx is longer than %zu bytes", ctx->type,
 				  ctx->cap);
@@ -356,12 +349,10 @@ ecdh_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	p.kdf = CKD_NULL;
 	p.pPublicData = (CK_BYTE *)(uintptr_t)ctx->point;
 	p.ulPublicDataLen = ctx->point_len;
-	c->fname = "C_DeriveKey";
-	rv = tok->f->C_DeriveKey(h, &mech, ctx->key->handle, tmpl, PV_NELEM(tmpl), &made);
+	rv = P11_CALL(c, tok, C_DeriveKey, h, &mech, ctx->key->handle, tmpl, PV_NELEM(tmpl), &made);
 	if (rv != CKR_OK)
 		return refine(rv, CKM_ECDH1_DERIVE, 0, c);
-	c->fname = "C_GetAttributeValue";
-	rv = tok->f->C_GetAttributeValue(h, made, &a, 1);
+	rv = P11_CALL(c, tok, C_GetAttributeValue, h, made, &a, 1);
 	if (rv == CKR_OK && a.ulValueLen != ctx->want) {
 		pv_err_set_detail("C_DeriveKey returned a %lu-byte secret, expected %zu", a.ulValueLen,
 				  ctx->want);

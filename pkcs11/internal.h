@@ -159,6 +159,11 @@ struct p11_call {
 	int no_refind; /* raw handles: a stale handle cannot be re-found */
 	int created;   /* objects were created: pin the session (see p11_sess) */
 };
+/*
+ * Every wrapped C_* call inside an op goes through this: the function's
+ * name for errors comes from the call itself, never from a hand-set string.
+ */
+#define P11_CALL(c, tok, fn, ...) ((c)->fname = #fn, (tok)->f->fn(__VA_ARGS__))
 typedef CK_RV (*p11_op_fn)(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c);
 pv_err p11_run(p11_token *tok, p11_op_fn fn, void *ctx) PV_WUR;
 /* Resolve obj on session h if its handle is stale (used inside ops). */

@@ -20,7 +20,7 @@ p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_ca
 	CK_ATTRIBUTE tmpl[4];
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n = 0, nfound = 0;
-	CK_RV rv, rv2;
+	CK_RV rv;
 
 	if (obj->handle != CK_INVALID_HANDLE && obj->gen == gen)
 		return CKR_OK;
@@ -41,17 +41,14 @@ p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_ca
 	if (obj->application[0])
 		tmpl[n++] = (CK_ATTRIBUTE){CKA_APPLICATION, obj->application,
 					   strnlen(obj->application, sizeof(obj->application))};
-	c->fname = "C_FindObjectsInit";
-	if ((rv = tok->f->C_FindObjectsInit(h, tmpl, n)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_FindObjectsInit, h, tmpl, n)) != CKR_OK)
 		return rv;
-	c->fname = "C_FindObjects";
-	rv = tok->f->C_FindObjects(h, found, 2, &nfound);
-	rv2 = tok->f->C_FindObjectsFinal(h);
-	if (rv == CKR_OK && rv2 != CKR_OK) {
-		c->fname = "C_FindObjectsFinal";
-		rv = rv2;
+	/* Final ends the search whatever Find said; the first failure is reported. */
+	if ((rv = P11_CALL(c, tok, C_FindObjects, h, found, 2, &nfound)) != CKR_OK) {
+		(void)tok->f->C_FindObjectsFinal(h);
+		return rv;
 	}
-	if (rv != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_FindObjectsFinal, h)) != CKR_OK)
 		return rv;
 	if (nfound == 0) {
 		pv_err_set_detail("no token object matches the reference");
@@ -93,18 +90,17 @@ find_all_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	struct find_all_ctx *ctx = vctx;
 	CK_OBJECT_HANDLE batch[FIND_BATCH], *grown;
 	CK_ULONG got;
-	CK_RV rv, rv2;
+	CK_RV rv;
 
 	free(ctx->out);
 	ctx->out = NULL;
 	ctx->count = 0;
-	c->fname = "C_FindObjectsInit";
 	/* The template is only read; PKCS#11 just lacks const. */
-	if ((rv = tok->f->C_FindObjectsInit(h, (CK_ATTRIBUTE *)(uintptr_t)ctx->tmpl, ctx->n)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_FindObjectsInit, h, (CK_ATTRIBUTE *)(uintptr_t)ctx->tmpl, ctx->n)) !=
+	    CKR_OK)
 		return rv;
-	c->fname = "C_FindObjects";
 	for (;;) {
-		if ((rv = tok->f->C_FindObjects(h, batch, FIND_BATCH, &got)) != CKR_OK || got == 0)
+		if ((rv = P11_CALL(c, tok, C_FindObjects, h, batch, FIND_BATCH, &got)) != CKR_OK || got == 0)
 			break;
 		if ((grown = realloc(ctx->out, (ctx->count + got) * sizeof(*grown))) == NULL) {
 			c->err = PV_ERR_NOMEM;
@@ -114,12 +110,11 @@ find_all_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 		memcpy(ctx->out + ctx->count, batch, got * sizeof(*batch));
 		ctx->count += got;
 	}
-	rv2 = tok->f->C_FindObjectsFinal(h);
-	if (rv == CKR_OK && rv2 != CKR_OK) {
-		c->fname = "C_FindObjectsFinal";
-		rv = rv2;
+	if (rv != CKR_OK) {
+		(void)tok->f->C_FindObjectsFinal(h);
+		return rv;
 	}
-	return rv;
+	return P11_CALL(c, tok, C_FindObjectsFinal, h);
 }
 
 pv_err
@@ -178,8 +173,7 @@ get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	ctx->val = NULL;
 	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
 		return rv;
-	c->fname = "C_GetAttributeValue";
-	rv = tok->f->C_GetAttributeValue(h, oh, &a, 1);
+	rv = P11_CALL(c, tok, C_GetAttributeValue, h, oh, &a, 1);
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
 		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx unavailable (%s)", ctx->type,
@@ -283,8 +277,7 @@ set_attrs_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 
 	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
 		return rv;
-	c->fname = "C_SetAttributeValue";
-	return tok->f->C_SetAttributeValue(h, oh, ctx->tmpl, ctx->n);
+	return P11_CALL(c, tok, C_SetAttributeValue, h, oh, ctx->tmpl, ctx->n);
 }
 
 pv_err
@@ -306,8 +299,7 @@ create_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	CK_RV rv;
 
-	c->fname = "C_CreateObject";
-	if ((rv = tok->f->C_CreateObject(h, ctx->tmpl, ctx->n, &ctx->h)) == CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_CreateObject, h, ctx->tmpl, ctx->n, &ctx->h)) == CKR_OK)
 		c->created = 1;
 	return rv;
 }
@@ -336,8 +328,7 @@ destroy_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
 		return rv;
-	c->fname = "C_DestroyObject";
-	if ((rv = tok->f->C_DestroyObject(h, oh)) == CKR_OK && ctx->obj)
+	if ((rv = P11_CALL(c, tok, C_DestroyObject, h, oh)) == CKR_OK && ctx->obj)
 		ctx->obj->handle = CK_INVALID_HANDLE;
 	return rv;
 }
@@ -376,9 +367,8 @@ gen_pair_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	CK_RV rv;
 
-	c->fname = "C_GenerateKeyPair";
-	rv = tok->f->C_GenerateKeyPair(h, ctx->mech, ctx->pub, ctx->npub, ctx->priv, ctx->npriv, &ctx->hpub,
-				       &ctx->hpriv);
+	rv = P11_CALL(c, tok, C_GenerateKeyPair, h, ctx->mech, ctx->pub, ctx->npub, ctx->priv, ctx->npriv,
+		      &ctx->hpub, &ctx->hpriv);
 	if (rv == CKR_OK)
 		c->created = 1;
 	return rv;
@@ -405,8 +395,8 @@ gen_key_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	CK_RV rv;
 
-	c->fname = "C_GenerateKey";
-	if ((rv = tok->f->C_GenerateKey(h, ctx->mech, ctx->priv, ctx->npriv, &ctx->hpriv)) == CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_GenerateKey, h, ctx->mech, ctx->priv, ctx->npriv, &ctx->hpriv)) ==
+	    CKR_OK)
 		c->created = 1;
 	return rv;
 }
@@ -442,12 +432,10 @@ sign_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
 		return rv;
-	c->fname = "C_SignInit";
-	if ((rv = tok->f->C_SignInit(h, ctx->mech, ctx->key->handle)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_SignInit, h, ctx->mech, ctx->key->handle)) != CKR_OK)
 		return rv;
-	c->fname = "C_Sign";
 	/* PKCS#11 has no const; the input is only read. */
-	rv = tok->f->C_Sign(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->sig, &len);
+	rv = P11_CALL(c, tok, C_Sign, h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, ctx->sig, &len);
 	if (rv == CKR_BUFFER_TOO_SMALL) {
 		/* The operation stays active: the session must not be reused. */
 		c->dirty = 1;
@@ -485,12 +473,10 @@ verify_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 
 	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
 		return rv;
-	c->fname = "C_VerifyInit";
-	if ((rv = tok->f->C_VerifyInit(h, ctx->mech, ctx->key->handle)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_VerifyInit, h, ctx->mech, ctx->key->handle)) != CKR_OK)
 		return rv;
-	c->fname = "C_Verify";
-	rv = tok->f->C_Verify(h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen, (CK_BYTE *)(uintptr_t)ctx->vsig,
-			      ctx->siglen);
+	rv = P11_CALL(c, tok, C_Verify, h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen,
+		      (CK_BYTE *)(uintptr_t)ctx->vsig, ctx->siglen);
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
 		pv_err_set_detail("C_Verify: %s", p11_rv_name(rv));
 		c->err = PV_ERR_BAD_SIGNATURE;

@@ -162,14 +162,11 @@ info_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
 	CK_INFO mi;
 	CK_RV rv;
 
-	c->fname = "C_GetTokenInfo";
-	if ((rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_GetTokenInfo, slot, &ti)) != CKR_OK)
 		return rv;
-	c->fname = "C_GetSlotInfo";
-	if ((rv = tok->f->C_GetSlotInfo(slot, &si)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_GetSlotInfo, slot, &si)) != CKR_OK)
 		return rv;
-	c->fname = "C_GetInfo";
-	if ((rv = tok->f->C_GetInfo(&mi)) != CKR_OK)
+	if ((rv = P11_CALL(c, tok, C_GetInfo, &mi)) != CKR_OK)
 		return rv;
 	memset(info, 0, sizeof(*info));
 	p11_copy_padded(info->label, sizeof(info->label), ti.label, sizeof(ti.label));
@@ -224,11 +221,10 @@ mechs_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_SLOT_ID slot = atomic_load(&tok->slot);
 	CK_RV rv = CKR_OK;
 
-	c->fname = "C_GetMechanismList";
 	for (int tries = 0; tries < 3; tries++) {
 		free(ctx->list);
 		ctx->list = NULL;
-		if ((rv = tok->f->C_GetMechanismList(slot, NULL, &ctx->n)) != CKR_OK)
+		if ((rv = P11_CALL(c, tok, C_GetMechanismList, slot, NULL, &ctx->n)) != CKR_OK)
 			return rv;
 		if ((ctx->list = calloc(ctx->n ? ctx->n : 1, sizeof(*ctx->list))) == NULL) {
 			c->err = PV_ERR_NOMEM;
@@ -263,8 +259,7 @@ mech_info_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 {
 	struct mech_ctx *ctx = vctx;
 
-	c->fname = "C_GetMechanismInfo";
-	return tok->f->C_GetMechanismInfo(atomic_load(&tok->slot), ctx->one, ctx->info);
+	return P11_CALL(c, tok, C_GetMechanismInfo, atomic_load(&tok->slot), ctx->one, ctx->info);
 }
 
 pv_err
@@ -281,8 +276,7 @@ p11_token_mechanism_info(p11_token *tok, CK_MECHANISM_TYPE mech, CK_MECHANISM_IN
 static CK_RV
 token_info_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
 {
-	c->fname = "C_GetTokenInfo";
-	return tok->f->C_GetTokenInfo(atomic_load(&tok->slot), ctx);
+	return P11_CALL(c, tok, C_GetTokenInfo, atomic_load(&tok->slot), ctx);
 }
 
 pv_err
