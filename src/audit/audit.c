@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,9 +47,10 @@ static const char *const open_members[] = {"type", "seq", "time", "log", "every"
 static const char *const record_members[] = {
     "seq",     "time",    "rid",          "client", "op",
     "key",     "version", "input_sha256", "tx",     "chain_id", /* optional: wallet requests */
+    "count",                                                    /* optional: aggregated failures */
     "outcome", "status",  "latency_us",   "prev"};
-/* Bit i set: record_members[i] may be absent (tx, chain_id). */
-#define RECORD_OPTIONAL ((1u << 8) | (1u << 9))
+/* Bit i set: record_members[i] may be absent (tx, chain_id, count). */
+#define RECORD_OPTIONAL ((1u << 8) | (1u << 9) | (1u << 10))
 static const char *const checkpoint_members[] = {"type", "seq", "time", "key_version", "prev", "mac"};
 static const char *const recovered_members[] = {"type", "seq", "time", "dropped", "prev"};
 static const char *const deferred_members[] = {"type", "seq", "time", "prev"};
@@ -119,6 +121,8 @@ check_value(const pv_jv *v, struct aline *l)
 		r = pv_json_as_int(v, 0, 0, INT_LIMIT, &n);
 	} else if (strcmp(name, "status") == 0) {
 		r = pv_json_as_int(v, 0, 0, 999, &n);
+	} else if (strcmp(name, "count") == 0) {
+		r = pv_json_as_int(v, 0, 2, INT_LIMIT, &n);
 	} else if (strcmp(name, "dropped") == 0) {
 		r = pv_json_as_int(v, 0, 1, INT_LIMIT, &n);
 		l->dropped = (uint64_t)n;
@@ -518,6 +522,17 @@ pv_audit_verify(pv_keystore *ks, const char *hmac_key, int fd, struct pv_audit_r
 
 /* ---- writer ---- */
 
+/* One peer's authentication failures in the current interval. */
+struct auth_slot {
+	char peer[PV_AUDIT_PEER_MAX + 1]; /* "" : free */
+	char op[PV_AUDIT_FIELD_MAX + 1];  /* of the first failure, for the summary */
+	time_t start;                     /* CLOCK_MONOTONIC seconds */
+	unsigned seen;                    /* failures in the interval */
+	unsigned untold;                  /* ... not written yet */
+};
+
+#define AUTH_SLOTS 256
+
 struct pv_audit {
 	pthread_mutex_t mu;
 	int fd;
@@ -539,6 +554,8 @@ struct pv_audit {
 	int need_open;           /* a new file (rotation) wants its open line */
 	int need_cp;             /* the line after an open line is a checkpoint */
 	uint64_t dropped;        /* bytes of a torn line dropped at open */
+	struct auth_slot *auth;  /* AUTH_SLOTS, allocated at the first failure */
+	time_t auth_due;         /* earliest interval end with untold failures */
 };
 
 static void
@@ -971,6 +988,7 @@ audit_free(pv_audit *a)
 	if (a->fd >= 0)
 		(void)close(a->fd);
 	free(a->path);
+	free(a->auth);
 	free(a->hmac_key);
 	free(a);
 }
@@ -1112,6 +1130,7 @@ build_record(pv_audit *a, const struct pv_audit_rec *rec, cJSON **out)
 	    !add_b64(doc, "input_sha256", h, hlen) ||
 	    (rec->tx != NULL && cJSON_AddStringToObject(doc, "tx", rec->tx) == NULL) ||
 	    (rec->chain_id != 0 && cJSON_AddNumberToObject(doc, "chain_id", (double)rec->chain_id) == NULL) ||
+	    (rec->count > 1 && cJSON_AddNumberToObject(doc, "count", (double)rec->count) == NULL) ||
 	    cJSON_AddStringToObject(doc, "outcome", outcome_name(rec->outcome)) == NULL ||
 	    cJSON_AddNumberToObject(doc, "status", rec->status) == NULL ||
 	    cJSON_AddNumberToObject(doc, "latency_us", (double)rec->latency_us) == NULL ||
@@ -1123,25 +1142,29 @@ build_record(pv_audit *a, const struct pv_audit_rec *rec, cJSON **out)
 	return PV_OK;
 }
 
-pv_err
-pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
+static int
+record_ok(const struct pv_audit_rec *rec)
 {
-	cJSON *doc = NULL;
-	pv_err r;
-
-	if (a == NULL || rec == NULL)
-		return PV_ERR_USAGE;
 	if (outcome_name(rec->outcome) == NULL || rec->status > 999 ||
 	    rec->latency_us > (uint64_t)INT_LIMIT || !field_ok(rec->rid) || !field_ok(rec->client) ||
 	    !field_ok(rec->op) || !field_ok(rec->key) || (rec->input == NULL && rec->input_len > 0) ||
 	    !field_ok(rec->tx) || (rec->tx != NULL && rec->tx[0] == '\0') ||
-	    rec->chain_id > PV_AUDIT_INT_MAX) {
+	    rec->chain_id > PV_AUDIT_INT_MAX || rec->count > PV_AUDIT_INT_MAX) {
 		pv_err_set_detail("audit record out of range (fields are at most %d bytes, chain ids at most "
 				  "10^15-1)",
 				  PV_AUDIT_FIELD_MAX);
-		return PV_ERR_USAGE;
+		return 0;
 	}
-	pthread_mutex_lock(&a->mu);
+	return 1;
+}
+
+/* One record, with the checkpoints around it. Called locked. */
+static pv_err
+write_locked(pv_audit *a, const struct pv_audit_rec *rec)
+{
+	cJSON *doc = NULL;
+	pv_err r;
+
 	if (a->next_seq >= (uint64_t)INT_LIMIT - 2) {
 		pv_err_set_detail("audit seq exhausted: rotate the log");
 		r = PV_ERR_TOO_LARGE;
@@ -1162,8 +1185,146 @@ pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
 		(void)checkpoint_or_defer(a);
 	r = PV_OK;
 out:
-	pthread_mutex_unlock(&a->mu);
 	cJSON_Delete(doc);
+	return r;
+}
+
+static time_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The summary of a slot's failures not written yet. Called locked. */
+static pv_err
+tell_slot(pv_audit *a, struct auth_slot *s)
+{
+	struct pv_audit_rec rec;
+	pv_err r;
+
+	if (s->untold == 0)
+		return PV_OK;
+	memset(&rec, 0, sizeof(rec));
+	rec.client = s->peer;
+	rec.op = s->op;
+	rec.outcome = PV_AUDIT_DENIED;
+	rec.status = 401;
+	rec.count = s->untold;
+	if ((r = write_locked(a, &rec)) == PV_OK)
+		s->untold = 0;
+	return r;
+}
+
+/* Summaries of every interval that is over (all: at close). Locked. */
+static pv_err
+tell_due(pv_audit *a, int all)
+{
+	time_t now = mono_seconds(), due = 0;
+	pv_err r = PV_OK, e;
+	size_t i;
+
+	if (a->auth == NULL || (!all && (a->auth_due == 0 || now < a->auth_due)))
+		return PV_OK;
+	for (i = 0; i < AUTH_SLOTS; i++) {
+		struct auth_slot *s = &a->auth[i];
+
+		if (s->untold == 0)
+			continue;
+		if (all || now - s->start >= PV_AUDIT_AUTH_INTERVAL) {
+			if ((e = tell_slot(a, s)) != PV_OK && r == PV_OK)
+				r = e;
+		}
+		if (s->untold > 0 && (due == 0 || s->start + PV_AUDIT_AUTH_INTERVAL < due))
+			due = s->start + PV_AUDIT_AUTH_INTERVAL;
+	}
+	a->auth_due = due;
+	return r;
+}
+
+pv_err
+pv_audit_write(pv_audit *a, const struct pv_audit_rec *rec)
+{
+	pv_err r;
+
+	if (a == NULL || rec == NULL)
+		return PV_ERR_USAGE;
+	if (!record_ok(rec))
+		return PV_ERR_USAGE;
+	pthread_mutex_lock(&a->mu);
+	if ((r = tell_due(a, 0)) == PV_OK)
+		r = write_locked(a, rec);
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
+/* The slot of peer: its own, a free one, or the oldest (told first). */
+static pv_err
+auth_slot_of(pv_audit *a, const char *peer, time_t now, struct auth_slot **out)
+{
+	struct auth_slot *s = NULL, *oldest = NULL;
+	size_t i;
+	pv_err r;
+
+	if (a->auth == NULL && (a->auth = calloc(AUTH_SLOTS, sizeof(*a->auth))) == NULL)
+		return PV_ERR_NOMEM;
+	for (i = 0; i < AUTH_SLOTS && s == NULL; i++) {
+		if (strcmp(a->auth[i].peer, peer) == 0)
+			s = &a->auth[i];
+		else if (oldest == NULL || a->auth[i].peer[0] == '\0' ||
+			 (oldest->peer[0] != '\0' && a->auth[i].start < oldest->start))
+			oldest = &a->auth[i];
+	}
+	if (s == NULL) {
+		s = oldest;
+		if ((r = tell_slot(a, s)) != PV_OK)
+			return r;
+		memset(s, 0, sizeof(*s));
+		snprintf(s->peer, sizeof(s->peer), "%s", peer);
+		s->start = now;
+	}
+	*out = s;
+	return PV_OK;
+}
+
+pv_err
+pv_audit_auth_failure(pv_audit *a, const struct pv_audit_rec *rec, const char *peer, unsigned *recent)
+{
+	struct auth_slot *s = NULL;
+	time_t now;
+	pv_err r;
+
+	if (a == NULL || rec == NULL || peer == NULL || recent == NULL || strlen(peer) > PV_AUDIT_PEER_MAX ||
+	    !record_ok(rec))
+		return PV_ERR_USAGE;
+	*recent = 0;
+	now = mono_seconds();
+	pthread_mutex_lock(&a->mu);
+	if ((r = tell_due(a, 0)) != PV_OK || (r = auth_slot_of(a, peer, now, &s)) != PV_OK)
+		goto out;
+	if (now - s->start >= PV_AUDIT_AUTH_INTERVAL) {
+		if ((r = tell_slot(a, s)) != PV_OK)
+			goto out;
+		s->start = now;
+		s->seen = 0;
+	}
+	if (s->seen < UINT_MAX)
+		s->seen++;
+	*recent = s->seen;
+	if (s->seen == 1) {
+		/* the first of the interval: a line of its own */
+		snprintf(s->op, sizeof(s->op), "%s", rec->op != NULL ? rec->op : "");
+		r = write_locked(a, rec);
+		goto out;
+	}
+	s->untold++;
+	if (a->auth_due == 0 || s->start + PV_AUDIT_AUTH_INTERVAL < a->auth_due)
+		a->auth_due = s->start + PV_AUDIT_AUTH_INTERVAL;
+	r = PV_OK;
+out:
+	pthread_mutex_unlock(&a->mu);
 	return r;
 }
 
@@ -1280,7 +1441,8 @@ pv_audit_close(pv_audit *a)
 	if (a == NULL)
 		return PV_OK;
 	pthread_mutex_lock(&a->mu);
-	if ((r = continue_file(a)) == PV_OK && (a->since_cp > 0 || a->deferred))
+	if ((r = tell_due(a, 1)) == PV_OK && (r = continue_file(a)) == PV_OK &&
+	    (a->since_cp > 0 || a->deferred))
 		r = write_checkpoint(a);
 	if (r == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 && fsync(a->fd) != 0) {
 		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));

@@ -11,12 +11,15 @@
 #include "base/err.h"
 #include "core/keys.h"
 
-#define PV_AUDIT_LINE_MAX  16384 /* bytes, without the newline */
-#define PV_AUDIT_FIELD_MAX 256   /* rid, client, op, key */
-#define PV_AUDIT_EVERY_MAX 1000000
-#define PV_AUDIT_HASH_LEN  32
+#define PV_AUDIT_LINE_MAX      16384 /* bytes, without the newline */
+#define PV_AUDIT_FIELD_MAX     256   /* rid, client, op, key */
+#define PV_AUDIT_EVERY_MAX     1000000
+#define PV_AUDIT_HASH_LEN      32
 /* Largest integer in a line (10^15 - 1), e.g. a record's chain_id. */
-#define PV_AUDIT_INT_MAX   UINT64_C(999999999999999)
+#define PV_AUDIT_INT_MAX       UINT64_C(999999999999999)
+#define PV_AUDIT_PEER_MAX      80 /* "uid:4294967295", "cert:<64 hex>", "tcp" */
+/* Authentication failures: one line per peer per this many seconds. */
+#define PV_AUDIT_AUTH_INTERVAL 1
 
 typedef struct pv_audit pv_audit;
 
@@ -76,6 +79,9 @@ struct pv_audit_rec {
 	 * out. tx: 1..PV_AUDIT_FIELD_MAX bytes; chain_id: at most PV_AUDIT_INT_MAX. */
 	const char *tx;
 	uint64_t chain_id;
+	/* Aggregated authentication failures (pv_audit_auth_failure): how
+	 * many requests the line stands for; 0 or 1: the member is left out. */
+	uint64_t count;
 };
 
 pv_err pv_audit_open(const struct pv_audit_opts *o, pv_audit **out) PV_WUR;
@@ -93,6 +99,16 @@ pv_err pv_audit_head(pv_audit *a, uint8_t head[PV_AUDIT_HASH_LEN], uint64_t *seq
  * file that is not empty: PV_ERR_EXISTS, the old one stays open.
  */
 pv_err pv_audit_reopen(pv_audit *a) PV_WUR;
+/*
+ * A failed authentication (401) from peer (docs/audit.md §5): the first
+ * of a peer in each PV_AUDIT_AUTH_INTERVAL is written as rec; the later
+ * ones are counted and written as one record with "count" (client: the
+ * peer) once the interval is over (at a later write or at close).
+ * *recent: this peer's failures in the current interval, this one
+ * included, for the caller's rate limit.
+ */
+pv_err pv_audit_auth_failure(pv_audit *a, const struct pv_audit_rec *rec, const char *peer,
+			     unsigned *recent) PV_WUR;
 /* Bytes of a torn last line that pv_audit_open dropped (0: none). */
 uint64_t pv_audit_dropped(pv_audit *a);
 /* Writes a final checkpoint (if records follow the last one) and closes.

@@ -1099,6 +1099,63 @@ test_reopen_rotation(void **state)
 	lines_free(&ls);
 }
 
+/* Failed authentications: the first of a peer per interval is a line of
+ * its own, the rest one line with a count; nothing is lost at close. */
+static void
+test_auth_failures_aggregated(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct pv_audit_rec rec;
+	pv_audit *a = NULL;
+	struct lines ls;
+	unsigned recent = 0, i, lines7 = 0;
+	uint64_t total7 = 0, total8 = 0;
+	cJSON *doc;
+	const cJSON *client, *count, *status;
+
+	fresh_path(f, "auth");
+	opts(f, &o, 50);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	memset(&rec, 0, sizeof(rec));
+	rec.op = "keys.read";
+	rec.outcome = PV_AUDIT_DENIED;
+	rec.status = 401;
+	assert_int_equal(pv_audit_auth_failure(a, &rec, "uid:7", &recent), PV_OK);
+	assert_int_equal(recent, 1);
+	for (i = 1; i < 300; i++)
+		assert_int_equal(pv_audit_auth_failure(a, &rec, "uid:7", &recent), PV_OK);
+	assert_true(recent >= 150); /* at most one interval boundary in between */
+	assert_int_equal(pv_audit_auth_failure(a, &rec, "uid:8", &recent), PV_OK);
+	assert_int_equal(recent, 1);
+	assert_int_equal(pv_audit_auth_failure(a, &rec, "x", &recent), PV_OK);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	for (i = 0; i < ls.n; i++) {
+		doc = cJSON_Parse(ls.l[i]);
+		assert_non_null(doc);
+		client = cJSON_GetObjectItemCaseSensitive(doc, "client");
+		count = cJSON_GetObjectItemCaseSensitive(doc, "count");
+		status = cJSON_GetObjectItemCaseSensitive(doc, "status");
+		if (client != NULL && strcmp(client->valuestring, "uid:7") == 0) {
+			lines7++;
+			total7 += count != NULL ? (uint64_t)count->valuedouble : 1;
+			assert_int_equal((int)status->valuedouble, 401);
+		} else if (client != NULL && status != NULL && (int)status->valuedouble == 401) {
+			total8 += count != NULL ? (uint64_t)count->valuedouble : 1;
+		}
+		cJSON_Delete(doc);
+	}
+	/* the first line has an empty client (the caller's record); the
+	 * summaries name the peer */
+	assert_true(lines7 >= 1 && lines7 <= 3);
+	assert_int_equal(total7 + total8, 302);
+	assert_true(ls.n <= 12);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	lines_free(&ls);
+}
+
 int
 main(void)
 {
@@ -1121,6 +1178,7 @@ main(void)
 	    cmocka_unit_test(test_checkpoint_deferred),
 	    cmocka_unit_test(test_write_failure_resumes),
 	    cmocka_unit_test(test_reopen_rotation),
+	    cmocka_unit_test(test_auth_failures_aggregated),
 	};
 	int r;
 

@@ -123,6 +123,50 @@ audit_state(int down, pv_err e)
 		fprintf(stderr, "vaultd: audit log: writing again\n");
 }
 
+/* Failed authentications a peer may make per PV_AUDIT_AUTH_INTERVAL
+ * before it gets 429 instead of 401 (docs/api.md §2). */
+#define AUTH_FAILURES_PER_INTERVAL 20
+
+/* Who failed to authenticate: the peer uid, the certificate, or a TCP
+ * client without one (docs/audit.md §5). */
+static void
+peer_of(const struct pv_peer *p, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o;
+
+	if (p->has_uid) {
+		snprintf(out, n, "uid:%u", (unsigned)p->uid);
+	} else if (p->has_cert && n >= 5 + 2 * sizeof(p->cert_sha256) + 1) {
+		memcpy(out, "cert:", 5);
+		for (i = 0, o = 5; i < sizeof(p->cert_sha256); i++) {
+			out[o++] = hex[p->cert_sha256[i] >> 4];
+			out[o++] = hex[p->cert_sha256[i] & 15];
+		}
+		out[o] = '\0';
+	} else
+		snprintf(out, n, "tcp");
+}
+
+/* A 401: aggregated per peer in the log, and 429 past the limit. */
+static pv_err
+audit_auth_failure(struct vd_ctx *c, const struct pv_audit_rec *rec)
+{
+	char peer[PV_AUDIT_PEER_MAX + 1];
+	struct pv_audit_rec named = *rec;
+	unsigned recent = 0;
+	pv_err e;
+
+	peer_of(&c->req->peer, peer, sizeof(peer));
+	named.client = peer; /* no client matched: the peer says who it was */
+	if ((e = pv_audit_auth_failure(c->d->audit, &named, peer, &recent)) == PV_OK &&
+	    recent > AUTH_FAILURES_PER_INTERVAL) {
+		vd_reply_error(c->resp, 429, "rate_limited", "too many failed authentications");
+		c->resp->retry_after = PV_AUDIT_AUTH_INTERVAL;
+	}
+	return e;
+}
+
 /*
  * The audit line and the metrics of one finished request. A request whose
  * audit line cannot be written does not release its result (fail closed):
@@ -158,7 +202,9 @@ finish(struct vd_ctx *c, const char *op)
 		rec.tx = c->tx[0] != '\0' ? c->tx : NULL;
 		rec.chain_id = c->chain_id;
 		pv_err_clear_detail();
-		if ((e = pv_audit_write(d->audit, &rec)) != PV_OK) {
+		e = c->resp->status == 401 && c->client == NULL ? audit_auth_failure(c, &rec)
+								: pv_audit_write(d->audit, &rec);
+		if (e != PV_OK) {
 			audit_state(1, e);
 			if (c->route == NULL || c->route->id != VD_R_HEALTH) {
 				vd_reply_error(c->resp, 503, "audit_unavailable",
