@@ -531,7 +531,9 @@ struct auth_slot {
 	unsigned untold;                  /* ... not written yet */
 };
 
-#define AUTH_SLOTS 256
+#define AUTH_SLOTS    256
+/* Space reserved ahead of the end of the file (docs/audit.md §5). */
+#define RESERVE_CHUNK 16384
 
 struct pv_audit {
 	pthread_mutex_t mu;
@@ -550,6 +552,8 @@ struct pv_audit {
 	struct timespec last_cp; /* CLOCK_MONOTONIC */
 	off_t size;              /* bytes of complete lines in the file */
 	int torn;                /* a failed write may have left bytes after size */
+	off_t reserved;          /* allocated up to here (fallocate, beyond size) */
+	int no_reserve;          /* the file system cannot reserve */
 	int deferred;            /* a deferred line since the last checkpoint */
 	int need_open;           /* a new file (rotation) wants its open line */
 	int need_cp;             /* the line after an open line is a checkpoint */
@@ -618,7 +622,57 @@ cut_torn(pv_audit *a)
 		return PV_ERR_IO;
 	}
 	a->torn = 0;
+	a->reserved = a->size; /* truncating freed what was reserved */
 	return PV_OK;
+}
+
+/*
+ * Make sure the next len bytes have blocks, so that a full disk fails here,
+ * before anything is written, rather than in the middle of a line: a chunk
+ * ahead when there is room, else just len. A file system that cannot
+ * reserve (EOPNOTSUPP) is written without. Called locked.
+ */
+static pv_err
+reserve(pv_audit *a, size_t len)
+{
+#ifdef FALLOC_FL_KEEP_SIZE
+	int e;
+
+	if (a->no_reserve || a->size + (off_t)len <= a->reserved)
+		return PV_OK;
+	if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, a->size, RESERVE_CHUNK) == 0) {
+		a->reserved = a->size + RESERVE_CHUNK;
+		return PV_OK;
+	}
+	e = errno;
+	if (e == ENOSPC || e == EDQUOT) {
+		if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, a->size, (off_t)len) == 0) {
+			a->reserved = a->size + (off_t)len;
+			return PV_OK;
+		}
+		e = errno;
+	}
+	if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) {
+		a->no_reserve = 1;
+		return PV_OK;
+	}
+	pv_err_set_detail("writing the audit log: %s", strerror(e));
+	return PV_ERR_IO;
+#else
+	(void)a;
+	(void)len;
+	return PV_OK;
+#endif
+}
+
+/* Give back what was reserved beyond the end (closing or rotating). */
+static void
+release_reserve(pv_audit *a)
+{
+	/* best effort: what stays reserved is only space, not content */
+	if (a->fd >= 0 && a->reserved > a->size && ftruncate(a->fd, a->size) != 0)
+		pv_err_clear_detail();
+	a->reserved = 0;
 }
 
 /*
@@ -657,7 +711,7 @@ emit(pv_audit *a, const cJSON *doc)
 	/* syslog only (no file): the chain is still computed, for the
 	 * checkpoints that go to syslog with the lines */
 	w = (ssize_t)(len + 1);
-	if (a->fd >= 0 && (r = cut_torn(a)) != PV_OK)
+	if (a->fd >= 0 && ((r = cut_torn(a)) != PV_OK || (r = reserve(a, len + 1)) != PV_OK))
 		goto out;
 	while (a->fd >= 0 && (w = write(a->fd, line, len + 1)) < 0 && errno == EINTR)
 		;
@@ -1402,6 +1456,7 @@ pv_audit_reopen(pv_audit *a)
 		(void)close(fd);
 		goto out;
 	}
+	release_reserve(a);
 	(void)fsync(a->fd);
 	(void)close(a->fd);
 	a->fd = fd;
@@ -1444,6 +1499,7 @@ pv_audit_close(pv_audit *a)
 	if ((r = tell_due(a, 1)) == PV_OK && (r = continue_file(a)) == PV_OK &&
 	    (a->since_cp > 0 || a->deferred))
 		r = write_checkpoint(a);
+	release_reserve(a);
 	if (r == PV_OK && a->fsync != PV_AUDIT_FSYNC_NEVER && a->fd >= 0 && fsync(a->fd) != 0) {
 		pv_err_set_detail("fsync of the audit log: %s", strerror(errno));
 		r = PV_ERR_IO;

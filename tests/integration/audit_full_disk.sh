@@ -5,6 +5,8 @@
 # audit_unavailable with Retry-After and releases nothing; vaultd says so
 # once; when space comes back signing resumes without a restart. Every 200
 # has its audit line, and every returned signature verifies with OpenSSL.
+# The writer reserves space ahead of the end of the file (fallocate), so
+# the disk is seen full before a line is torn.
 # A torn last line (a crash mid-write) is cut at the next start and
 # recorded by a recovered line; `vaultctl audit verify` passes throughout.
 # Mounting needs root (CI runs as root): otherwise the test is skipped.
@@ -102,6 +104,9 @@ last_byte_is_newline() {
 say "signing while the audit disk is filled and freed"
 signer warm 5
 assert_eq "$(check_results warm)" 5 "signatures before the disk fills"
+# space is reserved ahead of the end of the file (tmpfs can fallocate)
+[ $(($(stat -c '%b * %B' "$LOG"))) -ge $(($(stat -c %s "$LOG") + 8192)) ] ||
+	fail "no space reserved ahead of the audit log: $(stat -c '%s bytes, %b blocks' "$LOG")"
 pids=
 for c in 1 2 3; do
 	signer "a$c" 150 &
@@ -111,6 +116,15 @@ sleep 0.3
 # fill the file system to the last byte: 4 KiB blocks, then single bytes
 dd if=/dev/zero of="$MNT/filler" bs=4k >/dev/null 2>&1 || true
 dd if=/dev/zero of="$MNT/filler2" bs=1 >/dev/null 2>&1 || true
+# the writer reserves space ahead (fallocate): that is used up first, and
+# the disk is seen full before a line is torn
+: >"$W/res.drain"
+for ((d = 0; d < 300; d++)); do
+	signer "drain$d" 1
+	cat "$W/res.drain$d" >>"$W/res.drain"
+	grep -q '^503 ' "$W/res.drain$d" && break
+done
+grep -q '^503 ' "$W/res.drain" || fail "the disk never got full for the audit log"
 signer full 10
 sleep 1
 rm -f "$MNT/filler" "$MNT/filler2"
@@ -118,8 +132,8 @@ rm -f "$MNT/filler" "$MNT/filler2"
 wait $pids
 ok_full=$(check_results full)
 assert_eq "$ok_full" 0 "no signature released while the disk is full"
-total_ok=$(check_results warm full a1 a2 a3)
-say "signatures released: $total_ok of 465 requests"
+total_ok=$(check_results warm full a1 a2 a3 $(seq -f 'drain%g' 0 "$d"))
+say "signatures released: $total_ok of $((465 + d + 1)) requests"
 last_byte_is_newline
 
 say "after space comes back, signing works again without a restart"
