@@ -148,8 +148,14 @@ render(struct vd_metrics *m, const struct p11_token_stats *st, char **text, size
 static void
 test_shape_and_values(void **state)
 {
-	struct p11_token_stats st = {
-	    .recoveries = 3, .reinits = 1, .generation = 9, .pool_size = 8, .pool_in_use = 2};
+	struct p11_token_stats st = {.recoveries = 3,
+				     .reinits = 1,
+				     .generation = 9,
+				     .pool_size = 8,
+				     .pool_in_use = 2,
+				     .down = 1,
+				     .outages = 4,
+				     .outage_seconds = 12.5};
 	struct vd_metrics *m = NULL;
 	char *text = NULL, want[128];
 	size_t len = 0;
@@ -195,6 +201,12 @@ test_shape_and_values(void **state)
 	assert_true(value_of(text, "p11vault_token_recoveries_total", "") == 3);
 	assert_true(value_of(text, "p11vault_session_pool_in_use", "") == 2);
 	assert_true(value_of(text, "p11vault_session_pool_size", "") == 8);
+	/* token outages (docs/api.md): in one now, four so far, 12.5 s in all */
+	assert_true(value_of(text, "p11vault_token_available", "") == 0);
+	assert_true(value_of(text, "p11vault_token_outages_total", "") == 4);
+	assert_true(value_of(text, "p11vault_token_outage_seconds_total", "") > 12.49);
+	assert_true(value_of(text, "p11vault_token_outage_seconds_total", "") < 12.51);
+	assert_non_null(strstr(text, "# TYPE p11vault_token_outages_total counter\n"));
 	/* every family announced */
 	assert_non_null(strstr(text, "# TYPE p11vault_request_duration_seconds histogram\n"));
 	assert_non_null(strstr(text, "# TYPE p11vault_session_pool_in_use gauge\n"));
