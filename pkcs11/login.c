@@ -6,6 +6,9 @@
 #include "pkcs11/internal.h"
 #include "pkcs11/pin.h"
 
+/* C_Login calls when the token file reads as in flux (see do_login) */
+#define P11_LOGIN_TRIES 5
+
 /*
  * Login: once per token (PKCS#11 login state is per application, shared by
  * all sessions). Never spend the last PIN try, never retry a PIN the token
@@ -39,8 +42,18 @@ do_login(p11_token *tok, CK_SESSION_HANDLE h, pv_secret *pin)
 {
 	CK_RV rv;
 
-	rv = tok->f->C_Login(h, CKU_USER, pv_secret_rw(pin), (CK_ULONG)pv_secret_len(pin));
-	pv_secret_lock(pin);
+	/* SoftHSM re-reads its token file on each call: while another process
+	 * rewrites it, the token can read as having no user PIN, or fail. That
+	 * is no verdict on the PIN (a wrong one is never tried again): ask
+	 * again a bounded number of times. */
+	for (unsigned tries = 0;; tries++) {
+		rv = tok->f->C_Login(h, CKU_USER, pv_secret_rw(pin), (CK_ULONG)pv_secret_len(pin));
+		pv_secret_lock(pin);
+		if ((rv != CKR_USER_PIN_NOT_INITIALIZED && rv != CKR_GENERAL_ERROR) ||
+		    tries >= P11_LOGIN_TRIES)
+			break;
+		p11_backoff(tries);
+	}
 	return rv;
 }
 

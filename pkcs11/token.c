@@ -55,7 +55,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	const char *src;
 	CK_TOKEN_INFO ti;
 	CK_SLOT_ID slot;
-	CK_RV rv;
+	CK_RV rv = CKR_OK;
 	pv_err r = PV_ERR_NOMEM;
 
 	*out = NULL;
@@ -86,15 +86,27 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 				 p11_kit_uri_get_module_name(tok->uri), &tok->f, tok->module_desc,
 				 sizeof(tok->module_desc))) != PV_OK)
 		goto out;
-	if ((r = p11_module_initialize(tok->f, &tok->we_initialized)) != PV_OK)
-		goto out;
-	/* SoftHSM's token files are shared between processes: while another
-	 * process writes them the token can read as absent or uninitialised
-	 * for a moment. Ask again a bounded number of times (about 1 s). */
-	for (unsigned tries = 0;
-	     (r = p11_slot_find(tok->f, tok->uri, &slot)) == PV_ERR_TOKEN_NOT_FOUND && tries < P11_OPEN_TRIES;
-	     tries++)
+	/* SoftHSM's token files are shared between processes, and it reads
+	 * them at C_Initialize: while another process writes them the token
+	 * can read as absent or uninitialised, or C_GetTokenInfo fails with
+	 * CKR_GENERAL_ERROR. Start afresh a bounded number of times (about
+	 * 1 s) before "no token matches" is final. */
+	for (unsigned tries = 0;; tries++) {
+		if ((r = p11_module_initialize(tok->f, &tok->we_initialized)) != PV_OK)
+			goto out;
+		r = p11_slot_find(tok->f, tok->uri, &slot);
+		if (r == PV_OK && (rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
+			pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+			r = p11_rv_to_err(rv);
+		}
+		if ((r != PV_ERR_TOKEN_NOT_FOUND && (r != PV_ERR_PKCS11 || rv != CKR_GENERAL_ERROR)) ||
+		    tries >= P11_OPEN_TRIES)
+			break;
+		if (tok->we_initialized)
+			(void)tok->f->C_Finalize(NULL);
+		tok->we_initialized = 0;
 		p11_backoff(tries);
+	}
 	if (r != PV_OK) {
 		/* Leave the module uninitialised so a later open (a caller
 		 * waiting for the token) connects afresh. */
@@ -104,11 +116,6 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 		goto out;
 	}
 	atomic_store(&tok->slot, slot);
-	if ((rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
-		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
-		r = p11_rv_to_err(rv);
-		goto out;
-	}
 	if ((r = p11_pool_init(tok, ti.ulMaxSessionCount)) != PV_OK)
 		goto out;
 	*out = tok;

@@ -63,6 +63,20 @@ pv_err pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_
 		     struct pv_key **out) PV_WUR;
 
 /*
+ * Key repair: find what older versions, crashes and races left on the token
+ * and, with fix, repair it under the key's change lock: metadata copies
+ * claiming one serial ("tie": merged, the other copy's versions renumbered
+ * and kept verify-only), lower-serial or unreadable copies (removed), key
+ * objects labelled NAME.vN that no metadata names ("orphan": destroyed),
+ * stale change locks (removed). name NULL = every key. Each finding goes to
+ * fn (kind: "tie", "stale-copy", "unreadable-copy", "orphan", "stale-lock";
+ * what: one line for people); *found counts them.
+ */
+typedef void (*pv_keys_repair_fn)(void *arg, const char *name, const char *kind, const char *what);
+pv_err pv_keys_repair(pv_keystore *ks, const char *name, int fix, pv_keys_repair_fn fn, void *arg,
+		      size_t *found) PV_WUR;
+
+/*
  * Resolve (name, version) for an operation: version 0 = the active one.
  * *obj receives the reference to the private/secret key object.
  */

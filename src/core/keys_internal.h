@@ -77,5 +77,7 @@ struct ks_lock {
 pv_err ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk) PV_WUR;
 void ks_unlock(pv_keystore *ks, struct ks_lock *lk);
 void ks_destroy_quietly(pv_keystore *ks, CK_OBJECT_HANDLE h);
+/* A lock object's value says its writer died (too old, future-dated, not ours). */
+int ks_lock_stale(const uint8_t *val, size_t len, int64_t now);
 
 #endif

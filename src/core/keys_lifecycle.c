@@ -9,6 +9,18 @@
 
 #include "core/keys_internal.h"
 
+/* attempts of a change overtaken by another writer before exit 7 */
+#define KS_CHANGE_TRIES 4
+
+static pv_err
+ks_changed_concurrently(pv_err r, const char *name)
+{
+	if (r != PV_ERR_BUSY)
+		return r;
+	pv_err_set_detail("key '%s' was changed concurrently %d times; try again", name, KS_CHANGE_TRIES);
+	return PV_ERR_STATE;
+}
+
 pv_err
 pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose purpose, struct pv_key **out)
 {
@@ -66,8 +78,8 @@ out:
 	return r;
 }
 
-pv_err
-pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
+static pv_err
+rotate_once(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
@@ -117,8 +129,8 @@ out:
 	return r;
 }
 
-pv_err
-pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
+static pv_err
+activate_once(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
@@ -146,8 +158,8 @@ out:
 	return r;
 }
 
-pv_err
-pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
+static pv_err
+retire_once(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
@@ -173,8 +185,8 @@ out:
 	return r;
 }
 
-pv_err
-pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
+static pv_err
+destroy_once(pv_keystore *ks, const char *name, unsigned version)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
@@ -211,8 +223,8 @@ out:
 	return r;
 }
 
-pv_err
-pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
+static pv_err
+set_purpose_once(pv_keystore *ks, const char *name, pv_key_purpose purpose)
 {
 	struct pv_key *k = NULL;
 	struct meta_loc mobj;
@@ -247,4 +259,58 @@ out:
 	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
+}
+
+/*
+ * The public changes: a change that another writer overtook (the serial
+ * check in ks_meta_store; nothing of ours was left) starts over.
+ */
+pv_err
+pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
+{
+	pv_err r = PV_ERR_BUSY;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
+		r = rotate_once(ks, name, as_next, new_version);
+	return ks_changed_concurrently(r, name);
+}
+
+pv_err
+pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
+{
+	pv_err r = PV_ERR_BUSY;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
+		r = activate_once(ks, name, version);
+	return ks_changed_concurrently(r, name);
+}
+
+pv_err
+pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
+{
+	pv_err r = PV_ERR_BUSY;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
+		r = retire_once(ks, name, version);
+	return ks_changed_concurrently(r, name);
+}
+
+pv_err
+pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
+{
+	pv_err r = PV_ERR_BUSY;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
+		r = destroy_once(ks, name, version);
+	return ks_changed_concurrently(r, name);
+}
+
+pv_err
+pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
+{
+	pv_err r = PV_ERR_BUSY;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
+		r = set_purpose_once(ks, name, purpose);
+	return ks_changed_concurrently(r, name);
 }

@@ -27,7 +27,8 @@
 static CK_BBOOL ck_true = CK_TRUE;
 
 /* "<nonce hex> <unix seconds>" */
-#define LOCK_VALUE_MAX 64
+#define KS_LOCK_SETTLE_MS 50
+#define LOCK_VALUE_MAX    64
 
 static void
 pause_ms(unsigned ms)
@@ -70,7 +71,7 @@ lock_parse(const uint8_t *val, size_t len, char *nonce, size_t nlen, int64_t *at
  */
 static pv_err
 lock_scan(pv_keystore *ks, const char *name, const char *mine, size_t *others, int *have_mine,
-	  int64_t *oldest)
+	  int64_t *oldest, CK_OBJECT_HANDLE *mine_h)
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_ATTRIBUTE t[] = {
@@ -101,7 +102,9 @@ lock_scan(pv_keystore *ks, const char *name, const char *mine, size_t *others, i
 		ok = lock_parse(val, len, nonce, sizeof(nonce), &at);
 		if (ok && mine != NULL && strcmp(nonce, mine) == 0) {
 			*have_mine = 1;
-		} else if (!ok || now - at > KS_LOCK_STALE_S || at - now > KS_LOCK_STALE_S) {
+			if (mine_h != NULL)
+				*mine_h = hs[i];
+		} else if (ks_lock_stale(val, len, now)) {
 			ks_destroy_quietly(ks, hs[i]);
 		} else {
 			++*others;
@@ -116,6 +119,16 @@ out:
 	free(val);
 	free(hs);
 	return r;
+}
+
+int
+ks_lock_stale(const uint8_t *val, size_t len, int64_t now)
+{
+	char nonce[LOCK_VALUE_MAX];
+	int64_t at = 0;
+
+	return !lock_parse(val, len, nonce, sizeof(nonce), &at) || now - at > KS_LOCK_STALE_S ||
+	       at - now > KS_LOCK_STALE_S;
 }
 
 pv_err
@@ -139,7 +152,7 @@ ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk)
 	}
 	for (;;) {
 		/* someone holds it: wait without adding our object (fewer collisions) */
-		if ((r = lock_scan(ks, name, NULL, &others, &have_mine, &oldest)) != PV_OK)
+		if ((r = lock_scan(ks, name, NULL, &others, &have_mine, &oldest, NULL)) != PV_OK)
 			goto out;
 		if (others == 0) {
 			randombytes_buf(rnd, sizeof(rnd));
@@ -154,11 +167,32 @@ ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk)
 			     strlen(KS_LOCK_APPLICATION)},
 			    {CKA_VALUE, value, strlen(value)},
 			};
-			if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) != PV_OK)
+			if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) == PV_ERR_PKCS11) {
+				/* SoftHSM fails now and then while another process
+				 * writes the token: drop what may have been made and
+				 * try again like after a collision */
+				h = CK_INVALID_HANDLE;
+				if (lock_scan(ks, name, lk->nonce, &others, &have_mine, &oldest, &h) ==
+					PV_OK &&
+				    have_mine)
+					ks_destroy_quietly(ks, h);
+				h = CK_INVALID_HANDLE;
+				pv_err_clear_detail();
+				r = PV_OK;
+				goto wait;
+			}
+			if (r != PV_OK)
 				goto out;
 			/* written first, then read: of two writers the later reader
 			 * sees the other's object */
-			r = lock_scan(ks, name, lk->nonce, &others, &have_mine, &oldest);
+			r = lock_scan(ks, name, lk->nonce, &others, &have_mine, &oldest, NULL);
+			/* SoftHSM shows another process's new object to a find only
+			 * some time after its C_CreateObject returned: look again
+			 * after that settles before trusting "alone" */
+			if (r == PV_OK && others == 0 && have_mine) {
+				pause_ms(KS_LOCK_SETTLE_MS);
+				r = lock_scan(ks, name, lk->nonce, &others, &have_mine, &oldest, NULL);
+			}
 			if (r == PV_OK && others == 0 && have_mine) {
 				lk->handle = h;
 				goto out;
@@ -168,6 +202,7 @@ ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk)
 			if (r != PV_OK)
 				goto out;
 		}
+wait:
 		if ((int64_t)time(NULL) - start >= KS_LOCK_WAIT_S) {
 			pv_err_set_detail("key '%s' is being changed by another process (its lock is %lld s "
 					  "old; one older than %d s is broken); try again",

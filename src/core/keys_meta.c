@@ -102,7 +102,8 @@ ks_meta_remove(pv_keystore *ks, const struct meta_loc *loc)
 /*
  * Write changed metadata. Re-reads the stored serial first so that two
  * operators (or replicas) changing the same key do not silently overwrite
- * each other: the loser gets PV_ERR_STATE and retries.
+ * each other even if a change slipped past the change lock: the loser gets
+ * PV_ERR_BUSY, having written nothing, and starts over.
  */
 pv_err
 ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int create)
@@ -119,8 +120,8 @@ ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int cre
 		if ((r = ks_meta_load(ks, key->name, &cur, &again)) != PV_OK)
 			goto out;
 		if (cur->serial != key->serial || again.cur != loc->cur) {
-			pv_err_set_detail("key '%s' was changed concurrently; try again", key->name);
-			r = PV_ERR_STATE;
+			pv_err_set_detail("key '%s' was changed concurrently", key->name);
+			r = PV_ERR_BUSY; /* the caller starts over (ks_changed_concurrently) */
 			goto out;
 		}
 	}

@@ -104,7 +104,7 @@ for i in $(seq 1 10); do
 	# a rotation and a retire of an old version at once: neither is lost
 	together rr$i key rotate $K -- key retire $K --version "$act"
 	[ "$(rc_of rr$i.1)" = 0 ] && [ "$(rc_of rr$i.2)" = 0 ] ||
-		fail "round $i: rotate/retire exited $(rc_of rr$i.1), $(rc_of rr$i.2)"
+		fail "round $i: rotate/retire exited $(rc_of rr$i.1), $(rc_of rr$i.2): $(cat "$W/rr$i.1.err" "$W/rr$i.2.err")"
 	check_key "rotate/retire round $i"
 	assert_eq "$(awk -v n=$K -v v="$act" '$1 == n && $3 == v { print $4 }' "$KEYS_ROWS")" retired \
 		"round $i: the retire of $act was lost"
@@ -119,3 +119,82 @@ together cr key create twin --alg p256 --purpose sign -- key create twin --alg p
 p11_objects "$W/objs" --login
 [ "$(grep -c '^private-key|twin\.v1|' "$W/objs")" = 1 ] || fail "two creates left $(grep -c '^private-key|twin\.v1|' "$W/objs") private keys"
 assert_versions twin "1:active"
+
+say "key repair on a token broken the old way (before the change lock)"
+# What two racing rotations of earlier versions left: two metadata copies
+# with one serial, each naming its own key pair as version 3 (both pairs
+# labelled old.v3), the copy they both replaced, an orphaned pair no
+# metadata names, and a change lock of a process that died. Made with
+# pkcs11-tool alone, not through p11vault.
+K=old
+mkkey $K p256
+run_expect 0 vc key rotate $K
+for id in 0a03 0b03; do
+	p11tool_login --keypairgen --key-type EC:prime256v1 --label $K.v3 --id $id >"$W/kp.out" 2>&1 ||
+		fail "pkcs11-tool --keypairgen failed"
+done
+p11tool_login --keypairgen --key-type EC:prime256v1 --label $K.v9 --id 0c09 >"$W/kp.out" 2>&1 ||
+	fail "pkcs11-tool --keypairgen failed"
+p11tool_login --read-object --type data --label $K --application-label p11vault -o "$W/meta.json" \
+	>"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot read the metadata of $K"
+python3 - "$W/meta.json" "$W" <<'PY' || fail "the metadata of old is not what this version writes"
+import copy, json, sys
+d = json.load(open(sys.argv[1]))
+assert [v["version"] for v in d["versions"]] == [1, 2], d
+for tag, vid in (("a", "0a03"), ("b", "0b03")):
+    e = copy.deepcopy(d)
+    e["serial"] = d["serial"] + 1
+    v3 = copy.deepcopy(e["versions"][1])
+    e["versions"][1]["state"] = "verify-only"
+    v3.update(version=3, state="active", id=vid)
+    e["versions"].append(v3)
+    open("%s/meta.%s" % (sys.argv[2], tag), "w").write(json.dumps(e, separators=(",", ":")))
+PY
+for tag in a b; do
+	p11tool_login --write-object "$W/meta.$tag" --type data --label $K --application-label p11vault --private \
+		>"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot write metadata copy $tag"
+done
+printf 'deadbeefdeadbeefdeadbeefdeadbeef 1000' >"$W/lock"
+p11tool_login --write-object "$W/lock" --type data --label $K --application-label p11vault-lock --private \
+	>"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot write a lock object"
+run_expect 6 vc sign $K --in "$W/msg" --out "$W/sig.der"
+assert_contains "$RUN_ERR" "same serial" "a tie is not reported as one"
+
+say "key repair without --yes reports and changes nothing (exit 6)"
+p11_objects "$W/broken.objs" --login
+run_expect 6 vc key repair
+for kind in tie stale-copy orphan stale-lock; do
+	assert_contains "$RUN_OUT" "$K: $kind:" "key repair does not report the $kind"
+done
+assert_contains "$RUN_OUT" "old.v9" "the orphan is not named"
+grep -q "^race: \|^twin: " "$RUN_OUT" && fail "key repair reports healthy keys: $(cat "$RUN_OUT")"
+p11_objects "$W/after-report.objs" --login
+assert_same_file "$W/broken.objs" "$W/after-report.objs" "key repair without --yes changed the token"
+run_expect 0 vc doctor
+for kind in tie stale-copy orphan stale-lock; do
+	assert_contains "$RUN_OUT" "$K: $kind:" "doctor does not report the $kind"
+done
+run_expect 6 vc --json key repair $K
+json_valid "$RUN_OUT"
+# stale lock, stale copy, tie, orphaned private and public key
+assert_eq "$(json_get "$RUN_OUT" found)" 5 "problems found (--json)"
+
+say "key repair --yes fixes it; the key is usable, nothing is orphaned"
+run_expect 0 vc key repair $K --yes
+run_expect 0 vc key repair
+assert_contains "$RUN_OUT" "no problems found"
+run_expect 0 vc doctor
+assert_contains "$RUN_OUT" "key store: no ties"
+check_key "after key repair"
+assert_versions $K "1:verify-only 2:verify-only 3:active 4:verify-only"
+! grep -q "|$K\.v9|" "$W/objs" || fail "the orphaned pair old.v9 is still on the token"
+# both racing pairs are kept (the second is version 4 now, relabelled):
+# activated, it signs too
+pub_pem $K "$W/pub3.pem" 3
+pub_pem $K "$W/pub4.pem" 4
+! cmp -s "$W/pub3.pem" "$W/pub4.pem" || fail "versions 3 and 4 are one key pair"
+grep -q "^private-key|$K\.v4|" "$W/objs" || fail "version 4's key pair is not labelled $K.v4"
+run_expect 0 vc key activate $K --version 4
+check_key "version 4 activated after key repair"
+run_expect 0 vc key rotate $K
+assert_versions $K "1:verify-only 2:verify-only 3:verify-only 4:verify-only 5:active"

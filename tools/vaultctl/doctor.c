@@ -176,6 +176,52 @@ check_purposes(struct vctl *c, cJSON *doc)
 	pv_keys_list_free(keys, n);
 }
 
+struct repair_findings {
+	struct vctl *c;
+	cJSON *arr;
+	size_t n;
+};
+
+static void
+note_finding(void *arg, const char *name, const char *kind, const char *what)
+{
+	struct repair_findings *f = arg;
+	cJSON *o;
+
+	if (f->arr != NULL && (o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddStringToObject(o, "kind", kind);
+		cJSON_AddStringToObject(o, "what", what);
+		cJSON_AddItemToArray(f->arr, o);
+	}
+	if (f->c->json)
+		return;
+	if (f->n++ == 0)
+		printf("\nkey store: left by older versions, crashes or races (fix: vaultctl key repair "
+		       "--yes; docs/operations.md, \"Key repair\"):\n");
+	printf("  %s: %s: %s\n", name, kind, what);
+}
+
+/* What `vaultctl key repair` would fix, reported and left as it is. */
+static void
+check_repair(struct vctl *c, cJSON *doc)
+{
+	struct repair_findings f = {.c = c};
+	pv_keystore *ks = NULL;
+	size_t found = 0;
+	pv_err r;
+
+	f.arr = cJSON_AddArrayToObject(doc, "key_problems");
+	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
+	    (r = pv_keys_repair(ks, NULL, 0, note_finding, &f, &found)) != PV_OK) {
+		if (!c->json)
+			printf("\nkey store: not checked (%s)\n", pv_strerror(r));
+		return;
+	}
+	if (!c->json && found == 0)
+		printf("key store: no ties, orphaned key objects, stale copies or stale locks\n");
+}
+
 int
 doctor_main(struct vctl *c, int argc, char *argv[])
 {
@@ -256,6 +302,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		cJSON_AddStringToObject(doc, "warning", "the user PIN is locked or on its final try");
 	if (c->json) {
 		check_purposes(c, doc);
+		check_repair(c, doc);
 		rc = vctl_print_json(doc);
 		doc = NULL;
 		goto out;
@@ -270,6 +317,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 		printf(" (%d through a fallback)", nfallback);
 	printf("\n");
 	check_purposes(c, doc);
+	check_repair(c, doc);
 out:
 	cJSON_Delete(doc);
 	free(mechs);

@@ -13,6 +13,8 @@ static const struct subcommand key_commands[] = {
     {"destroy", key_destroy_main, "destroy a retired version's token objects"},
     {"adopt", key_adopt_main, "take over an existing token key by URI, with its purpose"},
     {"set-purpose", key_set_purpose_main, "give a key made before purposes its purpose (once)"},
+    {"repair", key_repair_main,
+     "find (and with --yes fix) ties, orphaned key objects, stale copies and locks"},
 };
 
 int

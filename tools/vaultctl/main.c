@@ -13,7 +13,7 @@
 static const struct subcommand commands[] = {
     {"token", token_main, "token info | token init: the token and its module"},
     {"doctor", doctor_main, "which p11vault features this token supports"},
-    {"key", key_main, "key create|list|show|rotate|activate|retire|destroy|adopt|set-purpose"},
+    {"key", key_main, "key create|list|show|rotate|activate|retire|destroy|adopt|set-purpose|repair"},
     {"sign", sign_main, "sign input with a key's active version"},
     {"verify", verify_main, "verify a signature against a key version"},
     {"client", client_main, "client add: a bearer token for a vaultd client"},

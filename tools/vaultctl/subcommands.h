@@ -45,6 +45,7 @@ int key_rotate_main(struct vctl *c, int argc, char *argv[]);
 int key_activate_main(struct vctl *c, int argc, char *argv[]);
 int key_retire_main(struct vctl *c, int argc, char *argv[]);
 int key_destroy_main(struct vctl *c, int argc, char *argv[]);
+int key_repair_main(struct vctl *c, int argc, char *argv[]);
 int key_adopt_main(struct vctl *c, int argc, char *argv[]);
 int key_set_purpose_main(struct vctl *c, int argc, char *argv[]);
 
