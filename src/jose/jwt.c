@@ -247,9 +247,11 @@ out:
 	return r;
 }
 
-pv_err
-pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
-	     char **token)
+/* One attempt; *overtaken when the version resolved as active was no
+ * longer active when it came to sign (another host activated a new one). */
+static pv_err
+jwt_issue_once(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
+	       char **token, int *overtaken)
 {
 	struct pv_key *key = NULL;
 	struct pv_key_version ver;
@@ -304,8 +306,10 @@ pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, con
 	so.version = ver.version;
 	so.digest = pv_jwt_digest(key->alg);
 	so.pss = o->pss;
-	if ((r = pv_sign(ks, name, &so, (const uint8_t *)input, hlen + 1 + plen, sig)) != PV_OK)
+	if ((r = pv_sign(ks, name, &so, (const uint8_t *)input, hlen + 1 + plen, sig)) != PV_OK) {
+		*overtaken = r == PV_ERR_STATE;
 		goto out;
+	}
 	/* verifiers (ours included) refuse the high-S twin of an ECDSA signature */
 	if (pv_alg_info(key->alg)->family == PV_FAMILY_EC &&
 	    (r = pv_jwt_ecdsa_low_s(key->alg, sig->bytes, sig->len, 1, &high)) != PV_OK)
@@ -325,5 +329,25 @@ out:
 	free(p64);
 	cJSON_Delete(payload);
 	pv_key_free(key);
+	return r;
+}
+
+pv_err
+pv_jwt_issue(pv_keystore *ks, const char *name, const struct pv_jwt_opts *o, const cJSON *claims,
+	     char **token)
+{
+	int overtaken = 0;
+	pv_err r;
+
+	r = jwt_issue_once(ks, name, o, claims, token, &overtaken);
+	/* A rotation by another host between resolving and signing: the
+	 * signing step read the new metadata, so once more from the start
+	 * (header, kid and signature from the version active now). Never
+	 * signed with a version the token's kid does not name. */
+	if (r == PV_ERR_STATE && overtaken) {
+		pv_err_clear_detail();
+		overtaken = 0;
+		r = jwt_issue_once(ks, name, o, claims, token, &overtaken);
+	}
 	return r;
 }
