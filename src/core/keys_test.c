@@ -707,9 +707,9 @@ test_adopt_checks_purpose(void **state)
 	assert_null(k);
 	assert_non_null(strstr(pv_err_detail(), "already version 1 of key 'adopted-dec'"));
 	assert_int_equal(pv_keys_create(f->ks, "made-here", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
-	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=made-here.v1;type=private", "made-twice",
-				       PV_PURPOSE_JWT, &k),
-			 PV_ERR_EXISTS);
+	assert_int_equal(
+	    pv_keys_adopt(f->ks, "pkcs11:object=made-here.v1;type=private", "made-twice", PV_PURPOSE_JWT, &k),
+	    PV_ERR_EXISTS);
 	assert_int_equal(pv_keys_get(f->ks, "made-twice", &k), PV_ERR_NOT_FOUND);
 	assert_int_equal(pv_keys_adopt(f->ks, "pkcs11:object=foreign-sig;type=private", "adopted-sig",
 				       PV_PURPOSE_DECRYPT, &k),
