@@ -112,6 +112,17 @@ for i in $(seq 1 10); do
 		"round $i: the rotation was lost ($nxt should be verify-only)"
 done
 
+say "a lock left by a crashed writer (older than 120 s) is broken by the next change"
+printf 'feedfacefeedfacefeedfacefeedface %s' "$(($(date +%s) - 300))" >"$W/stale.lock"
+p11tool_login --write-object "$W/stale.lock" --type data --label $K --application-label p11vault-lock --private \
+	>"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot write a lock object"
+p11_objects "$W/objs" --login
+[ "$(grep -c "^data|$K|" "$W/objs")" = 2 ] || fail "the stale lock object is not on the token"
+start=$(date +%s)
+run_expect 0 vc key rotate $K
+[ $(($(date +%s) - start)) -lt 30 ] || fail "key rotate waited for a stale lock"
+check_key "after breaking a stale lock"
+
 say "two key create of one name at once: one key, one winner"
 together cr key create twin --alg p256 --purpose sign -- key create twin --alg p256 --purpose sign
 [ "$(cat "$W/cr.1.rc")$(cat "$W/cr.2.rc")" = 07 ] || [ "$(cat "$W/cr.1.rc")$(cat "$W/cr.2.rc")" = 70 ] ||
