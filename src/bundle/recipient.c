@@ -324,13 +324,18 @@ oaep_decode(uint8_t *to, int tlen, const uint8_t *em, int k)
 }
 #pragma GCC diagnostic pop
 
-/* The modulus length in bytes of an RSA key on the token. */
+/*
+ * The modulus length in bytes of an RSA key on the token, and whether c
+ * (clen bytes, big-endian) is below the modulus: a ciphertext that is not
+ * was made for another key (or altered), and raw RSA on the token would
+ * fail with whatever error it chooses instead of an integrity failure.
+ */
 static pv_err
-modulus_len(p11_token *tok, CK_OBJECT_HANDLE priv, size_t *k)
+modulus_len(p11_token *tok, CK_OBJECT_HANDLE priv, const uint8_t *c, size_t clen, size_t *k)
 {
 	uint8_t *mod = NULL;
 	size_t len = 0, i = 0;
-	pv_err r;
+	pv_err r = PV_OK;
 
 	*k = 0;
 	if ((r = p11_handle_get_attr(tok, priv, CKA_MODULUS, &mod, &len)) != PV_OK)
@@ -338,12 +343,17 @@ modulus_len(p11_token *tok, CK_OBJECT_HANDLE priv, size_t *k)
 	while (i < len && mod[i] == 0)
 		i++;
 	*k = len - i;
-	free(mod);
 	if (*k * 8 < RSA_MIN_BITS - 7 || *k * 8 > RSA_MAX_BITS) {
 		pv_err_set_detail("rsa-oaep-sha256: the token key has a %zu-byte modulus", *k);
-		return PV_ERR_KEY_TYPE;
+		r = PV_ERR_KEY_TYPE;
+	} else if (clen == *k && memcmp(c, mod + i, clen) >= 0) { /* public: both are public values */
+		pv_err_set_detail(
+		    "rsa-oaep-sha256: wrapped_dek is not below this key's modulus (wrong key or "
+		    "altered wrapped_dek)");
+		r = PV_ERR_INTEGRITY;
 	}
-	return PV_OK;
+	free(mod);
+	return r;
 }
 
 /* Path 2: CKM_RSA_X_509 on the token, OAEP decoding here. */
@@ -406,7 +416,7 @@ pv_recipient_open_rsa(p11_token *tok, CK_OBJECT_HANDLE priv, const uint8_t *wrap
 		r = PV_ERR_USAGE;
 		goto out;
 	}
-	if ((r = modulus_len(tok, priv, &k)) != PV_OK)
+	if ((r = modulus_len(tok, priv, wrapped, len, &k)) != PV_OK)
 		goto out;
 	if (len != k) {
 		pv_err_set_detail("rsa-oaep-sha256: wrapped_dek is %zu bytes, the modulus %zu", len, k);
