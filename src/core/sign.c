@@ -193,6 +193,15 @@ pv_sign_obj(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts 
 	return sign_with(tok, obj, alg, o, msg, msglen, out);
 }
 
+/* A version the caller decided the request with while it was active, which
+ * a rotation has made verify-only since (sign.h, overtaken_ok). */
+static int
+overtaken(const struct pv_sign_opts *o, const struct pv_key_version *ver)
+{
+	return o->overtaken_ok && o->version != 0 && ver->version == o->version &&
+	       ver->state == PV_STATE_VERIFY_ONLY;
+}
+
 pv_err
 pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const uint8_t *msg, size_t msglen,
 	struct pv_sig *out)
@@ -206,7 +215,7 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 	if ((r = pv_keys_resolve(ks, name, o->version, &key, &ver, &obj)) != PV_OK ||
 	    (r = check_purpose(key, o)) != PV_OK)
 		goto out;
-	if (ver.state != PV_STATE_ACTIVE) {
+	if (ver.state != PV_STATE_ACTIVE && !overtaken(o, &ver)) {
 		pv_err_set_detail("version %u of '%s' is %s; only the active version signs", ver.version,
 				  name, pv_key_state_name(ver.state));
 		r = PV_ERR_STATE;

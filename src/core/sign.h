@@ -23,6 +23,15 @@ struct pv_sign_opts {
 	unsigned version;       /* 0 = the active version */
 	pv_digest digest;       /* PV_DIGEST_DEFAULT = the algorithm's default */
 	int pss;                /* RSA: RSASSA-PSS instead of PKCS#1 v1.5 */
+	/*
+	 * The caller decided this request with o->version (not 0) as the
+	 * active version, and a rotation may have overtaken it since: sign
+	 * with it also when it is verify-only now (the state a rotation or an
+	 * activation leaves the previous active version in). Never a retired
+	 * or a next version. Set only where the caller itself resolved the
+	 * version as active (the wallet signers; vaultd's keeper decides it).
+	 */
+	int overtaken_ok;
 };
 
 /* A signature in raw form (r||s for ECDSA) and what produced it. */
@@ -34,6 +43,11 @@ struct pv_sig {
 	pv_digest digest; /* the digest actually applied (NONE: message) */
 };
 
+/*
+ * Sign with the active version (opts->version 0) or with the version named,
+ * which must be active (PV_ERR_STATE otherwise; see overtaken_ok above).
+ * out->version says which version signed.
+ */
 pv_err pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *opts, const uint8_t *msg,
 	       size_t msglen, struct pv_sig *out) PV_WUR;
 

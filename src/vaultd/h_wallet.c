@@ -18,8 +18,11 @@
 
 /* The signer callback: the keeper, with the request and its intent (the
  * keeper checks the bytes against it and the rule's caps), always with the
- * pinned version, so a rotation after the public key was read fails (409)
- * instead of signing with a key whose address the reply would not name. */
+ * pinned version: the reply names the version and address that signed.
+ * A rotation by another process after the public key was read does not
+ * fail the request: the keeper lets the version it decided the request
+ * with sign while a rotation has made it verify-only (keeper.c,
+ * seen_active; docs/wallet.md "Rotation"); a retired one fails (409). */
 static pv_err
 keeper_sign(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len, struct pv_sig *out)
 {

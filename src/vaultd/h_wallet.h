@@ -1,7 +1,8 @@
 /*
  * What the wallet handlers share (h_wallet.c, h_wallet_evm.c): the wallet
  * key of a request as a pv_wallet_signer over the keeper, pinned to the
- * version that was active when the request resolved it.
+ * version that was active when the request resolved it (which still signs
+ * when another process rotates the key mid-request: docs/wallet.md).
  */
 #ifndef PV_VAULTD_H_WALLET_H
 #define PV_VAULTD_H_WALLET_H

@@ -26,6 +26,19 @@
 #define DEFAULT_META_TTL 5
 #define JWT_LEEWAY       60
 #define P256_FIELD       32
+/* How many (key, version) pairs the keeper remembers seeing active, and
+ * for how long a request decided with one may still sign with it after a
+ * rotation overtook it (see seen_active below). */
+#define SEEN_MAX         64
+#define SEEN_GRACE       5
+
+/* A wallet key version this keeper decided a request with while it was
+ * the active one, and when (CLOCK_MONOTONIC). */
+struct seen_active {
+	char name[PV_KEY_NAME_MAX + 1];
+	unsigned version;
+	struct timespec at;
+};
 
 struct vd_keeper {
 	p11_token *tok;
@@ -40,6 +53,9 @@ struct vd_keeper {
 	cJSON *jwks_names;       /* kid -> key name, built with jwks */
 	/* the audit checkpoint key (vd_keeper_audit_mac), set once at boot */
 	char audit_key[PV_KEY_NAME_MAX + 1];
+	/* wallet key versions seen active by decide() (seen_recently) */
+	struct seen_active seen[SEEN_MAX];
+	size_t nseen;
 };
 
 static void
@@ -236,6 +252,74 @@ bundle_version(const struct vd_bundle_key *bk, unsigned version)
 }
 
 /*
+ * Rotation mid-request (docs/wallet.md, "Rotation"). A wallet request is
+ * decided with the version active at that moment: its public key and
+ * address are read, the Solana signer slot is found, and the signer pins
+ * that version. Another process may activate a new version before the
+ * signature is made; the pinned version is then verify-only and pv_sign
+ * would refuse it (409) although nothing was wrong with the request. So
+ * decide() remembers which wallet key versions it saw active, and a
+ * signature with a pinned version this keeper saw active in the last
+ * SEEN_GRACE seconds may be made while that version is verify-only
+ * (pv_sign_opts.overtaken_ok; never retired). The keeper decides this
+ * itself, not from anything the handler says, and the bound is the one
+ * rotation already has: a replica keeps signing with the version its
+ * cached metadata says is active for up to the metadata TTL (5 s).
+ */
+static int
+wallet_use(enum vd_use use)
+{
+	pv_key_purpose p = vd_use_purpose(use);
+
+	return p == PV_PURPOSE_SOLANA || p == PV_PURPOSE_EVM;
+}
+
+static void
+seen_record(struct vd_keeper *k, const struct pv_key *key)
+{
+	const struct pv_key_version *v = pv_key_active(key);
+	struct timespec now;
+	size_t i, slot = 0;
+
+	if (v == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&k->mu);
+	for (i = 0; i < k->nseen; i++) {
+		if (k->seen[i].version == v->version && strcmp(k->seen[i].name, key->name) == 0)
+			break;
+		/* full: the one seen longest ago makes room */
+		if (k->seen[i].at.tv_sec < k->seen[slot].at.tv_sec)
+			slot = i;
+	}
+	if (i < k->nseen)
+		slot = i;
+	else if (k->nseen < SEEN_MAX)
+		slot = k->nseen++;
+	snprintf(k->seen[slot].name, sizeof(k->seen[slot].name), "%s", key->name);
+	k->seen[slot].version = v->version;
+	k->seen[slot].at = now;
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Whether version of name was seen active by decide() within SEEN_GRACE. */
+static int
+seen_recently(struct vd_keeper *k, const char *name, unsigned version)
+{
+	struct timespec now;
+	int found = 0;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&k->mu);
+	for (i = 0; i < k->nseen && !found; i++)
+		found = k->seen[i].version == version && strcmp(k->seen[i].name, name) == 0 &&
+			now.tv_sec - k->seen[i].at.tv_sec <= SEEN_GRACE;
+	pthread_mutex_unlock(&k->mu);
+	return found;
+}
+
+/*
  * Decide q up to the key, in this order so that a client learns nothing
  * about keys it may not use: the policy (403), the key (404), its purpose
  * (403 wrong_purpose). A bundle key sets *bk, a token key *key (the
@@ -257,8 +341,11 @@ decide(struct vd_keeper *k, struct vd_kreq *q, struct pv_key **key, const struct
 	if ((r = vd_decide_purpose(q, (*key)->purpose, 0)) != PV_OK) {
 		pv_key_free(*key);
 		*key = NULL;
+		return r;
 	}
-	return r;
+	if (wallet_use(q->use))
+		seen_record(k, *key);
+	return PV_OK;
 }
 
 /* Refuse a use the call does not serve (a handler bug, never signed). */
@@ -428,6 +515,10 @@ vd_keeper_sign(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts
 		goto out;
 	/* the purpose is the use's, whatever the caller put in o */
 	so.purpose = vd_use_purpose(q->use);
+	/* a version overtaken mid-request signs only if the keeper itself saw
+	 * it active just now (seen_record); never on the caller's word */
+	so.overtaken_ok =
+	    bk == NULL && wallet_use(q->use) && so.version != 0 && seen_recently(k, q->key, so.version);
 	if (bk != NULL)
 		r = bundle_sign(k, secrets_of(q), bk, &so, msg, len, out);
 	else
@@ -449,6 +540,7 @@ vd_keeper_verify(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_op
 	if ((r = want_use(q, VD_USE_VERIFY)) != PV_OK || (r = decide(k, q, &key, &bk)) != PV_OK)
 		goto out;
 	so.purpose = vd_use_purpose(q->use);
+	so.overtaken_ok = 0;
 	if (bk != NULL) {
 		if ((r = bundle_version(bk, so.version)) == PV_OK &&
 		    (r = pv_entry_check_purpose(bk->name, bk->purpose, so.purpose)) == PV_OK)

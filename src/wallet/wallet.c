@@ -160,13 +160,19 @@ pv_wallet_signer_init(struct pv_wallet_signer *s, pv_chain chain, pv_wallet_sign
 	return pv_wallet_address(chain, s, address);
 }
 
-/* The keystore callback: sign_raw has pinned opts->version already. */
+/* The keystore callback: sign_raw has pinned opts->version already, the
+ * version pv_wallet_key_open resolved as active. A rotation by another
+ * process since then (it is now verify-only) does not fail the signature:
+ * the request was decided with that version, whose address the caller was
+ * given (docs/wallet.md, "Rotation"). A retired version never signs. */
 static pv_err
 keystore_sign(void *ctx, const struct pv_sign_opts *opts, const uint8_t *msg, size_t len, struct pv_sig *out)
 {
 	const struct pv_wallet_key *wk = ctx;
+	struct pv_sign_opts o = *opts;
 
-	return pv_sign(wk->ks, wk->name, opts, msg, len, out);
+	o.overtaken_ok = 1;
+	return pv_sign(wk->ks, wk->name, &o, msg, len, out);
 }
 
 pv_err

@@ -88,9 +88,11 @@ pv_err pv_wallet_address(pv_chain chain, const struct pv_wallet_signer *s,
 /*
  * A wallet signer over a keystore: the active version of the key `name`
  * (pv_wallet_key_check first), its public key and address, signing with
- * pv_sign pinned to that version (a rotation in between fails instead of
- * mixing keys). ks and name are borrowed. pv_wallet_key_close also after a
- * failure.
+ * pv_sign pinned to that version. A rotation by another process in between
+ * never mixes keys: the pinned version still signs when the rotation made
+ * it verify-only (the request was decided with it; sign.h overtaken_ok),
+ * and fails with PV_ERR_STATE when it was retired. ks and name are
+ * borrowed. pv_wallet_key_close also after a failure.
  */
 struct pv_wallet_key {
 	pv_keystore *ks;
