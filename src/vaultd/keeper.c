@@ -986,6 +986,12 @@ vd_keeper_make_audit_key(struct vd_keeper *k, const char *name, int *created)
 		pv_err_clear_detail();
 		r = pv_keys_create(k->ks, name, PV_ALG_HMAC_SHA256, PV_PURPOSE_AUDIT, &key);
 		*created = r == PV_OK;
+		/* another replica starting at the same moment made it first (the
+		 * keystore creates under the key's change lock): use that one */
+		if (r == PV_ERR_EXISTS) {
+			pv_err_clear_detail();
+			r = pv_keys_get(k->ks, name, &key);
+		}
 	}
 	pv_key_free(key);
 	return r;
