@@ -81,7 +81,8 @@ check_token() {
 	local what=$1 name
 	list_keys
 	p11_objects "$W/objs" --login
-	for name in $(awk '{ print $1 }' "$KEYS_ROWS" | sort -u); do
+	awk '{ print $1 }' "$KEYS_ROWS" | sort -u >"$W/names"
+	while read -r name; do
 		awk -v n="$name" '$1 == n { print $3 }' "$KEYS_ROWS" | sort -n >"$W/versions"
 		[ -z "$(uniq -d "$W/versions")" ] || fail "$what: $name has version numbers twice: $(uniq -d "$W/versions" | tr '\n' ' ')"
 		[ "$(awk -v n="$name" '$1 == n && $4 == "active"' "$KEYS_ROWS" | wc -l)" = 1 ] ||
@@ -96,7 +97,7 @@ check_token() {
 		done
 		[ "$(grep -c "^data|$name|" "$W/objs")" = 1 ] ||
 			fail "$what: $name has $(grep -c "^data|$name|" "$W/objs") data objects (stale copies or a lock left)"
-	done
+	done <"$W/names"
 	# no key object outside the keys' versions (an orphan of a key whose
 	# metadata was never written)
 	awk -F'|' '($1 == "private-key" || $1 == "secret-key") && $2 ~ /\.v[0-9]+$/ { sub(/\.v[0-9]+$/, "", $2); print $2 }' \
