@@ -118,6 +118,7 @@ pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
 
 /* recover.c */
 int p11_rv_recoverable(CK_RV rv);
+pv_err p11_token_answers(p11_token *tok) PV_WUR;
 int p11_rv_stale_object(CK_RV rv);
 /* The session is gone with this code (nothing left to close). */
 int p11_rv_session_gone(CK_RV rv);
@@ -156,8 +157,9 @@ struct p11_call {
 	const char *fname;
 	pv_err err;
 	int dirty;
-	int no_refind; /* raw handles: a stale handle cannot be re-found */
-	int created;   /* objects were created: pin the session (see p11_sess) */
+	int no_refind;     /* raw handles: a stale handle cannot be re-found */
+	int created;       /* objects were created: pin the session (see p11_sess) */
+	int found_nothing; /* a search found no object: is the token still there? */
 };
 /*
  * Every wrapped C_* call inside an op goes through this: the function's

@@ -7,7 +7,9 @@
 #include "pkcs11/pin.h"
 
 /* C_Login calls when the token file reads as in flux (see do_login) */
-#define P11_LOGIN_TRIES 5
+#define P11_LOGIN_TRIES  5
+/* module restarts when those tries keep failing (see p11_token_login) */
+#define P11_LOGIN_ROUNDS 3
 
 /*
  * Login: once per token (PKCS#11 login state is per application, shared by
@@ -15,16 +17,34 @@
  * rejected.
  */
 
+/* C_GetTokenInfo, asked again a bounded number of times while SoftHSM's
+ * token file is being rewritten by another process (CKR_GENERAL_ERROR). */
+static pv_err
+token_info_settled(p11_token *tok, CK_TOKEN_INFO *ti)
+{
+	CK_RV rv;
+
+	for (unsigned tries = 0;; tries++) {
+		rv = tok->f->C_GetTokenInfo(atomic_load(&tok->slot), ti);
+		if (rv != CKR_GENERAL_ERROR || tries >= P11_LOGIN_TRIES)
+			break;
+		p11_backoff(tries);
+	}
+	if (rv != CKR_OK) {
+		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+		return p11_rv_to_err(rv);
+	}
+	return PV_OK;
+}
+
 static pv_err
 check_pin_flags(p11_token *tok)
 {
 	CK_TOKEN_INFO ti;
-	CK_RV rv;
+	pv_err r;
 
-	if ((rv = tok->f->C_GetTokenInfo(atomic_load(&tok->slot), &ti)) != CKR_OK) {
-		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
-		return p11_rv_to_err(rv);
-	}
+	if ((r = token_info_settled(tok, &ti)) != PV_OK)
+		return r;
 	if (ti.flags & CKF_USER_PIN_LOCKED) {
 		pv_err_set_detail("token reports CKF_USER_PIN_LOCKED");
 		return PV_ERR_PIN_LOCKED;
@@ -140,25 +160,35 @@ p11_token_login(p11_token *tok)
 		r = PV_OK;
 		goto out;
 	}
-	if ((rv = tok->f->C_GetTokenInfo(atomic_load(&tok->slot), &ti)) != CKR_OK) {
-		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
-		r = p11_rv_to_err(rv);
+	if ((r = token_info_settled(tok, &ti)) != PV_OK)
 		goto out;
-	}
 	p11_copy_padded(label, sizeof(label), ti.label, sizeof(ti.label));
 	snprintf(what, sizeof(what), "token '%s'", label);
 	/* Read the PIN before touching the login state: a bad source costs nothing. */
 	if ((r = p11_pin_resolve(tok->pin_source, tok->uri_pin_source, tok->allow_prompt, what, &pin)) !=
 	    PV_OK)
 		goto out;
-	if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK)
-		goto out;
-	have_sess = 1;
-	if ((r = check_pin_flags(tok)) != PV_OK)
-		goto out;
-	rv = do_login(tok, s.h, pin);
-	if ((r = login_result(rv)) != PV_OK)
-		goto out;
+	/* SoftHSM reads the PIN blobs once, at C_Initialize: one made while
+	 * another process rewrote the token file keeps failing (GENERAL_ERROR,
+	 * or USER_PIN_NOT_INITIALIZED) however often it is asked. Start the
+	 * module afresh then, a bounded number of times. */
+	for (unsigned round = 0;; round++) {
+		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK)
+			goto out;
+		have_sess = 1;
+		rv = CKR_OK;
+		if ((r = check_pin_flags(tok)) == PV_OK)
+			r = login_result((rv = do_login(tok, s.h, pin)));
+		if (r == PV_OK)
+			break;
+		/* an unexpected CKR_ (GENERAL_ERROR) or no user PIN: not the PIN's fault */
+		if ((r != PV_ERR_PKCS11 && rv != CKR_USER_PIN_NOT_INITIALIZED) || round >= P11_LOGIN_ROUNDS)
+			goto out;
+		p11_sess_return(tok, &s);
+		have_sess = 0;
+		if ((r = p11_reinit(tok, 1)) != PV_OK)
+			goto out;
+	}
 	/*
 	 * Keep it (no-access) for re-login. ALREADY_LOGGED_IN (another user of
 	 * the module in this process) did not verify it; a wrong one is dropped

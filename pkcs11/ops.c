@@ -53,6 +53,7 @@ p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_ca
 	if (nfound == 0) {
 		pv_err_set_detail("no token object matches the reference");
 		c->err = PV_ERR_NOT_FOUND;
+		c->found_nothing = 1;
 		return CKR_OK;
 	}
 	if (nfound > 1) {
@@ -114,6 +115,7 @@ find_all_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 		(void)tok->f->C_FindObjectsFinal(h);
 		return rv;
 	}
+	c->found_nothing = ctx->count == 0;
 	return P11_CALL(c, tok, C_FindObjectsFinal, h);
 }
 

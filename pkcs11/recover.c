@@ -4,6 +4,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "pkcs11/internal.h"
 
 /*
@@ -61,10 +63,42 @@ p11_backoff(unsigned attempt)
 	struct timespec ts;
 	long d = ms[attempt < PV_NELEM(ms) ? attempt : PV_NELEM(ms) - 1];
 
+	/* up to half again at random: two processes that met on SoftHSM's
+	 * files do not come back in step */
+	d += (long)randombytes_uniform((uint32_t)d / 2 + 1);
+
 	ts.tv_sec = 0;
 	ts.tv_nsec = d * 1000000L;
 	while (nanosleep(&ts, &ts) != 0) {
 	}
+}
+
+/*
+ * Whether the token still answers, asked after a search that found nothing
+ * or an unexpected CKR_: a module need not report a lost token as one.
+ * SoftHSM with its token directory moved away answers every search with
+ * nothing and C_GetTokenInfo with CKR_GENERAL_ERROR, and stays so after the
+ * directory is back until it is initialised again; so does one process's
+ * view of a token file another process was rewriting as it read it. The
+ * caller starts the module afresh (p11_recover), an outage if that fails.
+ */
+pv_err
+p11_token_answers(p11_token *tok)
+{
+	struct p11_call c = {0};
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	/* asked again twice first: SoftHSM also fails it for a moment while
+	 * another process rewrites the token file */
+	for (unsigned tries = 0; tries < 3; tries++) {
+		if (tries > 0)
+			p11_backoff(tries - 1);
+		if ((rv = P11_CALL(&c, tok, C_GetTokenInfo, atomic_load(&tok->slot), &ti)) == CKR_OK)
+			return PV_OK;
+	}
+	pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+	return PV_ERR_TOKEN_UNAVAILABLE;
 }
 
 /* Caller holds reinit_mu. */

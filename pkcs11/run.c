@@ -44,6 +44,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		c.dirty = 0;
 		c.no_refind = 0;
 		c.created = 0;
+		c.found_nothing = 0;
 		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK) {
 			if (rv != CKR_OK && p11_rv_outage(rv) && attempt >= tok->max_retries)
 				return p11_outage_begin(tok);
@@ -59,7 +60,16 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			s.pinned = 1;
 		if (rv == CKR_OK) {
 			settle(tok, &s, rv, c.dirty);
-			return c.err;
+			/* "no such object" only from a token that is still there;
+			 * one that does not answer is started afresh and the
+			 * search (which changed nothing) asked again */
+			if (!c.found_nothing || p11_token_answers(tok) == PV_OK)
+				return c.err;
+			if (attempt >= tok->max_retries)
+				return p11_outage_begin(tok);
+			if ((r = p11_recover(tok, CKR_GENERAL_ERROR, attempt, NULL, seen_epoch)) != PV_OK)
+				return r;
+			continue;
 		}
 		if (!p11_rv_recoverable(rv) || attempt >= tok->max_retries ||
 		    (c.no_refind && p11_rv_stale_object(rv))) {
@@ -67,7 +77,18 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
 				return p11_outage_begin(tok);
 			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
-			return p11_rv_to_err(rv);
+			r = p11_rv_to_err(rv);
+			/* An odd failure from a token that no longer answers: start
+			 * it afresh for the next call (this one may have changed
+			 * something, so it is not repeated) and say it was away. */
+			if (rv == CKR_GENERAL_ERROR && p11_token_answers(tok) != PV_OK) {
+				if ((r = p11_recover(tok, rv, attempt, NULL, seen_epoch)) == PV_OK)
+					pv_err_set_detail("%s: %s; the token did not answer and was "
+							  "re-initialised",
+							  c.fname, p11_rv_name(rv));
+				r = PV_ERR_TOKEN_UNAVAILABLE;
+			}
+			return r;
 		}
 		if (c.dirty) {
 			p11_sess_drop(tok, &s, 1);

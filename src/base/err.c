@@ -45,6 +45,7 @@ static const struct err_row err_table[] = {
     {PV_ERR_BUSY, "busy", "token busy: no session available", PV_EXIT_TOKEN},
     {PV_ERR_FORBIDDEN, "forbidden", "forbidden by policy", PV_EXIT_AUTH},
     {PV_ERR_PURPOSE, "wrong_purpose", "the key's purpose does not allow this use", PV_EXIT_PURPOSE},
+    {PV_ERR_CHANGED, "changed_concurrently", "the key was changed by another writer", PV_EXIT_CONFLICT},
 };
 
 static const struct err_row *

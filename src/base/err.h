@@ -39,9 +39,10 @@ typedef enum pv_err {
 	PV_ERR_BUSY = -26,              /* pool exhausted / retries used up */
 	PV_ERR_FORBIDDEN = -27,         /* policy denied */
 	PV_ERR_PURPOSE = -28,           /* the key's purpose does not allow this use */
+	PV_ERR_CHANGED = -29,           /* another writer changed the key meanwhile */
 } pv_err;
 
-#define PV_ERR_MIN PV_ERR_PURPOSE
+#define PV_ERR_MIN PV_ERR_CHANGED
 
 /* Static, human-readable text for an error code. Never NULL. */
 const char *pv_strerror(pv_err err);

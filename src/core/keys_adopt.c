@@ -153,7 +153,7 @@ pv_keys_adopt(pv_keystore *ks, const char *uri, const char *name, pv_key_purpose
 	}
 	if ((r = ks_lock(ks, name, &lk)) != PV_OK)
 		goto out;
-	if ((r = ks_meta_load(ks, name, &existing, &mobj)) == PV_OK) {
+	if ((r = ks_meta_load_settled(ks, name, &existing, &mobj)) == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
 		r = PV_ERR_EXISTS;
 		goto out;

@@ -44,6 +44,9 @@ pv_keystore_new(p11_token *tok, pv_keystore **out)
 	return PV_OK;
 }
 
+/* meta_at of a copy that must be read again before use (pv_keystore_flush) */
+#define KS_CACHE_STALE ((time_t)-1)
+
 static void
 cache_clear(pv_keystore *ks)
 {
@@ -98,8 +101,15 @@ pv_keystore_set_meta_ttl(pv_keystore *ks, unsigned seconds)
 void
 pv_keystore_flush(pv_keystore *ks)
 {
+	size_t i;
+
+	/* every copy is read again; the names are kept (ks_cache_knows) */
 	pthread_mutex_lock(&ks->mu);
-	cache_clear(ks);
+	for (i = 0; i < ks->nmeta; i++)
+		ks->meta_at[i] = KS_CACHE_STALE;
+	free(ks->handles);
+	ks->handles = NULL;
+	ks->nhandles = 0;
 	pthread_mutex_unlock(&ks->mu);
 	pv_pubcache_clear(ks->pub);
 }
@@ -149,7 +159,8 @@ ks_cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
 	for (i = 0; i < ks->nmeta; i++) {
 		if (strcmp(ks->meta[i]->name, name) == 0) {
 			/* too old: read the token again (a rotation by another host) */
-			if (ks->meta_ttl != 0 && mono_now() - ks->meta_at[i] >= (time_t)ks->meta_ttl)
+			if (ks->meta_at[i] == KS_CACHE_STALE ||
+			    (ks->meta_ttl != 0 && mono_now() - ks->meta_at[i] >= (time_t)ks->meta_ttl))
 				break;
 			r = pv_key_dup(ks->meta[i], out);
 			break;
@@ -157,6 +168,20 @@ ks_cache_get(pv_keystore *ks, const char *name, struct pv_key **out)
 	}
 	pthread_mutex_unlock(&ks->mu);
 	return r;
+}
+
+/* Whether a key of this name was read before (its copy may be too old). */
+int
+ks_cache_knows(pv_keystore *ks, const char *name)
+{
+	int known = 0;
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->nmeta && !known; i++)
+		known = strcmp(ks->meta[i]->name, name) == 0;
+	pthread_mutex_unlock(&ks->mu);
+	return known;
 }
 
 /* Cached reference for (name, version) with the same CKA_ID, if any. */

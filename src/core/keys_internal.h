@@ -48,10 +48,13 @@ struct meta_loc {
 /* keys_cache.c */
 void ks_cache_put(pv_keystore *ks, const char *name, const struct pv_key *key);
 pv_err ks_cache_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
+int ks_cache_knows(pv_keystore *ks, const char *name);
 int ks_handle_get(pv_keystore *ks, const char *name, unsigned version, p11_obj *obj);
 
 /* keys_meta.c */
 pv_err ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc) PV_WUR;
+pv_err ks_meta_load_settled(pv_keystore *ks, const char *name, struct pv_key **out,
+			    struct meta_loc *loc) PV_WUR;
 pv_err ks_meta_remove(pv_keystore *ks, const struct meta_loc *loc) PV_WUR;
 pv_err ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int create) PV_WUR;
 pv_err ks_load_for_change(pv_keystore *ks, const char *name, struct pv_key **key,

@@ -12,13 +12,31 @@
 /* attempts of a change overtaken by another writer before exit 7 */
 #define KS_CHANGE_TRIES 4
 
+/* One change of a key, made under its lock; the arguments are the change's. */
+struct ks_change {
+	pv_err (*once)(pv_keystore *ks, const char *name, const struct ks_change *c);
+	int as_next;
+	unsigned version;
+	pv_key_purpose purpose;
+	unsigned *new_version;
+};
+
+/*
+ * A change that another writer overtook (the serial check in ks_meta_store
+ * answers PV_ERR_CHANGED, having left nothing of ours) starts over; any other
+ * error, a token's PV_ERR_BUSY included, is the answer.
+ */
 static pv_err
-ks_changed_concurrently(pv_err r, const char *name)
+ks_change(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
-	if (r != PV_ERR_BUSY)
-		return r;
-	pv_err_set_detail("key '%s' was changed concurrently %d times; try again", name, KS_CHANGE_TRIES);
-	return PV_ERR_STATE;
+	pv_err r = PV_ERR_CHANGED;
+
+	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_CHANGED; i++)
+		r = c->once(ks, name, c);
+	if (r == PV_ERR_CHANGED)
+		pv_err_set_detail("key '%s' was changed concurrently %d times; try again", name,
+				  KS_CHANGE_TRIES);
+	return r;
 }
 
 pv_err
@@ -43,7 +61,7 @@ pv_keys_create(pv_keystore *ks, const char *name, pv_alg alg, pv_key_purpose pur
 		return r;
 	if ((r = ks_lock(ks, name, &lk)) != PV_OK)
 		goto out;
-	r = ks_meta_load(ks, name, &existing, &mobj);
+	r = ks_meta_load_settled(ks, name, &existing, &mobj);
 	if (r == PV_OK) {
 		pv_err_set_detail("key '%s' already exists", name);
 		r = PV_ERR_EXISTS;
@@ -79,8 +97,9 @@ out:
 }
 
 static pv_err
-rotate_once(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
+rotate_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
+	int as_next = c->as_next;
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
 	uint8_t id[KEY_ID_LEN];
@@ -121,8 +140,8 @@ rotate_once(pv_keystore *ks, const char *name, int as_next, unsigned *new_versio
 		ks_undo_version(ks, k->alg, id, sizeof(id), r);
 		goto out;
 	}
-	if (new_version != NULL)
-		*new_version = v->version;
+	if (c->new_version != NULL)
+		*c->new_version = v->version;
 out:
 	ks_unlock(ks, &lk);
 	pv_key_free(k);
@@ -130,8 +149,9 @@ out:
 }
 
 static pv_err
-activate_once(pv_keystore *ks, const char *name, unsigned version)
+activate_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
+	unsigned version = c->version;
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL, *prev;
 	struct meta_loc mobj;
@@ -159,8 +179,9 @@ out:
 }
 
 static pv_err
-retire_once(pv_keystore *ks, const char *name, unsigned version)
+retire_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
+	unsigned version = c->version;
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
 	struct meta_loc mobj;
@@ -186,8 +207,9 @@ out:
 }
 
 static pv_err
-destroy_once(pv_keystore *ks, const char *name, unsigned version)
+destroy_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
+	unsigned version = c->version;
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
 	struct meta_loc mobj;
@@ -224,8 +246,9 @@ out:
 }
 
 static pv_err
-set_purpose_once(pv_keystore *ks, const char *name, pv_key_purpose purpose)
+set_purpose_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 {
+	pv_key_purpose purpose = c->purpose;
 	struct pv_key *k = NULL;
 	struct meta_loc mobj;
 	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
@@ -261,56 +284,42 @@ out:
 	return r;
 }
 
-/*
- * The public changes: a change that another writer overtook (the serial
- * check in ks_meta_store; nothing of ours was left) starts over.
- */
 pv_err
 pv_keys_rotate(pv_keystore *ks, const char *name, int as_next, unsigned *new_version)
 {
-	pv_err r = PV_ERR_BUSY;
+	struct ks_change c = {.once = rotate_once, .as_next = as_next, .new_version = new_version};
 
-	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
-		r = rotate_once(ks, name, as_next, new_version);
-	return ks_changed_concurrently(r, name);
+	return ks_change(ks, name, &c);
 }
 
 pv_err
 pv_keys_activate(pv_keystore *ks, const char *name, unsigned version)
 {
-	pv_err r = PV_ERR_BUSY;
+	struct ks_change c = {.once = activate_once, .version = version};
 
-	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
-		r = activate_once(ks, name, version);
-	return ks_changed_concurrently(r, name);
+	return ks_change(ks, name, &c);
 }
 
 pv_err
 pv_keys_retire(pv_keystore *ks, const char *name, unsigned version)
 {
-	pv_err r = PV_ERR_BUSY;
+	struct ks_change c = {.once = retire_once, .version = version};
 
-	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
-		r = retire_once(ks, name, version);
-	return ks_changed_concurrently(r, name);
+	return ks_change(ks, name, &c);
 }
 
 pv_err
 pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version)
 {
-	pv_err r = PV_ERR_BUSY;
+	struct ks_change c = {.once = destroy_once, .version = version};
 
-	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
-		r = destroy_once(ks, name, version);
-	return ks_changed_concurrently(r, name);
+	return ks_change(ks, name, &c);
 }
 
 pv_err
 pv_keys_set_purpose(pv_keystore *ks, const char *name, pv_key_purpose purpose)
 {
-	pv_err r = PV_ERR_BUSY;
+	struct ks_change c = {.once = set_purpose_once, .purpose = purpose};
 
-	for (unsigned i = 0; i < KS_CHANGE_TRIES && r == PV_ERR_BUSY; i++)
-		r = set_purpose_once(ks, name, purpose);
-	return ks_changed_concurrently(r, name);
+	return ks_change(ks, name, &c);
 }

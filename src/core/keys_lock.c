@@ -167,10 +167,13 @@ ks_lock(pv_keystore *ks, const char *name, struct ks_lock *lk)
 			     strlen(KS_LOCK_APPLICATION)},
 			    {CKA_VALUE, value, strlen(value)},
 			};
-			if ((r = p11_create_object(ks->tok, t, PV_NELEM(t), &h)) == PV_ERR_PKCS11) {
+			r = p11_create_object(ks->tok, t, PV_NELEM(t), &h);
+			if (r == PV_ERR_PKCS11 || r == PV_ERR_TOKEN_UNAVAILABLE) {
 				/* SoftHSM fails now and then while another process
-				 * writes the token: drop what may have been made and
-				 * try again like after a collision */
+				 * writes the token (and the token layer may have
+				 * started the module afresh): drop what may have
+				 * been made and try again like after a collision;
+				 * a token really gone fails the scan */
 				h = CK_INVALID_HANDLE;
 				if (lock_scan(ks, name, lk->nonce, &others, &have_mine, &oldest, &h) ==
 					PV_OK &&

@@ -4,16 +4,19 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/keys_internal.h"
 
 static CK_BBOOL ck_true = CK_TRUE;
 
-pv_err
-ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc)
+/* One read: *gone set when a found copy vanished before it was read. */
+static pv_err
+meta_load_once(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc, int *gone)
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_ATTRIBUTE t[] = {
@@ -39,8 +42,10 @@ ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK)
+		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK) {
+			*gone = r == PV_ERR_SESSION || r == PV_ERR_NOT_FOUND;
 			goto out;
+		}
 		r = pv_keymeta_parse(val, len, &k);
 		free(val);
 		val = NULL;
@@ -81,6 +86,26 @@ out:
 	return r;
 }
 
+/*
+ * A writer replaces a key's metadata object by writing the new copy and then
+ * destroying the old one: a copy found by the search can be gone when it is
+ * read. Read again then (a few times; each read sees at least one copy).
+ */
+pv_err
+ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc)
+{
+	pv_err r;
+	int gone;
+
+	for (unsigned tries = 0;; tries++) {
+		gone = 0;
+		r = meta_load_once(ks, name, out, loc, &gone);
+		if (!gone || tries >= 3)
+			return r;
+		pv_err_clear_detail();
+	}
+}
+
 /* Destroy the metadata objects of a key (current and leftovers). */
 pv_err
 ks_meta_remove(pv_keystore *ks, const struct meta_loc *loc)
@@ -103,7 +128,7 @@ ks_meta_remove(pv_keystore *ks, const struct meta_loc *loc)
  * Write changed metadata. Re-reads the stored serial first so that two
  * operators (or replicas) changing the same key do not silently overwrite
  * each other even if a change slipped past the change lock: the loser gets
- * PV_ERR_BUSY, having written nothing, and starts over.
+ * PV_ERR_CHANGED, having written nothing, and starts over.
  */
 pv_err
 ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int create)
@@ -117,11 +142,11 @@ ks_meta_store(pv_keystore *ks, struct pv_key *key, struct meta_loc *loc, int cre
 	pv_err r;
 
 	if (!create) {
-		if ((r = ks_meta_load(ks, key->name, &cur, &again)) != PV_OK)
+		if ((r = ks_meta_load_settled(ks, key->name, &cur, &again)) != PV_OK)
 			goto out;
 		if (cur->serial != key->serial || again.cur != loc->cur) {
 			pv_err_set_detail("key '%s' was changed concurrently", key->name);
-			r = PV_ERR_BUSY; /* the caller starts over (ks_changed_concurrently) */
+			r = PV_ERR_CHANGED; /* the caller starts over (ks_change) */
 			goto out;
 		}
 	}
@@ -165,7 +190,16 @@ pv_keys_get(pv_keystore *ks, const char *name, struct pv_key **out)
 	}
 	if (ks_cache_get(ks, name, out) == PV_OK)
 		return PV_OK;
-	if ((r = ks_meta_load(ks, name, out, &mobj)) == PV_OK)
+	r = ks_meta_load(ks, name, out, &mobj);
+	/* A key read before that a search now misses is more likely being
+	 * rewritten by another process (SoftHSM's search can miss the file
+	 * meanwhile) than gone: ask again before answering "no such key",
+	 * then forget the name so that a key really destroyed costs this once. */
+	if (r == PV_ERR_NOT_FOUND && ks_cache_knows(ks, name)) {
+		if ((r = ks_meta_load_settled(ks, name, out, &mobj)) == PV_ERR_NOT_FOUND)
+			ks_cache_put(ks, name, NULL);
+	}
+	if (r == PV_OK)
 		ks_cache_put(ks, name, *out);
 	return r;
 }
@@ -233,6 +267,29 @@ out:
 	return r;
 }
 
+/*
+ * For a writer, "no such key" decides what it writes (create, or refuse a
+ * change), so it is asked again before it is believed: SoftHSM re-reads its
+ * object files on each search, and while another process rewrites one a
+ * search can miss an object that exists. About 0.3 s in all, on the not-found
+ * path of changes only (never a signing request's).
+ */
+pv_err
+ks_meta_load_settled(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc)
+{
+	static const long pause_ms[] = {20, 60, 200};
+	pv_err r;
+
+	for (size_t i = 0;; i++) {
+		r = ks_meta_load(ks, name, out, loc);
+		if (r != PV_ERR_NOT_FOUND || i >= PV_NELEM(pause_ms))
+			return r;
+		struct timespec t = {.tv_sec = 0, .tv_nsec = pause_ms[i] * 1000000L};
+		while (nanosleep(&t, &t) != 0 && errno == EINTR)
+			;
+	}
+}
+
 /* Load fresh metadata (not the cache) for a change. */
 pv_err
 ks_load_for_change(pv_keystore *ks, const char *name, struct pv_key **key, struct meta_loc *mobj)
@@ -241,7 +298,7 @@ ks_load_for_change(pv_keystore *ks, const char *name, struct pv_key **key, struc
 		pv_err_set_detail("invalid key name '%.80s'", name);
 		return PV_ERR_NOT_FOUND;
 	}
-	return ks_meta_load(ks, name, key, mobj);
+	return ks_meta_load_settled(ks, name, key, mobj);
 }
 
 pv_err

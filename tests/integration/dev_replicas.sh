@@ -140,6 +140,7 @@ while [ ! -e "$5" ]; do
 	b=$(curl -s -w ' %{http_code}' --unix-socket "$1" -H @"$2" -H 'Content-Type: application/json' \
 		--data-binary "{\"input_b64\":\"$3\"}" http://vaultd/v1/keys/dv-sign/sign) || b='curl-failed 000'
 	printf '%s %s\n' "${b##* }" "${b% *}" >>"$4"
+	sleep 0.03 # under the dev client's rate limit (50/s) on a fast machine
 done
 EOF
 rm -f "$W/stop"
@@ -189,6 +190,8 @@ status, versions, bad = {}, set(), 0
 for line in open(sys.argv[1]):
     st, _, body = line.rstrip("\n").partition(" ")
     status[st] = status.get(st, 0) + 1
+    if st == "429":  # the dev client's rate limit: not a failure of the replicas
+        continue
     if st != "200":
         print("status %s: %s" % (st, body[:200]), file=sys.stderr)
         bad += 1

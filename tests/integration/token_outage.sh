@@ -13,7 +13,9 @@
 # --wait-for-token. With PV_OUTAGE_MODE=p11kit (token_outage_p11kit.sh) the
 # same test runs with SoftHSM behind `p11-kit server` and vaultd on
 # p11-kit-client.so: the outage is the server killed, the return a new
-# server on the same socket.
+# server on the same socket. With PV_OUTAGE_MODE=tokendir
+# (token_outage_dir.sh) vaultd runs on SoftHSM directly and the outage is
+# the token's directory moved away, the return moved back.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/vaultd.sh"
@@ -64,7 +66,19 @@ p11kit)
 	trap 'vd_cleanup; token_away' EXIT
 	token_back
 	;;
-*) fail "PV_OUTAGE_MODE=$MODE: shim or p11kit" ;;
+tokendir)
+	# SoftHSM's own token directory moved away and back (a storage volume
+	# that vanishes for a while): vaultd on SoftHSM itself, no shim.
+	MODULE=$P11VAULT_MODULE
+	TOKDIR=$(sed -n 's/^directories\.tokendir *= *//p' "$SOFTHSM2_CONF")
+	[ -d "$TOKDIR" ] || fail "no tokendir in $SOFTHSM2_CONF"
+	TOKSUB=$(find "$TOKDIR" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+	[ -n "$TOKSUB" ] || fail "no token directory under $TOKDIR"
+	token_away() { mv "$TOKSUB" "$W/token-moved-away"; }
+	token_back() { [ ! -d "$W/token-moved-away" ] || mv "$W/token-moved-away" "$TOKSUB"; }
+	trap 'vd_cleanup; token_back' EXIT
+	;;
+*) fail "PV_OUTAGE_MODE=$MODE: shim, p11kit or tokendir" ;;
 esac
 
 run_expect 0 vc key create out-sign --alg p256 --purpose sign
