@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -15,8 +16,24 @@ struct bench_http {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint64_t connects;
+	size_t head_len;     /* of the last response in rbuf; 0: none */
+	unsigned timeout_ms; /* SO_RCVTIMEO/SO_SNDTIMEO; 0: none */
+	int timed_out;       /* the last round trip */
 	uint8_t rbuf[BENCH_HTTP_RESP_MAX];
 };
+
+static pv_err
+set_timeouts(struct bench_http *c)
+{
+	struct timeval tv = {(time_t)(c->timeout_ms / 1000), (suseconds_t)(c->timeout_ms % 1000) * 1000};
+
+	if (c->fd >= 0 && (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+			   setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)) {
+		pv_err_set_detail("setsockopt: %s", strerror(errno));
+		return PV_ERR_IO;
+	}
+	return PV_OK;
+}
 
 static pv_err
 sock_connect(struct bench_http *c)
@@ -36,7 +53,7 @@ sock_connect(struct bench_http *c)
 	}
 	c->fd = fd;
 	c->connects++;
-	return PV_OK;
+	return set_timeouts(c);
 }
 
 static void
@@ -78,6 +95,26 @@ bench_http_close(struct bench_http *c)
 		return;
 	sock_drop(c);
 	free(c);
+}
+
+pv_err
+bench_http_set_timeout(struct bench_http *c, unsigned ms)
+{
+	c->timeout_ms = ms;
+	return set_timeouts(c);
+}
+
+int
+bench_http_timed_out(const struct bench_http *c)
+{
+	return c->timed_out;
+}
+
+void
+bench_http_last_head(const struct bench_http *c, const uint8_t **head, size_t *len)
+{
+	*head = c->rbuf;
+	*len = c->head_len;
 }
 
 uint64_t
@@ -216,6 +253,43 @@ out:
 	return r;
 }
 
+pv_err
+bench_http_find_header(const uint8_t *head, size_t head_len, const char *name, char *out, size_t outsz)
+{
+	const uint8_t *line, *colon, *v;
+	size_t len, vlen;
+	pv_buf *b = NULL;
+	pv_err r;
+
+	if ((r = pv_buf_view(head, head_len, &b)) != PV_OK)
+		goto out;
+	r = PV_ERR_NOT_FOUND;
+	/* the status line first, then headers up to the blank line */
+	if (next_line(b, &line, &len) != PV_OK)
+		goto out;
+	while (next_line(b, &line, &len) == PV_OK && len > 0) {
+		if ((colon = memchr(line, ':', len)) == NULL || !name_is(line, (size_t)(colon - line), name))
+			continue;
+		v = colon + 1;
+		vlen = len - (size_t)(v - line);
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+		if (vlen >= outsz) {
+			r = PV_ERR_TOO_LARGE;
+			goto out;
+		}
+		memcpy(out, v, vlen);
+		out[vlen] = '\0';
+		r = PV_OK;
+		goto out;
+	}
+out:
+	pv_buf_free(b);
+	return r;
+}
+
 static pv_err
 send_all(struct bench_http *c, const uint8_t *p, size_t len)
 {
@@ -266,6 +340,11 @@ read_response(struct bench_http *c, unsigned *status, const uint8_t **body, size
 			continue;
 		if (n < 0 && have == 0 && (errno == ECONNRESET || errno == EPIPE))
 			return PV_ERR_SESSION;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			pv_err_set_detail("no reply within %u ms", c->timeout_ms);
+			c->timed_out = 1;
+			return PV_ERR_IO;
+		}
 		if (n < 0) {
 			pv_err_set_detail("recv: %s", strerror(errno));
 			return PV_ERR_IO;
@@ -303,6 +382,7 @@ read_response(struct bench_http *c, unsigned *status, const uint8_t **body, size
 	}
 	*body = c->rbuf + head;
 	*body_len = total - head;
+	c->head_len = head;
 	return PV_OK;
 }
 
@@ -316,6 +396,8 @@ bench_http_roundtrip(struct bench_http *c, const uint8_t *req, size_t req_len, u
 	*status = 0;
 	*body = NULL;
 	*body_len = 0;
+	c->head_len = 0;
+	c->timed_out = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->fd < 0 && (r = sock_connect(c)) != PV_OK)
 			return r;

@@ -31,6 +31,32 @@ void bench_http_close(struct bench_http *c);
 pv_err bench_http_roundtrip(struct bench_http *c, const uint8_t *req, size_t req_len, unsigned *status,
 			    const uint8_t **body, size_t *body_len) PV_WUR;
 
+/*
+ * The head (status line and headers, through the blank line) of the last
+ * response bench_http_roundtrip read; *len is 0 before the first one or
+ * after a failed round trip. Valid until the next call.
+ */
+void bench_http_last_head(const struct bench_http *c, const uint8_t **head, size_t *len);
+
+/*
+ * The value of header name (any case; the first one) in a response head,
+ * without surrounding blanks, NUL-terminated in out. PV_ERR_NOT_FOUND when
+ * absent, PV_ERR_TOO_LARGE when it does not fit in outsz (with the NUL).
+ */
+pv_err bench_http_find_header(const uint8_t *head, size_t head_len, const char *name, char *out,
+			      size_t outsz) PV_WUR;
+
+/*
+ * A bound on each send and each wait for a reply byte, in milliseconds, for
+ * this and later connections (0: none, the default). A reply that does not
+ * come in time fails the round trip (PV_ERR_IO; bench_http_timed_out then
+ * says 1) and drops the connection (the next round trip opens a new one).
+ */
+pv_err bench_http_set_timeout(struct bench_http *c, unsigned ms) PV_WUR;
+
+/* Did the last round trip fail because no reply came within the timeout? */
+int bench_http_timed_out(const struct bench_http *c);
+
 /* Connections opened after the first (keep-alive not held). */
 uint64_t bench_http_reconnects(const struct bench_http *c);
 

@@ -96,6 +96,27 @@ test_parse_head_refused(void **state)
 	}
 }
 
+static void
+test_find_header(void **state)
+{
+	static const char head[] = "HTTP/1.1 503 Service Unavailable\r\nX-Request-Id:  AbC-1 \r\n"
+				   "retry-after: 1\r\nContent-Length: 3\r\n\r\n";
+	const uint8_t *h = (const uint8_t *)head;
+	char v[8];
+
+	(void)state;
+	assert_int_equal(bench_http_find_header(h, strlen(head), "x-request-id", v, sizeof(v)), PV_OK);
+	assert_string_equal(v, "AbC-1");
+	assert_int_equal(bench_http_find_header(h, strlen(head), "Retry-After", v, sizeof(v)), PV_OK);
+	assert_string_equal(v, "1");
+	assert_int_equal(bench_http_find_header(h, strlen(head), "Retry", v, sizeof(v)), PV_ERR_NOT_FOUND);
+	/* the status line is not a header */
+	assert_int_equal(
+	    bench_http_find_header(h, strlen(head), "HTTP/1.1 503 Service Unavailable", v, sizeof(v)),
+	    PV_ERR_NOT_FOUND);
+	assert_int_equal(bench_http_find_header(h, strlen(head), "X-Request-Id", v, 5), PV_ERR_TOO_LARGE);
+}
+
 /* ---- round trips against a scripted server on a Unix socket ---- */
 
 struct script {
@@ -246,6 +267,16 @@ test_keep_alive_and_reconnect(void **state)
 	assert_int_equal(st, 429);
 	assert_string_equal(body, "{}");
 	assert_int_equal(bench_http_reconnects(c), 1);
+	{ /* the last response's head, for its headers */
+		const uint8_t *h;
+		size_t hl;
+		char v[8];
+
+		bench_http_last_head(c, &h, &hl);
+		assert_int_equal(hl, strlen(conn2[0]) - 2);
+		assert_int_equal(bench_http_find_header(h, hl, "retry-after", v, sizeof(v)), PV_OK);
+		assert_string_equal(v, "1");
+	}
 	/* Connection: close is honoured: the next request opens a new one */
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_OK);
 	assert_string_equal(body, "{\"c\":3}");
@@ -306,11 +337,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_head_ok),
-	    cmocka_unit_test(test_parse_head_refused),
-	    cmocka_unit_test(test_keep_alive_and_reconnect),
-	    cmocka_unit_test(test_bad_responses),
-	    cmocka_unit_test(test_open_fails),
+	    cmocka_unit_test(test_parse_head_ok), cmocka_unit_test(test_parse_head_refused),
+	    cmocka_unit_test(test_find_header),   cmocka_unit_test(test_keep_alive_and_reconnect),
+	    cmocka_unit_test(test_bad_responses), cmocka_unit_test(test_open_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
