@@ -58,8 +58,19 @@ struct p11_token {
 
 	/* recovery */
 	pthread_mutex_t reinit_mu; /* serialises Finalize/Initialize cycles */
-	atomic_ulong epoch;        /* bumps when all sessions are gone */
-	atomic_ulong generation;   /* bumps when object handles are stale */
+	/*
+	 * The call gate: every C_* call on a live module runs with it held
+	 * shared (p11_gate_enter); C_Finalize/C_Initialize and the closing of
+	 * every session hold it exclusively, so no thread is inside the module
+	 * while it is torn down. PKCS#11 leaves that undefined, and
+	 * p11-kit-client.so aborted or hung on it under load. Readers are
+	 * preferred (a reader never waits for a waiting writer), so a call made
+	 * while holding login_mu cannot deadlock against a reinit.
+	 */
+	pthread_rwlock_t gate;
+	int module_up;           /* C_Initialize succeeded and no C_Finalize since (gate held) */
+	atomic_ulong epoch;      /* bumps when all sessions are gone */
+	atomic_ulong generation; /* bumps when object handles are stale */
 	atomic_ulong recoveries;
 	atomic_ulong reinits;
 
@@ -118,6 +129,9 @@ pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
 
 /* recover.c */
 int p11_rv_recoverable(CK_RV rv);
+void p11_gate_init(p11_token *tok);
+void p11_gate_enter(p11_token *tok);
+void p11_gate_leave(p11_token *tok);
 pv_err p11_token_answers(p11_token *tok) PV_WUR;
 int p11_rv_stale_object(CK_RV rv);
 /* The session is gone with this code (nothing left to close). */

@@ -144,15 +144,16 @@ p11_token_login(p11_token *tok)
 	char what[80], label[33];
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
-	int have_sess = 0;
 	pv_err r;
 
 	if ((r = p11_fork_check(tok)) != PV_OK)
 		return r;
 	if (atomic_load(&tok->want_login)) {
 		/* Logged in before: a borrow re-logs in if the state was lost. */
+		p11_gate_enter(tok);
 		if ((r = p11_sess_borrow(tok, &s, &rv)) == PV_OK)
 			p11_sess_return(tok, &s);
+		p11_gate_leave(tok);
 		return r;
 	}
 	pthread_mutex_lock(&tok->login_mu);
@@ -160,7 +161,10 @@ p11_token_login(p11_token *tok)
 		r = PV_OK;
 		goto out;
 	}
-	if ((r = token_info_settled(tok, &ti)) != PV_OK)
+	p11_gate_enter(tok);
+	r = token_info_settled(tok, &ti);
+	p11_gate_leave(tok);
+	if (r != PV_OK)
 		goto out;
 	p11_copy_padded(label, sizeof(label), ti.label, sizeof(ti.label));
 	snprintf(what, sizeof(what), "token '%s'", label);
@@ -173,19 +177,21 @@ p11_token_login(p11_token *tok)
 	 * or USER_PIN_NOT_INITIALIZED) however often it is asked. Start the
 	 * module afresh then, a bounded number of times. */
 	for (unsigned round = 0;; round++) {
-		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK)
-			goto out;
-		have_sess = 1;
+		p11_gate_enter(tok);
 		rv = CKR_OK;
-		if ((r = check_pin_flags(tok)) == PV_OK)
-			r = login_result((rv = do_login(tok, s.h, pin)));
+		if ((r = p11_sess_borrow(tok, &s, &rv)) == PV_OK) {
+			if ((r = check_pin_flags(tok)) == PV_OK)
+				r = login_result((rv = do_login(tok, s.h, pin)));
+			p11_sess_return(tok, &s);
+		}
+		p11_gate_leave(tok);
 		if (r == PV_OK)
 			break;
-		/* an unexpected CKR_ (GENERAL_ERROR) or no user PIN: not the PIN's fault */
+		/* an unexpected CKR_ (GENERAL_ERROR) or no user PIN: not the PIN's
+		 * fault. (login_mu is held across the reinit: before the first
+		 * login succeeded no other thread takes it.) */
 		if ((r != PV_ERR_PKCS11 && rv != CKR_USER_PIN_NOT_INITIALIZED) || round >= P11_LOGIN_ROUNDS)
 			goto out;
-		p11_sess_return(tok, &s);
-		have_sess = 0;
 		if ((r = p11_reinit(tok, 1)) != PV_OK)
 			goto out;
 	}
@@ -198,8 +204,6 @@ p11_token_login(p11_token *tok)
 	pin = NULL;
 	atomic_store(&tok->want_login, 1);
 out:
-	if (have_sess)
-		p11_sess_return(tok, &s);
 	pthread_mutex_unlock(&tok->login_mu);
 	pv_secret_free(pin);
 	return r;

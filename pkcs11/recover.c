@@ -101,7 +101,30 @@ p11_token_answers(p11_token *tok)
 	return PV_ERR_TOKEN_UNAVAILABLE;
 }
 
-/* Caller holds reinit_mu. */
+void
+p11_gate_init(p11_token *tok)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_READER_NP);
+	pthread_rwlock_init(&tok->gate, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+void
+p11_gate_enter(p11_token *tok)
+{
+	pthread_rwlock_rdlock(&tok->gate);
+}
+
+void
+p11_gate_leave(p11_token *tok)
+{
+	pthread_rwlock_unlock(&tok->gate);
+}
+
+/* Caller holds reinit_mu and not the gate. */
 static pv_err
 reinit_locked(p11_token *tok, int finalize_first)
 {
@@ -109,18 +132,27 @@ reinit_locked(p11_token *tok, int finalize_first)
 	int we = 0;
 	pv_err r;
 
+	pthread_rwlock_wrlock(&tok->gate);
 	p11_pool_forget_all(tok, 0);
 	atomic_fetch_add(&tok->generation, 1);
-	if (finalize_first)
+	/* never C_Finalize a module whose C_Initialize failed */
+	if (finalize_first && tok->module_up)
 		(void)tok->f->C_Finalize(NULL);
+	tok->module_up = 0;
 	if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
-		return r;
+		goto out;
+	tok->module_up = 1;
 	tok->we_initialized = tok->we_initialized || we;
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
-		return r == PV_ERR_TOKEN_NOT_FOUND ? PV_ERR_TOKEN_UNAVAILABLE : r;
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK) {
+		if (r == PV_ERR_TOKEN_NOT_FOUND)
+			r = PV_ERR_TOKEN_UNAVAILABLE;
+		goto out;
+	}
 	atomic_store(&tok->slot, slot);
 	atomic_fetch_add(&tok->reinits, 1);
-	return PV_OK;
+out:
+	pthread_rwlock_unlock(&tok->gate);
+	return r;
 }
 
 pv_err
@@ -141,13 +173,14 @@ device_recover_locked(p11_token *tok)
 	CK_SLOT_ID slot;
 	pv_err r;
 
+	pthread_rwlock_wrlock(&tok->gate);
 	p11_pool_forget_all(tok, 0);
 	atomic_fetch_add(&tok->generation, 1);
 	(void)tok->f->C_CloseAllSessions(atomic_load(&tok->slot));
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
-		return reinit_locked(tok, 1);
-	atomic_store(&tok->slot, slot);
-	return PV_OK;
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) == PV_OK)
+		atomic_store(&tok->slot, slot);
+	pthread_rwlock_unlock(&tok->gate);
+	return r == PV_OK ? PV_OK : reinit_locked(tok, 1);
 }
 
 pv_err
@@ -173,8 +206,11 @@ p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s, unsi
 		p11_sess_return(tok, s);
 		return PV_OK;
 	}
-	if (s != NULL)
+	if (s != NULL) {
+		p11_gate_enter(tok); /* C_CloseSession */
 		p11_sess_drop(tok, s, !p11_rv_session_gone(rv));
+		p11_gate_leave(tok);
+	}
 	if (rv_session_lost(rv) && attempt < 2)
 		return PV_OK;
 
@@ -234,10 +270,11 @@ p11_outage_probe(p11_token *tok)
 	if (r != PV_OK)
 		return r;
 	/* A session that logs in proves the token usable, not just listed. */
-	if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK)
-		return r;
-	p11_sess_return(tok, &s);
-	return PV_OK;
+	p11_gate_enter(tok);
+	if ((r = p11_sess_borrow(tok, &s, &rv)) == PV_OK)
+		p11_sess_return(tok, &s);
+	p11_gate_leave(tok);
+	return r;
 }
 
 static void
@@ -376,6 +413,7 @@ p11_fork_check(p11_token *tok)
 	pthread_cond_init(&tok->cv, NULL);
 	pthread_mutex_init(&tok->reinit_mu, NULL);
 	pthread_mutex_init(&tok->login_mu, NULL);
+	p11_gate_init(tok);
 	p11_outage_init(tok); /* the parent's prober thread did not come along */
 	tok->nfree = 0;
 	tok->nparked = 0;

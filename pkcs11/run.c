@@ -27,6 +27,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 	struct p11_call c;
 	unsigned long seen_epoch;
 	unsigned attempt;
+	int answers;
 	CK_RV rv;
 	pv_err r;
 
@@ -45,7 +46,11 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		c.no_refind = 0;
 		c.created = 0;
 		c.found_nothing = 0;
+		/* inside the gate from the borrow to the return: no reinit meanwhile;
+		 * recovery (which may reinit) runs after leaving it */
+		p11_gate_enter(tok);
 		if ((r = p11_sess_borrow(tok, &s, &rv)) != PV_OK) {
+			p11_gate_leave(tok);
 			if (rv != CKR_OK && p11_rv_outage(rv) && attempt >= tok->max_retries)
 				return p11_outage_begin(tok);
 			if (rv == CKR_OK || !p11_rv_recoverable(rv) || attempt >= tok->max_retries)
@@ -63,7 +68,9 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			/* "no such object" only from a token that is still there;
 			 * one that does not answer is started afresh and the
 			 * search (which changed nothing) asked again */
-			if (!c.found_nothing || p11_token_answers(tok) == PV_OK)
+			answers = !c.found_nothing || p11_token_answers(tok) == PV_OK;
+			p11_gate_leave(tok);
+			if (answers)
 				return c.err;
 			if (attempt >= tok->max_retries)
 				return p11_outage_begin(tok);
@@ -74,26 +81,27 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		if (!p11_rv_recoverable(rv) || attempt >= tok->max_retries ||
 		    (c.no_refind && p11_rv_stale_object(rv))) {
 			settle(tok, &s, rv, c.dirty);
+			answers = rv != CKR_GENERAL_ERROR || p11_token_answers(tok) == PV_OK;
+			p11_gate_leave(tok);
 			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
 				return p11_outage_begin(tok);
 			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
-			r = p11_rv_to_err(rv);
+			if (answers)
+				return p11_rv_to_err(rv);
 			/* An odd failure from a token that no longer answers: start
 			 * it afresh for the next call (this one may have changed
 			 * something, so it is not repeated) and say it was away. */
-			if (rv == CKR_GENERAL_ERROR && p11_token_answers(tok) != PV_OK) {
-				if ((r = p11_recover(tok, rv, attempt, NULL, seen_epoch)) == PV_OK)
-					pv_err_set_detail("%s: %s; the token did not answer and was "
-							  "re-initialised",
-							  c.fname, p11_rv_name(rv));
-				r = PV_ERR_TOKEN_UNAVAILABLE;
-			}
-			return r;
+			if (p11_recover(tok, rv, attempt, NULL, seen_epoch) == PV_OK)
+				pv_err_set_detail("%s: %s; the token did not answer and was re-initialised",
+						  c.fname, p11_rv_name(rv));
+			return PV_ERR_TOKEN_UNAVAILABLE;
 		}
 		if (c.dirty) {
 			p11_sess_drop(tok, &s, 1);
+			p11_gate_leave(tok);
 			r = p11_recover(tok, rv, attempt, NULL, seen_epoch);
 		} else {
+			p11_gate_leave(tok);
 			r = p11_recover(tok, rv, attempt, &s, seen_epoch);
 		}
 		if (r != PV_OK)

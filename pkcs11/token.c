@@ -65,6 +65,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	pthread_cond_init(&tok->cv, NULL);
 	pthread_mutex_init(&tok->reinit_mu, NULL);
 	pthread_mutex_init(&tok->login_mu, NULL);
+	p11_gate_init(tok);
 	p11_outage_init(tok);
 	tok->on_outage = opts->on_outage;
 	tok->on_outage_arg = opts->on_outage_arg;
@@ -116,6 +117,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 		goto out;
 	}
 	atomic_store(&tok->slot, slot);
+	tok->module_up = 1;
 	if ((r = p11_pool_init(tok, ti.ulMaxSessionCount)) != PV_OK)
 		goto out;
 	*out = tok;
@@ -149,6 +151,7 @@ p11_token_close(p11_token *tok)
 	pthread_cond_destroy(&tok->cv);
 	pthread_mutex_destroy(&tok->reinit_mu);
 	pthread_mutex_destroy(&tok->login_mu);
+	pthread_rwlock_destroy(&tok->gate);
 	pthread_mutex_destroy(&tok->out_mu);
 	pthread_cond_destroy(&tok->out_cv);
 	free(tok);

@@ -3,7 +3,8 @@
  * races left on the token: metadata copies claiming one serial (a key with
  * two versions of one number), stale lower-serial copies, unreadable
  * copies, key objects labelled NAME.vN that no metadata references
- * (orphans) and stale change locks. Fixing runs under the key's change
+ * (orphans), versions whose key object is gone (missing) and stale change
+ * locks. Fixing runs under the key's change
  * lock, so it never races a writer.
  */
 #include "config.h"
@@ -471,6 +472,104 @@ repair_orphans(struct repair *rp, const char *name)
 	return r;
 }
 
+/* Whether the token holds an object of class cls with the version's CKA_ID;
+ * asked twice before "no" (SoftHSM's search can miss an object that another
+ * process is rewriting, and "no" may lead to a version being dropped). */
+static pv_err
+version_object_present(pv_keystore *ks, const struct pv_key_version *v, CK_OBJECT_CLASS cls, int *present)
+{
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+	p11_obj o;
+	pv_err r = PV_OK;
+
+	*present = 0;
+	for (int tries = 0; tries < 2 && !*present; tries++) {
+		if (tries > 0)
+			while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+				;
+		ks_obj_ref(v, cls, &o);
+		r = p11_obj_find(ks->tok, &o);
+		if (r == PV_ERR_NOT_FOUND) {
+			pv_err_clear_detail();
+			r = PV_OK;
+			continue;
+		}
+		if (r != PV_OK)
+			return r;
+		*present = 1;
+	}
+	return r;
+}
+
+/*
+ * Versions the metadata names whose key object (private or secret) is not on
+ * the token: destroyed with pkcs11-tool, or a crash between destroying the
+ * objects and writing the metadata. A missing version that is not active is
+ * dropped from the metadata on fix; an active one cannot be (the key would
+ * have none): that takes a rotation first, and repair says so (exit 6).
+ */
+static pv_err
+repair_missing(struct repair *rp, const char *name)
+{
+	struct pv_key *k = NULL;
+	struct meta_loc mobj;
+	size_t i, dropped = 0;
+	int present;
+	pv_err r;
+
+	if ((r = ks_meta_load(rp->ks, name, &k, &mobj)) != PV_OK) {
+		/* no metadata (only locks or orphans), or a tie repair_meta reported */
+		if (r == PV_ERR_NOT_FOUND || r == PV_ERR_INTEGRITY) {
+			pv_err_clear_detail();
+			r = PV_OK;
+		}
+		goto out;
+	}
+	for (i = 0; i < k->nversions;) {
+		struct pv_key_version *v = &k->versions[i];
+
+		if ((r = version_object_present(rp->ks, v, ks_secret_class(k->alg), &present)) != PV_OK)
+			goto out;
+		if (present) {
+			i++;
+			continue;
+		}
+		if (v->state == PV_STATE_ACTIVE) {
+			report(rp, name, "missing",
+			       "version %u (active) has no %s key object on the token; it cannot be dropped: "
+			       "rotate the key (vaultctl key rotate %s), then repair again",
+			       v->version, pv_alg_is_asymmetric(k->alg) ? "private" : "secret", name);
+			if (rp->fix) {
+				pv_err_set_detail("key '%s': the active version %u has no key object; rotate "
+						  "it, then repair again",
+						  name, v->version);
+				r = PV_ERR_INTEGRITY;
+				goto out;
+			}
+			i++;
+			continue;
+		}
+		report(rp, name, "missing", "version %u (%s) has no %s key object on the token%s", v->version,
+		       pv_key_state_name(v->state), pv_alg_is_asymmetric(k->alg) ? "private" : "secret",
+		       rp->fix ? "; dropped from the metadata" : "");
+		if (!rp->fix) {
+			i++;
+			continue;
+		}
+		/* its public half, if any, goes too: the version is gone */
+		if ((r = ks_destroy_version(rp->ks, k, v)) != PV_OK)
+			goto out;
+		memmove(v, v + 1, (k->nversions - i - 1) * sizeof(*v));
+		k->nversions--;
+		dropped++;
+	}
+	if (dropped > 0)
+		r = k->nversions == 0 ? ks_meta_remove(rp->ks, &mobj) : ks_meta_store(rp->ks, k, &mobj, 0);
+out:
+	pv_key_free(k);
+	return r;
+}
+
 /* Every CKA_ID any readable metadata copy names. */
 static pv_err
 load_refs(struct repair *rp)
@@ -501,7 +600,7 @@ repair_name(struct repair *rp, const char *name)
 		goto out;
 	if (rp->fix && (r = ks_lock(rp->ks, name, &lk)) != PV_OK)
 		goto out;
-	if ((r = repair_meta(rp, name)) != PV_OK)
+	if ((r = repair_meta(rp, name)) != PV_OK || (r = repair_missing(rp, name)) != PV_OK)
 		goto out;
 	/* read under the lock: a rotation that finished meanwhile is seen */
 	if ((r = load_refs(rp)) != PV_OK)

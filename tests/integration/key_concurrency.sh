@@ -209,3 +209,55 @@ run_expect 0 vc key activate $K --version 4
 check_key "version 4 activated after key repair"
 run_expect 0 vc key rotate $K
 assert_versions $K "1:verify-only 2:verify-only 3:verify-only 4:verify-only 5:active"
+
+say "a lock held by a live writer: the next change waits 60 s, then exit 7 (in the background)"
+# A fresh lock (a writer that is still working) is never broken: the
+# waiting change gives up with exit 7 and says why, and changes nothing.
+mkkey held p256
+printf 'cafebabecafebabecafebabecafebabe %s' "$(date +%s)" >"$W/held.lock"
+p11tool_login --write-object "$W/held.lock" --type data --label held --application-label p11vault-lock --private \
+	>"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot write a lock object"
+held_start=$(date +%s)
+(
+	rc=0
+	vc key rotate held >"$W/held.out" 2>"$W/held.err" || rc=$?
+	echo "$rc $(($(date +%s) - held_start))" >"$W/held.rc"
+) &
+held_pid=$!
+
+say "key repair: versions whose key object is gone (missing)"
+# Made with pkcs11-tool: the private key of a verify-only version deleted
+# behind p11vault's back, later the active one's.
+K=gone
+mkkey $K p256
+run_expect 0 vc key rotate $K
+p11tool_login --delete-object --type privkey --label $K.v1 >"$W/p11.out" 2>&1 ||
+	fail "pkcs11-tool cannot delete $K.v1's private key"
+run_expect 6 vc key repair $K
+assert_contains "$RUN_OUT" "$K: missing: version 1 (verify-only) has no private key object"
+run_expect 0 vc doctor
+assert_contains "$RUN_OUT" "$K: missing:" "doctor does not report the missing version"
+run_expect 0 vc key repair $K --yes
+assert_contains "$RUN_OUT" "dropped from the metadata"
+assert_versions $K "2:active"
+run_expect 0 vc key repair $K
+check_key "after dropping the missing version"
+p11tool_login --delete-object --type privkey --label $K.v2 >"$W/p11.out" 2>&1 ||
+	fail "pkcs11-tool cannot delete $K.v2's private key"
+run_expect 6 vc key repair $K --yes
+assert_contains "$RUN_OUT" "$K: missing: version 2 (active)"
+assert_contains "$RUN_ERR" "rotate it, then repair again"
+assert_versions $K "2:active"
+run_expect 0 vc key rotate $K
+run_expect 0 vc key repair $K --yes
+assert_versions $K "3:active"
+run_expect 0 vc key repair $K
+check_key "after a rotation and a repair of the missing active version"
+
+wait "$held_pid"
+read -r held_rc held_secs <"$W/held.rc"
+assert_eq "$held_rc" 7 "key rotate against a live writer's lock (stderr: $(cat "$W/held.err"))"
+assert_contains "$W/held.err" "being changed by another process"
+[ "$held_secs" -ge 59 ] || fail "key rotate gave up after ${held_secs} s, before the documented 60 s"
+assert_versions held "1:active"
+echo "a change waiting on a live lock gave up after ${held_secs} s"
