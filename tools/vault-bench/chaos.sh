@@ -417,7 +417,8 @@ if cli_bad:
 n200 = st[("200", "-")]
 print()
 print("=== chaos run summary ===")
-print("load: %.1f requests/s (70%% of a capacity of %.1f/s is the target), %d s" % (req / run_s, capacity, run_s))
+print("load: %.1f requests/s (%.0f%% of a capacity of %.1f/s is the target), %d s" % (
+    req / run_s, 100.0 * rate / capacity if capacity else 0, capacity, run_s))
 print("requests: %d   200: %d" % (req, n200))
 for (s, code), n in sorted(st.items()):
     if s != "200":
