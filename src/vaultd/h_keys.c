@@ -1,4 +1,4 @@
-/* GET /v1/keys, GET /v1/keys/{name}, POST /v1/keys/{name}/sign|verify. */
+/* GET /v1/keys, GET /v1/keys/{name}, POST /v1/keys/{name}/sign|sign-batch|verify. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -6,6 +6,7 @@
 
 #include "core/alg.h"
 #include "core/b64.h"
+#include "core/digest.h"
 #include "core/pubkey.h"
 #include "core/sigfmt.h"
 #include "core/sign.h"
@@ -180,6 +181,8 @@ static const char *const sign_members[] = {"input_b64", "digest_b64", "digest", 
 					   "format",    "padding",    NULL};
 static const char *const verify_members[] = {"input_b64", "digest_b64", "digest",        "version",
 					     "format",    "padding",    "signature_b64", NULL};
+static const char *const batch_members[] = {"inputs_b64", "digests_b64", "digest", "version",
+					    "format",     "padding",     NULL};
 static const char *const formats[] = {"raw", "der", "jose", NULL};
 static const char *const paddings[] = {"pkcs1", "pss", NULL};
 static const char *const digests[] = {"sha256", "sha384", "sha512", "keccak256", "none", NULL};
@@ -199,9 +202,15 @@ wrong_alg(struct vd_ctx *c, const char *what, const struct pv_key *key)
 			pv_alg_info(key->alg)->name);
 }
 
-/* Fill sr from the body; on failure the reply is made. */
+/*
+ * The members of a sign, verify or sign-batch body apart from the bytes:
+ * options checked against the key, and which of the members in_name
+ * (input) and dg_name (a digest the caller computed) is there
+ * (*prehashed). On failure the reply is made.
+ */
 static pv_err
-read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struct sign_req *sr)
+read_sign_opts(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, const char *in_name,
+	       const char *dg_name, struct sign_req *sr, int *prehashed_out, pv_digest *d_out)
 {
 	const struct pv_alg_info *ai = pv_alg_info(key->alg);
 	int fmt = -1, pad = -1, dig = -1, present = 0, prehashed;
@@ -225,12 +234,12 @@ read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struc
 			return PV_ERR_NOT_FOUND;
 		}
 	}
-	if (vd_rj_has(rj, "input_b64") == vd_rj_has(rj, "digest_b64")) {
-		vd_reply_error(c->resp, 400, "bad_request",
-			       "exactly one of input_b64 and digest_b64 is needed");
+	if (vd_rj_has(rj, in_name) == vd_rj_has(rj, dg_name)) {
+		vd_reply_errorf(c->resp, 400, "bad_request", "exactly one of %s and %s is needed", in_name,
+				dg_name);
 		return PV_ERR_BAD_INPUT;
 	}
-	prehashed = vd_rj_has(rj, "digest_b64");
+	prehashed = vd_rj_has(rj, dg_name);
 	if (dig >= 0 && (r = pv_digest_from_name(digests[dig], &d)) != PV_OK)
 		goto bad;
 	sr->fmt = fmt < 0 ? PV_SIGFMT_RAW : (pv_sigfmt)fmt;
@@ -256,30 +265,51 @@ read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struc
 		wrong_alg(c, "digest keccak256", key);
 		return PV_ERR_KEY_TYPE;
 	}
-	if (prehashed) {
-		if (d == PV_DIGEST_DEFAULT || d == PV_DIGEST_NONE) {
-			vd_reply_error(c->resp, 400, "bad_request",
-				       "digest_b64 needs \"digest\" naming its hash");
-			return PV_ERR_BAD_INPUT;
-		}
-		if ((r = vd_rj_b64(rj, "digest_b64", 1, PV_DIGEST_MAX_LEN, &sr->msg, &sr->len)) != PV_OK)
-			goto bad;
-		if (sr->len != pv_digest_len(d)) {
-			vd_reply_errorf(c->resp, 400, "bad_request", "digest_b64 must be %zu bytes for %s",
-					pv_digest_len(d), pv_digest_name(d));
-			return PV_ERR_BAD_INPUT;
-		}
-		/* the token signs what it is given; the length tells RSA which
-		 * DigestInfo (keccak256 is refused for RSA above) */
-		sr->o.digest = PV_DIGEST_NONE;
-		return PV_OK;
+	if (prehashed && (d == PV_DIGEST_DEFAULT || d == PV_DIGEST_NONE)) {
+		vd_reply_errorf(c->resp, 400, "bad_request", "%s needs \"digest\" naming its hash", dg_name);
+		return PV_ERR_BAD_INPUT;
 	}
-	if ((r = vd_rj_b64(rj, "input_b64", 1, PV_SIGN_INPUT_MAX, &sr->msg, &sr->len)) != PV_OK)
-		goto bad;
-	sr->o.digest = d;
+	/* a digest the caller computed: the token signs what it is given; the
+	 * length tells RSA which DigestInfo (keccak256 is refused for RSA above) */
+	sr->o.digest = prehashed ? PV_DIGEST_NONE : d;
+	*prehashed_out = prehashed;
+	*d_out = d;
 	return PV_OK;
 bad:
 	vd_fail(c, r);
+	return r;
+}
+
+/* A caller's digest must have its hash's length; on failure the reply is made. */
+static pv_err
+check_digest_len(struct vd_ctx *c, const char *what, pv_digest d, size_t len)
+{
+	if (len == pv_digest_len(d))
+		return PV_OK;
+	vd_reply_errorf(c->resp, 400, "bad_request", "%s must be %zu bytes for %s", what, pv_digest_len(d),
+			pv_digest_name(d));
+	return PV_ERR_BAD_INPUT;
+}
+
+/* Fill sr from a sign or verify body; on failure the reply is made. */
+static pv_err
+read_sign_req(struct vd_ctx *c, const vd_rj *rj, const struct pv_key *key, struct sign_req *sr)
+{
+	pv_digest d = PV_DIGEST_DEFAULT;
+	int prehashed = 0;
+	pv_err r;
+
+	if ((r = read_sign_opts(c, rj, key, "input_b64", "digest_b64", sr, &prehashed, &d)) != PV_OK)
+		return r;
+	if (prehashed) {
+		if ((r = vd_rj_b64(rj, "digest_b64", 1, PV_DIGEST_MAX_LEN, &sr->msg, &sr->len)) != PV_OK) {
+			vd_fail(c, r);
+			return r;
+		}
+		return check_digest_len(c, "digest_b64", d, sr->len);
+	}
+	if ((r = vd_rj_b64(rj, "input_b64", 1, PV_SIGN_INPUT_MAX, &sr->msg, &sr->len)) != PV_OK)
+		vd_fail(c, r);
 	return r;
 }
 
@@ -343,6 +373,110 @@ out:
 	cJSON_Delete(o);
 	free(sigtext);
 	free(sr.msg);
+	pv_key_free(key);
+	vd_rj_free(rj);
+}
+
+/* The audit line's per-item hashes (docs/audit.md): SHA-256 of each
+ * decoded input or digest, in order. */
+static void
+audit_inputs(struct vd_ctx *c, uint8_t *const *in, const size_t *lens, size_t n)
+{
+	size_t i, mdlen = 0;
+
+	for (i = 0; i < n && i < VD_BATCH_MAX; i++) {
+		if (pv_digest_compute(PV_DIGEST_SHA256, in[i], lens[i], c->inputs_sha256[i], &mdlen) !=
+			PV_OK ||
+		    mdlen != sizeof(c->inputs_sha256[i]))
+			return; /* none rather than some */
+	}
+	c->n_inputs = n;
+}
+
+/*
+ * POST /v1/keys/{name}/sign-batch: the body of /sign with inputs_b64 or
+ * digests_b64 (1..VD_BATCH_SIGN_MAX items) instead of input_b64 or
+ * digest_b64. Every item is decoded and checked before the keeper is
+ * asked; the keeper decides once and signs all with one version, or none.
+ */
+void
+vd_h_sign_batch(struct vd_ctx *c)
+{
+	struct vd_batch_item items[VD_BATCH_SIGN_MAX];
+	vd_rj *rj = NULL;
+	struct pv_key *key = NULL;
+	struct vd_kreq q;
+	struct sign_req sr;
+	struct pv_sig *sigs = NULL;
+	uint8_t **in = NULL;
+	size_t *lens = NULL, n = 0, i;
+	pv_digest d = PV_DIGEST_DEFAULT;
+	int prehashed = 0;
+	const char *member;
+	char what[32], *text = NULL;
+	cJSON *o = NULL, *arr = NULL;
+	pv_err r;
+
+	memset(&sr, 0, sizeof(sr));
+	if (vd_body(c, batch_members, 0, &rj) != PV_OK || vd_key(c, VD_USE_SIGN, &q, &key) != PV_OK ||
+	    read_sign_opts(c, rj, key, "inputs_b64", "digests_b64", &sr, &prehashed, &d) != PV_OK)
+		goto out;
+	member = prehashed ? "digests_b64" : "inputs_b64";
+	pv_err_clear_detail();
+	if ((r = vd_rj_b64_array(rj, member, 1, VD_BATCH_SIGN_MAX,
+				 prehashed ? PV_DIGEST_MAX_LEN : PV_SIGN_INPUT_MAX, &in, &lens, &n)) !=
+	    PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	audit_inputs(c, in, lens, n);
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "%s[%zu]", member, i);
+		if (prehashed && check_digest_len(c, what, d, lens[i]) != PV_OK)
+			goto out;
+		items[i].msg = in[i];
+		items[i].len = lens[i];
+		items[i].solana_tx = NULL;
+	}
+	if ((sigs = calloc(n, sizeof(*sigs))) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	pv_err_clear_detail();
+	if ((r = vd_keeper_sign_batch(c->d->keeper, &q, &sr.o, items, n, sigs)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	c->version = sigs[0].version;
+	if ((o = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(o, "name", c->name) == NULL ||
+	    cJSON_AddNumberToObject(o, "version", sigs[0].version) == NULL ||
+	    cJSON_AddStringToObject(o, "alg", pv_alg_info(sigs[0].alg)->name) == NULL ||
+	    cJSON_AddStringToObject(o, "format", pv_sigfmt_name(sr.fmt)) == NULL ||
+	    (arr = cJSON_AddArrayToObject(o, "signatures_b64")) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		cJSON *s;
+
+		if ((r = encode_signature(sr.fmt, sigs[i].alg, &sigs[i], &text)) != PV_OK) {
+			vd_fail(c, r);
+			goto out;
+		}
+		if ((s = cJSON_CreateString(text)) == NULL || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			vd_fail(c, PV_ERR_NOMEM);
+			goto out;
+		}
+		free(text);
+		text = NULL;
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(text);
+	free(sigs);
+	vd_rj_b64_array_free(in, lens, n);
 	pv_key_free(key);
 	vd_rj_free(rj);
 }

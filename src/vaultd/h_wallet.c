@@ -13,6 +13,7 @@
 #include "core/alg.h"
 #include "core/b64.h"
 #include "core/digest.h"
+#include "core/sign.h"
 #include "vaultd/h_wallet.h"
 #include "wallet/base58.h"
 
@@ -221,6 +222,148 @@ out:
 	cJSON_Delete(o);
 	free(tx_b64);
 	free(tx);
+	vd_wallet_close(&w);
+	vd_rj_free(rj);
+}
+
+/* One signed transaction of a batch, as the single endpoint replies. */
+static cJSON *
+signed_tx_json(struct vd_ctx *c, const struct vd_wallet *w, const uint8_t *tx, size_t len,
+	       const uint8_t sig[PV_SOLANA_SIG_LEN], size_t slot)
+{
+	char b58[SIG_B58_SIZE], *tx_b64 = NULL;
+	size_t n = 0;
+	cJSON *o = NULL;
+
+	if (pv_base58_encode(sig, PV_SOLANA_SIG_LEN, b58, sizeof(b58), &n) != PV_OK ||
+	    pv_b64_encode(tx, len, &tx_b64) != PV_OK || (o = vd_wallet_reply(c, w)) == NULL ||
+	    cJSON_AddStringToObject(o, "transaction_b64", tx_b64) == NULL ||
+	    cJSON_AddStringToObject(o, "signature_b58", b58) == NULL ||
+	    cJSON_AddNumberToObject(o, "signer_index", (double)slot) == NULL) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	free(tx_b64);
+	return o;
+}
+
+/*
+ * POST .../solana/sign-transactions {"transactions_b64":[...]}, web3.js
+ * signAllTransactions: 1..VD_BATCH_SOLANA_MAX transactions, each checked as
+ * sign-transaction checks one (strict parse, this key a required signer)
+ * before any is signed; the keeper checks each message against its parsed
+ * transaction and signs all with the pinned version, or none. Audit: the
+ * SHA-256 of each transaction's message, in order (no tx member).
+ */
+void
+vd_h_wallet_solana_sign_txs(struct vd_ctx *c)
+{
+	static const char *const members[] = {"transactions_b64", NULL};
+	uint8_t pub[PV_SOLANA_KEY_LEN];
+	struct pv_solana_tx p[VD_BATCH_SOLANA_MAX];
+	struct vd_batch_item items[VD_BATCH_SOLANA_MAX];
+	size_t slot[VD_BATCH_SOLANA_MAX];
+	struct pv_sign_opts so;
+	struct pv_sig *sigs = NULL;
+	struct vd_wallet w;
+	vd_rj *rj = NULL;
+	uint8_t **txs = NULL;
+	size_t *lens = NULL, n = 0, i, publen = sizeof(pub), mdlen = 0;
+	cJSON *o = NULL, *arr = NULL, *one = NULL;
+	char why[256];
+	pv_err r;
+
+	memset(&w, 0, sizeof(w));
+	if (vd_body(c, members, 0, &rj) != PV_OK ||
+	    vd_wallet_open(c, PV_CHAIN_SOLANA, VD_USE_SOLANA_TX, &w) != PV_OK)
+		goto out;
+	pv_err_clear_detail();
+	if ((r = vd_rj_b64_array(rj, "transactions_b64", 1, VD_BATCH_SOLANA_MAX, PV_SOLANA_TX_MAX, &txs,
+				 &lens, &n)) != PV_OK) {
+		vd_fail(c, r);
+		goto out;
+	}
+	if (EVP_PKEY_get_raw_public_key(w.pub, pub, &publen) != 1 || publen != sizeof(pub)) {
+		vd_fail(c, PV_ERR_CRYPTO);
+		goto out;
+	}
+	/* every transaction parsed and checked before any is signed */
+	for (i = 0; i < n; i++) {
+		pv_err_clear_detail();
+		if ((r = pv_solana_tx_parse(txs[i], lens[i], &p[i])) != PV_OK) {
+			/* the single endpoint's reply, naming the item */
+			snprintf(why, sizeof(why), "%s", pv_err_detail());
+			pv_err_set_detail("transactions_b64[%zu]: %s", i,
+					  why[0] != '\0' ? why : pv_strerror(r));
+			vd_fail(c, r);
+			goto out;
+		}
+		if (pv_digest_compute(PV_DIGEST_SHA256, p[i].message, p[i].message_len, c->inputs_sha256[i],
+				      &mdlen) != PV_OK)
+			c->n_inputs = 0;
+		else
+			c->n_inputs = i + 1;
+		if (pv_solana_tx_signer_index(&p[i], pub, &slot[i]) != PV_OK) {
+			vd_reply_errorf(
+			    c->resp, 400, "bad_request",
+			    "transactions_b64[%zu]: key '%s' (%s) is not one of the transaction's "
+			    "required signers",
+			    i, c->name, w.address);
+			goto out;
+		}
+		items[i].msg = p[i].message;
+		items[i].len = p[i].message_len;
+		items[i].solana_tx = &p[i];
+	}
+	if ((sigs = calloc(n, sizeof(*sigs))) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.purpose = PV_PURPOSE_SOLANA;
+	so.version = w.signer.version;
+	so.digest = PV_DIGEST_NONE;
+	pv_err_clear_detail();
+	if ((r = vd_keeper_sign_batch(w.keeper, &w.q, &so, items, n, sigs)) != PV_OK) {
+		vd_fail_key(c, r);
+		goto out;
+	}
+	/* as the single endpoint does (wallet.c): each signature verified with
+	 * the public key the reply names before any is released */
+	for (i = 0; i < n; i++) {
+		so.version = 0;
+		if (sigs[i].len != PV_SOLANA_SIG_LEN ||
+		    pv_verify_pub(w.pub, PV_ALG_ED25519, &so, items[i].msg, items[i].len, sigs[i].bytes,
+				  sigs[i].len) != PV_OK) {
+			pv_err_set_detail(
+			    "the token's ed25519 signature does not verify with the key's public key");
+			vd_fail(c, PV_ERR_INTEGRITY);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = pv_solana_tx_put_signature(txs[i], &p[i], slot[i], sigs[i].bytes)) != PV_OK) {
+			vd_fail(c, r);
+			goto out;
+		}
+	}
+	if ((o = vd_wallet_reply(c, &w)) == NULL || (arr = cJSON_AddArrayToObject(o, "results")) == NULL) {
+		vd_fail(c, PV_ERR_NOMEM);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((one = signed_tx_json(c, &w, txs[i], lens[i], sigs[i].bytes, slot[i])) == NULL ||
+		    !cJSON_AddItemToArray(arr, one)) {
+			cJSON_Delete(one);
+			vd_fail(c, PV_ERR_NOMEM);
+			goto out;
+		}
+	}
+	vd_ok(c, o);
+out:
+	cJSON_Delete(o);
+	free(sigs);
+	vd_rj_b64_array_free(txs, lens, n);
 	vd_wallet_close(&w);
 	vd_rj_free(rj);
 }

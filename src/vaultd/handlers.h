@@ -38,6 +38,11 @@ struct vd_ctx {
 	 * (0: no chain_id member) */
 	char tx[VD_TX_MAX];
 	uint64_t chain_id;
+	/* batches (sign-batch, solana/sign-transactions), for the audit line:
+	 * SHA-256 of each item in order (docs/audit.md); 0: not a batch, or
+	 * the items could not be decoded */
+	uint8_t inputs_sha256[VD_BATCH_MAX][32];
+	size_t n_inputs;
 };
 
 typedef void vd_handler(struct vd_ctx *c);

@@ -528,6 +528,43 @@ out:
 	return r;
 }
 
+/* Batches (keeper.h): one decision, every intent checked first, one version. */
+pv_err
+vd_keeper_sign_batch(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o,
+		     const struct vd_batch_item *items, size_t n, struct pv_sig *out)
+{
+	const struct vd_bundle_key *bk = NULL;
+	struct pv_key *key = NULL;
+	struct pv_sign_opts so = *o;
+	size_t i, done = 0;
+	pv_err r;
+
+	if ((r = decide(k, q, &key, &bk)) != PV_OK || (r = vd_decide_batch(q, items, n)) != PV_OK)
+		goto out;
+	so.purpose = vd_use_purpose(q->use);
+	so.overtaken_ok =
+	    bk == NULL && wallet_use(q->use) && so.version != 0 && seen_recently(k, q->key, so.version);
+	for (i = 0; i < n; i++) {
+		if (bk != NULL)
+			r = bundle_sign(k, secrets_of(q), bk, &so, items[i].msg, items[i].len, &out[i]);
+		else
+			r = pv_sign(k->ks, q->key, &so, items[i].msg, items[i].len, &out[i]);
+		if (r != PV_OK)
+			goto out;
+		done = i + 1;
+		/* the version that signed the first item signs the rest: this
+		 * keeper saw it active just now, so a rotation meanwhile (verify-only,
+		 * never retired) does not split the batch */
+		so.version = out[0].version;
+		so.overtaken_ok = bk == NULL;
+	}
+out:
+	if (r != PV_OK && done > 0)
+		memset(out, 0, done * sizeof(*out)); /* nothing is released */
+	pv_key_free(key);
+	return r;
+}
+
 pv_err
 vd_keeper_verify(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o, const uint8_t *msg,
 		 size_t len, const uint8_t *sig, size_t siglen)

@@ -183,6 +183,36 @@ pv_err vd_keeper_public(struct vd_keeper *k, struct vd_kreq *q, unsigned version
  */
 pv_err vd_keeper_sign(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o,
 		      const uint8_t *msg, size_t len, struct pv_sig *out) PV_WUR;
+/*
+ * Batches (docs/api.md "Keys" sign-batch, "Wallet" sign-transactions): at
+ * most this many items, decided by the keeper whatever the handler
+ * checked. VD_USE_SIGN: VD_BATCH_SIGN_MAX; VD_USE_SOLANA_TX:
+ * VD_BATCH_SOLANA_MAX; no other use signs in batches.
+ */
+#define VD_BATCH_SIGN_MAX   64
+#define VD_BATCH_SOLANA_MAX 16
+#define VD_BATCH_MAX        VD_BATCH_SIGN_MAX /* the larger of the two */
+
+/* One item of a batch: the bytes to sign and, for VD_USE_SOLANA_TX, the
+ * parsed transaction they must be the message of. */
+struct vd_batch_item {
+	const uint8_t *msg;
+	size_t len;
+	const struct pv_solana_tx *solana_tx;
+};
+
+/*
+ * Sign n items with q->key as one request: one decision (policy, key,
+ * purpose) for the batch, then every item checked against its intent
+ * (vd_decide_batch) before any is signed, then all signed by the same
+ * version: the one o->version names, else the active one, pinned by the
+ * first signature (a rotation by another process meanwhile does not split
+ * the batch; the pinned version signs on while it is verify-only, as for
+ * wallet requests). All or nothing: on any failure out[0..n) is wiped and
+ * nothing is released. out holds n signatures.
+ */
+pv_err vd_keeper_sign_batch(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o,
+			    const struct vd_batch_item *items, size_t n, struct pv_sig *out) PV_WUR;
 /* pv_verify semantics; q->use VD_USE_VERIFY. */
 pv_err vd_keeper_verify(struct vd_keeper *k, struct vd_kreq *q, const struct pv_sign_opts *o,
 			const uint8_t *msg, size_t len, const uint8_t *sig, size_t siglen) PV_WUR;

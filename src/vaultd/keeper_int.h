@@ -82,6 +82,9 @@ pv_err vd_decide_policy(struct vd_keeper *k, struct vd_kreq *q) PV_WUR;
 /* bundle: the key is a boot-bundle entry's (the detail names that fix) */
 pv_err vd_decide_purpose(const struct vd_kreq *q, pv_key_purpose have, int bundle) PV_WUR;
 pv_err vd_decide_intent(const struct vd_kreq *q, const uint8_t *msg, size_t len) PV_WUR;
+/* A batch of n items for q->use: a use that signs in batches, 1..its
+ * maximum items, and every item against its intent (vd_decide_intent). */
+pv_err vd_decide_batch(const struct vd_kreq *q, const struct vd_batch_item *items, size_t n) PV_WUR;
 
 /* The bundle key called name, or NULL. */
 const struct vd_bundle_key *vd_secrets_key(const struct vd_secrets *s, const char *name);

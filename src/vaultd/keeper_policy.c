@@ -274,3 +274,33 @@ vd_decide_intent(const struct vd_kreq *q, const uint8_t *msg, size_t len)
 	pv_err_set_detail("keeper request: %s without its intent", pv_op_name(q->op));
 	return PV_ERR_INTERNAL;
 }
+
+pv_err
+vd_decide_batch(const struct vd_kreq *q, const struct vd_batch_item *items, size_t n)
+{
+	struct vd_kreq one = *q;
+	size_t max, i;
+	pv_err r;
+
+	/* the uses whose single call signs exactly what it is given or one
+	 * parsed transaction; anything with caps across items does not batch */
+	if (q->use == VD_USE_SIGN)
+		max = VD_BATCH_SIGN_MAX;
+	else if (q->use == VD_USE_SOLANA_TX)
+		max = VD_BATCH_SOLANA_MAX;
+	else {
+		pv_err_set_detail("keeper request: %s does not sign in batches", pv_op_name(q->op));
+		return PV_ERR_INTERNAL;
+	}
+	if (n == 0 || n > max) {
+		pv_err_set_detail("a batch holds 1 to %zu items, not %zu", max, n);
+		return n == 0 ? PV_ERR_BAD_INPUT : PV_ERR_TOO_LARGE;
+	}
+	for (i = 0; i < n; i++) {
+		if (q->use == VD_USE_SOLANA_TX)
+			one.intent.solana_tx = items[i].solana_tx;
+		if ((r = vd_decide_intent(&one, items[i].msg, items[i].len)) != PV_OK)
+			return r;
+	}
+	return PV_OK;
+}

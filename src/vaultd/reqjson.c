@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/b64.h"
@@ -89,6 +90,57 @@ pv_err
 vd_rj_b64(const vd_rj *rj, const char *name, int required, size_t maxlen, uint8_t **out, size_t *outlen)
 {
 	return pv_json_bytes(&rj->root, name, flags_of(required), &pv_b64_enc, 0, maxlen, out, outlen);
+}
+
+void
+vd_rj_b64_array_free(uint8_t **items, size_t *lens, size_t n)
+{
+	size_t i;
+
+	for (i = 0; items != NULL && i < n; i++)
+		free(items[i]);
+	free(items);
+	free(lens);
+}
+
+pv_err
+vd_rj_b64_array(const vd_rj *rj, const char *name, int required, size_t max_items, size_t maxlen,
+		uint8_t ***items, size_t **lens, size_t *n)
+{
+	uint8_t **it = NULL;
+	size_t *ln = NULL, count = 0, i = 0;
+	pv_jv arr, e;
+	pv_err r;
+
+	*items = NULL;
+	*lens = NULL;
+	*n = 0;
+	if ((r = pv_json_array(&rj->root, name, flags_of(required) | PV_JSON_NONEMPTY, SIZE_MAX, &arr,
+			       &count)) != PV_OK ||
+	    count == 0)
+		return r;
+	if (count > max_items) {
+		pv_err_set_detail("%s: more than %zu items (%zu)", name, max_items, count);
+		return PV_ERR_TOO_LARGE;
+	}
+	if ((it = calloc(count, sizeof(*it))) == NULL || (ln = calloc(count, sizeof(*ln))) == NULL) {
+		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	for (e = pv_json_first(&arr); e.j != NULL && i < count; pv_json_next(&e), i++) {
+		if ((r = pv_json_as_bytes(&e, PV_JSON_REQUIRED, &pv_b64_enc, 0, maxlen, &it[i], &ln[i])) !=
+		    PV_OK)
+			goto out;
+	}
+	*items = it;
+	*lens = ln;
+	*n = count;
+	it = NULL;
+	ln = NULL;
+	r = PV_OK;
+out:
+	vd_rj_b64_array_free(it, ln, count);
+	return r;
 }
 
 pv_err

@@ -52,6 +52,18 @@ pv_err vd_rj_int(const vd_rj *rj, const char *name, int required, int64_t min, i
 pv_err vd_rj_b64(const vd_rj *rj, const char *name, int required, size_t maxlen, uint8_t **out,
 		 size_t *outlen) PV_WUR;
 
+/*
+ * A batch member: a non-empty array of standard base64 strings, each
+ * decoded to at most maxlen bytes. More than max_items elements is
+ * PV_ERR_TOO_LARGE (413: counted before any element is decoded), a bad
+ * element PV_ERR_BAD_INPUT naming it ("inputs_b64[3]: ..."). On success
+ * *items is an array of *n malloc'd buffers (never NULL) and *lens their
+ * lengths; free with vd_rj_b64_array_free. Absent: *items NULL, *n 0.
+ */
+pv_err vd_rj_b64_array(const vd_rj *rj, const char *name, int required, size_t max_items, size_t maxlen,
+		       uint8_t ***items, size_t **lens, size_t *n) PV_WUR;
+void vd_rj_b64_array_free(uint8_t **items, size_t *lens, size_t n);
+
 /* A string from choices (NULL-terminated): *index, or -1 when absent. */
 pv_err vd_rj_enum(const vd_rj *rj, const char *name, int required, const char *const *choices,
 		  int *index) PV_WUR;

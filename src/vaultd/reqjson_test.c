@@ -13,7 +13,8 @@
 #include "base/buf.h"
 #include "vaultd/reqjson.h"
 
-static const char *const members[] = {"input_b64", "version", "format", "claims", "context", "n", NULL};
+static const char *const members[] = {"input_b64", "version", "format", "claims",
+				      "context",   "n",       "items",  NULL};
 
 static pv_err
 parse(const char *text, int allow_empty, vd_rj **rj)
@@ -234,13 +235,62 @@ test_b64_empty(void **state)
 	vd_rj_free(rj);
 }
 
+/* The batch getter: items in order, the count bounded before decoding (413),
+ * a bad element named by its index (400), absent and empty. */
+static void
+test_b64_array(void **state)
+{
+	vd_rj *rj = NULL;
+	uint8_t **it = NULL;
+	size_t *ln = NULL, n = 9;
+
+	(void)state;
+	assert_int_equal(parse("{\"items\":[\"YQ==\",\"\",\"aGVsbG8=\"]}", 0, &rj), PV_OK);
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 3, 16, &it, &ln, &n), PV_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(ln[0], 1);
+	assert_memory_equal(it[0], "a", 1);
+	assert_int_equal(ln[1], 0);
+	assert_non_null(it[1]);
+	assert_int_equal(ln[2], 5);
+	assert_memory_equal(it[2], "hello", 5);
+	vd_rj_b64_array_free(it, ln, n);
+	/* more items than allowed: too large, nothing decoded */
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 2, 16, &it, &ln, &n), PV_ERR_TOO_LARGE);
+	assert_null(it);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(pv_err_detail(), "more than 2 items"));
+	/* an element longer than maxlen */
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 3, 4, &it, &ln, &n), PV_ERR_BAD_INPUT);
+	assert_null(it);
+	assert_non_null(strstr(pv_err_detail(), "items[2]"));
+	/* absent: required or not */
+	assert_int_equal(vd_rj_b64_array(rj, "input_b64", 0, 3, 16, &it, &ln, &n), PV_OK);
+	assert_null(it);
+	assert_int_equal(n, 0);
+	assert_int_equal(vd_rj_b64_array(rj, "input_b64", 1, 3, 16, &it, &ln, &n), PV_ERR_BAD_INPUT);
+	vd_rj_free(rj);
+
+	assert_int_equal(parse("{\"items\":[\"YQ==\",7]}", 0, &rj), PV_OK);
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 3, 16, &it, &ln, &n), PV_ERR_BAD_INPUT);
+	assert_non_null(strstr(pv_err_detail(), "items[1]"));
+	vd_rj_free(rj);
+	assert_int_equal(parse("{\"items\":[]}", 0, &rj), PV_OK);
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 3, 16, &it, &ln, &n), PV_ERR_BAD_INPUT);
+	vd_rj_free(rj);
+	assert_int_equal(parse("{\"items\":\"YQ==\"}", 0, &rj), PV_OK);
+	assert_int_equal(vd_rj_b64_array(rj, "items", 1, 3, 16, &it, &ln, &n), PV_ERR_BAD_INPUT);
+	vd_rj_free(rj);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refusals),  cmocka_unit_test(test_depth),   cmocka_unit_test(test_nul_byte),
-	    cmocka_unit_test(test_empty),     cmocka_unit_test(test_getters), cmocka_unit_test(test_absent),
-	    cmocka_unit_test(test_b64_empty),
+	    cmocka_unit_test(test_refusals),  cmocka_unit_test(test_depth),
+	    cmocka_unit_test(test_nul_byte),  cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_getters),   cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_b64_array), cmocka_unit_test(test_b64_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,7 @@ enum vd_param {
 	X(KEYS_LIST, "GET", "/v1/keys", NONE, "keys.read", PV_OP_KEYS_READ, 0, vd_h_keys_list)               \
 	X(KEY_GET, "GET", "/v1/keys/{name}", KEY, "keys.read", PV_OP_KEYS_READ, 0, vd_h_key_get)             \
 	X(KEY_SIGN, "POST", "/v1/keys/{name}/sign", KEY, "sign", PV_OP_SIGN, 0, vd_h_sign)                   \
+	X(KEY_SIGN_BATCH, "POST", "/v1/keys/{name}/sign-batch", KEY, "sign", PV_OP_SIGN, 0, vd_h_sign_batch) \
 	X(KEY_VERIFY, "POST", "/v1/keys/{name}/verify", KEY, "verify", PV_OP_VERIFY, 0, vd_h_verify)         \
 	X(JWT_ISSUE, "POST", "/v1/jwt/{name}/issue", KEY, "jwt.issue", PV_OP_JWT_ISSUE, 0, vd_h_jwt_issue)   \
 	X(JWT_VERIFY, "POST", "/v1/jwt/verify", NONE, "jwt.verify", VD_NO_OP, VD_RF_NOPOLICY,                \
@@ -61,6 +62,8 @@ enum vd_param {
 	  PV_OP_WALLET_READ, 0, vd_h_wallet_solana_address)                                                  \
 	X(WALLET_SOLANA_SIGN_TX, "POST", "/v1/wallet/{name}/solana/sign-transaction", KEY, "wallet.sign",    \
 	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_solana_sign_tx)                                                  \
+	X(WALLET_SOLANA_SIGN_TXS, "POST", "/v1/wallet/{name}/solana/sign-transactions", KEY, "wallet.sign",  \
+	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_solana_sign_txs)                                                 \
 	X(WALLET_SOLANA_SIGN_MESSAGE, "POST", "/v1/wallet/{name}/solana/sign-message", KEY, "wallet.sign",   \
 	  PV_OP_WALLET_SIGN, 0, vd_h_wallet_solana_sign_message)                                             \
 	X(WALLET_EVM_ADDRESS, "GET", "/v1/wallet/{name}/evm/address", KEY, "wallet.read", PV_OP_WALLET_READ, \
