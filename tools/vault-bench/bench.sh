@@ -14,6 +14,18 @@
 # stops vaultd and removes everything. Without a built vaultd the HTTP rows
 # are left out (and it says so). VAULTD_WORKERS sets vaultd's worker threads
 # (default 4).
+#
+# Issue 14's goals: every vault-bench figure is a median of 3 interleaved
+# rounds (raw, vaultd, raw, vaultd, ...); the ES256 row is compared with npm
+# jose (tools/vault-bench/jose-bench.mjs, from tests/interop's packages:
+# $top_builddir/tests/interop-node or tests/interop/node_modules, installed
+# there with `npm ci --offline` when missing); vaultd's CPU per P-256
+# signature comes from /proc/PID/stat. Then bundle-bench, then the slow-loris
+# run (tools/vault-bench/slowloris.py, python3) against a second vaultd with
+# a TCP+TLS listener on 127.0.0.1 (a throwaway CA and certificate).
+# BENCH_SLOWLORIS="--loris 1000 --flood 1000 --seconds 10" (the defaults) sets its options
+# (BENCH_SLOWLORIS=none skips it). Last, one table: goal | figure | baseline
+# | ratio | target | met?, with the load average before and after.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +48,25 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pvbench.XXXXXX")
 vd_pid=
+# start_vaultd CONFIG: vaultd in the background (vd_pid), ready on its
+# Unix socket within 30 s. Enough descriptors for the slow-loris run.
+start_vaultd() {
+	# shellcheck disable=SC3045 # dash and bash both have ulimit -n
+	(ulimit -n 16384 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+		exec "$vaultd" --config "$1" >>"$tmp/vaultd.log" 2>&1 </dev/null) &
+	vd_pid=$!
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$tmp/vaultd.sock" \
+		http://vaultd/v1/ready 2>/dev/null)" = 200 ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 300 ] || ! kill -0 "$vd_pid" 2>/dev/null; then
+			echo "bench.sh: vaultd did not become ready within 30 s; its log:" >&2
+			cat "$tmp/vaultd.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
 stop_vaultd() {
 	[ -n "$vd_pid" ] || return 0
 	kill -TERM "$vd_pid" 2>/dev/null || true
@@ -77,6 +108,48 @@ sh "$top_srcdir/softhsm/make-token.sh" --dir "$tmp/token" --label p11vault-bench
 # only `export NAME='path'` lines, never a PIN
 . "$tmp/token.env"
 export SOFTHSM2_CONF P11VAULT_MODULE P11VAULT_TOKEN P11VAULT_PIN_SOURCE
+
+# One line per goal ("goal|figure|baseline|ratio|target|met?"), printed last.
+goals=$tmp/goals
+: >"$goals"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
+# npm jose for the ES256 baseline: NODE_PATH to an installed copy of
+# tests/interop's packages, or the reason there is none.
+find_jose() {
+	command -v node >/dev/null 2>&1 || {
+		jose_why="node is not installed"
+		return 1
+	}
+	for d in "$top_builddir/tests/interop-node/node_modules" "$top_srcdir/tests/interop/node_modules"; do
+		[ -f "$d/jose/package.json" ] && {
+			jose_nm=$d
+			return 0
+		}
+	done
+	command -v npm >/dev/null 2>&1 || {
+		jose_why="jose is not installed and npm is missing"
+		return 1
+	}
+	d=$top_builddir/tests/interop-node
+	if mkdir -p "$d" && cp "$top_srcdir/tests/interop/package.json" "$top_srcdir/tests/interop/package-lock.json" "$d/" &&
+		(cd "$d" && { timeout 300 npm ci --offline --no-audit --no-fund --loglevel=error ||
+			timeout 300 npm ci --no-audit --no-fund --loglevel=error; }) >"$tmp/npm.log" 2>&1 &&
+		[ -f "$d/node_modules/jose/package.json" ]; then
+		jose_nm=$d/node_modules
+		return 0
+	fi
+	jose_why="npm ci for jose failed (see npm's log)"
+	cat "$tmp/npm.log" >&2
+	return 1
+}
+jose_why=
+jose_nm=
+if find_jose; then
+	jose_cmd="env NODE_PATH=$jose_nm node $top_srcdir/tools/vault-bench/jose-bench.mjs"
+else
+	echo "bench.sh: no jose baseline: $jose_why" >&2
+fi
 
 vd_args=
 if [ -n "$vaultd" ]; then
@@ -132,21 +205,9 @@ if [ -n "$vaultd" ]; then
   ]
 }
 EOF
-	"$vaultd" --config "$tmp/vaultd.json" >"$tmp/vaultd.log" 2>&1 </dev/null &
-	vd_pid=$!
-	i=0
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$tmp/vaultd.sock" \
-		http://vaultd/v1/ready 2>/dev/null)" = 200 ]; do
-		i=$((i + 1))
-		if [ "$i" -gt 300 ] || ! kill -0 "$vd_pid" 2>/dev/null; then
-			echo "bench.sh: vaultd did not become ready within 30 s; its log:" >&2
-			cat "$tmp/vaultd.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	start_vaultd "$tmp/vaultd.json"
 	echo "vaultd ready on $tmp/vaultd.sock (workers: ${VAULTD_WORKERS:-4})"
-	vd_args="--vaultd $tmp/vaultd.sock --bearer-file $tmp/bearer"
+	vd_args="--vaultd $tmp/vaultd.sock --bearer-file $tmp/bearer --vaultd-pid $vd_pid --goals $goals"
 else
 	echo "bench.sh: $top_builddir/vaultd is not built: no vaultd (HTTP) measurements" >&2
 fi
@@ -154,9 +215,84 @@ fi
 # The figures are only as quiet as the machine: say how busy it was.
 loadavg() { [ -r /proc/loadavg ] && cut -d' ' -f1-3 /proc/loadavg || echo unknown; }
 echo "machine: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs, load average $(loadavg) before the run"
-# shellcheck disable=SC2086 # vd_args: two options with mktemp paths
+set -- "$@" --goals "$goals"
+if [ -n "$vaultd" ]; then
+	if [ -n "$jose_nm" ]; then
+		set -- "$@" --jose "$jose_cmd"
+	else
+		set -- "$@" --jose-missing "$jose_why"
+	fi
+fi
+# shellcheck disable=SC2086 # vd_args: options with mktemp paths
 "$top_builddir/vault-bench" "$@" $vd_args
 echo "load average $(loadavg) after the run"
 stop_vaultd
 echo
-"$top_builddir/bundle-bench" ${BUNDLE_BENCH_ENTRIES:-1000}
+"$top_builddir/bundle-bench" "${BUNDLE_BENCH_ENTRIES:-1000}" >"$tmp/bundle.out"
+cat "$tmp/bundle.out"
+# the goal: the whole unwrap against the token's own calls
+awk -v n="${BUNDLE_BENCH_ENTRIES:-1000}" '
+	/full pipeline/ { for (i = 1; i <= NF; i++) if ($i == "ms") { full = $(i - 1); break } }
+	/token calls alone/ { for (i = 1; i <= NF; i++) if ($i == "ms") { tok = $(i - 1); break } }
+	END {
+		if (full == "" || tok == "" || tok <= 0) exit
+		r = full / tok
+		printf "%d-entry bundle unwrap|%.1f ms|token calls alone %.1f ms|%.2f|<= 1.50x|%s\n", n, full, tok, r, (r <= 1.5 ? "yes" : "NO")
+	}' "$tmp/bundle.out" >>"$goals"
+
+# The slow-loris run: a second vaultd, also on a TCP+TLS listener on
+# 127.0.0.1 (loopback only), fresh so that its idle RSS is its own.
+slow=${BENCH_SLOWLORIS-}
+if [ "$slow" = none ]; then
+	echo "slow-loris run skipped (BENCH_SLOWLORIS=none)"
+elif [ -z "$vaultd" ] || ! command -v python3 >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+	echo "slow-loris|not run: needs vaultd, python3 and openssl|-|-|-|n/a" >>"$goals"
+else
+	echo
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$tmp/server.ext"
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench-ca" \
+		-keyout "$tmp/ca.key" -out "$tmp/ca.crt" >"$tmp/openssl.log" 2>&1 ||
+		! openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$tmp/server.key" -out "$tmp/server.csr" >>"$tmp/openssl.log" 2>&1 ||
+		! openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
+			-days 2 -extfile "$tmp/server.ext" -out "$tmp/server.crt" >>"$tmp/openssl.log" 2>&1; then
+		cat "$tmp/openssl.log" >&2
+		exit 1
+	fi
+	# a free port on 127.0.0.1
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sed "s|\"listen\": { \"unix\": { \"path\": \"$tmp/vaultd.sock\", \"mode\": \"0600\" } },|\"listen\": { \"unix\": { \"path\": \"$tmp/vaultd.sock\", \"mode\": \"0600\" }, \"tcp\": { \"address\": \"127.0.0.1:$port\", \"tls_cert\": \"$tmp/server.crt\", \"tls_key\": \"$tmp/server.key\" } },|" \
+		"$tmp/vaultd.json" >"$tmp/vaultd-tcp.json"
+	grep -q '"tcp"' "$tmp/vaultd-tcp.json" || {
+		echo "bench.sh: could not add the TCP listener to the config" >&2
+		exit 1
+	}
+	start_vaultd "$tmp/vaultd-tcp.json"
+	echo "vaultd (pid $vd_pid) ready on 127.0.0.1:$port (TLS) for the slow-loris run"
+	# shellcheck disable=SC2086 # BENCH_SLOWLORIS: options
+	python3 "$top_srcdir/tools/vault-bench/slowloris.py" --port "$port" --ca "$tmp/ca.crt" \
+		--bearer-file "$tmp/bearer" --pid "$vd_pid" --goals "$goals" $slow >"$tmp/slowloris.out" || {
+		cat "$tmp/slowloris.out"
+		echo "slow-loris|the run failed|-|-|-|NO" >>"$goals"
+	}
+	sed -n '/^slow-loris:/,$p' "$tmp/slowloris.out"
+	stop_vaultd
+fi
+
+echo
+echo "Goals (issue 14), release build expected; medians of the rounds above:"
+awk -F'|' '
+	{ for (i = 1; i <= 6; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+	END {
+		split("goal|figure|baseline|ratio|target|met?", h, "|")
+		for (i = 1; i <= 6; i++) if (length(h[i]) > w[i]) w[i] = length(h[i])
+		for (i = 1; i <= 6; i++) printf "%s%-*s", (i > 1 ? " | " : ""), w[i], h[i]
+		printf "\n"
+		for (i = 1; i <= 6; i++) { s = ""; for (k = 0; k < w[i]; k++) s = s "-"; printf "%s%s", (i > 1 ? "-|-" : ""), s }
+		printf "\n"
+		for (r = 1; r <= NR; r++) {
+			for (i = 1; i <= 6; i++) printf "%s%-*s", (i > 1 ? " | " : ""), w[i], c[r, i]
+			printf "\n"
+		}
+	}' "$goals"
+echo "load average $load_before before make bench, $(loadavg) after"
