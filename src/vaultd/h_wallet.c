@@ -298,11 +298,15 @@ vd_h_wallet_solana_sign_txs(struct vd_ctx *c)
 			vd_fail(c, r);
 			goto out;
 		}
+	}
+	/* the audit line: each message's SHA-256, once all parsed */
+	for (i = 0; i < n; i++) {
 		if (pv_digest_compute(PV_DIGEST_SHA256, p[i].message, p[i].message_len, c->inputs_sha256[i],
 				      &mdlen) != PV_OK)
-			c->n_inputs = 0;
-		else
-			c->n_inputs = i + 1;
+			break;
+	}
+	c->n_inputs = i == n ? n : 0;
+	for (i = 0; i < n; i++) {
 		if (pv_solana_tx_signer_index(&p[i], pub, &slot[i]) != PV_OK) {
 			vd_reply_errorf(
 			    c->resp, 400, "bad_request",
