@@ -217,25 +217,55 @@ out:
 	return r;
 }
 
-pv_err
-pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek,
-			pv_secret **value)
+/* Decrypt e into v (capacity >= e->data_len), left read-write; aad is a
+ * scratch buffer from pv_buf_new(PV_BUNDLE_AAD_MAX), reused across entries. */
+static pv_err
+decrypt_entry_into(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek, pv_buf *aad,
+		   pv_secret *v)
 {
-	pv_buf *aad = NULL;
 	pv_err r;
 
 	if (e->kind == PV_ENTRY_PRIVATE_KEY) {
 		pv_err_set_detail("entry %s is a private key; it is never decrypted", e->name);
 		return PV_ERR_KEY_TYPE;
 	}
-	if ((r = pv_bundle_entry_aad(b, e, &aad)) != PV_OK)
-		goto out;
-	r = pv_dek_gcm_open(dek, e->nonce, pv_buf_ptr(aad), pv_buf_len(aad), e->data, e->data_len, value);
+	if ((r = pv_bundle_entry_aad_into(b, e, aad)) != PV_OK)
+		return r;
+	r = pv_dek_gcm_open_into(dek, e->nonce, pv_buf_ptr(aad), pv_buf_len(aad), e->data, e->data_len, v);
 	if (r == PV_ERR_INTEGRITY)
 		pv_err_set_detail("entry %s does not decrypt: its value, name, kind or bundle was altered",
 				  e->name);
+	return r;
+}
+
+pv_err
+pv_bundle_decrypt_entry(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_dek *dek,
+			pv_secret **value)
+{
+	pv_secret *v = NULL;
+	pv_buf *aad = NULL;
+	pv_err r;
+
+	*value = NULL;
+	if (e->kind == PV_ENTRY_PRIVATE_KEY) {
+		pv_err_set_detail("entry %s is a private key; it is never decrypted", e->name);
+		return PV_ERR_KEY_TYPE;
+	}
+	if (e->data_len < PV_GCM_TAG_LEN) {
+		pv_err_set_detail("entry %s does not decrypt: its value, name, kind or bundle was altered",
+				  e->name);
+		return PV_ERR_INTEGRITY;
+	}
+	if ((r = pv_buf_new(PV_BUNDLE_AAD_MAX, &aad)) != PV_OK ||
+	    (r = pv_secret_new(e->data_len, &v)) != PV_OK ||
+	    (r = decrypt_entry_into(b, e, dek, aad, v)) != PV_OK)
+		goto out;
+	pv_secret_lock(v);
+	*value = v;
+	v = NULL;
 out:
 	pv_buf_free(aad);
+	pv_secret_free(v);
 	return r;
 }
 
@@ -250,14 +280,23 @@ listed(const char *name, const char *const *only, size_t nonly)
 	return 0;
 }
 
+/* The entries pv_bundle_decrypt releases. */
+static int
+wanted(const struct pv_bundle_entry *e, const char *const *only, size_t nonly)
+{
+	return e->kind != PV_ENTRY_PRIVATE_KEY && (only == NULL || listed(e->name, only, nonly));
+}
+
 pv_err
 pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *only, size_t nonly, int strict,
 		  struct pv_kvlist *out, char **missing)
 {
 	struct pv_kvlist l;
+	pv_secret_arena *arena = NULL;
 	pv_secret *v = NULL;
+	pv_buf *aad = NULL;
 	char *miss = NULL;
-	size_t i, mlen = 0;
+	size_t i, mlen = 0, total = 0;
 	pv_err r = PV_OK;
 
 	pv_kvlist_init(&l);
@@ -280,14 +319,40 @@ pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *onl
 		r = PV_ERR_NOT_FOUND;
 		goto out;
 	}
+	/*
+	 * One guarded region for all the values (bytes of ciphertext and tag
+	 * per entry: the token may want the whole input length as room; the
+	 * sum is below PV_BUNDLE_MAX). It stays read-write while the token
+	 * decrypts into it and is locked once at the end.
+	 */
+	for (i = 0; i < b->nentries; i++) {
+		if (!wanted(&b->entries[i], only, nonly))
+			continue;
+		if (b->entries[i].data_len < PV_GCM_TAG_LEN) {
+			pv_err_set_detail(
+			    "entry %s does not decrypt: its value, name, kind or bundle was altered",
+			    b->entries[i].name);
+			r = PV_ERR_INTEGRITY;
+			goto out;
+		}
+		total += b->entries[i].data_len;
+	}
+	if (total > 0 && ((r = pv_secret_arena_new(total, &arena)) != PV_OK ||
+			  (r = pv_buf_new(PV_BUNDLE_AAD_MAX, &aad)) != PV_OK))
+		goto out;
 	for (i = 0; i < b->nentries; i++) {
 		const struct pv_bundle_entry *e = &b->entries[i];
-		if (e->kind == PV_ENTRY_PRIVATE_KEY || (only != NULL && !listed(e->name, only, nonly)))
+		if (!wanted(e, only, nonly))
 			continue;
-		if ((r = pv_bundle_decrypt_entry(b, e, dek, &v)) != PV_OK)
+		if ((r = pv_secret_arena_alloc(arena, e->data_len, &v)) != PV_OK ||
+		    (r = decrypt_entry_into(b, e, dek, aad, v)) != PV_OK)
 			goto out;
-		if ((r = pv_kvlist_add(&l, e->name, e->kind, v)) != PV_OK)
+		/* entries are in name order (a parsed bundle is refused
+		 * otherwise): no search of the list for a duplicate */
+		if ((r = pv_kvlist_add_sorted(&l, e->name, e->kind, v)) != PV_OK) {
+			v = NULL; /* freed by the list */
 			goto out;
+		}
 		v = NULL;
 	}
 	*out = l;
@@ -295,8 +360,11 @@ pv_bundle_decrypt(const struct pv_bundle *b, pv_dek *dek, const char *const *onl
 	*missing = miss;
 	miss = NULL;
 out:
+	pv_buf_free(aad);
 	pv_secret_free(v);
 	pv_kvlist_free(&l);
+	/* the values are locked; they keep the region alive */
+	pv_secret_arena_free(arena);
 	free(miss);
 	return r;
 }

@@ -288,14 +288,56 @@ out:
 }
 
 pv_err
-pv_dek_gcm_open(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_t *aad, size_t aadlen,
-		const uint8_t *ct, size_t ctlen, pv_secret **pt)
+pv_dek_gcm_open_into(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_t *aad, size_t aadlen,
+		     const uint8_t *ct, size_t ctlen, pv_secret *pt)
 {
-	pv_secret *s = NULL;
 	uint8_t iv[PV_GCM_NONCE_LEN];
 	CK_GCM_PARAMS p;
 	CK_MECHANISM mech = {CKM_AES_GCM, &p, sizeof(p)};
 	size_t len;
+	pv_err r;
+
+	if (dek == NULL || nonce == NULL || (aad == NULL && aadlen > 0) || ct == NULL || pt == NULL)
+		return PV_ERR_USAGE;
+	if (ctlen < PV_GCM_TAG_LEN) {
+		pv_err_set_detail("AES-256-GCM: %zu bytes is shorter than the tag", ctlen);
+		return PV_ERR_INTEGRITY;
+	}
+	if (ctlen > DEK_MAX_DATA || aadlen > DEK_MAX_DATA)
+		return PV_ERR_TOO_LARGE;
+	/* Room for ct and tag: a token may want the whole input length. */
+	if (pv_secret_cap(pt) < ctlen)
+		return PV_ERR_USAGE;
+	len = ctlen - PV_GCM_TAG_LEN;
+	if (dek->key != NULL) {
+		r = soft_gcm(dek, 0, nonce, aad, aadlen, ct, len, pv_secret_rw(pt),
+			     (uint8_t *)(uintptr_t)(ct + len));
+	} else {
+		memcpy(iv, nonce, sizeof(iv));
+		gcm_params(&p, iv, aad, aadlen);
+		len = ctlen;
+		if ((r = p11_decrypt(dek->tok, &mech, dek->h, ct, ctlen, pv_secret_rw(pt), &len)) == PV_OK &&
+		    len != ctlen - PV_GCM_TAG_LEN) {
+			pv_err_set_detail("C_Decrypt (CKM_AES_GCM) returned %zu bytes for %zu", len, ctlen);
+			r = PV_ERR_PKCS11;
+		}
+	}
+	if (r != PV_OK) {
+		/* whatever a failed decryption left there is not released */
+		sodium_memzero(pv_secret_rw(pt), pv_secret_cap(pt));
+		if (pv_secret_set_len(pt, 0) != PV_OK) {
+			/* 0 always fits */
+		}
+		return r;
+	}
+	return pv_secret_set_len(pt, len);
+}
+
+pv_err
+pv_dek_gcm_open(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_t *aad, size_t aadlen,
+		const uint8_t *ct, size_t ctlen, pv_secret **pt)
+{
+	pv_secret *s = NULL;
 	pv_err r;
 
 	*pt = NULL;
@@ -312,26 +354,8 @@ pv_dek_gcm_open(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_
 		r = PV_ERR_TOO_LARGE;
 		goto out;
 	}
-	/* Room for ct and tag: a token may want the whole input length. */
-	if ((r = pv_secret_new(ctlen, &s)) != PV_OK)
-		goto out;
-	len = ctlen - PV_GCM_TAG_LEN;
-	if (dek->key != NULL) {
-		r = soft_gcm(dek, 0, nonce, aad, aadlen, ct, len, pv_secret_rw(s),
-			     (uint8_t *)(uintptr_t)(ct + len));
-	} else {
-		memcpy(iv, nonce, sizeof(iv));
-		gcm_params(&p, iv, aad, aadlen);
-		len = ctlen;
-		if ((r = p11_decrypt(dek->tok, &mech, dek->h, ct, ctlen, pv_secret_rw(s), &len)) == PV_OK &&
-		    len != ctlen - PV_GCM_TAG_LEN) {
-			pv_err_set_detail("C_Decrypt (CKM_AES_GCM) returned %zu bytes for %zu", len, ctlen);
-			r = PV_ERR_PKCS11;
-		}
-	}
-	if (r != PV_OK)
-		goto out;
-	if ((r = pv_secret_set_len(s, len)) != PV_OK)
+	if ((r = pv_secret_new(ctlen, &s)) != PV_OK ||
+	    (r = pv_dek_gcm_open_into(dek, nonce, aad, aadlen, ct, ctlen, s)) != PV_OK)
 		goto out;
 	pv_secret_lock(s);
 	*pt = s;

@@ -69,6 +69,14 @@ pv_err pv_dek_gcm_seal(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const
  */
 pv_err pv_dek_gcm_open(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_t *aad, size_t aadlen,
 		       const uint8_t *ct, size_t ctlen, pv_secret **pt) PV_WUR;
+/*
+ * The same into an existing secret pt of capacity >= ctlen (e.g. a slice
+ * of the bundle's arena): its length is set to the plaintext's, and it is
+ * left read-write (the caller locks it, or its arena, when done). On
+ * failure pt is wiped and its length 0.
+ */
+pv_err pv_dek_gcm_open_into(pv_dek *dek, const uint8_t nonce[PV_GCM_NONCE_LEN], const uint8_t *aad,
+			    size_t aadlen, const uint8_t *ct, size_t ctlen, pv_secret *pt) PV_WUR;
 
 /* AES-256 key wrap with padding (RFC 5649) under a DEK in memory (software;
  * PV_ERR_USAGE for a token DEK). *out is malloc'd: ((inlen + 7) / 8) * 8 + 8. */

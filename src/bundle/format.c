@@ -909,16 +909,27 @@ static const char aad_label[] = "p11vault-bundle-v1 entry";
 static const char check_label[] = "p11vault-bundle-v1 check";
 
 pv_err
+pv_bundle_entry_aad_into(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_buf *aad)
+{
+	pv_err r;
+
+	pv_buf_reset(aad);
+	if ((r = pv_buf_put(aad, aad_label, sizeof(aad_label))) != PV_OK || /* with its NUL */
+	    (r = pv_buf_put(aad, b->id, sizeof(b->id))) != PV_OK || (r = put_ctx(aad, b)) != PV_OK ||
+	    (r = put_lps(aad, pv_entry_kind_name(e->kind))) != PV_OK || (r = put_lps(aad, e->name)) != PV_OK)
+		return r;
+	return PV_OK;
+}
+
+pv_err
 pv_bundle_entry_aad(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_buf **out)
 {
 	pv_buf *aad = NULL;
 	pv_err r;
 
-	if ((r = pv_buf_new(64 * 1024, &aad)) != PV_OK)
+	if ((r = pv_buf_new(PV_BUNDLE_AAD_MAX, &aad)) != PV_OK)
 		goto out;
-	if ((r = pv_buf_put(aad, aad_label, sizeof(aad_label))) != PV_OK || /* with its NUL */
-	    (r = pv_buf_put(aad, b->id, sizeof(b->id))) != PV_OK || (r = put_ctx(aad, b)) != PV_OK ||
-	    (r = put_lps(aad, pv_entry_kind_name(e->kind))) != PV_OK || (r = put_lps(aad, e->name)) != PV_OK)
+	if ((r = pv_bundle_entry_aad_into(b, e, aad)) != PV_OK)
 		goto out;
 	*out = aad;
 	aad = NULL;
@@ -941,20 +952,27 @@ hash_buf(EVP_MD_CTX *md, pv_buf *b)
 pv_err
 pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 {
-	EVP_MD_CTX *md = NULL;
+	EVP_MD_CTX *md = NULL, *emd = NULL;
+	EVP_MD *sha256 = NULL;
 	pv_buf *buf = NULL;
 	uint8_t inner[32];
-	unsigned int hl = 0, fmt = pv_bundle_format(b);
+	unsigned int hl = 0, il = 0, fmt = pv_bundle_format(b);
 	size_t i;
 	pv_err r;
 
-	if ((md = EVP_MD_CTX_new()) == NULL) {
+	/* one fetched SHA-256 and one context for every entry's digest: a
+	 * one-shot EVP_Digest looks the algorithm up each time */
+	if ((md = EVP_MD_CTX_new()) == NULL || (emd = EVP_MD_CTX_new()) == NULL) {
 		r = PV_ERR_NOMEM;
+		goto out;
+	}
+	if ((sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		r = PV_ERR_CRYPTO;
 		goto out;
 	}
 	if ((r = pv_buf_new(64 * 1024, &buf)) != PV_OK)
 		goto out;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(md, sha256, NULL) != 1) {
 		r = PV_ERR_CRYPTO;
 		goto out;
 	}
@@ -984,7 +1002,9 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 		const char *purpose = pv_key_purpose_name(e->purpose);
 		int has_purpose = pk && e->purpose != PV_PURPOSE_NONE;
 
-		if (EVP_Digest(e->data, e->data_len, inner, NULL, EVP_sha256(), NULL) != 1) {
+		if (EVP_DigestInit_ex(emd, sha256, NULL) != 1 ||
+		    EVP_DigestUpdate(emd, e->data, e->data_len) != 1 ||
+		    EVP_DigestFinal_ex(emd, inner, &il) != 1 || il != sizeof(inner)) {
 			r = PV_ERR_CRYPTO;
 			goto out;
 		}
@@ -1007,7 +1027,9 @@ pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32])
 	}
 	r = PV_OK;
 out:
+	EVP_MD_CTX_free(emd);
 	EVP_MD_CTX_free(md);
+	EVP_MD_free(sha256);
 	pv_buf_free(buf);
 	return r;
 }

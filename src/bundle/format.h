@@ -130,7 +130,12 @@ pv_err pv_bundle_set_entry_purpose(struct pv_bundle *b, const char *name, pv_key
 				   int *changed) PV_WUR;
 
 /* §5: the AAD of an env/file entry. */
+#define PV_BUNDLE_AAD_MAX (64 * 1024)
 pv_err pv_bundle_entry_aad(const struct pv_bundle *b, const struct pv_bundle_entry *e, pv_buf **aad) PV_WUR;
+/* The same into aad (reset first; made with pv_buf_new(PV_BUNDLE_AAD_MAX)),
+ * so that one buffer serves every entry of a bundle. */
+pv_err pv_bundle_entry_aad_into(const struct pv_bundle *b, const struct pv_bundle_entry *e,
+				pv_buf *aad) PV_WUR;
 /* §6: H, the SHA-256 that the check authenticates. */
 pv_err pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32]) PV_WUR;
 

@@ -462,8 +462,11 @@ test_install_purposes(void **state)
 	assert_null(pv_bundle_find(f->b, "nopurpose"));
 	assert_null(pv_bundle_find(f->b, "evm-p256"));
 
-	je = add_key_for(f, "issuer", jk, PV_PURPOSE_JWT);
+	add_key_for(f, "issuer", jk, PV_PURPOSE_JWT);
 	add_key_for(f, "oldwallet", lk, PV_PURPOSE_EVM);
+	/* found after both inserts: an insert may move the entries array */
+	je = pv_bundle_find(f->b, "issuer");
+	assert_non_null(je);
 	legacy = pv_bundle_find(f->b, "oldwallet");
 	legacy->purpose = PV_PURPOSE_NONE; /* as a format-1 bundle reads */
 	snapshot(f->tok, &before);

@@ -16,10 +16,21 @@ pv_kvlist_free(struct pv_kvlist *l)
 {
 	size_t i;
 
+	pv_secret **v;
+
 	if (l == NULL)
 		return;
-	for (i = 0; i < l->n; i++)
-		pv_secret_free(l->items[i].value);
+	/* values from one bundle share an arena: free them together, one
+	 * change of its protection for all the wipes */
+	if (l->n > 1 && (v = malloc(l->n * sizeof(*v))) != NULL) {
+		for (i = 0; i < l->n; i++)
+			v[i] = l->items[i].value;
+		pv_secret_free_n(v, l->n);
+		free(v);
+	} else {
+		for (i = 0; i < l->n; i++)
+			pv_secret_free(l->items[i].value);
+	}
 	free(l->items);
 	memset(l, 0, sizeof(*l));
 }
@@ -39,8 +50,22 @@ kind_word(int kind)
 	}
 }
 
+static pv_err kv_append(struct pv_kvlist *l, const char *name, int kind, pv_secret *value, int sorted);
+
 pv_err
 pv_kvlist_add(struct pv_kvlist *l, const char *name, int kind, pv_secret *value)
+{
+	return kv_append(l, name, kind, value, 0);
+}
+
+pv_err
+pv_kvlist_add_sorted(struct pv_kvlist *l, const char *name, int kind, pv_secret *value)
+{
+	return kv_append(l, name, kind, value, 1);
+}
+
+static pv_err
+kv_append(struct pv_kvlist *l, const char *name, int kind, pv_secret *value, int sorted)
 {
 	struct pv_kv *items;
 	size_t cap;
@@ -56,7 +81,12 @@ pv_kvlist_add(struct pv_kvlist *l, const char *name, int kind, pv_secret *value)
 		r = PV_ERR_BAD_INPUT;
 		goto out;
 	}
-	if (pv_kvlist_find(l, name) != NULL) {
+	if (sorted && l->n > 0 && strcmp(l->items[l->n - 1].name, name) >= 0) {
+		pv_err_set_detail("%s: not after %s in name order", name, l->items[l->n - 1].name);
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	if (!sorted && pv_kvlist_find(l, name) != NULL) {
 		pv_err_set_detail("duplicate name %s", name);
 		r = PV_ERR_BAD_INPUT;
 		goto out;

@@ -41,6 +41,12 @@ void pv_kvlist_free(struct pv_kvlist *l);
  * entries (PV_ERR_TOO_LARGE).
  */
 pv_err pv_kvlist_add(struct pv_kvlist *l, const char *name, int kind, pv_secret *value) PV_WUR;
+/*
+ * pv_kvlist_add for a list built in name order (a bundle's entries): name
+ * must sort after the last entry's (PV_ERR_USAGE otherwise), which makes
+ * the duplicate search unnecessary. Same ownership rule.
+ */
+pv_err pv_kvlist_add_sorted(struct pv_kvlist *l, const char *name, int kind, pv_secret *value) PV_WUR;
 /* The entry with this name, or NULL. */
 struct pv_kv *pv_kvlist_find(const struct pv_kvlist *l, const char *name);
 /* Sort by name in byte order (the bundle's entry order). */

@@ -196,6 +196,11 @@ emit(enum pv_out_format f, const struct pv_kv *const *sorted, size_t count, stru
 	size_t i, n;
 	pv_err r = PV_OK;
 
+	/* Every value readable for the formatting pass and locked again after
+	 * it: values of one bundle share an arena, so this is one protection
+	 * change for all of them rather than two per value. */
+	for (i = 0; i < count; i++)
+		(void)pv_secret_ro(sorted[i]->value);
 	if (f == PV_OUT_JSON)
 		put_str(s, count ? "{\n" : "{");
 	for (i = 0; i < count && r == PV_OK; i++) {
@@ -222,8 +227,9 @@ emit(enum pv_out_format f, const struct pv_kv *const *sorted, size_t count, stru
 				break;
 			}
 		}
-		pv_secret_lock(e->value);
 	}
+	for (i = 0; i < count; i++)
+		pv_secret_lock(sorted[i]->value);
 	if (f == PV_OUT_JSON && r == PV_OK)
 		put_str(s, "}\n");
 	return r;
