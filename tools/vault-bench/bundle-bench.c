@@ -111,8 +111,8 @@ out:
 }
 
 /* The same token calls with every input prepared beforehand, the
- * plaintexts going to a stack buffer (the pipeline puts each one in its
- * own guarded allocation: that cost is the pipeline's, not the token's). */
+ * plaintexts going to a stack buffer (the pipeline carves them out of one
+ * guarded region per bundle: that cost is the pipeline's, not the token's). */
 static pv_err
 token_only(p11_token *tok, CK_OBJECT_HANDLE kek, const struct pv_bundle *b, pv_buf *const *aads,
 	   const uint8_t *h, double *ms)
