@@ -63,14 +63,17 @@ struct p11_token {
 	 * shared (p11_gate_enter); C_Finalize/C_Initialize and the closing of
 	 * every session hold it exclusively, so no thread is inside the module
 	 * while it is torn down. PKCS#11 leaves that undefined, and
-	 * p11-kit-client.so aborted or hung on it under load. Readers are
-	 * preferred (a reader never waits for a waiting writer), so a call made
-	 * while holding login_mu cannot deadlock against a reinit.
+	 * p11-kit-client.so aborted or hung on it under load. Writers are
+	 * preferred (a reinit is not starved); no path enters the gate holding
+	 * login_mu once another thread could want it (the first login only,
+	 * before want_login is set). A writer waits at most P11_GATE_WAIT_MS for
+	 * calls in flight, then goes ahead (a call stuck in the module for good).
 	 */
 	pthread_rwlock_t gate;
-	int module_up;           /* C_Initialize succeeded and no C_Finalize since (gate held) */
-	atomic_ulong epoch;      /* bumps when all sessions are gone */
-	atomic_ulong generation; /* bumps when object handles are stale */
+	atomic_ulong gate_timeouts; /* reinits that went ahead past a stuck call */
+	int module_up;              /* C_Initialize succeeded and no C_Finalize since (gate held) */
+	atomic_ulong epoch;         /* bumps when all sessions are gone */
+	atomic_ulong generation;    /* bumps when object handles are stale */
 	atomic_ulong recoveries;
 	atomic_ulong reinits;
 
@@ -129,6 +132,7 @@ pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
 
 /* recover.c */
 int p11_rv_recoverable(CK_RV rv);
+#define P11_GATE_WAIT_MS 2000
 void p11_gate_init(p11_token *tok);
 void p11_gate_enter(p11_token *tok);
 void p11_gate_leave(p11_token *tok);

@@ -107,7 +107,8 @@ p11_gate_init(p11_token *tok)
 	pthread_rwlockattr_t a;
 
 	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_READER_NP);
+	/* writers first: a reinit is not starved by a steady stream of calls */
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&tok->gate, &a);
 	pthread_rwlockattr_destroy(&a);
 }
@@ -124,15 +125,47 @@ p11_gate_leave(p11_token *tok)
 	pthread_rwlock_unlock(&tok->gate);
 }
 
+/*
+ * Close the gate for a reinit: wait for the calls in flight, at most
+ * P11_GATE_WAIT_MS. A call still inside the module after that is taken as
+ * stuck for good (p11-kit-client.so 0.24 can leave a caller waiting forever
+ * for a reply from a server that died): the reinit goes ahead without it
+ * rather than never (returns 0: the gate is not held, nothing to open).
+ */
+static int
+gate_close(p11_token *tok)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += P11_GATE_WAIT_MS / 1000;
+	until.tv_nsec += (long)(P11_GATE_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_rwlock_timedwrlock(&tok->gate, &until) == 0)
+		return 1;
+	atomic_fetch_add(&tok->gate_timeouts, 1);
+	return 0;
+}
+
+static void
+gate_open(p11_token *tok, int closed)
+{
+	if (closed)
+		pthread_rwlock_unlock(&tok->gate);
+}
+
 /* Caller holds reinit_mu and not the gate. */
 static pv_err
 reinit_locked(p11_token *tok, int finalize_first)
 {
 	CK_SLOT_ID slot;
-	int we = 0;
+	int we = 0, closed;
 	pv_err r;
 
-	pthread_rwlock_wrlock(&tok->gate);
+	closed = gate_close(tok);
 	p11_pool_forget_all(tok, 0);
 	atomic_fetch_add(&tok->generation, 1);
 	/* never C_Finalize a module whose C_Initialize failed */
@@ -151,7 +184,7 @@ reinit_locked(p11_token *tok, int finalize_first)
 	atomic_store(&tok->slot, slot);
 	atomic_fetch_add(&tok->reinits, 1);
 out:
-	pthread_rwlock_unlock(&tok->gate);
+	gate_open(tok, closed);
 	return r;
 }
 
@@ -173,13 +206,14 @@ device_recover_locked(p11_token *tok)
 	CK_SLOT_ID slot;
 	pv_err r;
 
-	pthread_rwlock_wrlock(&tok->gate);
+	int closed = gate_close(tok);
+
 	p11_pool_forget_all(tok, 0);
 	atomic_fetch_add(&tok->generation, 1);
 	(void)tok->f->C_CloseAllSessions(atomic_load(&tok->slot));
 	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) == PV_OK)
 		atomic_store(&tok->slot, slot);
-	pthread_rwlock_unlock(&tok->gate);
+	gate_open(tok, closed);
 	return r == PV_OK ? PV_OK : reinit_locked(tok, 1);
 }
 

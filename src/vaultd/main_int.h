@@ -38,7 +38,9 @@ void vd_fixed_settings(const struct pv_config *c, char *buf, size_t n);
 void vd_wait_for_stop(struct vd_daemon *d, const sigset_t *set, const char *boot_fixed);
 
 /* Stop accepting, let requests in flight finish (bounded), stop srv. */
-void vd_drain(struct vd_daemon *d, struct vd_server *srv);
+/* 1 when requests were still running after the drain window (the caller
+ * exits without joining their threads). */
+int vd_drain(struct vd_daemon *d, struct vd_server *srv);
 
 /* ---- dev.c: --dev, a configuration made here, validated like a file ---- */
 

@@ -58,7 +58,7 @@ reload(struct vd_daemon *d, const char *boot_fixed)
 	vd_gen_release(g);
 }
 
-void
+int
 vd_drain(struct vd_daemon *d, struct vd_server *srv)
 {
 	struct timespec step = {0, 10 * 1000 * 1000};
@@ -71,11 +71,16 @@ vd_drain(struct vd_daemon *d, struct vd_server *srv)
 		waited++;
 	}
 	n = atomic_load(&d->inflight);
-	if (n > 0)
-		say("stopping: %u request(s) still running after %d s are cut off", n, DRAIN_SECONDS);
 	/* Not before: requests still arriving on open connections are served. */
 	atomic_store(&d->ready, 0);
+	if (n > 0) {
+		/* Stuck in the token module (a PKCS#11 call that never returns):
+		 * stopping the server would wait for their threads for ever. */
+		say("stopping: %u request(s) still running after %d s are cut off", n, DRAIN_SECONDS);
+		return 1;
+	}
 	vd_server_stop(srv);
+	return 0;
 }
 
 /* SIGUSR1: the audit file was moved away; continue the chain in a new one. */
