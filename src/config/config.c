@@ -309,17 +309,33 @@ parse_listen(const pv_jv *root, struct pv_config *cfg)
 static pv_err
 parse_limits(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"max_body_bytes", "request_timeout_ms", NULL};
+	static const char *const fields[] = {"max_body_bytes",
+					     "request_timeout_ms",
+					     "header_timeout_ms",
+					     "body_timeout_ms",
+					     "max_connections",
+					     "max_connections_per_peer",
+					     NULL};
 	pv_jv l;
 	pv_err r;
 
 	cfg->limits.max_body_bytes = 65536;
 	cfg->limits.request_timeout_ms = 5000;
+	cfg->limits.header_timeout_ms = 2000;
+	cfg->limits.body_timeout_ms = 5000;
+	cfg->limits.max_connections = 512;
+	cfg->limits.max_connections_per_peer = 64;
 	if ((r = pv_json_object(root, "limits", 0, fields, &l)) != PV_OK ||
 	    (r = get_u32(&l, "max_body_bytes", 1024, 16u << 20, 65536, &cfg->limits.max_body_bytes)) !=
 		PV_OK ||
 	    (r = get_u32(&l, "request_timeout_ms", 100, 600000, 5000, &cfg->limits.request_timeout_ms)) !=
-		PV_OK)
+		PV_OK ||
+	    (r = get_u32(&l, "header_timeout_ms", 100, 600000, 2000, &cfg->limits.header_timeout_ms)) !=
+		PV_OK ||
+	    (r = get_u32(&l, "body_timeout_ms", 100, 600000, 5000, &cfg->limits.body_timeout_ms)) != PV_OK ||
+	    (r = get_u32(&l, "max_connections", 16, 65536, 512, &cfg->limits.max_connections)) != PV_OK ||
+	    (r = get_u32(&l, "max_connections_per_peer", 1, 65536, 64,
+			 &cfg->limits.max_connections_per_peer)) != PV_OK)
 		return r;
 	return PV_OK;
 }

@@ -120,6 +120,11 @@ static const struct bad_case bad_cases[] = {
     {{"limits.request_timeout_ms"},
      {"\"5\""},
      "limits.request_timeout_ms: expected an integer, got a string"},
+    {{"limits.header_timeout_ms"}, {"50"}, "limits.header_timeout_ms: must be between 100 and 600000"},
+    {{"limits.max_connections"}, {"8"}, "limits.max_connections: must be between 16 and 65536"},
+    {{"limits.max_connections_per_peer"},
+     {"0"},
+     "limits.max_connections_per_peer: must be between 1 and 65536"},
     {{"bundle.min_version"}, {"-1"}, "bundle.min_version: must be between 0 and"},
     {{"bundle.expect_context"},
      {"{\"env\":1}"},
@@ -267,6 +272,10 @@ test_base_and_defaults(void **state)
 	assert_int_equal(cfg->workers, 4);
 	assert_int_equal(cfg->limits.max_body_bytes, 65536);
 	assert_int_equal(cfg->limits.request_timeout_ms, 5000);
+	assert_int_equal(cfg->limits.header_timeout_ms, 2000);
+	assert_int_equal(cfg->limits.body_timeout_ms, 5000);
+	assert_int_equal(cfg->limits.max_connections, 512);
+	assert_int_equal(cfg->limits.max_connections_per_peer, 64);
 	assert_true(cfg->bundle.present);
 	assert_true(cfg->bundle.required);
 	assert_int_equal(cfg->bundle.min_version, 0);

@@ -99,7 +99,11 @@ struct pv_config {
 	uint32_t workers;
 	struct {
 		uint32_t max_body_bytes;
-		uint32_t request_timeout_ms;
+		uint32_t request_timeout_ms;       /* keep-alive idle timeout */
+		uint32_t header_timeout_ms;        /* accept (or last answer) to a complete head */
+		uint32_t body_timeout_ms;          /* complete head to complete body */
+		uint32_t max_connections;          /* per listener */
+		uint32_t max_connections_per_peer; /* per uid (Unix) or address (TCP), per listener */
 	} limits;
 	struct {
 		int present;

@@ -16,18 +16,28 @@
 
 #include "vaultd/server_int.h"
 
+int
+vd_unix_peer_uid(int fd, uint32_t *uid)
+{
+	struct ucred uc;
+	socklen_t n = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &n) != 0 || n != sizeof(uc))
+		return -1;
+	*uid = (uint32_t)uc.uid;
+	return 0;
+}
+
 void
 vd_peer_from_unix(struct MHD_Connection *c, struct vd_conn *vc)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct ucred uc;
-	socklen_t n = sizeof(uc);
+	uint32_t uid;
 
-	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &uc, &n) != 0 ||
-	    n != sizeof(uc))
+	if (ci == NULL || vd_unix_peer_uid(ci->connect_fd, &uid) != 0)
 		return;
 	vc->peer.has_uid = 1;
-	vc->peer.uid = (uint32_t)uc.uid;
+	vc->peer.uid = uid;
 }
 
 /* An existing file at the socket path: a socket nobody answers on is a

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +48,15 @@ struct vd_metrics {
 	struct series other;
 	uint64_t permitted, denied;
 	uint64_t token_errors[NERRS];
+	atomic_ullong conn[VD_CONN_NEVENTS];
 };
+
+void
+vd_metrics_conn(struct vd_metrics *m, enum vd_conn_event ev)
+{
+	if (m != NULL && (unsigned)ev < VD_CONN_NEVENTS)
+		atomic_fetch_add_explicit(&m->conn[ev], 1, memory_order_relaxed);
+}
 
 pv_err
 vd_metrics_new(struct vd_metrics **out)
@@ -310,6 +319,23 @@ vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char *
 			    (unsigned long long)m->token_errors[e]);
 	}
 	pthread_mutex_unlock(&m->mu);
+	put(&o,
+	    "# HELP p11vault_http_connections_refused_total New connections closed at once, by limit.\n"
+	    "# TYPE p11vault_http_connections_refused_total counter\n"
+	    "p11vault_http_connections_refused_total{reason=\"per_peer\"} %llu\n"
+	    "p11vault_http_connections_refused_total{reason=\"budget\"} %llu\n"
+	    "# HELP p11vault_http_connections_cut_total Connections the server closed, by reason.\n"
+	    "# TYPE p11vault_http_connections_cut_total counter\n"
+	    "p11vault_http_connections_cut_total{reason=\"header_deadline\"} %llu\n"
+	    "p11vault_http_connections_cut_total{reason=\"body_deadline\"} %llu\n"
+	    "p11vault_http_connections_cut_total{reason=\"idle_deadline\"} %llu\n"
+	    "p11vault_http_connections_cut_total{reason=\"evicted\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_REFUSED_PEER]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_REFUSED_BUDGET]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_HEADER]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_BODY]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_IDLE]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_EVICTED]));
 	put(&o,
 	    "# HELP p11vault_token_recoveries_total Token sessions reopened or logins redone.\n"
 	    "# TYPE p11vault_token_recoveries_total counter\n"

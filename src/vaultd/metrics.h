@@ -29,6 +29,19 @@ void vd_metrics_decision(struct vd_metrics *m, int allowed);
 /* A token error reached a handler (pv_err of the token class). */
 void vd_metrics_token_error(struct vd_metrics *m, pv_err e);
 
+/* Connection discipline (server.c): why the HTTP layer closed a
+ * connection itself. Counted, never audited per connection. */
+enum vd_conn_event {
+	VD_CONN_REFUSED_PEER,   /* a new connection over limits.max_connections_per_peer */
+	VD_CONN_REFUSED_BUDGET, /* a new connection over limits.max_connections, nothing to evict */
+	VD_CONN_CUT_HEADER,     /* no complete head within limits.header_timeout_ms */
+	VD_CONN_CUT_BODY,       /* no complete body within limits.body_timeout_ms */
+	VD_CONN_CUT_IDLE,       /* keep-alive: no next head within limits.request_timeout_ms */
+	VD_CONN_EVICTED,        /* idle or head-less, closed (oldest first) to make room */
+	VD_CONN_NEVENTS
+};
+void vd_metrics_conn(struct vd_metrics *m, enum vd_conn_event ev);
+
 /* The exposition text (malloc'd), with the token's pool and recovery
  * counters from st. */
 pv_err vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char **out,

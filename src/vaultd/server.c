@@ -19,25 +19,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "vaultd/metrics.h"
 #include "vaultd/server_int.h"
 
-#define VD_CONNECTION_LIMIT 512 /* per listener, shared by its workers */
-#define VD_BODY_FIRST       4096
+#define VD_BODY_FIRST     4096
+/* The longest the reaper sleeps: how late past its deadline a connection
+ * may be cut. */
+#define VD_REAPER_TICK_MS 200
 
 /* Per request (MHD's request context). */
 struct vd_reqctx {
-	struct timespec start;
+	struct timespec start; /* the head complete */
 	char rid[VD_RID_LEN + 1];
 	uint8_t *body;
 	size_t len, cap;
 	int too_large;
-	int answered;
+	const char *bad_http; /* strict parsing: why the request is refused (400, then close) */
+	int submitted;        /* built and handed to a worker */
+	atomic_int done;      /* the worker filled resp */
+	int sent;             /* resp queued with MHD */
+	unsigned reject_status;
+	const char *reject_code;
+	char reject_msg[96];
+	struct vd_req req;
+	struct vd_resp resp;
+	struct vd_job job;
 };
 
 /* ---- small parsers ---- */
@@ -134,18 +147,258 @@ conn_of(struct vd_listener *l, struct MHD_Connection *c)
 	return vc;
 }
 
+/* ---- connection discipline (all under srv->mu) ----
+ *
+ * Every connection of a listener is on the list of its state, oldest
+ * first. HEAD, BODY and IDLE have one fixed deadline each, counted from
+ * the time the connection entered the state, so the first of each list is
+ * the next to expire and the reaper looks at three list heads. A cut is
+ * shutdown(SHUT_RDWR) on the socket: MHD sees the end of the stream and
+ * closes the connection itself (its CLOSED notification comes before it
+ * closes the fd, and takes srv->mu, so the fd cut here is still ours). */
+
+static void
+list_unlink(struct vd_listener *l, struct vd_conn *vc)
+{
+	if (vc->state >= VD_C_NLISTS)
+		return;
+	if (vc->prev != NULL)
+		vc->prev->next = vc->next;
+	else
+		l->first[vc->state] = vc->next;
+	if (vc->next != NULL)
+		vc->next->prev = vc->prev;
+	else
+		l->last[vc->state] = vc->prev;
+	vc->prev = vc->next = NULL;
+}
+
+static void
+set_state(struct vd_listener *l, struct vd_conn *vc, enum vd_cstate st)
+{
+	if (vc->state == VD_C_GONE)
+		return;
+	list_unlink(l, vc);
+	vc->state = st;
+	clock_gettime(CLOCK_MONOTONIC, &vc->since);
+	vc->prev = l->last[st];
+	vc->next = NULL;
+	if (l->last[st] != NULL)
+		l->last[st]->next = vc;
+	else
+		l->first[st] = vc;
+	l->last[st] = vc;
+}
+
+static void
+cut(struct vd_listener *l, struct vd_conn *vc, enum vd_conn_event why)
+{
+	if (vc->state == VD_C_GONE)
+		return;
+	list_unlink(l, vc);
+	vc->state = VD_C_GONE;
+	l->live--;
+	vd_metrics_conn(l->srv->d->metrics, why);
+	if (vc->fd >= 0)
+		(void)shutdown(vc->fd, SHUT_RDWR);
+}
+
+/* The connection to close to make room, other than except (with peer, only
+ * that peer's): the oldest without a complete head, else the oldest idle
+ * keep-alive one. Head-less ones go first: a slow-loris or idle flood is
+ * made of them, while a kept-alive connection has completed a request and a
+ * prompt new one sends its head at once (and is the newest). */
+static struct vd_conn *
+oldest_evictable(struct vd_listener *l, const struct vd_conn *except, const uint8_t *peer)
+{
+	static const enum vd_cstate from[] = {VD_C_HEAD, VD_C_IDLE};
+	struct vd_conn *vc;
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(from); i++) {
+		for (vc = l->first[from[i]]; vc != NULL; vc = vc->next) {
+			if (vc != except &&
+			    (peer == NULL || memcmp(vc->peer_id, peer, sizeof(vc->peer_id)) == 0))
+				return vc; /* the lists are oldest first */
+		}
+	}
+	return NULL;
+}
+
+static unsigned
+peer_count(const struct vd_listener *l, const uint8_t *peer)
+{
+	const struct vd_conn *vc;
+	unsigned n = 0, st;
+
+	for (st = 0; st < VD_C_NLISTS; st++) {
+		for (vc = l->first[st]; vc != NULL; vc = vc->next)
+			n += memcmp(vc->peer_id, peer, sizeof(vc->peer_id)) == 0;
+	}
+	return n;
+}
+
+/* A new connection: over its peer's cap or the listener's budget, the
+ * oldest idle or head-less connection (of the same peer, for the cap)
+ * makes room; when there is none, the new one is refused. Near the budget
+ * (7/8), one such connection is closed per new one, so room stays. */
+static void
+admit(struct vd_listener *l, struct vd_conn *vc)
+{
+	struct vd_server *srv = l->srv;
+	struct vd_conn *victim;
+
+	set_state(l, vc, VD_C_HEAD);
+	l->live++;
+	if (peer_count(l, vc->peer_id) > srv->max_conns_peer) {
+		if ((victim = oldest_evictable(l, vc, vc->peer_id)) == NULL) {
+			cut(l, vc, VD_CONN_REFUSED_PEER);
+			return;
+		}
+		cut(l, victim, VD_CONN_EVICTED);
+	}
+	if (l->live > srv->max_conns) {
+		if ((victim = oldest_evictable(l, vc, NULL)) == NULL) {
+			cut(l, vc, VD_CONN_REFUSED_BUDGET);
+			return;
+		}
+		cut(l, victim, VD_CONN_EVICTED);
+	}
+	if (l->live > srv->max_conns - srv->max_conns / 8 && (victim = oldest_evictable(l, vc, NULL)) != NULL)
+		cut(l, victim, VD_CONN_EVICTED);
+}
+
+static void
+peer_id_of(struct vd_listener *l, struct MHD_Connection *c, struct vd_conn *vc)
+{
+	const union MHD_ConnectionInfo *ci;
+	uint32_t uid;
+
+	memset(vc->peer_id, 0, sizeof(vc->peer_id));
+	if (l->is_unix) {
+		if (vc->fd >= 0 && vd_unix_peer_uid(vc->fd, &uid) == 0) {
+			vc->peer_id[0] = 1;
+			memcpy(vc->peer_id + 1, &uid, sizeof(uid));
+		}
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ci->client_addr;
+
+		vc->peer_id[0] = 4;
+		memcpy(vc->peer_id + 1, &in->sin_addr, sizeof(in->sin_addr));
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+
+		vc->peer_id[0] = 6;
+		memcpy(vc->peer_id + 1, &in6->sin6_addr, sizeof(in6->sin6_addr));
+	}
+}
+
 static void
 on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
 	      enum MHD_ConnectionNotificationCode what)
 {
-	(void)cls;
-	(void)c;
+	struct vd_listener *l = cls;
+	struct vd_conn *vc;
+	const union MHD_ConnectionInfo *ci;
+
 	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_ctx = calloc(1, sizeof(struct vd_conn));
+		vc = calloc(1, sizeof(*vc));
+		*socket_ctx = vc;
+		if (vc == NULL)
+			return; /* conn_of fails: the request is dropped */
+		vc->l = l;
+		vc->state = VD_C_NEW;
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		vc->fd = ci != NULL ? (int)ci->connect_fd : -1;
+		peer_id_of(l, c, vc);
+		pthread_mutex_lock(&l->srv->mu);
+		admit(l, vc);
+		pthread_mutex_unlock(&l->srv->mu);
 	} else if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_ctx);
+		vc = *socket_ctx;
+		if (vc != NULL) {
+			pthread_mutex_lock(&l->srv->mu);
+			if (vc->state < VD_C_NLISTS) {
+				list_unlink(l, vc);
+				l->live--;
+			}
+			vc->state = VD_C_GONE;
+			vc->fd = -1;
+			pthread_mutex_unlock(&l->srv->mu);
+		}
+		free(vc);
 		*socket_ctx = NULL;
 	}
+}
+
+static void
+move_conn(struct vd_listener *l, struct MHD_Connection *c, enum vd_cstate st)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct vd_conn *vc = ci != NULL ? ci->socket_context : NULL;
+
+	if (vc == NULL)
+		return;
+	pthread_mutex_lock(&l->srv->mu);
+	set_state(l, vc, st);
+	pthread_mutex_unlock(&l->srv->mu);
+}
+
+static void
+reap_list(struct vd_listener *l, enum vd_cstate st, uint32_t ms, enum vd_conn_event why,
+	  const struct timespec *now, struct timespec *next)
+{
+	struct vd_conn *vc;
+	struct timespec dl;
+
+	while ((vc = l->first[st]) != NULL) {
+		dl.tv_sec = vc->since.tv_sec + (time_t)(ms / 1000);
+		dl.tv_nsec = vc->since.tv_nsec + (long)(ms % 1000) * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		if (dl.tv_sec > now->tv_sec || (dl.tv_sec == now->tv_sec && dl.tv_nsec > now->tv_nsec)) {
+			if (dl.tv_sec < next->tv_sec ||
+			    (dl.tv_sec == next->tv_sec && dl.tv_nsec < next->tv_nsec))
+				*next = dl;
+			return;
+		}
+		cut(l, vc, why);
+	}
+}
+
+/* The reaper: cuts connections past their head, body or idle deadline. */
+static void *
+reaper_main(void *arg)
+{
+	struct vd_server *srv = arg;
+	struct timespec now, next;
+	size_t i;
+
+	pthread_mutex_lock(&srv->mu);
+	while (!srv->reaper_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		next = now;
+		next.tv_nsec += VD_REAPER_TICK_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		for (i = 0; i < srv->n; i++) {
+			reap_list(&srv->l[i], VD_C_HEAD, srv->head_ms, VD_CONN_CUT_HEADER, &now, &next);
+			reap_list(&srv->l[i], VD_C_BODY, srv->body_ms, VD_CONN_CUT_BODY, &now, &next);
+			reap_list(&srv->l[i], VD_C_IDLE, srv->timeout_ms, VD_CONN_CUT_IDLE, &now, &next);
+		}
+		(void)pthread_cond_timedwait(&srv->reaper_wake, &srv->mu, &next);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
 }
 
 /* ---- requests ---- */
@@ -219,7 +472,8 @@ free_owned_body(void *cls)
 }
 
 static enum MHD_Result
-send_resp(struct vd_server *srv, struct MHD_Connection *c, const char *rid, struct vd_resp *resp)
+send_resp(struct vd_server *srv, struct MHD_Connection *c, const char *rid, struct vd_resp *resp,
+	  int close_after)
 {
 	struct MHD_Response *r = NULL;
 	struct vd_owned_body *ob = NULL;
@@ -260,8 +514,9 @@ send_resp(struct vd_server *srv, struct MHD_Connection *c, const char *rid, stru
 	}
 	if (resp->etag[0] != '\0' && MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag) != MHD_YES)
 		goto out;
-	/* While draining, a keep-alive connection ends after this answer. */
-	if (atomic_load(&srv->draining) &&
+	/* While draining, a keep-alive connection ends after this answer;
+	 * after a request that broke HTTP, what follows cannot be trusted. */
+	if ((close_after || atomic_load(&srv->draining)) &&
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
 		goto out;
 	if (status < 100 || status > 599)
@@ -278,52 +533,226 @@ out:
 	return ret;
 }
 
-/* Build the vd_req, hand it to the dispatcher (or refuse it), send. */
+/* ---- strict HTTP/1.1 (what MHD's parser lets through; docs/api.md) ---- */
+
+struct hdr_scan {
+	unsigned n_cl, n_te;
+	const char *te;
+	const char *bad;
+};
+
+/* A header value: no control byte but HTAB, no DEL, no NUL inside. */
+static int
+field_value_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return n == 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return strlen(v) == n;
+}
+
+/* A header name: an RFC 9110 token. */
+static int
+field_name_ok(const char *k, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	size_t i;
+
+	if (k == NULL || n == 0 || strlen(k) != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)k[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch != '\0' && strchr(extra, ch) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
 static enum MHD_Result
-answer(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, const char *url,
-       const char *method)
+scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+	    size_t value_size)
+{
+	struct hdr_scan *h = cls;
+
+	(void)kind;
+	if (!field_name_ok(key, key_size)) {
+		h->bad = "malformed header name";
+		return MHD_NO;
+	}
+	if (!field_value_ok(value, value_size)) {
+		h->bad = "control byte in a header value";
+		return MHD_NO;
+	}
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		h->n_cl++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		h->n_te++;
+		h->te = value;
+	}
+	return MHD_YES;
+}
+
+const char *
+vd_http_strict_check(struct MHD_Connection *c, const char *url)
+{
+	struct hdr_scan h;
+	const unsigned char *u;
+
+	for (u = (const unsigned char *)url; u != NULL && *u != '\0'; u++) {
+		if (*u <= 0x20 || *u == 0x7f)
+			return "control byte or space in the request target";
+	}
+	memset(&h, 0, sizeof(h));
+	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &h);
+	if (h.bad != NULL)
+		return h.bad;
+	if (h.n_cl > 1)
+		return "Content-Length repeated";
+	if (h.n_te > 1)
+		return "Transfer-Encoding repeated";
+	if (h.n_cl > 0 && h.n_te > 0)
+		return "Content-Length together with Transfer-Encoding";
+	if (h.n_te > 0 && strcasecmp(h.te, "chunked") != 0)
+		return "a transfer coding other than chunked";
+	return NULL;
+}
+
+/* ---- the worker queue ---- */
+
+static void
+run_job(struct vd_server *srv, struct vd_reqctx *rc)
+{
+	if (rc->reject_status != 0)
+		vd_dispatch_reject(srv->d, &rc->req, rc->reject_status, rc->reject_code, rc->reject_msg,
+				   &rc->resp);
+	else
+		vd_dispatch(srv->d, &rc->req, &rc->resp);
+	atomic_store(&rc->done, 1);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct vd_server *srv = arg;
+	struct vd_job *j;
+
+	pthread_mutex_lock(&srv->qmu);
+	for (;;) {
+		while (srv->qhead == NULL && !srv->qstop)
+			pthread_cond_wait(&srv->qcond, &srv->qmu);
+		if ((j = srv->qhead) == NULL)
+			break; /* stopping, and nothing left */
+		srv->qhead = j->next;
+		if (srv->qhead == NULL)
+			srv->qtail = NULL;
+		pthread_mutex_unlock(&srv->qmu);
+		run_job(srv, j->rc);
+		/* MHD queues the answer from the event loop (on_request) */
+		MHD_resume_connection(j->c);
+		pthread_mutex_lock(&srv->qmu);
+	}
+	pthread_mutex_unlock(&srv->qmu);
+	return NULL;
+}
+
+/* Build the vd_req (or the server's own refusal) in rc. The strings it
+ * points to belong to the connection and stay while it is suspended. */
+static int
+build_req(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, const char *url,
+	  const char *method)
 {
 	struct vd_server *srv = l->srv;
-	struct vd_req req;
-	struct vd_resp resp;
+	struct vd_req *req = &rc->req;
 	struct vd_conn *vc = conn_of(l, c);
 	unsigned n_auth = 0;
 	const char *auth;
-	char msg[96];
 
 	if (vc == NULL)
-		return MHD_NO;
-	memset(&req, 0, sizeof(req));
-	memset(&resp, 0, sizeof(resp));
-	req.method = method;
-	req.path = url;
-	req.peer = vc->peer;
-	memcpy(req.rid, rc->rid, sizeof(req.rid));
-	req.start = rc->start;
+		return -1;
+	memset(req, 0, sizeof(*req));
+	memset(&rc->resp, 0, sizeof(rc->resp));
+	req->method = method;
+	req->path = url;
+	req->peer = vc->peer;
+	memcpy(req->rid, rc->rid, sizeof(req->rid));
+	req->start = rc->start;
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_authorization, &n_auth);
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	/* a header that was sent counts, whatever the lookup makes of an
 	 * empty value */
-	vd_parse_authorization(auth == NULL && n_auth > 0 ? "" : auth, &req.bearer, &req.bad_authorization);
+	vd_parse_authorization(auth == NULL && n_auth > 0 ? "" : auth, &req->bearer, &req->bad_authorization);
 	if (n_auth > 1) { /* which one counts would be a guess */
-		req.bearer = NULL;
-		req.bad_authorization = 1;
+		req->bearer = NULL;
+		req->bad_authorization = 1;
 	}
-	req.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	rc->answered = 1;
-	if (rc->too_large) {
+	req->if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (rc->bad_http != NULL) {
 		body_wipe(rc);
-		snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes", srv->max_body);
-		vd_dispatch_reject(srv->d, &req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, &resp);
+		rc->reject_status = MHD_HTTP_BAD_REQUEST;
+		rc->reject_code = "bad_request";
+		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "malformed HTTP request: %s", rc->bad_http);
+	} else if (rc->too_large) {
+		body_wipe(rc);
+		rc->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
+		rc->reject_code = "too_large";
+		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "request body over the limit of %zu bytes",
+			 srv->max_body);
 	} else if (vc->cert_untrusted) {
-		vd_dispatch_reject(srv->d, &req, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
-				   "client certificate not trusted", &resp);
+		rc->reject_status = MHD_HTTP_UNAUTHORIZED;
+		rc->reject_code = "unauthenticated";
+		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "client certificate not trusted");
 	} else {
-		req.body = rc->len > 0 ? rc->body : NULL;
-		req.body_len = rc->len;
-		vd_dispatch(srv->d, &req, &resp);
+		req->body = rc->len > 0 ? rc->body : NULL;
+		req->body_len = rc->len;
 	}
-	return send_resp(srv, c, rc->rid, &resp);
+	return 0;
+}
+
+/* The request is complete (or refused before its body): suspend the
+ * connection and queue the request for a worker. When the workers are
+ * gone (stopping), it runs here. */
+static enum MHD_Result
+submit(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, const char *url,
+       const char *method)
+{
+	struct vd_server *srv = l->srv;
+	int inline_run = 0;
+
+	rc->submitted = 1;
+	if (build_req(l, c, rc, url, method) != 0)
+		return MHD_NO;
+	move_conn(l, c, VD_C_BUSY);
+	rc->job.next = NULL;
+	rc->job.l = l;
+	rc->job.c = c;
+	rc->job.rc = rc;
+	pthread_mutex_lock(&srv->qmu);
+	if (srv->qstop || srv->nworkers == 0) {
+		inline_run = 1;
+	} else {
+		MHD_suspend_connection(c);
+		if (srv->qtail != NULL)
+			srv->qtail->next = &rc->job;
+		else
+			srv->qhead = &rc->job;
+		srv->qtail = &rc->job;
+		pthread_cond_signal(&srv->qcond);
+	}
+	pthread_mutex_unlock(&srv->qmu);
+	if (!inline_run)
+		return MHD_YES;
+	run_job(srv, rc);
+	rc->sent = 1;
+	return send_resp(srv, c, rc->rid, &rc->resp, rc->bad_http != NULL);
 }
 
 static enum MHD_Result
@@ -339,13 +768,17 @@ begin_request(struct vd_listener *l, struct MHD_Connection *c, const char *url, 
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &rc->start);
 	vd_request_id(rc->rid);
+	atomic_init(&rc->done, 0);
 	atomic_fetch_add(&srv->d->inflight, 1);
 	*req_ctx = rc;
+	move_conn(l, c, VD_C_BODY);
 	/* Refused before a byte of the body is read. */
+	if ((rc->bad_http = vd_http_strict_check(c, url)) != NULL)
+		return submit(l, c, rc, url, method);
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && (vd_parse_content_length(cl, &len) != PV_OK || len > srv->max_body)) {
 		rc->too_large = 1;
-		return answer(l, c, rc, url, method);
+		return submit(l, c, rc, url, method);
 	}
 	return MHD_YES;
 }
@@ -356,11 +789,11 @@ take_body(struct vd_server *srv, struct vd_reqctx *rc, const char *data, size_t 
 	size_t n = *size;
 
 	*size = 0;
-	/* A body that trickles in is dropped at the request deadline (MHD's
-	 * own timeout only measures idle time). */
-	if (seconds_since(&rc->start) * 1000.0 > (double)srv->timeout_ms)
+	/* The reaper cuts a body that trickles past limits.body_timeout_ms;
+	 * this catches one that arrives in a burst just after. */
+	if (seconds_since(&rc->start) * 1000.0 > (double)srv->body_ms)
 		return MHD_NO;
-	if (rc->too_large || rc->answered)
+	if (rc->too_large || rc->submitted)
 		return MHD_YES; /* read and thrown away, then 413 */
 	if (n > srv->max_body - rc->len) {
 		rc->too_large = 1;
@@ -384,27 +817,36 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	(void)version;
 	if (rc == NULL)
 		return begin_request(l, c, url, method, req_ctx);
+	if (rc->submitted && !rc->sent && atomic_load(&rc->done)) {
+		/* back from the worker */
+		rc->sent = 1;
+		return send_resp(l->srv, c, rc->rid, &rc->resp, rc->bad_http != NULL);
+	}
 	if (*upload_size > 0)
 		return take_body(l->srv, rc, upload_data, upload_size);
-	if (rc->answered)
+	if (rc->submitted)
 		return MHD_YES;
-	return answer(l, c, rc, url, method);
+	return submit(l, c, rc, url, method);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **req_ctx, enum MHD_RequestTerminationCode why)
 {
-	struct vd_server *srv = cls;
+	struct vd_listener *l = cls;
 	struct vd_reqctx *rc = *req_ctx;
 
-	(void)c;
 	(void)why;
 	if (rc == NULL)
 		return;
+	move_conn(l, c, VD_C_IDLE);
 	body_wipe(rc);
+	if (rc->resp.body != NULL) {
+		sodium_memzero(rc->resp.body, rc->resp.body_len);
+		free(rc->resp.body);
+	}
 	free(rc);
 	*req_ctx = NULL;
-	atomic_fetch_sub(&srv->d->inflight, 1);
+	atomic_fetch_sub(&l->srv->d->inflight, 1);
 }
 
 /* The path stays as sent: routes match the raw path, so "%2F" is never a
@@ -427,6 +869,12 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One line per connection that ends early would let any client fill
+	 * the log: those are counted in /metrics instead (cut, refused). */
+	if (strstr(line, "when reading request") != NULL || strstr(line, "while reading request") != NULL ||
+	    strstr(line, "reached connection limit") != NULL || strstr(line, "TLS handshake") != NULL ||
+	    strstr(line, "Error: received handshake") != NULL)
+		return;
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -533,11 +981,13 @@ out:
 }
 
 static pv_err
-start_mhd(struct vd_server *srv, struct vd_listener *l, unsigned workers, const struct pv_config *cfg)
+start_mhd(struct vd_server *srv, struct vd_listener *l, const struct pv_config *cfg)
 {
 	struct MHD_OptionItem tls[VD_TLS_OPTIONS + 1];
 	struct vd_tls_pems pems = {NULL, NULL, NULL};
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* One event loop per listener; complete requests go to the workers. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	size_t n = 0;
 	pv_err r = PV_OK;
 
@@ -550,14 +1000,16 @@ start_mhd(struct vd_server *srv, struct vd_listener *l, unsigned workers, const 
 
 	l->srv = srv;
 	/* The logger first, so that MHD's messages about the other options
-	 * already go through it. */
-	l->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd, MHD_OPTION_THREAD_POOL_SIZE, workers,
-	    MHD_OPTION_CONNECTION_TIMEOUT, vd_timeout_seconds(srv->timeout_ms), MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)VD_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-	    NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	 * already go through it. MHD's own connection limit leaves room for
+	 * connections cut (GONE) that it has not closed yet; the budget is
+	 * kept by admit(). */
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				  NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
+				  MHD_OPTION_CONNECTION_TIMEOUT, vd_timeout_seconds(srv->timeout_ms),
+				  MHD_OPTION_CONNECTION_LIMIT, srv->max_conns + srv->max_conns / 4 + 16,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+				  on_connection, l, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+				  MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (l->mhd == NULL) {
 		pv_err_set_detail("%s: libmicrohttpd did not start (see its message above)",
 				  l->is_unix ? "listen.unix" : "listen.tcp");
@@ -573,6 +1025,48 @@ out:
 	return r;
 }
 
+/* Enough descriptors for every listener's budget (MHD's own limit), with
+ * room for the token and the audit log: the soft limit is raised towards
+ * the hard one. */
+static void
+raise_fd_limit(const struct vd_server *srv, unsigned listeners)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)listeners * (srv->max_conns + srv->max_conns / 4 + 16) + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static pv_err
+start_threads(struct vd_server *srv, unsigned workers)
+{
+	pthread_condattr_t ca;
+	unsigned i;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return PV_ERR_NOMEM;
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->reaper_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&srv->qmu, NULL);
+	pthread_cond_init(&srv->qcond, NULL);
+	srv->sync_init = 1;
+	if ((srv->workers = calloc(workers, sizeof(*srv->workers))) == NULL)
+		return PV_ERR_NOMEM;
+	for (i = 0; i < workers; i++) {
+		if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0) {
+			pv_err_set_detail("cannot start worker threads");
+			return PV_ERR_INTERNAL;
+		}
+		srv->nworkers++;
+	}
+	return PV_OK;
+}
+
 pv_err
 vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_server **out)
 {
@@ -586,28 +1080,44 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	srv->d = d;
 	srv->max_body = cfg->limits.max_body_bytes;
 	srv->timeout_ms = cfg->limits.request_timeout_ms;
+	srv->head_ms = cfg->limits.header_timeout_ms;
+	srv->body_ms = cfg->limits.body_timeout_ms;
+	srv->max_conns = cfg->limits.max_connections;
+	srv->max_conns_peer = cfg->limits.max_connections_per_peer;
 	atomic_init(&srv->draining, 0);
+	raise_fd_limit(srv, (unsigned)(cfg->listen.has_unix + cfg->listen.has_tcp));
+	if ((r = start_threads(srv, cfg->workers)) != PV_OK)
+		goto out;
 	if (cfg->listen.has_unix) {
 		l = &srv->l[srv->n];
 		l->is_unix = 1;
 		if ((r = vd_unix_listen(srv, cfg, &l->fd)) != PV_OK)
 			goto out;
+		l->srv = srv;
 		srv->n++;
-		if ((r = start_mhd(srv, l, cfg->workers, cfg)) != PV_OK)
-			goto out;
 	}
 	if (cfg->listen.has_tcp) {
 		l = &srv->l[srv->n];
 		if ((r = tcp_listen(cfg, &l->fd)) != PV_OK)
 			goto out;
+		l->srv = srv;
 		srv->n++;
-		if ((r = start_mhd(srv, l, cfg->workers, cfg)) != PV_OK)
-			goto out;
 	}
 	if (srv->n == 0) {
 		pv_err_set_detail("listen: no listener configured");
 		r = PV_ERR_USAGE;
 		goto out;
+	}
+	/* The reaper reads srv->n: the listeners are all there. */
+	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+		pv_err_set_detail("cannot start the connection reaper");
+		r = PV_ERR_INTERNAL;
+		goto out;
+	}
+	srv->reaper_started = 1;
+	for (size_t i = 0; i < srv->n; i++) {
+		if ((r = start_mhd(srv, &srv->l[i], cfg)) != PV_OK)
+			goto out;
 	}
 	*out = srv;
 	srv = NULL;
@@ -638,6 +1148,23 @@ vd_server_stop(struct vd_server *s)
 
 	if (s == NULL)
 		return;
+	/* The workers finish what is queued and end; a request completed
+	 * after this runs in its event loop. Then the reaper, then MHD. */
+	if (s->sync_init) {
+		pthread_mutex_lock(&s->qmu);
+		s->qstop = 1;
+		pthread_cond_broadcast(&s->qcond);
+		pthread_mutex_unlock(&s->qmu);
+		for (i = 0; i < s->nworkers; i++)
+			pthread_join(s->workers[i], NULL);
+		if (s->reaper_started) {
+			pthread_mutex_lock(&s->mu);
+			s->reaper_stop = 1;
+			pthread_cond_signal(&s->reaper_wake);
+			pthread_mutex_unlock(&s->mu);
+			pthread_join(s->reaper, NULL);
+		}
+	}
 	for (i = 0; i < s->n; i++) {
 		struct vd_listener *l = &s->l[i];
 
@@ -652,6 +1179,13 @@ vd_server_stop(struct vd_server *s)
 			close(l->fd);
 		l->fd = -1;
 	}
+	if (s->sync_init) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->reaper_wake);
+		pthread_mutex_destroy(&s->qmu);
+		pthread_cond_destroy(&s->qcond);
+	}
+	free(s->workers);
 	/* Remove the socket file only if it is still the one we made. */
 	vd_unix_remove_own(s);
 	free(s->unix_path);

@@ -7,7 +7,9 @@
 #ifndef PV_VAULTD_SERVER_INT_H
 #define PV_VAULTD_SERVER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +24,19 @@
 /* The most MHD options vd_tls_options adds (without MHD_OPTION_END). */
 #define VD_TLS_OPTIONS    4
 
+/* Where a connection stands (connection discipline, server.c). Each state
+ * but GONE has a list per listener, oldest first; HEAD, BODY and IDLE have
+ * a deadline counted from the time the connection entered them. */
+enum vd_cstate {
+	VD_C_HEAD, /* accepted (TLS handshake included), no complete head yet */
+	VD_C_BODY, /* head complete, body still arriving */
+	VD_C_BUSY, /* with a worker, or its answer being sent */
+	VD_C_IDLE, /* keep-alive between requests (or the next head arriving) */
+	VD_C_NLISTS,
+	VD_C_GONE = VD_C_NLISTS, /* cut or refused; MHD has yet to close it */
+	VD_C_NEW                 /* not admitted yet */
+};
+
 struct vd_listener {
 	struct vd_server *srv;
 	struct MHD_Daemon *mhd;
@@ -29,6 +44,17 @@ struct vd_listener {
 	int is_unix;
 	int verify_clients; /* listen.tcp.client_ca given */
 	int quiesced;       /* MHD gave the listening socket back */
+	/* under srv->mu */
+	struct vd_conn *first[VD_C_NLISTS], *last[VD_C_NLISTS];
+	unsigned live; /* connections not GONE */
+};
+
+/* A complete request waiting for, or with, a worker. */
+struct vd_job {
+	struct vd_job *next;
+	struct vd_listener *l;
+	struct MHD_Connection *c;
+	struct vd_reqctx *rc;
 };
 
 struct vd_server {
@@ -36,11 +62,28 @@ struct vd_server {
 	struct vd_listener l[2];
 	size_t n;
 	size_t max_body;
-	uint32_t timeout_ms;
-	char *unix_path; /* removed at stop if it is still our socket */
+	uint32_t timeout_ms;     /* keep-alive idle */
+	uint32_t head_ms;        /* limits.header_timeout_ms */
+	uint32_t body_ms;        /* limits.body_timeout_ms */
+	unsigned max_conns;      /* per listener */
+	unsigned max_conns_peer; /* per peer, per listener */
+	char *unix_path;         /* removed at stop if it is still our socket */
 	dev_t unix_dev;
 	ino_t unix_ino;
 	atomic_int draining;
+	/* connection lists of both listeners, and the reaper */
+	pthread_mutex_t mu;
+	pthread_cond_t reaper_wake;
+	pthread_t reaper;
+	int reaper_started, reaper_stop;
+	/* the worker queue */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond;
+	struct vd_job *qhead, *qtail;
+	int qstop;
+	pthread_t *workers;
+	unsigned nworkers;
+	int sync_init;
 };
 
 /* Per connection (MHD's socket context): the peer, worked out once. */
@@ -48,7 +91,24 @@ struct vd_conn {
 	int peer_known;
 	int cert_untrusted; /* a client certificate was sent and failed */
 	struct pv_peer peer;
+	/* connection discipline, under srv->mu */
+	struct vd_listener *l;
+	int fd;
+	uint8_t peer_id[20]; /* family byte + uid or address: the per-peer cap's key */
+	enum vd_cstate state;
+	struct timespec since; /* entered state */
+	struct vd_conn *prev, *next;
 };
+
+/*
+ * server.c: what MHD's parser lets through and vaultd refuses (400, then
+ * close; docs/api.md "HTTP strictness"), checked on the complete head
+ * before any body is read: a control byte or space in the target, a header
+ * name that is not a token, a control byte (but HTAB) in a header value,
+ * Content-Length or Transfer-Encoding repeated, both together, a transfer
+ * coding other than chunked. NULL when the head is fine, else why.
+ */
+const char *vd_http_strict_check(struct MHD_Connection *c, const char *url);
 
 /* server.c: O_NONBLOCK on a listening socket (MHD wants it so). */
 pv_err vd_set_nonblocking(int fd) PV_WUR;
@@ -67,6 +127,9 @@ void vd_unix_remove_own(const struct vd_server *srv);
 
 /* The caller's uid (SO_PEERCRED) into vc->peer; nothing when unknown. */
 void vd_peer_from_unix(struct MHD_Connection *c, struct vd_conn *vc);
+
+/* The peer's uid on a connected Unix socket fd into *uid: 0 on success. */
+int vd_unix_peer_uid(int fd, uint32_t *uid);
 
 /* ---- tls.c ---- */
 

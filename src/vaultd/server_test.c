@@ -2,7 +2,8 @@
  * server.c against a stub dispatcher, over a real Unix socket: what reaches
  * vd_dispatch (method, raw path, bearer, peer uid, body, request id), the
  * body limit (by Content-Length and chunked), the socket's mode, stale and
- * live socket files, the idle timeout, and the in-flight counter.
+ * live socket files, the idle timeout, the in-flight counter, the head
+ * deadline, the per-peer cap and the strict-parsing refusals.
  */
 #include "config.h"
 
@@ -26,7 +27,20 @@
 #include <sodium.h>
 
 #include "base/buf.h"
+#include "vaultd/metrics.h"
 #include "vaultd/server.h"
+
+/* ---- the stub metrics: connection events counted here ---- */
+
+static unsigned conn_events[VD_CONN_NEVENTS];
+
+void
+vd_metrics_conn(struct vd_metrics *m, enum vd_conn_event ev)
+{
+	(void)m;
+	if ((unsigned)ev < VD_CONN_NEVENTS)
+		__atomic_fetch_add(&conn_events[ev], 1, __ATOMIC_RELAXED);
+}
 
 /* ---- the stub dispatcher: echoes what it was given ---- */
 
@@ -508,6 +522,130 @@ test_idle_connection_dropped(void **state)
 	close(fd);
 }
 
+/* The server closes fd within secs (recv sees the end or an error). */
+static int
+closed_within(int fd, int secs)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		if (poll(&p, 1, secs * 1000) != 1)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return 1;
+	}
+}
+
+static struct vd_server *
+start_with(struct fx *f, const char *limits)
+{
+	struct vd_server *srv = NULL;
+
+	vd_server_stop(f->srv);
+	f->srv = NULL;
+	pv_config_free(f->cfg);
+	f->cfg = make_config(f->sock, limits);
+	assert_int_equal(vd_server_start(&f->d, f->cfg, &srv), PV_OK);
+	f->srv = srv;
+	return srv;
+}
+
+static void
+test_head_deadline(void **state)
+{
+	struct fx *f = *state;
+	static const char part[] = "GET /v1/health HTTP/1.1\r\nHost: v\r\nX-Slow: ";
+	unsigned before;
+	int fd, i, closed = 0;
+
+	start_with(f, "{\"header_timeout_ms\":300,\"request_timeout_ms\":10000}");
+	before = __atomic_load_n(&conn_events[VD_CONN_CUT_HEADER], __ATOMIC_RELAXED);
+	fd = connect_unix(f->sock);
+	send_all(fd, part, sizeof(part) - 1);
+	/* a byte every 100 ms keeps it from ever being idle: cut at 300 ms
+	 * from accept, well within 5 s */
+	for (i = 0; i < 50 && !closed; i++) {
+		struct pollfd p = {fd, POLLIN, 0};
+
+		send_all(fd, "a", 1);
+		if (poll(&p, 1, 100) == 1)
+			closed = closed_within(fd, 1);
+	}
+	assert_true(closed);
+	close(fd);
+	assert_true(__atomic_load_n(&conn_events[VD_CONN_CUT_HEADER], __ATOMIC_RELAXED) > before);
+}
+
+static void
+test_peer_cap(void **state)
+{
+	struct fx *f = *state;
+	static const char busy[] = "POST /v1/x HTTP/1.1\r\nHost: v\r\nContent-Length: 10\r\n\r\n";
+	unsigned before;
+	int a, b, c, d;
+
+	start_with(f, "{\"max_connections_per_peer\":2,\"body_timeout_ms\":20000}");
+	before = __atomic_load_n(&conn_events[VD_CONN_REFUSED_PEER], __ATOMIC_RELAXED);
+	/* two head-less: a third evicts the oldest */
+	a = connect_unix(f->sock);
+	b = connect_unix(f->sock);
+	usleep(100000);
+	c = connect_unix(f->sock);
+	assert_true(closed_within(a, 5));
+	close(a);
+	close(b);
+	close(c);
+	usleep(200000);
+	/* two busy (body pending): a third is refused, they stay */
+	a = connect_unix(f->sock);
+	b = connect_unix(f->sock);
+	send_all(a, busy, sizeof(busy) - 1);
+	send_all(b, busy, sizeof(busy) - 1);
+	usleep(200000);
+	d = connect_unix(f->sock);
+	assert_true(closed_within(d, 5));
+	assert_false(closed_within(a, 0));
+	assert_true(__atomic_load_n(&conn_events[VD_CONN_REFUSED_PEER], __ATOMIC_RELAXED) > before);
+	close(a);
+	close(b);
+	close(d);
+}
+
+static void
+test_strict_refusals(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+	    "POST /v1/x HTTP/1.1\r\nHost: v\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+	    "POST /v1/x HTTP/1.1\r\nHost: v\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	    "POST /v1/x HTTP/1.1\r\nHost: v\r\nTransfer-Encoding: gzip\r\n\r\n",
+	    "GET /v1/x HTTP/1.1\r\nHost: v\r\nX-A: a\x01b\r\n\r\n",
+	    "GET /v1/\x7fx HTTP/1.1\r\nHost: v\r\n\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < PV_NELEM(bad); i++) {
+		char buf[4096];
+		size_t got = 0;
+		ssize_t n;
+		int fd = connect_unix(f->sock);
+
+		send_all(fd, bad[i], strlen(bad[i]));
+		/* a request behind it is never answered */
+		send_all(fd, "GET /v1/y HTTP/1.1\r\nHost: v\r\n\r\n", 31);
+		while (got < sizeof(buf) - 1 && (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		assert_true(strncmp(buf, "HTTP/1.1 400 ", 13) == 0);
+		assert_non_null(strstr(buf, "\"bad_request\""));
+		assert_null(strstr(buf + 13, "HTTP/1.1 "));
+		close(fd);
+	}
+}
+
 static void
 test_socket_files(void **state)
 {
@@ -575,6 +713,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_connection_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_head_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_strict_refusals, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
