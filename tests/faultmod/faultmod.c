@@ -18,7 +18,7 @@
  * (a token that silently ignores the protection template; the real object is
  * unchanged). pv_fault_count("C_Login") tells tests
  * how often a function was called. $PV_FAULT_TRACE traces every wrapped call
- * to stderr.
+ * to stderr. $PV_FAULT_SIGN_DELAY_MS delays every C_Sign that long.
  *
  * A token outage: while pv_fault_set_away(1) is in force, or while the file
  * named by $PV_FAULT_AWAY_FILE exists (checked on every call, so a shell
@@ -429,10 +429,22 @@ ends_operation(const char *fn)
 	       strcmp(fn, "C_Decrypt") == 0;
 }
 
+/* $PV_FAULT_SIGN_DELAY_MS (read on every call): C_Sign takes that much
+ * longer, without using the CPU (a slow token, for tests of concurrency). */
+static void
+sign_delay(const char *fn)
+{
+	const char *ms = getenv("PV_FAULT_SIGN_DELAY_MS");
+
+	if (ms != NULL && strcmp(fn, "C_Sign") == 0)
+		usleep((useconds_t)strtoul(ms, NULL, 10) * 1000u);
+}
+
 #define WRAP(fn, params, args)                                                                               \
 	static CK_RV w_##fn params                                                                           \
 	{                                                                                                    \
 		CK_RV frv_, rrv_;                                                                            \
+		sign_delay(#fn);                                                                             \
 		if (fires(#fn, &frv_)) {                                                                     \
 			if (ends_operation(#fn))                                                             \
 				(void)real->fn args;                                                         \

@@ -241,7 +241,7 @@ wait "$slow" || {
 	fail "the slow connection was not closed"
 }
 secs=$(sed -n 's/^closed after \([0-9]*\)\..*/\1/p' "$W/slow.out")
-[ -n "$secs" ] && [ "$secs" -ge 2 ] && [ "$secs" -le 10 ] || fail "slow connection: $(cat "$W/slow.out")"
+[ -n "$secs" ] && [ "$secs" -ge 1 ] && [ "$secs" -le 10 ] || fail "slow connection: $(cat "$W/slow.out")"
 
 # ---- SIGHUP ----
 say "SIGHUP with a broken config: the running one stays, the log names the field"
