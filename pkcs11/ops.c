@@ -17,14 +17,20 @@ CK_RV
 p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_call *c)
 {
 	unsigned long gen = atomic_load(&tok->generation);
-	CK_ATTRIBUTE tmpl[4];
+	static CK_BBOOL on_token = CK_TRUE;
+	CK_ATTRIBUTE tmpl[5];
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n = 0, nfound = 0;
 	CK_RV rv;
+	int by_handle = obj->id_len == 0 && obj->label[0] == '\0' && obj->application[0] == '\0';
 
+	/* nothing to find it again by: a handle the token no longer knows is
+	 * an error, never a recovery (which would make every handle stale) */
+	if (by_handle)
+		c->no_refind = 1;
 	if (obj->handle != CK_INVALID_HANDLE && obj->gen == gen)
 		return CKR_OK;
-	if (obj->id_len == 0 && obj->label[0] == '\0' && obj->application[0] == '\0') {
+	if (by_handle) {
 		pv_err_set_detail("object reference has neither CKA_ID nor label");
 		c->err = PV_ERR_USAGE;
 		return CKR_OK;
@@ -41,6 +47,8 @@ p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_ca
 	if (obj->application[0])
 		tmpl[n++] = (CK_ATTRIBUTE){CKA_APPLICATION, obj->application,
 					   strnlen(obj->application, sizeof(obj->application))};
+	if (obj->token_only)
+		tmpl[n++] = (CK_ATTRIBUTE){CKA_TOKEN, &on_token, sizeof(on_token)};
 	if ((rv = P11_CALL(c, tok, C_FindObjectsInit, h, tmpl, n)) != CKR_OK)
 		return rv;
 	/* Final ends the search whatever Find said; the first failure is reported. */
@@ -345,6 +353,15 @@ p11_obj_destroy(p11_token *tok, p11_obj *obj)
 	return p11_run(tok, destroy_op, &ctx);
 }
 
+void
+p11_obj_destroy_quietly(p11_token *tok, p11_obj *obj)
+{
+	pv_err r = p11_obj_destroy(tok, obj);
+
+	(void)r;
+	pv_err_clear_detail();
+}
+
 pv_err
 p11_handle_destroy(p11_token *tok, CK_OBJECT_HANDLE h)
 {
@@ -353,6 +370,90 @@ p11_handle_destroy(p11_token *tok, CK_OBJECT_HANDLE h)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.h = h;
 	return p11_run(tok, destroy_op, &ctx);
+}
+
+struct copy_ctx {
+	p11_obj *src;
+	p11_obj *copy;
+};
+
+static CK_RV
+copy_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct copy_ctx *ctx = vctx;
+	CK_BBOOL session = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &session, sizeof(session)}};
+	CK_OBJECT_HANDLE nh = CK_INVALID_HANDLE;
+	unsigned long gen;
+	CK_RV rv;
+
+	if ((rv = p11_obj_resolve(tok, h, ctx->src, c)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	/* taken before the call: a recovery meanwhile makes the copy stale */
+	gen = atomic_load(&tok->generation);
+	if ((rv = P11_CALL(c, tok, C_CopyObject, h, ctx->src->handle, tmpl, PV_NELEM(tmpl), &nh)) != CKR_OK)
+		return rv;
+	c->created = 1; /* the copy lives as long as this session: pin it */
+	p11_obj_from_handle(ctx->copy, ctx->src->cls, nh, gen, NULL, 0, NULL);
+	return CKR_OK;
+}
+
+pv_err
+p11_obj_copy_session(p11_token *tok, p11_obj *src, p11_obj *copy)
+{
+	struct copy_ctx ctx = {src, copy};
+
+	memset(copy, 0, sizeof(*copy));
+	copy->handle = CK_INVALID_HANDLE;
+	return p11_run(tok, copy_op, &ctx);
+}
+
+#define BOOLS_MAX 16
+
+struct bools_ctx {
+	p11_obj *obj;
+	const CK_ATTRIBUTE_TYPE *types;
+	size_t n;
+	CK_BBOOL *vals;
+	int *present;
+};
+
+static CK_RV
+bools_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct bools_ctx *ctx = vctx;
+	CK_ATTRIBUTE a[BOOLS_MAX];
+	CK_RV rv;
+	size_t i;
+
+	if ((rv = p11_obj_resolve(tok, h, ctx->obj, c)) != CKR_OK || c->err != PV_OK)
+		return rv;
+	for (i = 0; i < ctx->n; i++) {
+		ctx->vals[i] = CK_FALSE;
+		a[i] = (CK_ATTRIBUTE){ctx->types[i], &ctx->vals[i], sizeof(CK_BBOOL)};
+	}
+	rv = P11_CALL(c, tok, C_GetAttributeValue, h, ctx->obj->handle, a, ctx->n);
+	/* PKCS#11 2.40 5.7: every attribute is answered; the missing ones say
+	 * CK_UNAVAILABLE_INFORMATION and the call returns the last such CKR */
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
+		return rv;
+	for (i = 0; i < ctx->n; i++) {
+		ctx->present[i] = a[i].ulValueLen == sizeof(CK_BBOOL);
+		if (!ctx->present[i])
+			ctx->vals[i] = CK_FALSE;
+	}
+	return CKR_OK;
+}
+
+pv_err
+p11_obj_get_bools(p11_token *tok, p11_obj *obj, const CK_ATTRIBUTE_TYPE *types, size_t n, CK_BBOOL *vals,
+		  int *present)
+{
+	struct bools_ctx ctx = {obj, types, n, vals, present};
+
+	if (n == 0 || n > BOOLS_MAX)
+		return PV_ERR_USAGE;
+	return p11_run(tok, bools_op, &ctx);
 }
 
 struct gen_ctx {

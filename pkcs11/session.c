@@ -184,6 +184,10 @@ p11_sess_drop(p11_token *tok, struct p11_sess *s, int close_it)
 	if (close_it && current && s->pinned) {
 		park_locked(tok, s);
 		close_it = 0;
+	} else if (current && s->pinned) {
+		/* a session that made objects is gone, and its objects with it:
+		 * their handles must not be used (they may name others later) */
+		atomic_fetch_add(&tok->generation, 1);
 	}
 	pthread_cond_signal(&tok->cv);
 	pthread_mutex_unlock(&tok->mu);

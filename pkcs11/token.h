@@ -119,6 +119,12 @@ typedef struct p11_obj {
 	char application[64];      /* "" = do not match (CKO_DATA only) */
 	CK_OBJECT_HANDLE handle;   /* CK_INVALID_HANDLE until found */
 	unsigned long gen;         /* token generation the handle belongs to */
+	/*
+	 * Match CKA_TOKEN=TRUE too: a token object, never a session object.
+	 * A session copy (p11_obj_copy_session) keeps the class, CKA_ID and
+	 * label of its original, and every session of the process sees it.
+	 */
+	int token_only;
 } p11_obj;
 
 /*
@@ -136,6 +142,31 @@ unsigned long p11_token_generation(p11_token *tok);
  */
 void p11_obj_from_handle(p11_obj *obj, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE h, unsigned long gen,
 			 const uint8_t *id, size_t id_len, const char *label);
+
+/*
+ * A session-object copy of the token object src: C_CopyObject with only
+ * CKA_TOKEN=FALSE in the template (every other attribute, CKA_SENSITIVE and
+ * CKA_EXTRACTABLE among them, as the original's). It is made on a pooled
+ * session that is then pinned: session objects die with the session that
+ * made them, so that session is kept open (parked when it must leave the
+ * pool) while the token is open. *copy refers to it by handle only, in the
+ * generation it was made in; when the generation moves on (a recovery, a
+ * re-login, the loss of a session that made objects) it is never re-found:
+ * a stale copy is an error (PV_ERR_USAGE) and a handle the token no longer
+ * knows is reported without a recovery. The caller checks the copy's
+ * attributes (p11_obj_get_bools) before it uses it, and destroys it with
+ * p11_obj_destroy while its generation is current (a stale handle may name
+ * another object by then: it is forgotten, never destroyed).
+ */
+pv_err p11_obj_copy_session(p11_token *tok, p11_obj *src, p11_obj *copy) PV_WUR;
+
+/*
+ * CK_BBOOL attributes of obj in one C_GetAttributeValue: vals[i] for
+ * types[i], present[i] = 0 when the object has no such attribute (vals[i]
+ * is then CK_FALSE).
+ */
+pv_err p11_obj_get_bools(p11_token *tok, p11_obj *obj, const CK_ATTRIBUTE_TYPE *types, size_t n,
+			 CK_BBOOL *vals, int *present) PV_WUR;
 
 /* Resolve obj->handle (if stale). NOT_FOUND if none, INTEGRITY if several. */
 pv_err p11_obj_find(p11_token *tok, p11_obj *obj) PV_WUR;
@@ -162,6 +193,8 @@ pv_err p11_obj_set_attrs(p11_token *tok, p11_obj *obj, CK_ATTRIBUTE *tmpl, CK_UL
 pv_err p11_create_object(p11_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *h) PV_WUR;
 pv_err p11_obj_destroy(p11_token *tok, p11_obj *obj) PV_WUR;
 pv_err p11_handle_destroy(p11_token *tok, CK_OBJECT_HANDLE h) PV_WUR;
+/* Best effort: destroy obj if it is still there (a stale reference: nothing). */
+void p11_obj_destroy_quietly(p11_token *tok, p11_obj *obj);
 
 pv_err p11_generate_key_pair(p11_token *tok, CK_MECHANISM *mech, CK_ATTRIBUTE *pub, CK_ULONG npub,
 			     CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *hpub,

@@ -188,7 +188,8 @@ is_name(const char *s, size_t maxlen)
 static pv_err
 parse_token(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"uri", "module", "pin_source", "max_sessions", NULL};
+	static const char *const fields[] = {
+	    "uri", "module", "pin_source", "max_sessions", "session_key_copies", NULL};
 	static const char *const pin_kinds[] = {"file:", "env:", "fd:", "cred:"};
 	pv_jv t;
 	size_t i;
@@ -198,7 +199,8 @@ parse_token(const pv_jv *root, struct pv_config *cfg)
 	    (r = get_string(&t, "uri", 1, MAX_STR_LEN, &cfg->token.uri)) != PV_OK ||
 	    (r = get_string(&t, "module", 0, MAX_STR_LEN, &cfg->token.module)) != PV_OK ||
 	    (r = get_string(&t, "pin_source", 1, MAX_STR_LEN, &cfg->token.pin_source)) != PV_OK ||
-	    (r = get_u32(&t, "max_sessions", 1, 256, 8, &cfg->token.max_sessions)) != PV_OK)
+	    (r = get_u32(&t, "max_sessions", 1, 256, 8, &cfg->token.max_sessions)) != PV_OK ||
+	    (r = get_bool(&t, "session_key_copies", 1, &cfg->token.session_key_copies)) != PV_OK)
 		return r;
 	if (strncmp(cfg->token.uri, "pkcs11:", 7) != 0)
 		return pv_json_fail_at(&t, "uri", "must be a pkcs11: URI (RFC 7512)");

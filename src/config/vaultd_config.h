@@ -84,6 +84,7 @@ struct pv_config {
 		char *module;     /* NULL: the URI or p11-kit decides */
 		char *pin_source; /* file:, env:, fd:, cred: (never the PIN) */
 		uint32_t max_sessions;
+		int session_key_copies; /* sign with session-object copies (default on) */
 	} token;
 	struct {
 		int has_unix;

@@ -21,13 +21,48 @@ typedef struct pv_keystore pv_keystore;
 pv_err pv_keystore_new(p11_token *tok, pv_keystore **out) PV_WUR;
 void pv_keystore_free(pv_keystore *ks);
 p11_token *pv_keystore_token(pv_keystore *ks);
-/* Forget cached metadata (handles stay valid; the token layer re-finds). */
+/* Forget cached metadata (handles stay valid; the token layer re-finds)
+ * and drop the session copies. */
 void pv_keystore_flush(pv_keystore *ks);
 /* Trust a cached copy of a key's metadata for at most seconds (0, the
  * default, = until flushed: right for one-shot vaultctl). A long-running
  * service sets a few seconds, so a rotation made by another host sharing the
  * token is seen without a restart. */
 void pv_keystore_set_meta_ttl(pv_keystore *ks, unsigned seconds);
+
+/*
+ * A number that names this keystore's cached state: it changes on every
+ * pv_keystore_flush and no two keystores of the process share one (for
+ * caches above the keystore, such as the JWT header cache).
+ */
+unsigned long pv_keystore_epoch(pv_keystore *ks);
+
+/*
+ * Sign with session-object copies of the keys (on: the long-running vaultd,
+ * config token.session_key_copies; off, the default: vaultctl and other
+ * short-lived users, for whom a copy costs more than it saves). Turning it
+ * off destroys the copies.
+ */
+void pv_keystore_set_session_copies(pv_keystore *ks, int on);
+
+/*
+ * The session copy to sign (name, ver) with, obj being its token object
+ * from pv_keys_resolve: SoftHSM reads a token key's object file in every
+ * C_SignInit, a session object it keeps in memory. Only for the active
+ * version, and only when copies are on; made on first use (C_CopyObject
+ * with CKA_TOKEN=FALSE, nothing else changed) and checked like a new key:
+ * CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE, CKA_PRIVATE=TRUE and the same
+ * CKA_ID, usage and always-sensitive/never-extractable attributes as obj,
+ * or destroyed again and not tried until the token recovers. Returns 1 and
+ * *copy (give it back with pv_keys_copy_release) or 0: sign with obj.
+ * A copy is dropped when its version stops being active in the metadata
+ * the keystore reads, on pv_keystore_flush, and when the token generation
+ * moves on (a recovery: it is made again).
+ */
+int pv_keys_copy_acquire(pv_keystore *ks, const char *name, const struct pv_key_version *ver, p11_obj *obj,
+			 p11_obj *copy);
+/* failed: signing with it did not work (it is dropped; obj signs). */
+void pv_keys_copy_release(pv_keystore *ks, const p11_obj *copy, int failed);
 
 /*
  * Version 1, active, with the given purpose (required; one that does not fit

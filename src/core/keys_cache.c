@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,119 @@ struct handle_entry {
 	unsigned version;
 	p11_obj obj; /* handle + token generation it belongs to */
 };
+
+/*
+ * A session-object copy of one version's key (pv_keys_copy_acquire).
+ * MAKING: one thread is copying it (the others sign with the token object
+ * meanwhile); CANCELLED: dropped while being made (its maker destroys what
+ * it made); READY: obj is the checked copy; REFUSED: the token would not
+ * copy it or the copy failed its check, not tried again in generation gen;
+ * DOOMED: dropped, destroyed when the last signer gives it back.
+ */
+enum { KC_MAKING, KC_CANCELLED, KC_READY, KC_REFUSED, KC_DOOMED };
+struct ks_copy {
+	char name[PV_KEY_NAME_MAX + 1];
+	unsigned version;
+	uint8_t id[P11_ID_MAX];
+	size_t id_len;
+	int state;
+	unsigned long ticket; /* which making this entry came from */
+	p11_obj obj;          /* READY, DOOMED: the copy (by handle only) */
+	unsigned users;       /* signers holding obj */
+	unsigned long gen;    /* REFUSED: the generation it was refused in */
+};
+
+static int
+copy_is(const struct ks_copy *e, const char *name, unsigned version, const uint8_t *id, size_t id_len)
+{
+	return e->version == version && e->id_len == id_len && memcmp(e->id, id, id_len) == 0 &&
+	       strcmp(e->name, name) == 0;
+}
+
+static void
+copy_remove_locked(pv_keystore *ks, size_t i)
+{
+	ks->copies[i] = ks->copies[--ks->ncopies];
+}
+
+/* Drop entry i (mu held). */
+static void
+copy_doom_locked(pv_keystore *ks, size_t i)
+{
+	struct ks_copy *e = &ks->copies[i];
+
+	switch (e->state) {
+	case KC_REFUSED:
+		copy_remove_locked(ks, i);
+		break;
+	case KC_MAKING:
+		e->state = KC_CANCELLED;
+		break;
+	case KC_READY:
+		e->state = KC_DOOMED;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Destroy the doomed copies nobody holds, one token call at a time with mu
+ * released. A copy from an older generation is forgotten instead: its
+ * handle may name another object by now (the copy died with its session,
+ * or stays in it until that session closes).
+ */
+static void
+copies_reap(pv_keystore *ks)
+{
+	p11_obj dead;
+	int found;
+	size_t i;
+
+	do {
+		found = 0;
+		pthread_mutex_lock(&ks->mu);
+		for (i = 0; i < ks->ncopies; i++) {
+			if (ks->copies[i].state == KC_DOOMED && ks->copies[i].users == 0) {
+				dead = ks->copies[i].obj;
+				copy_remove_locked(ks, i);
+				found = 1;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&ks->mu);
+		if (found && dead.handle != CK_INVALID_HANDLE && dead.gen == p11_token_generation(ks->tok))
+			p11_obj_destroy_quietly(ks->tok, &dead); /* best effort: it dies with its session */
+	} while (found);
+}
+
+/* Drop every copy (name NULL) or those of name other than keep's (NULL:
+ * all of name's). */
+static void
+copies_drop(pv_keystore *ks, const char *name, const struct pv_key_version *keep)
+{
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = ks->ncopies; i-- > 0;) {
+		if (name != NULL &&
+		    (strcmp(ks->copies[i].name, name) != 0 ||
+		     (keep != NULL && copy_is(&ks->copies[i], name, keep->version, keep->id, keep->id_len))))
+			continue;
+		copy_doom_locked(ks, i);
+	}
+	pthread_mutex_unlock(&ks->mu);
+	copies_reap(ks);
+}
+
+/* pv_keystore_epoch: unique in the process */
+static atomic_ulong epochs;
+
+unsigned long
+pv_keystore_epoch(pv_keystore *ks)
+{
+	return atomic_load(&ks->epoch);
+}
 
 pv_err
 pv_keystore_new(p11_token *tok, pv_keystore **out)
@@ -40,6 +154,7 @@ pv_keystore_new(p11_token *tok, pv_keystore **out)
 		return PV_ERR_INTERNAL;
 	}
 	ks->tok = tok;
+	atomic_store(&ks->epoch, atomic_fetch_add(&epochs, 1) + 1);
 	*out = ks;
 	return PV_OK;
 }
@@ -69,6 +184,8 @@ pv_keystore_free(pv_keystore *ks)
 {
 	if (ks == NULL)
 		return;
+	copies_drop(ks, NULL, NULL);
+	free(ks->copies);
 	cache_clear(ks);
 	pv_pubcache_free(ks->pub);
 	pthread_mutex_destroy(&ks->mu);
@@ -112,12 +229,15 @@ pv_keystore_flush(pv_keystore *ks)
 	ks->nhandles = 0;
 	pthread_mutex_unlock(&ks->mu);
 	pv_pubcache_clear(ks->pub);
+	atomic_store(&ks->epoch, atomic_fetch_add(&epochs, 1) + 1);
+	copies_drop(ks, NULL, NULL); /* made again at the next signature */
 }
 
 /* Replace or add the cached copy of a key (NULL key data = drop name). */
 void
 ks_cache_put(pv_keystore *ks, const char *name, const struct pv_key *key)
 {
+	const struct pv_key_version *active;
 	struct pv_key *copy = NULL, **grown;
 	time_t *grown_at;
 	size_t i;
@@ -146,6 +266,10 @@ ks_cache_put(pv_keystore *ks, const char *name, const struct pv_key *key)
 	}
 	pthread_mutex_unlock(&ks->mu);
 	pv_key_free(copy);
+	/* a rotation (seen here, in the metadata read) ends the old active
+	 * version's copy; the new one is copied when it first signs */
+	active = key != NULL ? pv_key_active(key) : NULL;
+	copies_drop(ks, name, active);
 }
 
 pv_err
@@ -334,4 +458,246 @@ pv_keys_uri(pv_keystore *ks, const struct pv_key *key, const struct pv_key_versi
 out:
 	free(label);
 	return r;
+}
+
+void
+pv_keystore_set_session_copies(pv_keystore *ks, int on)
+{
+	pthread_mutex_lock(&ks->mu);
+	ks->session_copies = on != 0;
+	pthread_mutex_unlock(&ks->mu);
+	if (!on)
+		copies_drop(ks, NULL, NULL);
+}
+
+/*
+ * A copy is no weaker than its original: sensitive, never extractable,
+ * private, a session object; the same CKA_ID, usage attributes and history
+ * flags (a copy of a key that was always sensitive may not claim less, nor
+ * sign where the original may only decrypt).
+ */
+static pv_err
+copy_check(p11_token *tok, p11_obj *orig, p11_obj *copy)
+{
+	static const CK_ATTRIBUTE_TYPE types[] = {
+	    CKA_TOKEN,
+	    CKA_PRIVATE,
+	    CKA_SENSITIVE,
+	    CKA_EXTRACTABLE,
+	    CKA_ALWAYS_SENSITIVE,
+	    CKA_NEVER_EXTRACTABLE,
+	    CKA_SIGN,
+	    CKA_SIGN_RECOVER,
+	    CKA_DECRYPT,
+	    CKA_UNWRAP,
+	    CKA_DERIVE,
+	    CKA_ENCRYPT,
+	    CKA_VERIFY,
+	    CKA_WRAP,
+	    CKA_WRAP_WITH_TRUSTED,
+	    CKA_ALWAYS_AUTHENTICATE,
+	};
+	static const char *const names[] = {
+	    "CKA_TOKEN",
+	    "CKA_PRIVATE",
+	    "CKA_SENSITIVE",
+	    "CKA_EXTRACTABLE",
+	    "CKA_ALWAYS_SENSITIVE",
+	    "CKA_NEVER_EXTRACTABLE",
+	    "CKA_SIGN",
+	    "CKA_SIGN_RECOVER",
+	    "CKA_DECRYPT",
+	    "CKA_UNWRAP",
+	    "CKA_DERIVE",
+	    "CKA_ENCRYPT",
+	    "CKA_VERIFY",
+	    "CKA_WRAP",
+	    "CKA_WRAP_WITH_TRUSTED",
+	    "CKA_ALWAYS_AUTHENTICATE",
+	};
+	/* what the copy must say, whatever the original says */
+	static const CK_BBOOL must[] = {CK_FALSE, CK_TRUE, CK_TRUE, CK_FALSE};
+	CK_BBOOL ov[PV_NELEM(types)], cv[PV_NELEM(types)];
+	int op[PV_NELEM(types)], cp[PV_NELEM(types)];
+	uint8_t *oid = NULL, *cid = NULL;
+	size_t olen = 0, clen = 0, i;
+	pv_err r;
+
+	if ((r = p11_obj_get_bools(tok, orig, types, PV_NELEM(types), ov, op)) != PV_OK ||
+	    (r = p11_obj_get_bools(tok, copy, types, PV_NELEM(types), cv, cp)) != PV_OK)
+		goto out;
+	for (i = 0; i < PV_NELEM(types); i++) {
+		if (i < PV_NELEM(must) ? (!cp[i] || cv[i] != must[i]) : (cp[i] != op[i] || cv[i] != ov[i])) {
+			pv_err_set_detail("the session copy reports %s=%s", names[i],
+					  !cp[i]  ? "(none)"
+					  : cv[i] ? "TRUE"
+						  : "FALSE");
+			r = PV_ERR_NOT_HONOURED;
+			goto out;
+		}
+	}
+	if ((r = p11_obj_get_attr(tok, orig, CKA_ID, &oid, &olen)) != PV_OK ||
+	    (r = p11_obj_get_attr(tok, copy, CKA_ID, &cid, &clen)) != PV_OK)
+		goto out;
+	if (olen != clen || memcmp(oid, cid, olen) != 0) {
+		pv_err_set_detail("the session copy has another CKA_ID");
+		r = PV_ERR_NOT_HONOURED;
+	}
+out:
+	free(oid);
+	free(cid);
+	return r;
+}
+
+/* Copy obj into a session object and check it; nothing is left on failure. */
+static pv_err
+copy_make(p11_token *tok, p11_obj *obj, p11_obj *copy)
+{
+	pv_err r;
+
+	if ((r = p11_obj_copy_session(tok, obj, copy)) != PV_OK)
+		return r;
+	if ((r = copy_check(tok, obj, copy)) != PV_OK) {
+		p11_obj_destroy_quietly(tok, copy); /* a stale one died with its session */
+		copy->handle = CK_INVALID_HANDLE;
+	}
+	return r;
+}
+
+int
+pv_keys_copy_acquire(pv_keystore *ks, const char *name, const struct pv_key_version *ver, p11_obj *obj,
+		     p11_obj *copy)
+{
+	unsigned long gen = p11_token_generation(ks->tok), ticket;
+	struct ks_copy *e = NULL, *grown;
+	p11_obj made;
+	int got = 0;
+	size_t i;
+	pv_err r;
+
+	if (ver->state != PV_STATE_ACTIVE || strlen(name) > PV_KEY_NAME_MAX || ver->id_len > P11_ID_MAX)
+		return 0;
+	pthread_mutex_lock(&ks->mu);
+	if (!ks->session_copies)
+		goto unlock;
+	for (i = 0; i < ks->ncopies; i++) {
+		e = &ks->copies[i];
+		if (e->state == KC_DOOMED || e->state == KC_CANCELLED ||
+		    !copy_is(e, name, ver->version, ver->id, ver->id_len))
+			continue;
+		if (e->state == KC_READY && e->obj.gen == gen) {
+			e->users++;
+			*copy = e->obj;
+			got = 1;
+			goto unlock;
+		}
+		if (e->state == KC_MAKING || (e->state == KC_REFUSED && e->gen == gen))
+			goto unlock;
+		/* READY from an older generation (a recovery since): forgotten,
+		 * never destroyed by that handle; a REFUSED one is tried again */
+		if (e->state == KC_READY)
+			e->state = KC_DOOMED; /* reaped by generation: forgotten */
+		else
+			copy_remove_locked(ks, i);
+		break;
+	}
+	if ((grown = reallocarray(ks->copies, ks->ncopies + 1, sizeof(*grown))) == NULL)
+		goto unlock; /* an optimisation: sign with the token object */
+	ks->copies = grown;
+	e = &ks->copies[ks->ncopies++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->version = ver->version;
+	memcpy(e->id, ver->id, ver->id_len);
+	e->id_len = ver->id_len;
+	e->state = KC_MAKING;
+	e->ticket = ticket = ++ks->copy_ticket;
+	pthread_mutex_unlock(&ks->mu);
+
+	r = copy_make(ks->tok, obj, &made);
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->ncopies && ks->copies[i].ticket != ticket; i++) {
+	}
+	if (i < ks->ncopies) {
+		e = &ks->copies[i];
+		if (e->state == KC_MAKING && r == PV_OK && ks->session_copies) {
+			e->state = KC_READY;
+			e->obj = made;
+			e->users = 1;
+			*copy = made;
+			got = 1;
+		} else if (e->state == KC_MAKING && r != PV_OK) {
+			e->state = KC_REFUSED;
+			e->gen = gen;
+		} else {
+			copy_remove_locked(ks, i); /* dropped meanwhile */
+		}
+	}
+	pthread_mutex_unlock(&ks->mu);
+	if (r == PV_OK && !got)
+		p11_obj_destroy_quietly(ks->tok, &made);
+	pv_err_clear_detail();
+	copies_reap(ks);
+	return got;
+unlock:
+	pthread_mutex_unlock(&ks->mu);
+	return got;
+}
+
+void
+pv_keys_copy_release(pv_keystore *ks, const p11_obj *copy, int failed)
+{
+	unsigned long gen = p11_token_generation(ks->tok);
+	struct ks_copy refused, *grown;
+	int reap = 0, refuse = 0;
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->ncopies; i++) {
+		struct ks_copy *e = &ks->copies[i];
+
+		if ((e->state != KC_READY && e->state != KC_DOOMED) || e->users == 0 ||
+		    e->obj.handle != copy->handle || e->obj.gen != copy->gen)
+			continue;
+		e->users--;
+		if (failed && e->state == KC_READY) {
+			/* the token object signs; no new copy in this generation */
+			e->state = KC_DOOMED;
+			refused = *e;
+			refuse = copy->gen == gen;
+		}
+		reap = e->state == KC_DOOMED && e->users == 0;
+		break;
+	}
+	if (refuse && (grown = reallocarray(ks->copies, ks->ncopies + 1, sizeof(*grown))) != NULL) {
+		ks->copies = grown;
+		refused.state = KC_REFUSED;
+		refused.gen = gen;
+		refused.users = 0;
+		refused.ticket = 0;
+		refused.obj.handle = CK_INVALID_HANDLE;
+		ks->copies[ks->ncopies++] = refused;
+	}
+	pthread_mutex_unlock(&ks->mu);
+	if (reap)
+		copies_reap(ks);
+}
+
+int
+ks_copy_peek(pv_keystore *ks, const char *name, unsigned version, p11_obj *copy)
+{
+	int found = 0;
+	size_t i;
+
+	pthread_mutex_lock(&ks->mu);
+	for (i = 0; i < ks->ncopies && !found; i++) {
+		if (ks->copies[i].state == KC_READY && ks->copies[i].version == version &&
+		    strcmp(ks->copies[i].name, name) == 0) {
+			*copy = ks->copies[i].obj;
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return found;
 }

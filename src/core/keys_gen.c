@@ -28,6 +28,7 @@ ks_obj_ref(const struct pv_key_version *ver, CK_OBJECT_CLASS cls, p11_obj *obj)
 	memcpy(obj->id, ver->id, ver->id_len);
 	obj->id_len = ver->id_len;
 	obj->handle = CK_INVALID_HANDLE;
+	obj->token_only = 1; /* never a session copy of it (keys_cache.c) */
 }
 
 CK_OBJECT_CLASS

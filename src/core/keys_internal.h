@@ -6,6 +6,7 @@
 #define PV_KEYS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "core/keys.h"
@@ -30,6 +31,12 @@ struct pv_keystore {
 	struct handle_entry *handles; /* the handle cache, per (name, version) */
 	size_t nhandles;
 	struct pv_pubcache *pub; /* public keys per (name, version, id); own lock */
+	/* session-object copies of signing keys (keys_cache.c); under mu */
+	int session_copies; /* pv_keystore_set_session_copies; off by default */
+	struct ks_copy *copies;
+	size_t ncopies;
+	unsigned long copy_ticket;   /* numbers copy entries (the maker finds its own) */
+	_Atomic unsigned long epoch; /* pv_keystore_epoch */
 };
 
 /*
@@ -50,6 +57,9 @@ void ks_cache_put(pv_keystore *ks, const char *name, const struct pv_key *key);
 pv_err ks_cache_get(pv_keystore *ks, const char *name, struct pv_key **out) PV_WUR;
 int ks_cache_knows(pv_keystore *ks, const char *name);
 int ks_handle_get(pv_keystore *ks, const char *name, unsigned version, p11_obj *obj);
+
+/* The session copy of (name, version), if one is ready (tests). */
+int ks_copy_peek(pv_keystore *ks, const char *name, unsigned version, p11_obj *copy);
 
 /* keys_meta.c */
 pv_err ks_meta_load(pv_keystore *ks, const char *name, struct pv_key **out, struct meta_loc *loc) PV_WUR;

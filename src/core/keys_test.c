@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "base/secmem.h"
+#include "core/keys_internal.h"
 #include "core/sign.h"
 #include "pkcs11/testutil.h"
 
@@ -736,6 +737,171 @@ test_adopt_checks_purpose(void **state)
 	assert_int_equal(pv_sign(f->ks, "adopted-sig", &o, msg, sizeof(msg), &sig), PV_OK);
 }
 
+/* The protection and usage of a session copy, read back from the token. */
+static void
+assert_copy_protected(p11_token *tok, p11_obj *copy)
+{
+	static const CK_ATTRIBUTE_TYPE types[] = {CKA_TOKEN,       CKA_PRIVATE, CKA_SENSITIVE,
+						  CKA_EXTRACTABLE, CKA_SIGN,    CKA_DECRYPT};
+	static const CK_BBOOL want[] = {CK_FALSE, CK_TRUE, CK_TRUE, CK_FALSE, CK_TRUE, CK_FALSE};
+	CK_BBOOL v[PV_NELEM(types)];
+	int present[PV_NELEM(types)];
+	size_t i;
+
+	assert_int_equal(p11_obj_get_bools(tok, copy, types, PV_NELEM(types), v, present), PV_OK);
+	for (i = 0; i < PV_NELEM(types); i++) {
+		assert_true(present[i]);
+		assert_int_equal(v[i], want[i]);
+	}
+}
+
+static int
+copy_gone(p11_token *tok, p11_obj *copy)
+{
+	CK_ATTRIBUTE_TYPE t = CKA_TOKEN;
+	CK_BBOOL v;
+	int present;
+
+	return p11_obj_get_bools(tok, copy, &t, 1, &v, &present) != PV_OK;
+}
+
+/*
+ * Session-object copies (keys.h, pv_keys_copy_acquire): made on first use,
+ * sensitive and non-extractable, their signatures verify (OpenSSL, in
+ * pv_verify); dropped on rotation, flush and refusal, made again after a
+ * recovery; none with the switch off.
+ */
+static void
+test_session_copies(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_sign_opts o = {.purpose = PV_PURPOSE_SIGN};
+	struct pv_key *k = NULL;
+	struct pv_key_version ver;
+	struct pv_sig sig;
+	static const char *const weaker[] = {"CKA_SENSITIVE=FALSE", "CKA_EXTRACTABLE=TRUE",
+					     "CKA_PRIVATE=FALSE", "CKA_TOKEN=TRUE"};
+	struct p11_token_opts o2;
+	p11_token *tok2 = NULL;
+	p11_obj c1, c2, c3, c4, obj;
+	unsigned v = 0;
+
+	pv_keystore_set_session_copies(f->ks, 1);
+	assert_int_equal(pv_keys_create(f->ks, "copied", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
+	assert_false(ks_copy_peek(f->ks, "copied", 1, &c1));
+	assert_int_equal(count_label(f->tok, "copied.v1"), 2);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_true(ks_copy_peek(f->ks, "copied", 1, &c1));
+	/* our searches see session objects: the copy is the third object */
+	assert_int_equal(count_label(f->tok, "copied.v1"), 3);
+	assert_copy_protected(f->tok, &c1);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	/* the copy itself signs, and OpenSSL verifies it against the token's
+	 * public key */
+	assert_int_equal(pv_sign_obj(f->tok, &c1, PV_ALG_P256, &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	/* the hot path: the same copy, no search */
+	fault_reset_counts();
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_count("C_FindObjectsInit"), 0);
+	assert_true(ks_copy_peek(f->ks, "copied", 1, &c2));
+	assert_int_equal(c2.handle, c1.handle);
+
+	/* a stale token handle is found again by class, CKA_ID and CKA_TOKEN:
+	 * the copy (same class and CKA_ID) is not a second match */
+	assert_int_equal(pv_keys_resolve(f->ks, "copied", 1, &k, &ver, &obj), PV_OK);
+	pv_key_free(k);
+	k = NULL;
+	obj.handle = CK_INVALID_HANDLE;
+	assert_int_equal(p11_obj_find(f->tok, &obj), PV_OK);
+	assert_int_not_equal(obj.handle, c1.handle);
+
+	/* flush (SIGHUP): destroyed, made again at the next signature */
+	pv_keystore_flush(f->ks);
+	assert_false(ks_copy_peek(f->ks, "copied", 1, &c2));
+	assert_true(copy_gone(f->tok, &c1));
+	assert_int_equal(count_label(f->tok, "copied.v1"), 2);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_true(ks_copy_peek(f->ks, "copied", 1, &c2));
+	assert_int_not_equal(c2.handle, c1.handle);
+
+	/* rotation: the old version's copy goes, the new version is copied */
+	assert_int_equal(pv_keys_rotate(f->ks, "copied", 0, &v), PV_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(sig.version, 2);
+	assert_false(ks_copy_peek(f->ks, "copied", 1, &c3));
+	assert_true(copy_gone(f->tok, &c2));
+	assert_int_equal(count_label(f->tok, "copied.v1"), 2);
+	assert_true(ks_copy_peek(f->ks, "copied", 2, &c3));
+	assert_copy_protected(f->tok, &c3);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	o.version = 1;
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len),
+			 PV_ERR_BAD_SIGNATURE);
+	o.version = 0;
+
+	/* the session that made the copy is lost: a new generation, a new
+	 * copy; and a lost device (every session closed) the same. Another
+	 * handle on the token keeps a session open, so the process stays
+	 * logged in (a re-login would move the generation on by itself). */
+	tu_opts(&T, &o2);
+	o2.module = PV_FAULTMOD;
+	assert_int_equal(p11_token_open(&o2, &tok2), PV_OK);
+	assert_int_equal(p11_token_login(tok2), PV_OK);
+	assert_int_equal(fault_set("C_Sign:CKR_SESSION_HANDLE_INVALID:1"), 0);
+	fault_reset_counts();
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(fault_count("C_Login"), 0);
+	p11_token_close(tok2);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_true(ks_copy_peek(f->ks, "copied", 2, &c4));
+	assert_true(c4.gen > c3.gen);
+	assert_true(copy_gone(f->tok, &c3));
+	assert_copy_protected(f->tok, &c4);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	assert_int_equal(fault_set("C_Sign:CKR_DEVICE_REMOVED:1"), 0);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_int_equal(fault_set(""), 0);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_true(ks_copy_peek(f->ks, "copied", 2, &c3));
+	assert_true(c3.gen > c4.gen);
+	assert_copy_protected(f->tok, &c3);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+	assert_int_equal(count_label(f->tok, "copied.v2"), 3);
+
+	/* a copy that reads back weaker than asked (or as a token object) is
+	 * destroyed, the token object signs, and no copy is tried again in
+	 * this generation */
+	for (size_t i = 0; i < PV_NELEM(weaker); i++) {
+		pv_keystore_flush(f->ks);
+		assert_int_equal(fault_set_attr(weaker[i]), 0);
+		assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+		assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+		assert_int_equal(fault_set_attr(""), 0);
+		assert_false(ks_copy_peek(f->ks, "copied", 2, &c4));
+		assert_int_equal(count_label(f->tok, "copied.v2"), 2);
+		assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+		/* refused in this generation: not tried on every signature */
+		assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+		assert_false(ks_copy_peek(f->ks, "copied", 2, &c4));
+	}
+
+	/* switched off: the copies go and none is made */
+	pv_keystore_flush(f->ks);
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_true(ks_copy_peek(f->ks, "copied", 2, &c4));
+	pv_keystore_set_session_copies(f->ks, 0);
+	assert_false(ks_copy_peek(f->ks, "copied", 2, &c1));
+	assert_true(copy_gone(f->tok, &c4));
+	assert_int_equal(pv_sign(f->ks, "copied", &o, msg, sizeof(msg), &sig), PV_OK);
+	assert_false(ks_copy_peek(f->ks, "copied", 2, &c1));
+	assert_int_equal(count_label(f->tok, "copied.v2"), 2);
+	assert_int_equal(pv_verify(f->ks, "copied", &o, msg, sizeof(msg), sig.bytes, sig.len), PV_OK);
+}
+
 int
 main(void)
 {
@@ -756,6 +922,7 @@ main(void)
 	    cmocka_unit_test(test_aes256_is_key_encryption_key),
 	    cmocka_unit_test(test_usage_not_honoured),
 	    cmocka_unit_test(test_adopt_checks_purpose),
+	    cmocka_unit_test(test_session_copies),
 	};
 	int r;
 

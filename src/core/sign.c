@@ -148,28 +148,23 @@ sign_rsa(p11_token *tok, const struct pv_sign_opts *o, p11_obj *obj, const struc
 	return r;
 }
 
-/* Prepare, sign on the token, check the shape; out->version is left 0. */
+/* Sign the prepared input on the token, check the shape; out->version is
+ * left 0. */
 static pv_err
-sign_with(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *o, const uint8_t *msg,
-	  size_t msglen, struct pv_sig *out)
+sign_tbs(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_alg_info *ai, const struct pv_sign_opts *o,
+	 const struct tbs *t, struct pv_sig *out)
 {
-	const struct pv_alg_info *ai = pv_alg_info(alg);
-	struct tbs t;
 	CK_MECHANISM mech;
 	size_t siglen = sizeof(out->bytes);
 	int flipped = 0;
 	pv_err r;
 
 	memset(out, 0, sizeof(*out));
-	if (ai == NULL)
-		return PV_ERR_KEY_TYPE;
-	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
-		return r;
 	if (ai->family == PV_FAMILY_RSA) {
-		r = sign_rsa(tok, o, obj, &t, out);
+		r = sign_rsa(tok, o, obj, t, out);
 	} else {
 		mech = (CK_MECHANISM){ai->sign, NULL, 0};
-		r = p11_sign(tok, &mech, obj, t.p, t.len, out->bytes, &siglen);
+		r = p11_sign(tok, &mech, obj, t->p, t->len, out->bytes, &siglen);
 		out->len = siglen;
 	}
 	if (r != PV_OK)
@@ -182,8 +177,25 @@ sign_with(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *o
 	if (alg == PV_ALG_SECP256K1 && (r = pv_secp256k1_low_s(out->bytes, &flipped)) != PV_OK)
 		return r;
 	out->alg = alg;
-	out->digest = t.digest;
+	out->digest = t->digest;
 	return PV_OK;
+}
+
+/* Prepare, sign on the token, check the shape; out->version is left 0. */
+static pv_err
+sign_with(p11_token *tok, p11_obj *obj, pv_alg alg, const struct pv_sign_opts *o, const uint8_t *msg,
+	  size_t msglen, struct pv_sig *out)
+{
+	const struct pv_alg_info *ai = pv_alg_info(alg);
+	struct tbs t;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (ai == NULL)
+		return PV_ERR_KEY_TYPE;
+	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
+		return r;
+	return sign_tbs(tok, obj, alg, ai, o, &t, out);
 }
 
 pv_err
@@ -206,9 +218,11 @@ pv_err
 pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const uint8_t *msg, size_t msglen,
 	struct pv_sig *out)
 {
+	const struct pv_alg_info *ai;
 	struct pv_key *key = NULL;
 	struct pv_key_version ver;
-	p11_obj obj;
+	struct tbs t;
+	p11_obj obj, copy;
 	pv_err r;
 
 	memset(out, 0, sizeof(*out));
@@ -221,8 +235,24 @@ pv_sign(pv_keystore *ks, const char *name, const struct pv_sign_opts *o, const u
 		r = PV_ERR_STATE;
 		goto out;
 	}
-	if ((r = sign_with(pv_keystore_token(ks), &obj, key->alg, o, msg, msglen, out)) != PV_OK)
+	if ((ai = pv_alg_info(key->alg)) == NULL) {
+		r = PV_ERR_KEY_TYPE;
 		goto out;
+	}
+	if ((r = prepare(ai, o, msg, msglen, &t)) != PV_OK)
+		goto out;
+	/* the active version's session copy when there is one (keys.h); any
+	 * failure with it drops it and the token object signs */
+	if (pv_keys_copy_acquire(ks, name, &ver, &obj, &copy)) {
+		r = sign_tbs(pv_keystore_token(ks), &copy, key->alg, ai, o, &t, out);
+		pv_keys_copy_release(ks, &copy, r != PV_OK);
+		if (r == PV_OK)
+			goto signed_;
+		pv_err_clear_detail();
+	}
+	if ((r = sign_tbs(pv_keystore_token(ks), &obj, key->alg, ai, o, &t, out)) != PV_OK)
+		goto out;
+signed_:
 	pv_keys_remember(ks, name, ver.version, &obj);
 	out->version = ver.version;
 out:

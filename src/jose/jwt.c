@@ -2,6 +2,8 @@
  * signed on the token by the key's active version. */
 #include "config.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,16 +223,100 @@ encode_part(const cJSON *obj, char **out)
 	return r;
 }
 
+/*
+ * The protected header, base64url, per key version: its kid (the RFC 7638
+ * thumbprint of the version's public key) cost about 15 us per token. A
+ * version's public key never changes and a rotation is another version (and
+ * CKA_ID), so an entry is keyed by the keystore and its epoch (which a
+ * flush, on SIGHUP, moves on), the key name, version, CKA_ID and alg.
+ */
+#define HDR_CACHE_MAX 32
+struct hdr_entry {
+	unsigned long epoch; /* pv_keystore_epoch; 0 = empty */
+	char name[PV_KEY_NAME_MAX + 1];
+	unsigned version;
+	uint8_t id[P11_ID_MAX];
+	size_t id_len;
+	char alg[8];
+	char *h64;
+};
+static struct hdr_entry hdr_cache[HDR_CACHE_MAX];
+static size_t hdr_next; /* round-robin replacement */
+static pthread_mutex_t hdr_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+hdr_is(const struct hdr_entry *e, unsigned long epoch, const char *name, const struct pv_key_version *ver,
+       const char *alg)
+{
+	return e->epoch == epoch && e->version == ver->version && e->id_len == ver->id_len &&
+	       memcmp(e->id, ver->id, ver->id_len) == 0 && strcmp(e->alg, alg) == 0 &&
+	       strcmp(e->name, name) == 0;
+}
+
+/* A copy of the cached header (malloc'd), or NULL. */
+static char *
+hdr_get(unsigned long epoch, const char *name, const struct pv_key_version *ver, const char *alg)
+{
+	char *h64 = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&hdr_mu);
+	for (i = 0; i < HDR_CACHE_MAX; i++) {
+		if (hdr_cache[i].h64 != NULL && hdr_is(&hdr_cache[i], epoch, name, ver, alg)) {
+			h64 = strdup(hdr_cache[i].h64);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hdr_mu);
+	return h64;
+}
+
+static void
+hdr_put(unsigned long epoch, const char *name, const struct pv_key_version *ver, const char *alg,
+	const char *h64)
+{
+	struct hdr_entry *e;
+	char *copy;
+	size_t i;
+
+	if (strlen(name) > PV_KEY_NAME_MAX || ver->id_len > P11_ID_MAX || strlen(alg) >= sizeof(e->alg) ||
+	    (copy = strdup(h64)) == NULL)
+		return; /* a cache: not keeping it is allowed */
+	pthread_mutex_lock(&hdr_mu);
+	/* an entry of an older epoch of a keystore is never asked for again:
+	 * the first such, or an empty one, else the next in turn */
+	for (i = 0;
+	     i < HDR_CACHE_MAX && hdr_cache[i].h64 != NULL && !hdr_is(&hdr_cache[i], epoch, name, ver, alg);
+	     i++) {
+	}
+	if (i == HDR_CACHE_MAX) {
+		i = hdr_next;
+		hdr_next = (hdr_next + 1) % HDR_CACHE_MAX;
+	}
+	e = &hdr_cache[i];
+	free(e->h64);
+	e->epoch = epoch;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->version = ver->version;
+	memcpy(e->id, ver->id, ver->id_len);
+	e->id_len = ver->id_len;
+	snprintf(e->alg, sizeof(e->alg), "%s", alg);
+	e->h64 = copy;
+	pthread_mutex_unlock(&hdr_mu);
+}
+
 static pv_err
 make_header(pv_keystore *ks, const struct pv_key *key, const struct pv_key_version *ver, const char *alg,
 	    char **out)
 {
+	unsigned long epoch = pv_keystore_epoch(ks);
 	EVP_PKEY *pk = NULL;
 	char *kid = NULL;
 	cJSON *h = NULL;
 	pv_err r;
 
-	*out = NULL;
+	if ((*out = hdr_get(epoch, key->name, ver, alg)) != NULL)
+		return PV_OK;
 	if ((r = pv_keys_public(ks, key, ver, &pk)) != PV_OK || (r = pv_pubkey_thumbprint(pk, &kid)) != PV_OK)
 		goto out;
 	if ((h = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(h, "alg", alg) == NULL ||
@@ -239,7 +325,8 @@ make_header(pv_keystore *ks, const struct pv_key *key, const struct pv_key_versi
 		r = PV_ERR_NOMEM;
 		goto out;
 	}
-	r = encode_part(h, out);
+	if ((r = encode_part(h, out)) == PV_OK)
+		hdr_put(epoch, key->name, ver, alg, *out);
 out:
 	cJSON_Delete(h);
 	free(kid);

@@ -984,6 +984,53 @@ test_jwks_names(void **state)
 	cJSON_Delete(jwks);
 }
 
+/* The header cached per key version: the same bytes for every token of a
+ * version, the new version's kid right after a rotation (and a flush), and
+ * an RS256 and a PS256 header of one version kept apart. */
+static void
+test_header_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct pv_jwt_opts o = {0};
+	char *t[5], *k1, *k2;
+	cJSON *h;
+	unsigned nv = 0;
+	size_t i;
+
+	assert_int_equal(pv_keys_create(f->ks, "hdr", PV_ALG_RSA2048, PV_PURPOSE_JWT, NULL), PV_OK);
+	t[0] = issue(f->ks, "hdr", &o, "{\"n\":1}", PV_OK);
+	t[1] = issue(f->ks, "hdr", &o, "{\"n\":2}", PV_OK);
+	o.pss = 1;
+	t[2] = issue(f->ks, "hdr", &o, "{\"n\":3}", PV_OK);
+	o.pss = 0;
+	k1 = kid_of(f->ks, "hdr", 1);
+	assert_int_equal(strchr(t[0], '.') - t[0], strchr(t[1], '.') - t[1]);
+	assert_memory_equal(t[0], t[1], (size_t)(strchr(t[0], '.') - t[0]));
+	h = part_json(t[2], 0);
+	assert_string_equal(str_member(h, "alg"), "PS256");
+	assert_string_equal(str_member(h, "kid"), k1);
+	cJSON_Delete(h);
+	h = part_json(t[1], 0);
+	assert_string_equal(str_member(h, "alg"), "RS256");
+	assert_string_equal(str_member(h, "kid"), k1);
+	cJSON_Delete(h);
+	assert_int_equal(pv_keys_rotate(f->ks, "hdr", 0, &nv), PV_OK);
+	k2 = kid_of(f->ks, "hdr", 2);
+	assert_string_not_equal(k1, k2);
+	t[3] = issue(f->ks, "hdr", &o, "{\"n\":4}", PV_OK);
+	pv_keystore_flush(f->ks);
+	t[4] = issue(f->ks, "hdr", &o, "{\"n\":5}", PV_OK);
+	for (i = 3; i < 5; i++) {
+		h = part_json(t[i], 0);
+		assert_string_equal(str_member(h, "kid"), k2);
+		cJSON_Delete(h);
+	}
+	for (i = 0; i < 5; i++)
+		free(t[i]);
+	free(k1);
+	free(k2);
+}
+
 int
 main(void)
 {
@@ -996,6 +1043,7 @@ main(void)
 	    cmocka_unit_test(test_jwks_names),          cmocka_unit_test(test_other_purpose_forgery),
 	    cmocka_unit_test(test_high_s_refused),      cmocka_unit_test(test_numericdates),
 	    cmocka_unit_test(test_lifetime_bound),      cmocka_unit_test(test_rotation),
+	    cmocka_unit_test(test_header_cache),
 	};
 	int r;
 

@@ -376,6 +376,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	say("logged in to token \"%s\"", vd_keeper_token_label(d.keeper));
+	/* a long-running signer: session copies of its keys (docs/config.md) */
+	pv_keystore_set_session_copies(vd_keeper_ks(d.keeper), cfg->token.session_key_copies);
 	if (admin != NULL && (e = vd_dev_audit_key(d.keeper)) != PV_OK) {
 		say_err("dev: audit checkpoint key " DEV_AUDIT_KEY, e);
 		rc = pv_err_exit_code(e);

@@ -93,6 +93,9 @@ vd_base_config "[{\"name\": \"app\", \"auth\": {\"token_sha256\": \"$(vd_token_h
 # A checkpoint (a MAC on the token) every 50 lines: several fall due
 # during the outages; they are deferred, never skipped (docs/audit.md).
 vd_json_set "$CFG" "token.module=\"$MODULE\"" 'audit.checkpoint_every=50'
+# SoftHSM signs with a session copy from memory while its directory is away
+# (docs/config.md, token.session_key_copies): this mode tests the outage path.
+[ "$MODE" != tokendir ] || vd_json_set "$CFG" 'token.session_key_copies=false'
 
 sign_once() { # OUT-FILE: POST sign, status on stdout
 	vd_curl -H @"$W/auth" -X POST -o "$1" -w '%{http_code}' --max-time 10 \
