@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "audit/audit.h"
 #include "base/secmem.h"
@@ -558,25 +560,29 @@ test_rotation_and_time(void **state)
 	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
 	write_records(a, 0, 1);
 	sleep(2);
-	write_records(a, 1, 1); /* the time-due checkpoint comes first */
+	/* the time-due checkpoint follows this record (made by the
+	 * checkpoint thread, which pv_audit_head waits for) */
+	write_records(a, 1, 1);
 	assert_int_equal(pv_audit_head(a, head, &seq), PV_OK);
 	assert_int_equal(pv_audit_close(a), PV_OK);
 	load(f->path, &ls);
-	assert_int_equal(ls.n, 6);
-	assert_non_null(strstr(ls.l[3], "\"type\":\"checkpoint\""));
+	assert_int_equal(ls.n, 5);
+	assert_null(strstr(ls.l[3], "\"type\""));
+	assert_non_null(strstr(ls.l[4], "\"type\":\"checkpoint\""));
+	assert_int_equal(seq, 4);
 	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
-	assert_int_equal(rep.verified, 3);
+	assert_int_equal(rep.verified, 2);
 	lines_free(&ls);
 
 	/* the next file starts from the old head */
 	fresh_path(f, "rotated");
 	opts(f, &o, 10);
 	o.rotated_from = head;
-	o.first_seq = seq + 2; /* the close checkpoint was seq+1 */
+	o.first_seq = seq + 1; /* the close had nothing left to checkpoint */
 	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
 	assert_int_equal(pv_audit_close(a), PV_OK);
 	load(f->path, &ls);
-	assert_int_equal(strncmp(ls.l[0], "{\"type\":\"open\",\"seq\":6,", 23), 0);
+	assert_int_equal(strncmp(ls.l[0], "{\"type\":\"open\",\"seq\":5,", 23), 0);
 	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
 	lines_free(&ls);
 }
@@ -938,14 +944,17 @@ test_checkpoint_deferred(void **state)
 	write_records(a, 2, 10); /* checkpoints due after 3, 6, 9: all deferred */
 	assert_int_equal(pv_audit_checkpoint(a), PV_ERR_TOKEN_UNAVAILABLE);
 	m.down = 0;
-	write_records(a, 12, 1); /* the checkpoint comes first */
+	/* the checkpoint follows the next record, off the request path */
+	write_records(a, 12, 1);
 	assert_int_equal(pv_audit_close(a), PV_OK);
 	load(f->path, &ls);
 	for (i = 0; i < ls.n; i++)
 		deferred += strncmp(ls.l[i], "{\"type\":\"deferred\",", 19) == 0;
 	assert_int_equal(deferred, 1);
-	/* open, cp, 2 records, ... the 13th record follows a checkpoint */
-	assert_int_equal(strncmp(ls.l[ls.n - 3], "{\"type\":\"checkpoint\",", 21), 0);
+	/* open, cp, 2 records, deferred, 11 records, checkpoint (none at close) */
+	assert_int_equal(ls.n, 17);
+	assert_non_null(strstr(ls.l[ls.n - 2], "\"rid\":\"req-12\""));
+	assert_int_equal(strncmp(ls.l[ls.n - 1], "{\"type\":\"checkpoint\",", 21), 0);
 	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
 	assert_int_equal(rep.records, 13);
 	assert_int_equal(rep.deferred, 1);
@@ -1156,6 +1165,358 @@ test_auth_failures_aggregated(void **state)
 	lines_free(&ls);
 }
 
+/* ---- group commit (docs/audit.md §5) ---- */
+
+#define GROUP_THREADS 8
+#define GROUP_LINES   150
+
+struct group_arg {
+	pv_audit *a;
+	unsigned t;
+	_Atomic unsigned *clock;
+	/* per line: the clock when its write began and when it returned */
+	unsigned start[GROUP_LINES], end[GROUP_LINES];
+	pv_err r;
+};
+
+static void *
+group_thread(void *p)
+{
+	struct group_arg *g = p;
+	struct pv_audit_rec rec;
+	char rid[32], input[64];
+	unsigned i;
+	pv_err r;
+
+	for (i = 0; i < GROUP_LINES; i++) {
+		record(i, &rec, rid, sizeof(rid), input, sizeof(input));
+		snprintf(rid, sizeof(rid), "t%u-%u", g->t, i);
+		g->start[i] = atomic_fetch_add(g->clock, 1);
+		if ((r = pv_audit_write(g->a, &rec)) != PV_OK && g->r == PV_OK)
+			g->r = r;
+		g->end[i] = atomic_fetch_add(g->clock, 1);
+	}
+	return NULL;
+}
+
+/* The whole file, NUL-terminated. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct stat sb;
+	char *buf;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	buf = malloc((size_t)sb.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)sb.st_size), sb.st_size);
+	buf[sb.st_size] = '\0';
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return buf;
+}
+
+/* base64url without padding of SHA-256(p), made by OpenSSL. */
+static void
+openssl_h(const char *p, size_t len, char out[64])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int n, i;
+
+	assert_int_equal(EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	n = EVP_EncodeBlock((unsigned char *)out, md, 32);
+	for (i = 0; i < n; i++)
+		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+}
+
+/*
+ * Many threads writing at once: one valid chain (the project's verifier,
+ * with the token, and the hashes again with OpenSSL), every record once,
+ * and a record whose write returned before another's began comes first.
+ */
+static void
+test_group_commit_threads(void **state)
+{
+	struct fixture *f = *state;
+	static struct group_arg g[GROUP_THREADS];
+	static int pos[GROUP_THREADS][GROUP_LINES];
+	_Atomic unsigned clock = 0;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	pthread_t th[GROUP_THREADS];
+	pv_audit *a = NULL;
+	char *buf, *line, *nl, prevh[64] = "";
+	size_t len, n = 0, nrec = 0, k;
+	unsigned *starts, *ends, t, i, minend;
+	int fd;
+
+	fresh_path(f, "group");
+	opts(f, &o, 10);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	memset(pos, -1, sizeof(pos));
+	for (t = 0; t < GROUP_THREADS; t++) {
+		memset(&g[t], 0, sizeof(g[t]));
+		g[t].a = a;
+		g[t].t = t;
+		g[t].clock = &clock;
+		assert_int_equal(pthread_create(&th[t], NULL, group_thread, &g[t]), 0);
+	}
+	for (t = 0; t < GROUP_THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(g[t].r, PV_OK);
+	}
+	assert_int_equal(pv_audit_close(a), PV_OK);
+
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pv_audit_verify(f->ks, "audit-hmac", fd, &rep), PV_OK);
+	close(fd);
+	assert_int_equal(rep.records, GROUP_THREADS * GROUP_LINES);
+	assert_int_equal(rep.after_last, 0);
+	/* every 10 records a checkpoint: 1 after open, 120, none left at close */
+	assert_int_equal(rep.verified, 1 + GROUP_THREADS * GROUP_LINES / 10);
+
+	/* each line's prev is the hash of the one before (OpenSSL's SHA-256),
+	 * and each record is there once */
+	buf = slurp(f->path, &len);
+	starts = calloc(GROUP_THREADS * GROUP_LINES, sizeof(*starts));
+	ends = calloc(GROUP_THREADS * GROUP_LINES, sizeof(*ends));
+	assert_non_null(starts);
+	assert_non_null(ends);
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1, n++) {
+		cJSON *doc;
+		const cJSON *rid, *prev;
+
+		*nl = '\0';
+		assert_non_null(doc = cJSON_Parse(line));
+		prev = cJSON_GetObjectItemCaseSensitive(doc, "prev");
+		assert_true(cJSON_IsString(prev));
+		if (n > 0)
+			assert_string_equal(prev->valuestring, prevh);
+		openssl_h(line, (size_t)(nl - line), prevh);
+		rid = cJSON_GetObjectItemCaseSensitive(doc, "rid");
+		if (rid != NULL) {
+			assert_int_equal(sscanf(rid->valuestring, "t%u-%u", &t, &i), 2);
+			assert_true(t < GROUP_THREADS && i < GROUP_LINES);
+			assert_int_equal(pos[t][i], -1); /* not twice */
+			pos[t][i] = (int)nrec;
+			starts[nrec] = g[t].start[i];
+			ends[nrec] = g[t].end[i];
+			nrec++;
+		}
+		cJSON_Delete(doc);
+	}
+	assert_int_equal(nrec, GROUP_THREADS * GROUP_LINES);
+	/* order: no record after this one returned before this one began */
+	minend = UINT32_MAX;
+	for (k = nrec; k-- > 0;) {
+		assert_true(minend > starts[k]);
+		if (ends[k] < minend)
+			minend = ends[k];
+	}
+	free(starts);
+	free(ends);
+	free(buf);
+}
+
+/* A MAC callback that waits at a gate (the checkpoint thread holds the log
+ * meanwhile, so that records queue up behind it). */
+struct gated_mac {
+	pv_keystore *ks;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int closed, waiting;
+};
+
+static pv_err
+gated_mac(void *ctx, const uint8_t *msg, size_t len, uint8_t out[PV_AUDIT_HASH_LEN], unsigned *version)
+{
+	struct gated_mac *m = ctx;
+	struct pv_sign_opts o = {0};
+	struct pv_sig sig;
+	pv_err r;
+
+	pthread_mutex_lock(&m->mu);
+	m->waiting += m->closed;
+	pthread_cond_broadcast(&m->cv);
+	while (m->closed)
+		pthread_cond_wait(&m->cv, &m->mu);
+	pthread_mutex_unlock(&m->mu);
+	o.purpose = PV_PURPOSE_AUDIT;
+	o.digest = PV_DIGEST_NONE;
+	if ((r = pv_sign(m->ks, "audit-hmac", &o, msg, len, &sig)) != PV_OK)
+		return r;
+	memcpy(out, sig.bytes, PV_AUDIT_HASH_LEN);
+	*version = sig.version;
+	return PV_OK;
+}
+
+#define FAIL_THREADS 16
+
+static void *
+one_record_thread(void *p)
+{
+	struct group_arg *g = p;
+	struct pv_audit_rec rec;
+	char rid[32], input[64];
+
+	record(g->t, &rec, rid, sizeof(rid), input, sizeof(input));
+	snprintf(rid, sizeof(rid), "lost-%u", g->t);
+	g->r = pv_audit_write(g->a, &rec);
+	return NULL;
+}
+
+/*
+ * A batch whose write fails (here a file size limit: the checkpoint line
+ * fits, the records after it do not, as on a disk that fills up) fails
+ * every request in it with PV_ERR_IO, leaves no torn line, and the log
+ * goes on from the last complete line when space comes back.
+ */
+static void
+test_group_commit_write_failure(void **state)
+{
+	struct fixture *f = *state;
+	static struct group_arg g[FAIL_THREADS];
+	struct gated_mac m;
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct rlimit old, lim;
+	struct stat sb;
+	pthread_t th[FAIL_THREADS];
+	pv_audit *a = NULL;
+	char *buf;
+	size_t len;
+	unsigned t;
+	int fd;
+
+	memset(&m, 0, sizeof(m));
+	m.ks = f->ks;
+	pthread_mutex_init(&m.mu, NULL);
+	pthread_cond_init(&m.cv, NULL);
+	fresh_path(f, "groupfail");
+	opts(f, &o, 40);
+	o.ks = NULL;
+	o.mac.mac = gated_mac;
+	o.mac.ctx = &m;
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	write_records(a, 0, 39);
+	pthread_mutex_lock(&m.mu);
+	m.closed = 1;
+	pthread_mutex_unlock(&m.mu);
+	write_records(a, 39, 1); /* the 40th: its checkpoint waits at the gate */
+	pthread_mutex_lock(&m.mu);
+	while (m.waiting == 0)
+		pthread_cond_wait(&m.cv, &m.mu);
+	pthread_mutex_unlock(&m.mu);
+	assert_int_equal(stat(f->path, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 250; /* the checkpoint line, not a record more */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (t = 0; t < FAIL_THREADS; t++) {
+		memset(&g[t], 0, sizeof(g[t]));
+		g[t].a = a;
+		g[t].t = t;
+		assert_int_equal(pthread_create(&th[t], NULL, one_record_thread, &g[t]), 0);
+	}
+	usleep(200 * 1000); /* let them queue (not needed for the result) */
+	pthread_mutex_lock(&m.mu);
+	m.closed = 0;
+	pthread_cond_broadcast(&m.cv);
+	pthread_mutex_unlock(&m.mu);
+	for (t = 0; t < FAIL_THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(g[t].r, PV_ERR_IO);
+	}
+	/* the file ends with the complete checkpoint line */
+	buf = slurp(f->path, &len);
+	assert_true(len > (size_t)sb.st_size && len <= (size_t)lim.rlim_cur);
+	assert_int_equal(buf[len - 1], '\n');
+	assert_null(strstr(buf, "lost-"));
+	free(buf);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	write_records(a, 100, 3);
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pv_audit_verify(f->ks, "audit-hmac", fd, &rep), PV_OK);
+	close(fd);
+	assert_int_equal(rep.records, 43);
+	buf = slurp(f->path, &len);
+	assert_null(strstr(buf, "lost-"));
+	free(buf);
+	pthread_cond_destroy(&m.cv);
+	pthread_mutex_destroy(&m.mu);
+}
+
+/* Fields are escaped exactly as cJSON prints them (the verifier refuses
+ * any other spelling) and read back unchanged. */
+static void
+test_line_escapes(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const odd[] = {
+	    "",
+	    "q\"uote",
+	    "back\\slash",
+	    "\b\f\n\r\t",
+	    "\x01\x1f\x7f",
+	    "caf\xc3\xa9 \xe2\x82\xac",
+	    "/slash/",
+	    "\xff\xfe not utf-8",
+	};
+	struct pv_audit_opts o;
+	struct pv_audit_report rep;
+	struct pv_audit_rec rec;
+	pv_audit *a = NULL;
+	struct lines ls;
+	size_t i, j = 0;
+
+	fresh_path(f, "escapes");
+	opts(f, &o, 3);
+	assert_int_equal(pv_audit_open(&o, &a), PV_OK);
+	for (i = 0; i < PV_NELEM(odd); i++) {
+		memset(&rec, 0, sizeof(rec));
+		rec.rid = odd[i];
+		rec.client = odd[(i + 1) % PV_NELEM(odd)];
+		rec.op = odd[(i + 2) % PV_NELEM(odd)];
+		rec.key = odd[(i + 3) % PV_NELEM(odd)];
+		rec.tx = odd[i][0] != '\0' ? odd[i] : NULL;
+		rec.chain_id = i == 2 ? PV_AUDIT_INT_MAX : i;
+		rec.count = i;
+		rec.latency_us = i == 3 ? PV_AUDIT_INT_MAX : (uint64_t)i * 1000;
+		rec.status = 999;
+		assert_int_equal(pv_audit_write(a, &rec), PV_OK);
+	}
+	assert_int_equal(pv_audit_close(a), PV_OK);
+	load(f->path, &ls);
+	assert_int_equal(verify_lines(f, &ls, "audit-hmac", 0, &rep), PV_OK);
+	assert_int_equal(rep.records, PV_NELEM(odd));
+	for (i = 0; i < ls.n; i++) {
+		cJSON *doc = cJSON_Parse(ls.l[i]);
+		const cJSON *rid, *key;
+
+		assert_non_null(doc);
+		rid = cJSON_GetObjectItemCaseSensitive(doc, "rid");
+		key = cJSON_GetObjectItemCaseSensitive(doc, "key");
+		if (rid != NULL) {
+			assert_string_equal(rid->valuestring, odd[j]);
+			assert_string_equal(key->valuestring, odd[(j + 3) % PV_NELEM(odd)]);
+			j++;
+		}
+		cJSON_Delete(doc);
+	}
+	assert_int_equal(j, PV_NELEM(odd));
+	lines_free(&ls);
+}
+
 int
 main(void)
 {
@@ -1179,6 +1540,9 @@ main(void)
 	    cmocka_unit_test(test_write_failure_resumes),
 	    cmocka_unit_test(test_reopen_rotation),
 	    cmocka_unit_test(test_auth_failures_aggregated),
+	    cmocka_unit_test(test_group_commit_threads),
+	    cmocka_unit_test(test_group_commit_write_failure),
+	    cmocka_unit_test(test_line_escapes),
 	};
 	int r;
 

@@ -167,6 +167,15 @@ audit_auth_failure(struct vd_ctx *c, const struct pv_audit_rec *rec)
 	return e;
 }
 
+/* GET /v1/health, and GET /v1/ready while the audit log is writable. */
+static int
+probe_unaudited(const struct vd_ctx *c)
+{
+	if (c->route == NULL || strcmp(c->req->method, c->route->method) != 0)
+		return 0;
+	return c->route->id == VD_R_HEALTH || (c->route->id == VD_R_READY && !atomic_load(&audit_down));
+}
+
 /*
  * The audit line and the metrics of one finished request. A request whose
  * audit line cannot be written does not release its result (fail closed):
@@ -187,7 +196,9 @@ finish(struct vd_ctx *c, const char *op)
 	if (start.tv_sec == 0 && start.tv_nsec == 0)
 		start = now;
 	secs = seconds_since(&start, &now);
-	if (d->audit != NULL) {
+	/* probes are not audited (docs/audit.md §5); ready is while the log
+	 * cannot be written, so that it answers 503 until the log can be */
+	if (d->audit != NULL && !probe_unaudited(c)) {
 		memset(&rec, 0, sizeof(rec));
 		rec.rid = req->rid;
 		rec.client = c->client != NULL ? pv_client_name(c->client) : "";
