@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "audit/audit_line.h"
+#include "core/digest.h"
 #include "core/sign.h"
 
 /* ---- writer ---- */
@@ -326,7 +327,8 @@ lb_line(struct lb *b, const char *type, uint8_t head[PV_AUDIT_HASH_LEN], uint64_
 		b->len = start;
 		return PV_ERR_TOO_LARGE;
 	}
-	crypto_hash_sha256(head, (const unsigned char *)b->p + start, b->len - start);
+	if (pv_audit_line_hash((const uint8_t *)b->p + start, b->len - start, head) != PV_OK)
+		return PV_ERR_CRYPTO;
 	(*seq)++;
 	LB_LIT(b, "\n");
 	return b->over ? PV_ERR_NOMEM : PV_OK;
@@ -947,10 +949,17 @@ field_ok(const char *s)
 static pv_err
 record_mid(const struct pv_audit_rec *rec, struct lb *b)
 {
-	uint8_t h[PV_AUDIT_HASH_LEN];
+	uint8_t h[PV_DIGEST_MAX_LEN];
+	size_t hlen = 0;
+	pv_err r;
 
-	crypto_hash_sha256(h, rec->input != NULL ? rec->input : (const uint8_t *)"",
-			   rec->input != NULL ? rec->input_len : 0);
+	/* OpenSSL's SHA-256 (SHA-NI where the CPU has it): about twice as
+	 * fast here as libsodium's portable one */
+	if ((r = pv_digest_compute(PV_DIGEST_SHA256, rec->input != NULL ? rec->input : (const uint8_t *)"",
+				   rec->input != NULL ? rec->input_len : 0, h, &hlen)) != PV_OK)
+		return r;
+	if (hlen != PV_AUDIT_HASH_LEN)
+		return PV_ERR_INTERNAL;
 	lb_time(b);
 	LB_LIT(b, "\"rid\":");
 	lb_str(b, rec->rid);
