@@ -45,6 +45,10 @@ struct bench_result {
 	double elapsed; /* seconds, first thread start to last thread end */
 	double ops_per_sec;
 	double p50_us, p99_us;
+	/* vault-bench, over repeated rounds: the median of this side's ops/s ÷
+	 * its raw run's ops/s round by round (each pair measured back to back);
+	 * 0: not set */
+	double paired_ratio;
 	uint64_t latency_dropped; /* ops past the preallocated latency array */
 	uint64_t reconnects;      /* BENCH_HTTP: connections re-opened (keep-alive lost) */
 	uint64_t failures;        /* BENCH_HTTP: replies that were not a 200 with http_expect */

@@ -101,6 +101,7 @@ struct wallet_row {
 struct extra {
 	double jose[REP_MAX];       /* npm jose ES256 tokens/s */
 	double jose_p50[REP_MAX];   /* its p50 per token, µs (as it reports) */
+	double jose_ratio[REP_MAX]; /* vaultd jwt.issue p256 x1 ÷ jose, round by round */
 	double cpu_vd[REP_MAX];     /* vaultd CPU µs per P-256 signature (whole process) */
 	double cpu_vd_sys[REP_MAX]; /* the system (kernel) part of it */
 	double cpu_raw[REP_MAX];    /* vault-bench CPU µs per raw C_Sign */
@@ -631,6 +632,8 @@ out:
 static double
 ops_ratio(const struct bench_result *x, const struct bench_result *raw)
 {
+	if (x->paired_ratio > 0)
+		return x->paired_ratio;
 	return raw->ops_per_sec > 0 ? x->ops_per_sec / raw->ops_per_sec : 0;
 }
 
@@ -653,8 +656,8 @@ print_table(const struct config *c, const struct row *rows, size_t n, const stru
 		printf("%-10s %7u %12.0f %13.0f %8.3f %10.1f %10.1f\n", pv_alg_info(rows[i].alg)->name,
 		       rows[i].threads, rows[i].raw.ops_per_sec, rows[i].lib.ops_per_sec, ratio(&rows[i]),
 		       rows[i].lib.p50_us, rows[i].lib.p99_us);
-	printf("(%.1f s per measurement, medians of %u rounds, raw and pv_sign interleaved; latencies are "
-	       "pv_sign's)\n",
+	printf("(%.1f s per measurement, medians of %u rounds, raw and pv_sign interleaved, ratio: the "
+	       "median of the rounds' ratios; latencies are pv_sign's)\n",
 	       c->seconds, c->repeats);
 	if (c->vaultd == NULL)
 		return;
@@ -679,8 +682,9 @@ print_table(const struct config *c, const struct row *rows, size_t n, const stru
 			       ops_ratio(&rows[i].http_batch, &rows[i].raw) * BATCH_N,
 			       rows[i].http_batch.p50_us, rows[i].http_batch.p99_us, rows[i].raw.p50_us);
 	}
-	printf("(medians of %u rounds, each vaultd run right after its raw run; sign-batch: %d inputs per\n"
-	       "request, ops/s counts signatures, latencies are per request)\n",
+	printf("(medians of %u rounds, each vaultd run right after its raw run; ratio: the median of the\n"
+	       "rounds' vaultd/raw; sign-batch: %d inputs per request, ops/s counts signatures, latencies\n"
+	       "are per request)\n",
 	       c->repeats, BATCH_N);
 	if (x->batch_missing != NULL)
 		printf("sign-batch: %s\n", x->batch_missing);
@@ -901,6 +905,17 @@ median_result(const struct bench_result *rep, unsigned n, struct bench_result *m
 	m->p99_us = median_of(v[2], n);
 }
 
+/* The median over the rounds of side's ops/s ÷ raw's in the same round. */
+static double
+paired(const struct bench_result *side, const struct bench_result *raw, unsigned n)
+{
+	double v[REP_MAX];
+
+	for (unsigned i = 0; i < n; i++)
+		v[i] = raw[i].ops_per_sec > 0 ? side[i].ops_per_sec / raw[i].ops_per_sec : 0;
+	return median_of(v, n);
+}
+
 /* vaultd's user + system CPU time so far, in seconds (/proc/PID/stat fields
  * 14 and 15, after the parenthesised command name); < 0 when unreadable. */
 static double
@@ -1112,10 +1127,23 @@ next:
 		median_result(w->rep[K_SIGN], c->repeats, &w->http_sign);
 		median_result(w->rep[K_JWT], c->repeats, &w->http_jwt);
 		median_result(w->rep[K_BATCH], c->repeats, &w->http_batch);
+		w->lib.paired_ratio = paired(w->rep[K_LIB], w->rep[K_RAW], c->repeats);
+		if (c->vaultd != NULL) {
+			w->http_sign.paired_ratio = paired(w->rep[K_SIGN], w->rep[K_RAW], c->repeats);
+			w->http_jwt.paired_ratio = paired(w->rep[K_JWT], w->rep[K_RAW], c->repeats);
+		}
+		if (w->has_batch)
+			w->http_batch.paired_ratio = paired(w->rep[K_BATCH], w->rep[K_RAW], c->repeats);
+		if (w->alg == PV_ALG_P256 && w->threads == 1 && x->njose == c->repeats) {
+			for (unsigned k = 0; k < x->njose; k++)
+				x->jose_ratio[k] =
+				    x->jose[k] > 0 ? w->rep[K_JWT][k].ops_per_sec / x->jose[k] : 0;
+		}
 	}
 	for (i = 0; i < *nwrows; i++) {
 		median_result(wrows[i].rep[0], c->repeats, &wrows[i].raw);
 		median_result(wrows[i].rep[1], c->repeats, &wrows[i].http);
+		wrows[i].http.paired_ratio = paired(wrows[i].rep[1], wrows[i].rep[0], c->repeats);
 	}
 out:
 	for (a = 0; a < LIST_MAX; a++) {
@@ -1232,8 +1260,9 @@ write_goals(const struct config *c, const struct row *rows, size_t n, const stru
 		} else {
 			snprintf(base, sizeof(base), "npm jose %.0f/s (p50 %.0f us)", jo,
 				 median_of(x->jose_p50, x->njose));
-			goal_line(f, "ES256 JWT issue, 1 thread", fig, base, w->http_jwt.ops_per_sec / jo,
-				  ">= 1.00x", w->http_jwt.ops_per_sec >= jo);
+			goal_line(f, "ES256 JWT issue, 1 thread", fig, base,
+				  median_of(x->jose_ratio, x->njose), ">= 1.00x",
+				  median_of(x->jose_ratio, x->njose) >= 1.0);
 		}
 		if (x->ncpu == 0) {
 			goal_line(f, "vaultd CPU per p256 signature outside the token",
