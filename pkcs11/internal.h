@@ -70,6 +70,14 @@ struct p11_token {
 	 * calls in flight, then goes ahead (a call stuck in the module for good).
 	 */
 	pthread_rwlock_t gate;
+	/*
+	 * One call sequence at a time inside the gate, for p11-kit-client.so:
+	 * its server answers one connection's calls one after another anyway,
+	 * and with several callers on one socket a caller can wait for ever for
+	 * a reply code no thread will read once the server died (0.24).
+	 */
+	int serialize;
+	pthread_mutex_t serial_mu;
 	atomic_ulong gate_timeouts; /* reinits that went ahead past a stuck call */
 	int module_up;              /* C_Initialize succeeded and no C_Finalize since (gate held) */
 	atomic_ulong epoch;         /* bumps when all sessions are gone */
@@ -134,6 +142,7 @@ pv_err p11_relogin(p11_token *tok, CK_SESSION_HANDLE h) PV_WUR;
 int p11_rv_recoverable(CK_RV rv);
 #define P11_GATE_WAIT_MS 2000
 void p11_gate_init(p11_token *tok);
+int p11_module_wants_serial(const char *module_desc);
 void p11_gate_enter(p11_token *tok);
 void p11_gate_leave(p11_token *tok);
 pv_err p11_token_answers(p11_token *tok) PV_WUR;

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,18 +112,33 @@ p11_gate_init(p11_token *tok)
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&tok->gate, &a);
 	pthread_rwlockattr_destroy(&a);
+	pthread_mutex_init(&tok->serial_mu, NULL);
 }
 
 void
 p11_gate_enter(p11_token *tok)
 {
 	pthread_rwlock_rdlock(&tok->gate);
+	if (tok->serialize)
+		pthread_mutex_lock(&tok->serial_mu);
 }
 
 void
 p11_gate_leave(p11_token *tok)
 {
+	if (tok->serialize)
+		pthread_mutex_unlock(&tok->serial_mu);
 	pthread_rwlock_unlock(&tok->gate);
+}
+
+/* Whether calls to this module are made one at a time (see p11_token.serialize). */
+int
+p11_module_wants_serial(const char *module_desc)
+{
+	const char *base = strrchr(module_desc, '/');
+
+	base = base != NULL ? base + 1 : module_desc;
+	return strncmp(base, "p11-kit-client", strlen("p11-kit-client")) == 0;
 }
 
 /*

@@ -87,6 +87,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 				 p11_kit_uri_get_module_name(tok->uri), &tok->f, tok->module_desc,
 				 sizeof(tok->module_desc))) != PV_OK)
 		goto out;
+	tok->serialize = p11_module_wants_serial(tok->module_desc);
 	/* SoftHSM's token files are shared between processes, and it reads
 	 * them at C_Initialize: while another process writes them the token
 	 * can read as absent or uninitialised, or C_GetTokenInfo fails with
@@ -152,6 +153,7 @@ p11_token_close(p11_token *tok)
 	pthread_mutex_destroy(&tok->reinit_mu);
 	pthread_mutex_destroy(&tok->login_mu);
 	pthread_rwlock_destroy(&tok->gate);
+	pthread_mutex_destroy(&tok->serial_mu);
 	pthread_mutex_destroy(&tok->out_mu);
 	pthread_cond_destroy(&tok->out_cv);
 	free(tok);
