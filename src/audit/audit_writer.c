@@ -1488,13 +1488,14 @@ pv_audit_close(pv_audit *a)
 	pthread_mutex_lock(&a->mu);
 	a->stop = 1;
 	pthread_cond_signal(&a->cp_cv);
+	pthread_mutex_unlock(&a->mu);
+	if (a->cp_started)
+		(void)pthread_join(a->cp_thread, NULL);
+	/* the thread is gone: its last fsync's result is final */
 	if (a->sync_err != PV_OK) {
 		r = a->sync_err;
 		pv_err_set_detail("fsync of the audit log failed");
 	}
-	pthread_mutex_unlock(&a->mu);
-	if (a->cp_started)
-		(void)pthread_join(a->cp_thread, NULL);
 	if (r == PV_OK && (r = tell_due(a, 1)) == PV_OK && (r = continue_file(a)) == PV_OK &&
 	    (a->since_cp > 0 || a->deferred))
 		r = write_checkpoint(a);
