@@ -15,6 +15,7 @@
 #define PV_AUDIT_FIELD_MAX     256   /* rid, client, op, key */
 #define PV_AUDIT_EVERY_MAX     1000000
 #define PV_AUDIT_HASH_LEN      32
+#define PV_AUDIT_INPUTS_MAX    64 /* items of inputs_sha256 (vaultd batches) */
 /* Largest integer in a line (10^15 - 1), e.g. a record's chain_id. */
 #define PV_AUDIT_INT_MAX       UINT64_C(999999999999999)
 #define PV_AUDIT_PEER_MAX      80 /* "uid:4294967295", "cert:<64 hex>", "tcp" */
@@ -79,6 +80,11 @@ struct pv_audit_rec {
 	 * out. tx: 1..PV_AUDIT_FIELD_MAX bytes; chain_id: at most PV_AUDIT_INT_MAX. */
 	const char *tx;
 	uint64_t chain_id;
+	/* Batches (docs/audit.md): n_inputs SHA-256 hashes of the items, in
+	 * order, PV_AUDIT_HASH_LEN bytes each; n_inputs 0: the member is left
+	 * out; at most PV_AUDIT_INPUTS_MAX. */
+	const uint8_t *inputs_sha256;
+	size_t n_inputs;
 	/* Aggregated authentication failures (pv_audit_auth_failure): how
 	 * many requests the line stands for; 0 or 1: the member is left out. */
 	uint64_t count;

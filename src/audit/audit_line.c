@@ -14,12 +14,13 @@
 
 static const char *const open_members[] = {"type", "seq", "time", "log", "every", "prev"};
 static const char *const record_members[] = {
-    "seq",     "time",    "rid",          "client", "op",
-    "key",     "version", "input_sha256", "tx",     "chain_id", /* optional: wallet requests */
-    "count",                                                    /* optional: aggregated failures */
-    "outcome", "status",  "latency_us",   "prev"};
-/* Bit i set: record_members[i] may be absent (tx, chain_id, count). */
-#define RECORD_OPTIONAL ((1u << 8) | (1u << 9) | (1u << 10))
+    "seq",     "time",     "rid",          "client",        "op",
+    "key",     "version",  "input_sha256", "inputs_sha256", /* optional: batches */
+    "tx",      "chain_id",                                  /* optional: wallet requests */
+    "count",                                                /* optional: aggregated failures */
+    "outcome", "status",   "latency_us",   "prev"};
+/* Bit i set: record_members[i] may be absent (inputs_sha256, tx, chain_id, count). */
+#define RECORD_OPTIONAL ((1u << 8) | (1u << 9) | (1u << 10) | (1u << 11))
 static const char *const checkpoint_members[] = {"type", "seq", "time", "key_version", "prev", "mac"};
 static const char *const recovered_members[] = {"type", "seq", "time", "dropped", "prev"};
 static const char *const deferred_members[] = {"type", "seq", "time", "prev"};
@@ -109,6 +110,14 @@ check_value(const pv_jv *v, struct aline *l)
 		r = pv_json_as_bytes_fixed(v, 0, &pv_b64url_enc, l->mac, PV_AUDIT_HASH_LEN);
 	} else if (strcmp(name, "input_sha256") == 0) {
 		r = pv_json_as_bytes_fixed(v, 0, &pv_b64url_enc, h, sizeof(h));
+	} else if (strcmp(name, "inputs_sha256") == 0) {
+		/* 1..PV_AUDIT_INPUTS_MAX hashes, each like input_sha256 */
+		size_t count = 0;
+		pv_jv e;
+
+		r = pv_json_as_array(v, PV_JSON_NONEMPTY, PV_AUDIT_INPUTS_MAX, &count);
+		for (e = pv_json_first(v); r == PV_OK && e.j != NULL; pv_json_next(&e))
+			r = pv_json_as_bytes_fixed(&e, PV_JSON_REQUIRED, &pv_b64url_enc, h, sizeof(h));
 	} else if (strcmp(name, "log") == 0) {
 		r = pv_json_as_bytes_fixed(v, 0, &pv_b64url_enc, scratch, sizeof(scratch));
 	} else if (strcmp(name, "time") == 0) {

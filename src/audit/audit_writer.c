@@ -973,6 +973,16 @@ record_mid(const struct pv_audit_rec *rec, struct lb *b)
 	lb_u64(b, rec->version);
 	LB_LIT(b, ",\"input_sha256\":");
 	lb_b64(b, h);
+	/* a batch: each item's hash, in the request's order */
+	if (rec->n_inputs > 0) {
+		LB_LIT(b, ",\"inputs_sha256\":[");
+		for (size_t i = 0; i < rec->n_inputs; i++) {
+			if (i > 0)
+				LB_LIT(b, ",");
+			lb_b64(b, rec->inputs_sha256 + i * PV_AUDIT_HASH_LEN);
+		}
+		LB_LIT(b, "]");
+	}
 	if (rec->tx != NULL) {
 		LB_LIT(b, ",\"tx\":");
 		lb_str(b, rec->tx);
@@ -1002,7 +1012,8 @@ record_ok(const struct pv_audit_rec *rec)
 	    rec->latency_us > (uint64_t)INT_LIMIT || !field_ok(rec->rid) || !field_ok(rec->client) ||
 	    !field_ok(rec->op) || !field_ok(rec->key) || (rec->input == NULL && rec->input_len > 0) ||
 	    !field_ok(rec->tx) || (rec->tx != NULL && rec->tx[0] == '\0') ||
-	    rec->chain_id > PV_AUDIT_INT_MAX || rec->count > PV_AUDIT_INT_MAX) {
+	    rec->chain_id > PV_AUDIT_INT_MAX || rec->count > PV_AUDIT_INT_MAX ||
+	    rec->n_inputs > PV_AUDIT_INPUTS_MAX || (rec->n_inputs > 0 && rec->inputs_sha256 == NULL)) {
 		pv_err_set_detail("audit record out of range (fields are at most %d bytes, chain ids at most "
 				  "10^15-1)",
 				  PV_AUDIT_FIELD_MAX);

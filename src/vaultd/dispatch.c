@@ -212,6 +212,8 @@ finish(struct vd_ctx *c, const char *op)
 		rec.latency_us = (uint64_t)(secs * 1e6);
 		rec.tx = c->tx[0] != '\0' ? c->tx : NULL;
 		rec.chain_id = c->chain_id;
+		rec.inputs_sha256 = c->n_inputs > 0 ? &c->inputs_sha256[0][0] : NULL;
+		rec.n_inputs = c->n_inputs;
 		pv_err_clear_detail();
 		e = c->resp->status == 401 && c->client == NULL ? audit_auth_failure(c, &rec)
 								: pv_audit_write(d->audit, &rec);

@@ -206,12 +206,8 @@ recs = [d for d in map(json.loads, open(sys.argv[1])) if d.get("input_sha256") =
 assert len(recs) == 1, f"{len(recs)} audit records for the p256 batch body"
 r = recs[0]
 assert (r["op"], r["key"], r["version"], r["outcome"], r["status"]) == ("sign", "bt-p256", 1, "ok", 200), r
-if "inputs_sha256" in r:
-    assert r["inputs_sha256"] == hashes, "per-item hashes differ"
-    print(f"audit: one line, {len(hashes)} per-item hashes in order")
-else:
-    print("NOTE: the audit writer has no inputs_sha256 member yet (docs/audit.md); the line binds the batch "
-          "through input_sha256 of the body")
+assert r.get("inputs_sha256") == hashes, "per-item hashes missing or differ: %r" % r.get("inputs_sha256")
+print(f"audit: one line, {len(hashes)} per-item hashes in order")
 EOF
 
 # ---- Solana: web3.js ----
