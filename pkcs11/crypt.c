@@ -100,6 +100,7 @@ encrypt_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_ULONG len = ctx->outlen;
 	CK_RV rv;
 
+	c->readonly = 1;
 	c->no_refind = 1;
 	if ((rv = P11_CALL(c, tok, C_EncryptInit, h, ctx->mech, ctx->key)) != CKR_OK)
 		return refine(rv, ctx->mech->mechanism, 0, c);
@@ -115,6 +116,7 @@ decrypt_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_ULONG len = ctx->outlen;
 	CK_RV rv;
 
+	c->readonly = 1;
 	c->no_refind = 1;
 	if ((rv = P11_CALL(c, tok, C_DecryptInit, h, ctx->mech, ctx->key)) != CKR_OK)
 		return refine(rv, ctx->mech->mechanism, 0, c);
@@ -275,6 +277,7 @@ read_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 	CK_ATTRIBUTE a = {ctx->type, ctx->buf, ctx->cap};
 	CK_RV rv;
 
+	c->readonly = 1;
 	c->no_refind = 1;
 	rv = P11_CALL(c, tok, C_GetAttributeValue, h, ctx->h, &a, 1);
 	if (rv == CKR_BUFFER_TOO_SMALL) {

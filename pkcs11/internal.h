@@ -187,6 +187,7 @@ struct p11_call {
 	int no_refind;     /* raw handles: a stale handle cannot be re-found */
 	int created;       /* objects were created: pin the session (see p11_sess) */
 	int found_nothing; /* a search found no object: is the token still there? */
+	int readonly;      /* the op changes nothing on the token: safe to repeat */
 };
 /*
  * Every wrapped C_* call inside an op goes through this: the function's

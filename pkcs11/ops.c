@@ -77,6 +77,7 @@ p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_ca
 static CK_RV
 find_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
 {
+	c->readonly = 1;
 	return p11_obj_resolve(tok, h, ctx, c);
 }
 
@@ -101,6 +102,7 @@ find_all_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_ULONG got;
 	CK_RV rv;
 
+	c->readonly = 1;
 	free(ctx->out);
 	ctx->out = NULL;
 	ctx->count = 0;
@@ -179,6 +181,7 @@ get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_OBJECT_HANDLE oh;
 	CK_RV rv;
 
+	c->readonly = 1;
 	free(ctx->val);
 	ctx->val = NULL;
 	if ((rv = ctx_handle(tok, h, ctx, c, &oh)) != CKR_OK || c->err != PV_OK)
@@ -533,6 +536,7 @@ sign_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	CK_ULONG len = ctx->siglen;
 	CK_RV rv;
 
+	c->readonly = 1;
 	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
 		return rv;
 	if ((rv = P11_CALL(c, tok, C_SignInit, h, ctx->mech, ctx->key->handle)) != CKR_OK)
@@ -574,6 +578,7 @@ verify_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	struct sig_ctx *ctx = vctx;
 	CK_RV rv;
 
+	c->readonly = 1;
 	if ((rv = p11_obj_resolve(tok, h, ctx->key, c)) != CKR_OK || c->err != PV_OK)
 		return rv;
 	if ((rv = P11_CALL(c, tok, C_VerifyInit, h, ctx->mech, ctx->key->handle)) != CKR_OK)

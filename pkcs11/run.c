@@ -46,6 +46,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 		c.no_refind = 0;
 		c.created = 0;
 		c.found_nothing = 0;
+		c.readonly = 0;
 		/* inside the gate from the borrow to the return: no reinit meanwhile;
 		 * recovery (which may reinit) runs after leaving it */
 		p11_gate_enter(tok);
@@ -83,6 +84,13 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			settle(tok, &s, rv, c.dirty);
 			answers = rv != CKR_GENERAL_ERROR || p11_token_answers(tok) == PV_OK;
 			p11_gate_leave(tok);
+			/* SoftHSM answers CKR_GENERAL_ERROR now and then while another
+			 * process rewrites its files: an op that changed nothing is
+			 * asked again (within the retry bound) */
+			if (rv == CKR_GENERAL_ERROR && answers && c.readonly && attempt < tok->max_retries) {
+				p11_backoff(attempt);
+				continue;
+			}
 			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
 				return p11_outage_begin(tok);
 			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
