@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -374,33 +373,16 @@ reap_list(struct vd_listener *l, enum vd_cstate st, uint32_t ms, enum vd_conn_ev
 	}
 }
 
-/* Connections at which a burst (or an attack) counts as over, and the
- * peak that makes it one: then the heap its threads grew goes back to the
- * system (glibc keeps it otherwise: 33 MiB idle after a slow-loris run). */
-#define VD_TRIM_BELOW 16
-#define VD_TRIM_PEAK  64
-
 /* The reaper: cuts connections past their head, body or idle deadline. */
 static void *
 reaper_main(void *arg)
 {
 	struct vd_server *srv = arg;
 	struct timespec now, next;
-	unsigned live, peak = 0;
 	size_t i;
 
 	pthread_mutex_lock(&srv->mu);
 	while (!srv->reaper_stop) {
-		for (i = 0, live = 0; i < srv->n; i++)
-			live += srv->l[i].live;
-		peak = live > peak ? live : peak;
-		if (peak >= VD_TRIM_PEAK && live < VD_TRIM_BELOW) {
-			peak = 0;
-			pthread_mutex_unlock(&srv->mu);
-			(void)malloc_trim(0);
-			pthread_mutex_lock(&srv->mu);
-			continue;
-		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		next = now;
 		next.tv_nsec += VD_REAPER_TICK_MS * 1000000L;
