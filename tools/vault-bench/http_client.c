@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/secmem.h"
 #include "tools/vault-bench/http_client.h"
 
 struct bench_http {
@@ -419,5 +420,47 @@ bench_http_roundtrip(struct bench_http *c, const uint8_t *req, size_t req_len, u
 	}
 	if (r == PV_OK && conn_close)
 		sock_drop(c);
+	return r;
+}
+
+/* Bearer token characters (RFC 6750 b64token). */
+static int
+is_b64token(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr("-._~+/=", c) != NULL;
+}
+
+/* The bearer token from its file (one line), in guarded memory. */
+pv_err
+bench_http_load_bearer(const char *path, pv_secret **out, size_t *len)
+{
+	pv_secret *s = NULL;
+	const uint8_t *p;
+	size_t n;
+	pv_err r;
+
+	*out = NULL;
+	if ((r = pv_secret_read_file(path, 1024, &s)) != PV_OK)
+		goto out;
+	p = pv_secret_ro(s);
+	n = pv_secret_len(s);
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	r = PV_ERR_BAD_INPUT;
+	for (size_t i = 0; i < n; i++)
+		if (!is_b64token(p[i]))
+			n = 0;
+	pv_secret_lock(s);
+	if (n == 0) {
+		pv_err_set_detail("%s does not hold one bearer token", path);
+		goto out;
+	}
+	*len = n;
+	*out = s;
+	s = NULL;
+	r = PV_OK;
+out:
+	pv_secret_free(s);
 	return r;
 }

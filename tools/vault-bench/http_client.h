@@ -68,4 +68,12 @@ uint64_t bench_http_reconnects(const struct bench_http *c);
 pv_err bench_http_parse_head(const uint8_t *head, size_t head_len, unsigned *status, size_t *content_length,
 			     int *conn_close) PV_WUR;
 
+struct pv_secret;
+/*
+ * The bearer token from its file (one line of RFC 6750 b64token
+ * characters; a trailing newline is dropped) into guarded memory, left
+ * locked; *len is its length. vault-bench and vault-chaos both use it.
+ */
+pv_err bench_http_load_bearer(const char *path, struct pv_secret **out, size_t *len) PV_WUR;
+
 #endif

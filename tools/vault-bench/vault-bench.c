@@ -329,48 +329,6 @@ out:
  * and base64url spell it the same, without padding. */
 static const char http_msg[] = "vault-bench: a fixed message..";
 
-/* Bearer token characters (RFC 6750 b64token). */
-static int
-is_b64token(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       strchr("-._~+/=", c) != NULL;
-}
-
-/* The bearer token from its file (one line), in guarded memory. */
-static pv_err
-load_bearer(const char *path, pv_secret **out, size_t *len)
-{
-	pv_secret *s = NULL;
-	const uint8_t *p;
-	size_t n;
-	pv_err r;
-
-	*out = NULL;
-	if ((r = pv_secret_read_file(path, 1024, &s)) != PV_OK)
-		goto out;
-	p = pv_secret_ro(s);
-	n = pv_secret_len(s);
-	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-		n--;
-	r = PV_ERR_BAD_INPUT;
-	for (size_t i = 0; i < n; i++)
-		if (!is_b64token(p[i]))
-			n = 0;
-	pv_secret_lock(s);
-	if (n == 0) {
-		pv_err_set_detail("%s does not hold one bearer token", path);
-		goto out;
-	}
-	*len = n;
-	*out = s;
-	s = NULL;
-	r = PV_OK;
-out:
-	pv_secret_free(s);
-	return r;
-}
-
 /* A complete POST request in guarded memory (it carries the bearer token). */
 static pv_err
 build_request(pv_secret *bearer, size_t blen, const char *path, const char *body, pv_secret **out)
@@ -1025,7 +983,7 @@ run_all(pv_keystore *ks, const struct config *c, struct row *rows, size_t *nrows
 
 	*nrows = *nwrows = 0;
 	memset(wjs, 0, sizeof(wjs));
-	if (c->vaultd != NULL && (r = load_bearer(c->bearer_file, &bearer, &blen)) != PV_OK)
+	if (c->vaultd != NULL && (r = bench_http_load_bearer(c->bearer_file, &bearer, &blen)) != PV_OK)
 		goto out;
 	for (a = 0; a < c->nalgs; a++) {
 		snprintf(name[a], sizeof(name[a]), "bench-%s", pv_alg_info(c->algs[a])->name);

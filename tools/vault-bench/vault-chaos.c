@@ -266,39 +266,6 @@ loader_main(void *arg)
 	return NULL;
 }
 
-/* The bearer token from its file (one line), in guarded memory. */
-static pv_err
-load_bearer(const char *path, pv_secret **out, size_t *len)
-{
-	pv_secret *s = NULL;
-	const uint8_t *p;
-	size_t n;
-	pv_err r;
-
-	*out = NULL;
-	if ((r = pv_secret_read_file(path, 1024, &s)) != PV_OK)
-		goto out;
-	p = pv_secret_ro(s);
-	n = pv_secret_len(s);
-	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] <= ' ' || p[i] >= 0x7f)
-			n = 0;
-	pv_secret_lock(s);
-	if (n == 0) {
-		pv_err_set_detail("%s does not hold one bearer token", path);
-		r = PV_ERR_BAD_INPUT;
-		goto out;
-	}
-	*len = n;
-	*out = s;
-	s = NULL;
-out:
-	pv_secret_free(s);
-	return r;
-}
-
 /* A thread's request buffer: "POST ... Bearer TOKEN ... Content-Length: " */
 static pv_err
 request_prefix(const struct opts *o, pv_secret *bearer, size_t blen, pv_secret **out, size_t *prefix_len)
@@ -344,7 +311,7 @@ load_main(const struct opts *o)
 	int rc = 1;
 	pv_err r;
 
-	if ((r = load_bearer(o->bearer_file, &bearer, &blen)) != PV_OK)
+	if ((r = bench_http_load_bearer(o->bearer_file, &bearer, &blen)) != PV_OK)
 		goto out;
 	for (unsigned i = 0; i < o->threads; i++) {
 		l[i].o = o;
