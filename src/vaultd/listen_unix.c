@@ -29,12 +29,11 @@ vd_unix_peer_uid(int fd, uint32_t *uid)
 }
 
 void
-vd_peer_from_unix(struct MHD_Connection *c, struct vd_conn *vc)
+vd_peer_from_unix(struct vd_conn *vc)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	uint32_t uid;
 
-	if (ci == NULL || vd_unix_peer_uid(ci->connect_fd, &uid) != 0)
+	if (vc->fd < 0 || vd_unix_peer_uid(vc->fd, &uid) != 0)
 		return;
 	vc->peer.has_uid = 1;
 	vc->peer.uid = uid;

@@ -329,12 +329,14 @@ vd_metrics_render(struct vd_metrics *m, const struct p11_token_stats *st, char *
 	    "p11vault_http_connections_cut_total{reason=\"header_deadline\"} %llu\n"
 	    "p11vault_http_connections_cut_total{reason=\"body_deadline\"} %llu\n"
 	    "p11vault_http_connections_cut_total{reason=\"idle_deadline\"} %llu\n"
+	    "p11vault_http_connections_cut_total{reason=\"send_deadline\"} %llu\n"
 	    "p11vault_http_connections_cut_total{reason=\"evicted\"} %llu\n",
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_REFUSED_PEER]),
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_REFUSED_BUDGET]),
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_HEADER]),
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_BODY]),
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_IDLE]),
+	    (unsigned long long)atomic_load(&m->conn[VD_CONN_CUT_SEND]),
 	    (unsigned long long)atomic_load(&m->conn[VD_CONN_EVICTED]));
 	put(&o,
 	    "# HELP p11vault_token_recoveries_total Token sessions reopened or logins redone.\n"

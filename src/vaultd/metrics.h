@@ -37,6 +37,7 @@ enum vd_conn_event {
 	VD_CONN_CUT_HEADER,     /* no complete head within limits.header_timeout_ms */
 	VD_CONN_CUT_BODY,       /* no complete body within limits.body_timeout_ms */
 	VD_CONN_CUT_IDLE,       /* keep-alive: no next head within limits.request_timeout_ms */
+	VD_CONN_CUT_SEND,       /* an answer the client did not read within limits.body_timeout_ms */
 	VD_CONN_EVICTED,        /* idle or head-less, closed (oldest first) to make room */
 	VD_CONN_NEVENTS
 };

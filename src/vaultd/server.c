@@ -1,10 +1,12 @@
 /*
- * vaultd's HTTP layer on libmicrohttpd (server.h). One MHD daemon per
- * listener, each with its own worker thread pool; the sockets are made
- * here (mode and group of the Unix socket must be right before anyone can
- * connect) and handed to MHD. Here: the daemons, request bodies and their
- * limit, dispatch, responses, the TCP socket. The Unix socket is in
- * listen_unix.c, certificates and TLS in tls.c.
+ * vaultd's HTTP front (server.h): listeners, event threads and connection
+ * discipline. The sockets are made here (the Unix socket's mode and group
+ * must be right before anyone can connect) and go into one epoll set that
+ * every event thread waits on. Each ready connection is taken by one
+ * thread (EPOLLONESHOT) and served there from its bytes to its answer
+ * (http_conn.c), so a request is never handed from thread to thread and
+ * no busy connection waits while a thread idles. The Unix socket is in
+ * listen_unix.c, TLS in tls.c, the strict parser in http_parse.c.
  */
 #include "config.h"
 
@@ -13,45 +15,28 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
 #include <sodium.h>
 
 #include "vaultd/metrics.h"
 #include "vaultd/server_int.h"
 
-#define VD_BODY_FIRST     4096
 /* The longest the reaper sleeps: how late past its deadline a connection
  * may be cut. */
 #define VD_REAPER_TICK_MS 200
-
-/* Per request (MHD's request context). */
-struct vd_reqctx {
-	struct timespec start; /* the head complete */
-	char rid[VD_RID_LEN + 1];
-	uint8_t *body;
-	size_t len, cap;
-	int too_large;
-	const char *bad_http; /* strict parsing: why the request is refused (400, then close) */
-	int submitted;        /* built and handed to a worker */
-	atomic_int done;      /* the worker filled resp */
-	int sent;             /* resp queued with MHD */
-	unsigned reject_status;
-	const char *reject_code;
-	char reject_msg[96];
-	struct vd_req req;
-	struct vd_resp resp;
-	struct vd_job job;
-};
+/* Connections taken per listener event before others get a turn. */
+#define VD_ACCEPT_BATCH   16
 
 /* ---- small parsers ---- */
 
@@ -111,51 +96,16 @@ vd_request_id(char out[VD_RID_LEN + 1])
 	out[VD_RID_LEN] = '\0';
 }
 
-unsigned
-vd_timeout_seconds(uint32_t ms)
-{
-	unsigned s = (unsigned)((ms + 999u) / 1000u);
-
-	return s == 0 ? 1 : s;
-}
-
-static double
-seconds_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static struct vd_conn *
-conn_of(struct vd_listener *l, struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct vd_conn *vc;
-
-	if (ci == NULL || ci->socket_context == NULL)
-		return NULL;
-	vc = ci->socket_context;
-	if (!vc->peer_known) {
-		if (l->is_unix)
-			vd_peer_from_unix(c, vc);
-		else if (l->verify_clients)
-			vd_peer_from_tls(c, vc);
-		vc->peer_known = 1;
-	}
-	return vc;
-}
-
 /* ---- connection discipline (all under srv->mu) ----
  *
  * Every connection of a listener is on the list of its state, oldest
  * first. HEAD, BODY and IDLE have one fixed deadline each, counted from
  * the time the connection entered the state, so the first of each list is
- * the next to expire and the reaper looks at three list heads. A cut is
- * shutdown(SHUT_RDWR) on the socket: MHD sees the end of the stream and
- * closes the connection itself (its CLOSED notification comes before it
- * closes the fd, and takes srv->mu, so the fd cut here is still ours). */
+ * the next to expire and the reaper looks at four list heads. A cut is
+ * shutdown(SHUT_RDWR) on the socket: the thread that next takes the
+ * connection sees the end of the stream and closes it. Only that thread
+ * closes a socket, after marking it GONE under srv->mu, so a socket cut
+ * here is still the connection's. */
 
 static void
 list_unlink(struct vd_listener *l, struct vd_conn *vc)
@@ -269,87 +219,6 @@ admit(struct vd_listener *l, struct vd_conn *vc)
 }
 
 static void
-peer_id_of(struct vd_listener *l, struct MHD_Connection *c, struct vd_conn *vc)
-{
-	const union MHD_ConnectionInfo *ci;
-	uint32_t uid;
-
-	memset(vc->peer_id, 0, sizeof(vc->peer_id));
-	if (l->is_unix) {
-		if (vc->fd >= 0 && vd_unix_peer_uid(vc->fd, &uid) == 0) {
-			vc->peer_id[0] = 1;
-			memcpy(vc->peer_id + 1, &uid, sizeof(uid));
-		}
-		return;
-	}
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ci->client_addr;
-
-		vc->peer_id[0] = 4;
-		memcpy(vc->peer_id + 1, &in->sin_addr, sizeof(in->sin_addr));
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
-
-		vc->peer_id[0] = 6;
-		memcpy(vc->peer_id + 1, &in6->sin6_addr, sizeof(in6->sin6_addr));
-	}
-}
-
-static void
-on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
-	      enum MHD_ConnectionNotificationCode what)
-{
-	struct vd_listener *l = cls;
-	struct vd_conn *vc;
-	const union MHD_ConnectionInfo *ci;
-
-	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
-		vc = calloc(1, sizeof(*vc));
-		*socket_ctx = vc;
-		if (vc == NULL)
-			return; /* conn_of fails: the request is dropped */
-		vc->l = l;
-		vc->state = VD_C_NEW;
-		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		vc->fd = ci != NULL ? (int)ci->connect_fd : -1;
-		peer_id_of(l, c, vc);
-		pthread_mutex_lock(&l->srv->mu);
-		admit(l, vc);
-		pthread_mutex_unlock(&l->srv->mu);
-	} else if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
-		vc = *socket_ctx;
-		if (vc != NULL) {
-			pthread_mutex_lock(&l->srv->mu);
-			if (vc->state < VD_C_NLISTS) {
-				list_unlink(l, vc);
-				l->live--;
-			}
-			vc->state = VD_C_GONE;
-			vc->fd = -1;
-			pthread_mutex_unlock(&l->srv->mu);
-		}
-		free(vc);
-		*socket_ctx = NULL;
-	}
-}
-
-static void
-move_conn(struct vd_listener *l, struct MHD_Connection *c, enum vd_cstate st)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct vd_conn *vc = ci != NULL ? ci->socket_context : NULL;
-
-	if (vc == NULL)
-		return;
-	pthread_mutex_lock(&l->srv->mu);
-	set_state(l, vc, st);
-	pthread_mutex_unlock(&l->srv->mu);
-}
-
-static void
 reap_list(struct vd_listener *l, enum vd_cstate st, uint32_t ms, enum vd_conn_event why,
 	  const struct timespec *now, struct timespec *next)
 {
@@ -373,7 +242,7 @@ reap_list(struct vd_listener *l, enum vd_cstate st, uint32_t ms, enum vd_conn_ev
 	}
 }
 
-/* The reaper: cuts connections past their head, body or idle deadline. */
+/* The reaper: cuts connections past their head, body, send or idle deadline. */
 static void *
 reaper_main(void *arg)
 {
@@ -393,6 +262,7 @@ reaper_main(void *arg)
 		for (i = 0; i < srv->n; i++) {
 			reap_list(&srv->l[i], VD_C_HEAD, srv->head_ms, VD_CONN_CUT_HEADER, &now, &next);
 			reap_list(&srv->l[i], VD_C_BODY, srv->body_ms, VD_CONN_CUT_BODY, &now, &next);
+			reap_list(&srv->l[i], VD_C_SEND, srv->body_ms, VD_CONN_CUT_SEND, &now, &next);
 			reap_list(&srv->l[i], VD_C_IDLE, srv->timeout_ms, VD_CONN_CUT_IDLE, &now, &next);
 		}
 		(void)pthread_cond_timedwait(&srv->reaper_wake, &srv->mu, &next);
@@ -401,484 +271,151 @@ reaper_main(void *arg)
 	return NULL;
 }
 
-/* ---- requests ---- */
+/* ---- event threads ---- */
 
+void
+vd_conn_set_state(struct vd_conn *vc, enum vd_cstate st)
+{
+	vc->mine = st;
+	pthread_mutex_lock(&vc->l->srv->mu);
+	set_state(vc->l, vc, st);
+	pthread_mutex_unlock(&vc->l->srv->mu);
+}
+
+/* The per-peer cap's key: the uid on the Unix socket, the address on TCP. */
 static void
-body_wipe(struct vd_reqctx *rc)
+peer_id_of(struct vd_conn *vc, const struct sockaddr_storage *sa)
 {
-	if (rc->body != NULL) {
-		sodium_memzero(rc->body, rc->cap);
-		free(rc->body);
-	}
-	rc->body = NULL;
-	rc->len = rc->cap = 0;
-}
+	uint32_t uid;
 
-/* Grow the body buffer to hold need bytes (need <= max). Moves instead of
- * realloc so that no unwiped copy of the input stays behind. */
-static int
-body_reserve(struct vd_reqctx *rc, size_t need, size_t max)
-{
-	size_t cap = rc->cap ? rc->cap : VD_BODY_FIRST;
-	uint8_t *p;
-
-	if (need <= rc->cap)
-		return 1;
-	while (cap < need)
-		cap = cap > max / 2 ? max : cap * 2;
-	if (cap < need)
-		return 0;
-	p = malloc(cap);
-	if (p == NULL)
-		return 0;
-	if (rc->len > 0)
-		memcpy(p, rc->body, rc->len);
-	if (rc->body != NULL) {
-		sodium_memzero(rc->body, rc->cap);
-		free(rc->body);
-	}
-	rc->body = p;
-	rc->cap = cap;
-	return 1;
-}
-
-static enum MHD_Result
-count_authorization(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	unsigned *n = cls;
-
-	(void)kind;
-	(void)value;
-	if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-		(*n)++;
-	return MHD_YES;
-}
-
-/* The response body belongs to MHD until it is sent; it may hold a secret
- * value, so it is wiped before it is freed. */
-struct vd_owned_body {
-	char *p;
-	size_t n;
-};
-
-static void
-free_owned_body(void *cls)
-{
-	struct vd_owned_body *b = cls;
-
-	sodium_memzero(b->p, b->n);
-	free(b->p);
-	free(b);
-}
-
-static enum MHD_Result
-send_resp(struct vd_server *srv, struct MHD_Connection *c, const char *rid, struct vd_resp *resp,
-	  int close_after)
-{
-	struct MHD_Response *r = NULL;
-	struct vd_owned_body *ob = NULL;
-	enum MHD_Result ret = MHD_NO;
-	char num[32];
-	unsigned status = resp->status;
-
-	if (resp->body != NULL && resp->body_len > 0) {
-		ob = malloc(sizeof(*ob));
-		if (ob == NULL)
-			goto out;
-		ob->p = resp->body;
-		ob->n = resp->body_len;
-		resp->body = NULL;
-		r = MHD_create_response_from_buffer_with_free_callback_cls(ob->n, ob->p, free_owned_body, ob);
-		if (r == NULL) {
-			resp->body = ob->p;
-			free(ob);
-			goto out;
+	memset(vc->peer_id, 0, sizeof(vc->peer_id));
+	if (vc->l->is_unix) {
+		if (vd_unix_peer_uid(vc->fd, &uid) == 0) {
+			vc->peer_id[0] = 1;
+			memcpy(vc->peer_id + 1, &uid, sizeof(uid));
 		}
-	} else {
-		r = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
-		if (r == NULL)
-			goto out;
+		return;
 	}
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    resp->content_type ? resp->content_type : "application/json") !=
-		MHD_YES ||
-	    MHD_add_response_header(r, "X-Request-Id", rid) != MHD_YES ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-				    resp->cache_control ? resp->cache_control : "no-store") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
-		goto out;
-	if (resp->retry_after > 0) {
-		snprintf(num, sizeof(num), "%u", resp->retry_after);
-		if (MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num) != MHD_YES)
-			goto out;
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+		vc->peer_id[0] = 4;
+		memcpy(vc->peer_id + 1, &in->sin_addr, sizeof(in->sin_addr));
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		vc->peer_id[0] = 6;
+		memcpy(vc->peer_id + 1, &in6->sin6_addr, sizeof(in6->sin6_addr));
 	}
-	if (resp->etag[0] != '\0' && MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag) != MHD_YES)
-		goto out;
-	/* While draining, a keep-alive connection ends after this answer;
-	 * after a request that broke HTTP, what follows cannot be trusted. */
-	if ((close_after || atomic_load(&srv->draining)) &&
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
-		goto out;
-	if (status < 100 || status > 599)
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	ret = MHD_queue_response(c, status, r);
-out:
-	if (r != NULL)
-		MHD_destroy_response(r);
-	if (resp->body != NULL) {
-		sodium_memzero(resp->body, resp->body_len);
-		free(resp->body);
-		resp->body = NULL;
-	}
-	return ret;
 }
 
-/* ---- strict HTTP/1.1 (what MHD's parser lets through; docs/api.md) ---- */
-
-struct hdr_scan {
-	unsigned n_cl, n_te;
-	const char *te;
-	const char *bad;
-};
-
-/* A header value: no control byte but HTAB, no DEL, no NUL inside. */
-static int
-field_value_ok(const char *v, size_t n)
+/* Arm a connection (or listener) for its next event: one thread at a time. */
+static void
+arm(struct vd_server *srv, int fd, void *what, uint32_t events, int add)
 {
-	size_t i;
+	struct epoll_event ev;
 
-	if (v == NULL)
-		return n == 0;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)v[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return 0;
-	}
-	return strlen(v) == n;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events | EPOLLONESHOT | EPOLLRDHUP;
+	ev.data.ptr = what;
+	(void)epoll_ctl(srv->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
 }
 
-/* A header name: an RFC 9110 token. */
-static int
-field_name_ok(const char *k, size_t n)
+void
+vd_conn_arm(struct vd_conn *vc, int want_write)
 {
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-	size_t i;
-
-	if (k == NULL || n == 0 || strlen(k) != n)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)k[i];
-
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch != '\0' && strchr(extra, ch) != NULL)))
-			return 0;
-	}
-	return 1;
+	arm(vc->l->srv, vc->fd, vc, want_write ? EPOLLOUT : EPOLLIN, 0);
 }
 
-static enum MHD_Result
-scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
-	    size_t value_size)
+/* A new connection: admitted (or refused) under the discipline, then put
+ * in the epoll set. The accepting thread owns it until it is armed. */
+static void
+take_connection(struct vd_listener *l, int fd, const struct sockaddr_storage *sa)
 {
-	struct hdr_scan *h = cls;
+	struct vd_server *srv = l->srv;
+	struct vd_conn *vc = calloc(1, sizeof(*vc));
+	int refused, one = 1;
 
-	(void)kind;
-	if (!field_name_ok(key, key_size)) {
-		h->bad = "malformed header name";
-		return MHD_NO;
+	if (vc == NULL) {
+		close(fd);
+		return;
 	}
-	if (!field_value_ok(value, value_size)) {
-		h->bad = "control byte in a header value";
-		return MHD_NO;
+	vc->kind = VD_EV_CONN;
+	vc->l = l;
+	vc->fd = fd;
+	vc->state = VD_C_NEW;
+	if (!l->is_unix)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	peer_id_of(vc, sa);
+	if (l->is_unix) {
+		vd_peer_from_unix(vc);
+		vc->peer_known = 1;
+	} else if (srv->tls != NULL && vd_tls_session(srv->tls, fd, &vc->tls) != PV_OK) {
+		close(fd);
+		free(vc);
+		return;
 	}
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		h->n_cl++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		h->n_te++;
-		h->te = value;
+	pthread_mutex_lock(&srv->mu);
+	vc->anext = srv->all;
+	if (srv->all != NULL)
+		srv->all->aprev = vc;
+	srv->all = vc;
+	vc->mine = VD_C_HEAD;
+	admit(l, vc);
+	refused = vc->state == VD_C_GONE;
+	pthread_mutex_unlock(&srv->mu);
+	if (refused) {
+		vd_conn_free(vc);
+		return;
 	}
-	return MHD_YES;
+	/* Plain connections wait for their first bytes; a TLS one starts
+	 * with the client's hello too. */
+	arm(srv, fd, vc, EPOLLIN, 1);
 }
-
-const char *
-vd_http_strict_check(struct MHD_Connection *c, const char *url)
-{
-	struct hdr_scan h;
-	const unsigned char *u;
-
-	for (u = (const unsigned char *)url; u != NULL && *u != '\0'; u++) {
-		if (*u <= 0x20 || *u == 0x7f)
-			return "control byte or space in the request target";
-	}
-	memset(&h, 0, sizeof(h));
-	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &h);
-	if (h.bad != NULL)
-		return h.bad;
-	if (h.n_cl > 1)
-		return "Content-Length repeated";
-	if (h.n_te > 1)
-		return "Transfer-Encoding repeated";
-	if (h.n_cl > 0 && h.n_te > 0)
-		return "Content-Length together with Transfer-Encoding";
-	if (h.n_te > 0 && strcasecmp(h.te, "chunked") != 0)
-		return "a transfer coding other than chunked";
-	return NULL;
-}
-
-/* ---- the worker queue ---- */
 
 static void
-run_job(struct vd_server *srv, struct vd_reqctx *rc)
+accept_some(struct vd_listener *l)
 {
-	if (rc->reject_status != 0)
-		vd_dispatch_reject(srv->d, &rc->req, rc->reject_status, rc->reject_code, rc->reject_msg,
-				   &rc->resp);
-	else
-		vd_dispatch(srv->d, &rc->req, &rc->resp);
-	atomic_store(&rc->done, 1);
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	int fd, i;
+
+	for (i = 0; i < VD_ACCEPT_BATCH; i++) {
+		sl = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
+		fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break; /* EAGAIN, or a connection that went away: the next event tells */
+		take_connection(l, fd, &sa);
+	}
+	pthread_mutex_lock(&l->srv->mu);
+	if (!l->quiesced)
+		arm(l->srv, l->fd, l, EPOLLIN, 0);
+	pthread_mutex_unlock(&l->srv->mu);
 }
 
+/* An event thread: takes one ready connection or listener at a time. */
 static void *
-worker_main(void *arg)
+thread_main(void *arg)
 {
 	struct vd_server *srv = arg;
-	struct vd_job *j;
+	struct epoll_event ev;
+	enum vd_ev_kind *kind;
+	int n;
 
-	pthread_mutex_lock(&srv->qmu);
-	for (;;) {
-		while (srv->qhead == NULL && !srv->qstop)
-			pthread_cond_wait(&srv->qcond, &srv->qmu);
-		if ((j = srv->qhead) == NULL)
-			break; /* stopping, and nothing left */
-		srv->qhead = j->next;
-		if (srv->qhead == NULL)
-			srv->qtail = NULL;
-		pthread_mutex_unlock(&srv->qmu);
-		run_job(srv, j->rc);
-		/* MHD queues the answer from the event loop (on_request) */
-		MHD_resume_connection(j->c);
-		pthread_mutex_lock(&srv->qmu);
-	}
-	pthread_mutex_unlock(&srv->qmu);
-	return NULL;
-}
-
-/* Build the vd_req (or the server's own refusal) in rc. The strings it
- * points to belong to the connection and stay while it is suspended. */
-static int
-build_req(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, const char *url,
-	  const char *method)
-{
-	struct vd_server *srv = l->srv;
-	struct vd_req *req = &rc->req;
-	struct vd_conn *vc = conn_of(l, c);
-	unsigned n_auth = 0;
-	const char *auth;
-
-	if (vc == NULL)
-		return -1;
-	memset(req, 0, sizeof(*req));
-	memset(&rc->resp, 0, sizeof(rc->resp));
-	req->method = method;
-	req->path = url;
-	req->peer = vc->peer;
-	memcpy(req->rid, rc->rid, sizeof(req->rid));
-	req->start = rc->start;
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_authorization, &n_auth);
-	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	/* a header that was sent counts, whatever the lookup makes of an
-	 * empty value */
-	vd_parse_authorization(auth == NULL && n_auth > 0 ? "" : auth, &req->bearer, &req->bad_authorization);
-	if (n_auth > 1) { /* which one counts would be a guess */
-		req->bearer = NULL;
-		req->bad_authorization = 1;
-	}
-	req->if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (rc->bad_http != NULL) {
-		body_wipe(rc);
-		rc->reject_status = MHD_HTTP_BAD_REQUEST;
-		rc->reject_code = "bad_request";
-		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "malformed HTTP request: %s", rc->bad_http);
-	} else if (rc->too_large) {
-		body_wipe(rc);
-		rc->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
-		rc->reject_code = "too_large";
-		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "request body over the limit of %zu bytes",
-			 srv->max_body);
-	} else if (vc->cert_untrusted) {
-		rc->reject_status = MHD_HTTP_UNAUTHORIZED;
-		rc->reject_code = "unauthenticated";
-		snprintf(rc->reject_msg, sizeof(rc->reject_msg), "client certificate not trusted");
-	} else {
-		req->body = rc->len > 0 ? rc->body : NULL;
-		req->body_len = rc->len;
-	}
-	return 0;
-}
-
-/* The request is complete (or refused before its body): suspend the
- * connection and queue the request for a worker. When the workers are
- * gone (stopping), it runs here. */
-static enum MHD_Result
-submit(struct vd_listener *l, struct MHD_Connection *c, struct vd_reqctx *rc, const char *url,
-       const char *method)
-{
-	struct vd_server *srv = l->srv;
-	int inline_run = 0;
-
-	rc->submitted = 1;
-	if (build_req(l, c, rc, url, method) != 0)
-		return MHD_NO;
-	move_conn(l, c, VD_C_BUSY);
-	rc->job.next = NULL;
-	rc->job.l = l;
-	rc->job.c = c;
-	rc->job.rc = rc;
-	pthread_mutex_lock(&srv->qmu);
-	if (srv->qstop || srv->nworkers == 0) {
-		inline_run = 1;
-	} else {
-		MHD_suspend_connection(c);
-		if (srv->qtail != NULL)
-			srv->qtail->next = &rc->job;
+	while (!atomic_load(&srv->stopping)) {
+		n = epoll_wait(srv->epfd, &ev, 1, -1);
+		if (n <= 0)
+			continue; /* EINTR */
+		kind = ev.data.ptr;
+		if (*kind == VD_EV_STOP)
+			break;
+		if (*kind == VD_EV_LISTENER)
+			accept_some((struct vd_listener *)(void *)kind);
 		else
-			srv->qhead = &rc->job;
-		srv->qtail = &rc->job;
-		pthread_cond_signal(&srv->qcond);
+			vd_conn_run((struct vd_conn *)(void *)kind);
 	}
-	pthread_mutex_unlock(&srv->qmu);
-	if (!inline_run)
-		return MHD_YES;
-	run_job(srv, rc);
-	rc->sent = 1;
-	return send_resp(srv, c, rc->rid, &rc->resp, rc->bad_http != NULL);
-}
-
-static enum MHD_Result
-begin_request(struct vd_listener *l, struct MHD_Connection *c, const char *url, const char *method,
-	      void **req_ctx)
-{
-	struct vd_server *srv = l->srv;
-	struct vd_reqctx *rc = calloc(1, sizeof(*rc));
-	const char *cl;
-	uint64_t len;
-
-	if (rc == NULL)
-		return MHD_NO;
-	clock_gettime(CLOCK_MONOTONIC, &rc->start);
-	vd_request_id(rc->rid);
-	atomic_init(&rc->done, 0);
-	atomic_fetch_add(&srv->d->inflight, 1);
-	*req_ctx = rc;
-	move_conn(l, c, VD_C_BODY);
-	/* Refused before a byte of the body is read. */
-	if ((rc->bad_http = vd_http_strict_check(c, url)) != NULL)
-		return submit(l, c, rc, url, method);
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && (vd_parse_content_length(cl, &len) != PV_OK || len > srv->max_body)) {
-		rc->too_large = 1;
-		return submit(l, c, rc, url, method);
-	}
-	return MHD_YES;
-}
-
-static enum MHD_Result
-take_body(struct vd_server *srv, struct vd_reqctx *rc, const char *data, size_t *size)
-{
-	size_t n = *size;
-
-	*size = 0;
-	/* The reaper cuts a body that trickles past limits.body_timeout_ms;
-	 * this catches one that arrives in a burst just after. */
-	if (seconds_since(&rc->start) * 1000.0 > (double)srv->body_ms)
-		return MHD_NO;
-	if (rc->too_large || rc->submitted)
-		return MHD_YES; /* read and thrown away, then 413 */
-	if (n > srv->max_body - rc->len) {
-		rc->too_large = 1;
-		body_wipe(rc);
-		return MHD_YES;
-	}
-	if (!body_reserve(rc, rc->len + n, srv->max_body))
-		return MHD_NO;
-	memcpy(rc->body + rc->len, data, n);
-	rc->len += n;
-	return MHD_YES;
-}
-
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-	   const char *upload_data, size_t *upload_size, void **req_ctx)
-{
-	struct vd_listener *l = cls;
-	struct vd_reqctx *rc = *req_ctx;
-
-	(void)version;
-	if (rc == NULL)
-		return begin_request(l, c, url, method, req_ctx);
-	if (rc->submitted && !rc->sent && atomic_load(&rc->done)) {
-		/* back from the worker */
-		rc->sent = 1;
-		return send_resp(l->srv, c, rc->rid, &rc->resp, rc->bad_http != NULL);
-	}
-	if (*upload_size > 0)
-		return take_body(l->srv, rc, upload_data, upload_size);
-	if (rc->submitted)
-		return MHD_YES;
-	return submit(l, c, rc, url, method);
-}
-
-static void
-on_completed(void *cls, struct MHD_Connection *c, void **req_ctx, enum MHD_RequestTerminationCode why)
-{
-	struct vd_listener *l = cls;
-	struct vd_reqctx *rc = *req_ctx;
-
-	(void)why;
-	if (rc == NULL)
-		return;
-	move_conn(l, c, VD_C_IDLE);
-	body_wipe(rc);
-	if (rc->resp.body != NULL) {
-		sodium_memzero(rc->resp.body, rc->resp.body_len);
-		free(rc->resp.body);
-	}
-	free(rc);
-	*req_ctx = NULL;
-	atomic_fetch_sub(&l->srv->d->inflight, 1);
-}
-
-/* The path stays as sent: routes match the raw path, so "%2F" is never a
- * separator. */
-static size_t
-keep_escaped(void *cls, struct MHD_Connection *c, char *s)
-{
-	(void)cls;
-	(void)c;
-	return strlen(s);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) PV_PRINTF(2, 0);
-
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One line per connection that ends early would let any client fill
-	 * the log: those are counted in /metrics instead (cut, refused). */
-	if (strstr(line, "when reading request") != NULL || strstr(line, "while reading request") != NULL ||
-	    strstr(line, "reached connection limit") != NULL || strstr(line, "TLS handshake") != NULL ||
-	    strstr(line, "Error: received handshake") != NULL)
-		return;
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	fprintf(stderr, "vaultd: http: %s\n", line);
+	return NULL;
 }
 
 /* ---- sockets ---- */
@@ -980,54 +517,8 @@ out:
 	return r;
 }
 
-static pv_err
-start_mhd(struct vd_server *srv, struct vd_listener *l, const struct pv_config *cfg)
-{
-	struct MHD_OptionItem tls[VD_TLS_OPTIONS + 1];
-	struct vd_tls_pems pems = {NULL, NULL, NULL};
-	/* One event loop per listener; complete requests go to the workers. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
-	size_t n = 0;
-	pv_err r = PV_OK;
-
-	if (!l->is_unix) {
-		flags |= MHD_USE_TLS;
-		if ((r = vd_tls_options(cfg, &pems, tls, &n, &l->verify_clients)) != PV_OK)
-			goto out;
-	}
-	tls[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-
-	l->srv = srv;
-	/* The logger first, so that MHD's messages about the other options
-	 * already go through it. MHD's own connection limit leaves room for
-	 * connections cut (GONE) that it has not closed yet; the budget is
-	 * kept by admit(). */
-	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-				  NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
-				  MHD_OPTION_CONNECTION_TIMEOUT, vd_timeout_seconds(srv->timeout_ms),
-				  MHD_OPTION_CONNECTION_LIMIT, srv->max_conns + srv->max_conns / 4 + 16,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
-				  on_connection, l, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-				  MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
-	if (l->mhd == NULL) {
-		pv_err_set_detail("%s: libmicrohttpd did not start (see its message above)",
-				  l->is_unix ? "listen.unix" : "listen.tcp");
-		r = PV_ERR_INTERNAL;
-		/* Whether MHD closed the socket it was given is not said. */
-		if (fcntl(l->fd, F_GETFD) >= 0)
-			close(l->fd);
-		l->fd = -1;
-	}
-out:
-	/* GnuTLS parsed the PEMs at start; no copy stays here. */
-	vd_tls_pems_free(&pems);
-	return r;
-}
-
-/* Enough descriptors for every listener's budget (MHD's own limit), with
- * room for the token and the audit log: the soft limit is raised towards
- * the hard one. */
+/* Enough descriptors for every listener's budget, with room for the token
+ * and the audit log: the soft limit is raised towards the hard one. */
 static void
 raise_fd_limit(const struct vd_server *srv, unsigned listeners)
 {
@@ -1041,10 +532,9 @@ raise_fd_limit(const struct vd_server *srv, unsigned listeners)
 }
 
 static pv_err
-start_threads(struct vd_server *srv, unsigned workers)
+init_sync(struct vd_server *srv)
 {
 	pthread_condattr_t ca;
-	unsigned i;
 
 	if (pthread_condattr_init(&ca) != 0)
 		return PV_ERR_NOMEM;
@@ -1052,17 +542,44 @@ start_threads(struct vd_server *srv, unsigned workers)
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->reaper_wake, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&srv->qmu, NULL);
-	pthread_cond_init(&srv->qcond, NULL);
 	srv->sync_init = 1;
-	if ((srv->workers = calloc(workers, sizeof(*srv->workers))) == NULL)
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->epfd < 0 || srv->stopfd < 0) {
+		pv_err_set_detail("epoll: %s", strerror(errno));
+		return PV_ERR_IO;
+	}
+	return PV_OK;
+}
+
+static pv_err
+start_threads(struct vd_server *srv, unsigned n)
+{
+	struct epoll_event ev;
+	unsigned i;
+
+	/* The stop event stays readable (level-triggered, never read), so
+	 * every thread sees it. */
+	srv->stop_kind = VD_EV_STOP;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &srv->stop_kind;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stopfd, &ev) != 0) {
+		pv_err_set_detail("epoll: %s", strerror(errno));
+		return PV_ERR_IO;
+	}
+	for (i = 0; i < srv->n; i++) {
+		srv->l[i].kind = VD_EV_LISTENER;
+		arm(srv, srv->l[i].fd, &srv->l[i], EPOLLIN, 1);
+	}
+	if ((srv->threads = calloc(n, sizeof(*srv->threads))) == NULL)
 		return PV_ERR_NOMEM;
-	for (i = 0; i < workers; i++) {
-		if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0) {
-			pv_err_set_detail("cannot start worker threads");
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&srv->threads[i], NULL, thread_main, srv) != 0) {
+			pv_err_set_detail("cannot start the HTTP threads");
 			return PV_ERR_INTERNAL;
 		}
-		srv->nworkers++;
+		srv->nthreads++;
 	}
 	return PV_OK;
 }
@@ -1078,6 +595,8 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	if (srv == NULL)
 		return PV_ERR_NOMEM;
 	srv->d = d;
+	srv->epfd = srv->stopfd = -1;
+	srv->l[0].fd = srv->l[1].fd = -1;
 	srv->max_body = cfg->limits.max_body_bytes;
 	srv->timeout_ms = cfg->limits.request_timeout_ms;
 	srv->head_ms = cfg->limits.header_timeout_ms;
@@ -1085,8 +604,9 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	srv->max_conns = cfg->limits.max_connections;
 	srv->max_conns_peer = cfg->limits.max_connections_per_peer;
 	atomic_init(&srv->draining, 0);
+	atomic_init(&srv->stopping, 0);
 	raise_fd_limit(srv, (unsigned)(cfg->listen.has_unix + cfg->listen.has_tcp));
-	if ((r = start_threads(srv, cfg->workers)) != PV_OK)
+	if ((r = init_sync(srv)) != PV_OK)
 		goto out;
 	if (cfg->listen.has_unix) {
 		l = &srv->l[srv->n];
@@ -1098,6 +618,8 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	}
 	if (cfg->listen.has_tcp) {
 		l = &srv->l[srv->n];
+		if ((r = vd_tls_new(cfg, &srv->tls, &l->verify_clients)) != PV_OK)
+			goto out;
 		if ((r = tcp_listen(cfg, &l->fd)) != PV_OK)
 			goto out;
 		l->srv = srv;
@@ -1115,10 +637,8 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 		goto out;
 	}
 	srv->reaper_started = 1;
-	for (size_t i = 0; i < srv->n; i++) {
-		if ((r = start_mhd(srv, &srv->l[i], cfg)) != PV_OK)
-			goto out;
-	}
+	if ((r = start_threads(srv, cfg->workers)) != PV_OK)
+		goto out;
 	*out = srv;
 	srv = NULL;
 out:
@@ -1131,32 +651,36 @@ vd_server_quiesce(struct vd_server *s)
 {
 	size_t i;
 
-	if (s == NULL)
+	if (s == NULL || !s->sync_init)
 		return;
 	atomic_store(&s->draining, 1);
+	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < s->n; i++) {
-		if (s->l[i].mhd != NULL && !s->l[i].quiesced &&
-		    MHD_quiesce_daemon(s->l[i].mhd) != MHD_INVALID_SOCKET)
+		if (s->l[i].fd >= 0 && !s->l[i].quiesced) {
+			(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->l[i].fd, NULL);
 			s->l[i].quiesced = 1;
+		}
 	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 void
 vd_server_stop(struct vd_server *s)
 {
+	uint64_t one = 1;
 	size_t i;
 
 	if (s == NULL)
 		return;
-	/* The workers finish what is queued and end; a request completed
-	 * after this runs in its event loop. Then the reaper, then MHD. */
+	/* The threads finish the connection they hold and end; then the
+	 * reaper; then every connection left is closed. */
 	if (s->sync_init) {
-		pthread_mutex_lock(&s->qmu);
-		s->qstop = 1;
-		pthread_cond_broadcast(&s->qcond);
-		pthread_mutex_unlock(&s->qmu);
-		for (i = 0; i < s->nworkers; i++)
-			pthread_join(s->workers[i], NULL);
+		vd_server_quiesce(s);
+		atomic_store(&s->stopping, 1);
+		if (s->stopfd >= 0)
+			(void)!write(s->stopfd, &one, sizeof(one));
+		for (i = 0; i < s->nthreads; i++)
+			pthread_join(s->threads[i], NULL);
 		if (s->reaper_started) {
 			pthread_mutex_lock(&s->mu);
 			s->reaper_stop = 1;
@@ -1164,28 +688,24 @@ vd_server_stop(struct vd_server *s)
 			pthread_mutex_unlock(&s->mu);
 			pthread_join(s->reaper, NULL);
 		}
+		while (s->all != NULL)
+			vd_conn_free(s->all);
 	}
 	for (i = 0; i < s->n; i++) {
-		struct vd_listener *l = &s->l[i];
-
-		if (l->mhd != NULL) {
-			MHD_stop_daemon(l->mhd);
-			l->mhd = NULL;
-			/* MHD closes its listening socket unless it gave it back. */
-			if (!l->quiesced)
-				l->fd = -1;
-		}
-		if (l->fd >= 0)
-			close(l->fd);
-		l->fd = -1;
+		if (s->l[i].fd >= 0)
+			close(s->l[i].fd);
+		s->l[i].fd = -1;
 	}
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	vd_tls_free(s->tls);
 	if (s->sync_init) {
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->reaper_wake);
-		pthread_mutex_destroy(&s->qmu);
-		pthread_cond_destroy(&s->qcond);
 	}
-	free(s->workers);
+	free(s->threads);
 	/* Remove the socket file only if it is still the one we made. */
 	vd_unix_remove_own(s);
 	free(s->unix_path);

@@ -1,8 +1,9 @@
 /*
- * vaultd's HTTP layer (libmicrohttpd): one daemon per listener (the Unix
- * socket, optionally TCP with TLS), the caller's identity (SO_PEERCRED uid
- * or the SHA-256 of a verified client certificate), the body limit, the
- * request deadline, request ids. A complete request becomes a struct vd_req
+ * vaultd's HTTP layer: the listeners (the Unix socket, optionally TCP with
+ * TLS), event threads that serve each connection from its bytes to its
+ * answer, strict HTTP/1.1 (http_parse.h), the caller's identity
+ * (SO_PEERCRED uid or the SHA-256 of a verified client certificate), the
+ * body limit, the connection deadlines and caps, request ids. A complete request becomes a struct vd_req
  * and goes to vd_dispatch (or vd_dispatch_reject when the server refuses it
  * itself); the struct vd_resp that comes back is sent as is.
  *
@@ -55,9 +56,5 @@ pv_err vd_parse_content_length(const char *s, uint64_t *out) PV_WUR;
 
 /* A fresh request id: 16 random bytes, base64url without padding. */
 void vd_request_id(char out[VD_RID_LEN + 1]);
-
-/* limits.request_timeout_ms as libmicrohttpd's idle timeout in whole
- * seconds (rounded up, at least 1). */
-unsigned vd_timeout_seconds(uint32_t ms);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * Inside the HTTP layer: what server.c (MHD daemons, requests, responses,
- * the TCP socket), listen_unix.c (the Unix socket and its peer uid) and
- * tls.c (certificate files, TLS options, client certificates) share.
- * Nothing outside src/vaultd/{server,listen_unix,tls}.c includes this.
+ * Inside the HTTP layer: what server.c (listeners, event threads,
+ * connection discipline, the TCP socket), http_conn.c (one connection's
+ * bytes: heads, bodies, answers), listen_unix.c (the Unix socket and its
+ * peer uid) and tls.c (GnuTLS sessions, client certificates) share.
+ * Nothing outside those files includes this.
  */
 #ifndef PV_VAULTD_SERVER_INT_H
 #define PV_VAULTD_SERVER_INT_H
@@ -14,48 +15,47 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <microhttpd.h>
+#include <gnutls/gnutls.h>
 
 #include "base/err.h"
 #include "base/secmem.h"
+#include "vaultd/http_parse.h"
 #include "vaultd/server.h"
 
 #define VD_LISTEN_BACKLOG 128
-/* The most MHD options vd_tls_options adds (without MHD_OPTION_END). */
-#define VD_TLS_OPTIONS    4
+/* The longest request head (request line and fields): 431 past it. */
+#define VD_HEAD_MAX       16384
 
 /* Where a connection stands (connection discipline, server.c). Each state
- * but GONE has a list per listener, oldest first; HEAD, BODY and IDLE have
- * a deadline counted from the time the connection entered them. */
+ * but GONE has a list per listener, oldest first; HEAD, BODY, SEND and
+ * IDLE have a deadline counted from the time the connection entered them. */
 enum vd_cstate {
-	VD_C_HEAD, /* accepted (TLS handshake included), no complete head yet */
+	VD_C_HEAD, /* accepted (TLS handshake included) or a next head begun, not complete */
 	VD_C_BODY, /* head complete, body still arriving */
-	VD_C_BUSY, /* with a worker, or its answer being sent */
-	VD_C_IDLE, /* keep-alive between requests (or the next head arriving) */
+	VD_C_BUSY, /* the request is being answered */
+	VD_C_SEND, /* the answer waits for the client to read (socket full) */
+	VD_C_IDLE, /* keep-alive between requests */
 	VD_C_NLISTS,
-	VD_C_GONE = VD_C_NLISTS, /* cut or refused; MHD has yet to close it */
+	VD_C_GONE = VD_C_NLISTS, /* cut or refused; its owner has yet to close it */
 	VD_C_NEW                 /* not admitted yet */
 };
 
+/* What an epoll event points at: a listener, a connection or the stop fd. */
+enum vd_ev_kind { VD_EV_LISTENER = 1, VD_EV_CONN, VD_EV_STOP };
+
 struct vd_listener {
+	enum vd_ev_kind kind; /* VD_EV_LISTENER; first, see vd_ev_kind */
 	struct vd_server *srv;
-	struct MHD_Daemon *mhd;
 	int fd;
 	int is_unix;
 	int verify_clients; /* listen.tcp.client_ca given */
-	int quiesced;       /* MHD gave the listening socket back */
+	int quiesced;       /* no longer accepting */
 	/* under srv->mu */
 	struct vd_conn *first[VD_C_NLISTS], *last[VD_C_NLISTS];
 	unsigned live; /* connections not GONE */
 };
 
-/* A complete request waiting for, or with, a worker. */
-struct vd_job {
-	struct vd_job *next;
-	struct vd_listener *l;
-	struct MHD_Connection *c;
-	struct vd_reqctx *rc;
-};
+struct vd_tls; /* tls.c: the server's credentials */
 
 struct vd_server {
 	struct vd_daemon *d;
@@ -64,53 +64,99 @@ struct vd_server {
 	size_t max_body;
 	uint32_t timeout_ms;     /* keep-alive idle */
 	uint32_t head_ms;        /* limits.header_timeout_ms */
-	uint32_t body_ms;        /* limits.body_timeout_ms */
+	uint32_t body_ms;        /* limits.body_timeout_ms (also an answer the client does not read) */
 	unsigned max_conns;      /* per listener */
 	unsigned max_conns_peer; /* per peer, per listener */
 	char *unix_path;         /* removed at stop if it is still our socket */
 	dev_t unix_dev;
 	ino_t unix_ino;
 	atomic_int draining;
-	/* connection lists of both listeners, and the reaper */
+	struct vd_tls *tls;
+	/* connection lists of both listeners, every connection, and the reaper */
 	pthread_mutex_t mu;
 	pthread_cond_t reaper_wake;
 	pthread_t reaper;
 	int reaper_started, reaper_stop;
-	/* the worker queue */
-	pthread_mutex_t qmu;
-	pthread_cond_t qcond;
-	struct vd_job *qhead, *qtail;
-	int qstop;
-	pthread_t *workers;
-	unsigned nworkers;
+	struct vd_conn *all; /* every connection not yet freed (under mu) */
+	/* the event threads: one epoll set, each thread takes one ready
+	 * connection at a time (EPOLLONESHOT) and serves it to the end */
+	int epfd;
+	int stopfd;                /* eventfd: readable when the threads are to end */
+	enum vd_ev_kind stop_kind; /* what stopfd's event points at */
+	atomic_int stopping;
+	pthread_t *threads;
+	unsigned nthreads;
 	int sync_init;
 };
 
-/* Per connection (MHD's socket context): the peer, worked out once. */
+/* A request being read or answered on a connection. */
+struct vd_reqctx {
+	int active;            /* a head was taken: counted in d->inflight */
+	struct timespec start; /* the head complete */
+	char rid[VD_RID_LEN + 1];
+	char method[16];
+	char *path;          /* the target up to '?', NUL-terminated */
+	char *authorization; /* guarded copy of the Authorization value (a bearer token is a secret) */
+	size_t authorization_cap;
+	char *if_none_match;
+	unsigned n_authorization;
+	int is_head; /* HEAD: the answer has no body */
+	int keep_alive;
+	int chunked;
+	uint64_t length;
+	struct vd_chunked ck;
+	uint8_t *body;
+	size_t len, cap;
+	struct vd_req req;
+	struct vd_resp resp;
+};
+
+/* One connection, owned by the thread its epoll event went to. */
 struct vd_conn {
+	enum vd_ev_kind kind; /* VD_EV_CONN; first, see vd_ev_kind */
 	int peer_known;
 	int cert_untrusted; /* a client certificate was sent and failed */
 	struct pv_peer peer;
-	/* connection discipline, under srv->mu */
 	struct vd_listener *l;
 	int fd;
+	gnutls_session_t tls; /* NULL on the Unix socket */
+	int handshaken;
+	/* input not yet consumed (wiped when freed: it may hold a token) */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	/* the answer being written (wiped when freed: it may hold a secret) */
+	uint8_t *out;
+	size_t out_len, out_off;
+	int close_after; /* close once out is written */
+	struct vd_reqctx rc;
+	/* connection discipline, under srv->mu */
 	uint8_t peer_id[20]; /* family byte + uid or address: the per-peer cap's key */
 	enum vd_cstate state;
-	struct timespec since; /* entered state */
-	struct vd_conn *prev, *next;
+	enum vd_cstate mine;           /* the last state its owner set (read without mu) */
+	struct timespec since;         /* entered state */
+	struct vd_conn *prev, *next;   /* the list of its state */
+	struct vd_conn *aprev, *anext; /* srv->all */
 };
 
-/*
- * server.c: what MHD's parser lets through and vaultd refuses (400, then
- * close; docs/api.md "HTTP strictness"), checked on the complete head
- * before any body is read: a control byte or space in the target, a header
- * name that is not a token, a control byte (but HTAB) in a header value,
- * Content-Length or Transfer-Encoding repeated, both together, a transfer
- * coding other than chunked. NULL when the head is fine, else why.
- */
-const char *vd_http_strict_check(struct MHD_Connection *c, const char *url);
+/* ---- server.c: connection discipline, used by http_conn.c ---- */
 
-/* server.c: O_NONBLOCK on a listening socket (MHD wants it so). */
+/* Move vc to state st (under srv->mu inside). A GONE connection stays GONE. */
+void vd_conn_set_state(struct vd_conn *vc, enum vd_cstate st);
+
+/* Arm vc for its next event (readable, or writable when want_write). */
+void vd_conn_arm(struct vd_conn *vc, int want_write);
+
+/* ---- http_conn.c: one connection's bytes ---- */
+
+/* Serve vc after an epoll event: read, parse, answer, write, as far as the
+ * socket allows, then re-arm it, or close and free it. The caller owns vc
+ * until this returns. */
+void vd_conn_run(struct vd_conn *vc);
+
+/* Close vc's socket and free it (unlinks it from the lists under mu). */
+void vd_conn_free(struct vd_conn *vc);
+
+/* server.c: O_NONBLOCK on a socket. */
 pv_err vd_set_nonblocking(int fd) PV_WUR;
 
 /* ---- listen_unix.c ---- */
@@ -126,30 +172,37 @@ pv_err vd_unix_listen(struct vd_server *srv, const struct pv_config *cfg, int *o
 void vd_unix_remove_own(const struct vd_server *srv);
 
 /* The caller's uid (SO_PEERCRED) into vc->peer; nothing when unknown. */
-void vd_peer_from_unix(struct MHD_Connection *c, struct vd_conn *vc);
+void vd_peer_from_unix(struct vd_conn *vc);
 
 /* The peer's uid on a connected Unix socket fd into *uid: 0 on success. */
 int vd_unix_peer_uid(int fd, uint32_t *uid);
 
 /* ---- tls.c ---- */
 
-/* The PEM files of a TLS listener, held until MHD has parsed them. */
-struct vd_tls_pems {
-	pv_secret *key, *cert, *ca;
-};
-
 /*
- * Read the key, certificate and (optional) client CA of cfg->listen.tcp_*
- * into pems and append the matching MHD options to opts at *n (room for
- * VD_TLS_OPTIONS more). *verify_clients is set when a client CA is given.
- * Free pems with vd_tls_pems_free, also on failure.
+ * The key, certificate and (optional) client CA of cfg->listen.tcp_* as
+ * GnuTLS credentials; *verify_clients is set when a client CA is given.
  */
-pv_err vd_tls_options(const struct pv_config *cfg, struct vd_tls_pems *pems, struct MHD_OptionItem *opts,
-		      size_t *n, int *verify_clients) PV_WUR;
-void vd_tls_pems_free(struct vd_tls_pems *pems);
+pv_err vd_tls_new(const struct pv_config *cfg, struct vd_tls **out, int *verify_clients) PV_WUR;
+void vd_tls_free(struct vd_tls *t);
+
+/* A server session on the non-blocking socket fd. */
+pv_err vd_tls_session(struct vd_tls *t, int fd, gnutls_session_t *out) PV_WUR;
+
+/* Results of the non-blocking steps below (negative: not bytes). */
+#define VD_IO_WANT_READ  (-1)
+#define VD_IO_WANT_WRITE (-2)
+#define VD_IO_FAIL       (-3)
+
+/* One handshake step: 0 when done, else VD_IO_*. */
+int vd_tls_handshake(gnutls_session_t s);
+/* Bytes read (0: the peer closed) or VD_IO_*. */
+ssize_t vd_tls_recv(gnutls_session_t s, void *p, size_t n);
+/* Bytes written or VD_IO_*. */
+ssize_t vd_tls_send(gnutls_session_t s, const void *p, size_t n);
 
 /* A verified client certificate's SHA-256 into vc->peer, or
  * vc->cert_untrusted when one was sent and does not verify. */
-void vd_peer_from_tls(struct MHD_Connection *c, struct vd_conn *vc);
+void vd_peer_from_tls(struct vd_conn *vc);
 
 #endif

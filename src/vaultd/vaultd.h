@@ -4,7 +4,7 @@
  * request holds while it runs.
  *
  * Layers (docs/architecture.md, "vaultd"):
- *   server.c   libmicrohttpd: daemons, request ids, body limits, replies
+ *   server.c   HTTP front: listeners, event threads, deadlines, caps (http_conn.c, http_parse.c)
  *   listen_unix.c, tls.c  the Unix socket (mode, peer uid); TLS and client
  *              certificates
  *   main.c, signals.c, dev.c  the program: boot, SIGHUP/SIGTERM, --dev

@@ -4,7 +4,7 @@
 # they run as root on a Debian-like system (otherwise they say what to install).
 PV_DEBIAN_PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libp11-kit-dev libssl-dev libsodium-dev libcjson-dev libsecp256k1-dev
-	libcmocka-dev libmicrohttpd-dev libgnutls28-dev softhsm2 curl opensc openssl
+	libcmocka-dev libgnutls28-dev softhsm2 curl opensc openssl
 	clang libclang-rt-14-dev clang-format python3 nodejs ca-certificates git p11-kit p11-kit-modules"
 
 pv_missing_packages() {
