@@ -4,7 +4,8 @@
 # never fires) is cut at limits.header_timeout_ms from accept, on the Unix
 # socket, during a TLS handshake and after it; one that trickles its body at
 # limits.body_timeout_ms from the complete head; on a kept-alive connection
-# the next head is due within limits.request_timeout_ms of the last answer.
+# the next head must begin within limits.request_timeout_ms of the last
+# answer and, once begun, be complete within limits.header_timeout_ms.
 # None of them gets an answer. The cuts are counted in /metrics and leave no
 # audit line. Raw sockets (python3); certificates made here with openssl.
 set -eu
@@ -98,6 +99,26 @@ def body_unix():
     s.sendall(b"POST /v1/health HTTP/1.1\r\nHost: v\r\nContent-Length: 1000\r\n\r\n")
     return trickle(s, b"x" * 1000)
 
+def first_answer(s):
+    s.sendall(b"GET /v1/no-such-path HTTP/1.1\r\nHost: v\r\n\r\n")
+    d = b""
+    while b"}}" not in d:
+        b = s.recv(4096)
+        if not b:
+            raise RuntimeError("closed before the first answer")
+        d += b
+
+def keepalive_idle():
+    s = unix()
+    first_answer(s)  # a 404: audited like any request
+    t0 = time.monotonic()
+    s.settimeout(30.0)
+    try:
+        got = s.recv(4096)
+    except OSError:
+        got = b""
+    return time.monotonic() - t0, got
+
 def keepalive_unix():
     s = unix()
     # one complete request first (a 404: audited like any request)
@@ -112,13 +133,14 @@ def keepalive_unix():
 
 threads = [case("head, Unix socket", head_unix), case("TLS handshake", tls_handshake_trickle),
            case("head, after TLS handshake", head_tls), case("body, Unix socket", body_unix),
-           case("next head on a kept-alive connection", keepalive_unix)]
+           case("next head on a kept-alive connection", keepalive_unix),
+           case("kept-alive connection, nothing sent", keepalive_idle)]
 for t in threads:
     t.join()
-bounds = {"next head on a kept-alive connection": (3.0, 12.0)}
+bounds = {"kept-alive connection, nothing sent": (3.0, 12.0)}
 bad = 0
 for name in ["head, Unix socket", "TLS handshake", "head, after TLS handshake", "body, Unix socket",
-             "next head on a kept-alive connection"]:
+             "next head on a kept-alive connection", "kept-alive connection, nothing sent"]:
     r = results.get(name)
     lo, hi = bounds.get(name, (1.5, 10.0))
     ok = r is not None and r[0] != "error" and r[0] is not None and lo <= r[0] <= hi and b"HTTP/1.1" not in r[1]
@@ -133,11 +155,11 @@ cat "$W/trickle.out"
 
 say "the cuts are counted in /metrics, and not audited"
 audit_after=$(wc -l <"$PV_OUT/audit.log")
-# one line: the kept-alive connection's 404
-assert_eq "$audit_after" "$((audit_before + 1))" "audit lines after the cuts (one request was complete)"
+# two lines: the kept-alive connections' 404s
+assert_eq "$audit_after" "$((audit_before + 2))" "audit lines after the cuts (two requests were complete)"
 vd_expect 200 GET /metrics -H "Authorization: Bearer $ADMIN"
 metric() { sed -n "s/^p11vault_http_connections_cut_total{reason=\"$1\"} //p" "$VD_BODY"; }
-[ "$(metric header_deadline)" -ge 3 ] || fail "header_deadline cuts: $(metric header_deadline), want >= 3"
+[ "$(metric header_deadline)" -ge 4 ] || fail "header_deadline cuts: $(metric header_deadline), want >= 4"
 [ "$(metric body_deadline)" -ge 1 ] || fail "body_deadline cuts: $(metric body_deadline), want >= 1"
 [ "$(metric idle_deadline)" -ge 1 ] || fail "idle_deadline cuts: $(metric idle_deadline), want >= 1"
 grep '^p11vault_http_connections' "$VD_BODY"
