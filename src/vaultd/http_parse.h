@@ -17,9 +17,12 @@
  * origin-form ("/..." of visible ASCII), a version other than HTTP/1.0 or
  * HTTP/1.1, Content-Length or Transfer-Encoding repeated, both together,
  * a Content-Length that is not 1*DIGIT or is over 2^63-1, a transfer
- * coding other than exactly "chunked", Host missing (HTTP/1.1) or
- * repeated, more than VD_HTTP_MAX_FIELDS fields. Empty lines before the
- * request line are refused too (RFC 9112 allows ignoring one; we don't).
+ * coding other than exactly "chunked", Transfer-Encoding in an HTTP/1.0
+ * request (RFC 9112 6.1: faulty framing), a Connection value that is not
+ * a list of tokens, Host missing (HTTP/1.1) or repeated, more than
+ * VD_HTTP_MAX_FIELDS fields. Empty lines before the request line are
+ * refused too (RFC 9112 allows ignoring one; we don't). "Expect:
+ * 100-continue" from an HTTP/1.0 client is ignored (RFC 9110 10.1.1).
  */
 #ifndef PV_VAULTD_HTTP_PARSE_H
 #define PV_VAULTD_HTTP_PARSE_H
@@ -77,8 +80,11 @@ int vd_http_span_is(struct vd_http_span s, const char *lit);
  * A chunked body, decoded as it arrives. Chunk sizes are 1*16 HEXDIG;
  * chunk extensions (";" token ["=" token / quoted-string]) are skipped;
  * trailer fields are checked like head fields and dropped. Every line end
- * must be CRLF. The decoded body may not pass max bytes (VD_HTTP_BAD with
- * *too_large set, so the caller can answer 413 instead of 400).
+ * must be CRLF. A size line (with its extensions) may be 4 KiB, the
+ * trailer section 8 KiB. The decoded body may not pass max bytes
+ * (VD_HTTP_BAD with *too_large set, so the caller can answer 413 instead
+ * of 400; known from the size line, before the data); a size of more than
+ * 16 digits is malformed (400, too_large not set) whatever its value.
  */
 struct vd_chunked {
 	int state;
