@@ -501,8 +501,11 @@ linger(struct vd_conn *vc)
 	size_t total = 0;
 	ssize_t n;
 
-	if (vc->fd < 0 || vc->tls != NULL)
+	if (vc->fd < 0)
 		return;
+	/* close_notify, if the socket takes it now (never waited for) */
+	if (vc->tls != NULL && vc->handshaken)
+		(void)gnutls_bye(vc->tls, GNUTLS_SHUT_WR);
 	(void)shutdown(vc->fd, SHUT_WR);
 	while (total < VD_LINGER_MAX && (n = recv(vc->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
 		total += (size_t)n;

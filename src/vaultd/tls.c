@@ -194,12 +194,19 @@ io_result(gnutls_session_t s, int e)
 int
 vd_tls_handshake(gnutls_session_t s)
 {
-	int e = gnutls_handshake(s);
+	int e = GNUTLS_E_SUCCESS, i;
 
-	if (e == GNUTLS_E_SUCCESS)
-		return 0;
-	if (e == GNUTLS_E_AGAIN || e == GNUTLS_E_INTERRUPTED || gnutls_error_is_fatal(e) == 0)
-		return e == GNUTLS_E_AGAIN || e == GNUTLS_E_INTERRUPTED ? io_result(s, e) : VD_IO_WANT_READ;
+	/* A warning alert is not an end: the handshake goes on (a few times
+	 * at most). */
+	for (i = 0; i < 4; i++) {
+		e = gnutls_handshake(s);
+		if (e == GNUTLS_E_SUCCESS)
+			return 0;
+		if (e == GNUTLS_E_AGAIN || e == GNUTLS_E_INTERRUPTED)
+			return io_result(s, e);
+		if (gnutls_error_is_fatal(e))
+			return VD_IO_FAIL;
+	}
 	return VD_IO_FAIL;
 }
 
