@@ -622,6 +622,8 @@ vd_conn_run(struct vd_conn *vc)
 		goto close; /* the end of the stream, or an error */
 	}
 close:
+	/* no longer in flight before the client can see the end */
+	request_done(vc);
 	linger(vc);
 	vd_conn_free(vc);
 }
