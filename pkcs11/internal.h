@@ -157,6 +157,10 @@ pv_err p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *
 		   unsigned long seen_epoch) PV_WUR;
 /* Reinitialise after fork() when the pid changed. */
 pv_err p11_fork_check(p11_token *tok) PV_WUR;
+
+/* This process's id without a system call per use (glibc no longer caches
+ * getpid): taken once, renewed in the child of a fork (pthread_atfork). */
+int p11_self_pid(void);
 pv_err p11_reinit(p11_token *tok, int finalize_first) PV_WUR;
 void p11_backoff(unsigned attempt);
 /* An outage-class return code: the module, slot or token is gone. */

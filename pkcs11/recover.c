@@ -410,7 +410,7 @@ p11_outage_stop(p11_token *tok)
 	started = tok->prober_started;
 	pthread_cond_broadcast(&tok->out_cv);
 	pthread_mutex_unlock(&tok->out_mu);
-	if (started && atomic_load(&tok->pid) == (int)getpid())
+	if (started && atomic_load(&tok->pid) == p11_self_pid())
 		(void)pthread_join(tok->prober, NULL);
 }
 
@@ -441,11 +441,34 @@ p11_outage_init(p11_token *tok)
 	atomic_store(&tok->down, 0);
 }
 
+static atomic_int self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+self_pid_renew(void)
+{
+	atomic_store(&self_pid, (int)getpid());
+}
+
+static void
+self_pid_init(void)
+{
+	self_pid_renew();
+	(void)pthread_atfork(NULL, NULL, self_pid_renew);
+}
+
+int
+p11_self_pid(void)
+{
+	(void)pthread_once(&self_pid_once, self_pid_init);
+	return atomic_load(&self_pid);
+}
+
 pv_err
 p11_fork_check(p11_token *tok)
 {
 	int expected = atomic_load(&tok->pid);
-	int now = (int)getpid();
+	int now = p11_self_pid();
 	CK_SLOT_ID slot;
 	int we = 0;
 	pv_err r;

@@ -32,7 +32,7 @@ p11_pool_destroy(p11_token *tok)
 	unsigned long epoch = atomic_load(&tok->epoch);
 
 	/* In a forked child that never used the token the handles are not ours. */
-	if (tok->f && atomic_load(&tok->pid) == (int)getpid()) {
+	if (tok->f && atomic_load(&tok->pid) == p11_self_pid()) {
 		for (unsigned i = 0; i < tok->nfree; i++)
 			if (tok->free_list[i].epoch == epoch)
 				(void)tok->f->C_CloseSession(tok->free_list[i].h);

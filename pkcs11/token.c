@@ -73,7 +73,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	tok->max_retries = opts->max_retries ? opts->max_retries : P11_DEFAULT_RETRIES;
 	tok->finalize_on_close = opts->finalize_on_close;
 	tok->pool_cap = opts->max_sessions;
-	atomic_store(&tok->pid, (int)getpid());
+	atomic_store(&tok->pid, p11_self_pid());
 	if (opts->pin_source && (tok->pin_source = strdup(opts->pin_source)) == NULL)
 		goto out;
 	if ((r = parse_uri(opts->token_uri, &tok->uri)) != PV_OK)
@@ -137,7 +137,7 @@ p11_token_close(p11_token *tok)
 	p11_pool_destroy(tok);
 	/* Finalizing SoftHSM under OpenSSL 3 can crash: only when asked. */
 	if (tok->f && tok->finalize_on_close && tok->we_initialized &&
-	    atomic_load(&tok->pid) == (int)getpid())
+	    atomic_load(&tok->pid) == p11_self_pid())
 		(void)tok->f->C_Finalize(NULL);
 	/* Keep the module mapped unless finalized: its static destructors
 	 * would otherwise run on a live module. */

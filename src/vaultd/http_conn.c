@@ -595,8 +595,9 @@ vd_conn_run(struct vd_conn *vc)
 				goto close;
 			request_done(vc);
 			vd_conn_set_state(vc, VD_C_IDLE);
-			if (vc->in_len == 0) {
-				/* an idle connection keeps no buffer */
+			/* A small input buffer stays for the next request (what
+			 * was consumed is already wiped); a grown one goes. */
+			if (vc->in_len == 0 && vc->in_cap > VD_IN_FIRST) {
 				wipe_free(vc->in, vc->in_cap);
 				vc->in = NULL;
 				vc->in_cap = 0;

@@ -84,13 +84,25 @@ vd_parse_content_length(const char *s, uint64_t *out)
 	return PV_OK;
 }
 
+/* 16 bytes of a ChaCha20 keystream under a per-thread random key, one
+ * block position per id: unpredictable and never repeated, without the
+ * getrandom(2) call per request that randombytes_buf makes. */
 void
 vd_request_id(char out[VD_RID_LEN + 1])
 {
-	uint8_t raw[16];
+	static _Thread_local uint8_t key[crypto_stream_chacha20_KEYBYTES];
+	static _Thread_local uint64_t counter;
+	static _Thread_local int keyed;
+	uint8_t raw[16], nonce[crypto_stream_chacha20_NONCEBYTES];
 	char b64[sodium_base64_ENCODED_LEN(sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 
-	randombytes_buf(raw, sizeof(raw));
+	if (!keyed) {
+		crypto_stream_chacha20_keygen(key);
+		keyed = 1;
+	}
+	memcpy(nonce, &counter, sizeof(nonce));
+	counter++;
+	crypto_stream_chacha20(raw, sizeof(raw), nonce, key);
 	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	memcpy(out, b64, VD_RID_LEN);
 	out[VD_RID_LEN] = '\0';
