@@ -40,9 +40,10 @@ typedef enum pv_err {
 	PV_ERR_FORBIDDEN = -27,         /* policy denied */
 	PV_ERR_PURPOSE = -28,           /* the key's purpose does not allow this use */
 	PV_ERR_CHANGED = -29,           /* another writer changed the key meanwhile */
+	PV_ERR_REFUSED_NAME = -30,      /* a variable name that changes how programs run */
 } pv_err;
 
-#define PV_ERR_MIN PV_ERR_CHANGED
+#define PV_ERR_MIN PV_ERR_REFUSED_NAME
 
 /* Static, human-readable text for an error code. Never NULL. */
 const char *pv_strerror(pv_err err);
@@ -64,6 +65,7 @@ enum pv_exit {
 	PV_EXIT_INTEGRITY = 6, /* bad signature, tampered data, not honoured */
 	PV_EXIT_CONFLICT = 7,  /* exists / state forbids */
 	PV_EXIT_PURPOSE = 8,   /* the key's purpose does not allow this use */
+	PV_EXIT_REFUSED = 9,   /* a refused variable name (src/bundle/envname.h) */
 };
 int pv_err_exit_code(pv_err err);
 

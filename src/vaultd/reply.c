@@ -54,6 +54,7 @@ static const struct vd_err_row {
     ROW(PV_ERR_FORBIDDEN, 403, "forbidden", 0),
     ROW(PV_ERR_PURPOSE, 403, "wrong_purpose", 0),
     ROW(PV_ERR_CHANGED, 409, "state", 0),
+    ROW(PV_ERR_REFUSED_NAME, 400, "bad_request", 0),
 };
 #undef ROW
 
