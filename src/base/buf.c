@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -340,11 +341,54 @@ pv_buf_read_file(const char *path, size_t max, pv_buf **out)
 	*out = NULL;
 	if (strcmp(path, "-") == 0)
 		return pv_buf_read_fd(STDIN_FILENO, max, out);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		pv_err_set_detail("cannot open %s: %s", path, strerror(errno));
-		return errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-	}
+	if ((r = pv_open_regular(path, 0, &fd, NULL)) != PV_OK)
+		return r;
 	r = pv_buf_read_fd(fd, max, out);
 	close(fd);
 	return r;
+}
+
+static const char *
+file_type_name(mode_t m)
+{
+	return S_ISFIFO(m)   ? "a FIFO"
+	       : S_ISDIR(m)  ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+			     : "not a regular file";
+}
+
+pv_err
+pv_open_regular(const char *path, int flags, int *fd, struct stat *st)
+{
+	struct stat sb;
+	int f, e;
+
+	*fd = -1;
+	if ((f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags)) < 0) {
+		e = errno;
+		if (e == ELOOP && (flags & O_NOFOLLOW)) {
+			pv_err_set_detail("%s is a symbolic link (not followed)", path);
+			return PV_ERR_USAGE;
+		}
+		pv_err_set_detail("cannot open %s: %s", path, strerror(e));
+		return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+	}
+	if (fstat(f, &sb) != 0) {
+		e = errno;
+		close(f);
+		pv_err_set_detail("cannot stat %s: %s", path, strerror(e));
+		return PV_ERR_IO;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(f);
+		pv_err_set_detail("%s is %s, not a regular file (give a file, or - for stdin)", path,
+				  file_type_name(sb.st_mode));
+		return PV_ERR_USAGE;
+	}
+	if (st != NULL)
+		*st = sb;
+	*fd = f;
+	return PV_OK;
 }

@@ -58,8 +58,22 @@ pv_err pv_buf_consume(pv_buf *b, size_t len) PV_WUR;
  */
 pv_err pv_buf_get_der(pv_buf *b, uint8_t tag, const uint8_t **val, size_t *len) PV_WUR;
 
-/* Read a whole stream (fd) or file ("-" is stdin) into a new buffer. */
+/* Read a whole stream (fd) or file ("-" is stdin) into a new buffer. A
+ * path must name a regular file (pv_open_regular). */
 pv_err pv_buf_read_fd(int fd, size_t max, pv_buf **out) PV_WUR;
 pv_err pv_buf_read_file(const char *path, size_t max, pv_buf **out) PV_WUR;
+
+/*
+ * Open path read-only for reading it whole, refusing anything but a regular
+ * file before a byte is read: opened with O_NONBLOCK|O_NOCTTY|O_CLOEXEC
+ * (and flags, e.g. O_NOFOLLOW), so that a FIFO or a device cannot block
+ * the open, then fstat'd into *st (may be NULL). PV_ERR_NOT_FOUND for
+ * ENOENT, PV_ERR_IO for another open error; PV_ERR_USAGE for a FIFO, a
+ * directory, a device or a socket, and for a symbolic link under
+ * O_NOFOLLOW. The detail names path and what it is. On success *fd is
+ * open (O_NONBLOCK is harmless on a regular file).
+ */
+struct stat;
+pv_err pv_open_regular(const char *path, int flags, int *fd, struct stat *st) PV_WUR;
 
 #endif

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include <cmocka.h>
 
@@ -227,13 +230,57 @@ test_read_file(void **state)
 	assert_null(b);
 }
 
+/* A FIFO (with no writer: a plain open would block forever), a directory
+ * and a symbolic link under O_NOFOLLOW are refused at once, naming the
+ * path; a regular file opens. */
+static void
+test_open_regular(void **state)
+{
+	char dir[] = "/tmp/buf_test.XXXXXX", fifo[64], file[64], link[64];
+	pv_buf *b = NULL;
+	struct stat st;
+	int fd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_true((fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(symlink(file, link), 0);
+
+	assert_int_equal(pv_open_regular(fifo, 0, &fd, NULL), PV_ERR_USAGE);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(pv_err_detail(), "a FIFO, not a regular file"));
+	assert_non_null(strstr(pv_err_detail(), fifo));
+	assert_int_equal(pv_buf_read_file(fifo, 10, &b), PV_ERR_USAGE);
+	assert_null(b);
+	assert_int_equal(pv_open_regular(dir, 0, &fd, NULL), PV_ERR_USAGE);
+	assert_non_null(strstr(pv_err_detail(), "a directory"));
+	assert_int_equal(pv_open_regular("/dev/null", 0, &fd, NULL), PV_ERR_USAGE);
+	assert_non_null(strstr(pv_err_detail(), "a character device"));
+	assert_int_equal(pv_open_regular(link, O_NOFOLLOW, &fd, NULL), PV_ERR_USAGE);
+	assert_non_null(strstr(pv_err_detail(), "symbolic link"));
+	assert_int_equal(pv_open_regular(link, 0, &fd, &st), PV_OK);
+	assert_true(fd >= 0 && S_ISREG(st.st_mode));
+	close(fd);
+
+	unlink(link);
+	unlink(file);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_limits), cmocka_unit_test(test_put_max), cmocka_unit_test(test_grow),
-	    cmocka_unit_test(test_get),        cmocka_unit_test(test_view),    cmocka_unit_test(test_der),
-	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_new_limits), cmocka_unit_test(test_put_max),
+	    cmocka_unit_test(test_grow),       cmocka_unit_test(test_get),
+	    cmocka_unit_test(test_view),       cmocka_unit_test(test_der),
+	    cmocka_unit_test(test_read_file),  cmocka_unit_test(test_open_regular),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "base/buf.h"
 #include "base/secmem.h"
 
 /* Protection states of an arena (a single secret does not track its own). */
@@ -386,15 +387,12 @@ out:
 pv_err
 pv_secret_read_file(const char *path, size_t max, pv_secret **out)
 {
-	int fd, e;
+	int fd;
 	pv_err r;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		e = errno;
-		pv_err_set_detail("cannot open %s: %s", path, strerror(e));
-		return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-	}
+	if ((r = pv_open_regular(path, 0, &fd, NULL)) != PV_OK)
+		return r;
 	r = pv_secret_read_fd(fd, max, out);
 	close(fd);
 	return r;

@@ -91,7 +91,9 @@ void pv_secret_arena_free(pv_secret_arena *a);
  * Read a whole stream (fd) or file straight into guarded memory: the buffer
  * grows by moving into a larger secret and wiping the old one, so no
  * ordinary heap copy ever exists. PV_ERR_TOO_LARGE beyond max bytes. The
- * result is locked (no access). A path of "-" is not special here.
+ * result is locked (no access). A path of "-" is not special here; a path
+ * must name a regular file (pv_open_regular in base/buf.h: a FIFO is
+ * refused, never waited on).
  */
 pv_err pv_secret_read_fd(int fd, size_t max, pv_secret **out) PV_WUR;
 pv_err pv_secret_read_file(const char *path, size_t max, pv_secret **out) PV_WUR;
