@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -254,16 +255,34 @@ reap_list(struct vd_listener *l, enum vd_cstate st, uint32_t ms, enum vd_conn_ev
 	}
 }
 
-/* The reaper: cuts connections past their head, body, send or idle deadline. */
+/* Connections at which a burst (or an attack) counts as over, and the
+ * peak that makes it one: then the heap the threads grew (TLS sessions,
+ * buffers) goes back to the system; glibc's arenas keep it otherwise. */
+#define VD_TRIM_BELOW 16
+#define VD_TRIM_PEAK  64
+
+/* The reaper: cuts connections past their head, body, send or idle
+ * deadline, and trims the heap after a burst. */
 static void *
 reaper_main(void *arg)
 {
 	struct vd_server *srv = arg;
 	struct timespec now, next;
+	unsigned live, peak = 0;
 	size_t i;
 
 	pthread_mutex_lock(&srv->mu);
 	while (!srv->reaper_stop) {
+		for (i = 0, live = 0; i < srv->n; i++)
+			live += srv->l[i].live;
+		peak = live > peak ? live : peak;
+		if (peak >= VD_TRIM_PEAK && live < VD_TRIM_BELOW) {
+			peak = 0;
+			pthread_mutex_unlock(&srv->mu);
+			(void)malloc_trim(0);
+			pthread_mutex_lock(&srv->mu);
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		next = now;
 		next.tv_nsec += VD_REAPER_TICK_MS * 1000000L;
