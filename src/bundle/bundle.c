@@ -174,6 +174,10 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 	size_t i;
 	pv_err r = PV_ERR_NOT_FOUND;
 
+	/* §7 step 2a: who sealed it, before any key on the token is used */
+	if (pv_sealer_trust_count(o->trust) > 0 && (r = pv_sealer_verify(b, o->trust)) != PV_OK)
+		goto out;
+	r = PV_ERR_NOT_FOUND;
 	if (o->kid != NULL && pv_bundle_find_rcpt(b, o->kid) < 0) {
 		pv_err_set_detail("the bundle has no recipient for the key asked for (kid %.64s)", o->kid);
 		r = PV_ERR_INTEGRITY;
@@ -623,6 +627,7 @@ pv_bundle_seal_check(struct pv_bundle *b, pv_dek *dek)
 	size_t ctlen = 0;
 	pv_err r;
 
+	pv_sealer_clear(b); /* it signed the old check */
 	randombytes_buf(b->check, PV_BUNDLE_NONCE_LEN);
 	if ((r = pv_bundle_check_digest(b, h)) != PV_OK)
 		goto out;

@@ -12,6 +12,7 @@
 #include "bundle/format.h"
 #include "bundle/kv.h"
 #include "bundle/recipient.h"
+#include "bundle/sealer.h"
 #include "pkcs11/token.h"
 
 /* ---- reading ---- */
@@ -23,6 +24,10 @@ struct pv_bundle_read_opts {
 	size_t nexpect;
 	const char *kid;          /* only this recipient (its kid), NULL = any */
 	int require_token_unwrap; /* refuse the rsa-oaep fallbacks */
+	/* trusted sealers (§7 step 2a): when it holds a key, a bundle must be
+	 * signed by one of them before its DEK is unwrapped; NULL or empty =
+	 * a sealer member is not verified */
+	const pv_sealer_trust *trust;
 };
 
 /* Read at most PV_BUNDLE_MAX bytes and parse (size/JSON/§3 failures are
@@ -38,7 +43,8 @@ struct pv_bundle_opened {
 	size_t rcpt; /* index of the recipient used */
 	struct pv_open_info info;
 };
-/* §7 steps 3-4: find a recipient whose key is on the token, get the DEK
+/* §7 steps 2a-4: with o->trust, the sealer signature (pv_sealer_verify,
+ * PV_ERR_INTEGRITY before any key is touched); find a recipient whose key is on the token, get the DEK
  * (mode: PV_DEK_ON_TOKEN for readers, PV_DEK_IN_MEMORY for editors) and
  * verify the check. A recipient key on the token must have purpose wrap or
  * decrypt (pv_recipient_check_purpose); when the only ones present do not,
@@ -93,7 +99,9 @@ pv_err pv_bundle_put_value(struct pv_bundle *b, pv_dek *dek, const char *name, i
  * one p11vault knows. */
 pv_err pv_bundle_put_key(struct pv_bundle *b, pv_dek *dek, const char *name, EVP_PKEY *pkey,
 			 pv_key_purpose purpose) PV_WUR;
-/* Fresh check nonce and tag with the DEK (after any change). */
+/* Fresh check nonce and tag with the DEK (after any change). It drops the
+ * sealer signature, which covered the old check: sign again after it
+ * (pv_sealer_sign_*) or the bundle is written unsigned. */
 pv_err pv_bundle_seal_check(struct pv_bundle *b, pv_dek *dek) PV_WUR;
 /* rotate: re-encrypt every entry under new_dek (both DEKs in memory; the
  * token is needed for private-key entries, which are re-wrapped inside it). */

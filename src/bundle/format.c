@@ -26,6 +26,13 @@ static const char *const rcpt_names[] = {
     NULL,
 };
 
+static const char *const sealer_alg_names[] = {
+    [PV_SEALER_ECDSA_P256_SHA256] = "ecdsa-p256-sha256",
+    [PV_SEALER_ED25519] = "ed25519",
+    [PV_SEALER_RSA_PSS_SHA256] = "rsa-pss-sha256",
+    NULL,
+};
+
 static const char *const kind_names[] = {
     [PV_ENTRY_ENV] = "env",
     [PV_ENTRY_FILE] = "file",
@@ -38,6 +45,14 @@ pv_rcpt_type_name(enum pv_rcpt_type t)
 {
 	if ((size_t)t < PV_NELEM(rcpt_names) && rcpt_names[t] != NULL)
 		return rcpt_names[t];
+	return "?";
+}
+
+const char *
+pv_sealer_alg_name(enum pv_sealer_alg a)
+{
+	if ((size_t)a < PV_NELEM(sealer_alg_names) && sealer_alg_names[a] != NULL)
+		return sealer_alg_names[a];
 	return "?";
 }
 
@@ -556,11 +571,47 @@ parse_context(const pv_jv *root, struct pv_bundle *b)
 	return PV_OK;
 }
 
+/* §3.4: parsed strictly; whether it verifies is bundle/sealer.h's part. */
+static pv_err
+parse_sealer(const pv_jv *root, struct pv_bundle *b)
+{
+	static const char *const members[] = {"alg", "kid", "sig", NULL};
+	struct pv_bundle_sealer *sl = &b->sealer;
+	uint8_t kid[32], *sig = NULL;
+	size_t kidlen = 0, siglen = 0, min, max;
+	const char *k = NULL;
+	int alg = -1;
+	pv_jv o;
+	pv_err r;
+
+	if ((r = pv_json_object(root, "sealer", 0, members, &o)) != PV_OK || o.j == NULL)
+		return r;
+	if ((r = pv_json_enum(&o, "alg", PV_JSON_REQUIRED, sealer_alg_names + 1, &alg)) != PV_OK ||
+	    (r = pv_json_string(&o, "kid", PV_JSON_REQUIRED, 64, &k)) != PV_OK)
+		return r;
+	sl->alg = (enum pv_sealer_alg)(alg + 1);
+	if (strlen(k) != PV_SEALER_KID_LEN ||
+	    pv_b64url_decode(k, strlen(k), kid, sizeof(kid), &kidlen) != PV_OK || kidlen != sizeof(kid))
+		return pv_json_fail_at(&o, "kid", "not b64u of a 32-byte SHA-256 (43 characters)");
+	memcpy(sl->kid, k, PV_SEALER_KID_LEN + 1);
+	min = sl->alg == PV_SEALER_RSA_PSS_SHA256 ? 256 : 64;
+	max = sl->alg == PV_SEALER_RSA_PSS_SHA256 ? PV_SEALER_SIG_MAX : 64;
+	if ((r = pv_json_bytes(&o, "sig", PV_JSON_REQUIRED, &pv_b64url_enc, min, max, &sig, &siglen)) !=
+	    PV_OK)
+		return r;
+	memcpy(sl->sig, sig, siglen);
+	sl->sig_len = siglen;
+	b->has_sealer = 1;
+	free(sig);
+	return PV_OK;
+}
+
 static pv_err
 parse_bundle(const pv_jv *root, struct pv_bundle *b)
 {
-	static const char *const members[] = {"format",  "id",         "created", "not_after", "version",
-					      "context", "recipients", "entries", "check",     NULL};
+	static const char *const members[] = {"format",  "id",      "created",    "not_after",
+					      "version", "context", "recipients", "entries",
+					      "check",   "sealer",  NULL};
 	pv_jv arr, it;
 	int64_t fmt = 0, version = 0;
 	size_t n = 0;
@@ -615,8 +666,10 @@ parse_bundle(const pv_jv *root, struct pv_bundle *b)
 		return pv_json_fail_at(root, "format", "%lld, but %s", (long long)fmt,
 				       fmt == PV_BUNDLE_FORMAT_V2 ? "no entry has a purpose (format 1)"
 								  : "an entry has a purpose");
-	return pv_json_bytes_fixed(root, "check", PV_JSON_REQUIRED, &pv_b64url_enc, b->check,
-				   sizeof(b->check));
+	if ((r = pv_json_bytes_fixed(root, "check", PV_JSON_REQUIRED, &pv_b64url_enc, b->check,
+				     sizeof(b->check))) != PV_OK)
+		return r;
+	return parse_sealer(root, b);
 }
 
 pv_err
@@ -818,7 +871,21 @@ pv_bundle_serialize(const struct pv_bundle *b, char **out, size_t *outlen)
 		goto out;
 	if ((r = pv_buf_put_cstr(buf, b->nentries ? "\n  ],\n  \"check\": \"" : "],\n  \"check\": \"")) !=
 		PV_OK ||
-	    (r = pv_buf_put_cstr(buf, text)) != PV_OK || (r = pv_buf_put_cstr(buf, "\"\n}\n")) != PV_OK)
+	    (r = pv_buf_put_cstr(buf, text)) != PV_OK ||
+	    (r = pv_buf_put_cstr(buf, b->has_sealer ? "\",\n" : "\"\n")) != PV_OK)
+		goto out;
+	if (b->has_sealer) { /* last, after the check it signs (§3.4) */
+		if ((v = cJSON_CreateObject()) == NULL ||
+		    cJSON_AddStringToObject(v, "alg", pv_sealer_alg_name(b->sealer.alg)) == NULL ||
+		    cJSON_AddStringToObject(v, "kid", b->sealer.kid) == NULL) {
+			r = PV_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = add_b64(v, "sig", b->sealer.sig, b->sealer.sig_len)) != PV_OK ||
+		    (r = put_member(buf, "sealer", v, "\n")) != PV_OK)
+			goto out;
+	}
+	if ((r = pv_buf_put_cstr(buf, "}\n")) != PV_OK)
 		goto out;
 	free(text);
 	if ((text = malloc(pv_buf_len(buf) + 1)) == NULL) {

@@ -61,6 +61,26 @@ struct pv_bundle_entry {
 	size_t public_key_len;
 };
 
+/*
+ * The optional `sealer` member (§3.4): who sealed the document, as a
+ * signature over the check (bundle/sealer.h makes and verifies it; here it
+ * is only parsed and written). kid: b64u(SHA-256(SPKI DER)), 43 characters.
+ */
+enum pv_sealer_alg {
+	PV_SEALER_ECDSA_P256_SHA256 = 1,
+	PV_SEALER_ED25519 = 2,
+	PV_SEALER_RSA_PSS_SHA256 = 3,
+};
+#define PV_SEALER_KID_LEN 43
+#define PV_SEALER_SIG_MAX 512 /* RSA-4096 */
+
+struct pv_bundle_sealer {
+	enum pv_sealer_alg alg;
+	char kid[PV_SEALER_KID_LEN + 1];
+	uint8_t sig[PV_SEALER_SIG_MAX];
+	size_t sig_len;
+};
+
 struct pv_bundle_ctx {
 	char *name;
 	char *value;
@@ -78,6 +98,8 @@ struct pv_bundle {
 	struct pv_bundle_entry *entries; /* sorted by name */
 	size_t nentries;
 	uint8_t check[PV_BUNDLE_CHECK_LEN];
+	int has_sealer; /* sealer is meaningful only when set */
+	struct pv_bundle_sealer sealer;
 };
 
 /* Strict parse of format 1 or 2 (§2, §3). Every failure is PV_ERR_INTEGRITY
@@ -140,6 +162,8 @@ pv_err pv_bundle_entry_aad_into(const struct pv_bundle *b, const struct pv_bundl
 pv_err pv_bundle_check_digest(const struct pv_bundle *b, uint8_t h[32]) PV_WUR;
 
 const char *pv_rcpt_type_name(enum pv_rcpt_type t);
+/* "ecdsa-p256-sha256", "ed25519", "rsa-pss-sha256" ("?" otherwise). */
+const char *pv_sealer_alg_name(enum pv_sealer_alg a);
 const char *pv_entry_kind_name(int kind);
 
 /* RFC 3339 UTC with whole seconds and 'Z' only (20 bytes). */
