@@ -90,7 +90,7 @@ def b64u(s, what, n=None):
     if n is not None and len(b) != n:
         errs.append("%s is %d bytes, want %d" % (what, len(b), n))
     return b
-order = ["format", "id", "created", "not_after", "version", "context", "recipients", "entries", "check"]
+order = ["format", "id", "created", "not_after", "version", "context", "recipients", "entries", "check", "sealer"]
 keys = list(d)
 if keys != [k for k in order if k in d] or any(k not in order for k in keys):
     errs.append("members %s not in the order of §3" % keys)
@@ -136,6 +136,15 @@ for i, e in enumerate(d.get("entries", [])):
     else:
         errs.append("entries[%d].kind %r" % (i, k))
 b64u(d.get("check"), "check", 28)
+if "sealer" in d:  # §3.4
+    sl = d["sealer"]
+    if not isinstance(sl, dict) or list(sl) != ["alg", "kid", "sig"]: errs.append("sealer: members %r, want alg, kid, sig" % (sl,))
+    else:
+        lens = {"ecdsa-p256-sha256": (64,), "ed25519": (64,), "rsa-pss-sha256": tuple(range(256, 513))}
+        if sl["alg"] not in lens: errs.append("sealer.alg %r" % sl["alg"])
+        if len(sl["kid"]) != 43: errs.append("sealer.kid is not 43 characters")
+        b64u(sl["kid"], "sealer.kid", 32)
+        if len(b64u(sl["sig"], "sealer.sig")) not in lens.get(sl["alg"], ()): errs.append("sealer.sig length does not fit %s" % sl["alg"])
 if not raw.endswith(b"\n"): errs.append("no final newline")
 for m in errs:
     print("bundle_shape: " + m, file=sys.stderr)
