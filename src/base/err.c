@@ -46,8 +46,7 @@ static const struct err_row err_table[] = {
     {PV_ERR_FORBIDDEN, "forbidden", "forbidden by policy", PV_EXIT_AUTH},
     {PV_ERR_PURPOSE, "wrong_purpose", "the key's purpose does not allow this use", PV_EXIT_PURPOSE},
     {PV_ERR_CHANGED, "changed_concurrently", "the key was changed by another writer", PV_EXIT_CONFLICT},
-    {PV_ERR_REFUSED_NAME, "refused_name", "variable name refused: it changes how programs run",
-     PV_EXIT_REFUSED},
+    {PV_ERR_REFUSED_NAME, "refused_name", "refused name", PV_EXIT_REFUSED},
 };
 
 static const struct err_row *

@@ -523,7 +523,7 @@ pv_dir_read(const char *dir, struct pv_kvlist *out)
 	int dfd, e;
 	pv_err r;
 
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0) {
 		e = errno;
 		pv_err_set_detail("%s: %s", dir, strerror(e));
 		r = e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;

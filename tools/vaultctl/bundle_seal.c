@@ -14,7 +14,7 @@
 
 #define USAGE                                                                                                       \
 	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME] [--version N]\n" \
-	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE]"
+	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE] [--allow-env NAME]..."
 
 struct seal_args {
 	const char *rcpt[PV_BUNDLE_MAX_RECIPIENTS];
@@ -23,6 +23,7 @@ struct seal_args {
 	size_t nctx;
 	const char *not_after, *in, *in_format, *out;
 	unsigned long long version;
+	struct bundle_allow_env allow;
 };
 
 static int
@@ -36,10 +37,11 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 	    {"in-format", required_argument, NULL, 'f'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"version", required_argument, NULL, 'V'},
+	    BUNDLEARGS_ALLOW_ENV_OPTION,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch;
+	int ch, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->in = "-";
@@ -80,6 +82,10 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 				return vctl_usage(c, USAGE, "--version takes a number from 1 to 2^53-1");
 			break;
 		}
+		case OPT_ALLOW_ENV:
+			if ((rc = bundleargs_allow_env(c, USAGE, optarg, &a->allow)) != 0)
+				return rc;
+			break;
 		case 'h':
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
@@ -183,6 +189,10 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 			       "bundle seal: %s", a.in);
 		goto done;
 	}
+	/* a name that changes how programs run is refused before any token
+	 * login and before anything is written */
+	if ((rc = bundleargs_check_env(c, &kv, &a.allow, "seal")) != 0)
+		goto done;
 	if ((r = pv_dek_generate(&dek)) != PV_OK)
 		goto fail;
 	for (i = 0; i < a.nrcpt; i++) {

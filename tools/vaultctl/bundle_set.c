@@ -1,4 +1,4 @@
-/* vaultctl bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] */
+/* vaultctl bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] [--allow-env NAME]... */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,19 +9,18 @@
 #include "pkcs11/pin.h"
 #include "subcommands.h"
 
-#define USAGE "bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE]"
+#define USAGE "bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] [--allow-env NAME]..."
 
 int
 bundle_set_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-	    {"kind", required_argument, NULL, 'k'},
-	    {"in", required_argument, NULL, 'i'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"kind", required_argument, NULL, 'k'}, {"in", required_argument, NULL, 'i'},
+	    {"out", required_argument, NULL, 'o'},  BUNDLEARGS_ALLOW_ENV_OPTION,
+	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
+	struct bundle_allow_env allow = {0};
 	const char *in = "-", *out = NULL, *name;
 	pv_secret *value = NULL;
 	int ch, kind = PV_ENTRY_ENV, rc;
@@ -45,6 +44,10 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 		case 'o':
 			out = optarg;
 			break;
+		case OPT_ALLOW_ENV:
+			if ((rc = bundleargs_allow_env(c, USAGE, optarg, &allow)) != 0)
+				return rc;
+			break;
 		case 'h':
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
@@ -59,6 +62,9 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 	if (!pv_entry_name_valid(kind, name))
 		return vctl_usage(c, USAGE, "%.64s is not a valid %s entry name", name,
 				  kind == PV_ENTRY_ENV ? "env" : "file");
+	/* a file entry is delivered as a file: only variables are checked */
+	if (kind == PV_ENTRY_ENV && (rc = bundleargs_check_env_name(c, name, &allow, "seal")) != 0)
+		return rc;
 	if (strcmp(in, "-") == 0 && strcmp(argv[optind], "-") == 0)
 		return vctl_usage(c, USAGE, "the bundle and the value cannot both come from stdin");
 	/* the value first: a bad value must not cost a token login; typed at

@@ -10,7 +10,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base/buf.h"
 #include "base/json.h"
+#include "bundle/envname.h"
 #include "bundleargs.h"
 #include "core/pubkey.h"
 #include "pkcs11/objuri.h"
@@ -46,6 +48,54 @@ bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *ar
 	default:
 		return -1;
 	}
+}
+
+int
+bundleargs_allow_env(struct vctl *c, const char *usage, const char *arg, struct bundle_allow_env *a)
+{
+	if (!pv_entry_name_valid(PV_ENTRY_ENV, arg))
+		return vctl_usage(c, usage, "--allow-env takes one exact variable name (no patterns): %.64s",
+				  arg);
+	if (a->n >= BUNDLEARGS_MAX_ALLOW_ENV)
+		return vctl_usage(c, usage, "at most %d --allow-env", BUNDLEARGS_MAX_ALLOW_ENV);
+	a->names[a->n++] = arg;
+	return 0;
+}
+
+int
+bundleargs_check_env_name(struct vctl *c, const char *name, const struct bundle_allow_env *a,
+			  const char *verb)
+{
+	const char *rule = NULL;
+	char why[32] = "";
+
+	if (pv_env_name_check(name, a->names, a->n, &rule) == PV_OK) {
+		if (rule != NULL)
+			fprintf(stderr,
+				"vaultctl: warning: %s changes how programs run; allowed by --allow-env %s\n",
+				name, name);
+		return 0;
+	}
+	if (strcmp(rule, name) != 0)
+		snprintf(why, sizeof(why), " (%s)", rule);
+	pv_err_set_detail("%s changes how programs run%s; refused (--allow-env %s to %s it anyway)", name,
+			  why, name, verb);
+	return vctl_fail(c, PV_ERR_REFUSED_NAME, "%s", c->cmd != NULL ? c->cmd : "vaultctl");
+}
+
+int
+bundleargs_check_env(struct vctl *c, const struct pv_kvlist *kv, const struct bundle_allow_env *a,
+		     const char *verb)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < kv->n; i++) {
+		if (kv->items[i].kind == PV_ENTRY_ENV &&
+		    (rc = bundleargs_check_env_name(c, kv->items[i].name, a, verb)) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 pv_err
@@ -101,17 +151,29 @@ set_label(struct pv_rcpt_spec *s, const char *label, size_t len)
 	s->label[n] = '\0';
 }
 
+/* Largest recipient PEM file (a certificate with a long chain is smaller). */
+#define BUNDLEARGS_PEM_MAX (256 * 1024)
+
 static pv_err
 recipient_from_pem(const char *path, struct pv_rcpt_spec *s)
 {
 	BIO *bio = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *pk = NULL;
+	pv_buf *pem = NULL;
 	const char *base = strrchr(path, '/');
-	pv_err r = PV_ERR_USAGE;
+	pv_err r;
 
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		pv_err_set_detail("cannot read %s", path);
+	/* a regular file only: a FIFO is refused, not waited on */
+	if ((r = pv_buf_read_file(path, BUNDLEARGS_PEM_MAX, &pem)) != PV_OK) {
+		if (r != PV_ERR_USAGE)
+			pv_err_set_detail("cannot read %s", path);
+		r = PV_ERR_USAGE;
+		goto out;
+	}
+	r = PV_ERR_USAGE;
+	if ((bio = BIO_new_mem_buf(pv_buf_ptr(pem), (int)pv_buf_len(pem))) == NULL) {
+		r = PV_ERR_NOMEM;
 		goto out;
 	}
 	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
@@ -138,6 +200,7 @@ out:
 	EVP_PKEY_free(pk);
 	X509_free(cert);
 	BIO_free(bio);
+	pv_buf_free(pem);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <getopt.h>
 
 #include "bundle/bundle.h"
+#include "bundle/kv.h"
 #include "vaultctl.h"
 
 #define BUNDLEARGS_MAX_EXPECT 32
@@ -18,6 +19,7 @@ enum {
 	OPT_EXPECT_CONTEXT,
 	OPT_KEY,
 	OPT_REQUIRE_TOKEN_UNWRAP,
+	OPT_ALLOW_ENV,
 	OPT_BUNDLE_FIRST_FREE,
 };
 #define BUNDLEARGS_READ_OPTIONS                                                                              \
@@ -35,15 +37,47 @@ struct bundle_read_args {
 	char kid[129];
 };
 
+/*
+ * --allow-env NAME (repeatable): deliver or seal a variable whose name is on
+ * the deny-list of names that change how programs run (bundle/envname.h,
+ * docs/bundle-format.md §10). Exact names only; taken by bundle seal, bundle
+ * set, exec and unwrap.
+ */
+#define BUNDLEARGS_MAX_ALLOW_ENV 64
+#define BUNDLEARGS_ALLOW_ENV_OPTION                                                                          \
+	{                                                                                                    \
+		"allow-env", required_argument, NULL, OPT_ALLOW_ENV                                          \
+	}
+struct bundle_allow_env {
+	const char *names[BUNDLEARGS_MAX_ALLOW_ENV];
+	size_t n;
+};
+/* Take one --allow-env NAME; 0, or an exit code (usage: not a valid
+ * variable name, a pattern, too many). */
+int bundleargs_allow_env(struct vctl *c, const char *usage, const char *arg, struct bundle_allow_env *a);
+/*
+ * Refuse every PV_ENTRY_ENV entry of kv whose name is on the deny-list and
+ * not in a: one line on stderr naming the variable and the --allow-env that
+ * would allow it ("to <verb> it anyway"), the --json error object
+ * refused_name, and the exit code 9 returned; 0 when nothing is refused (an
+ * allowed name gets a warning on stderr).
+ */
+int bundleargs_check_env(struct vctl *c, const struct pv_kvlist *kv, const struct bundle_allow_env *a,
+			 const char *verb);
+/* The same for one env variable name. */
+int bundleargs_check_env_name(struct vctl *c, const char *name, const struct bundle_allow_env *a,
+			      const char *verb);
+
 /* Take one reading option; returns -1 if ch is not one, else 0 or an exit
  * code (usage) that the caller returns when > 0. */
 int bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *arg,
 			   struct bundle_read_args *a);
 
 /* Read a secret input ("-" = stdin) into guarded memory; an unreadable
- * file is a usage error. */
+ * file, or one that is not a regular file (a FIFO: refused at once), is a
+ * usage error. */
 pv_err bundleargs_read_secret(const char *path, size_t max, pv_secret **out) PV_WUR;
-/* Load BUNDLE ("-" = stdin). */
+/* Load BUNDLE ("-" = stdin; else a regular file, as for secrets). */
 pv_err bundleargs_load(const char *path, struct pv_bundle **b) PV_WUR;
 /* Write the bundle to out (or back to path when out is NULL; stdout for "-"). */
 pv_err bundleargs_save(const char *path, const char *out, const struct pv_bundle *b) PV_WUR;

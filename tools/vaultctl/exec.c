@@ -1,4 +1,5 @@
-/* vaultctl exec BUNDLE [--override] [--pristine] [--strict] [--only N,..] [--files-dir DIR] -- CMD [ARGS...]
+/* vaultctl exec BUNDLE [--override] [--pristine] [--strict] [--only N,..] [--files-dir DIR]
+ *                      [--allow-env NAME]... -- CMD [ARGS...]
  * execve: CMD replaces vaultctl (same PID), so signals and the exit status
  * are CMD's own. */
 #include "config.h"
@@ -14,13 +15,14 @@
 #define USAGE                                                                                                  \
 	"exec BUNDLE|- [--override] [--pristine] [--strict] [--only NAME,...] [--files-dir DIR]\n"             \
 	"             [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n" \
-	"             -- CMD [ARGS...]"
+	"             [--allow-env NAME]... -- CMD [ARGS...]"
 
 enum { OPT_OVERRIDE = OPT_BUNDLE_FIRST_FREE, OPT_PRISTINE, OPT_STRICT, OPT_ONLY, OPT_FILES_DIR };
 
 struct exec_args {
 	struct bundle_read_args ra;
 	struct deliver_exec_opts eo;
+	struct bundle_allow_env allow;
 	const char *bundle;
 	char *only;
 	int strict;
@@ -38,6 +40,7 @@ parse_args(struct vctl *c, int argc, char *argv[], struct exec_args *a)
 	    {"strict", no_argument, NULL, OPT_STRICT},
 	    {"only", required_argument, NULL, OPT_ONLY},
 	    {"files-dir", required_argument, NULL, OPT_FILES_DIR},
+	    BUNDLEARGS_ALLOW_ENV_OPTION,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -62,6 +65,10 @@ parse_args(struct vctl *c, int argc, char *argv[], struct exec_args *a)
 				break;
 			case OPT_FILES_DIR:
 				a->eo.files_dir = optarg;
+				break;
+			case OPT_ALLOW_ENV:
+				if ((rc = bundleargs_allow_env(c, USAGE, optarg, &a->allow)) != 0)
+					return rc;
 				break;
 			case 'h':
 				printf("Usage: vaultctl %s\n", USAGE);
@@ -113,6 +120,10 @@ exec_main(struct vctl *c, int argc, char *argv[])
 		goto fail;
 	if (missing != NULL)
 		fprintf(stderr, "vaultctl: warning: not in the bundle (or not a value): %.200s\n", missing);
+	/* a variable that changes how programs run: nothing is written and
+	 * nothing runs (whether or not the environment already has it) */
+	if ((rc = bundleargs_check_env(c, &kv, &a.allow, "deliver")) != 0)
+		goto done;
 	for (i = 0; i < kv.n; i++) {
 		if (kv.items[i].kind == PV_ENTRY_FILE) {
 			nfile++;
@@ -150,6 +161,7 @@ exec_main(struct vctl *c, int argc, char *argv[])
 fail:
 	rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "exec %.64s",
 		       r == PV_ERR_NOT_FOUND && a.cmd ? a.cmd[0] : a.bundle);
+done:
 	free(missing);
 	pv_kvlist_free(&kv);
 	pv_bundle_opened_clear(&op);

@@ -1,4 +1,5 @@
-/* vaultctl unwrap BUNDLE|- [--format env|dotenv|json] [--out FILE | --out-dir DIR] [--only N,..] [--strict] */
+/* vaultctl unwrap BUNDLE|- [--format env|dotenv|json] [--out FILE | --out-dir DIR] [--only N,..] [--strict]
+ *                          [--allow-env NAME]... */
 #include "config.h"
 
 #include <stdio.h>
@@ -13,12 +14,14 @@
 
 #define USAGE                                                                                                    \
 	"unwrap BUNDLE|- [--format env|dotenv|json] [--out FILE | --out-dir DIR] [--only NAME,...] [--strict]\n" \
-	"               [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]"
+	"               [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n" \
+	"               [--allow-env NAME]..."
 
 enum { OPT_FORMAT = OPT_BUNDLE_FIRST_FREE, OPT_OUT, OPT_OUT_DIR, OPT_ONLY, OPT_STRICT };
 
 struct unwrap_args {
 	struct bundle_read_args ra;
+	struct bundle_allow_env allow;
 	enum pv_out_format format;
 	const char *out, *out_dir, *bundle;
 	char *only;
@@ -35,6 +38,7 @@ parse_args(struct vctl *c, int argc, char *argv[], struct unwrap_args *a)
 	    {"out-dir", required_argument, NULL, OPT_OUT_DIR},
 	    {"only", required_argument, NULL, OPT_ONLY},
 	    {"strict", no_argument, NULL, OPT_STRICT},
+	    BUNDLEARGS_ALLOW_ENV_OPTION,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -66,6 +70,10 @@ parse_args(struct vctl *c, int argc, char *argv[], struct unwrap_args *a)
 			break;
 		case OPT_STRICT:
 			a->strict = 1;
+			break;
+		case OPT_ALLOW_ENV:
+			if ((rc = bundleargs_allow_env(c, USAGE, optarg, &a->allow)) != 0)
+				return rc;
 			break;
 		case 'h':
 			printf("Usage: vaultctl %s\n", USAGE);
@@ -168,6 +176,10 @@ unwrap_main(struct vctl *c, int argc, char *argv[])
 		/* env/dotenv carry variables: file values need --out-dir or json */
 		if (a.format != PV_OUT_JSON && (r = drop_files(&kv, a.only != NULL)) != PV_OK)
 			goto fail;
+		/* as variables, a name that changes how programs run is refused
+		 * (nothing written); json and --out-dir carry data, not variables */
+		if (a.format != PV_OUT_JSON && (rc = bundleargs_check_env(c, &kv, &a.allow, "deliver")) != 0)
+			goto done;
 		if ((r = pv_output_format(a.format, &kv, &text)) != PV_OK)
 			goto fail;
 		r = a.out != NULL && strcmp(a.out, "-") != 0
