@@ -4,6 +4,7 @@
 #include "config/vaultd_config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/json.h"
+#include "bundle/envname.h"
 #include "core/b64.h"
 
 #define MAX_CLIENTS        1024
@@ -406,31 +408,63 @@ is_env_name(const char *s)
 	return n <= 128;
 }
 
+/* A list of environment variable names: each valid, none twice. */
+static pv_err
+check_env_names(const pv_jv *sec, const char *member, char **names, size_t n)
+{
+	pv_jv list = pv_json_at(sec, member), e;
+	size_t i, j;
+	char q[80];
+
+	for (e = pv_json_first(&list), i = 0; e.j != NULL && i < n; pv_json_next(&e), i++) {
+		if (!is_env_name(names[i]))
+			return pv_json_fail(&e, "\"%s\" is not an environment variable name",
+					    quoted(names[i], q, sizeof(q)));
+		for (j = 0; j < i; j++) {
+			if (strcmp(names[j], names[i]) == 0)
+				return pv_json_fail(&e, "\"%s\" is listed twice",
+						    quoted(names[i], q, sizeof(q)));
+		}
+	}
+	return PV_OK;
+}
+
 static pv_err
 parse_secrets(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"environment", NULL};
+	static const char *const fields[] = {"environment", "allow_env", NULL};
 	pv_jv sec, env, e;
-	size_t i, j;
-	char q[80];
+	const char *rule = NULL;
+	char why[32] = "";
+	size_t i;
 	pv_err r;
 
 	if ((r = pv_json_object(root, "secrets", 0, fields, &sec)) != PV_OK || sec.j == NULL ||
 	    (r = get_string_list(&sec, "environment", 0, 128, &cfg->secrets.environment,
-				 &cfg->secrets.n_environment)) != PV_OK)
+				 &cfg->secrets.n_environment)) != PV_OK ||
+	    (r = check_env_names(&sec, "environment", cfg->secrets.environment,
+				 cfg->secrets.n_environment)) != PV_OK ||
+	    (r = get_string_list(&sec, "allow_env", 0, 128, &cfg->secrets.allow_env,
+				 &cfg->secrets.n_allow_env)) != PV_OK ||
+	    (r = check_env_names(&sec, "allow_env", cfg->secrets.allow_env, cfg->secrets.n_allow_env)) !=
+		PV_OK)
 		return r;
+	/* a name that changes how programs run only when allowed by name
+	 * (bundle/envname.h; the bundle's env entries: vaultd/secrets.c) */
 	env = pv_json_at(&sec, "environment");
 	for (e = pv_json_first(&env), i = 0; e.j != NULL && i < cfg->secrets.n_environment;
 	     pv_json_next(&e), i++) {
 		const char *name = cfg->secrets.environment[i];
 
-		if (!is_env_name(name))
-			return pv_json_fail(&e, "\"%s\" is not an environment variable name",
-					    quoted(name, q, sizeof(q)));
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->secrets.environment[j], name) == 0)
-				return pv_json_fail(&e, "\"%s\" is listed twice", quoted(name, q, sizeof(q)));
-		}
+		if (pv_env_name_check(name, (const char *const *)cfg->secrets.allow_env,
+				      cfg->secrets.n_allow_env, &rule) == PV_OK)
+			continue;
+		if (strcmp(rule, name) != 0)
+			snprintf(why, sizeof(why), " (%s)", rule);
+		return pv_json_fail(&e,
+				    "%s changes how programs run%s; refused (list it in secrets.allow_env to "
+				    "serve it anyway)",
+				    name, why);
 	}
 	return PV_OK;
 }
@@ -869,6 +903,7 @@ pv_config_free(struct pv_config *cfg)
 	}
 	free(cfg->bundle.expect_context);
 	free_list(cfg->secrets.environment, cfg->secrets.n_environment);
+	free_list(cfg->secrets.allow_env, cfg->secrets.n_allow_env);
 	free(cfg->audit.file);
 	free(cfg->audit.hmac_key);
 	free(cfg->jwt.issuer);

@@ -209,6 +209,25 @@ static const struct bad_case bad_cases[] = {
     {{"secrets"},
      {"{\"environment\":[\"DB_URL\",\"X\",\"DB_URL\"]}"},
      "secrets.environment[2]: \"DB_URL\" is listed twice"},
+    /* names that change how programs run: only when allowed by exact name */
+    {{"secrets"},
+     {"{\"environment\":[\"DB_URL\",\"BASH_ENV\"]}"},
+     "secrets.environment[1]: BASH_ENV changes how programs run; refused (list it in secrets.allow_env to "
+     "serve it anyway)"},
+    {{"secrets"},
+     {"{\"environment\":[\"LD_PRELOAD\"],\"allow_env\":[\"LD_AUDIT\"]}"},
+     "secrets.environment[0]: LD_PRELOAD changes how programs run (LD_*); refused (list it in "
+     "secrets.allow_env to serve it anyway)"},
+    {{"secrets"},
+     {"{\"environment\":[\"PATH\"],\"allow_env\":[\"path\"]}"},
+     "secrets.environment[0]: PATH changes how programs run; refused (list it in secrets.allow_env to "
+     "serve it anyway)"},
+    {{"secrets"}, {"{\"allow_env\":[]}"}, "secrets.allow_env: must not be empty"},
+    {{"secrets"}, {"{\"allow_env\":\"PATH\"}"}, "secrets.allow_env: expected an array"},
+    {{"secrets"},
+     {"{\"allow_env\":[\"LD_*\"]}"},
+     "secrets.allow_env[0]: \"LD_*\" is not an environment variable name"},
+    {{"secrets"}, {"{\"allow_env\":[\"PATH\",\"PATH\"]}"}, "secrets.allow_env[1]: \"PATH\" is listed twice"},
 };
 
 /* bundle.key_import_fallback: off unless set, and then on */
@@ -318,6 +337,30 @@ test_secrets_environment(void **state)
 	assert_int_equal(parse_text(base_config, strlen(base_config), &cfg), PV_OK);
 	assert_int_equal(cfg->secrets.n_environment, 0);
 	assert_null(cfg->secrets.environment);
+	assert_int_equal(cfg->secrets.n_allow_env, 0);
+	assert_null(cfg->secrets.allow_env);
+	pv_config_free(cfg);
+}
+
+/* secrets.allow_env lets a refused name through, by exact name only */
+static void
+test_secrets_allow_env(void **state)
+{
+	static const char text[] =
+	    "{\"token\":{\"uri\":\"pkcs11:token=t\",\"pin_source\":\"env:PIN\"},"
+	    "\"listen\":{\"unix\":{\"path\":\"/run/v.sock\"}},"
+	    "\"audit\":{\"file\":\"/a.log\",\"hmac_key\":\"audit-hmac\"},\"clients\":[{\"name\":\"u\",\"auth\":{\"uid\":0},\"rules\":[]}],"
+	    "\"secrets\":{\"environment\":[\"DB_URL\",\"NODE_OPTIONS\",\"PYTHONPATH\"],"
+	    "\"allow_env\":[\"PYTHONPATH\",\"NODE_OPTIONS\",\"BASH_ENV\"]}}";
+	struct pv_config *cfg = NULL;
+
+	(void)state;
+	if (parse_text(text, strlen(text), &cfg) != PV_OK)
+		fail_msg("%s", pv_err_detail());
+	assert_int_equal(cfg->secrets.n_environment, 3);
+	assert_int_equal(cfg->secrets.n_allow_env, 3);
+	assert_string_equal(cfg->secrets.allow_env[0], "PYTHONPATH");
+	assert_string_equal(cfg->secrets.allow_env[2], "BASH_ENV");
 	pv_config_free(cfg);
 }
 
@@ -441,10 +484,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base_and_defaults), cmocka_unit_test(test_secrets_environment),
-	    cmocka_unit_test(test_example_parses),    cmocka_unit_test(test_field_errors),
-	    cmocka_unit_test(test_document_errors),   cmocka_unit_test(test_nul_and_size),
-	    cmocka_unit_test(test_ops_table),         cmocka_unit_test(test_key_import_fallback),
+	    cmocka_unit_test(test_base_and_defaults),   cmocka_unit_test(test_secrets_environment),
+	    cmocka_unit_test(test_secrets_allow_env),   cmocka_unit_test(test_example_parses),
+	    cmocka_unit_test(test_field_errors),        cmocka_unit_test(test_document_errors),
+	    cmocka_unit_test(test_nul_and_size),        cmocka_unit_test(test_ops_table),
+	    cmocka_unit_test(test_key_import_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

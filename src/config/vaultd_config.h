@@ -120,6 +120,11 @@ struct pv_config {
 		char **environment; /* vaultd's own environment variables served as
 				       secrets (origin "environment"); names only */
 		size_t n_environment;
+		/* names on the deny-list of names that change how programs run
+		 * (bundle/envname.h) allowed in secrets.environment and as the
+		 * bundle's env entries; exact names */
+		char **allow_env;
+		size_t n_allow_env;
 	} secrets;
 	struct {
 		char *file; /* NULL: no file */

@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "bundle/envname.h"
 #include "core/pubkey.h"
 #include "vaultd/keeper_int.h"
 
@@ -284,6 +286,35 @@ collect_keys(struct vd_secrets *s, struct vd_keeper *k)
 	return PV_OK;
 }
 
+/* The bundle's env entries named like a variable that changes how programs
+ * run (bundle/envname.h) are refused, before the bundle is opened, unless
+ * secrets.allow_env names them: a configuration error naming the entry.
+ * File entries are delivered as files and are not checked. */
+static pv_err
+check_env_names(const struct pv_bundle *b, const struct pv_config *cfg)
+{
+	const char *rule = NULL;
+	char why[32] = "";
+	size_t i;
+
+	for (i = 0; i < b->nentries; i++) {
+		const char *name = b->entries[i].name;
+
+		if (b->entries[i].kind != PV_ENTRY_ENV ||
+		    pv_env_name_check(name, (const char *const *)cfg->secrets.allow_env,
+				      cfg->secrets.n_allow_env, &rule) == PV_OK)
+			continue;
+		if (strcmp(rule, name) != 0)
+			snprintf(why, sizeof(why), " (%s)", rule);
+		pv_err_set_detail(
+		    "entry %s changes how programs run%s; refused (list it in secrets.allow_env "
+		    "to serve it anyway)",
+		    name, why);
+		return PV_ERR_BAD_INPUT;
+	}
+	return PV_OK;
+}
+
 static pv_err
 load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *cfg)
 {
@@ -297,7 +328,8 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 	if ((r = read_opts(s, cfg)) != PV_OK)
 		goto out;
 	if ((r = pv_bundle_load_file(cfg->bundle.path, &s->bundle)) != PV_OK ||
-	    (r = pv_bundle_precheck(s->bundle, &s->ropts)) != PV_OK)
+	    (r = pv_bundle_precheck(s->bundle, &s->ropts)) != PV_OK ||
+	    (r = check_env_names(s->bundle, cfg)) != PV_OK)
 		goto out;
 	if ((r = collect_keys(s, k)) != PV_OK)
 		goto out;
