@@ -71,20 +71,83 @@ read_into(int fd, pv_secret *s, int stop_at_nl, const char *src)
 	return pv_secret_set_len(s, len);
 }
 
+/*
+ * Open the directory PATH is in (dfd) and say whether others could replace
+ * the file: a directory writable by group or others without the sticky bit
+ * (/tmp has it: there only the owner of a file can rename or remove it).
+ */
+static pv_err
+pin_dir_open(const char *path, int *dfd)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+	size_t n;
+	int fd;
+
+	*dfd = -1;
+	n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+	if (n >= sizeof(dir)) {
+		pv_err_set_detail("PIN file path is too long");
+		return PV_ERR_PIN_SOURCE;
+	}
+	memcpy(dir, slash == NULL ? "." : path, n);
+	dir[n] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0) {
+		pv_err_set_detail("cannot open the directory of PIN file %s: %s", path, strerror(errno));
+		return PV_ERR_PIN_SOURCE;
+	}
+	if (fstat(fd, &st) != 0) {
+		pv_err_set_detail("cannot stat the directory of PIN file %s: %s", path, strerror(errno));
+		close(fd);
+		return PV_ERR_PIN_SOURCE;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+		pv_err_set_detail("PIN file %s is in a directory that group or others can write without the "
+				  "sticky bit (%s, mode %04o): anyone who can write there can replace it",
+				  path, dir, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return PV_ERR_PIN_SOURCE;
+	}
+	*dfd = fd;
+	return PV_OK;
+}
+
+/*
+ * A PIN file (also a credential): a regular file (a FIFO or a device is
+ * refused at once, never waited on), owned by this effective user or root,
+ * mode 0600 or narrower, in a directory others cannot write (or a sticky
+ * one). The file is opened in the directory that was checked.
+ */
 static pv_err
 pin_from_file(const char *path, const char *src, pv_secret **out)
 {
 	pv_secret *s = NULL;
+	const char *base = strrchr(path, '/');
 	struct stat st;
-	int fd = -1;
+	int dfd = -1, fd = -1;
+	uid_t euid = geteuid();
 	pv_err r = PV_ERR_PIN_SOURCE;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	base = base == NULL ? path : base + 1;
+	if (*base == '\0') {
+		pv_err_set_detail("PIN file %s names a directory", path);
+		goto out;
+	}
+	if ((r = pin_dir_open(path, &dfd)) != PV_OK)
+		goto out;
+	r = PV_ERR_PIN_SOURCE;
+	if ((fd = openat(dfd, base, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0) {
 		pv_err_set_detail("cannot open PIN file %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		pv_err_set_detail("PIN file %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != euid && st.st_uid != 0) {
+		pv_err_set_detail("PIN file %s is owned by uid %u, not by this user (uid %u) or root", path,
+				  (unsigned)st.st_uid, (unsigned)euid);
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -104,6 +167,8 @@ pin_from_file(const char *path, const char *src, pv_secret **out)
 out:
 	if (fd >= 0)
 		close(fd);
+	if (dfd >= 0)
+		close(dfd);
 	pv_secret_free(s);
 	return r;
 }

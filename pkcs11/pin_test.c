@@ -1,4 +1,5 @@
-/* PIN sources: file (mode check), env (wiped), fd, cred, URI, refusals. */
+/* PIN sources: file (mode, type, owner and directory checks), env (wiped),
+ * fd, cred, URI, refusals. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -74,6 +76,77 @@ test_file_mode_refused(void **state)
 	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
 	assert_int_equal(tu_write_file(path, "1234\n", 0604), 0);
 	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+}
+
+/* Not a regular file: refused at once. A FIFO with no writer would block a
+ * plain open forever; the alarm turns such a hang into a failure. */
+static void
+test_file_not_regular(void **state)
+{
+	char path[128], src[160];
+	pv_secret *s = NULL;
+
+	(void)state;
+	path_in(path, sizeof(path), "pin-fifo");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(src, sizeof(src), "file:%s", path);
+	alarm(20);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+	alarm(0);
+	assert_null(s);
+	assert_non_null(strstr(pv_err_detail(), "not a regular file"));
+	unlink(path);
+	assert_int_equal(p11_pin_read("file:/dev/null", 0, NULL, &s), PV_ERR_PIN_SOURCE);
+	assert_non_null(strstr(pv_err_detail(), "not a regular file"));
+	snprintf(src, sizeof(src), "file:%s", dir);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+	assert_null(s);
+}
+
+/* Owned by this user or root only; not in a directory others can write
+ * unless it is sticky (as /tmp is). */
+static void
+test_file_owner_and_dir(void **state)
+{
+	char sub[128], path[160], src[180];
+	pv_secret *s = NULL;
+
+	(void)state;
+	path_in(sub, sizeof(sub), "shared");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/pin", sub);
+	snprintf(src, sizeof(src), "file:%s", path);
+	assert_int_equal(tu_write_file(path, "1234\n", 0600), 0);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_OK);
+	pv_secret_free(s);
+	s = NULL;
+	/* world-writable, not sticky: refused, naming the file and the reason */
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+	assert_null(s);
+	assert_non_null(strstr(pv_err_detail(), path));
+	assert_non_null(strstr(pv_err_detail(), "without the sticky bit"));
+	assert_int_equal(chmod(sub, 0770), 0);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+	/* sticky: others cannot replace the file */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_OK);
+	pv_secret_free(s);
+	s = NULL;
+	assert_int_equal(chmod(sub, 0700), 0);
+	/* another owner (root only can give a file away) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+		assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_ERR_PIN_SOURCE);
+		assert_null(s);
+		assert_non_null(strstr(pv_err_detail(), "owned by uid 65534"));
+		/* owned by root is fine for any user */
+		assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+		assert_int_equal(p11_pin_read(src, 0, NULL, &s), PV_OK);
+		pv_secret_free(s);
+	}
+	unlink(path);
+	rmdir(sub);
 }
 
 static void
@@ -263,6 +336,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_file_mode_refused),
+	    cmocka_unit_test(test_file_not_regular),
+	    cmocka_unit_test(test_file_owner_and_dir),
 	    cmocka_unit_test(test_file_missing_empty_long),
 	    cmocka_unit_test(test_env_wiped),
 	    cmocka_unit_test(test_fd),
