@@ -106,6 +106,12 @@ fi
 assert_no_pin_in "$RUN_ERR"
 
 say "vaultd: a FIFO as the PIN file, as bundle.path, as --config: refused at once"
+# These bundles are unsigned on purpose (sealer signatures: bundle_sealer.sh):
+# say bundle.allow_unsigned where this vaultd knows it (issue 15 item 2).
+vd_base_config "" '"bundle": {"path": "/nonexistent", "allow_unsigned": true}' >"$W/probe.json"
+"$VAULTD" --check-config --config "$W/probe.json" >/dev/null 2>"$W/probe.err" || true
+UNSIGNED=', "allow_unsigned": true'
+! grep -q 'unknown member "allow_unsigned"' "$W/probe.err" || UNSIGNED=
 CFG=$W/vaultd.json
 vd_base_config >"$CFG"
 vd_audit_key
@@ -115,7 +121,7 @@ rc=$(vd_wait_exit 300)
 assert_eq "$rc" 4 "vaultd exit status with a FIFO as the PIN file"
 assert_contains "$VD_LOG" "not a regular file"
 VD_PID=
-vd_json_set "$CFG" "token.pin_source=\"file:$W/pdir/pin\"" "bundle={\"path\": \"$W/fifo\"}"
+vd_json_set "$CFG" "token.pin_source=\"file:$W/pdir/pin\"" "bundle={\"path\": \"$W/fifo\"$UNSIGNED}"
 vd_launch --config "$CFG"
 rc=$(vd_wait_exit 300)
 assert_eq "$rc" 2 "vaultd exit status with a FIFO as bundle.path"
@@ -124,7 +130,7 @@ VD_PID=
 T 2 "$VAULTD" --check-config --config "$W/fifo"
 assert_contains "$RUN_ERR" "$W/fifo is a FIFO, not a regular file"
 chmod 777 "$W/pdir"
-vd_json_set "$CFG" "bundle={\"path\": \"$W/good.b\"}"
+vd_json_set "$CFG" "bundle={\"path\": \"$W/good.b\"$UNSIGNED}"
 vd_launch --config "$CFG"
 rc=$(vd_wait_exit 300)
 assert_eq "$rc" 4 "vaultd exit status with its PIN file in a world-writable directory"
