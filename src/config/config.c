@@ -16,14 +16,15 @@
 #include "bundle/envname.h"
 #include "core/b64.h"
 
-#define MAX_CLIENTS        1024
-#define MAX_RULES          64
-#define MAX_LIST           64
-#define MAX_CONTEXT        64
-#define MAX_NAME_LEN       64
-#define MAX_STR_LEN        4096
-#define MAX_PATTERN_LEN    256
-#define UINT256_MAX_DIGITS "115792089237316195423570985008687907853269984665640564039457584007913129639935"
+#define MAX_CLIENTS         1024
+#define MAX_RULES           64
+#define MAX_LIST            64
+#define MAX_CONTEXT         64
+#define MAX_TRUSTED_SEALERS 16
+#define MAX_NAME_LEN        64
+#define MAX_STR_LEN         4096
+#define MAX_PATTERN_LEN     256
+#define UINT256_MAX_DIGITS  "115792089237316195423570985008687907853269984665640564039457584007913129639935"
 
 static char *
 copy_str(const char *s)
@@ -376,8 +377,14 @@ parse_context(const pv_jv *b, struct pv_config *cfg)
 static pv_err
 parse_bundle(const pv_jv *root, struct pv_config *cfg)
 {
-	static const char *const fields[] = {"path",     "min_version",         "expect_context",
-					     "required", "key_import_fallback", NULL};
+	static const char *const fields[] = {"path",
+					     "min_version",
+					     "expect_context",
+					     "required",
+					     "key_import_fallback",
+					     "trusted_sealers",
+					     "allow_unsigned",
+					     NULL};
 	pv_jv b;
 	pv_err r;
 
@@ -388,8 +395,13 @@ parse_bundle(const pv_jv *root, struct pv_config *cfg)
 	    (r = get_u64(&b, "min_version", 0, PV_JSON_INT_MAX, 0, &cfg->bundle.min_version)) != PV_OK ||
 	    (r = parse_context(&b, cfg)) != PV_OK ||
 	    (r = get_bool(&b, "required", 1, &cfg->bundle.required)) != PV_OK ||
-	    (r = get_bool(&b, "key_import_fallback", 0, &cfg->bundle.key_import_fallback)) != PV_OK)
+	    (r = get_bool(&b, "key_import_fallback", 0, &cfg->bundle.key_import_fallback)) != PV_OK ||
+	    (r = get_string_list(&b, "trusted_sealers", 0, MAX_STR_LEN, &cfg->bundle.trusted_sealers,
+				 &cfg->bundle.n_trusted_sealers)) != PV_OK ||
+	    (r = get_bool(&b, "allow_unsigned", 0, &cfg->bundle.allow_unsigned)) != PV_OK)
 		return r;
+	if (cfg->bundle.n_trusted_sealers > MAX_TRUSTED_SEALERS)
+		return pv_json_fail_at(&b, "trusted_sealers", "at most %d sealers", MAX_TRUSTED_SEALERS);
 	return PV_OK;
 }
 
@@ -902,6 +914,7 @@ pv_config_free(struct pv_config *cfg)
 		free(cfg->bundle.expect_context[i].value);
 	}
 	free(cfg->bundle.expect_context);
+	free_list(cfg->bundle.trusted_sealers, cfg->bundle.n_trusted_sealers);
 	free_list(cfg->secrets.environment, cfg->secrets.n_environment);
 	free_list(cfg->secrets.allow_env, cfg->secrets.n_allow_env);
 	free(cfg->audit.file);

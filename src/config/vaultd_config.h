@@ -115,6 +115,13 @@ struct pv_config {
 		int required;
 		/* the explicit Ed25519 key-import fallback (bundle/dek.h) */
 		int key_import_fallback;
+		/* PEM public key files of the sealers whose signature the bundle
+		 * must carry (bundle-format.md §7 step 2a); NULL: none */
+		char **trusted_sealers;
+		size_t n_trusted_sealers;
+		/* outside --dev, a bundle without trusted_sealers is refused
+		 * unless this is set (then a warning at start and reload) */
+		int allow_unsigned;
 	} bundle;
 	struct {
 		char **environment; /* vaultd's own environment variables served as

@@ -51,6 +51,7 @@ struct vd_secrets {
 	struct vd_secret_row *rows; /* vals and keys together, sorted */
 	size_t nrows;
 	int key_import_fallback; /* cfg bundle.key_import_fallback */
+	pv_sealer_trust *trust;  /* cfg bundle.trusted_sealers, what ropts.trust points to */
 	/* Separate, so that a const struct vd_secrets (what a request holds)
 	 * can still lock and refresh the key handles. */
 	struct vd_secrets_sync *sync;

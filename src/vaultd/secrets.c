@@ -104,6 +104,7 @@ vd_secrets_free(struct vd_secrets *s)
 		free(s->sync);
 	}
 	free_expect(s->expect, s->nexpect);
+	pv_sealer_trust_free(s->trust);
 	pv_bundle_free(s->bundle);
 	free(s);
 	if (detail[0] != '\0')
@@ -315,6 +316,32 @@ check_env_names(const struct pv_bundle *b, const struct pv_config *cfg)
 	return PV_OK;
 }
 
+/* bundle.trusted_sealers: PEM public keys, read at every start and reload. */
+static pv_err
+load_trust(struct vd_secrets *s, const struct pv_config *cfg)
+{
+	char why[256];
+	size_t i;
+	pv_err r;
+
+	if (cfg->bundle.n_trusted_sealers == 0)
+		return PV_OK;
+	if ((r = pv_sealer_trust_new(&s->trust)) != PV_OK)
+		return r;
+	for (i = 0; i < cfg->bundle.n_trusted_sealers; i++) {
+		const char *path = cfg->bundle.trusted_sealers[i];
+
+		if ((r = pv_sealer_trust_add_pem_file(s->trust, path)) != PV_OK) {
+			snprintf(why, sizeof(why), "%s",
+				 pv_err_detail()[0] ? pv_err_detail() : pv_strerror(r));
+			pv_err_set_detail("bundle.trusted_sealers[%zu] %s: %s", i, path, why);
+			return r == PV_ERR_NOMEM ? r : PV_ERR_USAGE;
+		}
+	}
+	s->ropts.trust = s->trust;
+	return PV_OK;
+}
+
 static pv_err
 load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *cfg)
 {
@@ -325,10 +352,14 @@ load_bundle(struct vd_secrets *s, struct vd_keeper *k, const struct pv_config *c
 
 	pv_kvlist_init(&kv);
 	s->key_import_fallback = cfg->bundle.key_import_fallback;
-	if ((r = read_opts(s, cfg)) != PV_OK)
+	if ((r = read_opts(s, cfg)) != PV_OK || (r = load_trust(s, cfg)) != PV_OK)
 		goto out;
+	/* with trusted sealers, nothing of the bundle is used before its
+	 * signature verifies (bundle-format.md §7 step 2a); pv_bundle_open
+	 * checks it again every time the DEK is unwrapped */
 	if ((r = pv_bundle_load_file(cfg->bundle.path, &s->bundle)) != PV_OK ||
 	    (r = pv_bundle_precheck(s->bundle, &s->ropts)) != PV_OK ||
+	    (s->trust != NULL && (r = pv_sealer_verify(s->bundle, s->trust)) != PV_OK) ||
 	    (r = check_env_names(s->bundle, cfg)) != PV_OK)
 		goto out;
 	if ((r = collect_keys(s, k)) != PV_OK)

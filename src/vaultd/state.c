@@ -136,9 +136,34 @@ vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, ch
 		goto out;
 	if (!cfg->bundle.present && cfg->secrets.n_environment == 0)
 		goto done;
+	/* outside --dev, only a bundle from a trusted sealer is believed
+	 * (bundle-format.md §7 step 2a), unless the operator says otherwise */
+	if (cfg->bundle.present && !d->dev && cfg->bundle.n_trusted_sealers == 0) {
+		if (!cfg->bundle.allow_unsigned) {
+			pv_err_set_detail(
+			    "bundle %s: bundle.trusted_sealers is required outside --dev (the PEM "
+			    "public keys of the sealers to believe), or set bundle.allow_unsigned to "
+			    "true to accept a bundle from anyone who can seal for its recipients",
+			    cfg->bundle.path);
+			r = PV_ERR_USAGE;
+			goto out;
+		}
+		if (warning != NULL &&
+		    (*warning =
+			 strdup("bundle.allow_unsigned is true: the bundle is believed without a sealer "
+				"signature (anyone who can seal for its recipients can replace it); set "
+				"bundle.trusted_sealers")) == NULL) {
+			r = PV_ERR_NOMEM;
+			goto out;
+		}
+	}
 	r = vd_secrets_load_ex(d->keeper, cfg, 1, &g->secrets, &bundle_failed);
 	if (r != PV_OK && bundle_failed && (d->dev || !cfg->bundle.required)) {
 		/* dev mode or an optional bundle: say so and go on without it */
+		if (warning != NULL) {
+			free(*warning);
+			*warning = NULL;
+		}
 		if (warning != NULL && (*warning = warning_text(cfg->bundle.path, r)) == NULL) {
 			r = PV_ERR_NOMEM;
 			goto out;

@@ -13,7 +13,8 @@
 
 #define USAGE                                                                                                 \
 	"bundle import-key BUNDLE NAME (--pem FILE --purpose jwt|sign|solana|evm | --solana-keypair FILE |\n" \
-	"                      --solana-base58 FILE | --evm-hex FILE) [--purpose P] [--out FILE]"
+	"                      --solana-base58 FILE | --evm-hex FILE) [--purpose P] [--out FILE]\n"           \
+	"                      [--sign-with KEY|--sign-with-pem FILE|--unsigned]"
 
 enum { FMT_PEM = -1 };
 
@@ -102,14 +103,17 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 	    {"evm-hex", required_argument, NULL, 'x'},
 	    {"purpose", required_argument, NULL, 'P'},
 	    {"out", required_argument, NULL, 'o'},
+	    BUNDLEARGS_SIGN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
+	struct bundle_sign_args sign = {0};
 	const char *out = NULL, *path = NULL, *name, *purposename = NULL;
 	pv_key_purpose purpose = PV_PURPOSE_NONE;
 	EVP_PKEY *pk = NULL;
 	int ch, rc, fmt = FMT_PEM, nsources = 0;
+	int so;
 	pv_err r;
 
 	optind = 1;
@@ -136,6 +140,10 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((so = bundleargs_sign_option(c, USAGE, ch, optarg, &sign)) > 0)
+				return so;
+			if (so == 0)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
@@ -156,7 +164,7 @@ bundle_import_key_main(struct vctl *c, int argc, char *argv[])
 		rc = vctl_fail(c, r, "bundle import-key");
 		goto done;
 	}
-	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
+	if ((r = bundle_edit_begin(c, argv[optind], out, &sign, &e)) != PV_OK ||
 	    (r = pv_bundle_put_key(e.b, e.op.dek, name, pk, purpose)) != PV_OK ||
 	    (r = bundle_edit_commit(c, &e)) != PV_OK) {
 		rc = vctl_fail(c, r == PV_ERR_KEY_TYPE ? PV_ERR_USAGE : r, "bundle import-key %s", name);

@@ -13,7 +13,7 @@
 #define USAGE                                                                                                \
 	"bundle install-key BUNDLE|- NAME [--as KEYNAME] [--purpose P] [--min-version N]\n"                  \
 	"                      [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n"        \
-	"                      [--allow-key-import-fallback]"
+	"                      [--trusted-sealer PEM|KEY]... [--allow-key-import-fallback]"
 
 enum { OPT_AS = OPT_BUNDLE_FIRST_FREE, OPT_FALLBACK, OPT_PURPOSE };
 
@@ -158,6 +158,7 @@ done:
 	pv_key_free(existing);
 	pv_key_free(key);
 	pv_bundle_opened_clear(&op);
+	bundleargs_read_end(&ra);
 	pv_bundle_free(b);
 	return rc;
 }

@@ -43,6 +43,14 @@ print_json(const struct pv_bundle *b, const char *id)
 			cJSON_AddStringToObject(o, "label", b->rcpt[i].label);
 		cJSON_AddItemToArray(arr, o);
 	}
+	/* not verified here: bundle verify --trusted-sealer does that */
+	if (b->has_sealer && (o = cJSON_AddObjectToObject(doc, "sealer")) != NULL) {
+		cJSON_AddStringToObject(o, "alg", pv_sealer_alg_name(b->sealer.alg));
+		cJSON_AddStringToObject(o, "kid", b->sealer.kid);
+		cJSON_AddBoolToObject(o, "verified", 0);
+	} else if (!b->has_sealer) {
+		cJSON_AddNullToObject(doc, "sealer");
+	}
 	arr = cJSON_AddArrayToObject(doc, "entries");
 	for (i = 0; arr != NULL && i < b->nentries; i++) {
 		const struct pv_bundle_entry *e = &b->entries[i];
@@ -107,6 +115,10 @@ bundle_list_main(struct vctl *c, int argc, char *argv[])
 	for (i = 0; i < b->nrcpt; i++)
 		printf("  %-16s %-24s kid %s\n", pv_rcpt_type_name(b->rcpt[i].type),
 		       b->rcpt[i].label ? b->rcpt[i].label : "-", b->rcpt[i].kid);
+	if (b->has_sealer)
+		printf("sealer: %s kid %s (unverified)\n", pv_sealer_alg_name(b->sealer.alg), b->sealer.kid);
+	else
+		printf("sealer: none (unsigned)\n");
 	printf("entries: %zu\n", b->nentries);
 	for (i = 0; i < b->nentries; i++) {
 		const struct pv_bundle_entry *e = &b->entries[i];

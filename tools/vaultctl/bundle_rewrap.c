@@ -9,12 +9,14 @@
 #include "subcommands.h"
 
 #define USAGE                                                                                                \
-	"bundle rewrap BUNDLE [--add-recipient R]... [--remove-recipient R|KID]... [--to R] [--out FILE]"
+	"bundle rewrap BUNDLE [--add-recipient R]... [--remove-recipient R|KID]... [--to R] [--out FILE]\n"  \
+	"                      [--sign-with KEY|--sign-with-pem FILE|--unsigned]"
 
 struct rewrap_args {
 	const char *add[PV_BUNDLE_MAX_RECIPIENTS], *rm[PV_BUNDLE_MAX_RECIPIENTS];
 	size_t nadd, nrm;
 	const char *to, *out;
+	struct bundle_sign_args sign;
 };
 
 static int
@@ -25,10 +27,11 @@ parse_args(struct vctl *c, int argc, char *argv[], struct rewrap_args *a)
 	    {"remove-recipient", required_argument, NULL, 'r'},
 	    {"to", required_argument, NULL, 't'},
 	    {"out", required_argument, NULL, 'o'},
+	    BUNDLEARGS_SIGN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch;
+	int ch, so;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
@@ -54,6 +57,10 @@ parse_args(struct vctl *c, int argc, char *argv[], struct rewrap_args *a)
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((so = bundleargs_sign_option(c, USAGE, ch, optarg, &a->sign)) > 0)
+				return so;
+			if (so == 0)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
@@ -102,7 +109,7 @@ bundle_rewrap_main(struct vctl *c, int argc, char *argv[])
 
 	if ((rc = parse_args(c, argc, argv, &a)) >= 0)
 		return rc;
-	if ((r = bundle_edit_begin(c, argv[optind], a.out, &e)) != PV_OK) {
+	if ((r = bundle_edit_begin(c, argv[optind], a.out, &a.sign, &e)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle rewrap");
 		goto done;
 	}

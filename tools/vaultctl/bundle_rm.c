@@ -1,4 +1,4 @@
-/* vaultctl bundle rm BUNDLE NAME... [--out FILE] */
+/* vaultctl bundle rm BUNDLE NAME... [--out FILE] [signing options] */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,19 +6,22 @@
 #include "bundleargs.h"
 #include "subcommands.h"
 
-#define USAGE "bundle rm BUNDLE NAME... [--out FILE]"
+#define USAGE "bundle rm BUNDLE NAME... [--out FILE] [--sign-with KEY|--sign-with-pem FILE|--unsigned]"
 
 int
 bundle_rm_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 	    {"out", required_argument, NULL, 'o'},
+	    BUNDLEARGS_SIGN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
+	struct bundle_sign_args sign = {0};
 	const char *out = NULL;
 	int ch, i, rc;
+	int so;
 	pv_err r;
 
 	optind = 1;
@@ -31,12 +34,16 @@ bundle_rm_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((so = bundleargs_sign_option(c, USAGE, ch, optarg, &sign)) > 0)
+				return so;
+			if (so == 0)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
 	if (optind + 2 > argc)
 		return vctl_usage(c, USAGE, "BUNDLE and at least one NAME are required");
-	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK) {
+	if ((r = bundle_edit_begin(c, argv[optind], out, &sign, &e)) != PV_OK) {
 		rc = vctl_fail(c, r, "bundle rm");
 		goto done;
 	}

@@ -10,7 +10,8 @@
 #include "core/pubkey.h"
 #include "subcommands.h"
 
-#define USAGE "bundle rotate BUNDLE [--recipient R]... [--out FILE]"
+#define USAGE                                                                                                \
+	"bundle rotate BUNDLE [--recipient R]... [--out FILE] [--sign-with KEY|--sign-with-pem FILE|--unsigned]"
 
 /* The key of an existing recipient: on the token, or among --recipient. */
 static pv_err
@@ -69,17 +70,20 @@ bundle_rotate_main(struct vctl *c, int argc, char *argv[])
 	static const struct option opts[] = {
 	    {"recipient", required_argument, NULL, 'r'},
 	    {"out", required_argument, NULL, 'o'},
+	    BUNDLEARGS_SIGN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *given[PV_BUNDLE_MAX_RECIPIENTS], *out = NULL;
 	struct bundle_edit e = {0};
+	struct bundle_sign_args sign = {0};
 	struct pv_rcpt_spec s = {0};
 	pv_dek *dek = NULL;
 	p11_token *tok = NULL;
 	uint8_t *wrapped = NULL;
 	size_t ngiven = 0, i, wlen = 0;
 	int ch, rc;
+	int so;
 	pv_err r;
 
 	optind = 1;
@@ -97,12 +101,16 @@ bundle_rotate_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((so = bundleargs_sign_option(c, USAGE, ch, optarg, &sign)) > 0)
+				return so;
+			if (so == 0)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "one BUNDLE is required");
-	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
+	if ((r = bundle_edit_begin(c, argv[optind], out, &sign, &e)) != PV_OK ||
 	    (r = vctl_token(c, 1, &tok)) != PV_OK || (r = pv_dek_generate(&dek)) != PV_OK)
 		goto fail;
 	/* every recipient first: a missing key must stop us before any change */

@@ -14,7 +14,8 @@
 
 #define USAGE                                                                                                       \
 	"bundle seal --recipient R [--recipient R]... [--context NAME=VALUE]... [--not-after TIME] [--version N]\n" \
-	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE] [--allow-env NAME]..."
+	"                     [--in FILE|DIR|-] [--in-format dotenv|json|dir] [--out FILE] [--allow-env NAME]...\n" \
+	"                     [--sign-with KEY|--sign-with-pem FILE]"
 
 struct seal_args {
 	const char *rcpt[PV_BUNDLE_MAX_RECIPIENTS];
@@ -24,6 +25,7 @@ struct seal_args {
 	const char *not_after, *in, *in_format, *out;
 	unsigned long long version;
 	struct bundle_allow_env allow;
+	struct bundle_sign_args sign;
 };
 
 static int
@@ -38,6 +40,7 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 	    {"out", required_argument, NULL, 'o'},
 	    {"version", required_argument, NULL, 'V'},
 	    BUNDLEARGS_ALLOW_ENV_OPTION,
+	    BUNDLEARGS_SIGN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -90,6 +93,10 @@ parse_args(struct vctl *c, int argc, char *argv[], struct seal_args *a)
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((rc = bundleargs_sign_option(c, USAGE, ch, optarg, &a->sign)) > 0)
+				return rc;
+			if (rc == 0 && !a->sign.unsigned_)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
@@ -152,7 +159,8 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 	if ((rc = parse_args(c, argc, argv, &a)) >= 0)
 		return rc;
 	pv_kvlist_init(&kv);
-	if ((r = pv_bundle_new(&b)) != PV_OK)
+	/* the signing key before anything else: a wrong one writes nothing */
+	if ((r = bundleargs_sign_prepare(c, &a.sign)) != PV_OK || (r = pv_bundle_new(&b)) != PV_OK)
 		goto fail;
 	/* CI can seal with its pipeline number, so hosts can refuse older
 	 * bundles with --min-version */
@@ -216,7 +224,8 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 		}
 		pv_secret_lock(kv.items[i].value);
 	}
-	if ((r = pv_bundle_seal_check(b, dek)) != PV_OK || (r = bundleargs_save("-", a.out, b)) != PV_OK)
+	if ((r = pv_bundle_seal_check(b, dek)) != PV_OK || (r = bundleargs_sign(c, &a.sign, b)) != PV_OK ||
+	    (r = bundleargs_save("-", a.out, b)) != PV_OK)
 		goto fail;
 	vctl_info(c, "sealed %zu value%s for %zu recipient%s", kv.n, kv.n == 1 ? "" : "s", a.nrcpt,
 		  a.nrcpt == 1 ? "" : "s");
@@ -225,6 +234,7 @@ bundle_seal_main(struct vctl *c, int argc, char *argv[])
 fail:
 	rc = vctl_fail(c, r, "bundle seal");
 done:
+	bundleargs_sign_end(&a.sign);
 	EVP_PKEY_free(spec.pub);
 	pv_dek_free(dek);
 	pv_kvlist_free(&kv);

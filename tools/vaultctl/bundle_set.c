@@ -9,21 +9,29 @@
 #include "pkcs11/pin.h"
 #include "subcommands.h"
 
-#define USAGE "bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] [--allow-env NAME]..."
+#define USAGE                                                                                                \
+	"bundle set BUNDLE NAME [--kind env|file] [--in FILE|-] [--out FILE] [--allow-env NAME]...\n"        \
+	"                   [--sign-with KEY|--sign-with-pem FILE|--unsigned]"
 
 int
 bundle_set_main(struct vctl *c, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-	    {"kind", required_argument, NULL, 'k'}, {"in", required_argument, NULL, 'i'},
-	    {"out", required_argument, NULL, 'o'},  BUNDLEARGS_ALLOW_ENV_OPTION,
-	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"out", required_argument, NULL, 'o'},
+	    BUNDLEARGS_ALLOW_ENV_OPTION,
+	    BUNDLEARGS_SIGN_OPTIONS,
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct bundle_edit e = {0};
+	struct bundle_sign_args sign = {0};
 	struct bundle_allow_env allow = {0};
 	const char *in = "-", *out = NULL, *name;
 	pv_secret *value = NULL;
 	int ch, kind = PV_ENTRY_ENV, rc;
+	int so;
 	size_t len;
 	pv_err r;
 
@@ -52,6 +60,10 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		default:
+			if ((so = bundleargs_sign_option(c, USAGE, ch, optarg, &sign)) > 0)
+				return so;
+			if (so == 0)
+				break;
 			return vctl_bad_option(c, USAGE, argv);
 		}
 	}
@@ -84,7 +96,7 @@ bundle_set_main(struct vctl *c, int argc, char *argv[])
 	/* a value typed or piped with a final newline: env values drop it */
 	if (kind == PV_ENTRY_ENV && len > 0 && pv_secret_ro(value)[len - 1] == '\n')
 		len -= (len > 1 && pv_secret_ro(value)[len - 2] == '\r') ? 2 : 1;
-	if ((r = bundle_edit_begin(c, argv[optind], out, &e)) != PV_OK ||
+	if ((r = bundle_edit_begin(c, argv[optind], out, &sign, &e)) != PV_OK ||
 	    (r = pv_bundle_put_value(e.b, e.op.dek, name, kind, pv_secret_ro(value), len)) != PV_OK ||
 	    (r = bundle_edit_commit(c, &e)) != PV_OK) {
 		rc = vctl_fail(c, r == PV_ERR_BAD_INPUT ? PV_ERR_USAGE : r, "bundle set %s", name);

@@ -9,9 +9,32 @@
 
 #define USAGE                                                                                                \
 	"bundle verify BUNDLE|- [--min-version N] [--expect-context NAME=VALUE]... [--key R]\n"              \
-	"                      [--require-token-unwrap] [--allow-key-import-fallback]"
+	"                      [--require-token-unwrap] [--trusted-sealer PEM|KEY]... [--allow-key-import-fallback]"
 
 enum { OPT_FALLBACK = OPT_BUNDLE_FIRST_FREE };
+
+/* --json: what was verified, and by whom the bundle was sealed. */
+static int
+print_json(const struct pv_bundle *b, const struct pv_bundle_opened *op, size_t keys, int verified)
+{
+	cJSON *doc = cJSON_CreateObject(), *o;
+
+	if (doc == NULL)
+		return PV_EXIT_INTERNAL;
+	cJSON_AddBoolToObject(doc, "ok", 1);
+	cJSON_AddNumberToObject(doc, "version", (double)b->version);
+	cJSON_AddNumberToObject(doc, "entries", (double)b->nentries);
+	cJSON_AddNumberToObject(doc, "private_keys_proved", (double)keys);
+	cJSON_AddStringToObject(doc, "recipient", bundleargs_rcpt_name(&b->rcpt[op->rcpt]));
+	if (!b->has_sealer) {
+		cJSON_AddNullToObject(doc, "sealer");
+	} else if ((o = cJSON_AddObjectToObject(doc, "sealer")) != NULL) {
+		cJSON_AddStringToObject(o, "alg", pv_sealer_alg_name(b->sealer.alg));
+		cJSON_AddStringToObject(o, "kid", b->sealer.kid);
+		cJSON_AddBoolToObject(o, "verified", verified);
+	}
+	return vctl_print_json(doc);
+}
 
 int
 bundle_verify_main(struct vctl *c, int argc, char *argv[])
@@ -30,7 +53,8 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	p11_token *tok = NULL;
 	size_t i, keys = 0;
-	int ch, rc, fallback_used = 0;
+	char sealer[128];
+	int ch, rc, fallback_used = 0, verified;
 	pv_err r;
 
 	optind = 1;
@@ -82,12 +106,25 @@ bundle_verify_main(struct vctl *c, int argc, char *argv[])
 			goto done;
 		}
 	}
-	printf("bundle: ok (%zu entries, %zu private key%s proved, version %llu, recipient %s)\n",
+	/* with trusted sealers, bundleargs_open refused anything but a
+	 * verified signature (bundle-format.md §7 step 2a) */
+	verified = pv_sealer_trust_count(ra.ro.trust) > 0;
+	if (c->json) {
+		rc = print_json(b, &op, keys, verified);
+		goto done;
+	}
+	if (b->has_sealer)
+		snprintf(sealer, sizeof(sealer), "sealer %s kid %s %s", pv_sealer_alg_name(b->sealer.alg),
+			 b->sealer.kid, verified ? "verified" : "unverified");
+	else
+		snprintf(sealer, sizeof(sealer), "unsigned");
+	printf("bundle: ok (%zu entries, %zu private key%s proved, version %llu, recipient %s, %s)\n",
 	       b->nentries, keys, keys == 1 ? "" : "s", (unsigned long long)b->version,
-	       bundleargs_rcpt_name(&b->rcpt[op.rcpt]));
+	       bundleargs_rcpt_name(&b->rcpt[op.rcpt]), sealer);
 	rc = 0;
 done:
 	pv_bundle_opened_clear(&op);
+	bundleargs_read_end(&ra);
 	pv_bundle_free(b);
 	return rc;
 }

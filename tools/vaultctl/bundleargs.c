@@ -45,6 +45,11 @@ bundleargs_read_option(struct vctl *c, const char *usage, int ch, const char *ar
 	case OPT_REQUIRE_TOKEN_UNWRAP:
 		a->ro.require_token_unwrap = 1;
 		return 0;
+	case OPT_TRUSTED_SEALER:
+		if (a->ntrusted >= BUNDLEARGS_MAX_TRUSTED)
+			return vctl_usage(c, usage, "too many --trusted-sealer");
+		a->trusted[a->ntrusted++] = arg;
+		return 0;
 	default:
 		return -1;
 	}
@@ -352,6 +357,47 @@ bundleargs_rcpt_name(const struct pv_bundle_recipient *rc)
 	return rc->label != NULL ? rc->label : rc->kid;
 }
 
+void
+bundleargs_read_end(struct bundle_read_args *a)
+{
+	pv_sealer_trust_free(a->trust);
+	a->trust = NULL;
+	a->ro.trust = NULL;
+}
+
+/* --trusted-sealer: a PEM public key file (a path with a '/', or an
+ * existing file), else a token key name: every version of it. */
+static pv_err
+load_trusted(struct vctl *c, struct bundle_read_args *a)
+{
+	pv_keystore *ks = NULL;
+	size_t i;
+	pv_err r;
+
+	if (a->ntrusted == 0 || a->trust != NULL)
+		return PV_OK;
+	if ((r = pv_sealer_trust_new(&a->trust)) != PV_OK)
+		return r;
+	for (i = 0; i < a->ntrusted; i++) {
+		const char *t = a->trusted[i];
+		char why[256];
+
+		if (strchr(t, '/') != NULL || access(t, F_OK) == 0) {
+			if ((r = pv_sealer_trust_add_pem_file(a->trust, t)) != PV_OK) {
+				snprintf(why, sizeof(why), "%s", pv_err_detail());
+				pv_err_set_detail("--trusted-sealer %s: %s", t,
+						  why[0] != '\0' ? why : "cannot read it");
+				return r == PV_ERR_NOMEM ? r : PV_ERR_USAGE;
+			}
+		} else if ((r = vctl_keystore(c, &ks)) != PV_OK ||
+			   (r = pv_sealer_trust_add_key(a->trust, ks, t)) != PV_OK) {
+			return r;
+		}
+	}
+	a->ro.trust = a->trust;
+	return PV_OK;
+}
+
 pv_err
 bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_args *a, enum pv_dek_mode mode,
 		struct pv_bundle_opened *op)
@@ -360,7 +406,7 @@ bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_ar
 	const struct pv_bundle_recipient *rc;
 	pv_err r;
 
-	if ((r = pv_bundle_precheck(b, &a->ro)) != PV_OK)
+	if ((r = load_trusted(c, a)) != PV_OK || (r = pv_bundle_precheck(b, &a->ro)) != PV_OK)
 		return r;
 	if (a->key != NULL) {
 		if ((r = bundleargs_kid(c, b, a->key, a->kid)) != PV_OK)
@@ -369,6 +415,9 @@ bundleargs_open(struct vctl *c, const struct pv_bundle *b, struct bundle_read_ar
 	}
 	if ((r = vctl_token(c, 1, &tok)) != PV_OK || (r = pv_bundle_open(tok, b, &a->ro, mode, op)) != PV_OK)
 		return r;
+	if (a->ro.trust != NULL)
+		vctl_info(c, "bundle sealed by trusted sealer %s (%s), signature verified", b->sealer.kid,
+			  pv_sealer_alg_name(b->sealer.alg));
 	rc = &b->rcpt[op->rcpt];
 	vctl_info(c, "bundle version %llu opened through recipient %s (%s)", (unsigned long long)b->version,
 		  bundleargs_rcpt_name(rc), pv_rcpt_type_name(rc->type));
@@ -399,15 +448,108 @@ bundleargs_split_names(char *list, const char **names, size_t max)
 	return (int)n;
 }
 
+int
+bundleargs_sign_option(struct vctl *c, const char *usage, int ch, const char *arg, struct bundle_sign_args *s)
+{
+	switch (ch) {
+	case OPT_SIGN_WITH:
+		s->key = arg;
+		break;
+	case OPT_SIGN_WITH_PEM:
+		s->pem = arg;
+		break;
+	case OPT_UNSIGNED:
+		s->unsigned_ = 1;
+		break;
+	default:
+		return -1;
+	}
+	if ((s->key != NULL) + (s->pem != NULL) + s->unsigned_ > 1)
+		return vctl_usage(c, usage, "give one of --sign-with, --sign-with-pem and --unsigned");
+	return 0;
+}
+
 pv_err
-bundle_edit_begin(struct vctl *c, const char *path, const char *out, struct bundle_edit *e)
+bundleargs_sign_prepare(struct vctl *c, struct bundle_sign_args *s)
+{
+	pv_keystore *ks = NULL;
+	struct pv_key *key = NULL;
+	char why[256];
+	pv_err r = PV_OK;
+
+	if (s->pem != NULL && s->pkey == NULL) {
+		if ((r = pv_sealer_load_private_pem(s->pem, &s->pkey)) != PV_OK && r != PV_ERR_NOMEM) {
+			snprintf(why, sizeof(why), "%s", pv_err_detail());
+			pv_err_set_detail("--sign-with-pem %s: %s", s->pem,
+					  why[0] != '\0' ? why : "cannot read it");
+			r = PV_ERR_USAGE;
+		}
+	} else if (s->key != NULL) {
+		/* the purpose first (exit 8), as everywhere a key is used */
+		if ((r = vctl_keystore(c, &ks)) == PV_OK && (r = pv_keys_get(ks, s->key, &key)) == PV_OK &&
+		    (r = pv_key_check_purpose(key, PV_PURPOSE_SIGN)) == PV_OK && key->alg != PV_ALG_P256 &&
+		    key->alg != PV_ALG_ED25519 && key->alg != PV_ALG_RSA2048 && key->alg != PV_ALG_RSA3072 &&
+		    key->alg != PV_ALG_RSA4096) {
+			pv_err_set_detail("--sign-with %s: a %s key cannot be a sealer (p256, ed25519, "
+					  "rsa2048-4096)",
+					  s->key, pv_alg_info(key->alg)->name);
+			r = PV_ERR_KEY_TYPE;
+		}
+		pv_key_free(key);
+	}
+	return r;
+}
+
+pv_err
+bundleargs_sign(struct vctl *c, struct bundle_sign_args *s, struct pv_bundle *b)
+{
+	pv_keystore *ks = NULL;
+	pv_err r;
+
+	if (s->key == NULL && s->pem == NULL)
+		return PV_OK;
+	if ((r = bundleargs_sign_prepare(c, s)) != PV_OK)
+		return r;
+	if (s->pkey != NULL)
+		r = pv_sealer_sign_pkey(b, s->pkey);
+	else if ((r = vctl_keystore(c, &ks)) == PV_OK)
+		r = pv_sealer_sign_key(b, ks, s->key);
+	if (r == PV_OK)
+		vctl_info(c, "bundle signed by sealer %s (%s)", b->sealer.kid,
+			  pv_sealer_alg_name(b->sealer.alg));
+	return r;
+}
+
+void
+bundleargs_sign_end(struct bundle_sign_args *s)
+{
+	EVP_PKEY_free(s->pkey);
+	s->pkey = NULL;
+}
+
+pv_err
+bundle_edit_begin(struct vctl *c, const char *path, const char *out, const struct bundle_sign_args *sign,
+		  struct bundle_edit *e)
 {
 	pv_err r;
 
 	memset(e, 0, sizeof(*e));
 	e->path = path;
 	e->out = out;
+	if (sign != NULL)
+		e->sign = *sign;
 	if ((r = bundleargs_load(path, &e->b)) != PV_OK)
+		return r;
+	/* an edit without a signature would drop it: readers that trust this
+	 * sealer would then refuse the bundle (bundle-format.md §8) */
+	if (e->b->has_sealer && e->sign.key == NULL && e->sign.pem == NULL && !e->sign.unsigned_) {
+		pv_err_set_detail(
+		    "the bundle is signed by sealer %s (%s); give --sign-with KEY or --sign-with-pem "
+		    "FILE to sign the edit, or --unsigned to drop the signature",
+		    e->b->sealer.kid, pv_sealer_alg_name(e->b->sealer.alg));
+		return PV_ERR_USAGE;
+	}
+	if ((r = bundleargs_sign_prepare(c, &e->sign)) != PV_OK)
 		return r;
 	return bundleargs_open(c, e->b, &e->ra, PV_DEK_IN_MEMORY, &e->op);
 }
@@ -422,7 +564,8 @@ bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
 		return PV_ERR_STATE;
 	}
 	e->b->version++;
-	if ((r = pv_bundle_seal_check(e->b, e->op.dek)) != PV_OK)
+	if ((r = pv_bundle_seal_check(e->b, e->op.dek)) != PV_OK ||
+	    (r = bundleargs_sign(c, &e->sign, e->b)) != PV_OK)
 		return r;
 	if ((r = bundleargs_save(e->path, e->out, e->b)) != PV_OK)
 		return r;
@@ -434,6 +577,8 @@ bundle_edit_commit(struct vctl *c, struct bundle_edit *e)
 void
 bundle_edit_end(struct bundle_edit *e)
 {
+	bundleargs_sign_end(&e->sign);
+	bundleargs_read_end(&e->ra);
 	pv_bundle_opened_clear(&e->op);
 	pv_bundle_free(e->b);
 	memset(e, 0, sizeof(*e));

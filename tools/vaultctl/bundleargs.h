@@ -20,22 +20,63 @@ enum {
 	OPT_KEY,
 	OPT_REQUIRE_TOKEN_UNWRAP,
 	OPT_ALLOW_ENV,
+	OPT_TRUSTED_SEALER,
+	OPT_SIGN_WITH,
+	OPT_SIGN_WITH_PEM,
+	OPT_UNSIGNED,
 	OPT_BUNDLE_FIRST_FREE,
 };
 #define BUNDLEARGS_READ_OPTIONS                                                                              \
 	{"min-version", required_argument, NULL, OPT_MIN_VERSION},                                           \
 	    {"expect-context", required_argument, NULL, OPT_EXPECT_CONTEXT},                                 \
 	    {"key", required_argument, NULL, OPT_KEY},                                                       \
+	    {"trusted-sealer", required_argument, NULL, OPT_TRUSTED_SEALER},                                 \
 	{                                                                                                    \
 		"require-token-unwrap", no_argument, NULL, OPT_REQUIRE_TOKEN_UNWRAP                          \
 	}
+
+#define BUNDLEARGS_MAX_TRUSTED 16
 
 struct bundle_read_args {
 	struct pv_bundle_read_opts ro;
 	const char *expect[BUNDLEARGS_MAX_EXPECT];
 	const char *key; /* --key R, resolved to ro.kid by bundleargs_open */
 	char kid[129];
+	/* --trusted-sealer PEM-FILE|KEY (repeatable), loaded into trust (and
+	 * ro.trust) by bundleargs_open; free with bundleargs_read_end */
+	const char *trusted[BUNDLEARGS_MAX_TRUSTED];
+	size_t ntrusted;
+	pv_sealer_trust *trust;
 };
+void bundleargs_read_end(struct bundle_read_args *a);
+
+/*
+ * Writing: --sign-with KEY (a token key of purpose sign), --sign-with-pem
+ * FILE (a PEM private key), --unsigned (drop the signature of a signed
+ * bundle being edited). docs/bundle-format.md §8.
+ */
+#define BUNDLEARGS_SIGN_OPTIONS                                                                              \
+	{"sign-with", required_argument, NULL, OPT_SIGN_WITH},                                               \
+	    {"sign-with-pem", required_argument, NULL, OPT_SIGN_WITH_PEM},                                   \
+	{                                                                                                    \
+		"unsigned", no_argument, NULL, OPT_UNSIGNED                                                  \
+	}
+struct bundle_sign_args {
+	const char *key; /* --sign-with */
+	const char *pem; /* --sign-with-pem */
+	int unsigned_;   /* --unsigned */
+	EVP_PKEY *pkey;  /* the --sign-with-pem key, once loaded */
+};
+/* Take one signing option; -1 if ch is not one, else 0 or an exit code. */
+int bundleargs_sign_option(struct vctl *c, const char *usage, int ch, const char *arg,
+			   struct bundle_sign_args *s);
+/* Before anything is written: load the PEM key (a usage error when it is
+ * unreadable or no sealer key) or check the token key (PV_ERR_PURPOSE for
+ * a key of another purpose, PV_ERR_KEY_TYPE for another algorithm). */
+pv_err bundleargs_sign_prepare(struct vctl *c, struct bundle_sign_args *s) PV_WUR;
+/* After the check is sealed: sign b as s says (nothing without a key). */
+pv_err bundleargs_sign(struct vctl *c, struct bundle_sign_args *s, struct pv_bundle *b) PV_WUR;
+void bundleargs_sign_end(struct bundle_sign_args *s);
 
 /*
  * --allow-env NAME (repeatable): deliver or seal a variable whose name is on
@@ -110,14 +151,19 @@ int bundleargs_split_names(char *list, const char **names, size_t max);
 const char *bundleargs_rcpt_name(const struct pv_bundle_recipient *rc);
 
 /* Editing (set, rm, import-key, rewrap, rotate): load, open the DEK in
- * guarded memory; then version + 1, a new check, and write back. */
+ * guarded memory; then version + 1, a new check, the sealer signature as
+ * sign says, and write back. A signed bundle is not edited without
+ * --sign-with, --sign-with-pem or --unsigned (PV_ERR_USAGE naming its
+ * sealer), checked before the DEK is opened. */
 struct bundle_edit {
 	const char *path, *out;
 	struct pv_bundle *b;
 	struct pv_bundle_opened op;
 	struct bundle_read_args ra;
+	struct bundle_sign_args sign;
 };
-pv_err bundle_edit_begin(struct vctl *c, const char *path, const char *out, struct bundle_edit *e) PV_WUR;
+pv_err bundle_edit_begin(struct vctl *c, const char *path, const char *out,
+			 const struct bundle_sign_args *sign, struct bundle_edit *e) PV_WUR;
 pv_err bundle_edit_commit(struct vctl *c, struct bundle_edit *e) PV_WUR;
 void bundle_edit_end(struct bundle_edit *e);
 

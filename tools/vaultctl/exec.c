@@ -15,7 +15,7 @@
 #define USAGE                                                                                                  \
 	"exec BUNDLE|- [--override] [--pristine] [--strict] [--only NAME,...] [--files-dir DIR]\n"             \
 	"             [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n" \
-	"             [--allow-env NAME]... -- CMD [ARGS...]"
+	"             [--trusted-sealer PEM|KEY]... [--allow-env NAME]... -- CMD [ARGS...]"
 
 enum { OPT_OVERRIDE = OPT_BUNDLE_FIRST_FREE, OPT_PRISTINE, OPT_STRICT, OPT_ONLY, OPT_FILES_DIR };
 
@@ -165,6 +165,7 @@ done:
 	free(missing);
 	pv_kvlist_free(&kv);
 	pv_bundle_opened_clear(&op);
+	bundleargs_read_end(&a.ra);
 	pv_bundle_free(b);
 	return rc;
 }

@@ -15,7 +15,7 @@
 #define USAGE                                                                                                    \
 	"unwrap BUNDLE|- [--format env|dotenv|json] [--out FILE | --out-dir DIR] [--only NAME,...] [--strict]\n" \
 	"               [--min-version N] [--expect-context NAME=VALUE]... [--key R] [--require-token-unwrap]\n" \
-	"               [--allow-env NAME]..."
+	"               [--trusted-sealer PEM|KEY]... [--allow-env NAME]..."
 
 enum { OPT_FORMAT = OPT_BUNDLE_FIRST_FREE, OPT_OUT, OPT_OUT_DIR, OPT_ONLY, OPT_STRICT };
 
@@ -200,6 +200,7 @@ done:
 	pv_secret_free(text);
 	pv_kvlist_free(&kv);
 	pv_bundle_opened_clear(&op);
+	bundleargs_read_end(&a.ra);
 	pv_bundle_free(b);
 	return rc;
 }
