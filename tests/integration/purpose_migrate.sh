@@ -215,7 +215,7 @@ assert_eq "$(json_get "$RUN_OUT" entries 1 purpose)" None "bundle list --json pu
 run_expect 8 vc bundle install-key "$W/old.bundle" bkey --as bkey-installed
 assert_contains "$RUN_ERR" "--purpose"
 cp "$W/old.bundle" "$W/live.bundle"
-vd_base_config "$clients" "\"jwt\": {\"issuer\": \"https://migrate.test\"}, \"bundle\": {\"path\": \"$W/live.bundle\"}" \
+vd_base_config "$clients" "\"jwt\": {\"issuer\": \"https://migrate.test\"}, \"bundle\": {\"path\": \"$W/live.bundle\", \"allow_unsigned\": true}" \
 	>"$W/vaultd.json"
 vd_start "$W/vaultd.json"
 vd_expect_code 403 wrong_purpose POST /v1/keys/bkey/sign --data-binary "$sign_req"

@@ -8,7 +8,8 @@
 # serves the new value; a tampered bundle on reload keeps the running one;
 # at start it stops production (non-zero exit, a line naming the bundle)
 # while `"required": false` and --dev warn and go on. Planted secret values
-# never appear in the vaultd logs, the audit log or an error body.
+# never appear in the vaultd logs, the audit log or an error body. The bundle
+# is signed by a token key that bundle.trusted_sealers names.
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/bundle.sh"
@@ -57,19 +58,23 @@ value_of() { # NAME -> the released value, into $W/value
 
 say "a bundle: env and file values, an imported P-256 key"
 run_expect 0 vc key create kek --alg aes256 --purpose wrap
+# the bundle's sealer: vaultd believes only bundles it signed (trusted_sealers)
+run_expect 0 vc key create sealer --alg p256 --purpose sign
+run_expect 0 vc key show sealer --format pem
+cp "$RUN_OUT" "$W/sealer.pem"
 printf 'DB_PASSWORD=%s\nAPI_URL=https://api.test\n' "$S_ENV" >"$W/in.env"
-run_expect 0 vc bundle seal --recipient kek --in "$W/in.env" --out "$B"
+run_expect 0 vc bundle seal --recipient kek --in "$W/in.env" --out "$B" --sign-with sealer
 printf '%s\n\001binary' "$S_FILE" >"$W/tls.key"
-run_expect 0 vc bundle set "$B" tls.key --kind file --in "$W/tls.key"
+run_expect 0 vc bundle set "$B" tls.key --kind file --in "$W/tls.key" --sign-with sealer
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/signer.pem" 2>/dev/null ||
 	fail "openssl genpkey"
 openssl pkey -in "$W/signer.pem" -pubout -out "$W/signer.pub.pem" 2>/dev/null
-run_expect 0 vc bundle import-key "$B" signer --pem "$W/signer.pem" --purpose sign
+run_expect 0 vc bundle import-key "$B" signer --pem "$W/signer.pem" --purpose sign --sign-with sealer
 rm -f "$W/signer.pem"
 # a bundle key of another purpose: listed with it, never a signer
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/bjwt.pem" 2>/dev/null ||
 	fail "openssl genpkey"
-run_expect 0 vc bundle import-key "$B" bjwt --pem "$W/bjwt.pem" --purpose jwt
+run_expect 0 vc bundle import-key "$B" bjwt --pem "$W/bjwt.pem" --purpose jwt --sign-with sealer
 rm -f "$W/bjwt.pem"
 cp "$B" "$W/good.bundle"
 
@@ -80,7 +85,7 @@ clients="[
   {\"name\": \"reader\", \"auth\": {\"token_sha256\": \"$(vd_token_hash "$TOK_READ")\"},
    \"rules\": [{\"ops\": [\"secrets.list\", \"secrets.read\"], \"keys\": [\"DB_PASSWORD\", \"tls.key\", \"APP_ENV_SECRET\", \"signer\", \"NO_SUCH\"]},
                {\"ops\": [\"sign\", \"verify\", \"keys.read\"], \"keys\": [\"signer\", \"bjwt\"]}]}]"
-vd_base_config "$clients" "\"bundle\": {\"path\": \"$B\"},
+vd_base_config "$clients" "\"bundle\": {\"path\": \"$B\", \"trusted_sealers\": [\"$W/sealer.pem\"]},
   \"secrets\": {\"environment\": [\"APP_ENV_SECRET\"]}" >"$CFG"
 export APP_ENV_SECRET=$S_ENVIRON
 vd_start "$CFG"
@@ -145,7 +150,7 @@ assert_eq "$(openssl pkey -pubin -in "$W/served.pem" -outform DER | sha256sum)" 
 	"$(openssl pkey -pubin -in "$W/signer.pub.pem" -outform DER | sha256sum)" "served public key"
 
 say "SIGHUP after re-sealing: the new value, the key still signs"
-printf '%s' "$S_NEW" | run_expect 0 vc bundle set "$B" DB_PASSWORD --in -
+printf '%s' "$S_NEW" | run_expect 0 vc bundle set "$B" DB_PASSWORD --in - --sign-with sealer
 cp "$B" "$W/good.bundle"
 kill -HUP "$VD_PID"
 for ((i = 0; i < 100; i++)); do
