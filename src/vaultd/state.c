@@ -151,8 +151,8 @@ vd_gen_build(struct vd_daemon *d, struct pv_config *cfg, struct vd_gen **out, ch
 		if (warning != NULL &&
 		    (*warning =
 			 strdup("bundle.allow_unsigned is true: the bundle is believed without a sealer "
-				"signature (anyone who can seal for its recipients can replace it); set "
-				"bundle.trusted_sealers")) == NULL) {
+				"signature (anyone who can seal for its recipients can replace it), until "
+				"bundle.trusted_sealers is set")) == NULL) {
 			r = PV_ERR_NOMEM;
 			goto out;
 		}
