@@ -70,8 +70,8 @@ struct vd_http_head {
  * never be valid. DONE sets *h and *head_len (bytes up to and including
  * the blank line). BAD sets *why. Bytes after the head are not looked at.
  */
-enum vd_http_result vd_http_parse_head(const uint8_t *buf, size_t len, struct vd_http_head *h, size_t *head_len,
-				       const char **why) PV_WUR;
+enum vd_http_result vd_http_parse_head(const uint8_t *buf, size_t len, struct vd_http_head *h,
+				       size_t *head_len, const char **why) PV_WUR;
 
 /* Case-insensitive comparison of a span with a NUL-terminated ASCII string. */
 int vd_http_span_is(struct vd_http_span s, const char *lit);
@@ -88,9 +88,9 @@ int vd_http_span_is(struct vd_http_span s, const char *lit);
  */
 struct vd_chunked {
 	int state;
-	uint64_t left;    /* bytes left in the current chunk */
-	uint64_t total;   /* decoded so far */
-	size_t line;      /* bytes of the current size/trailer line so far */
+	uint64_t left;  /* bytes left in the current chunk */
+	uint64_t total; /* decoded so far */
+	size_t line;    /* bytes of the current size/trailer line so far */
 	int too_large;
 };
 
@@ -104,7 +104,7 @@ void vd_chunked_init(struct vd_chunked *c);
  * trailers are complete, INCOMPLETE when more input is needed, BAD for
  * malformed input or a body over max (then c->too_large is set).
  */
-enum vd_http_result vd_chunked_feed(struct vd_chunked *c, const uint8_t *in, size_t n, size_t *used, uint8_t *out,
-				    size_t *out_len, size_t max, const char **why) PV_WUR;
+enum vd_http_result vd_chunked_feed(struct vd_chunked *c, const uint8_t *in, size_t n, size_t *used,
+				    uint8_t *out, size_t *out_len, size_t max, const char **why) PV_WUR;
 
 #endif

@@ -192,13 +192,13 @@ test_framing_refusals(void **state)
 	REFUSED_END("GET / HTTP/1.1\r\nHost: a\r\nConnection: \"close\"\r\n", "list of tokens");
 
 	/* VD_HTTP_MAX_FIELDS fields pass, one more does not, as soon as it starts */
-	p = big + sprintf(big, "GET / HTTP/1.1\r\nHost: a\r\n");
+	p = big + snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\n");
 	for (i = 1; i < VD_HTTP_MAX_FIELDS; i++)
-		p += sprintf(p, "X-%zu: v\r\n", i);
-	strcpy(p, "\r\n");
+		p += snprintf(p, sizeof(big) - (size_t)(p - big), "X-%zu: v\r\n", i);
+	snprintf(p, sizeof(big) - (size_t)(p - big), "\r\n");
 	accepted(big);
 	assert_int_equal(head.nfields, VD_HTTP_MAX_FIELDS);
-	strcpy(p, "Y: z\r\n\r\n");
+	snprintf(p, sizeof(big) - (size_t)(p - big), "Y: z\r\n\r\n");
 	refused_at(big, strlen(big), (size_t)(p - big) + 1, "too many");
 }
 
@@ -535,14 +535,14 @@ test_chunked_refusals(void **state)
 	CHUNKED_BAD("1\r\na\r\n", 0, "over the limit", 1);
 
 	/* long size lines and trailer sections are refused, not held */
-	n = (size_t)sprintf(big, "1;");
+	n = (size_t)snprintf(big, sizeof(big), "1;");
 	memset(big + n, 'x', 5000);
 	n += 5000;
 	memcpy(big + n, "\r\na\r\n0\r\n\r\n", 10);
 	chunked_bad_n(big, n + 10, 64, "size line is too long", 0);
-	n = (size_t)sprintf(big, "0\r\n");
+	n = (size_t)snprintf(big, sizeof(big), "0\r\n");
 	while (n < 8300)
-		n += (size_t)sprintf(big + n, "X-Pad: %0100d\r\n", 0);
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad: %0100d\r\n", 0);
 	memcpy(big + n, "\r\n", 2);
 	chunked_bad_n(big, n + 2, 64, "trailer section is too long", 0);
 }
