@@ -1,0 +1,167 @@
+/*
+ * p11vault.so, the OpenSSL 3 provider (issue 16): what its parts share.
+ *
+ *   provider.c        OSSL_provider_init, the algorithm tables, configuration
+ *                     (openssl.cnf section or environment), the private
+ *                     library context, errors
+ *   key.c             the key object: its public half and how to sign with it
+ *   store.c           OSSL_STORE for "pkcs11:" (RFC 7512) and "p11vault:NAME[;version=N]"
+ *   keymgmt.c         KEYMGMT: EC (P-256, P-384), RSA, RSA-PSS, ED25519
+ *   signature.c       SIGNATURE: ECDSA, EdDSA, RSA PKCS#1 v1.5 and PSS
+ *   uri.c             the two key-reference forms, parsed (pure; fuzzed)
+ *   backend.c         the p11v_backend_* calls, sent to the configured backend
+ *   backend_direct.c  signing through libp11vault (module, token, PIN, pool)
+ *   backend_vaultd.c  signing through vaultd's Unix socket (keyless)
+ *   decoder.c         URI-in-PEM ("-----BEGIN P11VAULT KEY URI-----")
+ *
+ * Nothing here knows HTTP but backend_vaultd.c; nothing but
+ * backend_direct.c touches PKCS#11. The provider offers no digests, ciphers
+ * or RNG: public-key work (verification, encoding, hashing) is done with
+ * OpenSSL's default provider in the provider's private library context.
+ */
+#ifndef PV_PROVIDER_H
+#define PV_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/core.h>
+#include <openssl/evp.h>
+
+#define P11V_NAME  "p11vault"
+/* Every algorithm is registered with this property definition. */
+#define P11V_PROPS "provider=p11vault"
+
+typedef struct p11v_prov p11v_prov; /* the provider context (provider.c) */
+typedef struct p11v_key p11v_key;   /* a key object (key.c) */
+
+enum p11v_backend { P11V_BACKEND_DIRECT, P11V_BACKEND_VAULTD };
+
+enum p11v_ktype { P11V_KT_EC, P11V_KT_RSA, P11V_KT_RSA_PSS, P11V_KT_ED25519 };
+
+/* ---- provider.c ---- */
+
+/* The private library context (default provider only): for public-key
+ * operations, digests and encoding done in software. */
+OSSL_LIB_CTX *p11v_libctx(p11v_prov *p);
+enum p11v_backend p11v_backend_of(p11v_prov *p);
+/* A configuration value (openssl.cnf section of the provider, else the
+ * environment variable P11VAULT_<NAME upper-cased>), or NULL. */
+const char *p11v_conf(p11v_prov *p, const char *name);
+/* Raise an OpenSSL error from the provider (ERR_raise through the core's
+ * new_error/set_error_debug/vset_error), reason a P11V_R_* code. */
+void p11v_raise(p11v_prov *p, int reason, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#define P11V_R_TOKEN       1 /* the token or vaultd is unavailable */
+#define P11V_R_NOT_FOUND   2 /* no such key or version */
+#define P11V_R_PURPOSE     3 /* the key's purpose does not allow this */
+#define P11V_R_RETIRED     4 /* the pinned version is no longer usable: fail closed */
+#define P11V_R_BAD_URI     5
+#define P11V_R_UNSUPPORTED 6 /* parameter or mechanism not supported */
+#define P11V_R_DENIED      7 /* vaultd refused (policy, authentication) */
+#define P11V_R_INTERNAL    8
+
+/* ---- key.c ---- */
+
+/*
+ * Where a private key lives: a p11vault key (name, version pinned at load)
+ * or, for a pkcs11: URI naming a raw token object, its CKA_ID / CKA_LABEL.
+ * Only the backend interprets it.
+ */
+struct p11v_keyref {
+	char name[65];       /* p11vault key name; "" for a raw pkcs11 object */
+	unsigned version;    /* the version active at load (pinned) */
+	uint8_t id[64];      /* raw object: CKA_ID */
+	size_t id_len;
+	char label[129];     /* raw object: CKA_LABEL */
+};
+
+/* A key: always its public half; with ref, also a token key to sign with.
+ * pub is taken (owned by the key); ref is copied. */
+p11v_key *p11v_key_new(p11v_prov *p, enum p11v_ktype t, EVP_PKEY *pub, const struct p11v_keyref *ref);
+void p11v_key_up_ref(p11v_key *k);
+void p11v_key_free(p11v_key *k); /* NULL is fine; frees at the last reference */
+p11v_prov *p11v_key_prov(const p11v_key *k);
+enum p11v_ktype p11v_key_type(const p11v_key *k);
+EVP_PKEY *p11v_key_pub(const p11v_key *k); /* borrowed; in p11v_libctx */
+/* The token reference, or NULL for a public-only key (imported). */
+const struct p11v_keyref *p11v_key_ref(const p11v_key *k);
+
+/* ---- uri.c ---- */
+
+/* A key reference, parsed: "p11vault:NAME" or "p11vault:NAME;version=N"
+ * (NAME a p11vault key name), or an RFC 7512 "pkcs11:" URI of which the
+ * path attributes object= / id= / type= and token= are used (parsed with
+ * p11-kit's URI parser; query attributes such as pin-source are refused:
+ * the PIN comes from the provider's configuration only). */
+struct p11v_uri {
+	int is_pkcs11;
+	char name[65];    /* p11vault: NAME, or pkcs11: object= (may be "") */
+	unsigned version; /* 0: the active one */
+	uint8_t id[64];   /* pkcs11: id= */
+	size_t id_len;
+	char token[33];   /* pkcs11: token= label, "" when absent */
+	int want_private; /* pkcs11: type=private (default), 0 for type=public */
+};
+/* 1 and *out filled, or 0 (not a key reference we take; *why says why). */
+int p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why);
+
+/* ---- backends ---- */
+
+enum p11v_sigmech { P11V_SIG_ECDSA, P11V_SIG_EDDSA, P11V_SIG_RSA_PKCS1, P11V_SIG_RSA_PSS };
+
+struct p11v_sigreq {
+	enum p11v_sigmech mech;
+	/* ECDSA, RSA: tbs is a digest made with mdname ("SHA256", ...);
+	 * EdDSA: tbs is the whole message and mdname is NULL. */
+	const char *mdname;
+	const unsigned char *tbs;
+	size_t tbslen;
+	/* RSA-PSS: MGF1 digest and salt length in bytes (the resolved number). */
+	const char *mgf1_mdname;
+	int saltlen;
+};
+
+/*
+ * Sign with a key that has a ref, through the provider's backend. sig gets
+ * what OpenSSL's own implementations return: ECDSA a DER
+ * ECDSA-Sig-Value, EdDSA 64 raw bytes, RSA as long as the modulus. 1 on
+ * success; 0 with an error raised (a retired pinned version, a key of
+ * another purpose, the token or vaultd unavailable, ...).
+ */
+int p11v_backend_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig, size_t *siglen,
+		      size_t sigsize);
+
+/*
+ * Resolve a key reference to its public key and pinned version:
+ * "p11vault:NAME" (the active version), "p11vault:NAME;version=N", or a
+ * pkcs11: URI (object=, id=, type=private|public). Returns a new key with
+ * ref set, or NULL with an error raised. Used by the store and the decoder.
+ */
+p11v_key *p11v_backend_load(p11v_prov *p, const char *uri);
+
+/* In a forked child: drop what belongs to the parent (sessions, vaultd
+ * connections); the next use re-initialises lazily. */
+void p11v_backend_after_fork(p11v_prov *p);
+
+/* Each backend keeps its state in the provider context (created lazily on
+ * first use, under the provider's lock; freed by p11v_*_free at teardown). */
+void **p11v_backend_slot(p11v_prov *p);
+
+/* backend_direct.c and backend_vaultd.c: what backend.c dispatches to. */
+int p11v_direct_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig, size_t *siglen,
+		     size_t sigsize);
+p11v_key *p11v_direct_load(p11v_prov *p, const struct p11v_uri *u);
+void p11v_direct_after_fork(p11v_prov *p);
+void p11v_direct_free(p11v_prov *p);
+int p11v_vaultd_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig, size_t *siglen,
+		     size_t sigsize);
+p11v_key *p11v_vaultd_load(p11v_prov *p, const struct p11v_uri *u);
+void p11v_vaultd_after_fork(p11v_prov *p);
+void p11v_vaultd_free(p11v_prov *p);
+
+#endif
