@@ -65,6 +65,27 @@ void p11v_raise(p11v_prov *p, int reason, const char *fmt, ...)
 #define P11V_R_DENIED      7 /* vaultd refused (policy, authentication) */
 #define P11V_R_INTERNAL    8
 
+/* Serialises lazy set-up of the provider context's shared state (the
+ * backends' slots). Never held across a token or vaultd call. */
+void p11v_prov_lock(p11v_prov *p);
+void p11v_prov_unlock(p11v_prov *p);
+
+/* ---- the dispatch tables provider.c's algorithm tables refer to ---- */
+
+/* store.c: OSSL_STORE for the "p11vault" and "pkcs11" schemes */
+extern const OSSL_DISPATCH p11v_store_functions[];
+/* keymgmt.c */
+extern const OSSL_DISPATCH p11v_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH p11v_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH p11v_rsapss_keymgmt_functions[];
+extern const OSSL_DISPATCH p11v_ed25519_keymgmt_functions[];
+/* signature.c */
+extern const OSSL_DISPATCH p11v_ecdsa_signature_functions[];
+extern const OSSL_DISPATCH p11v_eddsa_signature_functions[];
+extern const OSSL_DISPATCH p11v_rsa_signature_functions[];
+/* decoder.c: URI-in-PEM ("-----BEGIN P11VAULT KEY URI-----") to a key */
+extern const OSSL_DISPATCH p11v_uripem_decoder_functions[];
+
 /* ---- key.c ---- */
 
 /*
@@ -73,11 +94,11 @@ void p11v_raise(p11v_prov *p, int reason, const char *fmt, ...)
  * Only the backend interprets it.
  */
 struct p11v_keyref {
-	char name[65];       /* p11vault key name; "" for a raw pkcs11 object */
-	unsigned version;    /* the version active at load (pinned) */
-	uint8_t id[64];      /* raw object: CKA_ID */
+	char name[65];    /* p11vault key name; "" for a raw pkcs11 object */
+	unsigned version; /* the version active at load (pinned) */
+	uint8_t id[64];   /* raw object: CKA_ID */
 	size_t id_len;
-	char label[129];     /* raw object: CKA_LABEL */
+	char label[129]; /* raw object: CKA_LABEL */
 };
 
 /* A key: always its public half; with ref, also a token key to sign with.
