@@ -130,6 +130,7 @@ struct p11v_uri {
 	size_t id_len;
 	char token[33];   /* pkcs11: token= label, "" when absent */
 	int want_private; /* pkcs11: type=private (default), 0 for type=public */
+	int want_cert;    /* pkcs11: type=cert (want_private is then 0) */
 };
 /* 1 and *out filled, or 0 (not a key reference we take; *why says why). */
 int p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why);
@@ -167,6 +168,15 @@ int p11v_backend_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *
  * ref set, or NULL with an error raised. Used by the store and the decoder.
  */
 p11v_key *p11v_backend_load(p11v_prov *p, const char *uri);
+
+/*
+ * The certificate a reference names, as DER (OPENSSL_malloc'd): a pkcs11:
+ * URI with type=cert, or the certificate on the token with the same CKA_ID
+ * (else label) as the key the reference names. 1, or 0 with an error
+ * raised. Used by the store (certificates on the token).
+ */
+int p11v_backend_cert(p11v_prov *p, const char *uri, unsigned char **der, size_t *derlen);
+int p11v_direct_cert(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, size_t *derlen);
 
 /* In a forked child: drop what belongs to the parent (sessions, vaultd
  * connections); the next use re-initialises lazily. */
