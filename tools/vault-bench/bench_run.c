@@ -11,7 +11,7 @@
 #include "core/alg.h"
 #include "core/sign.h"
 #include "tools/vault-bench/bench.h"
-#include "tools/vault-bench/http_client.h"
+#include "base/http_client.h"
 
 /* Latencies are kept in nanoseconds (saturating) up to this many per thread. */
 #define LAT_PER_SEC_GUESS 200000.0
@@ -27,7 +27,7 @@ struct worker {
 	uint32_t *lat;
 	size_t cap, n;
 	uint64_t ops, dropped, failures;
-	struct bench_http *http; /* BENCH_HTTP: this thread's connection */
+	struct pv_http *http; /* BENCH_HTTP: this thread's connection */
 	struct timespec start, end;
 	pv_err err;
 	char detail[256];
@@ -71,7 +71,7 @@ http_op(struct worker *w, int *bad)
 	pv_err r;
 
 	*bad = 0;
-	r = bench_http_roundtrip(w->http, job->http_req, job->http_req_len, &status, &body, &len);
+	r = pv_http_roundtrip(w->http, job->http_req, job->http_req_len, &status, &body, &len);
 	if (r != PV_OK)
 		return r;
 	if (status != 200) {
@@ -227,7 +227,7 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 			goto out;
 		}
 		/* connected before the clock starts: keep-alive is what is measured */
-		if (job->mode == BENCH_HTTP && (r = bench_http_open(job->http_socket, &w[i].http)) != PV_OK)
+		if (job->mode == BENCH_HTTP && (r = pv_http_open(job->http_socket, &w[i].http)) != PV_OK)
 			goto out;
 	}
 	for (; started < nw; started++)
@@ -253,7 +253,7 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 		res->failures += w[i].failures;
 		res->latency_dropped += w[i].dropped;
 		if (w[i].http != NULL)
-			res->reconnects += bench_http_reconnects(w[i].http);
+			res->reconnects += pv_http_reconnects(w[i].http);
 		if (i == 0 || ts_sec(&w[i].start) < first)
 			first = ts_sec(&w[i].start);
 		if (i == 0 || ts_sec(&w[i].end) > last)
@@ -267,7 +267,7 @@ bench_run(const struct bench_job *job, struct bench_result *res)
 out:
 	for (unsigned i = 0; w != NULL && i < nw; i++) {
 		free(w[i].lat);
-		bench_http_close(w[i].http);
+		pv_http_close(w[i].http);
 	}
 	free(w);
 	free(tid);

@@ -51,7 +51,7 @@
 #include "core/b64.h"
 #include "core/sign.h"
 #include "tools/vault-bench/bench.h"
-#include "tools/vault-bench/http_client.h"
+#include "base/http_client.h"
 #include "tools/vault-bench/wallet_tx.h"
 
 #define LIST_MAX 8
@@ -368,16 +368,16 @@ out:
 static pv_err
 http_warm_up2(const char *sock, pv_secret *req, const char *expect, char **reply, int *missing)
 {
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	const uint8_t *body;
 	size_t len;
 	unsigned status = 0;
 	pv_err r;
 
-	if ((r = bench_http_open(sock, &c)) != PV_OK)
+	if ((r = pv_http_open(sock, &c)) != PV_OK)
 		goto out;
 	for (int i = 0; i < 100; i++) {
-		r = bench_http_roundtrip(c, pv_secret_ro(req), pv_secret_len(req), &status, &body, &len);
+		r = pv_http_roundtrip(c, pv_secret_ro(req), pv_secret_len(req), &status, &body, &len);
 		pv_secret_lock(req);
 		if (r != PV_OK || status != 404)
 			break;
@@ -400,7 +400,7 @@ http_warm_up2(const char *sock, pv_secret *req, const char *expect, char **reply
 		(*reply)[len] = '\0';
 	}
 out:
-	bench_http_close(c);
+	pv_http_close(c);
 	return r;
 }
 
@@ -983,7 +983,7 @@ run_all(pv_keystore *ks, const struct config *c, struct row *rows, size_t *nrows
 
 	*nrows = *nwrows = 0;
 	memset(wjs, 0, sizeof(wjs));
-	if (c->vaultd != NULL && (r = bench_http_load_bearer(c->bearer_file, &bearer, &blen)) != PV_OK)
+	if (c->vaultd != NULL && (r = pv_http_load_bearer(c->bearer_file, &bearer, &blen)) != PV_OK)
 		goto out;
 	for (a = 0; a < c->nalgs; a++) {
 		snprintf(name[a], sizeof(name[a]), "bench-%s", pv_alg_info(c->algs[a])->name);

@@ -46,7 +46,7 @@
 
 #include "base/secmem.h"
 #include "core/b64.h"
-#include "tools/vault-bench/http_client.h"
+#include "base/http_client.h"
 
 #define CHAOS_THREADS_MAX      64
 #define CHAOS_RID_MAX          64
@@ -153,20 +153,20 @@ reply_fields(const uint8_t *body, size_t len, unsigned status, char *code, char 
 
 /* A header's value for the record: one printable word or "-". */
 static void
-head_field(struct bench_http *c, const char *name, char *out, size_t cap)
+head_field(struct pv_http *c, const char *name, char *out, size_t cap)
 {
 	const uint8_t *h;
 	size_t hl;
 
-	bench_http_last_head(c, &h, &hl);
-	if (bench_http_find_header(h, hl, name, out, cap) != PV_OK || out[0] == '\0' ||
+	pv_http_last_head(c, &h, &hl);
+	if (pv_http_find_header(h, hl, name, out, cap) != PV_OK || out[0] == '\0' ||
 	    strpbrk(out, " \t") != NULL)
 		snprintf(out, cap, "-");
 }
 
 /* One request; its line in the replies file. */
 static void
-one_request(struct loader *l, struct bench_http *c, uint64_t n)
+one_request(struct loader *l, struct pv_http *c, uint64_t n)
 {
 	char msg[CHAOS_MSG_MAX], tail[64], code[CHAOS_CODE_MAX], sig[CHAOS_SIG_MAX], rid[CHAOS_RID_MAX],
 	    retry[16], rbody[2 * CHAOS_MSG_MAX + 64];
@@ -193,7 +193,7 @@ one_request(struct loader *l, struct bench_http *c, uint64_t n)
 	len += blen;
 
 	t0 = now_us(CLOCK_REALTIME);
-	r = bench_http_roundtrip(c, buf, len, &status, &body, &rlen);
+	r = pv_http_roundtrip(c, buf, len, &status, &body, &rlen);
 	t1 = now_us(CLOCK_REALTIME);
 	l->sent++;
 	if (r != PV_OK) {
@@ -202,9 +202,9 @@ one_request(struct loader *l, struct bench_http *c, uint64_t n)
 			fprintf(stderr, "vault-chaos: thread %u request %" PRIu64 ": %s\n", l->id, n,
 				pv_err_detail());
 		fprintf(l->out, "%" PRIu64 " %" PRId64 " %" PRId64 " 0 %s - 0 - -\n", n, t0, t1,
-			bench_http_timed_out(c) ? "timeout" : "transport");
+			pv_http_timed_out(c) ? "timeout" : "transport");
 		/* vaultd not there: do not spin */
-		if (!bench_http_timed_out(c))
+		if (!pv_http_timed_out(c))
 			nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
 		return;
 	}
@@ -222,13 +222,13 @@ loader_main(void *arg)
 {
 	struct loader *l = arg;
 	const struct opts *o = l->o;
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	double interval = o->rate > 0 ? (double)o->threads / o->rate : 0; /* seconds per request */
 	int64_t start, end, due, now;
 	uint64_t n = 0, slot = 0;
 
-	if ((l->err = bench_http_open(o->vaultd, &c)) != PV_OK ||
-	    (l->err = bench_http_set_timeout(c, CHAOS_REPLY_TIMEOUT_MS)) != PV_OK) {
+	if ((l->err = pv_http_open(o->vaultd, &c)) != PV_OK ||
+	    (l->err = pv_http_set_timeout(c, CHAOS_REPLY_TIMEOUT_MS)) != PV_OK) {
 		snprintf(l->detail, sizeof(l->detail), "%s", pv_err_detail());
 		return NULL;
 	}
@@ -262,7 +262,7 @@ loader_main(void *arg)
 		one_request(l, c, n++);
 	}
 	pv_secret_lock(l->req);
-	bench_http_close(c);
+	pv_http_close(c);
 	return NULL;
 }
 
@@ -311,7 +311,7 @@ load_main(const struct opts *o)
 	int rc = 1;
 	pv_err r;
 
-	if ((r = bench_http_load_bearer(o->bearer_file, &bearer, &blen)) != PV_OK)
+	if ((r = pv_http_load_bearer(o->bearer_file, &bearer, &blen)) != PV_OK)
 		goto out;
 	for (unsigned i = 0; i < o->threads; i++) {
 		l[i].o = o;

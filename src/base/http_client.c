@@ -11,20 +11,20 @@
 
 #include "base/buf.h"
 #include "base/secmem.h"
-#include "tools/vault-bench/http_client.h"
+#include "base/http_client.h"
 
-struct bench_http {
+struct pv_http {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint64_t connects;
 	size_t head_len;     /* of the last response in rbuf; 0: none */
 	unsigned timeout_ms; /* SO_RCVTIMEO/SO_SNDTIMEO; 0: none */
 	int timed_out;       /* the last round trip */
-	uint8_t rbuf[BENCH_HTTP_RESP_MAX];
+	uint8_t rbuf[PV_HTTP_RESP_MAX];
 };
 
 static pv_err
-set_timeouts(struct bench_http *c)
+set_timeouts(struct pv_http *c)
 {
 	struct timeval tv = {(time_t)(c->timeout_ms / 1000), (suseconds_t)(c->timeout_ms % 1000) * 1000};
 
@@ -37,7 +37,7 @@ set_timeouts(struct bench_http *c)
 }
 
 static pv_err
-sock_connect(struct bench_http *c)
+sock_connect(struct pv_http *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
@@ -58,7 +58,7 @@ sock_connect(struct bench_http *c)
 }
 
 static void
-sock_drop(struct bench_http *c)
+sock_drop(struct pv_http *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -66,9 +66,9 @@ sock_drop(struct bench_http *c)
 }
 
 pv_err
-bench_http_open(const char *path, struct bench_http **out)
+pv_http_open(const char *path, struct pv_http **out)
 {
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	pv_err r;
 
 	*out = NULL;
@@ -90,7 +90,7 @@ out:
 }
 
 void
-bench_http_close(struct bench_http *c)
+pv_http_close(struct pv_http *c)
 {
 	if (c == NULL)
 		return;
@@ -99,27 +99,27 @@ bench_http_close(struct bench_http *c)
 }
 
 pv_err
-bench_http_set_timeout(struct bench_http *c, unsigned ms)
+pv_http_set_timeout(struct pv_http *c, unsigned ms)
 {
 	c->timeout_ms = ms;
 	return set_timeouts(c);
 }
 
 int
-bench_http_timed_out(const struct bench_http *c)
+pv_http_timed_out(const struct pv_http *c)
 {
 	return c->timed_out;
 }
 
 void
-bench_http_last_head(const struct bench_http *c, const uint8_t **head, size_t *len)
+pv_http_last_head(const struct pv_http *c, const uint8_t **head, size_t *len)
 {
 	*head = c->rbuf;
 	*len = c->head_len;
 }
 
 uint64_t
-bench_http_reconnects(const struct bench_http *c)
+pv_http_reconnects(const struct pv_http *c)
 {
 	return c->connects > 0 ? c->connects - 1 : 0;
 }
@@ -166,8 +166,8 @@ has_token(const uint8_t *v, size_t len, const char *tok)
 }
 
 pv_err
-bench_http_parse_head(const uint8_t *head, size_t head_len, unsigned *status, size_t *content_length,
-		      int *conn_close)
+pv_http_parse_head(const uint8_t *head, size_t head_len, unsigned *status, size_t *content_length,
+		   int *conn_close)
 {
 	const uint8_t *line, *colon, *v;
 	size_t len, vlen, cl = 0;
@@ -255,7 +255,7 @@ out:
 }
 
 pv_err
-bench_http_find_header(const uint8_t *head, size_t head_len, const char *name, char *out, size_t outsz)
+pv_http_find_header(const uint8_t *head, size_t head_len, const char *name, char *out, size_t outsz)
 {
 	const uint8_t *line, *colon, *v;
 	size_t len, vlen;
@@ -292,7 +292,7 @@ out:
 }
 
 static pv_err
-send_all(struct bench_http *c, const uint8_t *p, size_t len)
+send_all(struct pv_http *c, const uint8_t *p, size_t len)
 {
 	ssize_t n;
 
@@ -325,7 +325,7 @@ find_head_end(const uint8_t *buf, size_t len, size_t from)
  * byte arrived (a stale keep-alive connection; the caller may retry).
  */
 static pv_err
-read_response(struct bench_http *c, unsigned *status, const uint8_t **body, size_t *body_len, int *conn_close)
+read_response(struct pv_http *c, unsigned *status, const uint8_t **body, size_t *body_len, int *conn_close)
 {
 	size_t have = 0, head = 0, total = 0, cl;
 	ssize_t n;
@@ -360,13 +360,13 @@ read_response(struct bench_http *c, unsigned *status, const uint8_t **body, size
 		if (head == 0) {
 			head = find_head_end(c->rbuf, have, 0);
 			if (head == 0) {
-				if (have >= BENCH_HTTP_HEAD_MAX) {
-					pv_err_set_detail("response head over %d bytes", BENCH_HTTP_HEAD_MAX);
+				if (have >= PV_HTTP_HEAD_MAX) {
+					pv_err_set_detail("response head over %d bytes", PV_HTTP_HEAD_MAX);
 					return PV_ERR_TOO_LARGE;
 				}
 				continue;
 			}
-			if ((r = bench_http_parse_head(c->rbuf, head, status, &cl, conn_close)) != PV_OK)
+			if ((r = pv_http_parse_head(c->rbuf, head, status, &cl, conn_close)) != PV_OK)
 				return r;
 			if (cl > sizeof(c->rbuf) - head) {
 				pv_err_set_detail("response body of %zu bytes is too large", cl);
@@ -388,8 +388,8 @@ read_response(struct bench_http *c, unsigned *status, const uint8_t **body, size
 }
 
 pv_err
-bench_http_roundtrip(struct bench_http *c, const uint8_t *req, size_t req_len, unsigned *status,
-		     const uint8_t **body, size_t *body_len)
+pv_http_roundtrip(struct pv_http *c, const uint8_t *req, size_t req_len, unsigned *status,
+		  const uint8_t **body, size_t *body_len)
 {
 	int conn_close = 0;
 	pv_err r = PV_OK;
@@ -433,7 +433,7 @@ is_b64token(uint8_t c)
 
 /* The bearer token from its file (one line), in guarded memory. */
 pv_err
-bench_http_load_bearer(const char *path, pv_secret **out, size_t *len)
+pv_http_load_bearer(const char *path, pv_secret **out, size_t *len)
 {
 	pv_secret *s = NULL;
 	const uint8_t *p;

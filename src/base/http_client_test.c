@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include "tools/vault-bench/http_client.h"
+#include "base/http_client.h"
 
 static pv_err
 parse(const char *head, unsigned *status, size_t *cl, int *close_)
 {
-	return bench_http_parse_head((const uint8_t *)head, strlen(head), status, cl, close_);
+	return pv_http_parse_head((const uint8_t *)head, strlen(head), status, cl, close_);
 }
 
 static void
@@ -105,16 +105,16 @@ test_find_header(void **state)
 	char v[8];
 
 	(void)state;
-	assert_int_equal(bench_http_find_header(h, strlen(head), "x-request-id", v, sizeof(v)), PV_OK);
+	assert_int_equal(pv_http_find_header(h, strlen(head), "x-request-id", v, sizeof(v)), PV_OK);
 	assert_string_equal(v, "AbC-1");
-	assert_int_equal(bench_http_find_header(h, strlen(head), "Retry-After", v, sizeof(v)), PV_OK);
+	assert_int_equal(pv_http_find_header(h, strlen(head), "Retry-After", v, sizeof(v)), PV_OK);
 	assert_string_equal(v, "1");
-	assert_int_equal(bench_http_find_header(h, strlen(head), "Retry", v, sizeof(v)), PV_ERR_NOT_FOUND);
+	assert_int_equal(pv_http_find_header(h, strlen(head), "Retry", v, sizeof(v)), PV_ERR_NOT_FOUND);
 	/* the status line is not a header */
 	assert_int_equal(
-	    bench_http_find_header(h, strlen(head), "HTTP/1.1 503 Service Unavailable", v, sizeof(v)),
+	    pv_http_find_header(h, strlen(head), "HTTP/1.1 503 Service Unavailable", v, sizeof(v)),
 	    PV_ERR_NOT_FOUND);
-	assert_int_equal(bench_http_find_header(h, strlen(head), "X-Request-Id", v, 5), PV_ERR_TOO_LARGE);
+	assert_int_equal(pv_http_find_header(h, strlen(head), "X-Request-Id", v, 5), PV_ERR_TOO_LARGE);
 }
 
 /* ---- round trips against a scripted server on a Unix socket ---- */
@@ -212,13 +212,13 @@ unlisten(int fd, const char *path)
 static const char req[] = "POST /v1/keys/k/sign HTTP/1.1\r\nHost: vaultd\r\nContent-Length: 2\r\n\r\n{}";
 
 static pv_err
-call(struct bench_http *c, unsigned *st, char *body, size_t cap)
+call(struct pv_http *c, unsigned *st, char *body, size_t cap)
 {
 	const uint8_t *b;
 	size_t n;
 	pv_err r;
 
-	r = bench_http_roundtrip(c, (const uint8_t *)req, strlen(req), st, &b, &n);
+	r = pv_http_roundtrip(c, (const uint8_t *)req, strlen(req), st, &b, &n);
 	if (r == PV_OK) {
 		assert_true(n < cap);
 		memcpy(body, b, n);
@@ -246,7 +246,7 @@ test_keep_alive_and_reconnect(void **state)
 	};
 	static const char *const *const conns[] = {conn1, conn2, conn3};
 	struct script s = {.conns = conns, .nconns = 3};
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	char path[128], body[64];
 	pthread_t t;
 	unsigned st;
@@ -254,27 +254,27 @@ test_keep_alive_and_reconnect(void **state)
 	(void)state;
 	s.lfd = listen_on(path, sizeof(path));
 	assert_int_equal(pthread_create(&t, NULL, server_main, &s), 0);
-	assert_int_equal(bench_http_open(path, &c), PV_OK);
+	assert_int_equal(pv_http_open(path, &c), PV_OK);
 
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_OK);
 	assert_int_equal(st, 200);
 	assert_string_equal(body, "{\"a\":1}");
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_OK);
 	assert_string_equal(body, "{\"b\":2}");
-	assert_int_equal(bench_http_reconnects(c), 0);
+	assert_int_equal(pv_http_reconnects(c), 0);
 	/* the server closed the kept-alive connection: one silent reconnect */
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_OK);
 	assert_int_equal(st, 429);
 	assert_string_equal(body, "{}");
-	assert_int_equal(bench_http_reconnects(c), 1);
+	assert_int_equal(pv_http_reconnects(c), 1);
 	{ /* the last response's head, for its headers */
 		const uint8_t *h;
 		size_t hl;
 		char v[8];
 
-		bench_http_last_head(c, &h, &hl);
+		pv_http_last_head(c, &h, &hl);
 		assert_int_equal(hl, strlen(conn2[0]) - 2);
-		assert_int_equal(bench_http_find_header(h, hl, "retry-after", v, sizeof(v)), PV_OK);
+		assert_int_equal(pv_http_find_header(h, hl, "retry-after", v, sizeof(v)), PV_OK);
 		assert_string_equal(v, "1");
 	}
 	/* Connection: close is honoured: the next request opens a new one */
@@ -282,9 +282,9 @@ test_keep_alive_and_reconnect(void **state)
 	assert_string_equal(body, "{\"c\":3}");
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_OK);
 	assert_string_equal(body, "{\"d\":4}");
-	assert_int_equal(bench_http_reconnects(c), 2);
+	assert_int_equal(pv_http_reconnects(c), 2);
 
-	bench_http_close(c);
+	pv_http_close(c);
 	pthread_join(t, NULL);
 	unlisten(s.lfd, path);
 }
@@ -299,7 +299,7 @@ test_bad_responses(void **state)
 	static const char *const none[] = {NULL}; /* closes without answering, twice */
 	static const char *const *const conns[] = {chunked, extra, cut, none, none};
 	struct script s = {.conns = conns, .nconns = 5};
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	char path[128], body[64];
 	pthread_t t;
 	unsigned st;
@@ -307,13 +307,13 @@ test_bad_responses(void **state)
 	(void)state;
 	s.lfd = listen_on(path, sizeof(path));
 	assert_int_equal(pthread_create(&t, NULL, server_main, &s), 0);
-	assert_int_equal(bench_http_open(path, &c), PV_OK);
+	assert_int_equal(pv_http_open(path, &c), PV_OK);
 	assert_int_not_equal(call(c, &st, body, sizeof(body)), PV_OK); /* chunked */
 	assert_int_not_equal(call(c, &st, body, sizeof(body)), PV_OK); /* bytes after the body */
 	assert_int_not_equal(call(c, &st, body, sizeof(body)), PV_OK); /* closed mid-body */
 	/* closed before any answer, and again after the one reconnect */
 	assert_int_equal(call(c, &st, body, sizeof(body)), PV_ERR_IO);
-	bench_http_close(c);
+	pv_http_close(c);
 	pthread_join(t, NULL);
 	unlisten(s.lfd, path);
 }
@@ -321,15 +321,15 @@ test_bad_responses(void **state)
 static void
 test_open_fails(void **state)
 {
-	struct bench_http *c = NULL;
+	struct pv_http *c = NULL;
 	char long_path[200];
 
 	(void)state;
-	assert_int_equal(bench_http_open("/nonexistent/vaultd.sock", &c), PV_ERR_IO);
+	assert_int_equal(pv_http_open("/nonexistent/vaultd.sock", &c), PV_ERR_IO);
 	assert_null(c);
 	memset(long_path, 'a', sizeof(long_path) - 1);
 	long_path[sizeof(long_path) - 1] = '\0';
-	assert_int_equal(bench_http_open(long_path, &c), PV_ERR_USAGE);
+	assert_int_equal(pv_http_open(long_path, &c), PV_ERR_USAGE);
 	assert_null(c);
 }
 
