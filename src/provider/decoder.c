@@ -1,0 +1,42 @@
+/* PLACEHOLDER (made by "core" so the provider builds): decoder.c is written
+ * by "vaultd", who replaces this file. The decoder decodes nothing. */
+#include "config.h"
+
+#include <openssl/core_dispatch.h>
+
+#include "provider/provider.h"
+
+static void *
+dec_newctx(void *provctx)
+{
+	p11v_raise(provctx, P11V_R_INTERNAL,
+		   "the URI-in-PEM DECODER is not built yet (decoder.c placeholder)");
+	return NULL;
+}
+
+static void
+dec_freectx(void *ctx)
+{
+	(void)ctx;
+}
+
+static int
+dec_decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb, void *data_cbarg,
+	   OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+	(void)ctx;
+	(void)in;
+	(void)selection;
+	(void)data_cb;
+	(void)data_cbarg;
+	(void)pw_cb;
+	(void)pw_cbarg;
+	return 0;
+}
+
+const OSSL_DISPATCH p11v_uripem_decoder_functions[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {0, NULL},
+};
