@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,27 @@
 /* How long a keystore trusts its cached key metadata: a version retired
  * by another process is refused at the latest this many seconds later. */
 #define DIRECT_META_TTL 2
+
+/*
+ * Set by an exit handler registered just after the module is loaded, so it
+ * runs before the module's own exit-time destructors (LIFO): OpenSSL tears
+ * the provider down from its own exit handler, when SoftHSM may be gone
+ * already, so the token is then left alone (the process is ending).
+ */
+static atomic_int exiting;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void
+on_exit_flag(void)
+{
+	atomic_store(&exiting, 1);
+}
+
+static void
+exit_register(void)
+{
+	(void)atexit(on_exit_flag);
+}
 
 struct direct {
 	pthread_mutex_t mu; /* set-up only; never held across a signature */
@@ -130,6 +152,7 @@ keystore(p11v_prov *p)
 			raise_pv(p, r, "cannot open the token");
 			goto out;
 		}
+		(void)pthread_once(&exit_once, exit_register);
 	}
 	if ((r = p11_token_login(d->tok)) != PV_OK) {
 		if (r == PV_ERR_PIN_INCORRECT || r == PV_ERR_PIN_LOCKED || r == PV_ERR_PIN_FINAL_TRY)
@@ -710,8 +733,10 @@ p11v_direct_free(p11v_prov *p)
 
 	if (d == NULL)
 		return;
-	pv_keystore_free(d->ks);
-	p11_token_close(d->tok);
+	if (!atomic_load(&exiting)) {
+		pv_keystore_free(d->ks);
+		p11_token_close(d->tok);
+	}
 	pthread_mutex_destroy(&d->mu);
 	free(d);
 	*slot = NULL;
