@@ -664,7 +664,10 @@ sig_init(struct sigctx *c, void *provkey, const char *mdname, int digest_op, enu
 		c->md = NULL;
 		c->mgf1 = NULL;
 		c->pad = RSA_PKCS1_PADDING;
-		c->saltlen = RSA_PSS_SALTLEN_AUTO;
+		/* PSS salt: as long as the digest when signing (what TLS uses
+		 * and what the token path supports; OpenSSL's own default is
+		 * the maximum), any length when verifying. */
+		c->saltlen = op == OP_SIGN ? RSA_PSS_SALTLEN_DIGEST : RSA_PSS_SALTLEN_AUTO;
 		if (!restrictions_of(c))
 			return 0;
 		if (c->restricted) {
