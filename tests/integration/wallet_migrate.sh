@@ -172,7 +172,8 @@ vd_base_config "[{\"name\": \"wallet-svc\",
     \"auth\": {\"token_sha256\": \"$(vd_token_hash "$BEARER")\"},
     \"rules\": [{\"ops\": [\"wallet.read\", \"wallet.sign\"], \"keys\": [\"evm-hot\", \"sol-*\"]}],
     \"rate\": {\"per_second\": 1000, \"burst\": 1000}}]" >"$W/vaultd.json"
-vd_json_set "$W/vaultd.json" "bundle={\"path\": \"$B\"}"
+# a bundle sealed without a sealer signature (docs/config.md bundle.allow_unsigned)
+vd_json_set "$W/vaultd.json" "bundle={\"path\": \"$B\", \"allow_unsigned\": true}"
 json_valid "$W/vaultd.json"
 
 say "vaultd without bundle.key_import_fallback: a clear refusal"
