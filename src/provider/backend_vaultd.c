@@ -36,6 +36,7 @@
 #include <openssl/pem.h>
 
 #include "base/buf.h"
+#include "base/defs.h"
 #include "base/http_client.h"
 #include "base/json.h"
 #include "base/secmem.h"
@@ -356,7 +357,7 @@ alg_type(const char *alg, enum p11v_ktype *t, const char **curve)
 	    {"rsa3072", P11V_KT_RSA, NULL},     {"rsa4096", P11V_KT_RSA, NULL},
 	};
 
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+	for (size_t i = 0; i < PV_NELEM(algs); i++) {
 		if (strcmp(algs[i].alg, alg) == 0) {
 			*t = algs[i].t;
 			*curve = algs[i].curve;
@@ -579,7 +580,7 @@ digest_name(p11v_prov *p, const char *md, size_t *len)
 
 	if (md == NULL || (m = EVP_MD_fetch(p11v_libctx(p), md, NULL)) == NULL)
 		return NULL;
-	for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]) && out == NULL; i++) {
+	for (size_t i = 0; i < PV_NELEM(mds) && out == NULL; i++) {
 		if (EVP_MD_is_a(m, mds[i].name)) {
 			out = mds[i].vd;
 			*len = mds[i].len;
