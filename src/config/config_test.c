@@ -105,6 +105,7 @@ static const struct bad_case bad_cases[] = {
     {{"token.pin_source"}, {"\"prompt\""}, "token.pin_source: must be file:PATH"},
     {{"token.module"}, {"\"lib.so\""}, "token.module: must be an absolute path"},
     {{"token.max_sessions"}, {"0"}, "token.max_sessions: must be between 1 and 256"},
+    {{"token.session_key_copies"}, {"\"yes\""}, "token.session_key_copies: expected a boolean, got a string"},
     {{"listen"}, {"{}"}, "listen: needs unix, tcp or both"},
     {{"listen.unix.path"}, {"\"run/v.sock\""}, "listen.unix.path: must be an absolute path"},
     {{"listen.unix.mode"}, {"\"0666\""}, "listen.unix.mode: a socket open to others is refused"},
@@ -255,6 +256,27 @@ test_key_import_fallback(void **state)
 	cJSON_Delete(root);
 }
 
+/* token.session_key_copies: on by default (base_and_defaults), off when
+ * the config says false (for tokens where copies are slow or forbidden). */
+static void
+test_session_key_copies_off(void **state)
+{
+	struct pv_config *cfg = NULL;
+	cJSON *root = cJSON_Parse(base_config);
+	char *text;
+
+	(void)state;
+	assert_non_null(root);
+	patch(root, "token.session_key_copies", "false");
+	assert_non_null(text = cJSON_PrintUnformatted(root));
+	if (parse_text(text, strlen(text), &cfg) != PV_OK)
+		fail_msg("%s", pv_err_detail());
+	assert_false(cfg->token.session_key_copies);
+	pv_config_free(cfg);
+	free(text);
+	cJSON_Delete(root);
+}
+
 static void
 test_field_errors(void **state)
 {
@@ -291,6 +313,7 @@ test_base_and_defaults(void **state)
 	(void)state;
 	assert_int_equal(parse_text(base_config, strlen(base_config), &cfg), PV_OK);
 	assert_int_equal(cfg->token.max_sessions, 8);
+	assert_true(cfg->token.session_key_copies); /* on unless the config says false */
 	assert_null(cfg->token.module);
 	assert_int_equal(cfg->listen.unix_mode, 0660);
 	assert_int_equal(cfg->workers, 4);
@@ -493,7 +516,7 @@ main(void)
 	    cmocka_unit_test(test_secrets_allow_env),   cmocka_unit_test(test_example_parses),
 	    cmocka_unit_test(test_field_errors),        cmocka_unit_test(test_document_errors),
 	    cmocka_unit_test(test_nul_and_size),        cmocka_unit_test(test_ops_table),
-	    cmocka_unit_test(test_key_import_fallback),
+	    cmocka_unit_test(test_key_import_fallback), cmocka_unit_test(test_session_key_copies_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
