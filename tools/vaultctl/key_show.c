@@ -10,7 +10,7 @@
 #include "keyout.h"
 #include "subcommands.h"
 
-#define USAGE "key show NAME [--version N] [--format text|pem|der|jwk|uri]"
+#define USAGE "key show NAME [--version N] [--format text|pem|der|jwk|uri|provider-pem]"
 
 /* JWS "alg" a key of this algorithm signs with by default (RFC 7518/8037/8812);
  * a decryption key's JWE key-management "alg" (RFC 7518, section 4.3). */
@@ -119,7 +119,7 @@ key_show_main(struct vctl *c, int argc, char *argv[])
 	if (optind + 1 != argc)
 		return vctl_usage(c, USAGE, "exactly one key NAME is required");
 	if (strcmp(format, "text") != 0 && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 &&
-	    strcmp(format, "jwk") != 0 && strcmp(format, "uri") != 0)
+	    strcmp(format, "jwk") != 0 && strcmp(format, "uri") != 0 && strcmp(format, "provider-pem") != 0)
 		return vctl_usage(c, USAGE, "unknown format '%.32s'", format);
 	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
 	    (r = pv_keys_resolve(ks, argv[optind], version, &key, &ver, &obj)) != PV_OK) {
@@ -134,6 +134,13 @@ key_show_main(struct vctl *c, int argc, char *argv[])
 		if ((r = pv_keys_uri(ks, key, &ver, &text)) != PV_OK)
 			goto fail;
 		printf("%s\n", text);
+		goto out;
+	}
+	/* the version shown (the active one without --version), pinned */
+	if (strcmp(format, "provider-pem") == 0) {
+		if ((r = keyout_provider_pem(key, ver.version, &text)) != PV_OK)
+			goto fail;
+		fputs(text, stdout);
 		goto out;
 	}
 	if ((r = pv_keys_public(ks, key, &ver, &pk)) != PV_OK)

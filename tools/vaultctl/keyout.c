@@ -2,8 +2,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "core/b64.h"
 #include "keyout.h"
 
 static void
@@ -26,6 +28,52 @@ keyout_legacy_hint(const struct pv_key *key, char *buf, size_t len)
 		 "key '%s' has no purpose (made by an earlier version) and is refused for every use until "
 		 "`vaultctl key set-purpose %s PURPOSE` (a %s key can have: %s)",
 		 key->name, key->name, pv_alg_info(key->alg)->name, fit);
+}
+
+pv_err
+keyout_provider_pem(const struct pv_key *key, unsigned version, char **out)
+{
+	static const char begin[] = "-----BEGIN P11VAULT KEY URI-----\n",
+			  end[] = "-----END P11VAULT KEY URI-----\n";
+	char uri[96], *b64 = NULL, *pem = NULL;
+	size_t n, i, o;
+	pv_err r;
+
+	*out = NULL;
+	switch (key->alg) {
+	case PV_ALG_P256:
+	case PV_ALG_P384:
+	case PV_ALG_ED25519:
+	case PV_ALG_RSA2048:
+	case PV_ALG_RSA3072:
+	case PV_ALG_RSA4096:
+		break;
+	default:
+		pv_err_set_detail("the OpenSSL provider takes p256, p384, ed25519 and rsa keys, not %s",
+				  pv_alg_info(key->alg)->name);
+		return PV_ERR_KEY_TYPE;
+	}
+	snprintf(uri, sizeof(uri), "p11vault:%s;version=%u", key->name, version);
+	if ((r = pv_b64_encode((const uint8_t *)uri, strlen(uri), &b64)) != PV_OK)
+		return r;
+	n = strlen(b64);
+	if ((pem = malloc(sizeof(begin) + n + n / 64 + 1 + sizeof(end))) == NULL) {
+		free(b64);
+		return PV_ERR_NOMEM;
+	}
+	memcpy(pem, begin, sizeof(begin) - 1);
+	o = sizeof(begin) - 1;
+	for (i = 0; i < n; i += 64) {
+		size_t m = n - i < 64 ? n - i : 64;
+
+		memcpy(pem + o, b64 + i, m);
+		o += m;
+		pem[o++] = '\n';
+	}
+	memcpy(pem + o, end, sizeof(end));
+	free(b64);
+	*out = pem;
+	return PV_OK;
 }
 
 cJSON *
