@@ -138,6 +138,24 @@ if cli_talk mtls-none "no-cert" OPENSSL_CONF="$PROV_BASE_CONF" -- -tls1_3 -CAfil
 fi
 srv_stop mtls-none
 
+# ---- curl with its client key in a URI-in-PEM file (docs/provider.md) ----
+say "curl --cert --key URI-in-PEM, the server requires the client certificate"
+run_expect 0 vc key show cli-p256 --format provider-pem
+cp "$RUN_OUT" "$W/cli-p256.key.pem"
+SRV_MODE=-www srv_start curl OPENSSL_CONF="$CNF" -- -key p11vault:srv-p256 -cert "$W/srv-p256.crt" \
+	-Verify 1 -verify_return_error -CAfile "$W/cli-p256.crt" || fail "s_server -www did not start"
+run_expect 0 env OPENSSL_CONF="$CNF" curl -sS --max-time 20 --cacert "$W/srv-p256.crt" \
+	--resolve "srv-p256:$SRV_PORT:127.0.0.1" --cert "$W/cli-p256.crt" --key "$W/cli-p256.key.pem" \
+	"https://srv-p256:$SRV_PORT/"
+assert_contains "$RUN_OUT" "s_server -www"
+# the control: the same fetch without the client certificate is refused
+if env OPENSSL_CONF="$CNF" curl -sS --max-time 20 --cacert "$W/srv-p256.crt" --resolve "srv-p256:$SRV_PORT:127.0.0.1" \
+	"https://srv-p256:$SRV_PORT/" >"$PV_OUT/curl-nocert.out" 2>&1; then
+	fail "the server answered curl without a client certificate"
+fi
+srv_stop curl
+echo "ok: curl's client key on the token"
+
 # ---- URI-in-PEM key files ----
 say "URI-in-PEM: vaultctl key show --format provider-pem, s_server -key FILE"
 for alg in p256 rsa2048 ed25519; do

@@ -144,7 +144,7 @@ prov_same_pub() {
 
 # srv_start NAME [ENV=VALUE...] -- ARGS...: openssl s_server on
 # 127.0.0.1:$SRV_PORT (a fresh free port) with -rev (each line comes back
-# reversed) and ARGS, under timeout, logs $PV_OUT/srv.NAME.{out,err}; the
+# reversed; SRV_MODE=-www for an HTTP answer instead) and ARGS, under timeout, logs $PV_OUT/srv.NAME.{out,err}; the
 # environment assignments before "--" are given to the server only (e.g.
 # OPENSSL_CONF=...). Returns once it printed ACCEPT; 1 if it exited first.
 srv_start() {
@@ -158,7 +158,7 @@ srv_start() {
 	SRV_PORT=$(prov_free_port)
 	SRV_OUT=$PV_OUT/srv.$name.out
 	SRV_ERR=$PV_OUT/srv.$name.err
-	env "${envs[@]}" timeout -k 5 "${PV_SRV_TIMEOUT:-120}" openssl s_server -accept "127.0.0.1:$SRV_PORT" -rev \
+	env "${envs[@]}" timeout -k 5 "${PV_SRV_TIMEOUT:-120}" openssl s_server -accept "127.0.0.1:$SRV_PORT" "${SRV_MODE:--rev}" \
 		"$@" >"$SRV_OUT" 2>"$SRV_ERR" </dev/null &
 	prov_srv_pid[$name]=$!
 	for ((i = 0; i < 200; i++)); do
