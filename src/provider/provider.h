@@ -162,6 +162,39 @@ int p11v_backend_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *
 		      size_t sigsize);
 
 /*
+ * RSA-OAEP decryption with a key of purpose decrypt (asym_cipher.c): in is
+ * the ciphertext (as long as the modulus); OAEP over oaep_mdname with MGF1
+ * over mgf1_mdname ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512") and the
+ * label (NULL when empty). out gets the plaintext (outsize bytes available:
+ * at least the modulus size). 1 on success; 0 with an error raised (a key of
+ * another purpose, a ciphertext that does not decode, ...).
+ */
+struct p11v_decreq {
+	const char *oaep_mdname;
+	const char *mgf1_mdname;
+	const unsigned char *label;
+	size_t labellen;
+	const unsigned char *in;
+	size_t inlen;
+};
+int p11v_backend_decrypt(p11v_key *k, const struct p11v_decreq *rq, unsigned char *out, size_t *outlen,
+			 size_t outsize);
+int p11v_direct_decrypt(p11v_key *k, const struct p11v_decreq *rq, unsigned char *out, size_t *outlen,
+			size_t outsize);
+
+/*
+ * ECDH with an EC key of purpose derive (keyexch.c): peer is the other
+ * party's public key as an uncompressed point on the same curve; secret gets
+ * the shared secret as OpenSSL's ECDH returns it (the x coordinate, as long
+ * as the field: 32 bytes for P-256, 48 for P-384; secretsize at least that).
+ * 1 on success; 0 with an error raised.
+ */
+int p11v_backend_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsigned char *secret,
+			size_t *secretlen, size_t secretsize);
+int p11v_direct_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsigned char *secret,
+		       size_t *secretlen, size_t secretsize);
+
+/*
  * Resolve a key reference to its public key and pinned version:
  * "p11vault:NAME" (the active version), "p11vault:NAME;version=N", or a
  * pkcs11: URI (object=, id=, type=private|public). Returns a new key with
