@@ -86,6 +86,10 @@ p11v_key *p11v_keydata_key(void *keydata);
 extern const OSSL_DISPATCH p11v_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH p11v_eddsa_signature_functions[];
 extern const OSSL_DISPATCH p11v_rsa_signature_functions[];
+/* asym_cipher.c: RSA (OAEP decryption with the token, encryption in software) */
+extern const OSSL_DISPATCH p11v_rsa_asym_cipher_functions[];
+/* keyexch.c: ECDH */
+extern const OSSL_DISPATCH p11v_ecdh_keyexch_functions[];
 /* decoder.c: URI-in-PEM ("-----BEGIN P11VAULT KEY URI-----") to a key */
 extern const OSSL_DISPATCH p11v_uripem_decoder_functions[];
 
