@@ -90,7 +90,12 @@ extern const OSSL_DISPATCH p11v_rsa_signature_functions[];
 extern const OSSL_DISPATCH p11v_rsa_asym_cipher_functions[];
 /* keyexch.c: ECDH */
 extern const OSSL_DISPATCH p11v_ecdh_keyexch_functions[];
-/* decoder.c: URI-in-PEM ("-----BEGIN P11VAULT KEY URI-----") to a key */
+/* decoder.c: URI-in-PEM ("-----BEGIN P11VAULT KEY URI-----") to a key, in
+ * two steps (OpenSSL's file store passes only DER between decoders):
+ * registered as "DER" with input=pem, the PEM block to the reference as a
+ * DER UTF8String; registered under each key type with input=der, that to
+ * the key (an object reference) */
+extern const OSSL_DISPATCH p11v_uripem_pem2der_decoder_functions[];
 extern const OSSL_DISPATCH p11v_uripem_decoder_functions[];
 
 /* ---- key.c ---- */
