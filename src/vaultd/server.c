@@ -649,7 +649,7 @@ vd_server_start(struct vd_daemon *d, const struct pv_config *cfg, struct vd_serv
 	}
 	if (cfg->listen.has_tcp) {
 		l = &srv->l[srv->n];
-		if ((r = vd_tls_new(cfg, &srv->tls, &l->verify_clients)) != PV_OK)
+		if ((r = vd_tls_new(cfg, d, &srv->tls, &l->verify_clients)) != PV_OK)
 			goto out;
 		if ((r = tcp_listen(cfg, &l->fd)) != PV_OK)
 			goto out;

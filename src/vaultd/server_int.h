@@ -183,7 +183,17 @@ int vd_unix_peer_uid(int fd, uint32_t *uid);
  * The key, certificate and (optional) client CA of cfg->listen.tcp_* as
  * GnuTLS credentials; *verify_clients is set when a client CA is given.
  */
-pv_err vd_tls_new(const struct pv_config *cfg, struct vd_tls **out, int *verify_clients) PV_WUR;
+pv_err vd_tls_new(const struct pv_config *cfg, struct vd_daemon *d, struct vd_tls **out,
+		  int *verify_clients) PV_WUR;
+
+/* tls_token.c: whether listen.tcp.tls_key names a key on the token
+ * ("p11vault:NAME[;version=N]" or a pkcs11: URI) rather than a PEM file. */
+int vd_tls_key_on_token(const char *key);
+/* That key (a p11vault key of purpose sign, resolved through d's keystore)
+ * with the certificates in cert_pem, into cred; GnuTLS signs through its
+ * PKCS#11 support with the token's PIN. */
+pv_err vd_tls_token_key(const struct pv_config *cfg, struct vd_daemon *d,
+			gnutls_certificate_credentials_t cred, const gnutls_datum_t *cert_pem) PV_WUR;
 void vd_tls_free(struct vd_tls *t);
 
 /* A server session on the non-blocking socket fd. */

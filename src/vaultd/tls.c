@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -89,9 +90,16 @@ datum_of(pv_secret *s)
 	return d;
 }
 
-pv_err
-vd_tls_new(const struct pv_config *cfg, struct vd_tls **out, int *verify_clients)
+int
+vd_tls_key_on_token(const char *key)
 {
+	return key != NULL && (strncmp(key, "p11vault:", 9) == 0 || strncmp(key, "pkcs11:", 7) == 0);
+}
+
+pv_err
+vd_tls_new(const struct pv_config *cfg, struct vd_daemon *d, struct vd_tls **out, int *verify_clients)
+{
+	int on_token = vd_tls_key_on_token(cfg->listen.tls_key);
 	pv_secret *key = NULL, *cert = NULL, *ca = NULL;
 	struct vd_tls *t = NULL;
 	gnutls_datum_t dk, dc, dca;
@@ -101,7 +109,7 @@ vd_tls_new(const struct pv_config *cfg, struct vd_tls **out, int *verify_clients
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return PV_ERR_NOMEM;
-	if ((r = read_pem("listen.tcp.tls_key", cfg->listen.tls_key, &key)) != PV_OK ||
+	if ((!on_token && (r = read_pem("listen.tcp.tls_key", cfg->listen.tls_key, &key)) != PV_OK) ||
 	    (r = read_pem("listen.tcp.tls_cert", cfg->listen.tls_cert, &cert)) != PV_OK)
 		goto out;
 	if (cfg->listen.client_ca != NULL &&
@@ -113,11 +121,17 @@ vd_tls_new(const struct pv_config *cfg, struct vd_tls **out, int *verify_clients
 		where = "credentials";
 		goto tls_fail;
 	}
-	dk = datum_of(key);
 	dc = datum_of(cert);
-	if ((e = gnutls_certificate_set_x509_key_mem(t->cred, &dc, &dk, GNUTLS_X509_FMT_PEM)) < 0) {
-		where = "listen.tcp.tls_key/tls_cert";
-		goto tls_fail;
+	if (on_token) {
+		if ((r = vd_tls_token_key(cfg, d, t->cred, &dc)) != PV_OK)
+			goto out;
+		r = PV_ERR_USAGE;
+	} else {
+		dk = datum_of(key);
+		if ((e = gnutls_certificate_set_x509_key_mem(t->cred, &dc, &dk, GNUTLS_X509_FMT_PEM)) < 0) {
+			where = "listen.tcp.tls_key/tls_cert";
+			goto tls_fail;
+		}
 	}
 	if (ca != NULL) {
 		dca = datum_of(ca);
