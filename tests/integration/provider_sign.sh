@@ -179,8 +179,6 @@ run_expect 1 prov_cli pkeyutl -sign -inkey p11vault:kp384 -pkeyopt digest:sha256
 assert_contains "$RUN_ERR" "not a digest of the chosen size"
 run_expect 1 prov_cli dgst -sha512 -sign p11vault:ked -out "$W/x.sig" "$W/msg"
 run_expect 1 prov_cli dgst -sha256 -sign p11vault:kdrv -out "$W/x.sig" "$W/msg"
-for f in "$W"/x.sig; do
-	[ ! -s "$f" ] || fail "a refused signing wrote a signature ($f)"
-done
+[ ! -s "$W/x.sig" ] || fail "a refused signing wrote a signature"
 
 echo "provider_sign: ok"
