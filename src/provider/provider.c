@@ -173,14 +173,16 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* URI-in-PEM: one decoder, offered under each key type it can yield (a
- * decoder chain for a key type only takes decoders of that name). */
-#define P11V_DECODER_PROPS P11V_PROPS ",input=pem"
+/* URI-in-PEM (decoder.c): the PEM block to DER, then that DER to a key,
+ * offered under each key type it can yield (a decoder chain for a key type
+ * only takes decoders of that name). */
+#define P11V_DECODER_PROPS P11V_PROPS ",input=der"
 static const OSSL_ALGORITHM decoder_algs[] = {
-    {P11V_EC_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI PEM"},
-    {P11V_RSA_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI PEM"},
-    {P11V_RSAPSS_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI PEM"},
-    {P11V_ED25519_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI PEM"},
+    {"DER", P11V_PROPS ",input=pem", p11v_uripem_pem2der_decoder_functions, "P11VAULT KEY URI PEM to DER"},
+    {P11V_EC_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI"},
+    {P11V_RSA_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI"},
+    {P11V_RSAPSS_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI"},
+    {P11V_ED25519_NAMES, P11V_DECODER_PROPS, p11v_uripem_decoder_functions, "P11VAULT KEY URI"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -343,6 +345,7 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, cons
 		   void **provctx)
 {
 	OSSL_FUNC_core_get_params_fn *get_params = NULL;
+	const OSSL_DISPATCH *in0; /* the core's functions: its BIO ones for the decoder */
 	const char *b;
 	p11v_prov *p;
 
@@ -350,6 +353,7 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, cons
 		return 0;
 	p->handle = handle;
 	pthread_mutex_init(&p->mu, NULL);
+	in0 = in;
 	for (; in != NULL && in->function_id != 0; in++) {
 		switch (in->function_id) {
 		case OSSL_FUNC_CORE_GET_PARAMS:
@@ -381,7 +385,7 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, cons
 	}
 	/* Our own public-key work: the default provider in a context of our
 	 * own, so nothing we do comes back into this provider. */
-	if ((p->libctx = OSSL_LIB_CTX_new()) == NULL ||
+	if ((p->libctx = OSSL_LIB_CTX_new_from_dispatch(handle, in0)) == NULL ||
 	    (p->deflt = OSSL_PROVIDER_load(p->libctx, "default")) == NULL) {
 		p11v_raise(p, P11V_R_INTERNAL,
 			   "cannot load the default provider into a private library context");
