@@ -202,6 +202,12 @@ int p11v_backend_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, 
 			size_t *secretlen, size_t secretsize);
 int p11v_direct_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsigned char *secret,
 		       size_t *secretlen, size_t secretsize);
+/* backend_direct.c, for the direct side of decrypt and derive
+ * (backend_crypt.c): the keystore, the token opened and logged in at first
+ * use (NULL with an error raised); and a libp11vault error (a pv_err)
+ * raised as the provider's, with its detail. */
+struct pv_keystore *p11v_direct_keystore(p11v_prov *p);
+void p11v_direct_raise(p11v_prov *p, int pv_error, const char *what);
 
 /*
  * Resolve a key reference to its public key and pinned version:
