@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -33,7 +34,9 @@
 
 /* How long a keystore trusts its cached key metadata: a version retired
  * by another process is refused at the latest this many seconds later. */
-#define DIRECT_META_TTL 2
+#define DIRECT_META_TTL    2
+/* Logins tried when the token reads as absent (see keystore()). */
+#define DIRECT_LOGIN_TRIES 5
 
 /*
  * Set by an exit handler registered just after the module is loaded, so it
@@ -128,6 +131,7 @@ static pv_keystore *
 keystore(p11v_prov *p)
 {
 	struct p11_token_opts o;
+	struct p11_token_info ti;
 	struct direct *d;
 	pv_keystore *ks = NULL;
 	pv_err r = PV_OK;
@@ -154,7 +158,22 @@ keystore(p11v_prov *p)
 		}
 		(void)pthread_once(&exit_once, exit_register);
 	}
-	if ((r = p11_token_login(d->tok)) != PV_OK) {
+	/* In a forked child the first login re-initialises the module
+	 * (p11_fork_check): SoftHSM can then read its token files as absent
+	 * while another process reads or writes them. A few tries, as
+	 * p11_token_open makes (about 1 s). */
+	for (unsigned tries = 0;; tries++) {
+		r = p11_token_login(d->tok);
+		if ((r != PV_ERR_TOKEN_NOT_FOUND && r != PV_ERR_TOKEN_UNAVAILABLE) ||
+		    tries >= DIRECT_LOGIN_TRIES)
+			break;
+		(void)nanosleep(&(struct timespec){0, 50000000L * (long)(tries + 1)}, NULL);
+		/* an operation (unlike the login) goes through the token
+		 * layer's recovery: it finds the token again by its URI */
+		if (p11_token_get_info(d->tok, &ti) != PV_OK)
+			continue;
+	}
+	if (r != PV_OK) {
 		if (r == PV_ERR_PIN_INCORRECT || r == PV_ERR_PIN_LOCKED || r == PV_ERR_PIN_FINAL_TRY)
 			d->pin_rejected = 1;
 		raise_pv(p, r, "cannot log in to the token");
@@ -408,6 +427,13 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 		return NULL;
 	obj_ref(&priv, u->want_private ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, u->id, u->id_len, u->name);
 	if ((r = p11_obj_find(tok, &priv)) != PV_OK) {
+		/* object=NAME of a p11vault key (whose objects are NAME.vN):
+		 * that key's active version */
+		if (r == PV_ERR_NOT_FOUND && u->want_private && u->id_len == 0 &&
+		    pv_key_name_valid(u->name)) {
+			k = load_named(p, ks, u->name, 0);
+			goto out;
+		}
 		raise_pv(p, r, u->want_private ? "no such private key" : "no such public key");
 		goto out;
 	}
