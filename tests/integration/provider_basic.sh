@@ -168,6 +168,29 @@ run_expect 1 prov_cli dgst -sha256 -sign "$(printed_uri "$RUN_OUT")" -out "$W/pr
 assert_contains "$RUN_ERR" "retired"
 [ ! -s "$W/prot.r.sig" ] || fail "a retired version signed through its pkcs11: URI"
 
+say "certificates on the token, found by the store"
+# a certificate for pec made through the provider, stored with pkcs11-tool
+# under pec.v1's CKA_ID
+run_expect 0 prov_cli req -new -x509 -key p11vault:pec -subj /CN=pec -days 2 -out "$W/pec.crt"
+run_expect 0 ossl verify -CAfile "$W/pec.crt" "$W/pec.crt"
+ossl x509 -in "$W/pec.crt" -outform DER -out "$W/pec.crt.der"
+if command -v pkcs11-tool >/dev/null 2>&1; then
+	p11tool_login --write-object "$W/pec.crt.der" --type cert --id "$(uri_attr "$(cat "$W/pec.uri")" id)" \
+		--label pec-cert >"$W/p11.out" 2>&1 || fail "pkcs11-tool cannot store the certificate"
+	for ref in p11vault:pec "pkcs11:object=pec-cert;type=cert"; do
+		run_expect 0 prov_cli storeutl -certs "$ref"
+		sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$RUN_OUT" >"$W/found.crt"
+		ossl x509 -in "$W/found.crt" -outform DER -out "$W/found.crt.der" ||
+			fail "storeutl -certs $ref printed no certificate"
+		assert_same_file "$W/found.crt.der" "$W/pec.crt.der" "the certificate found by $ref"
+	done
+	run_expect 0 prov_cli x509 -in "pkcs11:object=pec-cert;type=cert" -noout -subject
+	assert_contains "$RUN_OUT" "CN = pec"
+	# the key of the same reference is still the key
+	run_expect 0 prov_cli storeutl -keys p11vault:pec
+	assert_contains "$RUN_OUT" "Total found: 1"
+fi
+
 say "nothing secret in what the provider printed"
 for f in "$PV_OUT"/*.err; do
 	assert_no_pin_in "$f"
