@@ -35,7 +35,7 @@
 /* How long a keystore trusts its cached key metadata: a version retired
  * by another process is refused at the latest this many seconds later. */
 #define DIRECT_META_TTL    2
-/* Logins tried when the token reads as absent (see keystore()). */
+/* Logins tried when the token reads as absent (p11v_direct_keystore). */
 #define DIRECT_LOGIN_TRIES 5
 
 /*
@@ -98,8 +98,8 @@ err_reason(pv_err r)
 }
 
 /* Raise r with libp11vault's detail (never secret: err.h). */
-static void
-raise_pv(p11v_prov *p, pv_err r, const char *what)
+void
+p11v_direct_raise(p11v_prov *p, int r, const char *what)
 {
 	const char *d = pv_err_detail();
 
@@ -127,8 +127,8 @@ state(p11v_prov *p)
 }
 
 /* The keystore, opening and logging in to the token at first use. */
-static pv_keystore *
-keystore(p11v_prov *p)
+pv_keystore *
+p11v_direct_keystore(p11v_prov *p)
 {
 	struct p11_token_opts o;
 	struct p11_token_info ti;
@@ -153,7 +153,7 @@ keystore(p11v_prov *p)
 		o.module = p11v_conf(p, "pkcs11-module");
 		o.pin_source = p11v_conf(p, "pin-source");
 		if ((r = p11_token_open(&o, &d->tok)) != PV_OK) {
-			raise_pv(p, r, "cannot open the token");
+			p11v_direct_raise(p, r, "cannot open the token");
 			goto out;
 		}
 		(void)pthread_once(&exit_once, exit_register);
@@ -176,11 +176,11 @@ keystore(p11v_prov *p)
 	if (r != PV_OK) {
 		if (r == PV_ERR_PIN_INCORRECT || r == PV_ERR_PIN_LOCKED || r == PV_ERR_PIN_FINAL_TRY)
 			d->pin_rejected = 1;
-		raise_pv(p, r, "cannot log in to the token");
+		p11v_direct_raise(p, r, "cannot log in to the token");
 		goto out;
 	}
 	if ((r = pv_keystore_new(d->tok, &d->ks)) != PV_OK) {
-		raise_pv(p, r, "cannot use the token's keys");
+		p11v_direct_raise(p, r, "cannot use the token's keys");
 		goto out;
 	}
 	pv_keystore_set_meta_ttl(d->ks, DIRECT_META_TTL);
@@ -255,7 +255,7 @@ load_named(p11v_prov *p, pv_keystore *ks, const char *name, unsigned version)
 	pv_err r;
 
 	if ((r = pv_keys_resolve(ks, name, version, &key, &ver, &obj)) != PV_OK) {
-		raise_pv(p, r, "key reference");
+		p11v_direct_raise(p, r, "key reference");
 		goto out;
 	}
 	if (ver.state != PV_STATE_ACTIVE && ver.state != PV_STATE_VERIFY_ONLY) {
@@ -274,7 +274,7 @@ load_named(p11v_prov *p, pv_keystore *ks, const char *name, unsigned version)
 		goto out;
 	}
 	if ((r = pv_keys_public(ks, key, &ver, &pk)) != PV_OK) {
-		raise_pv(p, r, "public key");
+		p11v_direct_raise(p, r, "public key");
 		goto out;
 	}
 	if ((pub = pub_to_libctx(p, pk)) == NULL)
@@ -392,7 +392,7 @@ token_matches(p11v_prov *p, p11_token *tok, const char *want)
 	if (want[0] == '\0')
 		return 1;
 	if ((r = p11_token_get_info(tok, &ti)) != PV_OK) {
-		raise_pv(p, r, "token info");
+		p11v_direct_raise(p, r, "token info");
 		return 0;
 	}
 	if (strcmp(ti.label, want) != 0) {
@@ -434,7 +434,7 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 			k = load_named(p, ks, u->name, 0);
 			goto out;
 		}
-		raise_pv(p, r, u->want_private ? "no such private key" : "no such public key");
+		p11v_direct_raise(p, r, u->want_private ? "no such private key" : "no such public key");
 		goto out;
 	}
 	if ((r = p11_obj_get_attr(tok, &priv, CKA_ID, &id, &id_len)) != PV_OK)
@@ -446,7 +446,7 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	}
 	if ((r = p11_obj_get_attr(tok, &priv, CKA_KEY_TYPE, &kt, &kt_len)) != PV_OK ||
 	    kt_len != sizeof(ckk)) {
-		raise_pv(p, r != PV_OK ? r : PV_ERR_BAD_INPUT, "key type");
+		p11v_direct_raise(p, r != PV_OK ? r : PV_ERR_BAD_INPUT, "key type");
 		goto out;
 	}
 	memcpy(&ckk, kt, sizeof(ckk));
@@ -461,7 +461,7 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 		goto out;
 	}
 	if ((r = raw_public(tok, &priv, ckk, id, id_len, u->name, &pk)) != PV_OK) {
-		raise_pv(p, r, "public key of the object");
+		p11v_direct_raise(p, r, "public key of the object");
 		goto out;
 	}
 	if (pv_pubkey_alg(pk) == PV_ALG_NONE) {
@@ -492,7 +492,7 @@ p11v_direct_load(p11v_prov *p, const struct p11v_uri *u)
 {
 	pv_keystore *ks;
 
-	if ((ks = keystore(p)) == NULL)
+	if ((ks = p11v_direct_keystore(p)) == NULL)
 		return NULL;
 	if (u->is_pkcs11)
 		return load_raw(p, ks, u);
@@ -515,7 +515,7 @@ p11v_direct_cert(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, si
 
 	*der = NULL;
 	*derlen = 0;
-	if ((ks = keystore(p)) == NULL)
+	if ((ks = p11v_direct_keystore(p)) == NULL)
 		return 0;
 	if (u->is_pkcs11) {
 		if (!token_matches(p, pv_keystore_token(ks), u->token))
@@ -523,14 +523,14 @@ p11v_direct_cert(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, si
 		obj_ref(&o, CKO_CERTIFICATE, u->id, u->id_len, u->id_len > 0 ? NULL : u->name);
 	} else {
 		if ((r = pv_keys_resolve(ks, u->name, u->version, &key, &ver, &priv)) != PV_OK) {
-			raise_pv(p, r, "key reference");
+			p11v_direct_raise(p, r, "key reference");
 			return 0;
 		}
 		obj_ref(&o, CKO_CERTIFICATE, ver.id, ver.id_len, NULL);
 		pv_key_free(key);
 	}
 	if ((r = p11_obj_get_attr(pv_keystore_token(ks), &o, CKA_VALUE, &v, &vlen)) != PV_OK) {
-		raise_pv(p, r, "no certificate for the reference");
+		p11v_direct_raise(p, r, "no certificate for the reference");
 		goto out;
 	}
 	if ((*der = OPENSSL_memdup(v, vlen)) == NULL) {
@@ -704,7 +704,8 @@ p11v_direct_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig, 
 	pv_alg alg;
 	pv_err r;
 
-	if (ref == NULL || !mech_fits(p, k, rq->mech) || !sign_opts(p, rq, &o) || (ks = keystore(p)) == NULL)
+	if (ref == NULL || !mech_fits(p, k, rq->mech) || !sign_opts(p, rq, &o) ||
+	    (ks = p11v_direct_keystore(p)) == NULL)
 		return 0;
 	if (ref->name[0] != '\0') {
 		o.version = ref->version;
@@ -726,7 +727,7 @@ p11v_direct_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig, 
 			    "with another version",
 			    ref->version, ref->name, pv_err_detail());
 		else
-			raise_pv(p, r, "sign");
+			p11v_direct_raise(p, r, "sign");
 		return 0;
 	}
 	return sig_out(p, rq, &s, sig, siglen, sigsize);
