@@ -1,0 +1,263 @@
+/*
+ * RSA-OAEP decryption and ECDH for the provider (asym_cipher.c,
+ * keyexch.c): p11v_backend_decrypt / p11v_backend_derive and their direct
+ * side. Only p11vault keys (p11vault:NAME or the pkcs11: URI of one of its
+ * versions) of purpose decrypt / derive: a raw token object has no purpose
+ * to check. The pinned version is used while it is active or verify-only
+ * and refused once retired (fail closed, as for signing). The vaultd
+ * backend does not offer these operations.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "base/defs.h"
+#include "base/err.h"
+#include "base/secmem.h"
+#include "core/keymeta.h"
+#include "core/keys.h"
+#include "pkcs11/crypt.h"
+#include "pkcs11/token.h"
+#include "provider/provider.h"
+
+static int
+usable(p11v_key *k, const char *what)
+{
+	p11v_prov *p = p11v_key_prov(k);
+	const struct p11v_keyref *ref = p11v_key_ref(k);
+
+	if (ref == NULL) {
+		p11v_raise(p, P11V_R_UNSUPPORTED, "a public key cannot %s", what);
+		return 0;
+	}
+	if (p11v_backend_of(p) == P11V_BACKEND_VAULTD) {
+		p11v_raise(p, P11V_R_UNSUPPORTED, "%s is offered by the direct backend only", what);
+		return 0;
+	}
+	if (ref->name[0] == '\0') {
+		p11v_raise(p, P11V_R_PURPOSE,
+			   "%s needs a p11vault key (p11vault:NAME): a raw token object has no purpose",
+			   what);
+		return 0;
+	}
+	return 1;
+}
+
+int
+p11v_backend_decrypt(p11v_key *k, const struct p11v_decreq *rq, unsigned char *out, size_t *outlen,
+		     size_t outsize)
+{
+	if (!usable(k, "RSA-OAEP decryption"))
+		return 0;
+	return p11v_direct_decrypt(k, rq, out, outlen, outsize);
+}
+
+int
+p11v_backend_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsigned char *secret,
+		    size_t *secretlen, size_t secretsize)
+{
+	if (!usable(k, "ECDH"))
+		return 0;
+	return p11v_direct_derive(k, peer, peerlen, secret, secretlen, secretsize);
+}
+
+/*
+ * The pinned version of k's p11vault key, of purpose want, with its private
+ * key object found on the token. PV_ERR_STATE for a version that is neither
+ * active nor verify-only.
+ */
+static pv_err
+resolve(pv_keystore *ks, const struct p11v_keyref *ref, pv_key_purpose want, struct pv_key **key,
+	struct pv_key_version *ver, p11_obj *obj)
+{
+	pv_err r;
+
+	if ((r = pv_keys_resolve(ks, ref->name, ref->version, key, ver, obj)) != PV_OK ||
+	    (r = pv_key_check_purpose(*key, want)) != PV_OK)
+		return r;
+	if (ver->state != PV_STATE_ACTIVE && ver->state != PV_STATE_VERIFY_ONLY) {
+		pv_err_set_detail("version %u of '%s' is %s", ver->version, ref->name,
+				  pv_key_state_name(ver->state));
+		return PV_ERR_STATE;
+	}
+	if (obj->handle == CK_INVALID_HANDLE && (r = p11_obj_find(pv_keystore_token(ks), obj)) != PV_OK)
+		return r;
+	pv_keys_remember(ks, ref->name, ver->version, obj);
+	return PV_OK;
+}
+
+static void
+raise_r(p11v_prov *p, pv_err r, const struct p11v_keyref *ref, const char *what)
+{
+	if (r == PV_ERR_STATE)
+		p11v_raise(p, P11V_R_RETIRED,
+			   "version %u of '%s' is no longer usable: failing closed rather than using "
+			   "another version",
+			   ref->version, ref->name);
+	else
+		p11v_direct_raise(p, (int)r, what);
+}
+
+/* The PKCS#11 digest and MGF1 of a canonical digest name. */
+static int
+oaep_mechs(const char *name, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
+{
+	static const struct {
+		const char *name;
+		CK_MECHANISM_TYPE hash;
+		CK_RSA_PKCS_MGF_TYPE mgf;
+	} t[] = {
+	    {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},      {"SHA224", CKM_SHA224, CKG_MGF1_SHA224},
+	    {"SHA256", CKM_SHA256, CKG_MGF1_SHA256}, {"SHA384", CKM_SHA384, CKG_MGF1_SHA384},
+	    {"SHA512", CKM_SHA512, CKG_MGF1_SHA512},
+	};
+	size_t i;
+
+	for (i = 0; name != NULL && i < PV_NELEM(t); i++) {
+		if (strcmp(name, t[i].name) == 0) {
+			*hash = t[i].hash;
+			*mgf = t[i].mgf;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * EME-OAEP decoding (RFC 8017 7.1.2 step 3) of a token's raw RSA result:
+ * OpenSSL 3 deprecates the function without a replacement that works on
+ * raw output (as src/bundle/recipient.c says); it is constant-time. The
+ * deprecation is silenced for this function only.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int
+oaep_decode(unsigned char *to, int tlen, const uint8_t *em, int k, const struct p11v_decreq *rq,
+	    const EVP_MD *md, const EVP_MD *mgf1)
+{
+	return RSA_padding_check_PKCS1_OAEP_mgf1(to, tlen, em, k, k, rq->label, (int)rq->labellen, md, mgf1);
+}
+#pragma GCC diagnostic pop
+
+/*
+ * Tokens without OAEP for a digest (SoftHSM 2.6 has SHA-1 only) decrypt
+ * raw (CKM_RSA_X_509); the encoded message is OAEP-decoded here, in
+ * guarded memory.
+ */
+static pv_err
+decrypt_raw(p11v_prov *p, p11_token *tok, CK_OBJECT_HANDLE h, const struct p11v_decreq *rq,
+	    unsigned char *out, size_t *outlen, size_t outsize)
+{
+	CK_MECHANISM raw = {CKM_RSA_X_509, NULL, 0};
+	EVP_MD *md = NULL, *mgf1 = NULL;
+	pv_secret *em = NULL;
+	size_t k = rq->inlen, emlen = rq->inlen;
+	uint8_t *e;
+	int n;
+	pv_err r;
+
+	if ((r = pv_secret_new(k, &em)) != PV_OK)
+		return r;
+	e = pv_secret_rw(em);
+	if ((r = p11_decrypt(tok, &raw, h, rq->in, rq->inlen, e, &emlen)) != PV_OK)
+		goto out;
+	if (emlen > k) {
+		r = PV_ERR_PKCS11;
+		goto out;
+	}
+	/* Some tokens drop leading zero bytes: put them back. */
+	memmove(e + (k - emlen), e, emlen);
+	memset(e, 0, k - emlen);
+	md = EVP_MD_fetch(p11v_libctx(p), rq->oaep_mdname, NULL);
+	mgf1 = EVP_MD_fetch(p11v_libctx(p), rq->mgf1_mdname, NULL);
+	if (md == NULL || mgf1 == NULL || outsize > INT32_MAX || k > INT32_MAX || rq->labellen > INT32_MAX) {
+		r = PV_ERR_INTERNAL;
+		goto out;
+	}
+	n = oaep_decode(out, (int)outsize, e, (int)k, rq, md, mgf1);
+	if (n < 0) {
+		pv_err_set_detail("OAEP decoding failed (another key's ciphertext, or altered)");
+		r = PV_ERR_INTEGRITY;
+		goto out;
+	}
+	*outlen = (size_t)n;
+out:
+	EVP_MD_free(md);
+	EVP_MD_free(mgf1);
+	pv_secret_free(em);
+	return r;
+}
+
+int
+p11v_direct_decrypt(p11v_key *k, const struct p11v_decreq *rq, unsigned char *out, size_t *outlen,
+		    size_t outsize)
+{
+	p11v_prov *p = p11v_key_prov(k);
+	const struct p11v_keyref *ref = p11v_key_ref(k);
+	CK_RSA_PKCS_OAEP_PARAMS oaep;
+	CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+	CK_RSA_PKCS_MGF_TYPE unused;
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	pv_keystore *ks;
+	p11_obj obj;
+	size_t n = outsize;
+	pv_err r;
+
+	memset(&oaep, 0, sizeof(oaep));
+	if (!oaep_mechs(rq->oaep_mdname, &oaep.hashAlg, &unused) ||
+	    !oaep_mechs(rq->mgf1_mdname, &unused, &oaep.mgf)) {
+		p11v_raise(p, P11V_R_UNSUPPORTED, "OAEP digest not supported");
+		return 0;
+	}
+	oaep.source = CKZ_DATA_SPECIFIED;
+	oaep.pSourceData = (void *)(uintptr_t)rq->label;
+	oaep.ulSourceDataLen = rq->labellen;
+	if ((ks = (pv_keystore *)p11v_direct_keystore(p)) == NULL)
+		return 0;
+	if ((r = resolve(ks, ref, PV_PURPOSE_DECRYPT, &key, &ver, &obj)) != PV_OK)
+		goto out;
+	r = p11_decrypt(pv_keystore_token(ks), &mech, obj.handle, rq->in, rq->inlen, out, &n);
+	if (r == PV_ERR_MECHANISM)
+		r = decrypt_raw(p, pv_keystore_token(ks), obj.handle, rq, out, &n, outsize);
+	ERR_clear_error(); /* libcrypto's OAEP decoding errors say no more than r */
+	if (r == PV_OK)
+		*outlen = n;
+out:
+	if (r != PV_OK)
+		raise_r(p, r, ref, "RSA-OAEP decryption");
+	pv_key_free(key);
+	return r == PV_OK;
+}
+
+int
+p11v_direct_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsigned char *secret,
+		   size_t *secretlen, size_t secretsize)
+{
+	p11v_prov *p = p11v_key_prov(k);
+	const struct p11v_keyref *ref = p11v_key_ref(k);
+	size_t field = peerlen > 1 ? (peerlen - 1) / 2 : 0;
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	pv_keystore *ks;
+	p11_obj obj;
+	pv_err r;
+
+	if (field == 0 || peer[0] != 0x04 || peerlen != 2 * field + 1 || secretsize < field) {
+		p11v_raise(p, P11V_R_UNSUPPORTED, "ECDH needs the peer's uncompressed point");
+		return 0;
+	}
+	if ((ks = (pv_keystore *)p11v_direct_keystore(p)) == NULL)
+		return 0;
+	if ((r = resolve(ks, ref, PV_PURPOSE_DERIVE, &key, &ver, &obj)) == PV_OK &&
+	    (r = p11_ecdh_derive(pv_keystore_token(ks), &obj, peer, peerlen, secret, field)) == PV_OK)
+		*secretlen = field;
+	if (r != PV_OK)
+		raise_r(p, r, ref, "ECDH");
+	pv_key_free(key);
+	return r == PV_OK;
+}
