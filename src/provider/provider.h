@@ -79,6 +79,9 @@ extern const OSSL_DISPATCH p11v_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH p11v_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH p11v_rsapss_keymgmt_functions[];
 extern const OSSL_DISPATCH p11v_ed25519_keymgmt_functions[];
+/* The name of a key type as OpenSSL's default provider spells it ("EC",
+ * "RSA", "RSA-PSS", "ED25519"): the store's and the decoder's data type. */
+const char *p11v_ktype_name(enum p11v_ktype t);
 /* The key behind a KEYMGMT keydata (what signature.c and the other
  * operations receive as provkey), or NULL for an empty one. Borrowed. */
 p11v_key *p11v_keydata_key(void *keydata);
