@@ -173,6 +173,17 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* RSA-OAEP for keys of purpose decrypt, ECDH for keys of purpose derive. */
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+    {P11V_RSA_NAMES, P11V_PROPS, p11v_rsa_asym_cipher_functions, "RSA-OAEP decryption on the token"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM keyexch_algs[] = {
+    {"ECDH", P11V_PROPS, p11v_ecdh_keyexch_functions, "ECDH on the token"},
+    {NULL, NULL, NULL, NULL},
+};
+
 /* URI-in-PEM (decoder.c): the PEM block to DER, then that DER to a key,
  * offered under each key type it can yield (a decoder chain for a key type
  * only takes decoders of that name). */
@@ -200,6 +211,10 @@ prov_query(void *provctx, int operation_id, int *no_cache)
 		return signature_algs;
 	case OSSL_OP_DECODER:
 		return decoder_algs;
+	case OSSL_OP_ASYM_CIPHER:
+		return asym_cipher_algs;
+	case OSSL_OP_KEYEXCH:
+		return keyexch_algs;
 	default:
 		return NULL;
 	}
