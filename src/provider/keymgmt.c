@@ -39,9 +39,8 @@ p11v_keydata_key(void *keydata)
 	return kd != NULL && kd->has_pub ? kd->k : NULL;
 }
 
-/* The default provider's name of each type (EVP_PKEY_fromdata). */
-static const char *
-kt_name(enum p11v_ktype t)
+const char *
+p11v_ktype_name(enum p11v_ktype t)
 {
 	switch (t) {
 	case P11V_KT_EC:
@@ -112,7 +111,8 @@ kd_load(enum p11v_ktype t, const void *reference, size_t reference_sz)
 	if (k == NULL)
 		return NULL;
 	if (p11v_key_type(k) != t) {
-		p11v_raise(p11v_key_prov(k), P11V_R_UNSUPPORTED, "the key is not of type %s", kt_name(t));
+		p11v_raise(p11v_key_prov(k), P11V_R_UNSUPPORTED, "the key is not of type %s",
+			   p11v_ktype_name(t));
 		return NULL;
 	}
 	kd = kd_alloc(p11v_key_prov(k), t);
@@ -259,10 +259,11 @@ km_import(void *keydata, int selection, const OSSL_PARAM params[])
 		p11v_raise(kd->p, P11V_R_UNSUPPORTED, "nothing to import (a public key is needed)");
 		return 0;
 	}
-	c = EVP_PKEY_CTX_new_from_name(p11v_libctx(kd->p), kt_name(kd->t), NULL);
+	c = EVP_PKEY_CTX_new_from_name(p11v_libctx(kd->p), p11v_ktype_name(kd->t), NULL);
 	if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
 	    EVP_PKEY_fromdata(c, &pk, which, (OSSL_PARAM *)(uintptr_t)params) != 1) {
-		p11v_raise(kd->p, P11V_R_UNSUPPORTED, "cannot import the %s public key", kt_name(kd->t));
+		p11v_raise(kd->p, P11V_R_UNSUPPORTED, "cannot import the %s public key",
+			   p11v_ktype_name(kd->t));
 		goto out;
 	}
 	kd->k = p11v_key_new(kd->p, kd->t, pk, NULL);
