@@ -6,7 +6,8 @@
 # vaultd is started here with a client by uid allowed keys.read and sign on
 # a P-256 and an Ed25519 key of purpose sign.
 #  - `openssl pkeyutl -sign` (ECDSA over a digest, Ed25519 over the
-#    message), `openssl req -new -x509` with both keys, and with a bearer
+#    message), `openssl req -new -x509` with both keys, RSA PKCS#1 v1.5 and
+#    PSS (a PSS salt vaultd does not sign is refused), and with a bearer
 #    token (vaultd-bearer-file) instead of the uid: every signature verified
 #    with plain openssl, and one audit line per signature (counted);
 #  - a client without the sign grant: the openssl command fails, nothing is
@@ -31,12 +32,13 @@ trap 'prov_cleanup; vd_cleanup' EXIT
 W=$PV_WORK
 AUDIT=$PV_OUT/audit.log
 
-say "keys of purpose sign on the token: vs-p256, vs-ed; vaultd with a client by uid"
+say "keys of purpose sign on the token: vs-p256, vs-ed, vs-rsa; vaultd with a client by uid"
 mkkey vs-p256 p256 sign
 mkkey vs-ed ed25519 sign
-mkkey vs-other p256 sign
+mkkey vs-rsa rsa2048 sign
 pub_pem vs-p256 "$W/p256.v1.pub"
 pub_pem vs-ed "$W/ed.pub"
+pub_pem vs-rsa "$W/rsa.pub"
 BEARER=$(vd_new_token)
 NOSIGN=$(vd_new_token)
 (
@@ -45,7 +47,7 @@ NOSIGN=$(vd_new_token)
 	printf '%s\n' "$NOSIGN" >"$W/nosign"
 )
 clients='[{"name": "app", "auth": {"uid": '$(id -u)'},
-  "rules": [{"ops": ["keys.read", "sign"], "keys": ["vs-p256", "vs-ed"]}]},
+  "rules": [{"ops": ["keys.read", "sign"], "keys": ["vs-p256", "vs-ed", "vs-rsa"]}]},
  {"name": "app-bearer", "auth": {"token_sha256": "'$(vd_token_hash "$BEARER")'"},
   "rules": [{"ops": ["keys.read", "sign"], "keys": ["vs-p256"]}]},
  {"name": "nosign", "auth": {"token_sha256": "'$(vd_token_hash "$NOSIGN")'"},
@@ -133,6 +135,18 @@ prov_same_pub "$W/ed.crt" "$W/ed.pub"
 expect_signs app vs-p256 2
 expect_signs app vs-ed 2
 echo "ok: 4 signatures, 4 audit lines"
+
+say "RSA-2048: PKCS#1 v1.5 and PSS (salt = digest length, what vaultd signs); another salt is refused"
+run_expect 0 vdo -- dgst -sha256 -sign p11vault:vs-rsa -out "$W/rsa.sig" "$W/msg"
+run_expect 0 ossl dgst -sha256 -verify "$W/rsa.pub" -signature "$W/rsa.sig" "$W/msg"
+run_expect 0 vdo -- dgst -sha384 -sign p11vault:vs-rsa -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
+	-out "$W/pss.sig" "$W/msg"
+run_expect 0 ossl dgst -sha384 -verify "$W/rsa.pub" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
+	-signature "$W/pss.sig" "$W/msg"
+run_expect 1 vdo -- dgst -sha256 -sign p11vault:vs-rsa -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:20 \
+	-out "$W/pss20.sig" "$W/msg"
+assert_contains "$RUN_ERR" "salt"
+expect_signs app vs-rsa 2
 
 say "a bearer token from vaultd-bearer-file authenticates instead of the uid"
 run_expect 0 vdo P11VAULT_VAULTD_BEARER_FILE="$W/bearer" -- dgst -sha256 -sign p11vault:vs-p256 \
