@@ -78,22 +78,6 @@ store_set_params(void *ctx, const OSSL_PARAM params[])
 	return 1;
 }
 
-static const char *
-data_type(enum p11v_ktype t)
-{
-	switch (t) {
-	case P11V_KT_EC:
-		return "EC";
-	case P11V_KT_RSA:
-		return "RSA";
-	case P11V_KT_RSA_PSS:
-		return "RSA-PSS";
-	case P11V_KT_ED25519:
-		return "ED25519";
-	}
-	return "";
-}
-
 /* Whether the caller wants the certificate rather than the key. */
 static int
 wants_cert(const struct store_ctx *c)
@@ -132,7 +116,7 @@ load_key(struct store_ctx *c, OSSL_CALLBACK *cb, void *cbarg)
 
 	if (c->key == NULL && (c->key = p11v_backend_load(c->prov, c->uri)) == NULL)
 		return 0;
-	(void)snprintf(dtype, sizeof(dtype), "%s", data_type(p11v_key_type(c->key)));
+	(void)snprintf(dtype, sizeof(dtype), "%s", p11v_ktype_name(p11v_key_type(c->key)));
 	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, dtype, 0);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &c->key, sizeof(c->key));
