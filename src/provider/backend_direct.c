@@ -318,6 +318,40 @@ named_by_id(pv_keystore *ks, const uint8_t *id, size_t id_len, char *name, size_
 	return found;
 }
 
+/* The fast way for the usual labels: an object labelled NAME.vN whose
+ * CKA_ID is that of version N of key NAME (one metadata read, no list). */
+static int
+named_by_label(pv_keystore *ks, const char *label, const uint8_t *id, size_t id_len, char *name,
+	       size_t namelen, unsigned *version)
+{
+	const char *dot = strrchr(label, '.');
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	char nm[PV_KEY_NAME_MAX + 1];
+	unsigned long v;
+	char *end = NULL;
+	p11_obj obj;
+	int found = 0;
+
+	if (id_len == 0 || dot == NULL || dot[1] != 'v' || dot[2] < '1' || dot[2] > '9' ||
+	    (size_t)(dot - label) >= sizeof(nm))
+		return 0;
+	v = strtoul(dot + 2, &end, 10);
+	if (*end != '\0' || v > PV_KEY_VERSIONS_MAX)
+		return 0;
+	memcpy(nm, label, (size_t)(dot - label));
+	nm[dot - label] = '\0';
+	if (!pv_key_name_valid(nm) || pv_keys_resolve(ks, nm, (unsigned)v, &key, &ver, &obj) != PV_OK)
+		return 0;
+	if (ver.id_len == id_len && memcmp(ver.id, id, id_len) == 0) {
+		(void)snprintf(name, namelen, "%s", nm);
+		*version = ver.version;
+		found = 1;
+	}
+	pv_key_free(key);
+	return found;
+}
+
 static void
 obj_ref(p11_obj *o, CK_OBJECT_CLASS cls, const uint8_t *id, size_t id_len, const char *label)
 {
@@ -409,8 +443,9 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	p11_token *tok = pv_keystore_token(ks);
 	struct p11v_keyref ref;
 	char name[PV_KEY_NAME_MAX + 1];
-	uint8_t *id = NULL, *kt = NULL;
-	size_t id_len = 0, kt_len = 0;
+	uint8_t *id = NULL, *kt = NULL, *lbl = NULL;
+	size_t id_len = 0, kt_len = 0, lbl_len = 0;
+	char label[P11_LABEL_MAX] = "";
 	CK_KEY_TYPE ckk;
 	enum p11v_ktype t;
 	EVP_PKEY *pk = NULL, *pub = NULL;
@@ -440,7 +475,12 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	if ((r = p11_obj_get_attr(tok, &priv, CKA_ID, &id, &id_len)) != PV_OK)
 		id_len = 0;
 	/* a version of a p11vault key: that key, pinned to that version */
-	if (u->want_private && named_by_id(ks, id, id_len, name, sizeof(name), &version)) {
+	if (p11_obj_get_attr(tok, &priv, CKA_LABEL, &lbl, &lbl_len) == PV_OK && lbl_len < sizeof(label)) {
+		memcpy(label, lbl, lbl_len);
+		label[lbl_len] = '\0';
+	}
+	if (u->want_private && (named_by_label(ks, label, id, id_len, name, sizeof(name), &version) ||
+				named_by_id(ks, id, id_len, name, sizeof(name), &version))) {
 		k = load_named(p, ks, name, version);
 		goto out;
 	}
@@ -484,6 +524,7 @@ out:
 	EVP_PKEY_free(pub);
 	free(id);
 	free(kt);
+	free(lbl);
 	return k;
 }
 
