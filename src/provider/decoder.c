@@ -147,21 +147,6 @@ out:
 	return ok;
 }
 
-static const char *
-ktype_name(enum p11v_ktype t)
-{
-	switch (t) {
-	case P11V_KT_EC:
-		return "EC";
-	case P11V_KT_RSA:
-		return "RSA";
-	case P11V_KT_RSA_PSS:
-		return "RSA-PSS";
-	default:
-		return "ED25519";
-	}
-}
-
 /* Step 2: the DER UTF8String to the key, by reference. */
 static int
 der2key_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb, void *data_cbarg,
@@ -193,7 +178,7 @@ der2key_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *dat
 	}
 	if ((k = p11v_backend_load(c->p, uri)) == NULL)
 		return 0; /* raised: the reference is ours, nothing else will load it */
-	snprintf(dtype, sizeof(dtype), "%s", ktype_name(p11v_key_type(k)));
+	snprintf(dtype, sizeof(dtype), "%s", p11v_ktype_name(p11v_key_type(k)));
 	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &objtype);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, dtype, 0);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &k, sizeof(k));
