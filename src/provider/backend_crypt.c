@@ -66,6 +66,25 @@ p11v_backend_derive(p11v_key *k, const unsigned char *peer, size_t peerlen, unsi
 }
 
 /*
+ * The object's handle, current for the token's generation; again = a
+ * handle the token just refused (a cached one from before another process
+ * or a recovery changed the token): forgotten and found anew.
+ */
+static pv_err
+find(pv_keystore *ks, const struct p11v_keyref *ref, const struct pv_key_version *ver, p11_obj *obj,
+     int again)
+{
+	pv_err r;
+
+	if (again)
+		obj->handle = CK_INVALID_HANDLE;
+	if ((r = p11_obj_find(pv_keystore_token(ks), obj)) != PV_OK)
+		return r;
+	pv_keys_remember(ks, ref->name, ver->version, obj);
+	return PV_OK;
+}
+
+/*
  * The pinned version of k's p11vault key, of purpose want, with its private
  * key object found on the token. PV_ERR_STATE for a version that is neither
  * active nor verify-only.
@@ -84,10 +103,7 @@ resolve(pv_keystore *ks, const struct p11v_keyref *ref, pv_key_purpose want, str
 				  pv_key_state_name(ver->state));
 		return PV_ERR_STATE;
 	}
-	if (obj->handle == CK_INVALID_HANDLE && (r = p11_obj_find(pv_keystore_token(ks), obj)) != PV_OK)
-		return r;
-	pv_keys_remember(ks, ref->name, ver->version, obj);
-	return PV_OK;
+	return find(ks, ref, ver, obj, 0);
 }
 
 static void
@@ -221,7 +237,15 @@ p11v_direct_decrypt(p11v_key *k, const struct p11v_decreq *rq, unsigned char *ou
 		return 0;
 	if ((r = resolve(ks, ref, PV_PURPOSE_DECRYPT, &key, &ver, &obj)) != PV_OK)
 		goto out;
-	r = p11_decrypt(pv_keystore_token(ks), &mech, obj.handle, rq->in, rq->inlen, out, &n);
+	/* With a label: raw RSA and OAEP decoding here, always (SoftHSM 2.6
+	 * ignores the label of CKM_RSA_PKCS_OAEP: a wrong label would decrypt). */
+	r = rq->labellen > 0
+		? PV_ERR_MECHANISM
+		: p11_decrypt(pv_keystore_token(ks), &mech, obj.handle, rq->in, rq->inlen, out, &n);
+	if (r == PV_ERR_SESSION && (r = find(ks, ref, &ver, &obj, 1)) == PV_OK) {
+		n = outsize;
+		r = p11_decrypt(pv_keystore_token(ks), &mech, obj.handle, rq->in, rq->inlen, out, &n);
+	}
 	if (r == PV_ERR_MECHANISM)
 		r = decrypt_raw(p, pv_keystore_token(ks), obj.handle, rq, out, &n, outsize);
 	ERR_clear_error(); /* libcrypto's OAEP decoding errors say no more than r */
