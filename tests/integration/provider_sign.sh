@@ -8,11 +8,15 @@
 # and the certificates hold exactly the token's public key (vaultctl's PEM).
 # The AlgorithmIdentifiers are checked (ecdsa-with-SHA256/384,
 # sha256WithRSAEncryption, RSASSA-PSS with SHA-256/MGF1-SHA-256/salt 32,
-# ED25519). Also: the public key exported by the provider is vaultctl's; a
-# certificate of another key is refused as the CA certificate (EVP_PKEY_eq);
+# ED25519). RSA-OAEP decryption with a key of purpose decrypt (SHA-1 and
+# SHA-256, with and without a label) and ECDH with a P-256 key of purpose
+# derive, against plain openssl. Also: the public key exported by the
+# provider is vaultctl's; a certificate of another key is refused as the CA certificate (EVP_PKEY_eq);
 # verification through the provider; refusals (an unknown digest, MD5, a pad
 # mode that is not pkcs1/pss, a salt that does not fit, Ed25519 with a
-# digest, a key of purpose derive).
+# digest, a key of purpose derive; a wrong OAEP label, PKCS#1 v1.5
+# decryption, decryption and ECDH with keys of purpose sign, a peer on
+# another curve).
 set -eu
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/provider.sh"
@@ -180,5 +184,46 @@ assert_contains "$RUN_ERR" "not a digest of the chosen size"
 run_expect 1 prov_cli dgst -sha512 -sign p11vault:ked -out "$W/x.sig" "$W/msg"
 run_expect 1 prov_cli dgst -sha256 -sign p11vault:kdrv -out "$W/x.sig" "$W/msg"
 [ ! -s "$W/x.sig" ] || fail "a refused signing wrote a signature"
+
+say "RSA-OAEP decryption (purpose decrypt) and ECDH (purpose derive)"
+mkkey kdec rsa2048 decrypt
+pub_pem kdec "$W/kdec.pem"
+pub_pem kdrv "$W/kdrv.pem"
+printf 'a secret for the token key\n' >"$W/pt"
+for md in sha1 sha256; do
+	ossl pkeyutl -encrypt -pubin -inkey "$W/kdec.pem" -pkeyopt rsa_padding_mode:oaep -pkeyopt "rsa_oaep_md:$md" \
+		-pkeyopt rsa_oaep_label:0a0b -in "$W/pt" -out "$W/ct.$md" || fail "OAEP encryption ($md)"
+	run_expect 0 prov_cli pkeyutl -decrypt -inkey p11vault:kdec -pkeyopt rsa_padding_mode:oaep \
+		-pkeyopt "rsa_oaep_md:$md" -pkeyopt rsa_oaep_label:0a0b -in "$W/ct.$md" -out "$W/pt.$md"
+	assert_same_file "$W/pt.$md" "$W/pt"
+	# another label: the decoding fails, nothing comes out
+	run_expect 1 prov_cli pkeyutl -decrypt -inkey p11vault:kdec -pkeyopt rsa_padding_mode:oaep \
+		-pkeyopt "rsa_oaep_md:$md" -pkeyopt rsa_oaep_label:0a0c -in "$W/ct.$md" -out "$W/pt.bad"
+	[ ! -s "$W/pt.bad" ] || fail "a failed OAEP decryption wrote plaintext"
+done
+# no label, SHA-1: the token's own CKM_RSA_PKCS_OAEP
+ossl pkeyutl -encrypt -pubin -inkey "$W/kdec.pem" -pkeyopt rsa_padding_mode:oaep -in "$W/pt" -out "$W/ct.nolabel" ||
+	fail "OAEP encryption (no label)"
+run_expect 0 prov_cli pkeyutl -decrypt -inkey p11vault:kdec -pkeyopt rsa_padding_mode:oaep -in "$W/ct.nolabel" \
+	-out "$W/pt.nolabel"
+assert_same_file "$W/pt.nolabel" "$W/pt"
+ossl pkeyutl -encrypt -pubin -inkey "$W/kdec.pem" -in "$W/pt" -out "$W/ct.pkcs1" || fail "PKCS#1 encryption"
+run_expect 1 prov_cli pkeyutl -decrypt -inkey p11vault:kdec -in "$W/ct.pkcs1" -out "$W/pt.bad"
+assert_contains "$RUN_ERR" "PKCS#1 v1.5 is refused"
+run_expect 1 prov_cli pkeyutl -decrypt -inkey p11vault:kpss -pkeyopt rsa_padding_mode:oaep -in "$W/ct.sha1" \
+	-out "$W/pt.bad"
+assert_contains "$RUN_ERR" "purpose"
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/peer.key" >/dev/null 2>&1 || fail "peer key"
+ossl pkey -in "$W/peer.key" -pubout -out "$W/peer.pem" || fail "peer public key"
+run_expect 0 prov_cli pkeyutl -derive -inkey p11vault:kdrv -peerkey "$W/peer.pem" -out "$W/ecdh.token"
+ossl pkeyutl -derive -inkey "$W/peer.key" -peerkey "$W/kdrv.pem" -out "$W/ecdh.soft" || fail "software ECDH"
+assert_size "$W/ecdh.token" 32
+assert_same_file "$W/ecdh.token" "$W/ecdh.soft" "the token's ECDH secret"
+run_expect 1 prov_cli pkeyutl -derive -inkey p11vault:kp256 -peerkey "$W/peer.pem" -out "$W/ecdh.bad"
+assert_contains "$RUN_ERR" "purpose"
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$W/peer384.key" >/dev/null 2>&1 || fail "peer key"
+ossl pkey -in "$W/peer384.key" -pubout -out "$W/peer384.pem" || fail "peer public key"
+run_expect 1 prov_cli pkeyutl -derive -inkey p11vault:kdrv -peerkey "$W/peer384.pem" -out "$W/ecdh.bad"
+assert_contains "$RUN_ERR" "another curve"
 
 echo "provider_sign: ok"
