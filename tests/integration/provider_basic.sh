@@ -191,6 +191,20 @@ if command -v pkcs11-tool >/dev/null 2>&1; then
 	assert_contains "$RUN_OUT" "Total found: 1"
 fi
 
+say "a wrong PIN: refused, not retried, and the right one still works"
+printf '999999\n' >"$W/wrong.pin"
+chmod 600 "$W/wrong.pin"
+rm -f "$W/wrongpin.sig"
+run_expect 1 env P11VAULT_PIN_SOURCE="file:$W/wrong.pin" OPENSSL_CONF="$PROV_BASE_CONF" openssl pkeyutl \
+	-provider-path "$PROV_DIR" -provider p11vault -provider default \
+	-sign -inkey p11vault:pec -in "$W/msg.sha256" -out "$W/wrongpin.sig"
+assert_contains "$RUN_ERR" "PIN incorrect"
+# one login, one refusal: the PIN is not tried again
+assert_eq "$(grep -c 'cannot log in' "$RUN_ERR")" 1 "login failures reported"
+[ ! -s "$W/wrongpin.sig" ] || fail "signed with a wrong PIN"
+psign "$W/pec.after.sig" p11vault:pec -in "$W/msg.sha256" -pkeyopt digest:sha256
+pverify "$W/pec.pem" "$W/msg.sha256" "$W/pec.after.sig" "$W/msg.tampered.sha256" -pkeyopt digest:sha256
+
 say "nothing secret in what the provider printed"
 for f in "$PV_OUT"/*.err; do
 	assert_no_pin_in "$f"
