@@ -265,7 +265,7 @@ saltlen_from_param(struct sigctx *c, const OSSL_PARAM *p, int *out)
 			*out = RSA_PSS_SALTLEN_AUTO;
 		} else {
 			v = strtol(s, &end, 10);
-			if (s[0] == '\0' || *end != '\0' || v < 0 || v > 65535)
+			if (s[0] == '\0' || *end != '\0' || v < RSA_PSS_SALTLEN_MAX || v > 65535)
 				goto bad;
 			*out = (int)v;
 		}
