@@ -49,11 +49,11 @@ for k in $KEYS; do
 		<(ossl pkey -pubin -in "$W/$k.pem" -outform DER) "the public key of $k exported by the provider"
 done
 
-say "dgst -sign: P-384 (SHA-384) and RSA-PSS (salt digest, and salt 32 named as a number)"
+say "dgst -sign: P-384 (SHA-384) and RSA-PSS (salt digest, 32 as a number, and -1: OpenSSL's number for digest)"
 run_expect 0 prov_cli dgst -sha384 -sign p11vault:kp384 -out "$W/p384.sig" "$W/msg"
 run_expect 0 ossl dgst -sha384 -verify "$W/kp384.pem" -signature "$W/p384.sig" "$W/msg"
 run_expect 1 ossl dgst -sha384 -verify "$W/kp384.pem" -signature "$W/p384.sig" "$W/msg.tampered"
-for salt in digest 32; do
+for salt in digest 32 -1; do
 	run_expect 0 prov_cli dgst -sha256 -sign p11vault:kpss -sigopt rsa_padding_mode:pss \
 		-sigopt "rsa_pss_saltlen:$salt" -out "$W/pss.$salt.sig" "$W/msg"
 	run_expect 0 ossl dgst -sha256 -verify "$W/kpss.pem" -sigopt rsa_padding_mode:pss \
