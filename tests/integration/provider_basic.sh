@@ -68,6 +68,18 @@ for k in pec prsa; do
 	done
 done
 
+say "ECDSA P-384 over a SHA-384 digest, and dgst -sha384"
+mkkey pec384 p384 sign
+pub_pem pec384 "$W/pec384.pem"
+ossl dgst -sha384 -binary "$W/msg" >"$W/msg.sha384"
+ossl dgst -sha384 -binary "$W/msg.tampered" >"$W/msg.tampered.sha384"
+psign "$W/pec384.sig" p11vault:pec384 -in "$W/msg.sha384" -pkeyopt digest:sha384
+pverify "$W/pec384.pem" "$W/msg.sha384" "$W/pec384.sig" "$W/msg.tampered.sha384" -pkeyopt digest:sha384
+run_expect 0 prov_cli dgst -sha384 -sign p11vault:pec384 -out "$W/pec384.dg.sig" "$W/msg"
+run_expect 0 ossl dgst -sha384 -verify "$W/pec384.pem" -signature "$W/pec384.dg.sig" "$W/msg"
+# SHA-1 is not signed with (libp11vault signs SHA-256/384/512 digests)
+run_expect 1 prov_cli dgst -sha1 -sign p11vault:pec -out "$W/none.sig" "$W/msg"
+
 say "pkeyutl -sign -rawin: Ed25519 over the message"
 for ref in "p11vault:ped" "$(cat "$W/ped.uri")"; do
 	psign "$W/ped.sig" "$ref" -rawin -in "$W/msg"
