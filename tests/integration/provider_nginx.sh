@@ -194,6 +194,11 @@ fetch 5
 sleep 0.3 # the audit line is written before the answer; this is only for the file system
 assert_eq "$(signs ok)" 5 "audited signatures for 5 handshakes"
 echo "ok: 5 handshakes, 5 audited signatures"
+# keyless: neither the master nor a worker has the PKCS#11 module mapped
+for pid in "$NG_PID" $(ng_workers); do
+	! grep -q softhsm "/proc/$pid/maps" || fail "nginx process $pid loaded SoftHSM in the vaultd backend"
+done
+echo "ok: no nginx process loaded the PKCS#11 module"
 
 say "the grant removed, vaultd reloaded: the next handshake fails"
 client='{"name": "nginx", "auth": {"uid": '$(id -u)'}, "rules": [{"ops": ["keys.read"], "keys": ["web"]}]}'
