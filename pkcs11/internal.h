@@ -156,6 +156,11 @@ int p11_rv_session_gone(CK_RV rv);
 pv_err p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *s,
 		   unsigned long seen_epoch) PV_WUR;
 /* Reinitialise after fork() when the pid changed. */
+/* How often opening a token (and a forked child re-opening it) looks for
+ * it again when the module does not list it yet: SoftHSM reads its token
+ * files at C_Initialize and can miss one another process is writing. */
+#define P11_OPEN_TRIES 6
+
 pv_err p11_fork_check(p11_token *tok) PV_WUR;
 
 /* This process's id without a system call per use (glibc no longer caches

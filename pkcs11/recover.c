@@ -494,16 +494,27 @@ p11_fork_check(p11_token *tok)
 	tok->in_use = 0;
 	atomic_fetch_add(&tok->epoch, 1);
 	atomic_fetch_add(&tok->generation, 1);
-	/* PKCS#11: a child must C_Initialize; a module blind to fork says ALREADY. */
-	if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
-		return r;
-	if (!we) {
-		(void)tok->f->C_Finalize(NULL);
+	/* PKCS#11: a child must C_Initialize; a module blind to fork says
+	 * ALREADY. SoftHSM reads its token files at C_Initialize and can find
+	 * the token absent while another process uses them: start afresh a
+	 * bounded number of times, as p11_token_open does. */
+	for (unsigned tries = 0;; tries++) {
 		if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
 			return r;
+		if (!we) {
+			(void)tok->f->C_Finalize(NULL);
+			if ((r = p11_module_initialize(tok->f, &we)) != PV_OK)
+				return r;
+		}
+		tok->we_initialized = we;
+		if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_ERR_TOKEN_NOT_FOUND ||
+		    tries >= P11_OPEN_TRIES)
+			break;
+		(void)tok->f->C_Finalize(NULL);
+		tok->we_initialized = 0;
+		p11_backoff(tries);
 	}
-	tok->we_initialized = we;
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK)
+	if (r != PV_OK)
 		return r;
 	atomic_store(&tok->slot, slot);
 	atomic_fetch_add(&tok->reinits, 1);

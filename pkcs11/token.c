@@ -10,7 +10,6 @@
 /* Open, close, info, mechanisms and the token URI. */
 
 /* slot look-ups at open before "no token matches" is final */
-#define P11_OPEN_TRIES 6
 
 static pv_err
 parse_uri(const char *text, P11KitUri **out)
