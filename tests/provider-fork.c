@@ -24,6 +24,7 @@
  * (skip), 2 usage.
  */
 #include "config.h"
+#include <errno.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -199,6 +200,20 @@ thread_main(void *arg)
 	return NULL;
 }
 
+/* A whole decimal number in [lo, hi], else -1. */
+static int
+count_arg(const char *s, int lo, int hi)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	return (int)v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -211,9 +226,9 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc > 3)
-		nthreads = atoi(argv[3]);
+		nthreads = count_arg(argv[3], 1, MAX_THREADS);
 	if (argc > 4)
-		g_rounds = atoi(argv[4]);
+		g_rounds = count_arg(argv[4], 1, 100000);
 	if (nthreads < 1 || nthreads > MAX_THREADS || g_rounds < 1 || g_rounds > 100000) {
 		fprintf(stderr, "provider-fork: THREADS 1-%d, ROUNDS 1-100000\n", MAX_THREADS);
 		return EXIT_USAGE;
