@@ -24,8 +24,8 @@
  * (skip), 2 usage.
  */
 #include "config.h"
-#include <errno.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
