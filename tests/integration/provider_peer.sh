@@ -443,7 +443,66 @@ if [ -x "$PF" ]; then
 	run_expect 0 env OPENSSL_CONF="$CNF" "$PF" "$PRIURI" "$W/rsa.pem" 2 2
 	assert_contains "$RUN_OUT" "ok: a child forked after the threads signed"
 	peer_skip "forking/keygen" "key generation through the provider is not offered (vaultctl key create)"
-	peer_skip "forking/fork-in-the-middle" "their child must fail an EVP_DigestSignFinal begun before fork(); no such program here (tests/provider-fork signs whole operations in the child)"
+	# their tfork.c steps with a vaultctl key, through libcrypto from
+	# python3: sign; fork, child and parent sign; an EVP_DigestSign begun
+	# (init, update) before fork() and finished on both sides. Theirs
+	# requires the child's final to fail; ours lets the child finish (the
+	# provider sets up again in the child) and its signature must verify.
+	cat >"$W/forkmid.py" <<'PYEOF'
+import ctypes, os, sys
+uri, outdir = sys.argv[1].encode(), sys.argv[2]
+c = ctypes.CDLL("libcrypto.so.3")
+vp = ctypes.c_void_p
+for n, r, a in [("OPENSSL_init_crypto", ctypes.c_int, [ctypes.c_uint64, vp]),
+                ("OSSL_STORE_open", vp, [ctypes.c_char_p, vp, vp, vp, vp]),
+                ("OSSL_STORE_load", vp, [vp]), ("OSSL_STORE_INFO_get_type", ctypes.c_int, [vp]),
+                ("OSSL_STORE_INFO_get1_PKEY", vp, [vp]), ("EVP_MD_CTX_new", vp, []),
+                ("EVP_DigestSignInit_ex", ctypes.c_int, [vp, vp, ctypes.c_char_p, vp, vp, vp, vp]),
+                ("EVP_DigestSignUpdate", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_size_t]),
+                ("EVP_DigestSignFinal", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
+                ("ERR_print_errors_fp", None, [vp])]:
+    f = getattr(c, n); f.restype = r; f.argtypes = a
+assert c.OPENSSL_init_crypto(0x40, None) == 1
+st = c.OSSL_STORE_open(uri, None, None, None, None)
+assert st, "store open"
+info = c.OSSL_STORE_load(st)
+assert info and c.OSSL_STORE_INFO_get_type(info) == 4, "no private key"
+key = c.OSSL_STORE_INFO_get1_PKEY(info)
+DATA = b"Sign Me!"
+def begin():
+    m = c.EVP_MD_CTX_new()
+    assert c.EVP_DigestSignInit_ex(m, None, b"SHA256", None, None, key, None) == 1
+    assert c.EVP_DigestSignUpdate(m, DATA, len(DATA)) == 1
+    return m
+def final(m, name):
+    buf = ctypes.create_string_buffer(1024); n = ctypes.c_size_t(1024)
+    ok = c.EVP_DigestSignFinal(m, buf, ctypes.byref(n))
+    if ok == 1:
+        open(os.path.join(outdir, name), "wb").write(buf.raw[:n.value])
+    return ok
+open(os.path.join(outdir, "data"), "wb").write(DATA)
+assert final(begin(), "sig.parent0") == 1, "first signature"
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if final(begin(), "sig.child1") == 1 else 1)
+assert final(begin(), "sig.parent1") == 1
+_, st1 = os.waitpid(pid, 0)
+assert os.WIFEXITED(st1) and os.WEXITSTATUS(st1) == 0, "child failed to sign"
+m = begin()
+pid = os.fork()
+ok = final(m, "sig.child2" if pid == 0 else "sig.parent2")
+if pid == 0:
+    os._exit(10 + ok)
+assert ok == 1, "parent final after fork"
+_, st2 = os.waitpid(pid, 0)
+print("child final after fork mid-operation: %s" % ("signed" if os.WEXITSTATUS(st2) == 11 else "failed"))
+PYEOF
+	mkdir -p "$T/fork"
+	run_expect 0 env OPENSSL_CONF="$CNF" python3 "$W/forkmid.py" "$PRIURI" "$T/fork"
+	assert_contains "$RUN_OUT" "child final after fork mid-operation: signed"
+	for sig in parent0 child1 parent1 parent2 child2; do
+		run_expect 0 ossl dgst -sha256 -verify "$W/rsa.pem" -signature "$T/fork/sig.$sig" "$T/fork/data"
+	done
 	peer_skip "forking/fork-deadlock" "a PIN prompt callback in a forked child: no prompt here, the PIN comes only from pin-source"
 	peer_ok forking
 else
