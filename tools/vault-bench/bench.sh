@@ -244,6 +244,150 @@ awk -v n="${BUNDLE_BENCH_ENTRIES:-1000}" '
 		printf "%d-entry bundle unwrap|%.1f ms|token calls alone %.1f ms|%.2f|<= 1.50x|%s\n", n, full, tok, r, (r <= 1.5 ? "yes" : "NO")
 	}' "$tmp/bundle.out" >>"$goals"
 
+# The OpenSSL provider (issue 16): provider-bench (EVP_DigestSign through
+# p11vault.so vs raw C_Sign and Debian's libp11 engine, key load with
+# PROVIDER_BENCH_FILL more key pairs on the token, default 500 = 1,000
+# objects), one-shot `openssl dgst -sign` wall time, and TLS 1.3 handshakes
+# per second (openssl s_time -new) against s_server with a software key, a
+# token key through the provider's direct backend and the same through its
+# vaultd backend (a vaultd client by uid, keys.read+sign on bench-p256).
+# PROVIDER_BENCH=none skips it.
+prov_so=$top_builddir/.libs/p11vault.so
+if [ "${PROVIDER_BENCH-}" = none ]; then
+	echo "provider run skipped (PROVIDER_BENCH=none)"
+elif [ ! -x "$top_builddir/provider-bench" ] || [ ! -f "$prov_so" ]; then
+	echo "provider|not run: provider-bench or .libs/p11vault.so is not built|-|-|-|n/a" >>"$goals"
+else
+	echo
+	if [ -z "$vaultd" ]; then
+		for spec in p256 rsa2048; do
+			"$top_builddir/vaultctl" key create "bench-$spec" --alg "$spec" --purpose sign >/dev/null 2>&1 || true
+		done
+	fi
+	echo "provider run: load average $(loadavg) before"
+	# shellcheck disable=SC2086 # PROVIDER_BENCH_ARGS: options
+	# (libp11 0.4.12 cannot load any key from a token holding an Ed25519
+	# private key: the ones made above are destroyed first; the slow-loris
+	# run signs only with bench-p256)
+	"$top_builddir/provider-bench" --provider-dir "$top_builddir/.libs" --fill "${PROVIDER_BENCH_FILL:-500}" \
+		--engine-drop-ed25519 --goals "$goals" ${PROVIDER_BENCH_ARGS-} || echo "provider-bench|the run failed|-|-|-|NO" >>"$goals"
+	# openssl.cnf files: default, then p11vault (direct or vaultd backend)
+	prov_cnf() {
+		sed '/^\[default_sect\]/,$d' "$tmp/openssl.cnf" | sed 's/^default = default_sect$/default = default_sect\np11vault = p11vault_sect/'
+		printf '[default_sect]\nactivate = 1\n\n[p11vault_sect]\nmodule = %s\nactivate = 1\nbackend = %s\n' "$prov_so" "$1"
+		if [ "$1" = direct ]; then
+			printf 'pkcs11-module = %s\ntoken = %s\npin-source = %s\n' "$P11VAULT_MODULE" "$P11VAULT_TOKEN" "$P11VAULT_PIN_SOURCE"
+		else
+			printf 'vaultd-socket = %s\n' "$tmp/vaultd.sock"
+		fi
+	}
+	prov_cnf direct >"$tmp/prov-direct.cnf"
+	prov_cnf vaultd >"$tmp/prov-vaultd.cnf"
+	# one-shot dgst -sign: process start to exit, median of 11 (ms),
+	# interleaved with the same command on a software P-256 key
+	printf 'provider-bench one-shot input\n' >"$tmp/dgst.in"
+	ms_now() { date +%s%N | cut -c1-16; }
+	ok=1
+	: >"$tmp/dgst.ms"
+	: >"$tmp/dgst-soft.ms"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/soft.key" 2>"$tmp/dgst.err" || ok=0
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do
+		t0=$(ms_now)
+		OPENSSL_CONF=$tmp/prov-direct.cnf openssl dgst -sha256 -sign p11vault:bench-p256 -out "$tmp/dgst.sig" "$tmp/dgst.in" 2>"$tmp/dgst.err" || ok=0
+		t1=$(ms_now)
+		echo "$(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100))" >>"$tmp/dgst.ms"
+		t0=$(ms_now)
+		openssl dgst -sha256 -sign "$tmp/soft.key" -out "$tmp/dgst-soft.sig" "$tmp/dgst.in" 2>>"$tmp/dgst.err" || ok=0
+		t1=$(ms_now)
+		echo "$(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100))" >>"$tmp/dgst-soft.ms"
+	done
+	soft_ms=$(sort -n "$tmp/dgst-soft.ms" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	# checked with the default provider alone
+	OPENSSL_CONF=$tmp/prov-direct.cnf openssl pkey -in p11vault:bench-p256 -pubout -out "$tmp/p256.pub" 2>>"$tmp/dgst.err" &&
+		openssl dgst -sha256 -verify "$tmp/p256.pub" -signature "$tmp/dgst.sig" "$tmp/dgst.in" >/dev/null 2>>"$tmp/dgst.err" || ok=0
+	if [ "$ok" = 1 ]; then
+		sort -n "$tmp/dgst.ms" | awk -v soft="$soft_ms" '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]
+			printf "one-shot: openssl dgst -sha256 -sign p11vault:bench-p256, process start to exit, median of %d: %.1f ms (software key file: %.1f ms)\n", NR, m, soft
+			printf "one-shot openssl dgst -sign (direct)|%.1f ms|software key file %.1f ms|-|<= 10 ms|%s\n", m, soft, (m <= 10 ? "yes" : "NO") > "/dev/stderr" }' 2>>"$goals"
+	else
+		cat "$tmp/dgst.err" >&2
+		echo "one-shot openssl dgst -sign|failed (see above)|-|-|<= 10 ms|NO" >>"$goals"
+	fi
+	# TLS 1.3 handshakes per second
+	if [ -z "$vaultd" ] || ! command -v python3 >/dev/null 2>&1; then
+		echo "provider TLS handshakes|not run: needs vaultd and python3|-|-|-|n/a" >>"$goals"
+	else
+		uid=$(id -u)
+		sed "s|\"clients\": \\[|\"clients\": [\n    { \"name\": \"provider\", \"auth\": { \"uid\": $uid }, \"rules\": [{ \"ops\": [\"keys.read\", \"sign\"], \"keys\": [\"bench-p256\"] }], \"rate\": { \"per_second\": 1000000, \"burst\": 1000000 } },|" \
+			"$tmp/vaultd.json" >"$tmp/vaultd-prov.json"
+		start_vaultd "$tmp/vaultd-prov.json"
+		openssl req -new -x509 -key "$tmp/soft.key" -sha256 -days 2 -subj /CN=127.0.0.1 \
+			-out "$tmp/soft.crt" >"$tmp/tls.log" 2>&1
+		OPENSSL_CONF=$tmp/prov-direct.cnf openssl req -new -x509 -key p11vault:bench-p256 -sha256 -days 2 \
+			-subj /CN=127.0.0.1 -out "$tmp/tok.crt" >>"$tmp/tls.log" 2>&1
+		srv_pids=
+		for m in soft direct vaultd; do
+			port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+			eval "port_$m=$port"
+			case $m in
+			soft) cnf=$tmp/openssl.cnf key=$tmp/soft.key crt=$tmp/soft.crt ;;
+			*) cnf=$tmp/prov-$m.cnf key=p11vault:bench-p256 crt=$tmp/tok.crt ;;
+			esac
+			OPENSSL_CONF=$cnf openssl s_server -accept "127.0.0.1:$port" -tls1_3 -key "$key" -cert "$crt" \
+				-quiet </dev/null >"$tmp/srv-$m.log" 2>&1 &
+			srv_pids="$srv_pids $!"
+		done
+		for m in soft direct vaultd; do
+			eval "port=\$port_$m"
+			i=0
+			until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; do
+				i=$((i + 1))
+				[ "$i" -le 100 ] || break
+				sleep 0.1
+			done
+		done
+		# interleaved rounds: software key, direct, vaultd; handshakes over wall time
+		secs=${PROVIDER_TLS_SECONDS:-5}
+		audit0=$(grep -c '"op":"sign"' "$tmp/audit.log" 2>/dev/null || true)
+		for rd in 1 2 3; do
+			for m in soft direct vaultd; do
+				eval "port=\$port_$m"
+				cnf=$tmp/openssl.cnf
+				[ "$m" = soft ] || cnf=$tmp/prov-$m.cnf
+				t0=$(ms_now)
+				n=$(OPENSSL_CONF=$cnf openssl s_time -connect "127.0.0.1:$port" -new -tls1_3 -time "$secs" 2>>"$tmp/tls.log" |
+					sed -n 's/^\([0-9]*\) connections in .* real seconds.*/\1/p')
+				t1=$(ms_now)
+				echo "$m $rd ${n:-0} $((t1 - t0))" >>"$tmp/tls.rounds"
+			done
+		done
+		# shellcheck disable=SC2086 # the pids
+		{
+			kill $srv_pids 2>/dev/null || true
+			wait $srv_pids 2>/dev/null || true
+		}
+		audited=$(($(grep -c '"op":"sign"' "$tmp/audit.log" 2>/dev/null || true) - ${audit0:-0}))
+		stop_vaultd
+		awk -v secs="$secs" -v audited="$audited" '
+			{ hs[$1, $2] = ($4 > 0 ? $3 * 1000000 / $4 : 0); if ($3 == 0) bad[$1] = 1 }
+			function med(m,   a, b, c, t) { a = hs[m, 1]; b = hs[m, 2]; c = hs[m, 3]
+				if (a > b) { t = a; a = b; b = t } if (b > c) { t = b; b = c; c = t } if (a > b) { t = a; a = b; b = t }
+				return b }
+			END {
+				s = med("soft"); d = med("direct"); v = med("vaultd")
+				printf "TLS 1.3 handshakes/s (openssl s_time -new, %d s per run, median of 3 interleaved): software key %.0f, provider direct %.0f, provider vaultd %.0f\n", secs, s, d, v
+				printf "  vaultd audit lines with op sign during the runs: %d\n", audited
+				g = "/dev/stderr"
+				printf "TLS 1.3 handshakes/s, provider direct|%s|software key %.0f/s|%.2f|reported|%s\n", (bad["direct"] ? "failed" : sprintf("%.0f/s", d)), s, (s > 0 ? d / s : 0), (bad["direct"] ? "NO" : "n/a") > g
+				printf "TLS 1.3 handshakes/s, provider vaultd|%s|direct %.0f/s|%.2f|reported|%s\n", (bad["vaultd"] ? "failed" : sprintf("%.0f/s", v)), d, (d > 0 ? v / d : 0), (bad["vaultd"] ? "NO" : "n/a") > g
+				if (d > 0 && v > 0)
+					printf "vaultd backend extra cost per handshake|%.2f ms|direct %.2f ms/handshake|-|reported|n/a\n", 1000 / v - 1000 / d, 1000 / d > g
+			}' "$tmp/tls.rounds" 2>>"$goals"
+		sed 's/^/  round: /' "$tmp/tls.rounds"
+	fi
+	echo "provider run: load average $(loadavg) after"
+fi
+
 # The slow-loris run: a second vaultd, also on a TCP+TLS listener on
 # 127.0.0.1 (loopback only), fresh so that its idle RSS is its own.
 slow=${BENCH_SLOWLORIS-}
@@ -284,7 +428,7 @@ else
 fi
 
 echo
-echo "Goals (issue 14), release build expected; medians of the rounds above:"
+echo "Goals (issues 14 and 16), release build expected; medians of the rounds above:"
 awk -F'|' '
 	{ for (i = 1; i <= 6; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
 	END {

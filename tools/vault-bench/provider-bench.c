@@ -3,7 +3,7 @@
  *
  *   provider-bench --provider-dir DIR [--seconds S] [--repeats N]
  *                  [--threads 1,2] [--fill N] [--loads N]
- *                  [--engine-token LABEL] [--goals FILE]
+ *                  [--engine-token LABEL] [--engine-drop-ed25519] [--goals FILE]
  *
  * On the token of P11VAULT_MODULE/P11VAULT_TOKEN/P11VAULT_PIN_SOURCE, with
  * the keys bench-p256 and bench-rsa2048 (purpose sign) already made:
@@ -57,6 +57,7 @@ struct cfg {
 	const char *dir, *goals, *eng_token;
 	double seconds;
 	unsigned repeats, threads[4], nthreads, fill, loads;
+	int drop_ed;
 };
 
 static double
@@ -256,7 +257,13 @@ engine_key(const struct cfg *c, pv_keystore *ks, const char *name, ENGINE **eng,
 		 name, ver.version, pin != NULL && strncmp(pin, "file:", 5) == 0 ? pin + 5 : "");
 	pv_key_free(key);
 	if ((pk = ENGINE_load_private_key(*eng, uri, NULL, NULL)) == NULL) {
-		snprintf(why, whylen, "ENGINE_load_private_key(%s.v%u) failed", name, ver.version);
+		unsigned long e = ERR_peek_last_error();
+		char buf[160] = "";
+
+		if (e != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(why, whylen, "ENGINE_load_private_key(%s.v%u) failed%s%s", name, ver.version,
+			 *buf ? ": " : "", buf);
 		ERR_clear_error();
 	}
 	return pk;
@@ -267,10 +274,16 @@ engine_key(const struct cfg *c, pv_keystore *ks, const char *name, ENGINE **eng,
 static int
 parse(int argc, char **argv, struct cfg *c)
 {
-	static const struct option lo[] = {
-	    {"provider-dir", 1, NULL, 'd'}, {"seconds", 1, NULL, 's'}, {"repeats", 1, NULL, 'r'},
-	    {"threads", 1, NULL, 't'},      {"fill", 1, NULL, 'f'},    {"loads", 1, NULL, 'l'},
-	    {"engine-token", 1, NULL, 'e'}, {"goals", 1, NULL, 'g'},   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"provider-dir", 1, NULL, 'd'},
+					   {"seconds", 1, NULL, 's'},
+					   {"repeats", 1, NULL, 'r'},
+					   {"threads", 1, NULL, 't'},
+					   {"fill", 1, NULL, 'f'},
+					   {"loads", 1, NULL, 'l'},
+					   {"engine-token", 1, NULL, 'e'},
+					   {"goals", 1, NULL, 'g'},
+					   {"engine-drop-ed25519", 0, NULL, 'x'},
+					   {NULL, 0, NULL, 0}};
 	char *p, *end;
 	int o;
 
@@ -296,6 +309,9 @@ parse(int argc, char **argv, struct cfg *c)
 			break;
 		case 'g':
 			c->goals = optarg;
+			break;
+		case 'x':
+			c->drop_ed = 1;
 			break;
 		case 't':
 			c->nthreads = 0;
@@ -352,6 +368,29 @@ fill_token(p11_token *tok, unsigned n, double *secs)
 	return r;
 }
 
+/* libp11 0.4.12 (Debian 12's engine) fails every key load on a token that
+ * holds an Ed25519 private key (its key enumeration knows RSA and EC only):
+ * destroy those on this throwaway token first (--engine-drop-ed25519). */
+static pv_err
+drop_ed25519(p11_token *tok, size_t *dropped)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = CKK_EC_EDWARDS;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}};
+	CK_OBJECT_HANDLE *h = NULL;
+	size_t n = 0;
+	pv_err r;
+
+	*dropped = 0;
+	if ((r = p11_find_all(tok, t, 2, &h, &n)) != PV_OK)
+		return r;
+	for (size_t i = 0; i < n && r == PV_OK; i++)
+		if ((r = p11_handle_destroy(tok, h[i])) == PV_OK)
+			(*dropped)++;
+	free(h);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,6 +405,7 @@ main(int argc, char **argv)
 	struct p11_token_opts topts = {0};
 	pv_keystore *ks = NULL;
 	p11_token *tok = NULL;
+	size_t dropped = 0;
 	OSSL_LIB_CTX *ctx = NULL;
 	ENGINE *eng = NULL;
 	EVP_PKEY *ppk[NALG] = {NULL}, *epk[NALG] = {NULL};
@@ -378,9 +418,10 @@ main(int argc, char **argv)
 	pv_err r;
 
 	if (parse(argc, argv, &c) != 0) {
-		fprintf(stderr,
-			"usage: provider-bench --provider-dir DIR [--seconds S] [--repeats N] "
-			"[--threads 1,2] [--fill N] [--loads N] [--engine-token LABEL] [--goals FILE]\n");
+		fprintf(
+		    stderr,
+		    "usage: provider-bench --provider-dir DIR [--seconds S] [--repeats N] "
+		    "[--threads 1,2] [--fill N] [--loads N] [--engine-token LABEL] [--engine-drop-ed25519] [--goals FILE]\n");
 		return 2;
 	}
 	topts.token_uri = getenv("P11VAULT_TOKEN");
@@ -388,8 +429,11 @@ main(int argc, char **argv)
 	topts.pin_source = getenv("P11VAULT_PIN_SOURCE");
 	if ((r = pv_secmem_init()) != PV_OK || (r = p11_token_open(&topts, &tok)) != PV_OK ||
 	    (r = p11_token_login(tok)) != PV_OK || (r = pv_keystore_new(tok, &ks)) != PV_OK ||
-	    (r = fill_token(tok, c.fill, &fill_s)) != PV_OK)
+	    (r = fill_token(tok, c.fill, &fill_s)) != PV_OK ||
+	    (c.drop_ed && (r = drop_ed25519(tok, &dropped)) != PV_OK))
 		goto pverr;
+	if (c.drop_ed)
+		printf("for the libp11 engine: %zu Ed25519 private keys destroyed on the token\n", dropped);
 	if (c.fill > 0)
 		printf("token filled: %u more P-256 key pairs (%u objects) in %.1f s\n", c.fill, 2 * c.fill,
 		       fill_s);
