@@ -40,6 +40,7 @@
 #include <openssl/provider.h>
 #include <openssl/store.h>
 
+#include "base/defs.h"
 #include "base/secmem.h"
 #include "core/alg.h"
 #include "core/keys.h"
@@ -361,8 +362,7 @@ fill_token(p11_token *tok, unsigned n, double *secs)
 		snprintf(klabel, sizeof(klabel), "bench-fill-%04u.key", i);
 		pub[3].ulValueLen = strlen(plabel);
 		priv[5].ulValueLen = strlen(klabel);
-		r = p11_generate_key_pair(tok, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
-					  sizeof(priv) / sizeof(priv[0]), &hp, &hk);
+		r = p11_generate_key_pair(tok, &mech, pub, PV_NELEM(pub), priv, PV_NELEM(priv), &hp, &hk);
 	}
 	*secs = now() - t0;
 	return r;
