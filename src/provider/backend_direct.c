@@ -463,9 +463,9 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	obj_ref(&priv, u->want_private ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, u->id, u->id_len, u->name);
 	if ((r = p11_obj_find(tok, &priv)) != PV_OK) {
 		/* object=NAME of a p11vault key (whose objects are NAME.vN):
-		 * that key's active version */
-		if (r == PV_ERR_NOT_FOUND && u->want_private && u->id_len == 0 &&
-		    pv_key_name_valid(u->name)) {
+		 * that key's active version (for type=public the store hands
+		 * over its public half alone) */
+		if (r == PV_ERR_NOT_FOUND && u->id_len == 0 && pv_key_name_valid(u->name)) {
 			k = load_named(p, ks, u->name, 0);
 			goto out;
 		}

@@ -107,15 +107,45 @@ load_cert(struct store_ctx *c, OSSL_CALLBACK *cb, void *cbarg)
 	return ok;
 }
 
+/* Whether the caller wants only the public key: OSSL_STORE_expect(PUBKEY)
+ * (openssl pkey -pubin, pkeyutl -verify -pubin) or a pkcs11: URI with
+ * type=public. OpenSSL drops a private key object when it expects a public
+ * one, so the store hands over a key without the token reference. */
+static int
+wants_public(const struct store_ctx *c)
+{
+	struct p11v_uri u;
+
+	if (c->expect == OSSL_STORE_INFO_PUBKEY)
+		return 1;
+	return p11v_uri_parse(c->uri, &u, NULL) && u.is_pkcs11 && !u.want_private && !u.want_cert;
+}
+
 static int
 load_key(struct store_ctx *c, OSSL_CALLBACK *cb, void *cbarg)
 {
 	OSSL_PARAM params[4];
 	int type = OSSL_OBJECT_PKEY;
 	char dtype[16];
+	p11v_key *k = NULL;
+	EVP_PKEY *pub = NULL;
 
-	if (c->key == NULL && (c->key = p11v_backend_load(c->prov, c->uri)) == NULL)
+	if (c->key == NULL && (k = p11v_backend_load(c->prov, c->uri)) == NULL)
 		return 0;
+	if (k != NULL && wants_public(c)) {
+		/* the public half alone, so that it is one of what was asked for */
+		if ((pub = EVP_PKEY_dup(p11v_key_pub(k))) == NULL) {
+			p11v_key_free(k);
+			p11v_raise(c->prov, P11V_R_INTERNAL, "cannot copy the public key");
+			return 0;
+		}
+		c->key = p11v_key_new(c->prov, p11v_key_type(k), pub, NULL);
+		p11v_key_free(k);
+		if (c->key == NULL)
+			return 0;
+	} else if (k != NULL) {
+		c->key = k;
+	}
 	(void)snprintf(dtype, sizeof(dtype), "%s", p11v_ktype_name(p11v_key_type(c->key)));
 	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, dtype, 0);

@@ -35,13 +35,20 @@ po_none() {
 }
 peer_ok() { printf 'peer %s: ok\n' "$1"; }
 peer_skip() { printf 'peer %s: skipped: %s\n' "$1" "$2"; }
-# kf_pubin STEP: a known failure, skipped by name (not run): -pubin with a
-# reference to a private key (BASEURI, p11vault:NAME, object=NAME;type=public)
-# gives "Could not read key of Public Key": the store returns the private
-# key whatever OSSL_STORE_expect asks, and OpenSSL drops it when a public
-# key is expected. PUBURI is therefore object=NAME.v1;type=public (the
-# public key object itself), which works.
-kf_pubin() { printf 'peer %s: skipped: known failure: -pubin with a private-key reference (store ignores expect=PUBKEY)\n' "$1"; }
+# pubin STEP: their step with the base (private-key) URI and -pubin: the
+# public key read that way is the token key's (the store hands over the
+# public half when OSSL_STORE_expect asks for a public key).
+pubin() {
+	local ref pem
+	case $1 in
+	*EDBASEURI*) ref=$EDBASEURI pem=$W/ed.pem ;;
+	*ECBASEURI*) ref=$ECBASEURI pem=$W/ec.pem ;;
+	*) ref=$BASEURI pem=$W/rsa.pem ;;
+	esac
+	po pkey -in "$ref" -pubin -pubout -out "$T/pubin.pub"
+	same_pub "$T/pubin.pub" "$pem"
+	printf 'peer %s: ok\n' "$1"
+}
 
 say "set-up: keys made by vaultctl (their setup-softhsm.sh makes them with pkcs11-tool)"
 mkkey rsa rsa2048 sign
@@ -75,7 +82,7 @@ same_pub() {
 # ---------------------------------------------------------------- basic
 SCEN=basic
 say "peer basic (tests/tbasic)"
-kf_pubin "$SCEN/BASEURI -pubin"
+pubin "$SCEN/BASEURI -pubin"
 po pkey -in "$PUBURI" -pubin -pubout -out "$T/testout.pub"
 same_pub "$T/testout.pub" "$W/rsa.pem"
 peer_skip "basic/with-pin" "no PIN in a URI (pin-value is refused by design): the PIN comes only from pin-source"
@@ -97,11 +104,11 @@ po pkeyutl -verify -inkey "$PUBURI" -pkeyopt digest:sha256 -pubin -in "$T/sha256
 run_expect 0 ossl pkeyutl -verify -inkey "$W/rsa.pem" -pkeyopt digest:sha256 -pubin -in "$T/sha256.bin" \
 	-sigfile "$T/sha256-sig.bin"
 po pkeyutl -sign -inkey "$ECBASEURI" -in "$T/sha256.bin" -out "$T/sha256-ecsig.bin"
-kf_pubin "$SCEN/ECBASEURI -pubin"
+pubin "$SCEN/ECBASEURI -pubin"
 po pkeyutl -verify -inkey "$T/ecout.pub" -pubin -in "$T/sha256.bin" -sigfile "$T/sha256-ecsig.bin"
 run_expect 0 ossl pkeyutl -verify -inkey "$W/ec.pem" -pubin -in "$T/sha256.bin" -sigfile "$T/sha256-ecsig.bin"
 po pkeyutl -sign -inkey "$BASEURI" -digest sha256 -in "$RAND64FILE" -rawin -out "$T/sha256-dgstsig.bin"
-kf_pubin "$SCEN/BASEURI -pubin"
+pubin "$SCEN/BASEURI -pubin"
 po pkeyutl -verify -inkey "$PUBURI" -pubin -digest sha256 -in "$RAND64FILE" -rawin -sigfile "$T/sha256-dgstsig.bin"
 run_expect 0 ossl pkeyutl -verify -inkey "$W/rsa.pem" -pubin -digest sha256 -in "$RAND64FILE" -rawin \
 	-sigfile "$T/sha256-dgstsig.bin"
@@ -135,13 +142,13 @@ peer_ok basic
 # ---------------------------------------------------------------- pubkey
 SCEN=pubkey
 say "peer pubkey (tests/tpubkey)"
-kf_pubin "$SCEN/BASEURI -pubin"
+pubin "$SCEN/BASEURI -pubin"
 po pkey -in "$PUBURI" -pubin -pubout -out "$T/pubout.pub"
 same_pub "$T/pubout.pub" "$W/rsa.pem"
 po pkey -in "$PRIURI" -pubout -text
 assert_contains "$RUN_OUT" "Public-Key: (2048 bit)"
 po_fail pkey -in "pkcs11:id=%de%ad" -pubin -pubout -out "$T/pubout-invlid.pub"
-kf_pubin "$SCEN/ECBASEURI -pubin"
+pubin "$SCEN/ECBASEURI -pubin"
 po pkey -in "$ECPUBURI" -pubin -pubout -out "$T/pubecout.pub"
 same_pub "$T/pubecout.pub" "$W/ec.pem"
 po pkey -in "$ECPRIURI" -pubout -text
@@ -156,11 +163,13 @@ po pkey -in "$ECPUBURI" -pubin -pubout -out "$T/ecout.pub"
 po pkey -in "$ECPRIURI" -pubout -text
 assert_contains "$RUN_OUT" "Public-Key: (256 bit)"
 po pkeyutl -sign -inkey "$ECBASEURI" -in "$T/sha256.bin" -out "$T/sha256-ecsig.bin"
-kf_pubin "$SCEN/ECBASEURI -pubin"
+pubin "$SCEN/ECBASEURI -pubin"
 po pkeyutl -verify -inkey "$T/ecout.pub" -pubin -in "$T/sha256.bin" -sigfile "$T/sha256-ecsig.bin"
 for md in sha256 sha384 sha512; do
 	po pkeyutl -sign -inkey "$ECBASEURI" -digest "$md" -in "$RAND64FILE" -rawin -out "$T/$md-ecdgstsig.bin"
-	kf_pubin "$SCEN/ECBASEURI -pubin -digest $md"
+	pubin "$SCEN/ECBASEURI -pubin -digest $md"
+	po pkeyutl -verify -inkey "$ECBASEURI" -pubin -digest "$md" -in "$RAND64FILE" -rawin \
+		-sigfile "$T/$md-ecdgstsig.bin"
 	run_expect 0 ossl pkeyutl -verify -inkey "$W/ec.pem" -pubin -digest "$md" -in "$RAND64FILE" -rawin \
 		-sigfile "$T/$md-ecdgstsig.bin"
 done
@@ -190,7 +199,7 @@ po pkeyutl -verify -inkey "$PUBURI" -pkeyopt digest:sha256 -pubin -in "$T/sha256
 run_expect 0 ossl pkeyutl -verify -inkey "$W/rsa.pem" -pkeyopt digest:sha256 -pubin -in "$T/sha256.bin" \
 	-sigfile "$T/sha256-sig.bin"
 po pkeyutl -sign -inkey "$BASEURI" -digest sha256 -in "$RAND64FILE" -rawin -out "$T/sha256-dgstsig.bin"
-kf_pubin "$SCEN/BASEURI -pubin"
+pubin "$SCEN/BASEURI -pubin"
 po pkeyutl -verify -inkey "$PUBURI" -pubin -digest sha256 -in "$RAND64FILE" -rawin -sigfile "$T/sha256-dgstsig.bin"
 peer_skip "rsa/encrypt-decrypt" "theirs runs only with SUPPORT_RSA_PKCS1_ENCRYPTION; PKCS#1 v1.5 decryption is refused here (see basic)"
 peer_ok rsa
@@ -200,7 +209,7 @@ SCEN=rsapss
 say "peer rsapss (tests/trsapss)"
 po pkeyutl -sign -inkey "$BASEURI" -digest sha256 -pkeyopt pad-mode:pss -pkeyopt mgf1-digest:sha256 \
 	-pkeyopt saltlen:digest -in "$RAND64FILE" -rawin -out "$T/sha256-dgstsig.bin"
-kf_pubin "$SCEN/BASEURI -pubin"
+pubin "$SCEN/BASEURI -pubin"
 po pkeyutl -verify -inkey "$PUBURI" -pubin -digest sha256 -pkeyopt pad-mode:pss -pkeyopt mgf1-digest:sha256 \
 	-pkeyopt saltlen:digest -in "$RAND64FILE" -rawin -sigfile "$T/sha256-dgstsig.bin"
 run_expect 0 ossl pkeyutl -verify -inkey "$W/rsa.pem" -pubin -digest sha256 -pkeyopt pad-mode:pss \
@@ -216,7 +225,7 @@ po pkey -in "$EDPRIURI" -pubout -text
 # theirs: "ED25519 Public Key" (their encoder); the default provider's text
 assert_contains "$RUN_OUT" "ED25519 Public-Key:"
 po pkeyutl -sign -inkey "$EDBASEURI" -in "$RAND64FILE" -rawin -out "$T/sha256-eddgstsig.bin"
-kf_pubin "$SCEN/EDBASEURI -pubin"
+pubin "$SCEN/EDBASEURI -pubin"
 run_expect 0 ossl pkeyutl -verify -inkey "$W/ed.pem" -pubin -in "$RAND64FILE" -rawin -sigfile "$T/sha256-eddgstsig.bin"
 po req -new -batch -key "$EDPRIURI" -subj "/CN=peer edwards" -out "$T/ed25519_csr.pem"
 po req -in "$T/ed25519_csr.pem" -verify -noout
