@@ -17,6 +17,9 @@
  *   3. key load: OSSL_STORE_open+load of p11vault:bench-p256 in a fresh
  *      library context (first load: token open and login included) and
  *      again in the same context, --loads samples each.
+ * libp11 0.4.12 reads the pin-source file with its trailing newline and its
+ * own C_Login fails; the engine signs here because this process is already
+ * logged in through libp11vault (PKCS#11 login is per application).
  * Medians over the rounds; the ratios are paired round by round. Goal lines
  * ("goal|figure|baseline|ratio|target|met?") go to --goals.
  */
