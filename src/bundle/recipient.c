@@ -12,6 +12,7 @@
 #include "core/digest.h"
 #include "core/keys.h"
 #include "core/pubkey.h"
+#include "core/rsa_oaep.h"
 #include "pkcs11/crypt.h"
 
 #define RSA_MIN_BITS 2048
@@ -308,23 +309,6 @@ out:
 }
 
 /*
- * EME-OAEP decoding (RFC 8017 §7.1.2 step 3) of the raw RSA result em (k
- * bytes), SHA-256 and MGF1-SHA-256, empty label. OpenSSL 3 deprecates this
- * function without a replacement that works on a token's raw RSA output (the
- * EVP decrypt path needs the private key in software); it is constant-time,
- * which a hand-written decoder would have to get right again. The
- * deprecation is silenced for this function only.
- */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static int
-oaep_decode(uint8_t *to, int tlen, const uint8_t *em, int k)
-{
-	return RSA_padding_check_PKCS1_OAEP_mgf1(to, tlen, em, k, k, NULL, 0, EVP_sha256(), EVP_sha256());
-}
-#pragma GCC diagnostic pop
-
-/*
  * The modulus length in bytes of an RSA key on the token, and whether c
  * (clen bytes, big-endian) is below the modulus: a ciphertext that is not
  * was made for another key (or altered), and raw RSA on the token would
@@ -356,40 +340,17 @@ modulus_len(p11_token *tok, CK_OBJECT_HANDLE priv, const uint8_t *c, size_t clen
 	return r;
 }
 
-/* Path 2: CKM_RSA_X_509 on the token, OAEP decoding here. */
+/* Path 2: CKM_RSA_X_509 on the token, OAEP decoding here (core/rsa_oaep.h). */
 static pv_err
 open_raw(p11_token *tok, CK_OBJECT_HANDLE priv, const uint8_t *wrapped, size_t k, pv_secret *clear, size_t *n)
 {
-	CK_MECHANISM raw = {CKM_RSA_X_509, NULL, 0};
-	pv_secret *em = NULL;
-	uint8_t *p;
-	size_t emlen = k;
-	int m;
+	const EVP_MD *md = pv_digest_evp_md(PV_DIGEST_SHA256);
 	pv_err r;
 
-	*n = 0;
-	if ((r = pv_secret_new(k, &em)) != PV_OK)
-		goto out;
-	p = pv_secret_rw(em);
-	if ((r = p11_decrypt(tok, &raw, priv, wrapped, k, p, &emlen)) != PV_OK)
-		goto out;
-	if (emlen > k) {
-		r = PV_ERR_PKCS11;
-		goto out;
-	}
-	/* Some tokens drop leading zero bytes: put them back. */
-	memmove(p + (k - emlen), p, emlen);
-	memset(p, 0, k - emlen);
-	m = oaep_decode(pv_secret_rw(clear), (int)pv_secret_cap(clear), p, (int)k);
-	ERR_clear_error();
-	if (m < 0) {
+	r = pv_rsa_oaep_decrypt_raw(tok, priv, wrapped, k, md, md, NULL, 0, pv_secret_rw(clear),
+				    pv_secret_cap(clear), n);
+	if (r == PV_ERR_INTEGRITY)
 		pv_err_set_detail("rsa-oaep-sha256: OAEP decoding failed (wrong key or altered wrapped_dek)");
-		r = PV_ERR_INTEGRITY;
-		goto out;
-	}
-	*n = (size_t)m;
-out:
-	pv_secret_free(em);
 	return r;
 }
 

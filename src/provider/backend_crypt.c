@@ -20,6 +20,7 @@
 #include "base/secmem.h"
 #include "core/keymeta.h"
 #include "core/keys.h"
+#include "core/rsa_oaep.h"
 #include "pkcs11/crypt.h"
 #include "pkcs11/token.h"
 #include "provider/provider.h"
@@ -144,67 +145,27 @@ oaep_mechs(const char *name, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
 }
 
 /*
- * EME-OAEP decoding (RFC 8017 7.1.2 step 3) of a token's raw RSA result:
- * OpenSSL 3 deprecates the function without a replacement that works on
- * raw output (as src/bundle/recipient.c says); it is constant-time. The
- * deprecation is silenced for this function only.
- */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static int
-oaep_decode(unsigned char *to, int tlen, const uint8_t *em, int k, const struct p11v_decreq *rq,
-	    const EVP_MD *md, const EVP_MD *mgf1)
-{
-	return RSA_padding_check_PKCS1_OAEP_mgf1(to, tlen, em, k, k, rq->label, (int)rq->labellen, md, mgf1);
-}
-#pragma GCC diagnostic pop
-
-/*
  * Tokens without OAEP for a digest (SoftHSM 2.6 has SHA-1 only) decrypt
- * raw (CKM_RSA_X_509); the encoded message is OAEP-decoded here, in
- * guarded memory.
+ * raw (CKM_RSA_X_509); the encoded message is OAEP-decoded in guarded
+ * memory (core/rsa_oaep.h).
  */
 static pv_err
 decrypt_raw(p11v_prov *p, p11_token *tok, CK_OBJECT_HANDLE h, const struct p11v_decreq *rq,
 	    unsigned char *out, size_t *outlen, size_t outsize)
 {
-	CK_MECHANISM raw = {CKM_RSA_X_509, NULL, 0};
-	EVP_MD *md = NULL, *mgf1 = NULL;
-	pv_secret *em = NULL;
-	size_t k = rq->inlen, emlen = rq->inlen;
-	uint8_t *e;
-	int n;
+	EVP_MD *md = EVP_MD_fetch(p11v_libctx(p), rq->oaep_mdname, NULL);
+	EVP_MD *mgf1 = EVP_MD_fetch(p11v_libctx(p), rq->mgf1_mdname, NULL);
 	pv_err r;
 
-	if ((r = pv_secret_new(k, &em)) != PV_OK)
-		return r;
-	e = pv_secret_rw(em);
-	if ((r = p11_decrypt(tok, &raw, h, rq->in, rq->inlen, e, &emlen)) != PV_OK)
-		goto out;
-	if (emlen > k) {
-		r = PV_ERR_PKCS11;
-		goto out;
-	}
-	/* Some tokens drop leading zero bytes: put them back. */
-	memmove(e + (k - emlen), e, emlen);
-	memset(e, 0, k - emlen);
-	md = EVP_MD_fetch(p11v_libctx(p), rq->oaep_mdname, NULL);
-	mgf1 = EVP_MD_fetch(p11v_libctx(p), rq->mgf1_mdname, NULL);
-	if (md == NULL || mgf1 == NULL || outsize > INT32_MAX || k > INT32_MAX || rq->labellen > INT32_MAX) {
+	if (md == NULL || mgf1 == NULL)
 		r = PV_ERR_INTERNAL;
-		goto out;
-	}
-	n = oaep_decode(out, (int)outsize, e, (int)k, rq, md, mgf1);
-	if (n < 0) {
+	else
+		r = pv_rsa_oaep_decrypt_raw(tok, h, rq->in, rq->inlen, md, mgf1, rq->label, rq->labellen, out,
+					    outsize, outlen);
+	if (r == PV_ERR_INTEGRITY)
 		pv_err_set_detail("OAEP decoding failed (another key's ciphertext, or altered)");
-		r = PV_ERR_INTEGRITY;
-		goto out;
-	}
-	*outlen = (size_t)n;
-out:
 	EVP_MD_free(md);
 	EVP_MD_free(mgf1);
-	pv_secret_free(em);
 	return r;
 }
 
