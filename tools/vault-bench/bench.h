@@ -59,4 +59,9 @@ struct bench_result {
  * the run with its error, except a bad HTTP reply (res->failures). */
 pv_err bench_run(const struct bench_job *job, struct bench_result *res) PV_WUR;
 
+/* The median of v[0..n) (n at most BENCH_MEDIAN_MAX); NAN when n is 0 or
+ * over that. */
+#define BENCH_MEDIAN_MAX 64
+double bench_median(const double *v, unsigned n);
+
 #endif

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -272,4 +273,24 @@ out:
 	free(w);
 	free(tid);
 	return r;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double
+bench_median(const double *v, unsigned n)
+{
+	double t[BENCH_MEDIAN_MAX];
+
+	if (n == 0 || n > BENCH_MEDIAN_MAX)
+		return NAN;
+	memcpy(t, v, n * sizeof(*t));
+	qsort(t, n, sizeof(*t), cmp_double);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }

@@ -73,26 +73,6 @@ now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int
-cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, unsigned n)
-{
-	double s[64];
-
-	if (n == 0 || n > 64)
-		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_dbl);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 static void
 ossl_fail(const char *what)
 {
@@ -527,13 +507,13 @@ main(int argc, char **argv)
 			double m[S_N], pr[MAX_ROUNDS], pe[MAX_ROUNDS], rr, re;
 
 			for (int s = 0; s < S_N; s++)
-				m[s] = median(v[a][t][s], c.repeats);
+				m[s] = bench_median(v[a][t][s], c.repeats);
 			for (unsigned rd = 0; rd < c.repeats; rd++) {
 				pr[rd] = v[a][t][S_PROV][rd] / v[a][t][S_RAW][rd];
 				pe[rd] = epk[a] != NULL ? v[a][t][S_PROV][rd] / v[a][t][S_ENG][rd] : 0;
 			}
-			rr = median(pr, c.repeats);
-			re = median(pe, c.repeats);
+			rr = bench_median(pr, c.repeats);
+			re = bench_median(pe, c.repeats);
 			printf("%-9s %7u %12.0f %12.0f %14.0f %9.3f %9.3f\n", alg_label[a], c.threads[t],
 			       m[S_RAW], m[S_PROV], m[S_ENG], rr, re);
 			if (g == NULL)
@@ -561,18 +541,18 @@ main(int argc, char **argv)
 	       "  OSSL_STORE open+load, fresh context       %.2f  (token open and login included)\n"
 	       "  OSSL_STORE open+load, token already open  %.2f  (another key loaded first)\n"
 	       "  OSSL_STORE open+load, again in it         %.2f\n",
-	       2 * c.fill, c.loads, median(pload, c.loads), median(cold, c.loads), median(open_, c.loads),
-	       median(warm, c.loads));
+	       2 * c.fill, c.loads, bench_median(pload, c.loads), bench_median(cold, c.loads),
+	       bench_median(open_, c.loads), bench_median(warm, c.loads));
 	if (g != NULL) {
 		fprintf(
 		    g,
 		    "key load, %u more objects, fresh provider (token open+login+load)|%.2f ms|-|-|<= 5 ms|%s\n",
-		    2 * c.fill, median(cold, c.loads), median(cold, c.loads) <= 5 ? "yes" : "NO");
+		    2 * c.fill, bench_median(cold, c.loads), bench_median(cold, c.loads) <= 5 ? "yes" : "NO");
 		fprintf(
 		    g,
 		    "key load, %u more objects, token already open|%.2f ms|same key again %.2f ms|-|<= 5 ms|%s\n",
-		    2 * c.fill, median(open_, c.loads), median(warm, c.loads),
-		    median(open_, c.loads) <= 5 ? "yes" : "NO");
+		    2 * c.fill, bench_median(open_, c.loads), bench_median(warm, c.loads),
+		    bench_median(open_, c.loads) <= 5 ? "yes" : "NO");
 		fclose(g);
 	}
 	rc = 0;

@@ -601,8 +601,6 @@ ratio(const struct row *w)
 	return ops_ratio(&w->lib, &w->raw);
 }
 
-static double median_of(const double *v, unsigned n);
-
 static void
 print_table(const struct config *c, const struct row *rows, size_t n, const struct extra *x)
 {
@@ -650,7 +648,7 @@ print_table(const struct config *c, const struct row *rows, size_t n, const stru
 		printf(
 		    "npm jose ES256 in node, in-memory key, 1 thread: %.0f tokens/s (median of %u, each run "
 		    "right after vaultd's jwt.issue p256 x1)\n",
-		    median_of(x->jose, x->njose), x->njose);
+		    bench_median(x->jose, x->njose), x->njose);
 	else if (c->jose_missing != NULL)
 		printf("npm jose: %s\n", c->jose_missing);
 	for (size_t i = 0; i < n; i++)
@@ -736,11 +734,11 @@ print_json(const struct config *c, const struct row *rows, size_t n, const struc
 	if (root == NULL || cJSON_AddNumberToObject(root, "seconds", c->seconds) == NULL ||
 	    cJSON_AddNumberToObject(root, "repeats", c->repeats) == NULL ||
 	    (x->njose > 0 &&
-	     cJSON_AddNumberToObject(root, "jose_es256_per_sec", median_of(x->jose, x->njose)) == NULL) ||
+	     cJSON_AddNumberToObject(root, "jose_es256_per_sec", bench_median(x->jose, x->njose)) == NULL) ||
 	    (x->ncpu > 0 && (cJSON_AddNumberToObject(root, "vaultd_cpu_us_per_p256_sig",
-						     median_of(x->cpu_vd, x->ncpu)) == NULL ||
+						     bench_median(x->cpu_vd, x->ncpu)) == NULL ||
 			     cJSON_AddNumberToObject(root, "raw_cpu_us_per_p256_sig",
-						     median_of(x->cpu_raw, x->ncpu)) == NULL)) ||
+						     bench_median(x->cpu_raw, x->ncpu)) == NULL)) ||
 	    (arr = cJSON_AddArrayToObject(root, "results")) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -819,26 +817,6 @@ out:
 
 /* ---- repeats, medians, CPU time, jose ---- */
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median_of(const double *v, unsigned n)
-{
-	double t[REP_MAX];
-
-	if (n == 0)
-		return NAN;
-	memcpy(t, v, n * sizeof(*t));
-	qsort(t, n, sizeof(*t), cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 /* The median of n rounds, field by field; counts are added up. */
 static void
 median_result(const struct bench_result *rep, unsigned n, struct bench_result *m)
@@ -858,9 +836,9 @@ median_result(const struct bench_result *rep, unsigned n, struct bench_result *m
 			snprintf(m->failure, sizeof(m->failure), "%s", rep[i].failure);
 		m->failures += rep[i].failures;
 	}
-	m->ops_per_sec = median_of(v[0], n);
-	m->p50_us = median_of(v[1], n);
-	m->p99_us = median_of(v[2], n);
+	m->ops_per_sec = bench_median(v[0], n);
+	m->p50_us = bench_median(v[1], n);
+	m->p99_us = bench_median(v[2], n);
 }
 
 /* The median over the rounds of side's ops/s ÷ raw's in the same round. */
@@ -871,7 +849,7 @@ paired(const struct bench_result *side, const struct bench_result *raw, unsigned
 
 	for (unsigned i = 0; i < n; i++)
 		v[i] = raw[i].ops_per_sec > 0 ? side[i].ops_per_sec / raw[i].ops_per_sec : 0;
-	return median_of(v, n);
+	return bench_median(v, n);
 }
 
 /* vaultd's user + system CPU time so far, in seconds (/proc/PID/stat fields
@@ -1206,7 +1184,7 @@ write_goals(const struct config *c, const struct row *rows, size_t n, const stru
 	}
 	for (size_t i = 0; i < n && c->vaultd != NULL; i++) {
 		const struct row *w = &rows[i];
-		double jo = median_of(x->jose, x->njose);
+		double jo = bench_median(x->jose, x->njose);
 
 		if (w->alg != PV_ALG_P256 || w->threads != 1)
 			continue;
@@ -1217,25 +1195,25 @@ write_goals(const struct config *c, const struct row *rows, size_t n, const stru
 				  c->jose_missing ? c->jose_missing : "jose not run", NAN, ">= 1.00x", -1);
 		} else {
 			snprintf(base, sizeof(base), "npm jose %.0f/s (p50 %.0f us)", jo,
-				 median_of(x->jose_p50, x->njose));
+				 bench_median(x->jose_p50, x->njose));
 			goal_line(f, "ES256 JWT issue, 1 thread", fig, base,
-				  median_of(x->jose_ratio, x->njose), ">= 1.00x",
-				  median_of(x->jose_ratio, x->njose) >= 1.0);
+				  bench_median(x->jose_ratio, x->njose), ">= 1.00x",
+				  bench_median(x->jose_ratio, x->njose) >= 1.0);
 		}
 		if (x->ncpu == 0) {
 			goal_line(f, "vaultd CPU per p256 signature outside the token",
 				  "not measured (no --vaultd-pid)", "-", NAN, "<= 12 us", -1);
 		} else {
-			double vd = median_of(x->cpu_vd, x->ncpu), raw = median_of(x->cpu_raw, x->ncpu);
+			double vd = bench_median(x->cpu_vd, x->ncpu), raw = bench_median(x->cpu_raw, x->ncpu);
 			double d[REP_MAX];
 
 			for (unsigned k = 0; k < x->ncpu; k++)
 				d[k] = x->cpu_vd[k] - x->cpu_raw[k];
 			snprintf(fig, sizeof(fig), "%.1f us (vaultd %.1f us/sig, %.1f of it system)",
-				 median_of(d, x->ncpu), vd, median_of(x->cpu_vd_sys, x->ncpu));
+				 bench_median(d, x->ncpu), vd, bench_median(x->cpu_vd_sys, x->ncpu));
 			snprintf(base, sizeof(base), "raw C_Sign CPU %.1f us/sig", raw);
 			goal_line(f, "vaultd CPU per p256 signature outside the token", fig, base, NAN,
-				  "<= 12 us", median_of(d, x->ncpu) <= 12);
+				  "<= 12 us", bench_median(d, x->ncpu) <= 12);
 		}
 	}
 	fclose(f);
