@@ -5,7 +5,7 @@
 PV_DEBIAN_PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libp11-kit-dev libssl-dev libsodium-dev libcjson-dev libsecp256k1-dev
 	libcmocka-dev libgnutls28-dev softhsm2 curl opensc openssl
-	clang libclang-rt-14-dev clang-format python3 nodejs ca-certificates git p11-kit p11-kit-modules nginx procps libengine-pkcs11-openssl"
+	clang libclang-rt-14-dev clang-format python3 nodejs ca-certificates git p11-kit p11-kit-modules nginx haproxy apache2 procps libengine-pkcs11-openssl"
 
 pv_missing_packages() {
 	local p missing=""
