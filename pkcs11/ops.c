@@ -87,6 +87,82 @@ p11_obj_find(p11_token *tok, p11_obj *obj)
 	return p11_run(tok, find_op, obj);
 }
 
+struct group_ctx {
+	p11_obj *objs;
+	size_t n;
+};
+
+/* Assign handle h of class cls to the one reference of that class. */
+static int
+group_assign(struct group_ctx *ctx, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE h, unsigned long gen)
+{
+	for (size_t j = 0; j < ctx->n; j++) {
+		p11_obj *o = &ctx->objs[j];
+
+		if (o->cls != cls)
+			continue;
+		if (o->handle != CK_INVALID_HANDLE && o->gen == gen)
+			return 0; /* a second object of the class: ambiguous */
+		o->handle = h;
+		o->gen = gen;
+	}
+	return 1;
+}
+
+static CK_RV
+find_group_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
+{
+	struct group_ctx *ctx = vctx;
+	unsigned long gen = atomic_load(&tok->generation);
+	static CK_BBOOL on_token = CK_TRUE;
+	CK_ATTRIBUTE tmpl[2];
+	CK_OBJECT_HANDLE found[FIND_BATCH];
+	CK_ULONG n = 0, nfound = 0, i;
+	CK_RV rv;
+
+	c->readonly = 1;
+	for (i = 0; i < ctx->n; i++)
+		ctx->objs[i].handle = CK_INVALID_HANDLE;
+	tmpl[n++] = (CK_ATTRIBUTE){CKA_ID, ctx->objs[0].id, ctx->objs[0].id_len};
+	tmpl[n++] = (CK_ATTRIBUTE){CKA_TOKEN, &on_token, sizeof(on_token)};
+	if ((rv = P11_CALL(c, tok, C_FindObjectsInit, h, tmpl, n)) != CKR_OK)
+		return rv;
+	if ((rv = P11_CALL(c, tok, C_FindObjects, h, found, FIND_BATCH, &nfound)) != CKR_OK) {
+		(void)tok->f->C_FindObjectsFinal(h);
+		return rv;
+	}
+	if ((rv = P11_CALL(c, tok, C_FindObjectsFinal, h)) != CKR_OK)
+		return rv;
+	for (i = 0; i < nfound; i++) {
+		CK_OBJECT_CLASS cls;
+		CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof(cls)};
+
+		if ((rv = P11_CALL(c, tok, C_GetAttributeValue, h, found[i], &a, 1)) != CKR_OK)
+			return rv;
+		if (!group_assign(ctx, cls, found[i], gen)) {
+			pv_err_set_detail("several token objects match one reference");
+			c->err = PV_ERR_INTEGRITY;
+			return CKR_OK;
+		}
+	}
+	c->found_nothing = nfound == 0;
+	return CKR_OK;
+}
+
+pv_err
+p11_obj_find_group(p11_token *tok, p11_obj *objs, size_t n)
+{
+	struct group_ctx ctx = {objs, n};
+
+	for (size_t i = 0; i < n; i++) {
+		if (objs[i].id_len == 0 || objs[i].id_len > sizeof(objs[i].id) ||
+		    objs[i].id_len != objs[0].id_len || memcmp(objs[i].id, objs[0].id, objs[0].id_len) != 0 ||
+		    objs[i].label[0] != '\0' || objs[i].application[0] != '\0' || !objs[i].token_only)
+			return PV_ERR_USAGE;
+	}
+	return p11_run(tok, find_group_op, &ctx);
+}
+
 struct find_all_ctx {
 	const CK_ATTRIBUTE *tmpl;
 	CK_ULONG n;

@@ -170,6 +170,13 @@ pv_err p11_obj_get_bools(p11_token *tok, p11_obj *obj, const CK_ATTRIBUTE_TYPE *
 
 /* Resolve obj->handle (if stale). NOT_FOUND if none, INTEGRITY if several. */
 pv_err p11_obj_find(p11_token *tok, p11_obj *obj) PV_WUR;
+/* Find the token objects of objs[0..n) at once: references that differ
+ * only in class and share one CKA_ID (a key version's private key, public
+ * key, certificate), all token_only, no label or application. One search,
+ * where p11_obj_find would make one each (SoftHSM walks every object of the
+ * token per search). A reference nothing matches keeps CK_INVALID_HANDLE
+ * (PV_OK); two objects of one class are PV_ERR_INTEGRITY. */
+pv_err p11_obj_find_group(p11_token *tok, p11_obj *objs, size_t n) PV_WUR;
 
 /*
  * Handles of all objects matching tmpl (listing and adoption only: never on

@@ -173,6 +173,59 @@ test_objects(void **state)
 	p11_token_close(tok);
 }
 
+/* One search finds a version's private and public key; a class nothing
+ * matches stays unfound; two objects of one class are refused. */
+static void
+test_find_group(void **state)
+{
+	struct p11_token_opts o;
+	p11_token *tok;
+	p11_obj priv, pub, g[3], twin;
+
+	(void)state;
+	tu_opts(&T, &o);
+	tok = open_logged_in(&o);
+	assert_int_equal(tu_gen_ec(tok, "group", 0x41, &priv, &pub), PV_OK);
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 3; i++) {
+		g[i].id[0] = 0x41;
+		g[i].id_len = 1;
+		g[i].token_only = 1;
+		g[i].handle = CK_INVALID_HANDLE;
+	}
+	g[0].cls = CKO_PRIVATE_KEY;
+	g[1].cls = CKO_PUBLIC_KEY;
+	g[2].cls = CKO_CERTIFICATE;
+	assert_int_equal(p11_obj_find_group(tok, g, 3), PV_OK);
+	assert_int_not_equal(g[0].handle, CK_INVALID_HANDLE);
+	assert_int_not_equal(g[1].handle, CK_INVALID_HANDLE);
+	assert_int_not_equal(g[0].handle, g[1].handle);
+	assert_int_equal(g[2].handle, CK_INVALID_HANDLE);
+	assert_int_equal(tu_sign(tok, &g[0]), PV_OK);
+
+	/* a reference with a label is not for a grouped search */
+	snprintf(g[1].label, sizeof(g[1].label), "group");
+	assert_int_equal(p11_obj_find_group(tok, g, 2), PV_ERR_USAGE);
+	g[1].label[0] = '\0';
+
+	/* a second private key with the same CKA_ID: ambiguous */
+	assert_int_equal(tu_gen_ec(tok, "group2", 0x41, &twin, &pub), PV_OK);
+	assert_int_equal(p11_obj_find_group(tok, g, 2), PV_ERR_INTEGRITY);
+	{
+		CK_BYTE id = 0x41;
+		CK_ATTRIBUTE t[] = {{CKA_ID, &id, 1}};
+		CK_OBJECT_HANDLE *hs = NULL;
+		size_t n = 0;
+
+		assert_int_equal(p11_find_all(tok, t, 1, &hs, &n), PV_OK);
+		assert_int_equal(n, 4);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(p11_handle_destroy(tok, hs[i]), PV_OK);
+		free(hs);
+	}
+	p11_token_close(tok);
+}
+
 static void
 test_open_by_registered_name(void **state)
 {
@@ -359,6 +412,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_by_path_sign_verify),
 	    cmocka_unit_test(test_objects),
+	    cmocka_unit_test(test_find_group),
 	    cmocka_unit_test(test_open_by_registered_name),
 	    cmocka_unit_test(test_open_by_uri_module_path),
 	    cmocka_unit_test(test_open_failures),

@@ -338,7 +338,8 @@ pv_keys_remember(pv_keystore *ks, const char *name, unsigned version, const p11_
 
 	pthread_mutex_lock(&ks->mu);
 	for (i = 0; i < ks->nhandles; i++) {
-		if (ks->handles[i].version == version && strcmp(ks->handles[i].name, name) == 0)
+		if (ks->handles[i].version == version && ks->handles[i].obj.cls == obj->cls &&
+		    strcmp(ks->handles[i].name, name) == 0)
 			break;
 	}
 	if (i == ks->nhandles) {
@@ -352,6 +353,32 @@ pv_keys_remember(pv_keystore *ks, const char *name, unsigned version, const p11_
 	ks->handles[i].obj = *obj;
 out:
 	pthread_mutex_unlock(&ks->mu);
+}
+
+/* The version's key object, and for a key pair its public key object in
+ * the same search (both remembered in the handle cache): a search costs a
+ * walk over every object on SoftHSM, and a key load needs both. */
+static pv_err
+find_version_objects(pv_keystore *ks, const struct pv_key *k, const struct pv_key_version *v, p11_obj *obj)
+{
+	p11_obj objs[2];
+	size_t n = 1;
+	pv_err r;
+
+	objs[0] = *obj;
+	if (pv_alg_is_asymmetric(k->alg))
+		ks_obj_ref(v, CKO_PUBLIC_KEY, &objs[n++]);
+	if ((r = p11_obj_find_group(ks->tok, objs, n)) != PV_OK)
+		return r;
+	if (objs[0].handle == CK_INVALID_HANDLE) {
+		pv_err_set_detail("the token has no key object for '%s' version %u", k->name, v->version);
+		return PV_ERR_NOT_FOUND;
+	}
+	*obj = objs[0];
+	pv_keys_remember(ks, k->name, v->version, obj);
+	if (n > 1 && objs[1].handle != CK_INVALID_HANDLE)
+		pv_keys_remember(ks, k->name, v->version, &objs[1]);
+	return PV_OK;
 }
 
 pv_err
@@ -377,15 +404,8 @@ pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_k
 	*ver = *v;
 	ks_obj_ref(v, ks_secret_class(k->alg), obj);
 	/* the handle cache: no C_FindObjects once a version has been used */
-	if (!ks_handle_get(ks, name, v->version, obj)) {
-		if ((r = p11_obj_find(ks->tok, obj)) != PV_OK) {
-			if (r == PV_ERR_NOT_FOUND)
-				pv_err_set_detail("the token has no key object for '%s' version %u", name,
-						  v->version);
-			goto out;
-		}
-		pv_keys_remember(ks, name, v->version, obj);
-	}
+	if (!ks_handle_get(ks, name, v->version, obj) && (r = find_version_objects(ks, k, v, obj)) != PV_OK)
+		goto out;
 	*key = k;
 	k = NULL;
 out:
@@ -411,6 +431,7 @@ pv_keys_public(pv_keystore *ks, const struct pv_key *key, const struct pv_key_ve
 	if ((*out = pv_pubcache_get(ks->pub, key->name, ver->version, ver->id, ver->id_len)) != NULL)
 		return PV_OK;
 	ks_obj_ref(ver, CKO_PUBLIC_KEY, &pub);
+	(void)ks_handle_get(ks, key->name, ver->version, &pub); /* found with the private key */
 	if (ai->family == PV_FAMILY_RSA) {
 		if ((r = p11_obj_get_attr(ks->tok, &pub, CKA_MODULUS, &a, &alen)) != PV_OK ||
 		    (r = p11_obj_get_attr(ks->tok, &pub, CKA_PUBLIC_EXPONENT, &b, &blen)) != PV_OK)
