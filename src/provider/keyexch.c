@@ -1,8 +1,11 @@
 /*
  * KEYEXCH: ECDH with a token EC key of purpose derive (issue 16), through
- * p11v_backend_derive. The result is what OpenSSL's own ECDH returns with
- * no KDF: the x coordinate of the shared point, as long as the field. A
- * KDF (X9.63) is not offered; a size query never reaches the token.
+ * p11v_backend_derive (the keeper checks the purpose); or with an
+ * ephemeral key (keymgmt.c's gen: the ECDHE key of a TLS handshake), by the
+ * default provider's ECDH in the private library context. The result is
+ * what OpenSSL's own ECDH returns with no KDF: the x coordinate of the
+ * shared point, as long as the field. A KDF (X9.63) is not offered; a size
+ * query never reaches the token.
  */
 #include "config.h"
 
@@ -141,7 +144,7 @@ kx_init(void *ctx, void *provkey, const OSSL_PARAM params[])
 		p11v_raise(c->p, P11V_R_UNSUPPORTED, "ECDH needs an EC key");
 		return 0;
 	}
-	if (p11v_key_ref(k) == NULL) {
+	if (p11v_key_ref(k) == NULL && p11v_key_ephemeral(k) == NULL) {
 		p11v_raise(c->p, P11V_R_UNSUPPORTED,
 			   "a public key cannot derive (load the key from the token)");
 		return 0;
@@ -172,6 +175,27 @@ kx_set_peer(void *ctx, void *provkey)
 	return 1;
 }
 
+/* ECDH with an ephemeral key pair, in software (the private library
+ * context's default provider). */
+static int
+kx_derive_ephemeral(struct kxctx *c, unsigned char *secret, size_t *secretlen, size_t outlen)
+{
+	EVP_PKEY_CTX *d;
+	size_t len = outlen;
+	int ok;
+
+	d = EVP_PKEY_CTX_new_from_pkey(p11v_libctx(c->p), p11v_key_ephemeral(c->k), NULL);
+	ok = d != NULL && EVP_PKEY_derive_init(d) == 1 &&
+	     EVP_PKEY_derive_set_peer(d, p11v_key_pub(c->peer)) == 1 && EVP_PKEY_derive(d, secret, &len) == 1;
+	EVP_PKEY_CTX_free(d);
+	if (!ok) {
+		p11v_raise(c->p, P11V_R_INTERNAL, "ECDH with an ephemeral key failed");
+		return 0;
+	}
+	*secretlen = len;
+	return 1;
+}
+
 static int
 kx_derive(void *ctx, unsigned char *secret, size_t *secretlen, size_t outlen)
 {
@@ -197,6 +221,8 @@ kx_derive(void *ctx, unsigned char *secret, size_t *secretlen, size_t outlen)
 			   field);
 		return 0;
 	}
+	if (p11v_key_ephemeral(c->k) != NULL)
+		return kx_derive_ephemeral(c, secret, secretlen, outlen);
 	/* The peer's point, uncompressed (the default provider's encoding). */
 	if (EVP_PKEY_get_octet_string_param(p11v_key_pub(c->peer), OSSL_PKEY_PARAM_PUB_KEY, point,
 					    sizeof(point), &pointlen) != 1 ||

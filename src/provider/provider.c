@@ -322,6 +322,7 @@ static const OSSL_DISPATCH prov_functions[] = {
     {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))prov_get_params},
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query},
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))prov_reasons},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, (void (*)(void))p11v_keymgmt_capabilities},
     {0, NULL},
 };
 

@@ -82,6 +82,9 @@ extern const OSSL_DISPATCH p11v_ed25519_keymgmt_functions[];
 /* The name of a key type as OpenSSL's default provider spells it ("EC",
  * "RSA", "RSA-PSS", "ED25519"): the store's and the decoder's data type. */
 const char *p11v_ktype_name(enum p11v_ktype t);
+/* The provider's "TLS-GROUP" capability: P-256 and P-384, whose ephemeral
+ * keys the EC KEYMGMT generates (OSSL_FUNC_provider_get_capabilities). */
+int p11v_keymgmt_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb, void *arg);
 /* The key behind a KEYMGMT keydata (what signature.c and the other
  * operations receive as provkey), or NULL for an empty one. Borrowed. */
 p11v_key *p11v_keydata_key(void *keydata);
@@ -124,8 +127,20 @@ void p11v_key_free(p11v_key *k); /* NULL is fine; frees at the last reference */
 p11v_prov *p11v_key_prov(const p11v_key *k);
 enum p11v_ktype p11v_key_type(const p11v_key *k);
 EVP_PKEY *p11v_key_pub(const p11v_key *k); /* borrowed; in p11v_libctx */
-/* The token reference, or NULL for a public-only key (imported). */
+/* The token reference, or NULL for a public-only key (imported) and for an
+ * ephemeral key. */
 const struct p11v_keyref *p11v_key_ref(const p11v_key *k);
+/*
+ * An ephemeral key: an EC key pair generated in software in p11v_libctx
+ * (KEYMGMT gen, for the ECDHE key of one TLS handshake), never on the token
+ * and never stored. pair (a key pair of the default provider in p11v_libctx)
+ * is taken; the key's public half is a public-only copy of it. It has no
+ * ref, so it cannot sign or decrypt; only keyexch.c derives with it. NULL
+ * with an error raised.
+ */
+p11v_key *p11v_key_new_ephemeral(p11v_prov *p, EVP_PKEY *pair);
+/* The ephemeral key pair (borrowed), or NULL for any other key. */
+EVP_PKEY *p11v_key_ephemeral(const p11v_key *k);
 
 /* ---- uri.c ---- */
 
