@@ -2,6 +2,10 @@
  * configured with (provider.h). */
 #include "config.h"
 
+#include <string.h>
+
+#include <openssl/crypto.h>
+
 #include "provider/provider.h"
 
 int
@@ -33,9 +37,20 @@ p11v_backend_load(p11v_prov *p, const char *uri)
 		p11v_raise(p, P11V_R_BAD_URI, "%s", why != NULL ? why : "no key reference");
 		return NULL;
 	}
+	return p11v_backend_load_ref(p, &u);
+}
+
+p11v_key *
+p11v_backend_load_ref(p11v_prov *p, const struct p11v_uri *u)
+{
+	if (u->collection) {
+		p11v_raise(p, P11V_R_BAD_URI,
+			   "the reference names no key (a name, object= or id= is needed)");
+		return NULL;
+	}
 	if (p11v_backend_of(p) == P11V_BACKEND_VAULTD)
-		return p11v_vaultd_load(p, &u);
-	return p11v_direct_load(p, &u);
+		return p11v_vaultd_load(p, u);
+	return p11v_direct_load(p, u);
 }
 
 void
@@ -48,15 +63,14 @@ p11v_backend_after_fork(p11v_prov *p)
 }
 
 int
-p11v_backend_cert(p11v_prov *p, const char *uri, unsigned char **der, size_t *derlen)
+p11v_backend_cert_ref(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, size_t *derlen)
 {
-	struct p11v_uri u;
-	const char *why = NULL;
-
 	*der = NULL;
 	*derlen = 0;
-	if (uri == NULL || !p11v_uri_parse(uri, &u, &why)) {
-		p11v_raise(p, P11V_R_BAD_URI, "%s", why != NULL ? why : "no key reference");
+	if (u->collection) {
+		p11v_raise(
+		    p, P11V_R_BAD_URI,
+		    "the reference names no certificate (object= or id= is needed, or a subject search)");
 		return 0;
 	}
 	if (p11v_backend_of(p) == P11V_BACKEND_VAULTD) {
@@ -64,5 +78,30 @@ p11v_backend_cert(p11v_prov *p, const char *uri, unsigned char **der, size_t *de
 			   "certificates on the token are read in the direct backend only");
 		return 0;
 	}
-	return p11v_direct_cert(p, &u, der, derlen);
+	return p11v_direct_cert(p, u, der, derlen);
+}
+
+int
+p11v_backend_certs_by_subject(p11v_prov *p, const struct p11v_uri *u, const unsigned char *name,
+			      size_t namelen, struct p11v_certs *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (p11v_backend_of(p) == P11V_BACKEND_VAULTD) {
+		p11v_raise(p, P11V_R_UNSUPPORTED,
+			   "certificates on the token are read in the direct backend only");
+		return 0;
+	}
+	return p11v_direct_certs_by_subject(p, u, name, namelen, out);
+}
+
+void
+p11v_certs_free(struct p11v_certs *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		OPENSSL_free(c->ders[i]);
+	OPENSSL_free(c->ders);
+	OPENSSL_free(c->lens);
+	memset(c, 0, sizeof(*c));
 }

@@ -585,6 +585,98 @@ out:
 	return ok;
 }
 
+/* Whether the certificate object's CKA_SUBJECT is the name want, compared
+ * as X.509 names (X509_NAME_cmp: canonical form), not as bytes. */
+static int
+subject_is(p11_token *tok, CK_OBJECT_HANDLE h, const X509_NAME *want)
+{
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	const unsigned char *q;
+	X509_NAME *got = NULL;
+	int same = 0;
+
+	if (p11_handle_get_attr(tok, h, CKA_SUBJECT, &v, &vlen) != PV_OK)
+		return 0; /* no subject on the object: it matches no search */
+	q = v;
+	if ((got = d2i_X509_NAME(NULL, &q, (long)vlen)) != NULL && q == v + vlen)
+		same = X509_NAME_cmp(got, want) == 0;
+	X509_NAME_free(got);
+	free(v);
+	return same;
+}
+
+/* One search (the token's certificates, narrowed by object= and id=), then
+ * each one's subject compared. */
+int
+p11v_direct_certs_by_subject(p11v_prov *p, const struct p11v_uri *u, const unsigned char *name,
+			     size_t namelen, struct p11v_certs *out)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[4];
+	CK_ULONG nt = 0;
+	CK_OBJECT_HANDLE *hs = NULL;
+	const unsigned char *q = name;
+	X509_NAME *want = NULL;
+	size_t n = 0, i;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	pv_keystore *ks;
+	p11_token *tok;
+	int ok = 0;
+	pv_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((want = d2i_X509_NAME(NULL, &q, (long)namelen)) == NULL || q != name + namelen) {
+		p11v_raise(p, P11V_R_BAD_URI, "the subject to search for is not a DER X.509 name");
+		goto out;
+	}
+	if ((ks = p11v_direct_keystore(p)) == NULL)
+		goto out;
+	tok = pv_keystore_token(ks);
+	if (!token_matches(p, tok, u->token))
+		goto out;
+	t[nt++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+	t[nt++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
+	if (u->name[0] != '\0')
+		t[nt++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)(uintptr_t)u->name, strlen(u->name)};
+	if (u->id_len > 0)
+		t[nt++] = (CK_ATTRIBUTE){CKA_ID, (void *)(uintptr_t)u->id, u->id_len};
+	if ((r = p11_find_all(tok, t, nt, &hs, &n)) != PV_OK) {
+		p11v_direct_raise(p, r, "certificate search");
+		goto out;
+	}
+	if (n > 0 && ((out->ders = OPENSSL_zalloc(n * sizeof(*out->ders))) == NULL ||
+		      (out->lens = OPENSSL_zalloc(n * sizeof(*out->lens))) == NULL)) {
+		p11v_raise(p, P11V_R_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!subject_is(tok, hs[i], want))
+			continue;
+		if ((r = p11_handle_get_attr(tok, hs[i], CKA_VALUE, &v, &vlen)) != PV_OK) {
+			p11v_direct_raise(p, r, "certificate");
+			goto out;
+		}
+		if ((out->ders[out->n] = OPENSSL_memdup(v, vlen)) == NULL) {
+			p11v_raise(p, P11V_R_INTERNAL, "out of memory");
+			goto out;
+		}
+		out->lens[out->n++] = vlen;
+		free(v);
+		v = NULL;
+	}
+	ok = 1;
+out:
+	X509_NAME_free(want);
+	free(v);
+	free(hs);
+	if (!ok)
+		p11v_certs_free(out);
+	return ok;
+}
+
 /* ---- signing ---- */
 
 /* The digest mdname names, which must be tbslen bytes long. */

@@ -158,9 +158,14 @@ struct p11v_uri {
 	char token[33];   /* pkcs11: token= label, "" when absent */
 	int want_private; /* pkcs11: type=private (default), 0 for type=public */
 	int want_cert;    /* pkcs11: type=cert (want_private is then 0) */
+	int collection;   /* names no object ("p11vault:", "pkcs11:token=..."):
+			   * a store URI for a search only */
 };
 /* 1 and *out filled, or 0 (not a key reference we take; *why says why). */
 int p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why);
+/* The same, and a URI that names no object is taken too (collection set):
+ * what a store searches by alias or subject. */
+int p11v_uri_parse_store(const char *s, struct p11v_uri *out, const char **why);
 
 /* ---- backends ---- */
 
@@ -234,6 +239,7 @@ void p11v_direct_raise(p11v_prov *p, int pv_error, const char *what);
  * ref set, or NULL with an error raised. Used by the store and the decoder.
  */
 p11v_key *p11v_backend_load(p11v_prov *p, const char *uri);
+p11v_key *p11v_backend_load_ref(p11v_prov *p, const struct p11v_uri *u);
 
 /*
  * The certificate a reference names, as DER (OPENSSL_malloc'd): a pkcs11:
@@ -241,8 +247,26 @@ p11v_key *p11v_backend_load(p11v_prov *p, const char *uri);
  * (else label) as the key the reference names. 1, or 0 with an error
  * raised. Used by the store (certificates on the token).
  */
-int p11v_backend_cert(p11v_prov *p, const char *uri, unsigned char **der, size_t *derlen);
+int p11v_backend_cert_ref(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, size_t *derlen);
 int p11v_direct_cert(p11v_prov *p, const struct p11v_uri *u, unsigned char **der, size_t *derlen);
+
+/*
+ * The certificates on the token whose subject is the DER name (a store's
+ * subject search), narrowed by the reference's token=, object= and id=:
+ * ders[i] (OPENSSL_malloc'd, lens[i] bytes) for i < *n; *n may be 0. The
+ * arrays are OPENSSL_malloc'd too. 1, or 0 with an error raised. Direct
+ * backend only.
+ */
+struct p11v_certs {
+	unsigned char **ders;
+	size_t *lens;
+	size_t n;
+};
+int p11v_backend_certs_by_subject(p11v_prov *p, const struct p11v_uri *u, const unsigned char *name,
+				  size_t namelen, struct p11v_certs *out);
+int p11v_direct_certs_by_subject(p11v_prov *p, const struct p11v_uri *u, const unsigned char *name,
+				 size_t namelen, struct p11v_certs *out);
+void p11v_certs_free(struct p11v_certs *c);
 
 /* In a forked child: drop what belongs to the parent (sessions, vaultd
  * connections); the next use re-initialises lazily. */

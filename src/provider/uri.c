@@ -42,11 +42,16 @@ parse_version(const char *s, unsigned *out)
 }
 
 static int
-parse_p11vault(const char *s, struct p11v_uri *out, const char **why)
+parse_p11vault(const char *s, struct p11v_uri *out, int allow_none, const char **why)
 {
 	const char *semi = strchr(s, ';');
 	size_t n = semi != NULL ? (size_t)(semi - s) : strlen(s);
 
+	if (allow_none && *s == '\0') {
+		out->collection = 1;
+		out->want_private = 1;
+		return 1;
+	}
 	if (n == 0 || n >= sizeof(out->name)) {
 		*why = "p11vault: needs a key name of 1 to 64 characters";
 		return 0;
@@ -91,7 +96,7 @@ token_label(P11KitUri *uri, char *buf, size_t len)
 }
 
 static int
-parse_pkcs11(const char *s, struct p11v_uri *out, const char **why)
+parse_pkcs11(const char *s, struct p11v_uri *out, int allow_none, const char **why)
 {
 	P11KitUri *uri = NULL;
 	CK_ATTRIBUTE *a;
@@ -149,8 +154,11 @@ parse_pkcs11(const char *s, struct p11v_uri *out, const char **why)
 		out->id_len = a->ulValueLen;
 	}
 	if (out->name[0] == '\0' && out->id_len == 0) {
-		*why = "pkcs11: URI: names no object (object= or id= is required)";
-		goto out;
+		if (!allow_none) {
+			*why = "pkcs11: URI: names no object (object= or id= is required)";
+			goto out;
+		}
+		out->collection = 1;
 	}
 	token_label(uri, out->token, sizeof(out->token));
 	ok = 1;
@@ -159,8 +167,8 @@ out:
 	return ok;
 }
 
-int
-p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why)
+static int
+parse_any(const char *s, struct p11v_uri *out, int allow_none, const char **why)
 {
 	const char *dummy;
 	int ok = 0;
@@ -174,12 +182,24 @@ p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why)
 		return 0;
 	}
 	if (strncmp(s, P11V_SCHEME, strlen(P11V_SCHEME)) == 0)
-		ok = parse_p11vault(s + strlen(P11V_SCHEME), out, why);
+		ok = parse_p11vault(s + strlen(P11V_SCHEME), out, allow_none, why);
 	else if (strncmp(s, PKCS11_SCHEME, strlen(PKCS11_SCHEME)) == 0)
-		ok = parse_pkcs11(s, out, why);
+		ok = parse_pkcs11(s, out, allow_none, why);
 	else
 		*why = "not a p11vault: or pkcs11: reference";
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;
+}
+
+int
+p11v_uri_parse(const char *s, struct p11v_uri *out, const char **why)
+{
+	return parse_any(s, out, 0, why);
+}
+
+int
+p11v_uri_parse_store(const char *s, struct p11v_uri *out, const char **why)
+{
+	return parse_any(s, out, 1, why);
 }

@@ -159,13 +159,56 @@ test_pkcs11_refused(void **state)
 	assert_non_null(strstr(why, "pin"));
 }
 
+/* A store URI may name no object (a search narrows it); nothing else
+ * is relaxed. */
+static void
+test_store_collections(void **state)
+{
+	static const char *const none[] = {"p11vault:", "pkcs11:", "pkcs11:token=dev", "pkcs11:type=cert"};
+	static const char *const bad[] = {
+	    "p11vault:;version=2",
+	    "pkcs11:token=dev?pin-value=1234",
+	    "pkcs11:type=data",
+	    "p11vault:bad name",
+	};
+	struct p11v_uri u;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < PV_NELEM(none); i++) {
+		why = NULL;
+		if (p11v_uri_parse_store(none[i], &u, &why) != 1)
+			fail_msg("refused '%s': %s", none[i], why);
+		assert_int_equal(u.collection, 1);
+		assert_string_equal(u.name, "");
+		assert_int_equal(u.id_len, 0);
+		/* a key reference still needs an object */
+		assert_int_equal(p11v_uri_parse(none[i], &u, &why), 0);
+	}
+	assert_int_equal(p11v_uri_parse_store("pkcs11:token=dev", &u, &why), 1);
+	assert_string_equal(u.token, "dev");
+	assert_int_equal(p11v_uri_parse_store("pkcs11:type=cert", &u, &why), 1);
+	assert_int_equal(u.want_cert, 1);
+	assert_int_equal(p11v_uri_parse_store("p11vault:web", &u, &why), 1);
+	assert_int_equal(u.collection, 0);
+	assert_string_equal(u.name, "web");
+	for (size_t i = 0; i < PV_NELEM(bad); i++) {
+		why = NULL;
+		if (p11v_uri_parse_store(bad[i], &u, &why) != 0)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_non_null(why);
+		assert_int_equal(u.collection, 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_p11vault_name),    cmocka_unit_test(test_p11vault_version),
-	    cmocka_unit_test(test_p11vault_refused), cmocka_unit_test(test_pkcs11_object),
-	    cmocka_unit_test(test_pkcs11_types),     cmocka_unit_test(test_pkcs11_refused),
+	    cmocka_unit_test(test_p11vault_name),     cmocka_unit_test(test_p11vault_version),
+	    cmocka_unit_test(test_p11vault_refused),  cmocka_unit_test(test_pkcs11_object),
+	    cmocka_unit_test(test_pkcs11_types),      cmocka_unit_test(test_pkcs11_refused),
+	    cmocka_unit_test(test_store_collections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!ok)
 		FUZZ_ASSERT(u.name[0] == '\0' && u.id_len == 0 && !u.is_pkcs11);
+	/* a store URI: the same, and an object may be missing (a collection) */
+	{
+		struct p11v_uri st;
+		int sok = p11v_uri_parse_store(s, &st, &why);
+
+		FUZZ_ASSERT(sok == 1 || sok == 0);
+		FUZZ_ASSERT(sok ? why == NULL : why != NULL);
+		/* whatever names an object parses the same either way */
+		FUZZ_ASSERT(!ok || (sok && !st.collection && memcmp(&st, &u, sizeof(u)) == 0));
+		if (sok && !ok)
+			FUZZ_ASSERT(st.collection && st.name[0] == '\0' && st.id_len == 0);
+		if (sok && st.collection)
+			FUZZ_ASSERT(!query_has_pin(s));
+	}
 	free(s);
 	return 0;
 }

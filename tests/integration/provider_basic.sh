@@ -133,6 +133,50 @@ else
 	echo "pkcs11-tool is not installed: raw-object case skipped"
 fi
 
+say "store searches: by alias (a key's name, an object's label) and by subject (certificates)"
+run_expect 0 prov_cli storeutl -alias pec p11vault:
+assert_contains "$RUN_OUT" "Total found: 1"
+run_expect 0 prov_cli storeutl -alias pec.v1 -out "$W/alias-pec-pub.pem" "pkcs11:token=$PV_TOKEN_LABEL;type=public"
+cmp -s <(ossl pkey -pubin -in "$W/alias-pec-pub.pem" -outform DER) <(ossl pkey -pubin -in "$W/pec.pem" -outform DER) ||
+	fail "the alias search found another public key"
+# a URI that names an object already: the alias must be that one
+run_expect 0 prov_cli storeutl -alias pec p11vault:pec
+assert_contains "$RUN_OUT" "Total found: 1"
+run_expect 0 prov_cli storeutl -alias ped p11vault:pec
+assert_contains "$RUN_OUT" "Total found: 0"
+run_expect 0 prov_cli storeutl -alias nosuchkey_ p11vault:
+assert_not_contains "$RUN_OUT" "0: Pkey"
+# a URI naming nothing is for searches only (storeutl 3.0 prints the
+# error and exits 0)
+run_expect 0 prov_cli storeutl p11vault:
+assert_contains "$RUN_ERR" "names no object"
+assert_contains "$RUN_OUT" "Total found: 0"
+run_expect 1 prov_cli pkeyutl -sign -inkey p11vault: -in "$W/msg.sha256" -out "$W/none.sig"
+if command -v pkcs11-tool >/dev/null 2>&1; then
+	ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/store.key" -days 2 \
+		-subj "/O=p11vault test/CN=store search" -out "$W/store.crt" >"$W/req.out" 2>&1 ||
+		fail "openssl cannot make the certificate"
+	ossl x509 -in "$W/store.crt" -outform DER -out "$W/store.der"
+	p11tool_login --write-object "$W/store.der" --type cert --label storecert --id 7a02 >"$W/p11.out" 2>&1 ||
+		fail "pkcs11-tool cannot write the certificate"
+	for uri in "pkcs11:type=cert" "pkcs11:token=$PV_TOKEN_LABEL" "pkcs11:object=storecert;type=cert"; do
+		rm -f "$W/found.crt"
+		run_expect 0 prov_cli storeutl -certs -subject "/O=p11vault test/CN=store search" -out "$W/found.crt" "$uri"
+		assert_contains "$W/found.crt" "Total found: 1"
+		assert_eq "$(grep -c 'BEGIN CERTIFICATE' "$W/found.crt")" 1 "certificates found"
+		run_expect 0 ossl x509 -in "$W/found.crt" -noout -fingerprint -sha256
+		cp "$RUN_OUT" "$W/found.fp"
+		run_expect 0 ossl x509 -in "$W/store.crt" -noout -fingerprint -sha256
+		assert_eq "$(cat "$RUN_OUT")" "$(cat "$W/found.fp")" "the certificate the subject search found"
+	done
+	run_expect 0 prov_cli storeutl -certs -subject "/O=p11vault test/CN=nobody" pkcs11:type=cert
+	assert_contains "$RUN_OUT" "Total found: 0"
+	run_expect 0 prov_cli storeutl -certs -alias storecert pkcs11:type=cert
+	assert_contains "$RUN_OUT" "Total found: 1"
+else
+	echo "pkcs11-tool is not installed: subject search skipped"
+fi
+
 say "references refused: unknown key, PIN in the URI, bad names"
 run_expect 1 prov_cli pkeyutl -sign -inkey p11vault:nosuchkey -in "$W/msg.sha256" -out "$W/none.sig"
 run_expect 1 prov_cli pkeyutl -sign -inkey "pkcs11:object=rawec?pin-value=1234" -in "$W/msg.sha256" \

@@ -498,8 +498,9 @@ po x509 -in "$ECCRTURI" -subject -out "$T/eccrt-subj.txt"
 assert_contains "$T/eccrt-subj.txt" "subject=O = PKCS11 Provider, CN = My EC Cert"
 # (and they are the certificates written)
 assert_same_file <(ossl x509 -in "$T/crt-subj.txt" -outform DER) "$T/rsa-cert.der" "the certificate read back"
-po_fail storeutl -certs -subject "/O=PKCS11 Provider/CN=My Test Cert" -out "$T/storeutl-crt-subj.txt" pkcs11:type=cert
-peer_skip "certs/storeutl-subject" "a search (storeutl -subject over pkcs11:type=cert) is not offered: a reference names one object; checked refused"
+po storeutl -certs -subject "/O=PKCS11 Provider/CN=My Test Cert" -out "$T/storeutl-crt-subj.txt" pkcs11:type=cert
+assert_contains "$T/storeutl-crt-subj.txt" "Total found: 1"
+assert_same_file <(ossl x509 -in "$T/storeutl-crt-subj.txt" -outform DER) "$T/rsa-cert.der" "the certificate the subject search found"
 peer_ok certs
 
 # ---------------------------------------------------------------- uri

@@ -178,6 +178,15 @@ expect_signs app vs-p256 3
 run_expect 1 vdo -- dgst -sha256 -sign "pkcs11:id=%01%02;type=private" -out "$W/id.sig" "$W/msg"
 assert_contains "$RUN_ERR" "object="
 
+say "store searches in the vaultd backend: an alias names the key; a subject search is refused"
+run_expect 0 vdo -- storeutl -alias vs-p256 p11vault:
+assert_contains "$RUN_OUT" "Total found: 1"
+run_expect 0 vdo -- storeutl -alias vs-ed p11vault:vs-p256
+assert_contains "$RUN_OUT" "Total found: 0"
+run_expect 0 vdo -- storeutl -certs -subject "/CN=anything" p11vault:
+assert_contains "$RUN_ERR" "direct backend only"
+assert_contains "$RUN_OUT" "Total found: 0"
+
 say "URI-in-PEM: vaultctl key show --format provider-pem, used as a key file"
 run_expect 0 vc key show vs-p256 --format provider-pem
 cp "$RUN_OUT" "$W/p256.key.pem"
