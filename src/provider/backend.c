@@ -14,6 +14,11 @@ p11v_backend_sign(p11v_key *k, const struct p11v_sigreq *rq, unsigned char *sig,
 {
 	p11v_prov *p = p11v_key_prov(k);
 
+	if (p11v_key_ephemeral(k) != NULL) {
+		p11v_raise(p, P11V_R_UNSUPPORTED,
+			   "an ephemeral key-exchange key cannot sign (it is not a key on the token)");
+		return 0;
+	}
 	if (p11v_key_ref(k) == NULL) {
 		p11v_raise(p, P11V_R_UNSUPPORTED, "a public key cannot sign");
 		return 0;

@@ -684,6 +684,11 @@ sig_init(struct sigctx *c, void *provkey, const char *mdname, int digest_op, enu
 		p11v_raise(c->p, P11V_R_INTERNAL, "no key to sign or verify with");
 		return 0;
 	}
+	if (op == OP_SIGN && p11v_key_ephemeral(c->k) != NULL) {
+		p11v_raise(c->p, P11V_R_UNSUPPORTED,
+			   "an ephemeral key-exchange key cannot sign (it is not a key on the token)");
+		return 0;
+	}
 	if (op == OP_SIGN && p11v_key_ref(c->k) == NULL) {
 		p11v_raise(c->p, P11V_R_UNSUPPORTED,
 			   "a public key cannot sign (load the key from the token)");
