@@ -95,6 +95,21 @@ token_label(P11KitUri *uri, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* Whether the query part has a pin-value= or pin-source= attribute. */
+static int
+query_names_pin(const char *s)
+{
+	const char *q = strchr(s, '?');
+
+	while (q != NULL) {
+		q++;
+		if (strncmp(q, "pin-value=", 10) == 0 || strncmp(q, "pin-source=", 11) == 0)
+			return 1;
+		q = strchr(q, '&');
+	}
+	return 0;
+}
+
 static int
 parse_pkcs11(const char *s, struct p11v_uri *out, int allow_none, const char **why)
 {
@@ -113,7 +128,9 @@ parse_pkcs11(const char *s, struct p11v_uri *out, int allow_none, const char **w
 						       : "pkcs11: URI: bad syntax";
 		goto out;
 	}
-	if (p11_kit_uri_get_pin_value(uri) != NULL || p11_kit_uri_get_pin_source(uri) != NULL) {
+	/* p11-kit drops an empty pin-value=/pin-source=: look at the text too */
+	if (p11_kit_uri_get_pin_value(uri) != NULL || p11_kit_uri_get_pin_source(uri) != NULL ||
+	    query_names_pin(s)) {
 		*why = "pkcs11: URI: pin-value and pin-source are refused (the PIN comes from the provider's "
 		       "configuration)";
 		goto out;
