@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,49 @@ pv_key_check_purpose(const struct pv_key *key, pv_key_purpose want)
 	return pv_purpose_check(key->name, key->purpose, want);
 }
 
+pv_err
+pv_key_check_enabled(const struct pv_key *key)
+{
+	char when[32] = "";
+
+	if (key->delete_at != 0) {
+		if (pv_key_time_text(key->delete_at, when, sizeof(when)) != PV_OK)
+			snprintf(when, sizeof(when), "?");
+		pv_err_set_detail("key '%s' is disabled and scheduled for deletion at %s (vaultctl key "
+				  "cancel-delete %s)",
+				  key->name, when, key->name);
+		return PV_ERR_STATE;
+	}
+	if (key->disabled != 0) {
+		pv_err_set_detail("key '%s' is disabled (vaultctl key enable %s)", key->name, key->name);
+		return PV_ERR_STATE;
+	}
+	return PV_OK;
+}
+
+int64_t
+pv_key_clock_now(void)
+{
+	const char *s = getenv("P11VAULT_TEST_CLOCK_OFFSET");
+	long long off;
+	char *end = NULL;
+
+	if (s == NULL || *s == '\0')
+		return (int64_t)time(NULL);
+	errno = 0;
+	off = strtoll(s, &end, 10);
+	/* within +-100 years; anything else is ignored */
+	if (errno != 0 || end == s || *end != '\0' || off > 3155760000LL || off < -3155760000LL)
+		return (int64_t)time(NULL);
+	return (int64_t)time(NULL) + (int64_t)off;
+}
+
+int
+pv_key_delete_due(const struct pv_key *key, int64_t now)
+{
+	return key->delete_at != 0 && key->delete_at <= now;
+}
+
 void
 pv_key_free(struct pv_key *key)
 {
@@ -317,8 +361,8 @@ pv_key_add_version(struct pv_key *key, pv_key_state st, const uint8_t *id, size_
 
 /* ---- JSON <-> struct ---- */
 
-static pv_err
-time_to_iso(int64_t t, char *buf, size_t len)
+pv_err
+pv_key_time_text(int64_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
@@ -370,6 +414,21 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 		goto out;
 	if (!cJSON_AddNumberToObject(root, "serial", (double)key->serial))
 		goto out;
+	/* left out while unset, like usage and purpose */
+	if (key->disabled != 0) {
+		if ((r = pv_key_time_text(key->disabled, when, sizeof(when))) != PV_OK)
+			goto out;
+		r = PV_ERR_NOMEM;
+		if (!cJSON_AddStringToObject(root, "disabled", when))
+			goto out;
+	}
+	if (key->delete_at != 0) {
+		if ((r = pv_key_time_text(key->delete_at, when, sizeof(when))) != PV_OK)
+			goto out;
+		r = PV_ERR_NOMEM;
+		if (!cJSON_AddStringToObject(root, "delete_at", when))
+			goto out;
+	}
 	if ((arr = cJSON_AddArrayToObject(root, "versions")) == NULL)
 		goto out;
 	for (i = 0; i < key->nversions; i++) {
@@ -382,7 +441,7 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 			goto out;
 		}
 		sodium_bin2hex(hex, sizeof(hex), v->id, v->id_len);
-		if ((r = time_to_iso(v->created, when, sizeof(when))) != PV_OK)
+		if ((r = pv_key_time_text(v->created, when, sizeof(when))) != PV_OK)
 			goto out;
 		r = PV_ERR_NOMEM;
 		if (!cJSON_AddNumberToObject(o, "version", v->version) ||
@@ -401,8 +460,8 @@ out:
 }
 
 /* What a metadata object and a version may hold (the reader refuses others). */
-static const char *const meta_members[] = {"format",  "name",   "alg",      "usage",
-					   "purpose", "serial", "versions", NULL};
+static const char *const meta_members[] = {"format", "name",     "alg",       "usage",    "purpose",
+					   "serial", "disabled", "delete_at", "versions", NULL};
 static const char *const version_members[] = {"version", "state", "id", "created", "origin", NULL};
 static const char *const origin_names[] = {"generated", "adopted", NULL};
 
@@ -453,6 +512,25 @@ parse_purpose(const pv_jv *root, struct pv_key *k)
 	return PV_OK;
 }
 
+/* Optional "disabled" and "delete_at" (a scheduled key is a disabled one). */
+static pv_err
+parse_service(const pv_jv *root, struct pv_key *k)
+{
+	const char *disabled = NULL, *del = NULL;
+	pv_err r;
+
+	if ((r = pv_json_string(root, "disabled", 0, 32, &disabled)) != PV_OK ||
+	    (r = pv_json_string(root, "delete_at", 0, 32, &del)) != PV_OK)
+		return r;
+	if (disabled != NULL && (iso_to_time(disabled, &k->disabled) != PV_OK || k->disabled == 0))
+		return pv_json_fail_at(root, "disabled", "not YYYY-MM-DDTHH:MM:SSZ");
+	if (del != NULL && (iso_to_time(del, &k->delete_at) != PV_OK || k->delete_at == 0))
+		return pv_json_fail_at(root, "delete_at", "not YYYY-MM-DDTHH:MM:SSZ");
+	if (del != NULL && disabled == NULL)
+		return pv_json_fail_at(root, "delete_at", "a key scheduled for deletion must be disabled");
+	return PV_OK;
+}
+
 static pv_err
 parse_meta(const pv_jv *root, struct pv_key *k)
 {
@@ -486,6 +564,8 @@ parse_meta(const pv_jv *root, struct pv_key *k)
 	    (r = pv_json_int(root, "serial", PV_JSON_REQUIRED, 0, PV_JSON_INT_MAX, &n)) != PV_OK)
 		return r;
 	k->serial = (uint64_t)n;
+	if ((r = parse_service(root, k)) != PV_OK)
+		return r;
 	if ((r = pv_json_array(root, "versions", PV_JSON_REQUIRED | PV_JSON_NONEMPTY, PV_KEY_VERSIONS_MAX,
 			       &arr, &count)) != PV_OK)
 		return r;

@@ -15,6 +15,12 @@
  * "usage":"decrypt" (what older readers understood); the default usage
  * ("sign") is not written.
  *
+ * A key taken out of service carries "disabled" (when, ISO 8601 UTC); one
+ * scheduled for destruction also "delete_at" (when it becomes due). Both
+ * are left out when unset, so other metadata stays byte-identical; a reader
+ * older than them refuses such metadata as malformed (the key stays
+ * unusable: fail closed).
+ *
  * The JSON comes back from a token other programs can write to, so it is
  * parsed as untrusted input (bounded, every field checked; fuzzed).
  */
@@ -86,6 +92,8 @@ struct pv_key {
 	pv_key_usage usage;     /* token usage: follows the purpose (decrypt) */
 	pv_key_purpose purpose; /* PV_PURPOSE_NONE: legacy, unusable until set */
 	uint64_t serial;        /* bumped on every change (lost-update detection) */
+	int64_t disabled;       /* unix seconds it was disabled; 0: in service */
+	int64_t delete_at;      /* unix seconds its destruction is due; 0: none */
 	size_t nversions;
 	struct pv_key_version *versions; /* ascending by version */
 };
@@ -122,6 +130,26 @@ pv_key_usage pv_key_purpose_usage(pv_key_purpose p);
 pv_err pv_key_check_purpose(const struct pv_key *key, pv_key_purpose want) PV_WUR;
 /* The same for a key known only by name, algorithm and purpose (bundle keys). */
 pv_err pv_purpose_check(const char *name, pv_key_purpose have, pv_key_purpose want) PV_WUR;
+
+/*
+ * PV_OK when key is in service. A disabled key (or one scheduled for
+ * deletion) is PV_ERR_STATE with a one-line detail saying so and the
+ * command that undoes it. Checked where a version is resolved for use
+ * (pv_keys_resolve), so every caller gets it.
+ */
+pv_err pv_key_check_enabled(const struct pv_key *key) PV_WUR;
+
+/*
+ * The clock that decides whether a scheduled deletion is due: time(NULL)
+ * plus P11VAULT_TEST_CLOCK_OFFSET seconds when that variable is set to an
+ * integer (a test aid, docs/cli.md "key delete"; anything else in it is
+ * ignored).
+ */
+int64_t pv_key_clock_now(void);
+/* Whether key's scheduled deletion is due at now. */
+int pv_key_delete_due(const struct pv_key *key, int64_t now);
+/* "YYYY-MM-DDTHH:MM:SSZ" (PV_ERR_INTERNAL if it does not fit). */
+pv_err pv_key_time_text(int64_t t, char *buf, size_t len) PV_WUR;
 
 pv_err pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out) PV_WUR;
 /* Compact JSON, malloc'd NUL-terminated. */

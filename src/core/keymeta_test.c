@@ -400,6 +400,98 @@ test_too_large(void **state)
 	free(big);
 }
 
+/* "disabled" and "delete_at": round trip, in that place; absent (older
+ * metadata) = in service; a scheduled key must be disabled. */
+static void
+test_service_round_trip(void **state)
+{
+	const char *doc = "{\"format\":1,\"name\":\"old-kek\",\"alg\":\"aes256\",\"purpose\":\"wrap\","
+			  "\"serial\":4,\"disabled\":\"2026-12-01T10:00:00Z\",\"delete_at\":\"2026-12-08T10:"
+			  "00:00Z\",\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":\"0a0b\","
+			  "\"created\":\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}";
+	const char *old = "{\"format\":1,\"name\":\"jwt\",\"alg\":\"p256\",\"purpose\":\"jwt\",\"serial\":3,"
+			  "\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":\"0a0b\",\"created\":"
+			  "\"2026-01-01T00:00:00Z\",\"origin\":\"generated\"}]}";
+	const char *bad[] = {
+	    /* scheduled but not disabled */
+	    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"delete_at\":\"2026-12-08T10:00:"
+	    "00Z\",\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-"
+	    "01T00:00:00Z\",\"origin\":\"generated\"}]}",
+	    /* not a time */
+	    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"disabled\":\"yes\",\"versions\":"
+	    "[{\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\","
+	    "\"origin\":\"generated\"}]}",
+	    /* not a string */
+	    "{\"format\":1,\"name\":\"a\",\"alg\":\"p256\",\"serial\":1,\"disabled\":true,\"versions\":"
+	    "[{\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-01-01T00:00:00Z\","
+	    "\"origin\":\"generated\"}]}",
+	};
+	struct pv_key *k = NULL, *back = NULL;
+	char *json = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_OK);
+	assert_int_equal(k->disabled, 1796119200);
+	assert_int_equal(k->delete_at, 1796119200 + 7 * 86400);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, doc);
+	assert_int_equal(pv_key_check_enabled(k), PV_ERR_STATE);
+	assert_string_equal(pv_err_detail(), "key 'old-kek' is disabled and scheduled for deletion at "
+					     "2026-12-08T10:00:00Z (vaultctl key cancel-delete old-kek)");
+	assert_false(pv_key_delete_due(k, k->delete_at - 1));
+	assert_true(pv_key_delete_due(k, k->delete_at));
+	/* a copy keeps them (changes work on copies) */
+	assert_int_equal(pv_key_dup(k, &back), PV_OK);
+	assert_int_equal(back->delete_at, k->delete_at);
+	back->delete_at = 0;
+	assert_int_equal(pv_key_check_enabled(back), PV_ERR_STATE);
+	assert_string_equal(pv_err_detail(), "key 'old-kek' is disabled (vaultctl key enable old-kek)");
+	assert_false(pv_key_delete_due(back, INT64_MAX));
+	free(json);
+	assert_int_equal(pv_keymeta_serialize(back, &json), PV_OK);
+	assert_null(strstr(json, "delete_at"));
+	assert_non_null(strstr(json, "\"serial\":4,\"disabled\":\"2026-12-01T10:00:00Z\",\"versions\""));
+	free(json);
+	pv_key_free(back);
+	pv_key_free(k);
+	/* metadata written before these members: in service, byte-identical */
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)old, strlen(old), &k), PV_OK);
+	assert_int_equal(k->disabled, 0);
+	assert_int_equal(k->delete_at, 0);
+	assert_int_equal(pv_key_check_enabled(k), PV_OK);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, old);
+	free(json);
+	pv_key_free(k);
+	for (i = 0; i < PV_NELEM(bad); i++) {
+		assert_int_equal(pv_keymeta_parse((const uint8_t *)bad[i], strlen(bad[i]), &k),
+				 PV_ERR_INTEGRITY);
+		assert_null(k);
+	}
+}
+
+/* The test clock: an integer offset moves it; anything else is ignored. */
+static void
+test_clock_offset(void **state)
+{
+	int64_t t0;
+
+	(void)state;
+	unsetenv("P11VAULT_TEST_CLOCK_OFFSET");
+	t0 = (int64_t)time(NULL);
+	assert_true(pv_key_clock_now() - t0 <= 1);
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "604800", 1);
+	assert_true(pv_key_clock_now() - t0 >= 604800 && pv_key_clock_now() - t0 <= 604801);
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "-60", 1);
+	assert_true(t0 - pv_key_clock_now() >= 59);
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "7d", 1);
+	assert_true(pv_key_clock_now() - t0 <= 1);
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "99999999999999", 1);
+	assert_true(pv_key_clock_now() - t0 <= 1);
+	unsetenv("P11VAULT_TEST_CLOCK_OFFSET");
+}
+
 int
 main(void)
 {
@@ -415,6 +507,8 @@ main(void)
 	    cmocka_unit_test(test_malformed_detail),
 	    cmocka_unit_test(test_accepts_minimal),
 	    cmocka_unit_test(test_too_large),
+	    cmocka_unit_test(test_service_round_trip),
+	    cmocka_unit_test(test_clock_offset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

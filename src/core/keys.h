@@ -90,6 +90,34 @@ pv_err pv_keys_activate(pv_keystore *ks, const char *name, unsigned version) PV_
 pv_err pv_keys_retire(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
 /* Only retired versions; destroying the last one removes the key. */
 pv_err pv_keys_destroy(pv_keystore *ks, const char *name, unsigned version) PV_WUR;
+/*
+ * Taking a key out of service (docs/cli.md "key disable", "key delete").
+ * Each is one change under the key's change lock, kept in its metadata on
+ * the token so every replica agrees. A disabled key refuses every use in
+ * pv_keys_resolve (PV_ERR_STATE); its metadata and public keys stay
+ * readable.
+ *
+ * disable: idempotent. enable: PV_ERR_STATE while a deletion is scheduled.
+ * schedule_delete: disables the key and sets its deletion time at (unix
+ * seconds; a later call replaces it). cancel_delete: the key stays
+ * disabled; PV_ERR_STATE when none is scheduled. A changed flag (may be
+ * NULL) says whether the metadata was written.
+ */
+pv_err pv_keys_disable(pv_keystore *ks, const char *name, int *changed) PV_WUR;
+pv_err pv_keys_enable(pv_keystore *ks, const char *name, int *changed) PV_WUR;
+pv_err pv_keys_schedule_delete(pv_keystore *ks, const char *name, int64_t at) PV_WUR;
+pv_err pv_keys_cancel_delete(pv_keystore *ks, const char *name) PV_WUR;
+/*
+ * Destroy name if its scheduled deletion is due at now (pv_key_clock_now):
+ * under the change lock, every version's token objects, then the metadata
+ * object. *destroyed = 1 when this call destroyed it; 0 (PV_OK) when it is
+ * not due, not scheduled, or already gone (another replica was first).
+ */
+pv_err pv_keys_purge(pv_keystore *ks, const char *name, int64_t now, int *destroyed) PV_WUR;
+/* Resolve without the in-service check: for reading public halves only. */
+pv_err pv_keys_resolve_any(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+			   struct pv_key_version *ver, p11_obj *obj) PV_WUR;
+
 /* Take over an existing token key (private or secret) found by URI, for
  * purpose (which must fit its algorithm and its token usage attributes).
  * A token key that already is a version of a p11vault key is refused
@@ -113,7 +141,9 @@ pv_err pv_keys_repair(pv_keystore *ks, const char *name, int fix, pv_keys_repair
 
 /*
  * Resolve (name, version) for an operation: version 0 = the active one.
- * *obj receives the reference to the private/secret key object.
+ * *obj receives the reference to the private/secret key object. A
+ * disabled key is PV_ERR_STATE (pv_key_check_enabled): the one place
+ * every signing, decrypting, unwrapping and deriving path passes.
  */
 pv_err pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
 		       struct pv_key_version *ver, p11_obj *obj) PV_WUR;

@@ -381,9 +381,9 @@ find_version_objects(pv_keystore *ks, const struct pv_key *k, const struct pv_ke
 	return PV_OK;
 }
 
-pv_err
-pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
-		struct pv_key_version *ver, p11_obj *obj)
+static pv_err
+resolve(pv_keystore *ks, const char *name, unsigned version, int any, struct pv_key **key,
+	struct pv_key_version *ver, p11_obj *obj)
 {
 	struct pv_key *k = NULL;
 	struct pv_key_version *v = NULL;
@@ -391,6 +391,10 @@ pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_k
 
 	*key = NULL;
 	if ((r = pv_keys_get(ks, name, &k)) != PV_OK)
+		goto out;
+	/* disabled or scheduled for deletion: no version is used (any: a
+	 * public half is read) */
+	if (!any && (r = pv_key_check_enabled(k)) != PV_OK)
 		goto out;
 	if (version == 0) {
 		if ((v = pv_key_active(k)) == NULL) {
@@ -411,6 +415,20 @@ pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_k
 out:
 	pv_key_free(k);
 	return r;
+}
+
+pv_err
+pv_keys_resolve(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+		struct pv_key_version *ver, p11_obj *obj)
+{
+	return resolve(ks, name, version, 0, key, ver, obj);
+}
+
+pv_err
+pv_keys_resolve_any(pv_keystore *ks, const char *name, unsigned version, struct pv_key **key,
+		    struct pv_key_version *ver, p11_obj *obj)
+{
+	return resolve(ks, name, version, 1, key, ver, obj);
 }
 
 pv_err

@@ -1,11 +1,13 @@
 /*
- * Key lifecycle: create, rotate, activate, retire, destroy, set purpose.
+ * Key lifecycle: create, rotate, activate, retire, destroy, set purpose;
+ * disable, enable, scheduled deletion and its purge.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/keys_internal.h"
 
@@ -19,6 +21,8 @@ struct ks_change {
 	unsigned version;
 	pv_key_purpose purpose;
 	unsigned *new_version;
+	int64_t at;   /* schedule_delete: when; purge: now */
+	int *changed; /* disable, enable, purge: whether anything was done */
 };
 
 /*
@@ -282,6 +286,172 @@ out:
 	ks_unlock(ks, &lk);
 	pv_key_free(k);
 	return r;
+}
+
+/* What disable, enable, schedule and cancel do to the metadata. */
+enum service_op { SVC_DISABLE, SVC_ENABLE, SVC_SCHEDULE, SVC_CANCEL };
+
+static pv_err
+service_once(pv_keystore *ks, const char *name, const struct ks_change *c, enum service_op op)
+{
+	struct pv_key *k = NULL;
+	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
+	char when[32] = "";
+	pv_err r;
+
+	if (c->changed != NULL)
+		*c->changed = 0;
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK || (r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK)
+		goto out;
+	switch (op) {
+	case SVC_DISABLE:
+		if (k->disabled != 0)
+			goto out; /* already: nothing to do */
+		k->disabled = (int64_t)time(NULL);
+		break;
+	case SVC_ENABLE:
+		if (k->delete_at != 0) {
+			if (pv_key_time_text(k->delete_at, when, sizeof(when)) != PV_OK)
+				snprintf(when, sizeof(when), "?");
+			pv_err_set_detail("key '%s' is scheduled for deletion at %s; cancel that first "
+					  "(vaultctl key cancel-delete %s)",
+					  name, when, name);
+			r = PV_ERR_STATE;
+			goto out;
+		}
+		if (k->disabled == 0)
+			goto out;
+		k->disabled = 0;
+		break;
+	case SVC_SCHEDULE:
+		if (k->disabled == 0)
+			k->disabled = (int64_t)time(NULL);
+		k->delete_at = c->at;
+		break;
+	case SVC_CANCEL:
+		if (k->delete_at == 0) {
+			pv_err_set_detail("key '%s' is not scheduled for deletion", name);
+			r = PV_ERR_STATE;
+			goto out;
+		}
+		k->delete_at = 0; /* it stays disabled until `key enable` */
+		break;
+	}
+	if ((r = ks_meta_store(ks, k, &mobj, 0)) == PV_OK && c->changed != NULL)
+		*c->changed = 1;
+out:
+	ks_unlock(ks, &lk);
+	pv_key_free(k);
+	return r;
+}
+
+static pv_err
+disable_once(pv_keystore *ks, const char *name, const struct ks_change *c)
+{
+	return service_once(ks, name, c, SVC_DISABLE);
+}
+
+static pv_err
+enable_once(pv_keystore *ks, const char *name, const struct ks_change *c)
+{
+	return service_once(ks, name, c, SVC_ENABLE);
+}
+
+static pv_err
+schedule_once(pv_keystore *ks, const char *name, const struct ks_change *c)
+{
+	return service_once(ks, name, c, SVC_SCHEDULE);
+}
+
+static pv_err
+cancel_once(pv_keystore *ks, const char *name, const struct ks_change *c)
+{
+	return service_once(ks, name, c, SVC_CANCEL);
+}
+
+/*
+ * Under the lock, so two replicas (or a replica and `vaultctl key purge`)
+ * destroy it once. Every version's token objects first, then the metadata:
+ * a failure midway leaves the metadata (still scheduled, still disabled)
+ * and the next purge ends it (an object already gone counts as destroyed).
+ */
+static pv_err
+purge_once(pv_keystore *ks, const char *name, const struct ks_change *c)
+{
+	struct pv_key *k = NULL;
+	struct meta_loc mobj;
+	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
+	pv_err r;
+
+	*c->changed = 0;
+	if ((r = ks_lock(ks, name, &lk)) != PV_OK)
+		goto out;
+	if ((r = ks_load_for_change(ks, name, &k, &mobj)) != PV_OK) {
+		if (r == PV_ERR_NOT_FOUND) { /* gone already: another replica */
+			pv_err_clear_detail();
+			ks_cache_put(ks, name, NULL);
+			r = PV_OK;
+		}
+		goto out;
+	}
+	if (!pv_key_delete_due(k, c->at))
+		goto out;
+	for (size_t i = 0; i < k->nversions; i++)
+		if ((r = ks_destroy_version(ks, k, &k->versions[i])) != PV_OK)
+			goto out;
+	if ((r = ks_meta_remove(ks, &mobj)) != PV_OK)
+		goto out;
+	ks_cache_put(ks, name, NULL);
+	*c->changed = 1;
+out:
+	ks_unlock(ks, &lk);
+	pv_key_free(k);
+	return r;
+}
+
+pv_err
+pv_keys_disable(pv_keystore *ks, const char *name, int *changed)
+{
+	struct ks_change c = {.once = disable_once, .changed = changed};
+
+	return ks_change(ks, name, &c);
+}
+
+pv_err
+pv_keys_enable(pv_keystore *ks, const char *name, int *changed)
+{
+	struct ks_change c = {.once = enable_once, .changed = changed};
+
+	return ks_change(ks, name, &c);
+}
+
+pv_err
+pv_keys_schedule_delete(pv_keystore *ks, const char *name, int64_t at)
+{
+	struct ks_change c = {.once = schedule_once, .at = at};
+
+	if (at <= 0) {
+		pv_err_set_detail("a deletion time must be after 1970");
+		return PV_ERR_USAGE;
+	}
+	return ks_change(ks, name, &c);
+}
+
+pv_err
+pv_keys_cancel_delete(pv_keystore *ks, const char *name)
+{
+	struct ks_change c = {.once = cancel_once};
+
+	return ks_change(ks, name, &c);
+}
+
+pv_err
+pv_keys_purge(pv_keystore *ks, const char *name, int64_t now, int *destroyed)
+{
+	struct ks_change c = {.once = purge_once, .at = now, .changed = destroyed};
+
+	return ks_change(ks, name, &c);
 }
 
 pv_err

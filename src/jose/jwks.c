@@ -31,8 +31,10 @@ pv_jwt_alg_name(pv_alg alg, int pss)
 static int
 jwt_capable(const struct pv_key *key)
 {
-	/* only jwt keys: a key of another purpose never vouches for a JWT */
-	return key->purpose == PV_PURPOSE_JWT && pv_jwt_alg_name(key->alg, 0) != NULL;
+	/* only jwt keys: a key of another purpose never vouches for a JWT; a
+	 * disabled one (or one scheduled for deletion) leaves the set */
+	return key->purpose == PV_PURPOSE_JWT && pv_jwt_alg_name(key->alg, 0) != NULL && key->disabled == 0 &&
+	       key->delete_at == 0;
 }
 
 pv_err

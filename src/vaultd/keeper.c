@@ -188,6 +188,17 @@ vd_keeper_ks(struct vd_keeper *k)
 	return k->ks;
 }
 
+unsigned
+vd_keeper_meta_ttl(struct vd_keeper *k)
+{
+	unsigned t;
+
+	pthread_mutex_lock(&k->mu);
+	t = k->ttl;
+	pthread_mutex_unlock(&k->mu);
+	return t ? t : 1;
+}
+
 p11_token *
 vd_keeper_token(struct vd_keeper *k)
 {

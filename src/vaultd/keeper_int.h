@@ -72,6 +72,8 @@ struct vd_secrets_sync {
 /* The token and keystore of the keeper (never handed to a handler). */
 p11_token *vd_keeper_token(struct vd_keeper *k);
 pv_keystore *vd_keeper_ks(struct vd_keeper *k);
+/* Seconds a cached copy of a key's metadata is trusted (the refresh). */
+unsigned vd_keeper_meta_ttl(struct vd_keeper *k);
 
 /*
  * The decisions (keeper_policy.c), in the order every keyed call runs them:

@@ -24,6 +24,7 @@
 #include "core/keys.h"
 #include "vaultd/keeper.h"
 #include "vaultd/keeper_int.h"
+#include "vaultd/keywatch.h"
 #include "vaultd/main_int.h"
 #include "vaultd/metrics.h"
 #include "vaultd/server.h"
@@ -296,6 +297,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct vd_daemon d;
 	struct vd_server *srv = NULL;
+	struct vd_keywatch *watch = NULL;
 	struct pv_config *cfg = NULL;
 	struct vd_gen *g = NULL;
 	pv_secret *admin = NULL;
@@ -436,6 +438,12 @@ main(int argc, char **argv)
 	if (g->cfg->listen.has_tcp)
 		say("listening on %s (TLS%s)", g->cfg->listen.tcp_address,
 		    g->cfg->listen.client_ca ? ", client certificates verified" : "");
+	/* audit records for key service changes; scheduled deletions */
+	if ((e = vd_keywatch_start(&d, vd_keeper_meta_ttl(d.keeper), say_line, &watch)) != PV_OK) {
+		say_err("key watch", e);
+		rc = pv_err_exit_code(e);
+		goto out;
+	}
 	atomic_store(&d.ready, 1);
 	say("ready (%u workers, body limit %u bytes, request timeout %u ms)", (unsigned)g->cfg->workers,
 	    (unsigned)g->cfg->limits.max_body_bytes, (unsigned)g->cfg->limits.request_timeout_ms);
@@ -454,6 +462,7 @@ main(int argc, char **argv)
 	rc = PV_EXIT_OK;
 out:
 	vd_server_stop(srv);
+	vd_keywatch_stop(watch);
 	/* After a clean stop the exit stays 0 (docs/vaultd.8): a close that
 	 * failed (e.g. its checkpoint during a token outage) is logged. */
 	if (d.audit != NULL && (e = pv_audit_close(d.audit)) != PV_OK)

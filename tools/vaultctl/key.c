@@ -13,6 +13,11 @@ static const struct subcommand key_commands[] = {
     {"destroy", key_destroy_main, "destroy a retired version's token objects"},
     {"adopt", key_adopt_main, "take over an existing token key by URI, with its purpose"},
     {"set-purpose", key_set_purpose_main, "give a key made before purposes its purpose (once)"},
+    {"disable", key_disable_main, "take a key out of service: no version signs, decrypts or unwraps"},
+    {"enable", key_enable_main, "put a disabled key back in service"},
+    {"delete", key_delete_main, "disable a key and destroy every version after a wait (--after, --now)"},
+    {"cancel-delete", key_cancel_delete_main, "cancel a scheduled deletion (the key stays disabled)"},
+    {"purge", key_purge_main, "destroy the keys whose scheduled deletion is due"},
     {"repair", key_repair_main,
      "find (and with --yes fix) ties, orphaned key objects, stale copies and locks"},
 };

@@ -9,13 +9,50 @@
 
 #define USAGE "key list [--json]"
 
+/* "disabled" and "delete_at" (ISO 8601 UTC, or null) of a key in --json. */
+static void
+add_service(cJSON *o, const struct pv_key *key)
+{
+	char when[32];
+
+	if (o == NULL)
+		return;
+	if (key->disabled != 0 && pv_key_time_text(key->disabled, when, sizeof(when)) == PV_OK)
+		cJSON_AddStringToObject(o, "disabled", when);
+	else
+		cJSON_AddNullToObject(o, "disabled");
+	if (key->delete_at != 0 && pv_key_time_text(key->delete_at, when, sizeof(when)) == PV_OK)
+		cJSON_AddStringToObject(o, "delete_at", when);
+	else
+		cJSON_AddNullToObject(o, "delete_at");
+}
+
+/* One line under the table for a key out of service. */
+static void
+service_line(const struct pv_key *key, size_t *nlines)
+{
+	char since[32] = "?", due[32] = "?";
+
+	if (key->disabled == 0)
+		return;
+	(void)!pv_key_time_text(key->disabled, since, sizeof(since));
+	printf("%s", (*nlines)++ ? "" : "\n");
+	if (key->delete_at != 0) {
+		(void)!pv_key_time_text(key->delete_at, due, sizeof(due));
+		printf("key '%s' is disabled since %s and scheduled for deletion at %s\n", key->name, since,
+		       due);
+	} else {
+		printf("key '%s' is disabled since %s\n", key->name, since);
+	}
+}
+
 int
 key_list_main(struct vctl *c, int argc, char *argv[])
 {
 	struct pv_key **keys = NULL;
 	pv_keystore *ks = NULL;
 	cJSON *doc = NULL, *arr;
-	size_t n = 0, i, nhint = 0;
+	size_t n = 0, i, nhint = 0, nlines = 0;
 	char hint[256];
 	int rc = 0;
 	pv_err r;
@@ -36,8 +73,12 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 			rc = vctl_fail(c, PV_ERR_NOMEM, "key list");
 			goto out;
 		}
-		for (i = 0; i < n; i++)
-			cJSON_AddItemToArray(arr, keyout_json(ks, keys[i], 0));
+		for (i = 0; i < n; i++) {
+			cJSON *o = keyout_json(ks, keys[i], 0);
+
+			add_service(o, keys[i]);
+			cJSON_AddItemToArray(arr, o);
+		}
 		rc = vctl_print_json(doc);
 		goto out;
 	}
@@ -48,6 +89,8 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 	keyout_table_header();
 	for (i = 0; i < n; i++)
 		keyout_table_rows(keys[i]);
+	for (i = 0; i < n; i++)
+		service_line(keys[i], &nlines);
 	for (i = 0; i < n; i++) {
 		if (keys[i]->purpose == PV_PURPOSE_NONE) {
 			keyout_legacy_hint(keys[i], hint, sizeof(hint));

@@ -122,7 +122,7 @@ key_show_main(struct vctl *c, int argc, char *argv[])
 	    strcmp(format, "jwk") != 0 && strcmp(format, "uri") != 0 && strcmp(format, "provider-pem") != 0)
 		return vctl_usage(c, USAGE, "unknown format '%.32s'", format);
 	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
-	    (r = pv_keys_resolve(ks, argv[optind], version, &key, &ver, &obj)) != PV_OK) {
+	    (r = pv_keys_resolve_any(ks, argv[optind], version, &key, &ver, &obj)) != PV_OK) {
 		rc = vctl_fail(c, r, "key show '%s'", argv[optind]);
 		goto out;
 	}

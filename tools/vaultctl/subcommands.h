@@ -48,6 +48,18 @@ int key_destroy_main(struct vctl *c, int argc, char *argv[]);
 int key_repair_main(struct vctl *c, int argc, char *argv[]);
 int key_adopt_main(struct vctl *c, int argc, char *argv[]);
 int key_set_purpose_main(struct vctl *c, int argc, char *argv[]);
+int key_disable_main(struct vctl *c, int argc, char *argv[]);
+int key_enable_main(struct vctl *c, int argc, char *argv[]);
+int key_delete_main(struct vctl *c, int argc, char *argv[]);
+int key_cancel_delete_main(struct vctl *c, int argc, char *argv[]);
+int key_purge_main(struct vctl *c, int argc, char *argv[]);
+/* Shared by key disable/enable/delete/cancel-delete (key_disable.c): NAME
+ * and --vaultd-config (cfg_path NULL: not accepted); -1 = go on, else the
+ * exit code. The guard refuses vaultd's audit key (-1 = go on). */
+int key_service_parse(struct vctl *c, int argc, char *argv[], const char *usage, const char **cfg_path,
+		      const char **name);
+int key_audit_guard(struct vctl *c, pv_keystore *ks, const char *name, const char *cfg_path);
+int key_service_result(struct vctl *c, const char *name, const char *state, const char *text);
 
 /* token subcommands (tools/vaultctl/token_*.c) */
 int token_info_main(struct vctl *c, int argc, char *argv[]);
