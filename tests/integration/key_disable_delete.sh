@@ -122,6 +122,12 @@ sign_is 200 || fail "vaultd does not sign with dd-sign: $VD_STATUS"
 # dd-jwt: two versions (active, verify-only), P-256: two JWKs
 jwks_is 2 || fail "JWKS before: $(jwks_count) keys"
 vd_expect 200 POST /v1/jwt/dd-jwt/issue -H @"$AUTH" -H 'Content-Type: application/json' -d '{"claims":{"sub":"a"}}'
+JWT=$(json_get "$VD_BODY" token)
+jwt_valid() {
+	vd_call POST /v1/jwt/verify -H @"$AUTH" -H 'Content-Type: application/json' -d "{\"token\":\"$JWT\"}" &&
+		[ "$VD_STATUS" = 200 ] && [ "$(json_get "$VD_BODY" valid)" = "$1" ]
+}
+jwt_valid True || fail "the JWT does not verify: $(cat "$VD_BODY")"
 run_expect 0 vc key disable dd-sign
 run_expect 0 vc key disable dd-jwt
 poll sign_is 409 || fail "vaultd still signs with a disabled key: $VD_STATUS"
@@ -130,6 +136,8 @@ poll has key.disable:dd-sign:ok key.disable:dd-jwt:ok || fail "no key.disable re
 assert_eq "$(vd_error_code)" state "error code"
 assert_contains "$VD_BODY" "key 'dd-sign' is disabled (vaultctl key enable dd-sign)"
 poll jwks_is 0 || fail "the JWKS still has the disabled key: $(jwks_count)"
+poll jwt_valid False || fail "vaultd still accepts a JWT of the disabled key: $(cat "$VD_BODY")"
+say "jwt verify of a disabled key's token: $(cat "$VD_BODY")"
 vd_expect 409 POST /v1/jwt/dd-jwt/issue -H @"$AUTH" -H 'Content-Type: application/json' -d '{"claims":{"sub":"a"}}'
 # public reads still work
 vd_expect 200 GET /v1/keys/dd-sign -H @"$AUTH"
@@ -137,6 +145,7 @@ run_expect 0 vc key enable dd-sign
 run_expect 0 vc key enable dd-jwt
 poll sign_is 200 || fail "vaultd does not sign again after enable: $VD_STATUS"
 poll jwks_is 2 || fail "the JWKS did not regain the key: $(jwks_count)"
+poll jwt_valid True || fail "the JWT does not verify after enable: $(cat "$VD_BODY")"
 
 say "delete --after: disabled meanwhile; destroyed once the time has passed"
 run_expect 2 vc key delete dd-del
@@ -168,6 +177,8 @@ P11VAULT_TEST_CLOCK_OFFSET=$((7 * DAY + 60)) run_expect 0 vc key purge
 assert_contains "$RUN_OUT" "key 'dd-del' destroyed"
 [ -z "$(objects_of dd-del)" ] || fail "objects of dd-del left: $(objects_of dd-del)"
 run_expect 5 vc key show dd-del
+vd_expect 404 GET /v1/keys/dd-del -H @"$AUTH"
+assert_eq "$(vd_error_code)" key_not_found "error code of a deleted key"
 
 say "vaultd's key watch destroys a key that is due for it"
 run_expect 0 vc key delete dd-watch --yes --after 1
