@@ -270,6 +270,24 @@ struct read_ctx {
 	size_t cap, len;
 };
 
+/* Why the token gave no value for an attribute, in words (no raw numbers). */
+static void
+attr_unavailable(CK_ATTRIBUTE_TYPE type, CK_RV rv)
+{
+	char buf[96], rt[128];
+	const char *an = p11_attr_name(type, buf, sizeof(buf));
+
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		pv_err_set_detail("C_GetAttributeValue: the object has no %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else if (rv == CKR_ATTRIBUTE_SENSITIVE)
+		pv_err_set_detail("C_GetAttributeValue: the token does not reveal %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else
+		pv_err_set_detail(
+		    "C_GetAttributeValue: the token does not give %s (its value is unavailable)", an);
+}
+
 static CK_RV
 read_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
@@ -281,15 +299,16 @@ read_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 	c->no_refind = 1;
 	rv = P11_CALL(c, tok, C_GetAttributeValue, h, ctx->h, &a, 1);
 	if (rv == CKR_BUFFER_TOO_SMALL) {
-		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx is longer than %zu bytes", ctx->type,
-				  ctx->cap);
+		char an[96];
+
+		pv_err_set_detail("C_GetAttributeValue: %s of the object is longer than %zu bytes",
+				  p11_attr_name(ctx->type, an, sizeof(an)), ctx->cap);
 		c->err = PV_ERR_TOO_LARGE;
 		return CKR_OK;
 	}
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION)) {
-		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx unavailable (%s)", ctx->type,
-				  p11_rv_name(rv));
+		attr_unavailable(ctx->type, rv);
 		c->err = PV_ERR_NOT_FOUND;
 		return CKR_OK;
 	}

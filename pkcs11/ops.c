@@ -249,6 +249,24 @@ ctx_handle(p11_token *tok, CK_SESSION_HANDLE h, struct attr_ctx *ctx, struct p11
 	return CKR_OK;
 }
 
+/* Why the token gave no value for an attribute, in words (no raw numbers). */
+static void
+attr_unavailable(CK_ATTRIBUTE_TYPE type, CK_RV rv)
+{
+	char buf[96], rt[128];
+	const char *an = p11_attr_name(type, buf, sizeof(buf));
+
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		pv_err_set_detail("C_GetAttributeValue: the object has no %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else if (rv == CKR_ATTRIBUTE_SENSITIVE)
+		pv_err_set_detail("C_GetAttributeValue: the token does not reveal %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else
+		pv_err_set_detail(
+		    "C_GetAttributeValue: the token does not give %s (its value is unavailable)", an);
+}
+
 static CK_RV
 get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
@@ -265,8 +283,7 @@ get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	rv = P11_CALL(c, tok, C_GetAttributeValue, h, oh, &a, 1);
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-		pv_err_set_detail("C_GetAttributeValue: attribute 0x%lx unavailable (%s)", ctx->type,
-				  p11_rv_name(rv));
+		attr_unavailable(ctx->type, rv);
 		c->err = PV_ERR_NOT_FOUND;
 		return CKR_OK;
 	}
@@ -329,7 +346,9 @@ p11_handle_get_bool(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, 
 	if ((r = get_attr(tok, NULL, h, type, &val, &len)) != PV_OK)
 		return r;
 	if (len != sizeof(CK_BBOOL)) {
-		pv_err_set_detail("attribute 0x%lx is not a CK_BBOOL", type);
+		char an[96];
+
+		pv_err_set_detail("%s of the object is not a CK_BBOOL", p11_attr_name(type, an, sizeof(an)));
 		r = PV_ERR_BAD_INPUT;
 	} else {
 		*v = val[0];
@@ -348,7 +367,9 @@ p11_handle_get_ulong(p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
 	if ((r = get_attr(tok, NULL, h, type, &val, &len)) != PV_OK)
 		return r;
 	if (len != sizeof(CK_ULONG)) {
-		pv_err_set_detail("attribute 0x%lx is not a CK_ULONG", type);
+		char an[96];
+
+		pv_err_set_detail("%s of the object is not a CK_ULONG", p11_attr_name(type, an, sizeof(an)));
 		r = PV_ERR_BAD_INPUT;
 	} else {
 		memcpy(v, val, sizeof(*v));

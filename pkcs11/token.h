@@ -233,6 +233,11 @@ pv_err p11_rv_to_err(CK_RV rv);
 const char *p11_rv_name(CK_RV rv);
 /* Name of a mechanism ("CKM_EDDSA") or "CKM_0x..." into buf. */
 const char *p11_mech_name(CK_MECHANISM_TYPE mech, char *buf, size_t buflen);
+/* Name of an attribute ("CKA_KEY_TYPE"), or words and its number (no hex)
+ * into buf; and a CKR_ code in words with its name after them ("pin
+ * incorrect (CKR_PIN_INCORRECT)") into buf. For error messages. */
+const char *p11_attr_name(CK_ATTRIBUTE_TYPE type, char *buf, size_t buflen);
+const char *p11_rv_text(CK_RV rv, char *buf, size_t buflen);
 
 /* Counters for tests, `token info` and metrics. */
 struct p11_token_stats {

@@ -9,9 +9,10 @@
  *
  * p11vault: references go through the keystore, so the key's purpose and
  * the pinned version's state are checked at every signature. A pkcs11: URI
- * naming an object that is a version of a p11vault key is treated as that
- * key and version (its purpose still applies); other token objects sign as
- * raw objects.
+ * naming a p11vault key (object=NAME: the version active at load; NAME.vN,
+ * x-p11vault-version=N or a version's id=: that version) is treated as that
+ * key and version (its purpose still applies), like the vaultd backend
+ * does; other token objects sign as raw objects.
  */
 #include "config.h"
 
@@ -27,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "core/keys.h"
+#include "core/keys_uri.h"
 #include "core/pubkey.h"
 #include "core/sigfmt.h"
 #include "core/sign.h"
@@ -451,6 +453,7 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	EVP_PKEY *pk = NULL, *pub = NULL;
 	p11v_key *k = NULL;
 	unsigned version = 0;
+	struct pv_key_ref kref;
 	p11_obj priv;
 	pv_err r;
 
@@ -460,6 +463,17 @@ load_raw(p11v_prov *p, pv_keystore *ks, const struct p11v_uri *u)
 	}
 	if (!token_matches(p, tok, u->token))
 		return NULL;
+	/* a p11vault key named by the URI (core/keys_uri.h: object=NAME, NAME.vN,
+	 * x-p11vault-version=N, id= of a version): p11vault:NAME[;version=N],
+	 * pinned at load; a key name wins over a raw object of the same label */
+	if (u->want_private || u->version != 0) {
+		if ((r = pv_keys_ref_lookup(ks, u->name, u->id, u->id_len, u->version, &kref)) != PV_OK) {
+			p11v_direct_raise(p, r, "key reference");
+			return NULL;
+		}
+		if (kref.name[0] != '\0')
+			return load_named(p, ks, kref.name, kref.version);
+	}
 	obj_ref(&priv, u->want_private ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, u->id, u->id_len, u->name);
 	if ((r = p11_obj_find(tok, &priv)) != PV_OK) {
 		/* object=NAME of a p11vault key (whose objects are NAME.vN):

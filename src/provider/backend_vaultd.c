@@ -18,8 +18,9 @@
  *
  * pkcs11: URIs name token objects; vaultd names keys. In this backend
  * object=NAME.vN (the label p11vault gives version N's objects) is read as
- * p11vault:NAME;version=N, object=NAME as p11vault:NAME; a URI without
- * object= (id= only) is refused.
+ * p11vault:NAME;version=N, object=NAME as p11vault:NAME (with
+ * x-p11vault-version=N: p11vault:NAME;version=N), as the direct backend
+ * does; a URI without object= (id= only) is refused.
  */
 #include "config.h"
 
@@ -438,6 +439,13 @@ ref_of_uri(p11v_prov *p, const struct p11v_uri *u, struct p11v_keyref *ref)
 	if ((dot = strrchr(u->name, '.')) != NULL && dot[1] == 'v' && dot[2] >= '1' && dot[2] <= '9') {
 		v = strtoul(dot + 2, &end, 10);
 		if (*end == '\0' && v <= PV_KEY_VERSIONS_MAX) {
+			if (u->version != 0 && u->version != (unsigned)v) {
+				p11v_raise(p, P11V_R_BAD_URI,
+					   "pkcs11: URI: object=%s and x-p11vault-version=%u name different "
+					   "versions",
+					   u->name, u->version);
+				return 0;
+			}
 			ref->name[dot - u->name] = '\0';
 			ref->version = (unsigned)v;
 		}

@@ -12,11 +12,13 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <p11-kit/uri.h>
 
 #include "core/keymeta.h"
+#include "core/keys_uri_attr.h"
 #include "provider/provider.h"
 
 #define P11V_SCHEME   "p11vault:"
@@ -116,13 +118,21 @@ parse_pkcs11(const char *s, struct p11v_uri *out, int allow_none, const char **w
 	P11KitUri *uri = NULL;
 	CK_ATTRIBUTE *a;
 	CK_OBJECT_CLASS cls;
+	char *stripped = NULL;
 	int ok = 0, rc;
 
 	if ((uri = p11_kit_uri_new()) == NULL) {
 		*why = "out of memory";
 		return 0;
 	}
-	if ((rc = p11_kit_uri_parse(s, P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE, uri)) != P11_KIT_URI_OK) {
+	/* our vendor attribute x-p11vault-version=N pins a version (keys_uri.h) */
+	if (pv_keys_uri_strip_version(s, &stripped, &out->version) != PV_OK) {
+		*why = stripped == NULL ? "out of memory"
+					: "pkcs11: URI: x-p11vault-version must be one number from 1 to 1000";
+		goto out;
+	}
+	if ((rc = p11_kit_uri_parse(stripped, P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE, uri)) !=
+	    P11_KIT_URI_OK) {
 		*why = rc == P11_KIT_URI_BAD_ENCODING  ? "pkcs11: URI: bad percent-encoding"
 		       : rc == P11_KIT_URI_BAD_VERSION ? "pkcs11: URI: bad library-version"
 						       : "pkcs11: URI: bad syntax";
@@ -180,6 +190,7 @@ parse_pkcs11(const char *s, struct p11v_uri *out, int allow_none, const char **w
 	token_label(uri, out->token, sizeof(out->token));
 	ok = 1;
 out:
+	free(stripped);
 	p11_kit_uri_free(uri);
 	return ok;
 }

@@ -1,9 +1,10 @@
 /*
  * vaultd's own TLS key on its token (issue 16 item 6): listen.tcp.tls_key
- * "p11vault:NAME[;version=N]" or a pkcs11: URI naming a p11vault key's
- * object. The key must be a p11vault key of purpose sign; GnuTLS signs the
- * handshakes with it through its PKCS#11 support (p11-kit), so the key
- * never exists in vaultd's memory. The PIN is the token's (token.pin_source
+ * "p11vault:NAME[;version=N]" or a pkcs11: URI naming a p11vault key
+ * (object=NAME: the version active when vaultd starts; object=NAME.vN or
+ * x-p11vault-version=N: that version), never a raw token object. The key
+ * must be a p11vault key of purpose sign; GnuTLS signs the handshakes
+ * with it through its PKCS#11 support (p11-kit), so the key never exists in vaultd's memory. The PIN is the token's (token.pin_source
  * or the default chain), kept in guarded memory for GnuTLS's logins; a PIN
  * the token refused is never offered again.
  *
@@ -31,6 +32,7 @@
 #include <p11-kit/uri.h>
 
 #include "core/keys.h"
+#include "core/keys_uri.h"
 #include "pkcs11/pin.h"
 #include "vaultd/keeper_int.h"
 #include "vaultd/server_int.h"
@@ -308,52 +310,33 @@ bad:
 	return PV_ERR_USAGE;
 }
 
-/* The p11vault key a pkcs11: URI names: its object= label is NAME.vN. */
+/* The p11vault key a pkcs11: URI names (core/keys_uri.h): object=NAME is
+ * the version active when vaultd starts, object=NAME.vN,
+ * x-p11vault-version=N or a version's id= pins version N. */
 static pv_err
-parse_pkcs11(const char *s, char *name, size_t namesz, unsigned *version)
+parse_pkcs11(pv_keystore *ks, const char *s, char *name, size_t namesz, unsigned *version)
 {
-	P11KitUri *u = p11_kit_uri_new();
-	CK_ATTRIBUTE_PTR a;
-	char label[160], *dot;
-	char *end = NULL;
-	unsigned long v;
-	pv_err r = PV_ERR_USAGE;
+	struct pv_key_ref ref;
+	char what[256], why[256];
+	pv_err r;
 
-	if (u == NULL)
-		return PV_ERR_NOMEM;
-	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_OBJECT, u) != P11_KIT_URI_OK) {
-		pv_err_set_detail("listen.tcp.tls_key: not a valid pkcs11: URI");
-		goto out;
+	if ((r = pv_keys_uri_resolve(ks, s, &ref, NULL)) != PV_OK) {
+		snprintf(why, sizeof(why), "%s", pv_err_detail());
+		pv_err_set_detail("listen.tcp.tls_key: %s", why[0] != '\0' ? why : pv_strerror(r));
+		return r;
 	}
-	a = p11_kit_uri_get_attribute(u, CKA_LABEL);
-	if (a == NULL || a->ulValueLen == 0 || a->ulValueLen >= sizeof(label)) {
+	if (ref.name[0] == '\0' || strlen(ref.name) >= namesz) {
+		pv_keys_uri_describe(ks, s, what, sizeof(what));
 		pv_err_set_detail(
-		    "listen.tcp.tls_key: the pkcs11: URI needs object=NAME.vN (a p11vault key's "
-		    "version; or write p11vault:NAME)");
-		goto out;
+		    "listen.tcp.tls_key: the pkcs11: URI is not a p11vault key version (it %s); "
+		    "vaultd signs its handshakes only with a p11vault key of purpose sign: "
+		    "object=NAME (its active version) or object=NAME.vN",
+		    what);
+		return PV_ERR_USAGE;
 	}
-	memcpy(label, a->pValue, a->ulValueLen);
-	label[a->ulValueLen] = '\0';
-	dot = strrchr(label, '.');
-	if (dot == NULL || dot[1] != 'v' || (size_t)(dot - label) >= namesz) {
-		pv_err_set_detail("listen.tcp.tls_key: object=%s is not a p11vault key version (NAME.vN); "
-				  "vaultd signs its handshakes only with a p11vault key of purpose sign",
-				  label);
-		goto out;
-	}
-	v = strtoul(dot + 2, &end, 10);
-	if (end == dot + 2 || *end != '\0' || v == 0 || v > 1000000) {
-		pv_err_set_detail("listen.tcp.tls_key: object=%s is not a p11vault key version (NAME.vN)",
-				  label);
-		goto out;
-	}
-	memcpy(name, label, (size_t)(dot - label));
-	name[dot - label] = '\0';
-	*version = (unsigned)v;
-	r = PV_OK;
-out:
-	p11_kit_uri_free(u);
-	return r;
+	memcpy(name, ref.name, strlen(ref.name) + 1);
+	*version = ref.version;
+	return PV_OK;
 }
 
 /* The PIN as vaultd's own login finds it: token.pin_source, else the
@@ -456,7 +439,7 @@ vd_tls_token_key(const struct pv_config *cfg, struct vd_daemon *d, gnutls_certif
 		return PV_ERR_USAGE;
 	}
 	r = strncmp(tls_key, "p11vault:", 9) == 0 ? parse_p11vault(tls_key, name, sizeof(name), &version)
-						  : parse_pkcs11(tls_key, name, sizeof(name), &version);
+						  : parse_pkcs11(ks, tls_key, name, sizeof(name), &version);
 	if (r != PV_OK)
 		return r;
 	memset(&ver, 0, sizeof(ver));

@@ -15,6 +15,7 @@
 #include "bundle/envname.h"
 #include "bundleargs.h"
 #include "core/pubkey.h"
+#include "core/keys_uri.h"
 #include "pkcs11/objuri.h"
 
 int
@@ -209,25 +210,87 @@ out:
 	return r;
 }
 
-/* check_purpose: the key is to be wrapped for (seal, rewrap, rotate), so it
- * must be a p11vault key of purpose wrap or decrypt; naming a recipient to
- * remove it or to pick it for reading does not use the key. */
+#define RCPT_NEEDS "a recipient needs an aes256 key of purpose wrap or an RSA key of purpose decrypt"
+
+/* A p11vault key as a recipient: version 0 = the active one. uri: the
+ * pkcs11: URI it was named by (for the error), or NULL. check_purpose: the
+ * key is to be wrapped for (seal, rewrap, rotate), so it must be of
+ * purpose wrap or decrypt; naming a recipient to remove it or to pick it
+ * for reading does not use the key. */
+static pv_err
+recipient_from_key(struct vctl *c, const char *name, unsigned version, const char *uri, int check_purpose,
+		   struct pv_rcpt_spec *s)
+{
+	pv_keystore *ks = NULL;
+	struct pv_key *key = NULL;
+	struct pv_key_version ver;
+	p11_obj obj;
+	char label[P11_LABEL_MAX], what[256];
+	pv_err r;
+
+	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
+	    (r = pv_keys_resolve(ks, name, version, &key, &ver, &obj)) != PV_OK ||
+	    (check_purpose &&
+	     (r = pv_key_check_purpose(key, key->alg == PV_ALG_AES256 ? PV_PURPOSE_WRAP
+								      : PV_PURPOSE_DECRYPT)) != PV_OK))
+		goto out;
+	pv_keys_label(key, &ver, label, sizeof(label));
+	set_label(s, label, strlen(label));
+	if (key->alg == PV_ALG_AES256) {
+		if ((r = p11_obj_find(pv_keystore_token(ks), &obj)) != PV_OK)
+			goto out;
+		s->type = PV_RCPT_AES_KWP;
+		s->tok = pv_keystore_token(ks);
+		s->kek = obj.handle;
+	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA &&
+		   (key->purpose == PV_PURPOSE_DECRYPT || !check_purpose)) {
+		if ((r = pv_keys_public(ks, key, &ver, &s->pub)) != PV_OK)
+			goto out;
+		s->type = PV_RCPT_RSA_OAEP_SHA256;
+	} else {
+		pv_err_set_detail(
+		    "key %s (%s) cannot be a recipient: use an aes256 key of purpose wrap or an "
+		    "RSA key of purpose decrypt",
+		    name, pv_alg_info(key->alg)->name);
+		r = PV_ERR_KEY_TYPE;
+	}
+out:
+	if (uri != NULL && key != NULL && (r == PV_ERR_PURPOSE || r == PV_ERR_KEY_TYPE)) {
+		pv_keys_uri_describe(ks, uri, what, sizeof(what));
+		pv_err_set_detail("the URI %s: " RCPT_NEEDS, what);
+	}
+	pv_key_free(key);
+	return r;
+}
+
+/* A pkcs11: URI: a p11vault key named in it (pv_keys_uri_resolve), else a
+ * raw AES or RSA key on the token (not checked for a purpose: it has none). */
 static pv_err
 recipient_from_uri(struct vctl *c, const char *uri, int check_purpose, struct pv_rcpt_spec *s)
 {
+	pv_keystore *ks = NULL;
 	p11_token *tok = NULL;
+	struct pv_key_ref ref;
 	CK_OBJECT_HANDLE *hs = NULL;
 	uint8_t *mod = NULL, *exp = NULL, *label = NULL;
 	size_t n = 0, i, modlen = 0, explen = 0, labellen = 0;
 	CK_ULONG cls, kt;
+	char *raw = NULL, what[256];
 	pv_err r;
 
-	if ((r = vctl_token(c, 1, &tok)) != PV_OK || (r = p11_find_by_uri(tok, uri, &hs, &n)) != PV_OK)
+	if ((r = vctl_keystore(c, &ks)) != PV_OK || (r = pv_keys_uri_resolve(ks, uri, &ref, &raw)) != PV_OK)
+		goto out;
+	if (ref.name[0] != '\0') {
+		r = recipient_from_key(c, ref.name, ref.version, uri, check_purpose, s);
+		goto out;
+	}
+	tok = pv_keystore_token(ks);
+	if ((r = p11_find_by_uri(tok, raw, &hs, &n)) != PV_OK)
 		goto out;
 	r = PV_ERR_NOT_FOUND;
-	pv_err_set_detail("no AES or RSA key matches %s", uri);
 	for (i = 0; i < n; i++) {
 		if (p11_handle_get_ulong(tok, hs[i], CKA_CLASS, &cls) != PV_OK ||
+		    (cls != CKO_SECRET_KEY && cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY) ||
 		    p11_handle_get_ulong(tok, hs[i], CKA_KEY_TYPE, &kt) != PV_OK)
 			continue;
 		if (cls == CKO_SECRET_KEY && kt == CKK_AES) {
@@ -251,52 +314,16 @@ recipient_from_uri(struct vctl *c, const char *uri, int check_purpose, struct pv
 		r = PV_OK;
 		break;
 	}
+	if (r == PV_ERR_NOT_FOUND) {
+		pv_keys_uri_describe(ks, uri, what, sizeof(what));
+		pv_err_set_detail("the URI %s: " RCPT_NEEDS, what);
+	}
 out:
+	free(raw);
 	free(hs);
 	free(mod);
 	free(exp);
 	free(label);
-	return r;
-}
-
-static pv_err
-recipient_from_key(struct vctl *c, const char *name, int check_purpose, struct pv_rcpt_spec *s)
-{
-	pv_keystore *ks = NULL;
-	struct pv_key *key = NULL;
-	struct pv_key_version ver;
-	p11_obj obj;
-	char label[P11_LABEL_MAX];
-	pv_err r;
-
-	if ((r = vctl_keystore(c, &ks)) != PV_OK ||
-	    (r = pv_keys_resolve(ks, name, 0, &key, &ver, &obj)) != PV_OK ||
-	    (check_purpose &&
-	     (r = pv_key_check_purpose(key, key->alg == PV_ALG_AES256 ? PV_PURPOSE_WRAP
-								      : PV_PURPOSE_DECRYPT)) != PV_OK))
-		goto out;
-	pv_keys_label(key, &ver, label, sizeof(label));
-	set_label(s, label, strlen(label));
-	if (key->alg == PV_ALG_AES256) {
-		if ((r = p11_obj_find(pv_keystore_token(ks), &obj)) != PV_OK)
-			goto out;
-		s->type = PV_RCPT_AES_KWP;
-		s->tok = pv_keystore_token(ks);
-		s->kek = obj.handle;
-	} else if (pv_alg_info(key->alg)->family == PV_FAMILY_RSA &&
-		   (key->purpose == PV_PURPOSE_DECRYPT || !check_purpose)) {
-		if ((r = pv_keys_public(ks, key, &ver, &s->pub)) != PV_OK)
-			goto out;
-		s->type = PV_RCPT_RSA_OAEP_SHA256;
-	} else {
-		pv_err_set_detail(
-		    "key %s (%s) cannot be a recipient: use an aes256 key of purpose wrap or an RSA key "
-		    "of purpose decrypt",
-		    name, pv_alg_info(key->alg)->name);
-		r = PV_ERR_KEY_TYPE;
-	}
-out:
-	pv_key_free(key);
 	return r;
 }
 
@@ -308,7 +335,7 @@ recipient(struct vctl *c, const char *arg, int check_purpose, struct pv_rcpt_spe
 		return recipient_from_uri(c, arg, check_purpose, s);
 	if (strchr(arg, '/') != NULL || access(arg, F_OK) == 0)
 		return recipient_from_pem(arg, s);
-	return recipient_from_key(c, arg, check_purpose, s);
+	return recipient_from_key(c, arg, 0, NULL, check_purpose, s);
 }
 
 pv_err
