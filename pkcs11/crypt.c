@@ -48,13 +48,13 @@ refine(CK_RV rv, CK_MECHANISM_TYPE mech, int checking, struct p11_call *c)
 
 	if (checking && (rv_bad_input(rv) || (rv == CKR_GENERAL_ERROR && mech_authenticated(mech)))) {
 		pv_err_set_detail("%s (%s): the input does not authenticate (%s)", c->fname,
-				  p11_mech_name(mech, name, sizeof(name)), p11_rv_name(rv));
+				  p11_mech_name(mech, name, sizeof(name)), P11_RV_TEXT(rv));
 		c->err = PV_ERR_INTEGRITY;
 		return CKR_OK;
 	}
 	if (rv_cannot(rv)) {
 		pv_err_set_detail("%s (%s): the token cannot do this (%s)", c->fname,
-				  p11_mech_name(mech, name, sizeof(name)), p11_rv_name(rv));
+				  p11_mech_name(mech, name, sizeof(name)), P11_RV_TEXT(rv));
 		c->err = PV_ERR_MECHANISM;
 		return CKR_OK;
 	}
@@ -381,7 +381,7 @@ ecdh_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 		c->err = PV_ERR_INTEGRITY;
 	} else if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_BUFFER_TOO_SMALL) {
 		pv_err_set_detail("C_GetAttributeValue: the derived secret is unreadable (%s)",
-				  p11_rv_name(rv));
+				  P11_RV_TEXT(rv));
 		c->err = PV_ERR_NOT_HONOURED;
 		rv = CKR_OK;
 	}

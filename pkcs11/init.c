@@ -30,7 +30,7 @@ list_slots(CK_FUNCTION_LIST *f, CK_SLOT_ID **ids, CK_ULONG *n)
 	if (rv != CKR_OK) {
 		free(*ids);
 		*ids = NULL;
-		pv_err_set_detail("C_GetSlotList: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_GetSlotList: %s", P11_RV_TEXT(rv));
 		return p11_rv_to_err(rv);
 	}
 	return PV_OK;
@@ -92,7 +92,7 @@ out:
 static pv_err
 fail(const char *fn, CK_RV rv)
 {
-	pv_err_set_detail("%s: %s", fn, p11_rv_name(rv));
+	pv_err_set_detail("%s: %s", fn, P11_RV_TEXT(rv));
 	return p11_rv_to_err(rv);
 }
 

@@ -31,7 +31,7 @@ token_info_settled(p11_token *tok, CK_TOKEN_INFO *ti)
 		p11_backoff(tries);
 	}
 	if (rv != CKR_OK) {
-		pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_GetTokenInfo: %s", P11_RV_TEXT(rv));
 		return p11_rv_to_err(rv);
 	}
 	return PV_OK;
@@ -82,7 +82,7 @@ login_result(CK_RV rv)
 {
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return PV_OK;
-	pv_err_set_detail("C_Login: %s", p11_rv_name(rv));
+	pv_err_set_detail("C_Login: %s", P11_RV_TEXT(rv));
 	return p11_rv_to_err(rv);
 }
 

@@ -91,7 +91,7 @@ p11_module_initialize(CK_FUNCTION_LIST *f, int *we_initialized)
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return PV_OK; /* someone else in this process owns it */
 	if (rv != CKR_OK) {
-		pv_err_set_detail("C_Initialize: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_Initialize: %s", P11_RV_TEXT(rv));
 		return rv == CKR_CANT_LOCK ? PV_ERR_MODULE_LOAD : p11_rv_to_err(rv);
 	}
 	*we_initialized = 1;
@@ -148,7 +148,7 @@ p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
 	 * server coming and going): ask again, a few times. */
 	for (int tries = 0; tries < 8; tries++) {
 		if ((rv = f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-			pv_err_set_detail("C_GetSlotList: %s", p11_rv_name(rv));
+			pv_err_set_detail("C_GetSlotList: %s", P11_RV_TEXT(rv));
 			r = p11_rv_to_err(rv);
 			goto out;
 		}
@@ -162,7 +162,7 @@ p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
 			break;
 	}
 	if (rv != CKR_OK) {
-		pv_err_set_detail("C_GetSlotList: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_GetSlotList: %s", P11_RV_TEXT(rv));
 		r = rv == CKR_BUFFER_TOO_SMALL ? PV_ERR_TOKEN_UNAVAILABLE : p11_rv_to_err(rv);
 		goto out;
 	}

@@ -683,7 +683,7 @@ verify_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	rv = P11_CALL(c, tok, C_Verify, h, (CK_BYTE *)(uintptr_t)ctx->in, ctx->inlen,
 		      (CK_BYTE *)(uintptr_t)ctx->vsig, ctx->siglen);
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
-		pv_err_set_detail("C_Verify: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_Verify: %s", P11_RV_TEXT(rv));
 		c->err = PV_ERR_BAD_SIGNATURE;
 		return CKR_OK;
 	}

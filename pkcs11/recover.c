@@ -98,7 +98,7 @@ p11_token_answers(p11_token *tok)
 		if ((rv = P11_CALL(&c, tok, C_GetTokenInfo, atomic_load(&tok->slot), &ti)) == CKR_OK)
 			return PV_OK;
 	}
-	pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+	pv_err_set_detail("C_GetTokenInfo: %s", P11_RV_TEXT(rv));
 	return PV_ERR_TOKEN_UNAVAILABLE;
 }
 

@@ -251,7 +251,8 @@ test_retry_bound(void **state)
 	fault_reset_counts();
 	assert_int_equal(fault_set("C_Sign:CKR_SESSION_HANDLE_INVALID:*"), 0);
 	assert_int_equal(tu_sign(tok, &priv), PV_ERR_SESSION);
-	assert_non_null(strstr(pv_err_detail(), "C_Sign: CKR_SESSION_HANDLE_INVALID"));
+	assert_non_null(
+	    strstr(pv_err_detail(), "C_Sign: session handle invalid (CKR_SESSION_HANDLE_INVALID)"));
 	assert_int_equal(fault_count("C_Sign"), 3); /* first try + max_retries */
 
 	fault_reset_counts();

@@ -93,7 +93,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			}
 			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
 				return p11_outage_begin(tok);
-			pv_err_set_detail("%s: %s", c.fname, p11_rv_name(rv));
+			pv_err_set_detail("%s: %s", c.fname, P11_RV_TEXT(rv));
 			if (answers)
 				return p11_rv_to_err(rv);
 			/* An odd failure from a token that no longer answers: start
@@ -101,7 +101,7 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 			 * something, so it is not repeated) and say it was away. */
 			if (p11_recover(tok, rv, attempt, NULL, seen_epoch) == PV_OK)
 				pv_err_set_detail("%s: %s; the token did not answer and was re-initialised",
-						  c.fname, p11_rv_name(rv));
+						  c.fname, P11_RV_TEXT(rv));
 			return PV_ERR_TOKEN_UNAVAILABLE;
 		}
 		if (c.dirty) {

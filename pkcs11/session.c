@@ -76,7 +76,7 @@ ensure_login(p11_token *tok, CK_SESSION_HANDLE h, int fresh, CK_RV *rvp)
 		return PV_OK;
 	if ((rv = tok->f->C_GetSessionInfo(h, &si)) != CKR_OK) {
 		*rvp = rv;
-		pv_err_set_detail("C_GetSessionInfo: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_GetSessionInfo: %s", P11_RV_TEXT(rv));
 		return p11_rv_to_err(rv);
 	}
 	if (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)
@@ -123,7 +123,7 @@ p11_sess_borrow(p11_token *tok, struct p11_sess *s, CK_RV *rvp)
 	s->pinned = 0;
 	if ((rv = open_session(tok, &s->h)) != CKR_OK) {
 		*rvp = rv;
-		pv_err_set_detail("C_OpenSession: %s", p11_rv_name(rv));
+		pv_err_set_detail("C_OpenSession: %s", P11_RV_TEXT(rv));
 		p11_sess_drop(tok, s, 0);
 		return p11_rv_to_err(rv);
 	}

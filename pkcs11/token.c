@@ -97,7 +97,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 			goto out;
 		r = p11_slot_find(tok->f, tok->uri, &slot);
 		if (r == PV_OK && (rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
-			pv_err_set_detail("C_GetTokenInfo: %s", p11_rv_name(rv));
+			pv_err_set_detail("C_GetTokenInfo: %s", P11_RV_TEXT(rv));
 			r = p11_rv_to_err(rv);
 		}
 		if ((r != PV_ERR_TOKEN_NOT_FOUND && (r != PV_ERR_PKCS11 || rv != CKR_GENERAL_ERROR)) ||

@@ -238,6 +238,9 @@ const char *p11_mech_name(CK_MECHANISM_TYPE mech, char *buf, size_t buflen);
  * incorrect (CKR_PIN_INCORRECT)") into buf. For error messages. */
 const char *p11_attr_name(CK_ATTRIBUTE_TYPE type, char *buf, size_t buflen);
 const char *p11_rv_text(CK_RV rv, char *buf, size_t buflen);
+/* p11_rv_text into a buffer that lives until the end of the enclosing
+ * block: for one error message (pv_err_set_detail copies it). */
+#define P11_RV_TEXT(rv) p11_rv_text((rv), (char[96]){0}, 96)
 
 /* Counters for tests, `token info` and metrics. */
 struct p11_token_stats {
