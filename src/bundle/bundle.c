@@ -135,7 +135,7 @@ pv_bundle_opened_clear(struct pv_bundle_opened *op)
 /* Open the DEK through recipient i if its key is on the token:
  * PV_ERR_NOT_FOUND when it is not (try the next one), PV_ERR_PURPOSE when
  * it is but may not open bundles (invariant 6: its purpose is not wrap or
- * decrypt). */
+ * decrypt), PV_ERR_STATE when its key is disabled. */
 static pv_err
 try_recipient(p11_token *tok, const struct pv_bundle *b, size_t i, const struct pv_bundle_read_opts *o,
 	      enum pv_dek_mode mode, struct pv_bundle_opened *op)
@@ -172,7 +172,7 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 	char why[256] = "";
 	int pass;
 	size_t i;
-	pv_err r = PV_ERR_NOT_FOUND;
+	pv_err r = PV_ERR_NOT_FOUND, why_r = PV_ERR_PURPOSE;
 
 	/* §7 step 2a: who sealed it, before any key on the token is used */
 	if (pv_sealer_trust_count(o->trust) > 0 && (r = pv_sealer_verify(b, o->trust)) != PV_OK)
@@ -191,17 +191,19 @@ pv_bundle_open(p11_token *tok, const struct pv_bundle *b, const struct pv_bundle
 			    (o->kid != NULL && strcmp(b->rcpt[i].kid, o->kid) != 0))
 				continue;
 			r = try_recipient(tok, b, i, o, mode, &op);
-			/* a key of the wrong purpose is not used; another
-			 * recipient may still open the bundle */
-			if (r == PV_ERR_PURPOSE) {
+			/* a key of the wrong purpose, or a disabled one, is
+			 * not used; another recipient may still open the
+			 * bundle */
+			if (r == PV_ERR_PURPOSE || r == PV_ERR_STATE) {
 				snprintf(why, sizeof(why), "%s", pv_err_detail());
+				why_r = r;
 				r = PV_ERR_NOT_FOUND;
 			}
 		}
 	}
 	if (r == PV_ERR_NOT_FOUND && why[0] != '\0') {
 		pv_err_set_detail("%s", why);
-		r = PV_ERR_PURPOSE;
+		r = why_r;
 	} else if (r == PV_ERR_NOT_FOUND) {
 		pv_err_set_detail(
 		    "no recipient of this bundle has its key on this token (sealed for %zu other key%s, "

@@ -480,7 +480,9 @@ pv_recipient_check_purpose(p11_token *tok, enum pv_rcpt_type type, CK_OBJECT_HAN
 		r = PV_ERR_PURPOSE;
 		goto out;
 	}
-	r = pv_key_check_purpose(key, want);
+	/* a disabled key (vaultctl key disable / delete) opens nothing */
+	if ((r = pv_key_check_purpose(key, want)) == PV_OK)
+		r = pv_key_check_enabled(key);
 out:
 	free(hex);
 	pv_key_free(key);

@@ -23,6 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pv_keymeta_parse((const uint8_t *)json, strlen(json), &back) != PV_OK)
 		abort();
 	if (back->nversions != k->nversions || back->alg != k->alg || back->usage != k->usage ||
+	    back->disabled != k->disabled || back->delete_at != k->delete_at ||
 	    strcmp(back->name, k->name) != 0 ||
 	    memcmp(back->versions, k->versions, k->nversions * sizeof(*k->versions)) != 0)
 		abort();

@@ -86,6 +86,25 @@ assert_contains "$RUN_OUT" "key 'dd-sign' is enabled"
 run_expect 0 vc sign dd-sign --in "$W/msg" --out "$W/sig2"
 run_expect 0 vc verify dd-sign --in "$W/msg" --sig "$W/sig1"
 
+say "a disabled KEK opens no bundle; another recipient still does"
+run_expect 0 vc key create dd-kek --alg aes256 --purpose wrap
+run_expect 0 vc key create dd-bg --alg rsa2048 --purpose decrypt
+printf 'API_KEY=s3cret-value\n' >"$W/in.env"
+run_expect 0 vc bundle seal --recipient dd-kek --in "$W/in.env" --out "$W/one.b"
+run_expect 0 vc bundle seal --recipient dd-kek --recipient dd-bg --in "$W/in.env" --out "$W/two.b"
+run_expect 0 vc key disable dd-kek
+run_expect 7 vc unwrap "$W/one.b"
+assert_one_line_error "$RUN_ERR"
+assert_contains "$RUN_ERR" "key 'dd-kek' is disabled (vaultctl key enable dd-kek)"
+assert_not_contains "$RUN_OUT" "s3cret"
+run_expect 7 vc bundle seal --recipient dd-kek --in "$W/in.env" --out "$W/three.b"
+assert_contains "$RUN_ERR" "is disabled"
+run_expect 0 vc unwrap "$W/two.b"
+assert_contains "$RUN_OUT" "s3cret-value"
+run_expect 0 vc key enable dd-kek
+run_expect 0 vc unwrap "$W/one.b"
+assert_contains "$RUN_OUT" "s3cret-value"
+
 say "the OpenSSL provider refuses a disabled key"
 if [ -f "$top_builddir/.libs/p11vault.so" ]; then
 	. "$top_srcdir/tests/lib/provider.sh"
