@@ -1,11 +1,12 @@
 /*
- * The keeper API: the only way vaultd's handlers reach the token (design.md,
- * "keeper API"), and the one place that decides what a key may do
- * (docs/architecture.md, "The keeper decides"). Narrow on purpose — key
- * metadata, public keys, sign, verify, JWT issue, JWKS, derive, ECDH, the
- * audit checkpoint MAC, secret lookup — so that vaultd can later be split
- * into an unprivileged HTTP front and a token-holding keeper process
- * without touching the handlers. Nothing here knows about HTTP.
+ * The keeper API: the only way vaultd's handlers reach the token, and the
+ * one place that decides what a key may do (docs/architecture.md, "The
+ * keeper decides" and "Why this is the seam for privilege separation").
+ * Narrow on purpose — key metadata, public keys, sign, verify, JWT issue,
+ * JWKS, derive, ECDH, the audit checkpoint MAC, secret lookup — so that
+ * vaultd can later be split into an unprivileged HTTP front and a
+ * token-holding keeper process without touching the handlers. Nothing here
+ * knows about HTTP.
  *
  * Every call that uses a key takes a typed request (struct vd_kreq): who
  * asks (the authenticated client and the generation whose policy applies),
@@ -265,10 +266,11 @@ pv_err vd_keeper_make_audit_key(struct vd_keeper *k, const char *name, int *crea
 
 /*
  * Load what cfg->bundle and cfg->secrets name: open the bundle on the token
- * (design.md: DEK unwrapped into the token), decrypt env/file entries into
- * guarded memory, unwrap private-key entries into the token as session
- * objects, and read the configured environment variables. cfg->bundle
- * absent: only the environment. Bundle errors are those of src/bundle.
+ * (the DEK unwrapped into the token: docs/architecture.md, "Bundle keys"),
+ * decrypt env/file entries into guarded memory, unwrap private-key entries
+ * into the token as session objects, and read the configured environment
+ * variables. cfg->bundle absent: only the environment. Bundle errors are
+ * those of src/bundle.
  */
 pv_err vd_secrets_load(struct vd_keeper *k, const struct pv_config *cfg, struct vd_secrets **out) PV_WUR;
 /* Destroys the bundle's session key objects and wipes every value. */
