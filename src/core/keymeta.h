@@ -9,7 +9,7 @@
  *                 "created":"2026-11-23T10:00:00Z","origin":"generated"}]}
  *
  * Every key has one purpose ("purpose":"jwt", ...), fixed at creation and
- * kept across rotation (design.md invariant 6). Metadata written before
+ * kept across rotation (docs/cli.md, "Key purposes"). Metadata written before
  * purposes existed has none: such a key is refused for every use until
  * `vaultctl key set-purpose` gives it one. A decrypt key also carries
  * "usage":"decrypt" (what older readers understood); the default usage
