@@ -205,6 +205,24 @@ run_expect 0 vc key delete dd-watch --yes --after 1
 gone() { [ -z "$(objects_of dd-watch)" ]; }
 poll gone || fail "vaultd did not destroy dd-watch"
 
+say "three vaultctl purges racing: the key is destroyed once; vaultd sees it go"
+run_expect 0 vc key create dd-race --alg p256 --purpose sign
+# due in 3 days: not yet for vaultd (2 days ahead), due for the purges (4)
+run_expect 0 vc key delete dd-race --yes --after 3
+poll has key.delete-scheduled:dd-race:ok || fail "no key.delete-scheduled record for dd-race"
+pids=()
+for i in 1 2 3; do
+	P11VAULT_TEST_CLOCK_OFFSET=$((4 * DAY)) "$VAULTCTL" key purge dd-race >"$W/race.$i.out" 2>"$W/race.$i.err" &
+	pids+=($!)
+done
+for i in 1 2 3; do
+	wait "${pids[$((i - 1))]}" || fail "purge $i failed: $(cat "$W/race.$i.err")"
+done
+assert_eq "$(cat "$W"/race.*.out | grep -c "key 'dd-race' destroyed")" 1 "purges that destroyed dd-race"
+assert_eq "$(cat "$W"/race.*.out | grep -c "no key is due for deletion")" 2 "purges that found it gone"
+[ -z "$(objects_of dd-race)" ] || fail "objects of dd-race left: $(objects_of dd-race)"
+poll has key.gone:dd-race:ok || fail "no key.gone record for dd-race"
+
 say "cancel-delete: the key stays disabled until enabled"
 run_expect 0 vc key delete dd-can --yes
 poll has key.delete-scheduled:dd-can:ok || fail "no key.delete-scheduled record"
