@@ -82,6 +82,17 @@ purpose_json(const struct pv_key *key)
 	return cJSON_CreateString(pv_key_purpose_name(key->purpose));
 }
 
+/* "disabled" / "delete_at" of a key: the time, or null while unset. */
+static int
+add_time(cJSON *o, const char *member, int64_t t)
+{
+	char when[32];
+
+	if (t == 0 || pv_key_time_text(t, when, sizeof(when)) != PV_OK)
+		return cJSON_AddNullToObject(o, member) != NULL;
+	return cJSON_AddStringToObject(o, member, when) != NULL;
+}
+
 static pv_err
 key_json(struct vd_ctx *c, const struct pv_key *key, enum vd_key_origin origin, int detail, cJSON **out)
 {
@@ -100,6 +111,7 @@ key_json(struct vd_ctx *c, const struct pv_key *key, enum vd_key_origin origin, 
 	    ((purpose = NULL),
 	     cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage))) == NULL ||
 	    cJSON_AddStringToObject(o, "origin", origin_names[origin == VD_ORIGIN_BUNDLE]) == NULL ||
+	    !add_time(o, "disabled", key->disabled) || !add_time(o, "delete_at", key->delete_at) ||
 	    (arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
 		goto out;
 	for (i = 0; i < key->nversions; i++) {

@@ -158,11 +158,19 @@ poll jwks_is 0 || fail "the JWKS still has the disabled key: $(jwks_count)"
 poll jwt_valid False || fail "vaultd still accepts a JWT of the disabled key: $(cat "$VD_BODY")"
 say "jwt verify of a disabled key's token: $(cat "$VD_BODY")"
 vd_expect 409 POST /v1/jwt/dd-jwt/issue -H @"$AUTH" -H 'Content-Type: application/json' -d '{"claims":{"sub":"a"}}'
-# public reads still work
+# public reads still work, and say it is disabled
 vd_expect 200 GET /v1/keys/dd-sign -H @"$AUTH"
+python3 - "$VD_BODY" <<'EOF' || fail "GET /v1/keys/dd-sign: disabled / delete_at / public key"
+import json, sys
+k = json.load(open(sys.argv[1]))
+assert k["disabled"].endswith("Z") and k["delete_at"] is None, k
+assert k["versions"][0]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----"), k
+EOF
 run_expect 0 vc key enable dd-sign
 run_expect 0 vc key enable dd-jwt
 poll sign_is 200 || fail "vaultd does not sign again after enable: $VD_STATUS"
+vd_expect 200 GET /v1/keys/dd-sign -H @"$AUTH"
+assert_eq "$(json_get "$VD_BODY" disabled)" None "disabled after enable"
 poll jwks_is 2 || fail "the JWKS did not regain the key: $(jwks_count)"
 poll jwt_valid True || fail "the JWT does not verify after enable: $(cat "$VD_BODY")"
 
