@@ -125,7 +125,9 @@ vd_audit_key
 TOK=$(vd_new_token)
 vd_base_config "[
   {\"name\": \"svc\", \"auth\": {\"token_sha256\": \"$(vd_token_hash "$TOK")\"},
-   \"rules\": [{\"ops\": [\"keys.read\", \"sign\", \"jwt.issue\"], \"keys\": [\"dd-*\"]}]}
+   \"rules\": [{\"ops\": [\"keys.read\", \"sign\", \"jwt.issue\"], \"keys\": [\"dd-*\"]}]},
+  {\"name\": \"local\", \"auth\": {\"uid\": $(id -u)},
+   \"rules\": [{\"ops\": [\"keys.read\", \"sign\"], \"keys\": [\"dd-sign\"]}]}
 ]" '"jwt": {"issuer": "https://dd.test"}' >"$CFG"
 # vaultd's clock for deletions two days ahead: dd-watch (--after 1) is due
 # for it, dd-del (--after 7) is not
@@ -157,6 +159,17 @@ assert_contains "$VD_BODY" "key 'dd-sign' is disabled (vaultctl key enable dd-si
 poll jwks_is 0 || fail "the JWKS still has the disabled key: $(jwks_count)"
 poll jwt_valid False || fail "vaultd still accepts a JWT of the disabled key: $(cat "$VD_BODY")"
 say "jwt verify of a disabled key's token: $(cat "$VD_BODY")"
+# the provider's vaultd backend gets the refusal too
+vdsign() {
+	env -u P11VAULT_MODULE -u P11VAULT_TOKEN -u P11VAULT_PIN_SOURCE -u SOFTHSM2_CONF \
+		P11VAULT_BACKEND=vaultd P11VAULT_VAULTD_SOCKET="$VD_SOCK" OPENSSL_CONF="$PROV_BASE_CONF" \
+		openssl pkeyutl -provider-path "$PROV_DIR" -provider p11vault -provider default -sign \
+		-inkey p11vault:dd-sign -in "$W/msg.sha256" -pkeyopt digest:sha256 -out "$W/vsig"
+}
+if [ -n "${PROV_DIR:-}" ]; then
+	run_expect 1 vdsign
+	assert_contains "$RUN_ERR" "disabled"
+fi
 vd_expect 409 POST /v1/jwt/dd-jwt/issue -H @"$AUTH" -H 'Content-Type: application/json' -d '{"claims":{"sub":"a"}}'
 # public reads still work, and say it is disabled
 vd_expect 200 GET /v1/keys/dd-sign -H @"$AUTH"
@@ -173,6 +186,9 @@ vd_expect 200 GET /v1/keys/dd-sign -H @"$AUTH"
 assert_eq "$(json_get "$VD_BODY" disabled)" None "disabled after enable"
 poll jwks_is 2 || fail "the JWKS did not regain the key: $(jwks_count)"
 poll jwt_valid True || fail "the JWT does not verify after enable: $(cat "$VD_BODY")"
+if [ -n "${PROV_DIR:-}" ]; then
+	run_expect 0 vdsign
+fi
 
 say "delete --after: disabled meanwhile; destroyed once the time has passed"
 run_expect 2 vc key delete dd-del
