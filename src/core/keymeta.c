@@ -250,21 +250,53 @@ pv_key_check_enabled(const struct pv_key *key)
 	return PV_OK;
 }
 
-int64_t
-pv_key_clock_now(void)
+/* An offset within +-100 years, or 0 (not an integer, out of range). */
+static int
+clock_offset(const char *s, int64_t *out)
 {
-	const char *s = getenv("P11VAULT_TEST_CLOCK_OFFSET");
 	long long off;
 	char *end = NULL;
 
-	if (s == NULL || *s == '\0')
-		return (int64_t)time(NULL);
 	errno = 0;
 	off = strtoll(s, &end, 10);
-	/* within +-100 years; anything else is ignored */
-	if (errno != 0 || end == s || *end != '\0' || off > 3155760000LL || off < -3155760000LL)
-		return (int64_t)time(NULL);
-	return (int64_t)time(NULL) + (int64_t)off;
+	if (errno != 0 || end == s || off > 3155760000LL || off < -3155760000LL)
+		return 0;
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	if (*end != '\0')
+		return 0;
+	*out = (int64_t)off;
+	return 1;
+}
+
+/* The offset in the file P11VAULT_TEST_CLOCK_FILE names (read every call). */
+static int
+clock_file_offset(const char *path, int64_t *out)
+{
+	char buf[64];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return n > 0 && clock_offset(buf, out);
+}
+
+int64_t
+pv_key_clock_now(void)
+{
+	const char *file = getenv("P11VAULT_TEST_CLOCK_FILE");
+	const char *s = getenv("P11VAULT_TEST_CLOCK_OFFSET");
+	int64_t off = 0;
+
+	if (file != NULL && *file != '\0' && clock_file_offset(file, &off))
+		return (int64_t)time(NULL) + off;
+	if (s != NULL && *s != '\0' && clock_offset(s, &off))
+		return (int64_t)time(NULL) + off;
+	return (int64_t)time(NULL);
 }
 
 int
@@ -353,7 +385,9 @@ pv_key_add_version(struct pv_key *key, pv_key_state st, const uint8_t *id, size_
 	v->state = st;
 	memcpy(v->id, id, id_len);
 	v->id_len = id_len;
-	v->created = (int64_t)time(NULL);
+	v->created = pv_key_clock_now();
+	if (st == PV_STATE_ACTIVE)
+		v->activated = v->created;
 	v->adopted = adopted;
 	*out = v;
 	return PV_OK;
@@ -369,6 +403,24 @@ pv_key_time_text(int64_t t, char *buf, size_t len)
 
 	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return PV_ERR_INTERNAL;
+	return PV_OK;
+}
+
+pv_err
+pv_key_schedule_check(const struct pv_key_schedule *s)
+{
+	if (s->every < PV_SCHEDULE_MIN || s->every > PV_SCHEDULE_MAX) {
+		pv_err_set_detail("a schedule's period must be from %d seconds to 10 years", PV_SCHEDULE_MIN);
+		return PV_ERR_USAGE;
+	}
+	if (s->publish_ahead < 0 || s->publish_ahead >= s->every) {
+		pv_err_set_detail("publish-ahead must be shorter than the period (every)");
+		return PV_ERR_USAGE;
+	}
+	if (s->retire_after < 0 || s->retire_after > PV_SCHEDULE_MAX) {
+		pv_err_set_detail("retire-after must be from 0 seconds to 10 years");
+		return PV_ERR_USAGE;
+	}
 	return PV_OK;
 }
 
@@ -429,6 +481,15 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 		if (!cJSON_AddStringToObject(root, "delete_at", when))
 			goto out;
 	}
+	if (key->schedule.every != 0) {
+		cJSON *sch;
+
+		if ((sch = cJSON_AddObjectToObject(root, "schedule")) == NULL ||
+		    !cJSON_AddNumberToObject(sch, "every", (double)key->schedule.every) ||
+		    !cJSON_AddNumberToObject(sch, "publish_ahead", (double)key->schedule.publish_ahead) ||
+		    !cJSON_AddNumberToObject(sch, "retire_after", (double)key->schedule.retire_after))
+			goto out;
+	}
 	if ((arr = cJSON_AddArrayToObject(root, "versions")) == NULL)
 		goto out;
 	for (i = 0; i < key->nversions; i++) {
@@ -449,6 +510,21 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 		    !cJSON_AddStringToObject(o, "id", hex) || !cJSON_AddStringToObject(o, "created", when) ||
 		    !cJSON_AddStringToObject(o, "origin", v->adopted ? "adopted" : "generated"))
 			goto out;
+		/* left out while unknown */
+		if (v->activated != 0) {
+			if ((r = pv_key_time_text(v->activated, when, sizeof(when))) != PV_OK)
+				goto out;
+			r = PV_ERR_NOMEM;
+			if (!cJSON_AddStringToObject(o, "activated", when))
+				goto out;
+		}
+		if (v->demoted != 0) {
+			if ((r = pv_key_time_text(v->demoted, when, sizeof(when))) != PV_OK)
+				goto out;
+			r = PV_ERR_NOMEM;
+			if (!cJSON_AddStringToObject(o, "demoted", when))
+				goto out;
+		}
 	}
 	if ((s = cJSON_PrintUnformatted(root)) == NULL)
 		goto out;
@@ -460,15 +536,18 @@ out:
 }
 
 /* What a metadata object and a version may hold (the reader refuses others). */
-static const char *const meta_members[] = {"format", "name",     "alg",       "usage",    "purpose",
-					   "serial", "disabled", "delete_at", "versions", NULL};
-static const char *const version_members[] = {"version", "state", "id", "created", "origin", NULL};
+static const char *const meta_members[] = {"format",   "name",     "alg",      "usage",
+					   "purpose",  "serial",   "disabled", "delete_at",
+					   "schedule", "versions", NULL};
+static const char *const version_members[] = {"version", "state",     "id",      "created",
+					      "origin",  "activated", "demoted", NULL};
+static const char *const schedule_members[] = {"every", "publish_ahead", "retire_after", NULL};
 static const char *const origin_names[] = {"generated", "adopted", NULL};
 
 static pv_err
 parse_version(const pv_jv *o, struct pv_key_version *v)
 {
-	const char *state = NULL, *created = NULL;
+	const char *state = NULL, *created = NULL, *activated = NULL, *demoted = NULL;
 	uint8_t *id = NULL;
 	int64_t n = 0;
 	int origin = -1;
@@ -480,7 +559,9 @@ parse_version(const pv_jv *o, struct pv_key_version *v)
 	    (r = pv_json_bytes(o, "id", PV_JSON_REQUIRED, &pv_hex_enc, 1, PV_KEY_ID_MAX, &id, &v->id_len)) !=
 		PV_OK ||
 	    (r = pv_json_string(o, "created", PV_JSON_REQUIRED, 32, &created)) != PV_OK ||
-	    (r = pv_json_enum(o, "origin", PV_JSON_REQUIRED, origin_names, &origin)) != PV_OK)
+	    (r = pv_json_enum(o, "origin", PV_JSON_REQUIRED, origin_names, &origin)) != PV_OK ||
+	    (r = pv_json_string(o, "activated", 0, 32, &activated)) != PV_OK ||
+	    (r = pv_json_string(o, "demoted", 0, 32, &demoted)) != PV_OK)
 		goto out;
 	v->version = (unsigned)n;
 	memcpy(v->id, id, v->id_len);
@@ -489,6 +570,11 @@ parse_version(const pv_jv *o, struct pv_key_version *v)
 		r = pv_json_fail_at(o, "state", "not a key state");
 	else if (iso_to_time(created, &v->created) != PV_OK)
 		r = pv_json_fail_at(o, "created", "not YYYY-MM-DDTHH:MM:SSZ");
+	/* 1970-01-01T00:00:00Z would be written back as absent */
+	else if (activated != NULL && (iso_to_time(activated, &v->activated) != PV_OK || v->activated == 0))
+		r = pv_json_fail_at(o, "activated", "not YYYY-MM-DDTHH:MM:SSZ");
+	else if (demoted != NULL && (iso_to_time(demoted, &v->demoted) != PV_OK || v->demoted == 0))
+		r = pv_json_fail_at(o, "demoted", "not YYYY-MM-DDTHH:MM:SSZ");
 out:
 	free(id);
 	return r;
@@ -531,6 +617,33 @@ parse_service(const pv_jv *root, struct pv_key *k)
 	return PV_OK;
 }
 
+/* Optional "schedule": all three members, a schedule pv_key_schedule_check
+ * accepts. */
+static pv_err
+parse_schedule(const pv_jv *root, struct pv_key *k)
+{
+	struct pv_key_schedule s = {0, 0, 0};
+	pv_jv o;
+	pv_err r;
+
+	if ((r = pv_json_object(root, "schedule", 0, schedule_members, &o)) != PV_OK || o.j == NULL)
+		return r;
+	if ((r = pv_json_int(&o, "every", PV_JSON_REQUIRED, 0, PV_SCHEDULE_MAX, &s.every)) != PV_OK ||
+	    (r = pv_json_int(&o, "publish_ahead", PV_JSON_REQUIRED, 0, PV_SCHEDULE_MAX, &s.publish_ahead)) !=
+		PV_OK ||
+	    (r = pv_json_int(&o, "retire_after", PV_JSON_REQUIRED, 0, PV_SCHEDULE_MAX, &s.retire_after)) !=
+		PV_OK)
+		return r;
+	if (pv_key_schedule_check(&s) != PV_OK) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", pv_err_detail());
+		return pv_json_fail_at(root, "schedule", "not a schedule (%s)", why);
+	}
+	k->schedule = s;
+	return PV_OK;
+}
+
 static pv_err
 parse_meta(const pv_jv *root, struct pv_key *k)
 {
@@ -564,7 +677,7 @@ parse_meta(const pv_jv *root, struct pv_key *k)
 	    (r = pv_json_int(root, "serial", PV_JSON_REQUIRED, 0, PV_JSON_INT_MAX, &n)) != PV_OK)
 		return r;
 	k->serial = (uint64_t)n;
-	if ((r = parse_service(root, k)) != PV_OK)
+	if ((r = parse_service(root, k)) != PV_OK || (r = parse_schedule(root, k)) != PV_OK)
 		return r;
 	if ((r = pv_json_array(root, "versions", PV_JSON_REQUIRED | PV_JSON_NONEMPTY, PV_KEY_VERSIONS_MAX,
 			       &arr, &count)) != PV_OK)

@@ -21,6 +21,12 @@
  * older than them refuses such metadata as malformed (the key stays
  * unusable: fail closed).
  *
+ * A key rotated on a schedule (docs/cli.md "key schedule") carries
+ * "schedule":{"every":N,"publish_ahead":N,"retire_after":N} (seconds), and
+ * its versions "activated" (when the version became active) and "demoted"
+ * (when it became verify-only), ISO 8601 UTC; all left out when unset
+ * (older metadata: unknown), so other metadata stays byte-identical.
+ *
  * The JSON comes back from a token other programs can write to, so it is
  * parsed as untrusted input (bounded, every field checked; fuzzed).
  */
@@ -82,18 +88,31 @@ struct pv_key_version {
 	pv_key_state state;
 	uint8_t id[PV_KEY_ID_MAX];
 	size_t id_len;
-	int64_t created; /* unix seconds */
-	int adopted;     /* made elsewhere, taken over with `key adopt` */
+	int64_t created;   /* unix seconds */
+	int adopted;       /* made elsewhere, taken over with `key adopt` */
+	int64_t activated; /* unix s it became active; 0: unknown */
+	int64_t demoted;   /* unix s it became verify-only; 0: unknown */
+};
+
+/* Bounds of a schedule's durations (seconds): every 60 s .. 10 years. */
+#define PV_SCHEDULE_MIN 60
+#define PV_SCHEDULE_MAX INT64_C(315360000)
+
+struct pv_key_schedule {
+	int64_t every;         /* seconds between activations; 0: no schedule */
+	int64_t publish_ahead; /* a `next` version is created this long before it activates */
+	int64_t retire_after;  /* a version is retired this long after it stopped being active */
 };
 
 struct pv_key {
 	char name[PV_KEY_NAME_MAX + 1];
 	pv_alg alg;
-	pv_key_usage usage;     /* token usage: follows the purpose (decrypt) */
-	pv_key_purpose purpose; /* PV_PURPOSE_NONE: legacy, unusable until set */
-	uint64_t serial;        /* bumped on every change (lost-update detection) */
-	int64_t disabled;       /* unix seconds it was disabled; 0: in service */
-	int64_t delete_at;      /* unix seconds its destruction is due; 0: none */
+	pv_key_usage usage;              /* token usage: follows the purpose (decrypt) */
+	pv_key_purpose purpose;          /* PV_PURPOSE_NONE: legacy, unusable until set */
+	uint64_t serial;                 /* bumped on every change (lost-update detection) */
+	int64_t disabled;                /* unix seconds it was disabled; 0: in service */
+	int64_t delete_at;               /* unix seconds its destruction is due; 0: none */
+	struct pv_key_schedule schedule; /* rotation schedule; every 0: none */
 	size_t nversions;
 	struct pv_key_version *versions; /* ascending by version */
 };
@@ -140,16 +159,25 @@ pv_err pv_purpose_check(const char *name, pv_key_purpose have, pv_key_purpose wa
 pv_err pv_key_check_enabled(const struct pv_key *key) PV_WUR;
 
 /*
- * The clock that decides whether a scheduled deletion is due: time(NULL)
- * plus P11VAULT_TEST_CLOCK_OFFSET seconds when that variable is set to an
- * integer (a test aid, docs/cli.md "key delete"; anything else in it is
- * ignored).
+ * The clock that decides whether a scheduled deletion or a scheduled
+ * rotation step is due, and that stamps versions' created, activated and
+ * demoted times: time(NULL) plus an offset in seconds, a test aid
+ * (docs/cli.md "The test clock"). The offset is the integer in the file
+ * named by P11VAULT_TEST_CLOCK_FILE, read at every call (so a test moves
+ * the clock of running processes), else P11VAULT_TEST_CLOCK_OFFSET;
+ * anything that is not an integer within +-100 years is ignored.
  */
 int64_t pv_key_clock_now(void);
 /* Whether key's scheduled deletion is due at now. */
 int pv_key_delete_due(const struct pv_key *key, int64_t now);
 /* "YYYY-MM-DDTHH:MM:SSZ" (PV_ERR_INTERNAL if it does not fit). */
 pv_err pv_key_time_text(int64_t t, char *buf, size_t len) PV_WUR;
+/*
+ * Whether s is a schedule a key may carry: every in [PV_SCHEDULE_MIN,
+ * PV_SCHEDULE_MAX], 0 <= publish_ahead < every, 0 <= retire_after <=
+ * PV_SCHEDULE_MAX. On failure a detail says which.
+ */
+pv_err pv_key_schedule_check(const struct pv_key_schedule *s) PV_WUR;
 
 pv_err pv_keymeta_parse(const uint8_t *json, size_t len, struct pv_key **out) PV_WUR;
 /* Compact JSON, malloc'd NUL-terminated. */
@@ -160,7 +188,8 @@ pv_err pv_key_dup(const struct pv_key *key, struct pv_key **out) PV_WUR;
 /* Lookups within one key. NULL if absent. */
 struct pv_key_version *pv_key_find_version(const struct pv_key *key, unsigned version);
 struct pv_key_version *pv_key_active(const struct pv_key *key);
-/* Append a version (takes the next number); returns it via *out. */
+/* Append a version (takes the next number; created = pv_key_clock_now(),
+ * and activated too when st is active); returns it via *out. */
 pv_err pv_key_add_version(struct pv_key *key, pv_key_state st, const uint8_t *id, size_t id_len, int adopted,
 			  struct pv_key_version **out) PV_WUR;
 

@@ -136,8 +136,10 @@ rotate_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 	if ((r = ks_generate_version(ks, name, k->alg, k->purpose, next, id, sizeof(id))) != PV_OK)
 		goto out;
 	prev = pv_key_active(k);
-	if (!as_next && prev != NULL)
+	if (!as_next && prev != NULL) {
 		prev->state = PV_STATE_VERIFY_ONLY;
+		prev->demoted = pv_key_clock_now();
+	}
 	if ((r = pv_key_add_version(k, as_next ? PV_STATE_NEXT : PV_STATE_ACTIVE, id, sizeof(id), 0, &v)) !=
 		PV_OK ||
 	    (r = ks_meta_store(ks, k, &mobj, 0)) != PV_OK) {
@@ -160,6 +162,7 @@ activate_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 	struct pv_key_version *v = NULL, *prev;
 	struct meta_loc mobj;
 	struct ks_lock lk = {.handle = CK_INVALID_HANDLE};
+	int64_t now;
 	pv_err r;
 
 	if ((r = ks_lock(ks, name, &lk)) != PV_OK ||
@@ -172,9 +175,14 @@ activate_once(pv_keystore *ks, const char *name, const struct ks_change *c)
 		r = PV_ERR_STATE;
 		goto out;
 	}
-	if ((prev = pv_key_active(k)) != NULL)
+	now = pv_key_clock_now();
+	if ((prev = pv_key_active(k)) != NULL) {
 		prev->state = PV_STATE_VERIFY_ONLY;
+		prev->demoted = now;
+	}
 	v->state = PV_STATE_ACTIVE;
+	v->activated = now;
+	v->demoted = 0; /* a verify-only version made active again */
 	r = ks_meta_store(ks, k, &mobj, 0);
 out:
 	ks_unlock(ks, &lk);

@@ -309,6 +309,10 @@ merge_copy(struct repair *rp, struct pv_key *base, const struct pv_key *other)
 		if ((r = pv_key_add_version(base, st, ov->id, ov->id_len, ov->adopted, &nv)) != PV_OK)
 			return r;
 		nv->created = ov->created;
+		nv->activated = ov->activated;
+		nv->demoted = ov->demoted;
+		if (st != ov->state && ov->state == PV_STATE_ACTIVE)
+			nv->demoted = pv_key_clock_now(); /* signed until now */
 		if (rp->fn != NULL) {
 			char what[160];
 
