@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -492,6 +494,149 @@ test_clock_offset(void **state)
 	unsetenv("P11VAULT_TEST_CLOCK_OFFSET");
 }
 
+/* The rotation schedule and the versions' activated/demoted times. */
+static void
+test_schedule_round_trip(void **state)
+{
+	const char *doc =
+	    "{\"format\":1,\"name\":\"jwt\",\"alg\":\"p256\",\"purpose\":\"jwt\",\"serial\":9,"
+	    "\"schedule\":{\"every\":86400,\"publish_ahead\":7200,\"retire_after\":21600},"
+	    "\"versions\":[{\"version\":1,\"state\":\"verify-only\",\"id\":\"0a\",\"created\":"
+	    "\"2026-01-01T00:00:00Z\",\"origin\":\"generated\",\"activated\":\"2026-01-01T00:00:"
+	    "00Z\",\"demoted\":\"2026-01-02T00:00:00Z\"},{\"version\":2,\"state\":\"active\","
+	    "\"id\":\"0b\",\"created\":\"2026-01-01T22:00:00Z\",\"origin\":\"generated\","
+	    "\"activated\":\"2026-01-02T00:00:00Z\"}]}";
+	const char *pre = "{\"format\":1,\"name\":\"k\",\"alg\":\"p256\",\"purpose\":\"sign\",\"serial\":1,";
+	const char *ver =
+	    "\"versions\":[{\"version\":1,\"state\":\"active\",\"id\":\"00\",\"created\":\"2026-"
+	    "01-01T00:00:00Z\",\"origin\":\"generated\"%s}]}";
+	const char *bad[] = {
+	    /* publish_ahead not shorter than every */
+	    "\"schedule\":{\"every\":3600,\"publish_ahead\":3600,\"retire_after\":0},",
+	    /* a member missing */
+	    "\"schedule\":{\"every\":3600,\"publish_ahead\":60},",
+	    /* an unknown member */
+	    "\"schedule\":{\"every\":3600,\"publish_ahead\":60,\"retire_after\":0,\"x\":1},",
+	    /* every below the minimum, negative, not a number, too long */
+	    "\"schedule\":{\"every\":59,\"publish_ahead\":0,\"retire_after\":0},",
+	    "\"schedule\":{\"every\":3600,\"publish_ahead\":-1,\"retire_after\":0},",
+	    "\"schedule\":{\"every\":\"1d\",\"publish_ahead\":0,\"retire_after\":0},",
+	    "\"schedule\":{\"every\":3600,\"publish_ahead\":0,\"retire_after\":315360001},",
+	    "\"schedule\":{\"every\":0,\"publish_ahead\":0,\"retire_after\":0},",
+	    "\"schedule\":[],",
+	};
+	const char *badver[] = {",\"activated\":\"yesterday\"", ",\"demoted\":\"1970-01-01T00:00:00Z\"",
+				",\"activated\":1"};
+	struct pv_key *k = NULL, *back = NULL;
+	char *json = NULL, buf[1024];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pv_keymeta_parse((const uint8_t *)doc, strlen(doc), &k), PV_OK);
+	assert_int_equal(k->schedule.every, 86400);
+	assert_int_equal(k->schedule.publish_ahead, 7200);
+	assert_int_equal(k->schedule.retire_after, 21600);
+	assert_int_equal(k->versions[0].activated, 1767225600);
+	assert_int_equal(k->versions[0].demoted, 1767225600 + 86400);
+	assert_int_equal(k->versions[1].activated, 1767225600 + 86400);
+	assert_int_equal(k->versions[1].demoted, 0);
+	assert_int_equal(pv_keymeta_serialize(k, &json), PV_OK);
+	assert_string_equal(json, doc);
+	free(json);
+	/* a copy keeps them; turned off, the member is left out */
+	assert_int_equal(pv_key_dup(k, &back), PV_OK);
+	assert_int_equal(back->schedule.every, 86400);
+	memset(&back->schedule, 0, sizeof(back->schedule));
+	assert_int_equal(pv_keymeta_serialize(back, &json), PV_OK);
+	assert_null(strstr(json, "schedule"));
+	free(json);
+	pv_key_free(back);
+	pv_key_free(k);
+	for (i = 0; i < PV_NELEM(bad); i++) {
+		snprintf(buf, sizeof(buf), "%s%s", pre, bad[i]);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ver, "");
+		if (pv_keymeta_parse((const uint8_t *)buf, strlen(buf), &k) != PV_ERR_INTEGRITY)
+			fail_msg("accepted: %s", buf);
+		assert_null(k);
+	}
+	for (i = 0; i < PV_NELEM(badver); i++) {
+		snprintf(buf, sizeof(buf), "%s", pre);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ver, badver[i]);
+		if (pv_keymeta_parse((const uint8_t *)buf, strlen(buf), &k) != PV_ERR_INTEGRITY)
+			fail_msg("accepted: %s", buf);
+		assert_null(k);
+	}
+	/* the check the CLI and the parser share */
+	{
+		struct pv_key_schedule ok = {86400, 7200, 0}, late = {3600, 3600, 0};
+
+		assert_int_equal(pv_key_schedule_check(&ok), PV_OK);
+		assert_int_equal(pv_key_schedule_check(&late), PV_ERR_USAGE);
+		assert_string_equal(pv_err_detail(), "publish-ahead must be shorter than the period (every)");
+	}
+}
+
+/* A new version is stamped by the test clock; an active one is activated. */
+static void
+test_add_version_times(void **state)
+{
+	struct pv_key k;
+	struct pv_key_version *v = NULL;
+	uint8_t id[1] = {1};
+	int64_t t0 = (int64_t)time(NULL);
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "%s", "t");
+	k.alg = PV_ALG_P256;
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "86400", 1);
+	assert_int_equal(pv_key_add_version(&k, PV_STATE_ACTIVE, id, 1, 0, &v), PV_OK);
+	assert_true(v->created >= t0 + 86400 && v->created <= t0 + 86401);
+	assert_int_equal(v->activated, v->created);
+	assert_int_equal(pv_key_add_version(&k, PV_STATE_NEXT, id, 1, 0, &v), PV_OK);
+	assert_int_equal(v->activated, 0);
+	assert_int_equal(v->demoted, 0);
+	unsetenv("P11VAULT_TEST_CLOCK_OFFSET");
+	free(k.versions);
+}
+
+/* P11VAULT_TEST_CLOCK_FILE: read at every call, before the offset variable. */
+static void
+test_clock_file(void **state)
+{
+	char path[] = "/tmp/pv-clock-XXXXXX";
+	int64_t t0;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	t0 = (int64_t)time(NULL);
+	setenv("P11VAULT_TEST_CLOCK_FILE", path, 1);
+	setenv("P11VAULT_TEST_CLOCK_OFFSET", "60", 1);
+	/* empty: the offset variable */
+	assert_true(pv_key_clock_now() - t0 >= 60 && pv_key_clock_now() - t0 <= 61);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "172800\n");
+	fclose(f);
+	assert_true(pv_key_clock_now() - t0 >= 172800 && pv_key_clock_now() - t0 <= 172801);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "-3600");
+	fclose(f);
+	assert_true(t0 - pv_key_clock_now() >= 3599 && t0 - pv_key_clock_now() <= 3600);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "2 days");
+	fclose(f);
+	assert_true(pv_key_clock_now() - t0 >= 60 && pv_key_clock_now() - t0 <= 61);
+	unsetenv("P11VAULT_TEST_CLOCK_OFFSET");
+	assert_true(pv_key_clock_now() - t0 <= 1);
+	unlink(path);
+	/* missing file: the real clock */
+	assert_true(pv_key_clock_now() - t0 <= 1);
+	unsetenv("P11VAULT_TEST_CLOCK_FILE");
+}
+
 int
 main(void)
 {
@@ -509,6 +654,9 @@ main(void)
 	    cmocka_unit_test(test_too_large),
 	    cmocka_unit_test(test_service_round_trip),
 	    cmocka_unit_test(test_clock_offset),
+	    cmocka_unit_test(test_schedule_round_trip),
+	    cmocka_unit_test(test_add_version_times),
+	    cmocka_unit_test(test_clock_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,11 +69,13 @@ pv_key_schedule_next(const struct pv_key *k, int64_t now, struct pv_sched_step *
 				 act->activated + s->every - s->publish_ahead);
 		} else {
 			int64_t at = act->activated + s->every;
+			int64_t wait =
+			    s->publish_ahead > PV_SCHEDULE_GRACE ? s->publish_ahead - PV_SCHEDULE_GRACE : 0;
 
-			/* published late (a replica was down): still publish_ahead
-			 * in the JWKS before it signs */
-			if (next->created + s->publish_ahead > at)
-				at = next->created + s->publish_ahead;
+			/* published late (a replica was down): still in the JWKS
+			 * about publish_ahead before it signs */
+			if (next->created + wait > at)
+				at = next->created + wait;
 			earliest(&best, PV_SCHED_ACTIVATE, next->version, at);
 		}
 	}

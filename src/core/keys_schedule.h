@@ -18,6 +18,16 @@
 #include "core/keymeta.h"
 #include "core/keys.h"
 
+/*
+ * How late a `next` version may have been published (after its publish
+ * time, activated + every - publish_ahead) without delaying its activation:
+ * a replica polling every few seconds publishes a little late, and the
+ * schedule should not drift by that each period. A `next` published later
+ * than this activates publish_ahead - PV_SCHEDULE_GRACE after it was
+ * published, so it is in the JWKS at least that long before it signs.
+ */
+#define PV_SCHEDULE_GRACE 60
+
 enum pv_sched_kind { PV_SCHED_NONE = 0, PV_SCHED_PUBLISH, PV_SCHED_ACTIVATE, PV_SCHED_RETIRE };
 
 struct pv_sched_step {
@@ -34,8 +44,9 @@ struct pv_sched_step {
  * PUBLISH (no `next` version): at active.activated + every - publish_ahead;
  * version = the number it will most likely get (last + 1).
  * ACTIVATE (a `next` exists, the lowest one): at the later of
- * active.activated + every and next.created + publish_ahead (a `next`
- * published late is still published publish_ahead before it signs).
+ * active.activated + every and next.created + publish_ahead -
+ * PV_SCHEDULE_GRACE (never earlier than next.created: a `next` published
+ * late still waits in the JWKS before it signs).
  * RETIRE (each verify-only version with a known demoted time): at
  * demoted + retire_after.
  * Ties go to the kind listed first. No step without an active version with

@@ -17,14 +17,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pv_keymeta_parse(data, size, &k) != PV_OK)
 		return 0;
-	/* whatever parses must serialise and parse back to the same thing */
+	/* whatever parses must serialise and parse back to the same thing
+	 * (versions compared whole: activated and demoted too) */
 	if (pv_keymeta_serialize(k, &json) != PV_OK)
 		abort();
 	if (pv_keymeta_parse((const uint8_t *)json, strlen(json), &back) != PV_OK)
 		abort();
 	if (back->nversions != k->nversions || back->alg != k->alg || back->usage != k->usage ||
 	    back->disabled != k->disabled || back->delete_at != k->delete_at ||
-	    strcmp(back->name, k->name) != 0 ||
+	    back->schedule.every != k->schedule.every ||
+	    back->schedule.publish_ahead != k->schedule.publish_ahead ||
+	    back->schedule.retire_after != k->schedule.retire_after || strcmp(back->name, k->name) != 0 ||
 	    memcmp(back->versions, k->versions, k->nversions * sizeof(*k->versions)) != 0)
 		abort();
 	free(json);
