@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/keys_internal.h"
 #include "core/keys_schedule.h"
 
@@ -256,4 +258,125 @@ pv_keys_set_schedule(pv_keystore *ks, const char *name, const struct pv_key_sche
 	if (r == PV_ERR_CHANGED)
 		pv_err_set_detail("key '%s' was changed concurrently %d times; try again", name, SCHED_TRIES);
 	return r;
+}
+
+pv_err
+pv_duration_parse(const char *s, int64_t *out)
+{
+	int64_t n = 0, unit;
+	const char *p = s;
+
+	*out = 0;
+	if (s == NULL || *s < '1' || *s > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > PV_SCHEDULE_MAX)
+			goto bad;
+	}
+	switch (*p) {
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		goto bad;
+	}
+	if (p[1] != '\0' || n > PV_SCHEDULE_MAX / unit)
+		goto bad;
+	*out = n * unit;
+	return PV_OK;
+bad:
+	pv_err_set_detail("'%.32s' is not a duration (a number and s, m, h or d, e.g. 12h or 7d; at most 10 "
+			  "years)",
+			  s != NULL ? s : "");
+	return PV_ERR_USAGE;
+}
+
+void
+pv_duration_text(int64_t secs, char *buf, size_t len)
+{
+	static const struct {
+		int64_t n;
+		char c;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (secs != 0 && secs % units[i].n == 0) {
+			snprintf(buf, len, "%lld%c", (long long)(secs / units[i].n), units[i].c);
+			return;
+		}
+	}
+	snprintf(buf, len, "0s");
+}
+
+pv_err
+pv_key_schedule_json(const struct pv_key *k, int64_t now, cJSON *o)
+{
+	struct pv_sched_step st;
+	cJSON *sch, *nx;
+	char when[32];
+	pv_err r;
+
+	if (k->schedule.every == 0) {
+		if (cJSON_AddNullToObject(o, "schedule") == NULL ||
+		    cJSON_AddNullToObject(o, "next_step") == NULL)
+			return PV_ERR_NOMEM;
+		return PV_OK;
+	}
+	if ((sch = cJSON_AddObjectToObject(o, "schedule")) == NULL ||
+	    !cJSON_AddNumberToObject(sch, "every", (double)k->schedule.every) ||
+	    !cJSON_AddNumberToObject(sch, "publish_ahead", (double)k->schedule.publish_ahead) ||
+	    !cJSON_AddNumberToObject(sch, "retire_after", (double)k->schedule.retire_after))
+		return PV_ERR_NOMEM;
+	if (!pv_key_schedule_next(k, now, &st)) {
+		if (cJSON_AddNullToObject(o, "next_step") == NULL)
+			return PV_ERR_NOMEM;
+		return PV_OK;
+	}
+	if ((r = pv_key_time_text(st.at, when, sizeof(when))) != PV_OK)
+		return r;
+	if ((nx = cJSON_AddObjectToObject(o, "next_step")) == NULL ||
+	    !cJSON_AddStringToObject(nx, "step", pv_sched_kind_name(st.kind)) ||
+	    !cJSON_AddNumberToObject(nx, "version", st.version) || !cJSON_AddStringToObject(nx, "at", when) ||
+	    !cJSON_AddBoolToObject(nx, "due", st.at <= now))
+		return PV_ERR_NOMEM;
+	return PV_OK;
+}
+
+void
+pv_key_schedule_text(const struct pv_key *k, int64_t now, char *buf, size_t len)
+{
+	struct pv_sched_step st;
+	char every[24], ahead[24], after[24], when[32] = "?";
+	int n;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (k->schedule.every == 0)
+		return;
+	pv_duration_text(k->schedule.every, every, sizeof(every));
+	pv_duration_text(k->schedule.publish_ahead, ahead, sizeof(ahead));
+	pv_duration_text(k->schedule.retire_after, after, sizeof(after));
+	n = snprintf(buf, len, "key '%s' rotates every %s (publish-ahead %s, retire-after %s)", k->name,
+		     every, ahead, after);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (!pv_key_schedule_next(k, now, &st)) {
+		snprintf(buf + n, len - (size_t)n, "%s",
+			 k->disabled != 0 ? ": paused while disabled" : ": no step (no active version)");
+		return;
+	}
+	(void)!pv_key_time_text(st.at, when, sizeof(when));
+	snprintf(buf + n, len - (size_t)n, ": next %s of version %u at %s%s", pv_sched_kind_name(st.kind),
+		 st.version, when, st.at <= now ? " (due)" : "");
 }

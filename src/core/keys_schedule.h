@@ -84,4 +84,26 @@ pv_err pv_keys_set_schedule(pv_keystore *ks, const char *name, const struct pv_k
 /* Whether a key of purpose p may have a schedule (PV_OK) or why not. */
 pv_err pv_key_schedule_purpose(const char *name, pv_key_purpose p) PV_WUR;
 
+/*
+ * "30s", "15m", "12h", "1d", "7d": a positive integer and one unit (s, m,
+ * h, d), at most PV_SCHEDULE_MAX seconds. PV_ERR_USAGE otherwise.
+ */
+pv_err pv_duration_parse(const char *s, int64_t *out) PV_WUR;
+/* The largest unit that divides secs exactly: "1d", "36h", "90m", "45s". */
+void pv_duration_text(int64_t secs, char *buf, size_t len);
+
+/*
+ * Add what `key list --json`, `key show --json` and GET /v1/keys show of a
+ * schedule to the object o: "schedule" ({"every","publish_ahead",
+ * "retire_after"} in seconds, or null) and "next_step" ({"step":
+ * "publish"|"activate"|"retire","version":N,"at":"ISO 8601 UTC","due":
+ * bool}, or null when there is none).
+ */
+struct cJSON;
+pv_err pv_key_schedule_json(const struct pv_key *k, int64_t now, struct cJSON *o) PV_WUR;
+/* One line for people: "rotates every 1d (publish-ahead 2h, retire-after
+ * 1d): next publish of version 3 at 2026-...Z" (+ " (due)"); "" when the key
+ * has no schedule. */
+void pv_key_schedule_text(const struct pv_key *k, int64_t now, char *buf, size_t len);
+
 #endif

@@ -7,6 +7,7 @@
 #include "core/alg.h"
 #include "core/b64.h"
 #include "core/digest.h"
+#include "core/keys_schedule.h"
 #include "core/pubkey.h"
 #include "core/sigfmt.h"
 #include "core/sign.h"
@@ -112,6 +113,7 @@ key_json(struct vd_ctx *c, const struct pv_key *key, enum vd_key_origin origin, 
 	     cJSON_AddStringToObject(o, "usage", pv_key_usage_label(key->alg, key->usage))) == NULL ||
 	    cJSON_AddStringToObject(o, "origin", origin_names[origin == VD_ORIGIN_BUNDLE]) == NULL ||
 	    !add_time(o, "disabled", key->disabled) || !add_time(o, "delete_at", key->delete_at) ||
+	    pv_key_schedule_json(key, pv_key_clock_now(), o) != PV_OK ||
 	    (arr = cJSON_AddArrayToObject(o, "versions")) == NULL)
 		goto out;
 	for (i = 0; i < key->nversions; i++) {

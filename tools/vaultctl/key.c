@@ -18,6 +18,7 @@ static const struct subcommand key_commands[] = {
     {"delete", key_delete_main, "disable a key and destroy every version after a wait (--after, --now)"},
     {"cancel-delete", key_cancel_delete_main, "cancel a scheduled deletion (the key stays disabled)"},
     {"purge", key_purge_main, "destroy the keys whose scheduled deletion is due"},
+    {"schedule", key_schedule_main, "rotate a key on a schedule vaultd follows (--every, --off)"},
     {"repair", key_repair_main,
      "find (and with --yes fix) ties, orphaned key objects, stale copies and locks"},
 };

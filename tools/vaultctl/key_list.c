@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "core/keys_schedule.h"
+
 #include "keyargs.h"
 #include "keyout.h"
 #include "subcommands.h"
@@ -54,6 +56,7 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 	cJSON *doc = NULL, *arr;
 	size_t n = 0, i, nhint = 0, nlines = 0;
 	char hint[256];
+	int64_t now = pv_key_clock_now();
 	int rc = 0;
 	pv_err r;
 
@@ -77,6 +80,12 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 			cJSON *o = keyout_json(ks, keys[i], 0);
 
 			add_service(o, keys[i]);
+			if (o != NULL && pv_key_schedule_json(keys[i], now, o) != PV_OK) {
+				cJSON_Delete(o);
+				cJSON_Delete(doc);
+				rc = vctl_fail(c, PV_ERR_NOMEM, "key list");
+				goto out;
+			}
 			cJSON_AddItemToArray(arr, o);
 		}
 		rc = vctl_print_json(doc);
@@ -91,6 +100,12 @@ key_list_main(struct vctl *c, int argc, char *argv[])
 		keyout_table_rows(keys[i]);
 	for (i = 0; i < n; i++)
 		service_line(keys[i], &nlines);
+	/* a schedule and its next step, one line per scheduled key */
+	for (i = 0; i < n; i++) {
+		pv_key_schedule_text(keys[i], now, hint, sizeof(hint));
+		if (hint[0] != '\0')
+			printf("%s%s\n", nlines++ ? "" : "\n", hint);
+	}
 	for (i = 0; i < n; i++) {
 		if (keys[i]->purpose == PV_PURPOSE_NONE) {
 			keyout_legacy_hint(keys[i], hint, sizeof(hint));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keys_schedule.h"
 #include "core/pubkey.h"
 #include "keyout.h"
 #include "subcommands.h"
@@ -63,10 +64,18 @@ show_text(struct vctl *c, pv_keystore *ks, const struct pv_key *key, const struc
 
 	if (c->json) {
 		cJSON *doc = keyout_json(ks, key, 1);
+
+		if (doc != NULL && pv_key_schedule_json(key, pv_key_clock_now(), doc) != PV_OK) {
+			cJSON_Delete(doc);
+			return vctl_fail(c, PV_ERR_NOMEM, "key show '%s'", key->name);
+		}
 		return vctl_print_json(doc);
 	}
 	keyout_table_header();
 	keyout_table_rows(key);
+	pv_key_schedule_text(key, pv_key_clock_now(), hint, sizeof(hint));
+	if (hint[0] != '\0')
+		printf("\n%s\n", hint);
 	if (pv_keys_uri(ks, key, ver, &uri) == PV_OK)
 		printf("\nversion %u: %s\n", ver->version, uri);
 	if (key->purpose == PV_PURPOSE_NONE) {

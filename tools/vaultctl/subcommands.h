@@ -53,6 +53,7 @@ int key_enable_main(struct vctl *c, int argc, char *argv[]);
 int key_delete_main(struct vctl *c, int argc, char *argv[]);
 int key_cancel_delete_main(struct vctl *c, int argc, char *argv[]);
 int key_purge_main(struct vctl *c, int argc, char *argv[]);
+int key_schedule_main(struct vctl *c, int argc, char *argv[]);
 /* Shared by key disable/enable/delete/cancel-delete (key_disable.c): NAME
  * and --vaultd-config (cfg_path NULL: not accepted); -1 = go on, else the
  * exit code. The guard refuses vaultd's audit key (-1 = go on). */
