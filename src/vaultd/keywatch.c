@@ -6,6 +6,14 @@
  * the keys whose scheduled deletion is due (key.destroy), under the key's
  * change lock so that of several replicas one destroys it. docs/audit.md
  * "Key service records".
+ *
+ * It also runs the keys' rotation schedules (docs/jwt.md "Scheduled
+ * rotation in vaultd"): for a key with a schedule whose next step is due,
+ * pv_keys_schedule_run does it under the key's change lock after reading
+ * the metadata again, so of several replicas exactly one performs each
+ * step; the one that did writes key.schedule.publish/activate/retire and
+ * logs one line. A step that fails (the token away) is tried again at the
+ * next sweep; one missed while vaultd was down is due at the first sweep.
  */
 #include "config.h"
 
@@ -17,6 +25,7 @@
 
 #include "audit/audit.h"
 #include "core/keys.h"
+#include "core/keys_schedule.h"
 #include "vaultd/keeper.h"
 #include "vaultd/keeper_int.h"
 #include "vaultd/keywatch.h"
@@ -24,6 +33,7 @@
 struct seen {
 	char name[PV_KEY_NAME_MAX + 1];
 	int64_t disabled, delete_at;
+	int sched_failing; /* its last schedule step failed (logged once) */
 };
 
 struct vd_keywatch {
@@ -39,8 +49,13 @@ struct vd_keywatch {
 	void (*log)(const char *msg);
 };
 
+/* At most this many schedule steps for one key in one sweep (one is due
+ * at a time; after a long stop a retirement and an activation may both be). */
+#define SCHED_STEPS_MAX 8
+
 static void
-record(struct vd_keywatch *w, const char *op, const char *name, pv_audit_outcome outcome)
+record_version(struct vd_keywatch *w, const char *op, const char *name, unsigned version,
+	       pv_audit_outcome outcome)
 {
 	struct pv_audit_rec rec;
 	char msg[200];
@@ -50,12 +65,67 @@ record(struct vd_keywatch *w, const char *op, const char *name, pv_audit_outcome
 	rec.client = "vaultd";
 	rec.op = op;
 	rec.key = name;
+	rec.version = version;
 	rec.outcome = outcome;
 	if (w->d->audit != NULL && pv_audit_write(w->d->audit, &rec) != PV_OK && w->log != NULL) {
 		snprintf(msg, sizeof(msg), "key watch: cannot write the audit record %s for key '%s'", op,
 			 name);
 		w->log(msg);
 	}
+}
+
+static void
+record(struct vd_keywatch *w, const char *op, const char *name, pv_audit_outcome outcome)
+{
+	record_version(w, op, name, 0, outcome);
+}
+
+/*
+ * Run key's due schedule steps, one pv_keys_schedule_run each, until none
+ * is due. Returns how many this vaultd performed. *failing: whether the
+ * last step tried failed; a failure is logged when it was not set, so a
+ * token outage gives one line per key, not one per sweep.
+ */
+static int
+schedule_steps(struct vd_keywatch *w, pv_keystore *ks, const struct pv_key *k, int64_t now, int *failing)
+{
+	struct pv_sched_step due, done;
+	char op[40], at[32], msg[400];
+	int n = 0, i;
+	pv_err r;
+
+	/* pv_key_schedule_next gives the next step whenever it is due */
+	if (k->schedule.every == 0 || !pv_key_schedule_next(k, now, &due) || due.at > now)
+		return 0;
+	for (i = 0; i < SCHED_STEPS_MAX; i++) {
+		memset(&done, 0, sizeof(done));
+		if ((r = pv_keys_schedule_run(ks, k->name, &done)) != PV_OK) {
+			if (w->log != NULL && !*failing) {
+				snprintf(
+				    msg, sizeof(msg),
+				    "key schedule: key '%s': the %s step failed, tried again at the next sweep: %s",
+				    k->name, pv_sched_kind_name(due.kind),
+				    pv_err_detail()[0] ? pv_err_detail() : pv_strerror(r));
+				w->log(msg);
+			}
+			*failing = 1;
+			break;
+		}
+		*failing = 0;
+		if (done.kind == PV_SCHED_NONE)
+			break; /* nothing due any more: done (by another replica too) */
+		snprintf(op, sizeof(op), "key.schedule.%s", pv_sched_kind_name(done.kind));
+		record_version(w, op, k->name, done.version, PV_AUDIT_OK);
+		n++;
+		if (w->log != NULL) {
+			if (pv_key_time_text(done.at, at, sizeof(at)) != PV_OK)
+				snprintf(at, sizeof(at), "%lld", (long long)done.at);
+			snprintf(msg, sizeof(msg), "key schedule: key '%s': %s version %u (due %s)", k->name,
+				 pv_sched_kind_name(done.kind), done.version, at);
+			w->log(msg);
+		}
+	}
+	return n;
 }
 
 static const struct seen *
@@ -110,6 +180,7 @@ sweep(struct vd_keywatch *w)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct pv_key *k = keys[i];
+		const struct seen *before;
 
 		if (w->swept)
 			changed += changes(w, find_seen(w, k->name), k);
@@ -129,6 +200,9 @@ sweep(struct vd_keywatch *w)
 				continue;
 			}
 		}
+		before = find_seen(w, k->name);
+		now_seen[kept].sched_failing = before != NULL ? before->sched_failing : 0;
+		changed += schedule_steps(w, ks, k, now, &now_seen[kept].sched_failing);
 		snprintf(now_seen[kept].name, sizeof(now_seen[kept].name), "%s", k->name);
 		now_seen[kept].disabled = k->disabled;
 		now_seen[kept].delete_at = k->delete_at;
