@@ -370,6 +370,49 @@ test_run_once_across_processes(void **state)
 	p11_token_close(tok);
 }
 
+/* Every manual change keeps activated and demoted (the schedule's inputs). */
+static void
+test_lifecycle_times(void **state)
+{
+	p11_token *tok = NULL;
+	pv_keystore *ks = NULL;
+	struct pv_key *k = NULL;
+	unsigned v = 0;
+	int64_t t;
+
+	(void)state;
+	open_ks(&tok, &ks);
+	set_clock(1000);
+	t = pv_key_clock_now();
+	assert_int_equal(pv_keys_create(ks, "times", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
+	set_clock(2000);
+	assert_int_equal(pv_keys_rotate(ks, "times", 0, &v), PV_OK); /* v2 active at once */
+	set_clock(3000);
+	assert_int_equal(pv_keys_rotate(ks, "times", 1, &v), PV_OK); /* v3 next */
+	set_clock(4000);
+	assert_int_equal(pv_keys_activate(ks, "times", 3), PV_OK);
+	set_clock(5000);
+	assert_int_equal(pv_keys_retire(ks, "times", 1), PV_OK);
+	pv_keystore_flush(ks);
+	assert_int_equal(pv_keys_get(ks, "times", &k), PV_OK);
+	assert_int_equal(k->nversions, 3);
+	/* v1: active from creation, demoted by the rotate, retired later */
+	assert_true(k->versions[0].activated >= t && k->versions[0].activated <= t + 2);
+	assert_true(k->versions[0].demoted >= t + 1000 && k->versions[0].demoted <= t + 1002);
+	assert_int_equal(k->versions[0].state, PV_STATE_RETIRED);
+	/* v2: active by the rotate, demoted by the activate */
+	assert_true(k->versions[1].activated >= t + 1000 && k->versions[1].activated <= t + 1002);
+	assert_true(k->versions[1].demoted >= t + 3000 && k->versions[1].demoted <= t + 3002);
+	/* v3: next (no activated) until the activate */
+	assert_true(k->versions[2].created >= t + 2000 && k->versions[2].created <= t + 2002);
+	assert_true(k->versions[2].activated >= t + 3000 && k->versions[2].activated <= t + 3002);
+	assert_int_equal(k->versions[2].demoted, 0);
+	pv_key_free(k);
+	set_clock(0);
+	pv_keystore_free(ks);
+	p11_token_close(tok);
+}
+
 static void
 test_set_refusals(void **state)
 {
@@ -397,6 +440,7 @@ main(void)
 	};
 	const struct CMUnitTest token[] = {
 	    cmocka_unit_test(test_run_once_across_processes),
+	    cmocka_unit_test(test_lifecycle_times),
 	    cmocka_unit_test(test_set_refusals),
 	};
 	int r;
