@@ -309,7 +309,7 @@ pv_duration_text(int64_t secs, char *buf, size_t len)
 		char c;
 	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
 
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < PV_NELEM(units); i++) {
 		if (secs != 0 && secs % units[i].n == 0) {
 			snprintf(buf, len, "%lld%c", (long long)(secs / units[i].n), units[i].c);
 			return;

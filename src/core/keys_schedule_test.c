@@ -179,7 +179,7 @@ static void
 test_next_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PV_NELEM(cases); i++) {
 		const struct tcase *c = &cases[i];
 		struct pv_key_version vs[4];
 		struct pv_key k;
