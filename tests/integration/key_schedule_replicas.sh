@@ -1,6 +1,6 @@
 #!/bin/bash
 # Scheduled rotation run by vaultd (docs/jwt.md "Scheduled rotation in
-# vaultd"): three simulated days and a bit (76 hours) of a daily schedule
+# vaultd"): three simulated days and a bit (80 hours) of a daily schedule
 # on a `jwt` key (p256, ES256; publish-ahead 4 h, retire-after 6 h, the
 # rule's max_ttl 2 h) with two vaultd replicas, A and B, sharing one
 # SoftHSM token behind `p11-kit server` (both on p11-kit-client.so, as in
@@ -16,7 +16,11 @@
 #   (publish-ahead after the late publish); 52 token back: activate v3, late,
 #   with activated = the due time; 57 A stopped; 58 retire v2 (B alone);
 #   59 A started again; 70 publish v4 (one day after
-#   v3's due time, not its late activation: no drift); 74 activate v4.
+#   v3's due time, not its late activation: no drift); 74 activate v4;
+#   80 retire v3, first with the key's change lock held by another writer
+#   (a lock object written by pkcs11-tool): each replica gives up after
+#   its 60 s wait and logs the failed step once, and once the lock is gone
+#   the step is done at a later sweep.
 # Throughout, at every hour, each replica that is up serves the JWK Set
 # (fetched right after the move, before the step, and again after it) and
 # issues an ES256 token; every token verifies with the npm `jose` library
@@ -41,7 +45,7 @@ KEY=ks-jwt
 ISS=https://issuer.schedule.test
 AUD=schedule
 TTL=7200
-HOURS=${PV_SCHEDULE_HOURS:-76}
+HOURS=76
 
 say "jose from tests/interop (npm ci into the build tree)"
 interop_node_setup tests/interop/jwt_schedule.mjs
@@ -230,6 +234,7 @@ cat >"$W/expected" <<'EOF'
 58 key.schedule.retire 2
 70 key.schedule.publish 4
 74 key.schedule.activate 4
+80 key.schedule.retire 3
 EOF
 expected_by() { awk -v h="$1" '$1 <= h' "$W/expected" | wc -l; }
 
@@ -357,6 +362,30 @@ for ((h = 1; h <= HOURS; h++)); do
 	tick
 done
 
+say "hour 80: the key's change lock held by another writer: the retirement of v3 fails, is logged, and is done once the lock is gone"
+# a lock object as vaultctl writes one (docs/architecture.md "Concurrent key
+# changes"), written by pkcs11-tool and fresh (wall clock): each replica
+# waits for it (60 s) and gives up
+printf '00112233445566778899aabbccddeeff %s' "$(date +%s)" >"$W/lock.val"
+p11tool_login --write-object "$W/lock.val" --type data --label "$KEY" --application-label p11vault-lock \
+	--private >"$W/p11tool.out" 2>&1 || fail "pkcs11-tool cannot write a lock object: $(cat "$W/p11tool.out")"
+set_hour 80
+FAILED="key schedule: key '$KEY': the retire step failed, tried again at the next sweep: "
+for ((i = 0; i < 1000; i++)); do
+	[ "$(cat "${R_LOG[A]}" "${R_LOG[B]}" | grep -cF "$FAILED")" -lt 2 ] || break
+	sleep 0.1
+done
+grep -hF "$FAILED" "${R_LOG[A]}" "${R_LOG[B]}" || true
+assert_eq "$(grep -cF "$FAILED" "${R_LOG[A]}")" 1 "lines saying the step failed in A's log"
+assert_eq "$(grep -cF "$FAILED" "${R_LOG[B]}")" 1 "lines saying the step failed in B's log"
+assert_eq "$(sched_records | wc -l)" 8 "schedule records while the step fails"
+p11tool_login --delete-object --type data --label "$KEY" --application-label p11vault-lock \
+	>"$W/p11tool.out" 2>&1 || fail "pkcs11-tool cannot delete the lock object: $(cat "$W/p11tool.out")"
+settle
+for x in A B; do
+	[ "$(grep -cF "$FAILED" "${R_LOG[$x]}")" = 1 ] || fail "replica $x logged the failed step more than once"
+done
+
 say "each step once in the two audit logs together, in order"
 sleep 6 # one more sweep of each replica: nothing more is done
 sched_records | tee "$PV_OUT/schedule-records" | awk '{ print $2, $3 }' >"$W/got"
@@ -371,10 +400,10 @@ if [ "$by_a" = 0 ] || [ "$by_b" = 0 ]; then
 	fail "one replica made every step (A $by_a, B $by_b)"
 fi
 n=$(cat "$PV_OUT"/vaultd*.log | grep -c '^vaultd: key schedule: key .* version [0-9]* (due ') || true
-assert_eq "$n" 8 "log lines 'key schedule: ...' of both replicas"
+assert_eq "$n" 9 "log lines 'key schedule: ...' of both replicas"
 
-say "the versions: 1 and 2 retired, 3 verify-only, 4 active; no number twice; nothing to repair"
-assert_versions "$KEY" "1:retired 2:retired 3:verify-only 4:active"
+say "the versions: 1 to 3 retired, 4 active; no number twice; nothing to repair"
+assert_versions "$KEY" "1:retired 2:retired 3:retired 4:active"
 p11_objects "$W/objs" --login
 for cls in private-key public-key; do
 	awk -F'|' -v c=$cls -v n="$KEY" 'index($2, n ".v") == 1 && $1 == c { sub(/^.*\.v/, "", $2); print $2 }' \
