@@ -510,7 +510,11 @@ pv_keymeta_serialize(const struct pv_key *key, char **out)
 		    !cJSON_AddStringToObject(o, "id", hex) || !cJSON_AddStringToObject(o, "created", when) ||
 		    !cJSON_AddStringToObject(o, "origin", v->adopted ? "adopted" : "generated"))
 			goto out;
-		/* left out while unknown */
+		/* left out while unknown, and for a key without a schedule (the
+		 * only reader of these times): metadata stays byte-identical for
+		 * readers older than schedules, which refuse unknown members */
+		if (key->schedule.every == 0)
+			continue;
 		if (v->activated != 0) {
 			if ((r = pv_key_time_text(v->activated, when, sizeof(when))) != PV_OK)
 				goto out;

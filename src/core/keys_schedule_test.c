@@ -377,6 +377,7 @@ test_lifecycle_times(void **state)
 	p11_token *tok = NULL;
 	pv_keystore *ks = NULL;
 	struct pv_key *k = NULL;
+	struct pv_key_schedule sch = {DAY, 2 * HOUR, 6 * HOUR};
 	unsigned v = 0;
 	int64_t t;
 
@@ -385,7 +386,19 @@ test_lifecycle_times(void **state)
 	set_clock(1000);
 	t = pv_key_clock_now();
 	assert_int_equal(pv_keys_create(ks, "times", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
+	/* the times are stored for a key with a schedule only */
+	assert_int_equal(pv_keys_set_schedule(ks, "times", &sch, NULL), PV_OK);
+	assert_int_equal(pv_keys_create(ks, "plain", PV_ALG_P256, PV_PURPOSE_SIGN, NULL), PV_OK);
 	set_clock(2000);
+	assert_int_equal(pv_keys_rotate(ks, "plain", 0, &v), PV_OK);
+	pv_keystore_flush(ks);
+	assert_int_equal(pv_keys_get(ks, "plain", &k), PV_OK);
+	assert_int_equal(k->nversions, 2);
+	assert_int_equal(k->versions[0].activated, 0);
+	assert_int_equal(k->versions[0].demoted, 0);
+	assert_int_equal(k->versions[1].activated, 0);
+	pv_key_free(k);
+	k = NULL;
 	assert_int_equal(pv_keys_rotate(ks, "times", 0, &v), PV_OK); /* v2 active at once */
 	set_clock(3000);
 	assert_int_equal(pv_keys_rotate(ks, "times", 1, &v), PV_OK); /* v3 next */
