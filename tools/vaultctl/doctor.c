@@ -6,16 +6,19 @@
 #include <stdlib.h>
 
 #include "core/alg.h"
+#include "config/vaultd_config.h"
+#include "doctor.h"
 #include "subcommands.h"
 
 #ifndef CKM_AES_KEY_WRAP_PAD
 #define CKM_AES_KEY_WRAP_PAD 0x0000210AUL
 #endif
 
-#define USAGE     "doctor [--json]"
-#define MAX_NEEDS 4
+#define DOCTOR_MAX_BUNDLES 32
+#define USAGE              "doctor [--json] [--bundle FILE]... [--vaultd-config FILE]"
+#define MAX_NEEDS          4
 /* CKM_RSA_PKCS_KEY_PAIR_GEN is 0, so the list needs another terminator */
-#define END       ((CK_MECHANISM_TYPE)~0UL)
+#define END                ((CK_MECHANISM_TYPE)~0UL)
 
 struct feature {
 	const char *name;
@@ -225,7 +228,14 @@ check_repair(struct vctl *c, cJSON *doc)
 int
 doctor_main(struct vctl *c, int argc, char *argv[])
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+					     {"bundle", required_argument, NULL, 'b'},
+					     {"vaultd-config", required_argument, NULL, 'c'},
+					     {NULL, 0, NULL, 0}};
+	const char *bundles[DOCTOR_MAX_BUNDLES + 1];
+	size_t nbundles = 0;
+	const char *cfg_path = NULL;
+	struct pv_config *cfg = NULL;
 	CK_MECHANISM_TYPE *mechs = NULL;
 	struct p11_token_info info;
 	p11_token *tok = NULL;
@@ -240,10 +250,28 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 			printf("Usage: vaultctl %s\n", USAGE);
 			return 0;
 		}
+		if (ch == 'b') {
+			if (nbundles == DOCTOR_MAX_BUNDLES)
+				return vctl_usage(c, USAGE, "at most %d --bundle options",
+						  DOCTOR_MAX_BUNDLES);
+			bundles[nbundles++] = optarg;
+			continue;
+		}
+		if (ch == 'c') {
+			cfg_path = optarg;
+			continue;
+		}
 		return vctl_bad_option(c, USAGE, argv);
 	}
 	if (optind != argc)
 		return vctl_usage(c, USAGE, "unexpected argument '%s'", argv[optind]);
+	/* vaultd's bundle is checked too when its configuration is named */
+	if (cfg_path != NULL) {
+		if ((r = pv_config_load(cfg_path, &cfg)) != PV_OK)
+			return vctl_fail(c, r, "doctor: reading %s", cfg_path);
+		if (cfg->bundle.path != NULL)
+			bundles[nbundles++] = cfg->bundle.path;
+	}
 	if ((r = vctl_token(c, 0, &tok)) != PV_OK || (r = p11_token_get_info(tok, &info)) != PV_OK ||
 	    (r = p11_token_mechanisms(tok, &mechs, &nmech)) != PV_OK)
 		return vctl_fail(c, r, "doctor");
@@ -303,6 +331,7 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	if (c->json) {
 		check_purposes(c, doc);
 		check_repair(c, doc);
+		doctor_check_bundles(c, doc, bundles, nbundles);
 		rc = vctl_print_json(doc);
 		doc = NULL;
 		goto out;
@@ -318,7 +347,9 @@ doctor_main(struct vctl *c, int argc, char *argv[])
 	printf("\n");
 	check_purposes(c, doc);
 	check_repair(c, doc);
+	doctor_check_bundles(c, doc, bundles, nbundles);
 out:
+	pv_config_free(cfg);
 	cJSON_Delete(doc);
 	free(mechs);
 	return rc;
