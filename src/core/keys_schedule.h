@@ -32,14 +32,17 @@ enum pv_sched_kind { PV_SCHED_NONE = 0, PV_SCHED_PUBLISH, PV_SCHED_ACTIVATE, PV_
 
 struct pv_sched_step {
 	enum pv_sched_kind kind;
-	unsigned
-	    version; /* the version the step creates (PUBLISH: the new next's number is known only after), activates or retires */
+	/* the version the step creates (PUBLISH: the number it will most
+	 * likely get), activates or retires */
+	unsigned version;
 	int64_t at; /* when it is due (unix s) */
 };
 
 /*
  * Pure: the earliest step of k's schedule (k->schedule.every != 0, key in
- * service, not disabled), due when at <= now. 1 = a step, 0 = none.
+ * service, not disabled), due or not: it is due when out->at <= now, and
+ * the caller compares (key list shows a step that is not due yet). 1 = a
+ * step, 0 = none.
  *
  * PUBLISH (no `next` version): at active.activated + every - publish_ahead;
  * version = the number it will most likely get (last + 1).
