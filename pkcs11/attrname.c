@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/defs.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/token.h"
 
 struct attr_name {
@@ -107,4 +108,22 @@ p11_rv_text(CK_RV rv, char *buf, size_t buflen)
 	buf[n] = '\0';
 	snprintf(buf + n, buflen - n, " (%s)", name);
 	return buf;
+}
+
+/* Why the token gave no value for an attribute, in words (no raw numbers). */
+void
+p11_attr_unavailable(CK_ATTRIBUTE_TYPE type, CK_RV rv)
+{
+	char buf[96], rt[128];
+	const char *an = p11_attr_name(type, buf, sizeof(buf));
+
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		pv_err_set_detail("C_GetAttributeValue: the object has no %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else if (rv == CKR_ATTRIBUTE_SENSITIVE)
+		pv_err_set_detail("C_GetAttributeValue: the token does not reveal %s (%s)", an,
+				  p11_rv_text(rv, rt, sizeof(rt)));
+	else
+		pv_err_set_detail(
+		    "C_GetAttributeValue: the token does not give %s (its value is unavailable)", an);
 }

@@ -208,4 +208,8 @@ pv_err p11_run(p11_token *tok, p11_op_fn fn, void *ctx) PV_WUR;
 /* Resolve obj on session h if its handle is stale (used inside ops). */
 CK_RV p11_obj_resolve(p11_token *tok, CK_SESSION_HANDLE h, p11_obj *obj, struct p11_call *c);
 
+/* Set the error detail for an attribute the token gave no value for
+ * (rv: what C_GetAttributeValue said), in words (attrname.c). */
+void p11_attr_unavailable(CK_ATTRIBUTE_TYPE type, CK_RV rv);
+
 #endif

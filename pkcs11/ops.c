@@ -249,24 +249,6 @@ ctx_handle(p11_token *tok, CK_SESSION_HANDLE h, struct attr_ctx *ctx, struct p11
 	return CKR_OK;
 }
 
-/* Why the token gave no value for an attribute, in words (no raw numbers). */
-static void
-attr_unavailable(CK_ATTRIBUTE_TYPE type, CK_RV rv)
-{
-	char buf[96], rt[128];
-	const char *an = p11_attr_name(type, buf, sizeof(buf));
-
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
-		pv_err_set_detail("C_GetAttributeValue: the object has no %s (%s)", an,
-				  p11_rv_text(rv, rt, sizeof(rt)));
-	else if (rv == CKR_ATTRIBUTE_SENSITIVE)
-		pv_err_set_detail("C_GetAttributeValue: the token does not reveal %s (%s)", an,
-				  p11_rv_text(rv, rt, sizeof(rt)));
-	else
-		pv_err_set_detail(
-		    "C_GetAttributeValue: the token does not give %s (its value is unavailable)", an);
-}
-
 static CK_RV
 get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 {
@@ -283,7 +265,7 @@ get_attr_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c)
 	rv = P11_CALL(c, tok, C_GetAttributeValue, h, oh, &a, 1);
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-		attr_unavailable(ctx->type, rv);
+		p11_attr_unavailable(ctx->type, rv);
 		c->err = PV_ERR_NOT_FOUND;
 		return CKR_OK;
 	}
