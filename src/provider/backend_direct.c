@@ -700,8 +700,25 @@ check_digest(p11v_prov *p, const struct p11v_sigreq *rq, size_t *mdlen)
 	EVP_MD *md = NULL;
 	int ok = 0, n;
 
+	static const struct {
+		const char *name;
+		size_t len;
+	} usual[] = {{"SHA256", 32}, {"SHA384", 48}, {"SHA512", 64}};
+
 	if (rq->mdname == NULL) {
 		*mdlen = rq->tbslen;
+		return 1;
+	}
+	/* signature.c's names for what the token signs: no fetch per signature */
+	for (size_t i = 0; i < PV_NELEM(usual); i++) {
+		if (strcmp(rq->mdname, usual[i].name) != 0)
+			continue;
+		if (rq->tbslen != usual[i].len) {
+			p11v_raise(p, P11V_R_UNSUPPORTED, "%zu bytes are not a %s digest", rq->tbslen,
+				   rq->mdname);
+			return 0;
+		}
+		*mdlen = usual[i].len;
 		return 1;
 	}
 	if ((md = EVP_MD_fetch(p11v_libctx(p), rq->mdname, NULL)) == NULL) {

@@ -21,6 +21,8 @@
 #include <openssl/provider.h>
 
 #include "base/defs.h"
+#include <openssl/evp.h>
+
 #include "provider/provider.h"
 
 /* The configuration keys (openssl.cnf section) and their environment
@@ -43,8 +45,9 @@ struct p11v_prov {
 	OSSL_FUNC_core_new_error_fn *new_error;
 	OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *vset_error;
-	OSSL_LIB_CTX *libctx; /* private: the default provider only */
-	OSSL_PROVIDER *deflt; /* loaded into libctx */
+	OSSL_LIB_CTX *libctx;  /* private: the default provider only */
+	OSSL_PROVIDER *deflt;  /* loaded into libctx */
+	EVP_MD *mds[P11V_NMD]; /* p11v_md_names' digests, fetched once (NULL: none) */
 	enum p11v_backend backend;
 	char *conf[NCONF];      /* NULL: not set */
 	pthread_mutex_t mu;     /* p11v_prov_lock */
@@ -95,6 +98,16 @@ OSSL_LIB_CTX *
 p11v_libctx(p11v_prov *p)
 {
 	return p->libctx;
+}
+
+const char *const p11v_md_names[P11V_NMD] = {"SHA1", "SHA2-224", "SHA2-256", "SHA2-384", "SHA2-512"};
+
+EVP_MD *
+p11v_md(p11v_prov *p, size_t i)
+{
+	if (i >= P11V_NMD || p->mds[i] == NULL || !EVP_MD_up_ref(p->mds[i]))
+		return NULL;
+	return p->mds[i];
 }
 
 enum p11v_backend
@@ -301,6 +314,8 @@ prov_free(p11v_prov *p)
 		p11v_vaultd_free(p);
 	else
 		p11v_direct_free(p);
+	for (size_t i = 0; i < P11V_NMD; i++)
+		EVP_MD_free(p->mds[i]);
 	if (p->deflt != NULL)
 		(void)OSSL_PROVIDER_unload(p->deflt);
 	OSSL_LIB_CTX_free(p->libctx);
@@ -407,6 +422,10 @@ OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, cons
 			   "cannot load the default provider into a private library context");
 		goto fail;
 	}
+	/* the digests a signature names, fetched once: a fetch per
+	 * EVP_DigestSignInit is a method-store lookup under a lock */
+	for (size_t i = 0; i < P11V_NMD; i++)
+		p->mds[i] = EVP_MD_fetch(p->libctx, p11v_md_names[i], NULL);
 	(void)pthread_once(&atfork_once, atfork_register);
 	pthread_mutex_lock(&live_mu);
 	p->next = live;

@@ -142,6 +142,13 @@ p11v_key *p11v_key_new_ephemeral(p11v_prov *p, EVP_PKEY *pair);
 /* The ephemeral key pair (borrowed), or NULL for any other key. */
 EVP_PKEY *p11v_key_ephemeral(const p11v_key *k);
 
+/* The digests signatures use, fetched once per provider context in its
+ * private library context: p11v_md(p, i) is a new reference to
+ * p11v_md_names[i] (EVP_MD_free it), or NULL. */
+#define P11V_NMD 5
+extern const char *const p11v_md_names[P11V_NMD];
+EVP_MD *p11v_md(p11v_prov *p, size_t i);
+
 /* ---- uri.c ---- */
 
 /* A key reference, parsed: "p11vault:NAME" or "p11vault:NAME;version=N"

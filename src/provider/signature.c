@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
@@ -73,6 +74,25 @@ md_lookup(struct sigctx *c, const char *name, const char *propq, EVP_MD **fetche
 
 	if (name == NULL || name[0] == '\0')
 		return NULL;
+	/* the usual spellings without a property query: the provider's own
+	 * fetched digest (p11v_md_names is in the order of mds) */
+	if (propq == NULL || propq[0] == '\0') {
+		for (i = 0; i < PV_NELEM(mds); i++) {
+			if (strcasecmp(name, mds[i].name) != 0 && strcasecmp(name, mds[i].ossl_name) != 0)
+				continue;
+			if ((md = p11v_md(c->p, i)) == NULL)
+				break;
+			if (!EVP_MD_is_a(md, mds[i].ossl_name)) { /* the two tables out of step */
+				EVP_MD_free(md);
+				break;
+			}
+			if (fetched != NULL)
+				*fetched = md;
+			else
+				EVP_MD_free(md);
+			return &mds[i];
+		}
+	}
 	md = EVP_MD_fetch(p11v_libctx(c->p), name, propq);
 	if (md != NULL) {
 		for (i = 0; i < PV_NELEM(mds); i++) {
