@@ -224,8 +224,11 @@ pv_keys_list_free(struct pv_key **keys, size_t count)
 	free(keys);
 }
 
-pv_err
-pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count)
+/* One listing; *gone set when a found copy vanished before it was read (a
+ * writer replacing it: ks_meta_load). While a key is rewritten its old and
+ * new copies can both be found: the one with the higher serial stays. */
+static pv_err
+list_once(pv_keystore *ks, struct pv_key ***out, size_t *count, int *gone)
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_ATTRIBUTE t[] = {
@@ -233,9 +236,9 @@ pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count)
 	    {CKA_APPLICATION, (void *)(uintptr_t)APPLICATION, strlen(APPLICATION)},
 	};
 	CK_OBJECT_HANDLE *hs = NULL;
-	struct pv_key **keys = NULL;
+	struct pv_key **keys = NULL, *k = NULL;
 	uint8_t *val = NULL;
-	size_t n = 0, i, nkeys = 0, len = 0;
+	size_t n = 0, i, j, nkeys = 0, len = 0;
 	pv_err r;
 
 	*out = NULL;
@@ -247,14 +250,26 @@ pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK)
+		if ((r = p11_handle_get_attr(ks->tok, hs[i], CKA_VALUE, &val, &len)) != PV_OK) {
+			*gone = r == PV_ERR_SESSION || r == PV_ERR_NOT_FOUND;
 			goto out;
-		r = pv_keymeta_parse(val, len, &keys[nkeys]);
+		}
+		r = pv_keymeta_parse(val, len, &k);
 		free(val);
 		val = NULL;
 		if (r != PV_OK)
 			goto out;
-		nkeys++;
+		for (j = 0; j < nkeys && strcmp(keys[j]->name, k->name) != 0; j++)
+			;
+		if (j == nkeys) {
+			keys[nkeys++] = k;
+		} else if (k->serial > keys[j]->serial) {
+			pv_key_free(keys[j]);
+			keys[j] = k;
+		} else {
+			pv_key_free(k);
+		}
+		k = NULL;
 	}
 	if (nkeys > 1)
 		qsort(keys, nkeys, sizeof(*keys), cmp_key_name);
@@ -265,6 +280,21 @@ out:
 	pv_keys_list_free(keys, nkeys);
 	free(hs);
 	return r;
+}
+
+pv_err
+pv_keys_list(pv_keystore *ks, struct pv_key ***out, size_t *count)
+{
+	pv_err r;
+	int gone;
+
+	for (unsigned tries = 0;; tries++) {
+		gone = 0;
+		r = list_once(ks, out, count, &gone);
+		if (!gone || tries >= 3)
+			return r;
+		pv_err_clear_detail();
+	}
 }
 
 /*
