@@ -35,14 +35,7 @@ HA_PID=
 HA_PREFIX=
 
 ha_stop() {
-	[ -n "$HA_PID" ] || return 0
-	kill -TERM "$HA_PID" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$HA_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$HA_PID" 2>/dev/null || true
-	wait "$HA_PID" 2>/dev/null || true
+	stop_pid "$HA_PID" TERM
 	HA_PID=
 }
 trap 'ha_stop; vd_cleanup' EXIT
@@ -219,12 +212,7 @@ echo "ok: no HAProxy process loaded the PKCS#11 module"
 say "the grant removed, vaultd reloaded: the next handshake fails"
 client='{"name": "haproxy", "auth": {"uid": '$(id -u)'}, "rules": [{"ops": ["keys.read"], "keys": ["web-tls", "web-rsa"]}]}'
 vd_base_config "[$client]" >"$CFG"
-kill -HUP "$VD_PID"
-for _ in $(seq 100); do
-	grep -q "reloaded" "$VD_LOG" && break
-	sleep 0.1
-done
-assert_contains "$VD_LOG" "reloaded"
+vd_reload
 NFETCH=$((NFETCH + 1))
 if curl -sS --max-time 20 --tlsv1.3 --cacert "$W/ca/ca.pem" "https://127.0.0.1:$PORT/" -o "$W/body.$NFETCH" \
 	2>"$PV_OUT/curl.$NFETCH.err"; then

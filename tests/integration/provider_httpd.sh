@@ -59,13 +59,7 @@ ap_stop() {
 	[ -n "$AP_PREFIX" ] || return 0
 	p=$(ap_pid)
 	AP_PREFIX=
-	[ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null || true
+	stop_pid "$p" TERM
 }
 trap 'ap_stop; vd_cleanup' EXIT
 
@@ -310,12 +304,7 @@ echo "ok: no httpd process loaded the PKCS#11 module"
 say "the grant removed, vaultd reloaded: the next handshake fails"
 vd_base_config "$(clients '["keys.read"]')" >"$CFG"
 [ "$RUN_USER" != www-data ] || vd_json_set "$CFG" 'listen.unix.mode="0660"' 'listen.unix.group="www-data"'
-kill -HUP "$VD_PID"
-for _ in $(seq 100); do
-	grep -q "reloaded" "$VD_LOG" && break
-	sleep 0.1
-done
-assert_contains "$VD_LOG" "reloaded"
+vd_reload
 NFETCH=$((NFETCH + 1))
 if curl -sS --max-time 20 --tlsv1.3 --cacert "$W/ca/ca.pem" "https://127.0.0.1:$PORT/ok.txt" -o "$W/body.$NFETCH" \
 	2>"$PV_OUT/curl.$NFETCH.err"; then

@@ -25,14 +25,7 @@ W=$PV_WORK
 NG_PID=
 
 ng_stop() {
-	[ -n "$NG_PID" ] || return 0
-	kill -QUIT "$NG_PID" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$NG_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$NG_PID" 2>/dev/null || true
-	wait "$NG_PID" 2>/dev/null || true
+	stop_pid "$NG_PID" QUIT
 	NG_PID=
 }
 trap 'ng_stop; vd_cleanup' EXIT
@@ -203,12 +196,7 @@ echo "ok: no nginx process loaded the PKCS#11 module"
 say "the grant removed, vaultd reloaded: the next handshake fails"
 client='{"name": "nginx", "auth": {"uid": '$(id -u)'}, "rules": [{"ops": ["keys.read"], "keys": ["web"]}]}'
 vd_base_config "[$client]" >"$CFG"
-kill -HUP "$VD_PID"
-for _ in $(seq 100); do
-	grep -q "reloaded" "$VD_LOG" && break
-	sleep 0.1
-done
-assert_contains "$VD_LOG" "reloaded"
+vd_reload
 NFETCH=$((NFETCH + 1))
 if curl -sS --max-time 20 --cacert "$CERT" "https://127.0.0.1:$PORT/" -o "$W/body.$NFETCH" \
 	2>"$PV_OUT/curl.$NFETCH.err"; then

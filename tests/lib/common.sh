@@ -31,6 +31,20 @@ skip() {
 }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 
+# stop_pid PID [SIGNAL]: send SIGNAL (default TERM), wait up to 10 s for the
+# process to go, then KILL it; reaps it when it is this shell's child.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM}
+	[ -n "$pid" ] || return 0
+	kill -"$sig" "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
 vc() { "$VAULTCTL" "$@"; }
 
 # run_expect EXIT CMD...  Run CMD with stdout/stderr kept in files ($RUN_OUT,

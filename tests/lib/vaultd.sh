@@ -81,6 +81,20 @@ vd_base_config() {
 EOF
 }
 
+# vd_reload: SIGHUP to the running daemon, and wait (up to 10 s) for one
+# more "reloaded" line in its log than before, so an earlier reload never
+# passes for this one.
+vd_reload() {
+	local before
+	before=$(grep -c "vaultd: reloaded" "$VD_LOG" 2>/dev/null || true)
+	kill -HUP "$VD_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c "vaultd: reloaded" "$VD_LOG" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
+		sleep 0.1
+	done
+	fail "vaultd did not log a reload within 10 s of SIGHUP"
+}
+
 # vd_json_set FILE PATH=JSON... : set members of a JSON file, e.g.
 #   vd_json_set cfg.json 'limits.max_body_bytes=2048' 'listen.tcp={"address": ...}'
 # PATH is dotted; numeric parts index arrays; the value is JSON text.
