@@ -603,6 +603,40 @@ out:
 
 /* ---- JWT ---- */
 
+static char *header_kid(const char *token);
+
+/* A token leaves vaultd only with a kid its JWK Set serves: the signing
+ * path reads key metadata on its own TTL, so right after a rotation it can
+ * sign with a version the cached set was built before. Then the set is
+ * built again now, not when its TTL runs out (a verifier fetching it at
+ * once would refuse the token: ERR_JWKS_NO_MATCHING_KEY). */
+static void
+jwks_cover(struct vd_keeper *k, const char *token)
+{
+	char *kid = header_kid(token), *json = NULL, *etag = NULL;
+	size_t len = 0;
+	int stale;
+
+	if (kid == NULL)
+		return;
+	pthread_mutex_lock(&k->mu);
+	stale = k->jwks != NULL &&
+		(k->jwks_names == NULL || cJSON_GetObjectItemCaseSensitive(k->jwks_names, kid) == NULL);
+	if (stale) {
+		free(k->jwks);
+		k->jwks = NULL;
+		k->jwks_len = 0;
+		k->etag[0] = '\0';
+	}
+	pthread_mutex_unlock(&k->mu);
+	/* best effort: a failed build leaves no cached set, so the next GET builds it */
+	if (stale && vd_keeper_jwks(k, &json, &len, &etag) == PV_OK) {
+		free(json);
+		free(etag);
+	}
+	free(kid);
+}
+
 pv_err
 vd_keeper_jwt_issue(struct vd_keeper *k, struct vd_kreq *q, const struct pv_jwt_opts *o, const cJSON *claims,
 		    char **token)
@@ -626,7 +660,8 @@ vd_keeper_jwt_issue(struct vd_keeper *k, struct vd_kreq *q, const struct pv_jwt_
 	jo.allowed_aud = q->decision.audiences;
 	jo.naud = q->decision.n_audiences;
 	jo.allow_override = 0;
-	r = pv_jwt_issue(k->ks, q->key, &jo, claims, token);
+	if ((r = pv_jwt_issue(k->ks, q->key, &jo, claims, token)) == PV_OK)
+		jwks_cover(k, *token);
 out:
 	pv_key_free(key);
 	return r;

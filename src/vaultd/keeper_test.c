@@ -401,6 +401,45 @@ test_jwks_and_jwt(void **state)
 	cJSON_Delete(claims);
 }
 
+/* The signing path's metadata can be newer than the cached JWK Set (their
+ * TTLs started at different times): a token signed with a version the set
+ * lacks makes the set be built again before the token is returned. */
+static void
+test_jwks_covers_issued_kid(void **state)
+{
+	struct fixture *f = *state;
+	pv_keystore *ks = vd_keeper_ks(f->k);
+	struct pv_jwt_opts jo = {0};
+	char *j1 = NULL, *e1 = NULL, *j2 = NULL, *e2 = NULL, *tok = NULL, *kid = NULL;
+	cJSON *claims = cJSON_CreateObject(), *got = NULL;
+	size_t l1 = 0, l2 = 0;
+
+	assert_non_null(claims);
+	assert_non_null(cJSON_AddStringToObject(claims, "sub", "alice"));
+	jo.iss = "https://issuer.test";
+	vd_keeper_set_meta_ttl(f->k, 600);
+	assert_int_equal(pv_keys_create(ks, "jw-cover", PV_ALG_P256, PV_PURPOSE_JWT, NULL), PV_OK);
+	assert_int_equal(vd_keeper_jwks(f->k, &j1, &l1, &e1), PV_OK);
+	assert_int_equal(pv_keys_rotate(ks, "jw-cover", 0, NULL), PV_OK);
+	/* only the keystore's copy is dropped, as when its TTL ran out first */
+	pv_keystore_flush(ks);
+	assert_int_equal(
+	    vd_keeper_jwt_issue(f->k, req(f, NULL, VD_USE_JWT_ISSUE, "jw-cover"), &jo, claims, &tok), PV_OK);
+	assert_int_equal(vd_keeper_jwt_verify(f->k, NULL, tok, time(NULL), &got, &kid), PV_OK);
+	assert_null(strstr(j1, kid)); /* the new version's kid */
+	assert_int_equal(vd_keeper_jwks(f->k, &j2, &l2, &e2), PV_OK);
+	assert_non_null(strstr(j2, kid));
+	assert_string_not_equal(e1, e2);
+	cJSON_Delete(got);
+	free(kid);
+	free(tok);
+	free(j1);
+	free(e1);
+	free(j2);
+	free(e2);
+	cJSON_Delete(claims);
+}
+
 /* ---- decisions: policy, purpose, intent ---- */
 
 /* Unsigned legacy EIP-155 transactions (nonce 0, gas price 1, gas 21000,
@@ -1125,6 +1164,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_derive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ecdh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_jwks_and_jwt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jwks_covers_issued_kid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_mac, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_secrets, setup, teardown),
