@@ -782,14 +782,22 @@ p11v_keymgmt_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *
 	return 1;
 }
 
-/* ---- query_operation_name: the algorithm of each operation ---- */
+/* ---- query_operation_name: the algorithm of each operation ----
+ *
+ * Signatures are named by names only this provider offers (P11V_SIG_*,
+ * provider.c registers our signature implementations under them too).
+ * OpenSSL 3.0's EVP_DigestSignInit first fetches the signature algorithm
+ * the keymgmt names from any provider: with "ECDSA" that is the default
+ * provider's, and our key is offered to it by export, which fails (the
+ * private key stays on the token); only then is ours fetched. That first
+ * round cost about 5k instructions per EVP_DigestSignInit_ex. */
 
 static const char *
 km_opname_ec(int operation_id)
 {
 	switch (operation_id) {
 	case OSSL_OP_SIGNATURE:
-		return "ECDSA";
+		return P11V_SIG_ECDSA_NAME;
 	case OSSL_OP_KEYEXCH:
 		return "ECDH";
 	}
@@ -799,14 +807,13 @@ km_opname_ec(int operation_id)
 static const char *
 km_opname_rsa(int operation_id)
 {
-	(void)operation_id;
-	return "RSA";
+	return operation_id == OSSL_OP_SIGNATURE ? P11V_SIG_RSA_NAME : "RSA";
 }
 
 static const char *
 km_opname_ed25519(int operation_id)
 {
-	return operation_id == OSSL_OP_SIGNATURE ? "ED25519" : NULL;
+	return operation_id == OSSL_OP_SIGNATURE ? P11V_SIG_ED25519_NAME : NULL;
 }
 
 /* ---- the dispatch tables ---- */

@@ -183,6 +183,11 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {"ECDSA", P11V_PROPS, p11v_ecdsa_signature_functions, "ECDSA on the token"},
     {P11V_ED25519_NAMES, P11V_PROPS, p11v_eddsa_signature_functions, "Ed25519 on the token"},
     {P11V_RSA_NAMES, P11V_PROPS, p11v_rsa_signature_functions, "RSA PKCS#1 v1.5 and PSS on the token"},
+    /* the same under the names our keymgmt answers (keymgmt.c) */
+    {P11V_SIG_ECDSA_NAME, P11V_PROPS, p11v_ecdsa_signature_functions, "ECDSA on the token (p11vault keys)"},
+    {P11V_SIG_ED25519_NAME, P11V_PROPS, p11v_eddsa_signature_functions,
+     "Ed25519 on the token (p11vault keys)"},
+    {P11V_SIG_RSA_NAME, P11V_PROPS, p11v_rsa_signature_functions, "RSA on the token (p11vault keys)"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -28,9 +28,14 @@
 #include <openssl/core.h>
 #include <openssl/evp.h>
 
-#define P11V_NAME  "p11vault"
+#define P11V_NAME             "p11vault"
 /* Every algorithm is registered with this property definition. */
-#define P11V_PROPS "provider=p11vault"
+#define P11V_PROPS            "provider=p11vault"
+/* The signature algorithms our keymgmts name (query_operation_name): names
+ * no other provider offers, so that OpenSSL fetches ours at once. */
+#define P11V_SIG_ECDSA_NAME   "P11VAULT-ECDSA"
+#define P11V_SIG_ED25519_NAME "P11VAULT-ED25519"
+#define P11V_SIG_RSA_NAME     "P11VAULT-RSA"
 
 typedef struct p11v_prov p11v_prov; /* the provider context (provider.c) */
 typedef struct p11v_key p11v_key;   /* a key object (key.c) */
