@@ -57,6 +57,7 @@ struct sigctx {
 	const struct md_info *md;   /* NULL: not chosen yet */
 	EVP_MD *evp_md;             /* of md, in p11v_libctx */
 	EVP_MD_CTX *mdctx;          /* digest_sign / digest_verify in progress */
+	int updated;                /* mdctx has taken data (digest_update) */
 	int pad;                    /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
 	int saltlen;                /* RSA_PSS_SALTLEN_* or a number of bytes */
 	const struct md_info *mgf1; /* NULL: the same as md */
@@ -80,12 +81,13 @@ md_lookup(struct sigctx *c, const char *name, const char *propq, EVP_MD **fetche
 		for (i = 0; i < PV_NELEM(mds); i++) {
 			if (strcasecmp(name, mds[i].name) != 0 && strcasecmp(name, mds[i].ossl_name) != 0)
 				continue;
+			/* the two tables out of step: p11v_md(i) was fetched by
+			 * p11v_md_names[i], so the names compared here are what
+			 * EVP_MD_is_a would compare, without its lookups */
+			if (strcmp(p11v_md_names[i], mds[i].ossl_name) != 0)
+				break;
 			if ((md = p11v_md(c->p, i)) == NULL)
 				break;
-			if (!EVP_MD_is_a(md, mds[i].ossl_name)) { /* the two tables out of step */
-				EVP_MD_free(md);
-				break;
-			}
 			if (fetched != NULL)
 				*fetched = md;
 			else
@@ -668,6 +670,7 @@ sig_init(struct sigctx *c, void *provkey, const char *mdname, int digest_op, enu
 		return 0;
 	EVP_MD_CTX_free(c->mdctx);
 	c->mdctx = NULL;
+	c->updated = 0;
 	c->op = OP_NONE;
 	if (provkey != NULL) {
 		k = p11v_keydata_key(provkey);
@@ -852,6 +855,7 @@ sig_digest_update(void *ctx, const unsigned char *data, size_t datalen)
 		p11v_raise(c != NULL ? c->p : NULL, P11V_R_INTERNAL, "update without digest init");
 		return 0;
 	}
+	c->updated = 1;
 	return EVP_DigestUpdate(c->mdctx, data, datalen) == 1;
 }
 
@@ -869,6 +873,40 @@ sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigs
 	if (sig == NULL)
 		return sig_size(c, siglen); /* a size query: the digest stays open */
 	if (EVP_DigestFinal_ex(c->mdctx, dgst, &dlen) != 1) {
+		p11v_raise(c->p, P11V_R_INTERNAL, "digest failed");
+		return 0;
+	}
+	return do_sign(c, sig, siglen, sigsize, dgst, dlen);
+}
+
+/*
+ * ECDSA and RSA in one shot (EVP_DigestSign): the digest of tbs here, then
+ * the token. Without this, OpenSSL's EVP_DigestSign goes through update and
+ * final, and final first duplicates the whole signature context (and frees
+ * the copy) so that the original could take more data. The context is
+ * used up: signing again needs a new init, as OpenSSL's documentation says
+ * of EVP_DigestSign.
+ */
+static int
+sig_digest_sign_md(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize, const unsigned char *tbs,
+		   size_t tbslen)
+{
+	struct sigctx *c = ctx;
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (c == NULL || c->op != OP_SIGN || c->mdctx == NULL) {
+		p11v_raise(c != NULL ? c->p : NULL, P11V_R_INTERNAL, "sign without digest sign init");
+		return 0;
+	}
+	if (sig == NULL)
+		return sig_size(c, siglen);
+	if (c->updated) {
+		p11v_raise(c->p, P11V_R_INTERNAL, "a one-shot sign after digest updates");
+		return 0;
+	}
+	c->op = OP_NONE;
+	if (EVP_DigestUpdate(c->mdctx, tbs, tbslen) != 1 || EVP_DigestFinal_ex(c->mdctx, dgst, &dlen) != 1) {
 		p11v_raise(c->p, P11V_R_INTERNAL, "digest failed");
 		return 0;
 	}
@@ -989,6 +1027,7 @@ sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen, const unsi
 	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sig_digest_sign_init},                    \
 	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update},                     \
 	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final},                  \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign_md},                           \
 	    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))sig_digest_verify_init},                \
 	    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))sig_digest_update},                   \
 	{                                                                                                    \
