@@ -117,8 +117,10 @@ pv_err p11_module_load(const char *module, const char *uri_path, const char *uri
 void p11_module_release(CK_FUNCTION_LIST *f);
 /* C_Initialize with OS locking; ALREADY_INITIALIZED counts as success. */
 pv_err p11_module_initialize(CK_FUNCTION_LIST *f, int *we_initialized) PV_WUR;
-/* First slot whose token matches uri (present tokens only). */
-pv_err p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot) PV_WUR;
+/* First slot whose token matches uri (present tokens only). When none
+ * does and a slot's C_GetTokenInfo failed with CKR_GENERAL_ERROR (SoftHSM
+ * while other processes write its files), *busy (if not NULL) is set. */
+pv_err p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot, int *busy) PV_WUR;
 /* Copy a blank-padded PKCS#11 string into a NUL-terminated, trimmed one. */
 void p11_copy_padded(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen);
 
@@ -159,7 +161,12 @@ pv_err p11_recover(p11_token *tok, CK_RV rv, unsigned attempt, struct p11_sess *
 /* How often opening a token (and a forked child re-opening it) looks for
  * it again when the module does not list it yet: SoftHSM reads its token
  * files at C_Initialize and can miss one another process is writing. */
-#define P11_OPEN_TRIES 6
+#define P11_OPEN_TRIES      6
+/* ... and how often when C_GetTokenInfo fails with CKR_GENERAL_ERROR: SoftHSM
+ * answers that while other processes log in and write objects (several
+ * replicas starting at once), for over a second on a loaded machine; a
+ * wrong token URI still fails after P11_OPEN_TRIES. About 5 s in all. */
+#define P11_OPEN_BUSY_TRIES 20
 
 pv_err p11_fork_check(p11_token *tok) PV_WUR;
 

@@ -110,16 +110,20 @@ p11_copy_padded(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen)
 }
 
 static int
-slot_matches(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID id)
+slot_matches(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID id, int *busy)
 {
 	CK_TOKEN_INFO ti;
 	CK_SLOT_INFO si;
 	CK_SLOT_ID want = uri ? p11_kit_uri_get_slot_id(uri) : (CK_SLOT_ID)-1;
+	CK_RV rv;
 
 	if (want != (CK_SLOT_ID)-1 && want != id)
 		return 0;
-	if (f->C_GetTokenInfo(id, &ti) != CKR_OK)
+	if ((rv = f->C_GetTokenInfo(id, &ti)) != CKR_OK) {
+		if (rv == CKR_GENERAL_ERROR)
+			*busy = 1;
 		return 0;
+	}
 	if (!(ti.flags & CKF_TOKEN_INITIALIZED))
 		return 0;
 	if (uri == NULL)
@@ -132,13 +136,14 @@ slot_matches(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID id)
 }
 
 pv_err
-p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
+p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot, int *busy)
 {
 	CK_SLOT_ID *ids = NULL;
 	CK_ULONG n = 0, i;
 	CK_INFO mi;
 	CK_RV rv;
 	pv_err r = PV_ERR_TOKEN_NOT_FOUND;
+	int info_failed = 0;
 
 	if (uri && f->C_GetInfo(&mi) == CKR_OK && !p11_kit_uri_match_module_info(uri, &mi)) {
 		pv_err_set_detail("the module does not match the token URI");
@@ -167,13 +172,19 @@ p11_slot_find(CK_FUNCTION_LIST *f, P11KitUri *uri, CK_SLOT_ID *slot)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (slot_matches(f, uri, ids[i])) {
+		if (slot_matches(f, uri, ids[i], &info_failed)) {
 			*slot = ids[i];
 			r = PV_OK;
 			goto out;
 		}
 	}
-	pv_err_set_detail("no initialised token matches the token URI");
+	if (info_failed) {
+		pv_err_set_detail("no initialised token matches the token URI (C_GetTokenInfo of a slot: "
+				  "general error (CKR_GENERAL_ERROR))");
+		if (busy != NULL)
+			*busy = 1;
+	} else
+		pv_err_set_detail("no initialised token matches the token URI");
 out:
 	free(ids);
 	return r;

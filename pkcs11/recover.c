@@ -192,7 +192,7 @@ reinit_locked(p11_token *tok, int finalize_first)
 		goto out;
 	tok->module_up = 1;
 	tok->we_initialized = tok->we_initialized || we;
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_OK) {
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot, NULL)) != PV_OK) {
 		if (r == PV_ERR_TOKEN_NOT_FOUND)
 			r = PV_ERR_TOKEN_UNAVAILABLE;
 		goto out;
@@ -227,7 +227,7 @@ device_recover_locked(p11_token *tok)
 	p11_pool_forget_all(tok, 0);
 	atomic_fetch_add(&tok->generation, 1);
 	(void)tok->f->C_CloseAllSessions(atomic_load(&tok->slot));
-	if ((r = p11_slot_find(tok->f, tok->uri, &slot)) == PV_OK)
+	if ((r = p11_slot_find(tok->f, tok->uri, &slot, NULL)) == PV_OK)
 		atomic_store(&tok->slot, slot);
 	gate_open(tok, closed);
 	return r == PV_OK ? PV_OK : reinit_locked(tok, 1);
@@ -470,7 +470,7 @@ p11_fork_check(p11_token *tok)
 	int expected = atomic_load(&tok->pid);
 	int now = p11_self_pid();
 	CK_SLOT_ID slot;
-	int we = 0;
+	int we = 0, busy;
 	pv_err r;
 
 	if (expected == now)
@@ -507,8 +507,9 @@ p11_fork_check(p11_token *tok)
 				return r;
 		}
 		tok->we_initialized = we;
-		if ((r = p11_slot_find(tok->f, tok->uri, &slot)) != PV_ERR_TOKEN_NOT_FOUND ||
-		    tries >= P11_OPEN_TRIES)
+		busy = 0;
+		if ((r = p11_slot_find(tok->f, tok->uri, &slot, &busy)) != PV_ERR_TOKEN_NOT_FOUND ||
+		    tries >= (busy ? P11_OPEN_BUSY_TRIES : P11_OPEN_TRIES))
 			break;
 		(void)tok->f->C_Finalize(NULL);
 		tok->we_initialized = 0;

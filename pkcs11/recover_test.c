@@ -232,6 +232,47 @@ test_recovers(void **state)
 	p11_token_close(tok);
 }
 
+/* Opening a token while SoftHSM answers C_GetTokenInfo with
+ * CKR_GENERAL_ERROR (other processes logging in and writing objects) is
+ * tried again for about 5 s: 12 such answers in a row (more than the bound
+ * for an absent token allows) still open; a lasting one fails as "no token
+ * matches", with the call and its error named. */
+static void
+test_open_busy_token(void **state)
+{
+	struct p11_token_opts o;
+	p11_token *first = NULL, *tok = NULL;
+	unsigned long calls, per_try;
+	char spec[64];
+
+	(void)state;
+	first = open_shim(); /* keeps the shim loaded and its controls bound */
+	shim_opts(&o);
+	/* lasting: fails as "no token matches" after the longer bound, with
+	 * every slot asked once per try */
+	assert_int_equal(fault_set("C_GetTokenInfo:CKR_GENERAL_ERROR:*"), 0);
+	assert_int_equal(p11_token_open(&o, &tok), PV_ERR_TOKEN_NOT_FOUND);
+	assert_null(tok);
+	assert_non_null(
+	    strstr(pv_err_detail(), "C_GetTokenInfo of a slot: general error (CKR_GENERAL_ERROR)"));
+	calls = fault_count("C_GetTokenInfo");
+	assert_int_equal(calls % (P11_OPEN_BUSY_TRIES + 1), 0);
+	per_try = calls / (P11_OPEN_BUSY_TRIES + 1);
+	assert_true(per_try >= 1);
+
+	/* passing: three more tries' worth of failures than the bound for an
+	 * absent token allows still open */
+	assert_int_equal(fault_set(""), 0);
+	fault_reset_counts();
+	snprintf(spec, sizeof(spec), "C_GetTokenInfo:CKR_GENERAL_ERROR:%lu", per_try * (P11_OPEN_TRIES + 3));
+	assert_int_equal(fault_set(spec), 0);
+	assert_int_equal(p11_token_open(&o, &tok), PV_OK);
+	assert_true(fault_count("C_GetTokenInfo") > per_try * (P11_OPEN_TRIES + 3));
+	assert_int_equal(fault_set(""), 0);
+	p11_token_close(tok);
+	p11_token_close(first);
+}
+
 static void
 test_retry_bound(void **state)
 {
@@ -422,6 +463,7 @@ main(void)
 	    cmocka_unit_test(test_pool_respects_max_session_count),
 	    cmocka_unit_test(test_recovers),
 	    cmocka_unit_test(test_retry_bound),
+	    cmocka_unit_test(test_open_busy_token),
 	    cmocka_unit_test(test_outage_delays),
 	    cmocka_unit_test(test_outage),
 	    cmocka_unit_test(test_obj_from_handle),

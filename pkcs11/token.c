@@ -56,6 +56,7 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	CK_SLOT_ID slot;
 	CK_RV rv = CKR_OK;
 	pv_err r = PV_ERR_NOMEM;
+	int busy;
 
 	*out = NULL;
 	if ((tok = calloc(1, sizeof(*tok))) == NULL)
@@ -91,17 +92,19 @@ p11_token_open(const struct p11_token_opts *opts, p11_token **out)
 	 * them at C_Initialize: while another process writes them the token
 	 * can read as absent or uninitialised, or C_GetTokenInfo fails with
 	 * CKR_GENERAL_ERROR. Start afresh a bounded number of times (about
-	 * 1 s) before "no token matches" is final. */
+	 * 1 s, 5 s for the general error) before the failure is final. */
 	for (unsigned tries = 0;; tries++) {
 		if ((r = p11_module_initialize(tok->f, &tok->we_initialized)) != PV_OK)
 			goto out;
-		r = p11_slot_find(tok->f, tok->uri, &slot);
+		busy = 0;
+		r = p11_slot_find(tok->f, tok->uri, &slot, &busy);
 		if (r == PV_OK && (rv = tok->f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
 			pv_err_set_detail("C_GetTokenInfo: %s", P11_RV_TEXT(rv));
 			r = p11_rv_to_err(rv);
+			busy = rv == CKR_GENERAL_ERROR;
 		}
-		if ((r != PV_ERR_TOKEN_NOT_FOUND && (r != PV_ERR_PKCS11 || rv != CKR_GENERAL_ERROR)) ||
-		    tries >= P11_OPEN_TRIES)
+		if ((r != PV_ERR_TOKEN_NOT_FOUND && !busy) ||
+		    tries >= (busy ? P11_OPEN_BUSY_TRIES : P11_OPEN_TRIES))
 			break;
 		if (tok->we_initialized)
 			(void)tok->f->C_Finalize(NULL);
