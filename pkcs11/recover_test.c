@@ -273,6 +273,29 @@ test_open_busy_token(void **state)
 	p11_token_close(first);
 }
 
+/* A read-only call failing with CKR_GENERAL_ERROR while the token no
+ * longer answers either (SoftHSM after a failed read of its token file;
+ * vaultd --dev replicas starting at once met it in CI) is asked again
+ * after the module is started afresh, instead of failing as "token
+ * unavailable". A call that may have written is still not repeated. */
+static void
+test_readonly_after_reinit(void **state)
+{
+	p11_token *tok = NULL;
+	struct p11_token_info info;
+
+	(void)state;
+	tok = open_shim();
+	assert_int_equal(p11_token_login(tok), PV_OK);
+	/* the call, then p11_token_answers' three tries: 4 failures */
+	assert_int_equal(fault_set("C_GetTokenInfo:CKR_GENERAL_ERROR:4"), 0);
+	assert_int_equal(p11_token_get_info(tok, &info), PV_OK);
+	assert_true(info.flags & CKF_TOKEN_INITIALIZED);
+	assert_true(fault_count("C_Initialize") >= 1); /* started afresh */
+	assert_int_equal(fault_set(""), 0);
+	p11_token_close(tok);
+}
+
 static void
 test_retry_bound(void **state)
 {
@@ -464,6 +487,7 @@ main(void)
 	    cmocka_unit_test(test_recovers),
 	    cmocka_unit_test(test_retry_bound),
 	    cmocka_unit_test(test_open_busy_token),
+	    cmocka_unit_test(test_readonly_after_reinit),
 	    cmocka_unit_test(test_outage_delays),
 	    cmocka_unit_test(test_outage),
 	    cmocka_unit_test(test_obj_from_handle),

@@ -91,6 +91,16 @@ p11_run(p11_token *tok, p11_op_fn fn, void *ctx)
 				p11_backoff(attempt);
 				continue;
 			}
+			/* ... and one that no longer answers (SoftHSM keeps a failed
+			 * read of its token file for the rest of the process) is
+			 * started afresh first; a write may have happened, so only
+			 * an op that changed nothing is asked again */
+			if (rv == CKR_GENERAL_ERROR && !answers && c.readonly && attempt < tok->max_retries) {
+				if ((r = p11_recover(tok, rv, attempt, NULL, seen_epoch)) != PV_OK)
+					return r;
+				p11_backoff(attempt);
+				continue;
+			}
 			if (p11_rv_outage(rv) && p11_rv_recoverable(rv))
 				return p11_outage_begin(tok);
 			pv_err_set_detail("%s: %s", c.fname, P11_RV_TEXT(rv));

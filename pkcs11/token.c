@@ -176,6 +176,7 @@ info_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
 	CK_INFO mi;
 	CK_RV rv;
 
+	c->readonly = 1;
 	if ((rv = P11_CALL(c, tok, C_GetTokenInfo, slot, &ti)) != CKR_OK)
 		return rv;
 	if ((rv = P11_CALL(c, tok, C_GetSlotInfo, slot, &si)) != CKR_OK)
@@ -273,6 +274,7 @@ mech_info_op(p11_token *tok, CK_SESSION_HANDLE h, void *vctx, struct p11_call *c
 {
 	struct mech_ctx *ctx = vctx;
 
+	c->readonly = 1;
 	return P11_CALL(c, tok, C_GetMechanismInfo, atomic_load(&tok->slot), ctx->one, ctx->info);
 }
 
@@ -290,6 +292,7 @@ p11_token_mechanism_info(p11_token *tok, CK_MECHANISM_TYPE mech, CK_MECHANISM_IN
 static CK_RV
 token_info_op(p11_token *tok, CK_SESSION_HANDLE h, void *ctx, struct p11_call *c)
 {
+	c->readonly = 1;
 	return P11_CALL(c, tok, C_GetTokenInfo, atomic_load(&tok->slot), ctx);
 }
 
