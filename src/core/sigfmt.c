@@ -70,18 +70,23 @@ pv_sig_raw_len(pv_alg alg)
 	}
 }
 
+/* Each INTEGER: tag, one length byte (at most FIELD_LEN_MAX + 1 < 128
+ * content bytes, a leading zero included), content; the SEQUENCE: tag and
+ * up to two length bytes. */
+_Static_assert(2 * (2 + FIELD_LEN_MAX + 1) + 3 <= PV_ECDSA_DER_MAX && FIELD_LEN_MAX + 1 < 128,
+	       "PV_ECDSA_DER_MAX holds every ECDSA-Sig-Value");
+
 pv_err
-pv_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t **der, size_t *derlen)
+pv_ecdsa_raw_to_der_buf(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t *out, size_t cap,
+			size_t *outlen)
 {
 	ECDSA_SIG *sig = NULL;
 	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *enc = NULL;
-	uint8_t *copy = NULL;
+	unsigned char der[PV_ECDSA_DER_MAX], *p = der;
 	int len;
 	pv_err ret = PV_ERR_CRYPTO;
 
-	*der = NULL;
-	*derlen = 0;
+	*outlen = 0;
 	if (field_len == 0 || field_len > FIELD_LEN_MAX)
 		return PV_ERR_USAGE;
 	if (raw == NULL || rawlen != 2 * field_len) {
@@ -99,27 +104,46 @@ pv_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t
 	if ((sig = ECDSA_SIG_new()) == NULL || ECDSA_SIG_set0(sig, r, s) != 1)
 		goto out;
 	r = s = NULL; /* owned by sig now */
-	if ((len = i2d_ECDSA_SIG(sig, &enc)) <= 0)
+	/* i2d writes without a bound: der holds the largest encoding (see
+	 * the assertion below) */
+	if ((len = i2d_ECDSA_SIG(sig, &p)) <= 0 || (size_t)len > sizeof(der))
 		goto out;
-	if ((copy = malloc((size_t)len)) == NULL) {
-		ret = PV_ERR_NOMEM;
+	if ((size_t)len > cap) {
+		pv_err_set_detail("ECDSA DER signature needs %d bytes, the buffer has %zu", len, cap);
+		ret = PV_ERR_USAGE;
 		goto out;
 	}
-	memcpy(copy, enc, (size_t)len);
-	*der = copy;
-	*derlen = (size_t)len;
-	copy = NULL;
+	memcpy(out, der, (size_t)len);
+	*outlen = (size_t)len;
 	ret = PV_OK;
 out:
-	if (ret == PV_ERR_CRYPTO)
+	if (ret == PV_ERR_CRYPTO) {
 		pv_err_set_detail("OpenSSL could not encode the ECDSA signature");
-	ERR_clear_error();
-	free(copy);
-	OPENSSL_free(enc);
+		ERR_clear_error();
+	}
 	ECDSA_SIG_free(sig);
 	BN_free(r);
 	BN_free(s);
 	return ret;
+}
+
+pv_err
+pv_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t **der, size_t *derlen)
+{
+	uint8_t buf[PV_ECDSA_DER_MAX], *copy = NULL;
+	size_t len = 0;
+	pv_err ret;
+
+	*der = NULL;
+	*derlen = 0;
+	if ((ret = pv_ecdsa_raw_to_der_buf(raw, rawlen, field_len, buf, sizeof(buf), &len)) != PV_OK)
+		return ret;
+	if ((copy = malloc(len)) == NULL)
+		return PV_ERR_NOMEM;
+	memcpy(copy, buf, len);
+	*der = copy;
+	*derlen = len;
+	return PV_OK;
 }
 
 static int

@@ -37,6 +37,17 @@ size_t pv_sig_raw_len(pv_alg alg);
 pv_err pv_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t **der,
 			   size_t *derlen) PV_WUR;
 
+/* Room for the DER ECDSA-Sig-Value of any supported curve (P-521: 141 bytes). */
+#define PV_ECDSA_DER_MAX 144
+
+/*
+ * The same into out (cap bytes; PV_ECDSA_DER_MAX is always enough): no
+ * allocation beyond OpenSSL's own, for per-signature paths (the OpenSSL
+ * provider). cap too small is PV_ERR_USAGE.
+ */
+pv_err pv_ecdsa_raw_to_der_buf(const uint8_t *raw, size_t rawlen, size_t field_len, uint8_t *out, size_t cap,
+			       size_t *outlen) PV_WUR;
+
 /*
  * DER ECDSA-Sig-Value to r||s, each left-padded to field_len; raw must hold
  * 2 * field_len bytes. Strict: trailing bytes, non-canonical DER, negative

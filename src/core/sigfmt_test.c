@@ -147,6 +147,37 @@ test_raw_to_der_rejects(void **state)
 	assert_int_equal(pv_ecdsa_raw_to_der(raw, 64, 0, &der, &derlen), PV_ERR_USAGE);
 }
 
+/* The buffer form: the same bytes as the allocating one, the largest
+ * (P-521, both halves with the top bit set: 141 bytes) fits
+ * PV_ECDSA_DER_MAX, and a buffer one byte short is refused. */
+static void
+test_raw_to_der_buf(void **state)
+{
+	uint8_t raw[132], buf[PV_ECDSA_DER_MAX], *der = NULL;
+	size_t len = 0, dlen = 0;
+	size_t fields[] = {32, 48, 66};
+
+	(void)state;
+	for (size_t i = 0; i < PV_NELEM(fields); i++) {
+		size_t f = fields[i];
+
+		memset(raw, 0xA5, 2 * f);
+		assert_int_equal(pv_ecdsa_raw_to_der_buf(raw, 2 * f, f, buf, sizeof(buf), &len), PV_OK);
+		assert_int_equal(pv_ecdsa_raw_to_der(raw, 2 * f, f, &der, &dlen), PV_OK);
+		assert_int_equal(len, dlen);
+		assert_memory_equal(buf, der, len);
+		free(der);
+		der = NULL;
+		if (f == 66)
+			assert_int_equal(len, 141);
+		assert_int_equal(pv_ecdsa_raw_to_der_buf(raw, 2 * f, f, buf, len - 1, &dlen), PV_ERR_USAGE);
+		assert_int_equal(dlen, 0);
+	}
+	memset(raw, 0, 64);
+	assert_int_equal(pv_ecdsa_raw_to_der_buf(raw, 64, 32, buf, sizeof(buf), &len), PV_ERR_BAD_INPUT);
+	assert_int_equal(pv_ecdsa_raw_to_der_buf(raw, 63, 32, buf, sizeof(buf), &len), PV_ERR_BAD_INPUT);
+}
+
 static void
 test_parse_formats(void **state)
 {
@@ -330,15 +361,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_names),
-	    cmocka_unit_test(test_der_known_encoding),
-	    cmocka_unit_test(test_der_round_trip),
-	    cmocka_unit_test(test_der_malformed),
-	    cmocka_unit_test(test_raw_to_der_rejects),
-	    cmocka_unit_test(test_der_integer_too_long),
-	    cmocka_unit_test(test_parse_formats),
-	    cmocka_unit_test(test_encode_formats),
-	    cmocka_unit_test(test_low_s),
+	    cmocka_unit_test(test_format_names),         cmocka_unit_test(test_der_known_encoding),
+	    cmocka_unit_test(test_der_round_trip),       cmocka_unit_test(test_der_malformed),
+	    cmocka_unit_test(test_raw_to_der_rejects),   cmocka_unit_test(test_raw_to_der_buf),
+	    cmocka_unit_test(test_der_integer_too_long), cmocka_unit_test(test_parse_formats),
+	    cmocka_unit_test(test_encode_formats),       cmocka_unit_test(test_low_s),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

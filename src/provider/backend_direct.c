@@ -24,13 +24,13 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "core/keys.h"
 #include "core/keys_uri.h"
 #include "core/pubkey.h"
+#include "core/sigfmt.h"
 #include "core/sign.h"
 #include "provider/provider.h"
 
@@ -806,61 +806,28 @@ sign_opts(p11v_prov *p, const struct p11v_sigreq *rq, struct pv_sign_opts *o)
 
 /*
  * ECDSA's r||s from the token as the DER ECDSA-Sig-Value OpenSSL's own
- * ECDSA returns, encoded by OpenSSL (ECDSA_SIG, i2d_ECDSA_SIG) straight
- * into a buffer on the stack: no BUF_MEM, no heap copy, and the error
- * queue left alone when nothing failed. r or s zero is refused, as
- * pv_ecdsa_raw_to_der does.
+ * ECDSA returns, encoded by OpenSSL into a buffer on the stack
+ * (pv_ecdsa_raw_to_der_buf: no heap copy per signature).
  */
-#define DER_ECDSA_MAX 160 /* P-521: 141 bytes */
-
 static int
 ecdsa_der(p11v_prov *p, const struct pv_sig *s, size_t field_len, unsigned char *sig, size_t *siglen,
 	  size_t sigsize)
 {
-	/* each INTEGER at most field_len + 1 bytes (a leading zero), the
-	 * SEQUENCE's length in one byte below 128, else two */
-	size_t content = 2 * (2 + field_len + 1);
-	size_t bound = content + (content < 128 ? 2 : 3);
-	unsigned char der[DER_ECDSA_MAX], *out = der;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *sv = NULL;
-	int len, ok = 0;
+	uint8_t der[PV_ECDSA_DER_MAX];
+	size_t len = 0;
+	pv_err r;
 
-	if (field_len == 0 || s->len != 2 * field_len || bound > sizeof(der)) {
-		p11v_raise(p, P11V_R_INTERNAL, "the token's ECDSA signature is %zu bytes, not %zu", s->len,
-			   2 * field_len);
+	if ((r = pv_ecdsa_raw_to_der_buf(s->bytes, s->len, field_len, der, sizeof(der), &len)) != PV_OK) {
+		p11v_direct_raise(p, r, "cannot encode the ECDSA signature");
 		return 0;
 	}
-	if ((r = BN_bin2bn(s->bytes, (int)field_len, NULL)) == NULL ||
-	    (sv = BN_bin2bn(s->bytes + field_len, (int)field_len, NULL)) == NULL)
-		goto out;
-	if (BN_is_zero(r) || BN_is_zero(sv)) {
-		p11v_raise(p, P11V_R_INTERNAL, "the token's ECDSA signature has r or s zero");
-		BN_free(r);
-		BN_free(sv);
+	if (len > sigsize) {
+		p11v_raise(p, P11V_R_INTERNAL, "signature buffer too small (%zu < %zu)", sigsize, len);
 		return 0;
 	}
-	if ((es = ECDSA_SIG_new()) == NULL || ECDSA_SIG_set0(es, r, sv) != 1)
-		goto out;
-	r = sv = NULL; /* owned by es now */
-	/* into der, which bound (checked above) says is large enough */
-	if ((len = i2d_ECDSA_SIG(es, &out)) <= 0 || (size_t)len > bound)
-		goto out;
-	if ((size_t)len > sigsize) {
-		p11v_raise(p, P11V_R_INTERNAL, "signature buffer too small (%zu < %d)", sigsize, len);
-		goto done;
-	}
-	memcpy(sig, der, (size_t)len);
-	*siglen = (size_t)len;
-	ok = 1;
-	goto done;
-out:
-	p11v_raise(p, P11V_R_INTERNAL, "cannot encode the ECDSA signature");
-done:
-	ECDSA_SIG_free(es);
-	BN_free(r);
-	BN_free(sv);
-	return ok;
+	memcpy(sig, der, len);
+	*siglen = len;
+	return 1;
 }
 
 /* The raw signature in the form OpenSSL's own implementations return. */
