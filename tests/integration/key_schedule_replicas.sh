@@ -208,20 +208,7 @@ EOF
 
 # schedule records in both audit logs, "op version" per line, in log order
 sched_records() {
-	local x
-	for x in A B; do
-		[ ! -f "$PV_OUT/audit-$x.log" ] ||
-			python3 - "$PV_OUT/audit-$x.log" "$x" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    try:
-        r = json.loads(line)
-    except ValueError:
-        continue
-    if str(r.get("op", "")).startswith("key.schedule."):
-        print(r["time"], r["op"], r.get("version"), r.get("key"), r.get("client"), r.get("outcome"), sys.argv[2])
-EOF
-	done | sort
+	vd_sched_records A B | sort
 }
 
 # The steps the schedule makes due, by hour: "hour op version".

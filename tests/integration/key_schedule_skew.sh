@@ -97,20 +97,7 @@ start_replica B
 # sched_records: the schedule records of both audit logs in time order,
 # "op version key client outcome replica" each
 sched_records() {
-	local x
-	for x in A B; do
-		[ ! -f "$PV_OUT/audit-$x.log" ] ||
-			python3 - "$PV_OUT/audit-$x.log" "$x" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    try:
-        r = json.loads(line)
-    except ValueError:
-        continue
-    if str(r.get("op", "")).startswith("key.schedule."):
-        print(r["time"], r["op"], r.get("version"), r.get("key"), r.get("client"), r.get("outcome"), sys.argv[2])
-EOF
-	done | sort -s -k1,1 | cut -d' ' -f2-
+	vd_sched_records A B | sort -s -k1,1 | cut -d' ' -f2-
 }
 # expect_step N OP VERSION BY: wait (at most 20 s) for N schedule records;
 # there must be exactly N, the last OP of VERSION by replica BY (any: either)

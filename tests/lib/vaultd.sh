@@ -358,3 +358,24 @@ vd_assert_no_token() {
 vd_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# vd_sched_records X...: the scheduled-rotation records (op key.schedule.*)
+# of the audit logs $PV_OUT/audit-X.log that exist, one line each: "time
+# op version key client outcome X", in each log's order (the logs one
+# after the other: callers sort).
+vd_sched_records() {
+	local x
+	for x in "$@"; do
+		[ ! -f "$PV_OUT/audit-$x.log" ] ||
+			python3 - "$PV_OUT/audit-$x.log" "$x" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if str(r.get("op", "")).startswith("key.schedule."):
+        print(r["time"], r["op"], r.get("version"), r.get("key"), r.get("client"), r.get("outcome"), sys.argv[2])
+EOF
+	done
+}
