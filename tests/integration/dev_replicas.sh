@@ -88,8 +88,7 @@ check_token() {
 		[ "$(awk -v n="$name" '$1 == n && $4 == "active"' "$KEYS_ROWS" | wc -l)" = 1 ] ||
 			fail "$what: $name does not have exactly one active version"
 		for cls in private-key public-key secret-key; do
-			awk -F'|' -v c=$cls -v n="$name" 'index($2, n ".v") == 1 && $1 == c { sub(/^.*\.v/, "", $2); print $2 }' \
-				"$W/objs" | sort -n >"$W/$cls"
+			p11_object_versions "$W/objs" "$name" "$cls" >"$W/$cls"
 			[ ! -s "$W/$cls" ] || cmp -s "$W/$cls" "$W/versions" || {
 				diff "$W/versions" "$W/$cls" >&2 || true
 				fail "$what: the ${cls}s of $name are not exactly its versions (orphans or ties)"

@@ -50,8 +50,7 @@ check_key() {
 	# metadata's versions, once each
 	p11_objects "$W/objs" --login
 	for cls in private-key public-key; do
-		awk -F'|' -v c=$cls -v n="$K" 'index($2, n ".v") == 1 && $1 == c { sub(/^.*\.v/, "", $2); print $2 }' \
-			"$W/objs" | sort -n >"$W/$cls"
+		p11_object_versions "$W/objs" "$K" "$cls" >"$W/$cls"
 		cmp -s "$W/$cls" "$W/versions" || {
 			diff "$W/versions" "$W/$cls" >&2 || true
 			fail "$what: ${cls}s on the token are not exactly the versions in the metadata (orphans or ties)"

@@ -393,8 +393,7 @@ say "the versions: 1 to 3 retired, 4 active; no number twice; nothing to repair"
 assert_versions "$KEY" "1:retired 2:retired 3:retired 4:active"
 p11_objects "$W/objs" --login
 for cls in private-key public-key; do
-	awk -F'|' -v c=$cls -v n="$KEY" 'index($2, n ".v") == 1 && $1 == c { sub(/^.*\.v/, "", $2); print $2 }' \
-		"$W/objs" | sort -n | tr '\n' ' ' >"$W/$cls"
+	p11_object_versions "$W/objs" "$KEY" "$cls" | tr '\n' ' ' >"$W/$cls"
 	assert_eq "$(cat "$W/$cls")" "1 2 3 4 " "${cls}s of $KEY on the token"
 done
 [ "$(grep -c "^data|$KEY|" "$W/objs")" = 1 ] || fail "$KEY has $(grep -c "^data|$KEY|" "$W/objs") metadata objects"

@@ -470,6 +470,14 @@ p11tool_login() {
 		--token-label "$PV_TOKEN_LABEL" --login --pin env:PV_P11TOOL_PIN "$@"
 }
 
+# p11_object_versions OBJS NAME CLASS: the version numbers of key NAME's
+# objects of CLASS (labels NAME.vN) in a p11_objects file, one per line,
+# ascending; one number twice is an orphan or a tie.
+p11_object_versions() {
+	awk -F'|' -v c="$3" -v n="$2" 'index($2, n ".v") == 1 && $1 == c { sub(/^.*\.v/, "", $2); print $2 }' "$1" |
+		sort -n
+}
+
 # p11_objects OUT [--login]: objects as "class|label|idhex|access" lines.
 # Only these parsed fields are kept, so nothing else from the tool's output
 # reaches a log.
